@@ -1,0 +1,313 @@
+//! Client → server messages and their decoder.
+//!
+//! Decoding happens in two steps: read `type`, then the fields of that type. That costs a second
+//! pass over a small message, and buys an error that names the type and the field at fault
+//! ("join: missing field `sessionId`") instead of serde's "no variant matched".
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Number;
+
+use crate::types::DeviceInfo;
+use crate::{MAX_CHAT_CHARS, MAX_MESSAGE_BYTES, MAX_NAME_CHARS};
+
+/// The longest `deviceInfo.id` accepted: a UUID is 36 characters; four times that is generous.
+const MAX_DEVICE_ID_CHARS: usize = 128;
+
+/// Every message a client may send.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientMessage {
+    /// LOUDSYNC `join`.
+    Join(Join),
+    /// LOUDSYNC `leave`.
+    Leave(Leave),
+    /// LOUDSYNC `heartbeat`.
+    Heartbeat(Heartbeat),
+    /// LOUDSYNC `ping`.
+    Ping(Ping),
+    /// Extension: `resume` a dropped membership.
+    Resume(Resume),
+    /// Extension: a chat line for everyone.
+    Chat(Chat),
+}
+
+impl ClientMessage {
+    /// The wire name of this message's type.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientMessage::Join(_) => "join",
+            ClientMessage::Leave(_) => "leave",
+            ClientMessage::Heartbeat(_) => "heartbeat",
+            ClientMessage::Ping(_) => "ping",
+            ClientMessage::Resume(_) => "resume",
+            ClientMessage::Chat(_) => "chat",
+        }
+    }
+}
+
+/// LOUDSYNC `join`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Join {
+    /// The client's clock, milliseconds since the Unix epoch.
+    pub timestamp: Number,
+    /// The session the client wants.
+    pub session_id: String,
+    /// Who the client is.
+    pub device_info: DeviceInfo,
+    /// Extension: `"partyline/1"` opts into every extension; absent or `"1.0"` is plain LOUDSYNC.
+    #[serde(default)]
+    pub protocol_version: Option<String>,
+}
+
+/// LOUDSYNC `leave`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Leave {
+    /// The client's clock.
+    pub timestamp: Number,
+    /// Why, in the user's words.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// LOUDSYNC `heartbeat`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Heartbeat {
+    /// The client's clock.
+    pub timestamp: Number,
+}
+
+/// LOUDSYNC `ping`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Ping {
+    /// The client's clock; `pong` echoes it exactly, digit for digit.
+    pub timestamp: Number,
+}
+
+/// Extension: `resume`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resume {
+    /// The client's clock.
+    pub timestamp: Number,
+    /// The session the member belongs to.
+    pub session_id: String,
+    /// The member id from `welcome`.
+    pub member_id: String,
+    /// The secret from `welcome`.
+    pub resume_secret: String,
+    /// The highest `seq` the client has processed (0 if none).
+    pub last_seq: u64,
+}
+
+/// Extension: `chat`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Chat {
+    /// The client's clock.
+    pub timestamp: Number,
+    /// The line, at most [`MAX_CHAT_CHARS`] characters.
+    pub text: String,
+}
+
+/// Why a text frame is not a valid client message. Each becomes an `invalid_message` (or
+/// `message_too_large`) error for the client, with this text as its message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The frame is bigger than [`MAX_MESSAGE_BYTES`].
+    #[error("message is {size} bytes; the limit is {limit}")]
+    TooLarge {
+        /// The frame's size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A binary frame: the protocol is JSON text.
+    #[error("binary frames are not part of the protocol; send JSON text")]
+    Binary,
+    /// Not valid JSON.
+    #[error("not valid JSON: {0}")]
+    NotJson(String),
+    /// Valid JSON, but not an object with a string `type`.
+    #[error("a message must be a JSON object with a string \"type\"")]
+    NoType,
+    /// A `type` this server does not know.
+    #[error("unknown message type \"{0}\"")]
+    UnknownType(String),
+    /// A known type with missing or wrong fields.
+    #[error("{kind}: {detail}")]
+    BadFields {
+        /// The message type.
+        kind: &'static str,
+        /// What was wrong, in serde's words or ours.
+        detail: String,
+    },
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// Decodes one text frame.
+pub fn decode(text: &str) -> Result<ClientMessage, DecodeError> {
+    if text.len() > MAX_MESSAGE_BYTES {
+        return Err(DecodeError::TooLarge { size: text.len(), limit: MAX_MESSAGE_BYTES });
+    }
+    let envelope: Envelope<'_> = match serde_json::from_str(text) {
+        Ok(envelope) => envelope,
+        Err(err) if err.is_data() => return Err(DecodeError::NoType),
+        Err(err) => return Err(DecodeError::NotJson(err.to_string())),
+    };
+    let kind = envelope.kind.ok_or(DecodeError::NoType)?;
+    let message = match kind.as_ref() {
+        "join" => ClientMessage::Join(fields::<Join>("join", text)?),
+        "leave" => ClientMessage::Leave(fields::<Leave>("leave", text)?),
+        "heartbeat" => ClientMessage::Heartbeat(fields::<Heartbeat>("heartbeat", text)?),
+        "ping" => ClientMessage::Ping(fields::<Ping>("ping", text)?),
+        "resume" => ClientMessage::Resume(fields::<Resume>("resume", text)?),
+        "chat" => ClientMessage::Chat(fields::<Chat>("chat", text)?),
+        other => return Err(DecodeError::UnknownType(truncate(other, 64))),
+    };
+    validate(&message)?;
+    Ok(message)
+}
+
+fn fields<T: DeserializeOwned>(kind: &'static str, text: &str) -> Result<T, DecodeError> {
+    serde_json::from_str(text).map_err(|err| DecodeError::BadFields { kind, detail: strip_position(&err) })
+}
+
+/// serde_json appends " at line 1 column 57"; for one-line messages that only adds noise.
+fn strip_position(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" at line ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+fn validate(message: &ClientMessage) -> Result<(), DecodeError> {
+    let bad = |kind: &'static str, detail: &str| DecodeError::BadFields { kind, detail: detail.to_string() };
+    match message {
+        ClientMessage::Join(join) => {
+            let device = &join.device_info;
+            if device.id.trim().is_empty() {
+                return Err(bad("join", "deviceInfo.id must not be empty"));
+            }
+            if device.id.chars().count() > MAX_DEVICE_ID_CHARS {
+                return Err(bad("join", "deviceInfo.id is longer than 128 characters"));
+            }
+            if device.name.trim().is_empty() {
+                return Err(bad("join", "deviceInfo.name must not be empty"));
+            }
+            if device.name.chars().count() > MAX_NAME_CHARS {
+                return Err(bad("join", "deviceInfo.name is longer than 64 characters"));
+            }
+        }
+        ClientMessage::Chat(chat) => {
+            if chat.text.trim().is_empty() {
+                return Err(bad("chat", "text must not be empty"));
+            }
+            if chat.text.chars().count() > MAX_CHAT_CHARS {
+                return Err(bad("chat", "text is longer than 1000 characters"));
+            }
+        }
+        ClientMessage::Leave(_) | ClientMessage::Heartbeat(_) | ClientMessage::Ping(_) | ClientMessage::Resume(_) => {}
+    }
+    Ok(())
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::DeviceType;
+
+    /// The join example of the LOUDSYNC document decodes field for field.
+    #[test]
+    fn loudsync_join_example_decodes() {
+        let text = r#"{"type":"join","timestamp":1706889600000,"sessionId":"abc123",
+            "deviceInfo":{"id":"device-456","name":"Rishad's iPhone","type":"client"}}"#;
+        let ClientMessage::Join(join) = decode(text).unwrap() else { panic!("not a join") };
+        assert_eq!(join.session_id, "abc123");
+        assert_eq!(join.device_info.id, "device-456");
+        assert_eq!(join.device_info.name, "Rishad's iPhone");
+        assert_eq!(join.device_info.kind, DeviceType::Client);
+        assert_eq!(join.protocol_version, None);
+        assert_eq!(join.timestamp.to_string(), "1706889600000");
+    }
+
+    /// Every LOUDSYNC client message of the document decodes.
+    #[test]
+    fn loudsync_examples_decode() {
+        let cases = [
+            (r#"{"type":"leave","timestamp":1706889700000,"reason":"User exited session"}"#, "leave"),
+            (r#"{"type":"leave","timestamp":1706889700000}"#, "leave"),
+            (r#"{"type":"heartbeat","timestamp":1706889650000}"#, "heartbeat"),
+            (r#"{"type":"ping","timestamp":1706889650000}"#, "ping"),
+        ];
+        for (text, kind) in cases {
+            assert_eq!(decode(text).map(|m| m.kind()), Ok(kind), "decoding {text}");
+        }
+    }
+
+    /// A fractional timestamp survives exactly, so pong can echo it digit for digit.
+    #[test]
+    fn ping_timestamp_is_kept_exactly() {
+        let ClientMessage::Ping(ping) = decode(r#"{"type":"ping","timestamp":1706889650000.125}"#).unwrap() else {
+            panic!("not a ping")
+        };
+        assert_eq!(ping.timestamp.to_string(), "1706889650000.125");
+    }
+
+    /// Each kind of bad input gets its own, readable error.
+    #[test]
+    fn bad_input_is_named() {
+        let cases: [(&str, DecodeError); 6] = [
+            ("{not json", DecodeError::NotJson("key must be a string at line 1 column 2".into())),
+            ("[1,2]", DecodeError::NoType),
+            (r#"{"timestamp":1}"#, DecodeError::NoType),
+            (r#"{"type":7}"#, DecodeError::NoType),
+            (r#"{"type":"dance","timestamp":1}"#, DecodeError::UnknownType("dance".into())),
+            (
+                r#"{"type":"join","timestamp":1,"deviceInfo":{"id":"d","name":"n","type":"client"}}"#,
+                DecodeError::BadFields { kind: "join", detail: "missing field `sessionId`".into() },
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(decode(text), Err(expected), "decoding {text}");
+        }
+    }
+
+    /// A heartbeat without its timestamp breaks LOUDSYNC's base structure and is refused.
+    #[test]
+    fn timestamp_is_required() {
+        let err = decode(r#"{"type":"heartbeat"}"#).unwrap_err();
+        assert_eq!(err.to_string(), "heartbeat: missing field `timestamp`");
+    }
+
+    /// Empty and overlong names and chat lines are refused.
+    #[test]
+    fn field_limits() {
+        let join = |name: &str| {
+            format!(
+                r#"{{"type":"join","timestamp":1,"sessionId":"s","deviceInfo":{{"id":"d","name":"{name}","type":"client"}}}}"#
+            )
+        };
+        assert!(decode(&join("Sara")).is_ok());
+        assert!(matches!(decode(&join("  ")), Err(DecodeError::BadFields { kind: "join", .. })));
+        assert!(matches!(decode(&join(&"x".repeat(65))), Err(DecodeError::BadFields { kind: "join", .. })));
+        let chat = format!(r#"{{"type":"chat","timestamp":1,"text":"{}"}}"#, "y".repeat(1001));
+        assert!(matches!(decode(&chat), Err(DecodeError::BadFields { kind: "chat", .. })));
+    }
+
+    /// A frame over 64 KiB is refused before it is parsed.
+    #[test]
+    fn oversize_is_refused_first() {
+        let text = format!(r#"{{"type":"chat","timestamp":1,"text":"{}"}}"#, "z".repeat(MAX_MESSAGE_BYTES));
+        assert!(matches!(decode(&text), Err(DecodeError::TooLarge { limit: MAX_MESSAGE_BYTES, .. })));
+    }
+}

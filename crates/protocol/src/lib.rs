@@ -1,0 +1,42 @@
+//! Partyline's wire types and codec: LOUDSYNC 1.0 plus the Partyline extensions.
+//!
+//! This crate is pure: no I/O, no clock, no async. `docs/protocol.md` is the prose version of
+//! what these types encode.
+//!
+//! # Layout
+//! - [`client`]: what clients send ([`ClientMessage`]), and [`decode`] that turns a text frame
+//!   into one or a [`DecodeError`] saying exactly what was wrong.
+//! - [`server`]: what the server sends ([`ServerMessage`]), and [`Frame`], a message serialized
+//!   once and shared by every recipient.
+//! - [`types`]: the shapes both directions share ([`MemberInfo`], [`ErrorCode`], ...).
+//! - [`close`]: the WebSocket close codes and why each exists.
+
+pub mod client;
+pub mod close;
+pub mod server;
+pub mod types;
+
+pub use client::{ClientMessage, DecodeError, decode};
+pub use server::{Frame, ServerMessage};
+pub use types::*;
+
+/// The `protocolVersion` a client sends at join to receive every Partyline extension.
+pub const PARTYLINE_V1: &str = "partyline/1";
+
+/// The LOUDSYNC version a plain client speaks (and the one assumed when a join names none).
+pub const LOUDSYNC_V1: &str = "1.0";
+
+/// Every `protocolVersion` this server accepts, in the order shown to clients.
+pub const SUPPORTED_VERSIONS: [&str; 2] = [LOUDSYNC_V1, PARTYLINE_V1];
+
+/// The largest message a client may send, in bytes. LOUDSYNC's companion documents advise
+/// keeping messages under 64 KiB, and nothing in the protocol comes near it: a chat line is
+/// capped at 1,000 characters.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// The longest chat text accepted, in characters: a party chat line, not a document.
+pub const MAX_CHAT_CHARS: usize = 1000;
+
+/// The longest display name accepted, in characters: enough for "Rishad's iPhone 15 Pro Max"
+/// in any script, short enough to fit a member row on a phone.
+pub const MAX_NAME_CHARS: usize = 64;

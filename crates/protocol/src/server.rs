@@ -1,0 +1,314 @@
+//! Server → client messages, and [`Frame`]: a message serialized once.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::{Number, Value};
+
+use crate::types::{ErrorCode, LeaveReason, MemberInfo, SessionInfo, SessionState};
+
+/// Every message the server sends. `timestamp` is the server's clock in milliseconds since the
+/// Unix epoch, except in `pong`, where it echoes the ping's.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case", rename_all_fields = "camelCase")]
+pub enum ServerMessage {
+    /// LOUDSYNC `welcome`.
+    Welcome {
+        /// Server time, ms.
+        timestamp: u64,
+        /// The member id assigned to the client.
+        client_id: String,
+        /// The session joined.
+        session_info: SessionInfo,
+        /// Extension: the secret that lets this member resume.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        resume_secret: Option<String>,
+    },
+    /// Extension: connection parameters, right after `welcome`.
+    Hello {
+        /// Server time, ms.
+        timestamp: u64,
+        /// The protocol version in use.
+        protocol_version: &'static str,
+        /// How often to send `heartbeat`, ms.
+        heartbeat_interval: u64,
+        /// How long without a heartbeat until the server closes, ms.
+        heartbeat_timeout: u64,
+        /// How long a dropped member may resume, ms.
+        resume_window: u64,
+        /// Server time, µs.
+        server_time: u64,
+    },
+    /// LOUDSYNC `member_list`.
+    MemberList {
+        /// Server time, ms.
+        timestamp: u64,
+        /// Every member, the host first, then in order of joining.
+        members: Vec<MemberInfo>,
+    },
+    /// LOUDSYNC `member_joined`.
+    MemberJoined {
+        /// Server time, ms.
+        timestamp: u64,
+        /// The member who joined.
+        member: MemberInfo,
+    },
+    /// LOUDSYNC `member_left`.
+    MemberLeft {
+        /// Server time, ms.
+        timestamp: u64,
+        /// The member who left.
+        member_id: String,
+        /// Why.
+        reason: LeaveReason,
+    },
+    /// Extension: a member's status or name changed.
+    MemberUpdated {
+        /// Server time, ms.
+        timestamp: u64,
+        /// The member as it is now.
+        member: MemberInfo,
+    },
+    /// Extension: latencies that changed, batched.
+    LatencyUpdate {
+        /// Server time, ms.
+        timestamp: u64,
+        /// Member id → round-trip ms.
+        latencies: BTreeMap<String, u32>,
+    },
+    /// Extension: the host changed the session's name, lock or capacity.
+    SessionUpdated {
+        /// Server time, ms.
+        timestamp: u64,
+        /// The session as it is now.
+        session: SessionState,
+    },
+    /// Extension: a chat line.
+    Chat {
+        /// Server time, ms.
+        timestamp: u64,
+        /// A per-session id for the line.
+        id: String,
+        /// The sender's member id.
+        from: String,
+        /// The sender's name at the time.
+        name: String,
+        /// The line.
+        text: String,
+    },
+    /// LOUDSYNC `kicked`.
+    Kicked {
+        /// Server time, ms.
+        timestamp: u64,
+        /// The host's reason.
+        reason: String,
+    },
+    /// LOUDSYNC `session_closed`.
+    SessionClosed {
+        /// Server time, ms.
+        timestamp: u64,
+        /// Why.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// LOUDSYNC `pong`.
+    Pong {
+        /// The ping's timestamp, exactly as sent.
+        timestamp: Number,
+        /// Extension: when the server read the ping, µs since the epoch.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        server_receive_time: Option<u64>,
+        /// Extension: when the server wrote the pong, µs since the epoch.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        server_send_time: Option<u64>,
+    },
+    /// LOUDSYNC `error`.
+    Error {
+        /// Server time, ms.
+        timestamp: u64,
+        /// What kind of error.
+        code: ErrorCode,
+        /// A sentence for people.
+        message: String,
+        /// Facts for programs.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        details: Option<Value>,
+    },
+    /// Extension: the answer to `resume`.
+    Resumed {
+        /// Server time, ms.
+        timestamp: u64,
+        /// The member resumed.
+        client_id: String,
+        /// The `lastSeq` the client sent.
+        last_seq: u64,
+        /// How many buffered messages follow.
+        replayed: u64,
+        /// True when the gap was too old: a fresh `welcome` and `member_list` follow instead.
+        snapshot: bool,
+    },
+}
+
+impl ServerMessage {
+    /// Whether the message belongs to the member's sequenced stream (carries `seq`, is
+    /// buffered for resume) or only answers one connection (`hello`, `pong`, `resumed`, `error`).
+    pub fn is_sequenced(&self) -> bool {
+        !matches!(
+            self,
+            ServerMessage::Hello { .. }
+                | ServerMessage::Pong { .. }
+                | ServerMessage::Error { .. }
+                | ServerMessage::Resumed { .. }
+        )
+    }
+
+    /// Whether a plain LOUDSYNC 1.0 client may receive this message.
+    pub fn is_loudsync(&self) -> bool {
+        matches!(
+            self,
+            ServerMessage::Welcome { .. }
+                | ServerMessage::MemberList { .. }
+                | ServerMessage::MemberJoined { .. }
+                | ServerMessage::MemberLeft { .. }
+                | ServerMessage::Kicked { .. }
+                | ServerMessage::SessionClosed { .. }
+                | ServerMessage::Pong { .. }
+                | ServerMessage::Error { .. }
+        )
+    }
+
+    /// Builds an `error`.
+    pub fn error(timestamp: u64, code: ErrorCode, message: impl Into<String>, details: Option<Value>) -> Self {
+        ServerMessage::Error { timestamp, code, message: message.into(), details }
+    }
+}
+
+/// A server message serialized to JSON once. Cloning shares the bytes, so a broadcast to a
+/// thousand members costs one serialization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame(Bytes);
+
+impl Frame {
+    /// Serializes a message.
+    pub fn encode(message: &ServerMessage) -> Frame {
+        // Serializing these types cannot fail: every map key is a string and no value is a float.
+        let text = serde_json::to_string(message).expect("server messages always serialize");
+        Frame(Bytes::from(text))
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("a frame is built from a String")
+    }
+
+    /// The JSON bytes (UTF-8), shared.
+    pub fn bytes(&self) -> &Bytes {
+        &self.0
+    }
+
+    /// The JSON text with `"seq":n` as its first field, for a member that opted into sequence
+    /// numbers. Splicing the number into the shared text costs one copy, not a serialization.
+    pub fn with_seq(&self, seq: u64) -> String {
+        let body = &self.as_str()[1..];
+        let mut out = String::with_capacity(body.len() + 24);
+        out.push_str("{\"seq\":");
+        out.push_str(itoa(seq).as_str());
+        if body != "}" {
+            out.push(',');
+        }
+        out.push_str(body);
+        out
+    }
+
+    /// Size in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the frame is empty (never, for an encoded message).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+fn itoa(n: u64) -> String {
+    n.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::ConnectionStatus;
+
+    fn json(message: &ServerMessage) -> Value {
+        serde_json::from_str(Frame::encode(message).as_str()).unwrap()
+    }
+
+    /// `welcome` has exactly LOUDSYNC's shape, with nothing extra for a 1.0 client.
+    #[test]
+    fn welcome_matches_loudsync() {
+        let message = ServerMessage::Welcome {
+            timestamp: 1706889600100,
+            client_id: "client-789".into(),
+            session_info: SessionInfo {
+                id: "abc123".into(),
+                name: "Rishad's Party".into(),
+                host_id: "host-001".into(),
+            },
+            resume_secret: None,
+        };
+        let expected = serde_json::json!({
+            "type": "welcome", "timestamp": 1706889600100u64, "clientId": "client-789",
+            "sessionInfo": {"id": "abc123", "name": "Rishad's Party", "hostId": "host-001"}
+        });
+        assert_eq!(json(&message), expected);
+    }
+
+    /// `member_list` and `error` match the document's examples.
+    #[test]
+    fn member_list_and_error_match_loudsync() {
+        let message = ServerMessage::MemberList {
+            timestamp: 1,
+            members: vec![MemberInfo {
+                id: "client-789".into(),
+                name: "Rishad's iPhone".into(),
+                is_host: false,
+                connection_status: ConnectionStatus::Connected,
+                joined_at: 1706889600000,
+                latency: Some(23),
+            }],
+        };
+        let expected = serde_json::json!({"type": "member_list", "timestamp": 1, "members": [{
+            "id": "client-789", "name": "Rishad's iPhone", "isHost": false,
+            "connectionStatus": "connected", "joinedAt": 1706889600000u64, "latency": 23}]});
+        assert_eq!(json(&message), expected);
+        let error = ServerMessage::error(
+            2,
+            ErrorCode::SessionFull,
+            "Session has reached maximum capacity (10 members)",
+            Some(serde_json::json!({"maxMembers": 10, "currentMembers": 10})),
+        );
+        let expected = serde_json::json!({"type": "error", "timestamp": 2, "code": "session_full",
+            "message": "Session has reached maximum capacity (10 members)",
+            "details": {"maxMembers": 10, "currentMembers": 10}});
+        assert_eq!(json(&error), expected);
+    }
+
+    /// A 1.0 pong is only the echoed timestamp, digit for digit.
+    #[test]
+    fn pong_echoes_exactly() {
+        let timestamp: Number = serde_json::from_str("1706889650000.125").unwrap();
+        let pong = ServerMessage::Pong { timestamp, server_receive_time: None, server_send_time: None };
+        assert_eq!(Frame::encode(&pong).as_str(), r#"{"type":"pong","timestamp":1706889650000.125}"#);
+    }
+
+    /// The sequence number is spliced in as the first field and the rest is untouched.
+    #[test]
+    fn seq_splice() {
+        let frame = Frame::encode(&ServerMessage::Kicked { timestamp: 5, reason: "bye".into() });
+        assert_eq!(frame.with_seq(42), r#"{"seq":42,"type":"kicked","timestamp":5,"reason":"bye"}"#);
+        let parsed: Value = serde_json::from_str(&frame.with_seq(7)).unwrap();
+        assert_eq!(parsed["seq"], 7);
+    }
+}

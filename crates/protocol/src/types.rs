@@ -1,0 +1,125 @@
+//! Shapes shared by client and server messages.
+
+use serde::{Deserialize, Serialize};
+
+/// A member as every message describes it (LOUDSYNC `MemberInfo`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberInfo {
+    /// The member id the server assigned (`clientId` in `welcome`).
+    pub id: String,
+    /// Display name, from `deviceInfo.name`.
+    pub name: String,
+    /// True for the host's own member.
+    pub is_host: bool,
+    /// Whether the member's connection is up.
+    pub connection_status: ConnectionStatus,
+    /// When the member joined, in milliseconds since the Unix epoch.
+    pub joined_at: u64,
+    /// Round-trip time in milliseconds measured by the server; absent until measured.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub latency: Option<u32>,
+}
+
+/// LOUDSYNC's `connectionStatus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionStatus {
+    /// The member's connection is up.
+    Connected,
+    /// The member is gone (LOUDSYNC names it; Partyline removes such members instead).
+    Disconnected,
+    /// The connection dropped and the member may still resume.
+    Reconnecting,
+}
+
+/// Why a member left (LOUDSYNC `member_left.reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaveReason {
+    /// It sent `leave`, or closed its socket cleanly.
+    Left,
+    /// The host kicked it.
+    Kicked,
+    /// No heartbeat in time, or it did not resume within the window.
+    Timeout,
+    /// Its connection broke.
+    Error,
+}
+
+/// LOUDSYNC `deviceInfo.type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceType {
+    /// A host device.
+    Host,
+    /// A client device.
+    Client,
+}
+
+/// LOUDSYNC `ClientInfo`, sent in `join`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceInfo {
+    /// A stable id the device chose for itself.
+    pub id: String,
+    /// The device's display name.
+    pub name: String,
+    /// Host or client.
+    #[serde(rename = "type")]
+    pub kind: DeviceType,
+}
+
+/// LOUDSYNC `welcome.sessionInfo`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionInfo {
+    /// The session id.
+    pub id: String,
+    /// The session's display name.
+    pub name: String,
+    /// The member id of the host's own member.
+    pub host_id: String,
+}
+
+/// The session as `session_updated` describes it (extension).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionState {
+    /// The session id.
+    pub id: String,
+    /// The session's display name.
+    pub name: String,
+    /// The member id of the host's own member.
+    pub host_id: String,
+    /// True while new joins are refused.
+    pub locked: bool,
+    /// The most members (not counting the host) the session admits.
+    pub max_members: u32,
+    /// Members now in the session (not counting the host), reconnecting ones included.
+    pub member_count: u32,
+}
+
+/// Every error code the server sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// LOUDSYNC: the session id is not this host's.
+    SessionNotFound,
+    /// LOUDSYNC: the session is at capacity.
+    SessionFull,
+    /// LOUDSYNC: the device joined again on another connection.
+    AlreadyJoined,
+    /// LOUDSYNC: the message could not be understood.
+    InvalidMessage,
+    /// LOUDSYNC: wrong key, or the session is locked.
+    Unauthorized,
+    /// LOUDSYNC: the client asked for a protocol version we do not speak.
+    VersionMismatch,
+    /// Extension: too many messages.
+    RateLimited,
+    /// Extension: a message over the size limit.
+    MessageTooLarge,
+    /// Extension: a resume that cannot be honoured.
+    ResumeFailed,
+}
