@@ -1,0 +1,36 @@
+//! The sans-IO heart of a Partyline host: one session's members, heartbeats, latency, resume
+//! windows and host actions, as a state machine.
+//!
+//! It contains no networking code and never reads a clock: every call that can change state
+//! takes `now` ([`Time`]), and everything it wants done comes back out of the `poll_*` methods.
+//! That makes a 15-second heartbeat timeout a test that runs in microseconds.
+//!
+//! # Layout
+//! - [`session`]: [`Session`], the state machine. Its methods come in quinn-proto's four
+//!   families, in this order: getters; `handle_*(now, ..)` for what came in; host actions
+//!   (mutators); `poll_transmit` / `poll_event` / `poll_timeout` for what goes out.
+//! - [`member`]: one member's state and its replay buffer for resume.
+//! - [`config`]: [`Config`], every tunable with its default and the reason for it.
+//! - [`limit`]: [`TokenBucket`], the per-connection rate limiter the I/O layer applies.
+//! - [`ids`]: random ids and secrets.
+
+pub mod config;
+pub mod ids;
+pub mod limit;
+pub mod member;
+pub mod session;
+
+pub use config::Config;
+pub use limit::TokenBucket;
+pub use session::{ConnId, Event, Session, SessionError, Transmit};
+
+/// The host's one clock: microseconds since the Unix epoch. The I/O layer derives it from a
+/// monotonic clock anchored to the wall clock at start, so it never jumps backwards, and every
+/// timestamp the session sends (LOUDSYNC's milliseconds, the pong's microseconds) is on it.
+pub type Time = u64;
+
+/// One second in [`Time`] units.
+pub const SECOND: Time = 1_000_000;
+
+/// One millisecond in [`Time`] units.
+pub const MILLISECOND: Time = 1_000;

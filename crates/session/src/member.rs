@@ -1,0 +1,148 @@
+//! One member's state, and the replay buffer that makes resume lose nothing.
+
+use std::collections::VecDeque;
+
+use partyline_protocol::{ConnectionStatus, Frame, MemberInfo};
+
+use crate::Time;
+use crate::session::ConnId;
+
+/// A member of the session (the host's own member is kept apart, in the session).
+#[derive(Debug)]
+pub struct Member {
+    /// The wire id, `m-xxxxxxxx`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The device's own id (`deviceInfo.id`); a second join from it replaces this member's
+    /// connection.
+    pub device_id: String,
+    /// When it joined, ms since the epoch.
+    pub joined_at_ms: u64,
+    /// The live connection, or `None` while reconnecting.
+    pub conn: Option<ConnId>,
+    /// Joined with `protocolVersion: "partyline/1"`.
+    pub ext: bool,
+    /// The resume secret (extension members only).
+    pub secret: Option<String>,
+    /// The last heartbeat (or the join).
+    pub last_heartbeat: Time,
+    /// When its connection dropped, while reconnecting.
+    pub lost_at: Option<Time>,
+    /// Smoothed round-trip time in µs.
+    pub rtt: Option<Time>,
+    /// The latency (ms) last announced in a `latency_update`.
+    pub announced_latency: Option<u32>,
+    /// The sequenced stream (extension members only).
+    pub stream: Stream,
+}
+
+impl Member {
+    /// Round-trip latency in whole milliseconds, if measured.
+    pub fn latency_ms(&self) -> Option<u32> {
+        self.rtt.map(|rtt| ((rtt + 500) / 1000) as u32)
+    }
+
+    /// The member as the wire describes it.
+    pub fn info(&self) -> MemberInfo {
+        MemberInfo {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            is_host: false,
+            connection_status: if self.conn.is_some() {
+                ConnectionStatus::Connected
+            } else {
+                ConnectionStatus::Reconnecting
+            },
+            joined_at: self.joined_at_ms,
+            latency: self.latency_ms(),
+        }
+    }
+}
+
+/// A member's sequenced messages: the next number to give, and the most recent ones kept for
+/// replay. Entries share their [`Frame`] with every other member's buffer.
+#[derive(Debug)]
+pub struct Stream {
+    next_seq: u64,
+    buffer: VecDeque<(u64, Frame)>,
+    capacity: usize,
+}
+
+/// What a resume from `last_seq` gets.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Replay {
+    /// These messages, in order, with their numbers.
+    Messages(Vec<(u64, Frame)>),
+    /// The gap is older than the buffer (or the client claims a number never sent): send a
+    /// fresh snapshot instead.
+    Snapshot,
+}
+
+impl Stream {
+    /// An empty stream whose first message will be number 1.
+    pub fn new(capacity: usize) -> Self {
+        Stream { next_seq: 1, buffer: VecDeque::new(), capacity }
+    }
+
+    /// Numbers a message and keeps it for replay.
+    pub fn push(&mut self, frame: &Frame) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if self.capacity > 0 {
+            if self.buffer.len() == self.capacity {
+                self.buffer.pop_front();
+            }
+            self.buffer.push_back((seq, frame.clone()));
+        }
+        seq
+    }
+
+    /// The highest number given so far (0 before the first).
+    pub fn last_seq(&self) -> u64 {
+        self.next_seq - 1
+    }
+
+    /// What a client that processed everything up to `last_seq` has missed.
+    pub fn replay_after(&self, last_seq: u64) -> Replay {
+        if last_seq > self.last_seq() {
+            return Replay::Snapshot;
+        }
+        let oldest_kept = self.buffer.front().map_or(self.next_seq, |(seq, _)| *seq);
+        if last_seq + 1 < oldest_kept {
+            return Replay::Snapshot;
+        }
+        Replay::Messages(self.buffer.iter().filter(|(seq, _)| *seq > last_seq).cloned().collect())
+    }
+
+    /// Starts over at 1 (a fresh join of the same device).
+    pub fn reset(&mut self) {
+        self.next_seq = 1;
+        self.buffer.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use partyline_protocol::ServerMessage;
+
+    fn frame(n: u64) -> Frame {
+        Frame::encode(&ServerMessage::Kicked { timestamp: n, reason: String::new() })
+    }
+
+    /// Replay returns exactly the messages after `last_seq`, then a snapshot once they are gone.
+    #[test]
+    fn replay_window() {
+        let mut stream = Stream::new(3);
+        for n in 1..=5 {
+            assert_eq!(stream.push(&frame(n)), n);
+        }
+        // Kept: 3, 4, 5.
+        assert_eq!(stream.replay_after(5), Replay::Messages(vec![]));
+        assert_eq!(stream.replay_after(3), Replay::Messages(vec![(4, frame(4)), (5, frame(5))]));
+        assert_eq!(stream.replay_after(2), Replay::Messages(vec![(3, frame(3)), (4, frame(4)), (5, frame(5))]));
+        assert_eq!(stream.replay_after(1), Replay::Snapshot, "message 2 is gone");
+        assert_eq!(stream.replay_after(9), Replay::Snapshot, "a number never sent");
+    }
+}

@@ -1,0 +1,831 @@
+//! [`Session`]: the state machine.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+
+use partyline_protocol::client::{Chat, Join, Resume};
+use partyline_protocol::{
+    ClientMessage, ConnectionStatus, DecodeError, ErrorCode, Frame, LeaveReason, MAX_NAME_CHARS, MemberInfo,
+    PARTYLINE_V1, SUPPORTED_VERSIONS, ServerMessage, SessionInfo, SessionState, close,
+};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde_json::json;
+
+use crate::config::MAX_CAPACITY;
+use crate::member::{Member, Replay, Stream};
+use crate::{Config, MILLISECOND, Time, ids};
+
+/// A connection, as the I/O layer numbers them. The session never reuses one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+impl std::fmt::Display for ConnId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "c{}", self.0)
+    }
+}
+
+/// Something for the I/O layer to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transmit {
+    /// Write a text frame. With `seq`, splice it in first ([`Frame::with_seq`]).
+    Send {
+        /// To whom.
+        conn: ConnId,
+        /// The message, shared with the other recipients.
+        frame: Frame,
+        /// The member's sequence number for it, for extension members.
+        seq: Option<u64>,
+    },
+    /// Send a WebSocket ping whose payload is `sent_at` (8 bytes, big-endian), and hand the
+    /// pong's payload back to [`Session::handle_probe_reply`].
+    Probe {
+        /// To whom.
+        conn: ConnId,
+        /// The time to carry.
+        sent_at: Time,
+    },
+    /// Close the connection after writing what was queued before it. The session has already
+    /// forgotten the connection: a later [`Session::handle_disconnect`] for it is ignored.
+    Close {
+        /// Which.
+        conn: ConnId,
+        /// The WebSocket close code ([`partyline_protocol::close`]).
+        code: u16,
+        /// The close reason.
+        reason: &'static str,
+    },
+}
+
+/// Something the host's own user interface should know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A member joined.
+    MemberJoined(MemberInfo),
+    /// A member left.
+    MemberLeft {
+        /// The member as it was.
+        member: MemberInfo,
+        /// Why.
+        reason: LeaveReason,
+    },
+    /// A member's status, name or latency changed.
+    MemberUpdated(MemberInfo),
+    /// The session's name, lock, capacity or member count changed.
+    SessionUpdated(SessionState),
+    /// A chat line.
+    Chat {
+        /// Sender's member id.
+        from: String,
+        /// Sender's name.
+        name: String,
+        /// The line.
+        text: String,
+    },
+    /// The session is closed; nothing more will happen.
+    Closed,
+}
+
+/// A host action that cannot be done.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    /// No member has that id.
+    #[error("no member with id {0}")]
+    NoSuchMember(String),
+    /// The capacity is outside 1..=10,000.
+    #[error("capacity must be between 1 and {MAX_CAPACITY}, not {0}")]
+    BadCapacity(u32),
+    /// The name is empty or longer than 64 characters.
+    #[error("a session name must be 1 to {MAX_NAME_CHARS} characters")]
+    BadName,
+    /// The session is closed.
+    #[error("the session is closed")]
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Probe,
+    JoinDeadline(ConnId),
+    Heartbeat(u64),
+    Resume(u64),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Conn {
+    /// Connected, not yet joined, until this deadline.
+    Pending { deadline: Time },
+    /// Joined as this member.
+    Member(u64),
+}
+
+/// One Partyline session. See the crate docs for the order of its method families.
+#[derive(Debug)]
+pub struct Session {
+    config: Config,
+    rng: StdRng,
+    id: String,
+    name: String,
+    host: MemberInfo,
+    locked: bool,
+    closed: bool,
+    conns: HashMap<ConnId, Conn>,
+    members: HashMap<u64, Member>,
+    by_id: HashMap<String, u64>,
+    by_device: HashMap<String, u64>,
+    /// Member keys in order of joining.
+    order: Vec<u64>,
+    next_key: u64,
+    next_chat: u64,
+    timers: BinaryHeap<Reverse<(Time, Timer)>>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+}
+
+impl Session {
+    /// A new session, started at `now`. `seed` seeds the generator of ids and secrets: give it
+    /// OS randomness in production and a constant in tests.
+    pub fn new(config: Config, now: Time, seed: u64) -> Session {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let id = config.session_id.clone().unwrap_or_else(|| ids::session_id(&mut rng));
+        let host = MemberInfo {
+            id: ids::host_id(&mut rng),
+            name: config.host_name.clone(),
+            is_host: true,
+            connection_status: ConnectionStatus::Connected,
+            joined_at: now / MILLISECOND,
+            latency: None,
+        };
+        let mut session = Session {
+            name: config.name.clone(),
+            config,
+            rng,
+            id,
+            host,
+            locked: false,
+            closed: false,
+            conns: HashMap::new(),
+            members: HashMap::new(),
+            by_id: HashMap::new(),
+            by_device: HashMap::new(),
+            order: Vec::new(),
+            next_key: 0,
+            next_chat: 0,
+            timers: BinaryHeap::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        };
+        session.timers.push(Reverse((now + session.config.probe_interval, Timer::Probe)));
+        session
+    }
+
+    // ----- Getters -----
+
+    /// The session id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The settings it runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The session's state: name, lock, capacity, member count.
+    pub fn state(&self) -> SessionState {
+        SessionState {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            host_id: self.host.id.clone(),
+            locked: self.locked,
+            max_members: self.config.max_members,
+            member_count: self.members.len() as u32,
+        }
+    }
+
+    /// Every member, the host first, then in order of joining.
+    pub fn members(&self) -> Vec<MemberInfo> {
+        let mut list = Vec::with_capacity(self.order.len() + 1);
+        list.push(self.host.clone());
+        list.extend(self.order.iter().map(|key| self.members[key].info()));
+        list
+    }
+
+    /// Members now in the session, not counting the host.
+    pub fn member_count(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether [`Session::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Whether the connection joined with the Partyline extensions.
+    pub fn is_ext(&self, conn: ConnId) -> bool {
+        match self.conns.get(&conn) {
+            Some(Conn::Member(key)) => self.members[key].ext,
+            _ => false,
+        }
+    }
+
+    // ----- What came in -----
+
+    /// A connection opened (and passed the key check).
+    pub fn handle_connect(&mut self, now: Time, conn: ConnId) {
+        if self.closed {
+            self.close_conn(conn, close::SESSION_CLOSED, "session closed");
+            return;
+        }
+        let deadline = now + self.config.join_timeout;
+        self.conns.insert(conn, Conn::Pending { deadline });
+        self.timers.push(Reverse((deadline, Timer::JoinDeadline(conn))));
+    }
+
+    /// A message arrived on a connection.
+    pub fn handle_message(&mut self, now: Time, conn: ConnId, message: ClientMessage) {
+        let Some(&state) = self.conns.get(&conn) else { return };
+        match (state, message) {
+            (_, ClientMessage::Ping(ping)) => {
+                let clock = self.is_ext(conn).then_some((now, now));
+                self.reply(conn, pong(ping.timestamp, clock));
+            }
+            (Conn::Pending { .. }, ClientMessage::Join(join)) => self.join(now, conn, join),
+            (Conn::Pending { .. }, ClientMessage::Resume(resume)) => self.resume(now, conn, resume),
+            (Conn::Pending { .. }, other) => {
+                let message = format!("{}: send join first", other.kind());
+                self.reply_error(now, conn, ErrorCode::InvalidMessage, message, json!({"reason": "not_joined"}));
+            }
+            (Conn::Member(key), ClientMessage::Heartbeat(_)) => {
+                if let Some(member) = self.members.get_mut(&key) {
+                    member.last_heartbeat = now;
+                }
+            }
+            (Conn::Member(key), ClientMessage::Leave(_)) => {
+                self.remove_member(now, key, LeaveReason::Left, Some((close::NORMAL, "left")));
+            }
+            (Conn::Member(key), ClientMessage::Chat(chat)) => self.chat(now, key, chat),
+            (Conn::Member(_), other @ (ClientMessage::Join(_) | ClientMessage::Resume(_))) => {
+                let message = format!("{}: this connection has already joined", other.kind());
+                self.reply_error(now, conn, ErrorCode::InvalidMessage, message, json!({"reason": "already_joined"}));
+            }
+        }
+    }
+
+    /// A frame that could not be decoded arrived. `invalid_message` (or `message_too_large`)
+    /// goes back; the connection stays open unless the frame was too large.
+    pub fn handle_invalid(&mut self, now: Time, conn: ConnId, error: &DecodeError) {
+        if !self.conns.contains_key(&conn) {
+            return;
+        }
+        match error {
+            DecodeError::TooLarge { limit, .. } => {
+                let details = json!({"maxBytes": limit});
+                self.reply_error(now, conn, ErrorCode::MessageTooLarge, error.to_string(), details);
+                self.drop_conn(now, conn, close::MESSAGE_TOO_BIG, "message too large", LeaveReason::Error);
+            }
+            _ => {
+                let details = json!({"reason": error.to_string()});
+                self.reply_error(now, conn, ErrorCode::InvalidMessage, error.to_string(), details);
+            }
+        }
+    }
+
+    /// The I/O layer dropped messages from a connection that exceeded its rate. `abusive`: it
+    /// kept on after being told, and is closed.
+    pub fn handle_rate_limited(&mut self, now: Time, conn: ConnId, retry_after_ms: u64, abusive: bool) {
+        if !self.conns.contains_key(&conn) {
+            return;
+        }
+        let message = format!("too many messages; retry after {retry_after_ms} ms");
+        self.reply_error(now, conn, ErrorCode::RateLimited, message, json!({"retryAfterMs": retry_after_ms}));
+        if abusive {
+            self.drop_conn(now, conn, close::RATE_LIMITED, "rate limit exceeded", LeaveReason::Error);
+        }
+    }
+
+    /// A connection could not keep up: its outbound queue is full. It is closed at once so that
+    /// nobody else waits; an extension member may resume and catch up from its buffer.
+    pub fn handle_overflow(&mut self, now: Time, conn: ConnId) {
+        self.drop_conn(now, conn, close::TOO_SLOW, "too slow", LeaveReason::Error);
+    }
+
+    /// The answer to a [`Transmit::Probe`] arrived.
+    pub fn handle_probe_reply(&mut self, now: Time, conn: ConnId, sent_at: Time) {
+        let Some(Conn::Member(key)) = self.conns.get(&conn) else { return };
+        let Some(member) = self.members.get_mut(key) else { return };
+        if sent_at > now {
+            return; // Not a payload we sent.
+        }
+        let sample = now - sent_at;
+        // Smooth like TCP's SRTT (RFC 6298, alpha = 1/8 would be slow to show a change on a
+        // screen; 1/4 settles in a few samples and still hides a single hiccup).
+        member.rtt = Some(match member.rtt {
+            None => sample,
+            Some(previous) => (previous * 3 + sample) / 4,
+        });
+    }
+
+    /// The connection closed. `clean`: with a close frame (the user left) rather than a broken
+    /// socket. An extension member becomes `reconnecting`; a LOUDSYNC 1.0 member is gone.
+    pub fn handle_disconnect(&mut self, now: Time, conn: ConnId, clean: bool) {
+        let Some(state) = self.conns.remove(&conn) else { return };
+        if let Conn::Member(key) = state {
+            let reason = if clean { LeaveReason::Left } else { LeaveReason::Error };
+            self.lose_connection(now, key, reason);
+        }
+    }
+
+    /// Deadlines passed: heartbeats, join and resume windows, latency probes. Call it at (or
+    /// after) [`Session::poll_timeout`].
+    pub fn handle_timeout(&mut self, now: Time) {
+        while let Some(&Reverse((at, timer))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            match timer {
+                Timer::Probe => self.probe(now),
+                Timer::JoinDeadline(conn) => {
+                    if let Some(Conn::Pending { deadline }) = self.conns.get(&conn)
+                        && *deadline <= now
+                    {
+                        self.conns.remove(&conn);
+                        self.close_conn(conn, close::JOIN_TIMEOUT, "no join in time");
+                    }
+                }
+                Timer::Heartbeat(key) => {
+                    let Some(member) = self.members.get(&key) else { continue };
+                    let Some(conn) = member.conn else { continue };
+                    let deadline = member.last_heartbeat + self.config.heartbeat_timeout;
+                    if deadline <= now {
+                        self.conns.remove(&conn);
+                        self.close_conn(conn, close::HEARTBEAT_TIMEOUT, "heartbeat timeout");
+                        self.lose_connection(now, key, LeaveReason::Timeout);
+                    } else {
+                        self.timers.push(Reverse((deadline, Timer::Heartbeat(key))));
+                    }
+                }
+                Timer::Resume(key) => {
+                    let Some(member) = self.members.get(&key) else { continue };
+                    if let Some(lost_at) = member.lost_at
+                        && lost_at + self.config.resume_window <= now
+                    {
+                        self.remove_member(now, key, LeaveReason::Timeout, None);
+                    }
+                }
+            }
+        }
+    }
+
+    // ----- Host actions -----
+
+    /// Removes a member: `kicked` to it, close 4010, `member_left` (kicked) to the others. Its
+    /// resume secret dies with it.
+    pub fn kick(&mut self, now: Time, member_id: &str, reason: &str) -> Result<MemberInfo, SessionError> {
+        let key = *self.by_id.get(member_id).ok_or_else(|| SessionError::NoSuchMember(member_id.to_string()))?;
+        let info = self.members[&key].info();
+        let kicked = Frame::encode(&ServerMessage::Kicked { timestamp: now / MILLISECOND, reason: reason.to_string() });
+        self.deliver(key, &kicked, true);
+        self.remove_member(now, key, LeaveReason::Kicked, Some((close::KICKED, "kicked")));
+        Ok(info)
+    }
+
+    /// Locks or unlocks: while locked, joins are refused and resumes still work.
+    pub fn set_locked(&mut self, now: Time, locked: bool) -> Result<(), SessionError> {
+        self.check_open()?;
+        if self.locked != locked {
+            self.locked = locked;
+            self.session_updated(now);
+        }
+        Ok(())
+    }
+
+    /// Sets the capacity. Lowering it below the member count removes nobody; joins wait.
+    pub fn set_capacity(&mut self, now: Time, max_members: u32) -> Result<(), SessionError> {
+        self.check_open()?;
+        if !(1..=MAX_CAPACITY).contains(&max_members) {
+            return Err(SessionError::BadCapacity(max_members));
+        }
+        if self.config.max_members != max_members {
+            self.config.max_members = max_members;
+            self.session_updated(now);
+        }
+        Ok(())
+    }
+
+    /// Renames the session.
+    pub fn rename(&mut self, now: Time, name: &str) -> Result<(), SessionError> {
+        self.check_open()?;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+            return Err(SessionError::BadName);
+        }
+        if self.name != name {
+            self.name = name.to_string();
+            self.session_updated(now);
+        }
+        Ok(())
+    }
+
+    /// Closes the session: `session_closed` to every member, then close 4011 for every
+    /// connection. Later connections are closed at once.
+    pub fn close(&mut self, now: Time, reason: Option<&str>) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        let message = ServerMessage::SessionClosed { timestamp: now / MILLISECOND, reason: reason.map(str::to_string) };
+        let frame = Frame::encode(&message);
+        for key in self.order.clone() {
+            self.deliver(key, &frame, true);
+        }
+        let mut conns: Vec<ConnId> = self.conns.drain().map(|(conn, _)| conn).collect();
+        conns.sort();
+        for conn in conns {
+            self.close_conn(conn, close::SESSION_CLOSED, "session closed");
+        }
+        self.members.clear();
+        self.by_id.clear();
+        self.by_device.clear();
+        self.order.clear();
+        self.timers.clear();
+        self.events.push_back(Event::Closed);
+    }
+
+    // ----- What goes out -----
+
+    /// The next thing to write or close.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event for the host's user interface.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When to call [`Session::handle_timeout`] next (it may find nothing due: a deadline
+    /// that moved is re-checked then, rather than searched for now).
+    pub fn poll_timeout(&self) -> Option<Time> {
+        self.timers.peek().map(|Reverse((at, _))| *at)
+    }
+
+    // ----- Inside -----
+
+    fn check_open(&self) -> Result<(), SessionError> {
+        if self.closed { Err(SessionError::Closed) } else { Ok(()) }
+    }
+
+    fn join(&mut self, now: Time, conn: ConnId, join: Join) {
+        let ext = match join.protocol_version.as_deref() {
+            None | Some(partyline_protocol::LOUDSYNC_V1) => false,
+            Some(PARTYLINE_V1) => true,
+            Some(other) => {
+                let message = format!("protocol version \"{other}\" is not supported");
+                return self.reply_error(
+                    now,
+                    conn,
+                    ErrorCode::VersionMismatch,
+                    message,
+                    json!({"supported": SUPPORTED_VERSIONS}),
+                );
+            }
+        };
+        if join.session_id != self.id {
+            let message = format!("Session {} not found", join.session_id);
+            return self.reply_error(
+                now,
+                conn,
+                ErrorCode::SessionNotFound,
+                message,
+                json!({"sessionId": join.session_id}),
+            );
+        }
+        if let Some(&key) = self.by_device.get(&join.device_info.id) {
+            return self.rejoin(now, conn, key, join, ext);
+        }
+        if self.locked {
+            let message = "The host has locked the session";
+            return self.reply_error(now, conn, ErrorCode::Unauthorized, message, json!({"reason": "locked"}));
+        }
+        let max = self.config.max_members;
+        if self.members.len() as u32 >= max {
+            let current = self.members.len();
+            let message = format!("Session has reached maximum capacity ({max} members)");
+            return self.reply_error(
+                now,
+                conn,
+                ErrorCode::SessionFull,
+                message,
+                json!({"maxMembers": max, "currentMembers": current}),
+            );
+        }
+
+        let key = self.next_key;
+        self.next_key += 1;
+        let id = loop {
+            let id = ids::member_id(&mut self.rng);
+            if !self.by_id.contains_key(&id) {
+                break id;
+            }
+        };
+        let member = Member {
+            id: id.clone(),
+            name: join.device_info.name.trim().to_string(),
+            device_id: join.device_info.id.clone(),
+            joined_at_ms: now / MILLISECOND,
+            conn: Some(conn),
+            ext,
+            secret: ext.then(|| ids::secret(&mut self.rng)),
+            last_heartbeat: now,
+            lost_at: None,
+            rtt: None,
+            announced_latency: None,
+            stream: Stream::new(if ext { self.config.replay_capacity } else { 0 }),
+        };
+        self.members.insert(key, member);
+        self.by_id.insert(id, key);
+        self.by_device.insert(join.device_info.id, key);
+        self.order.push(key);
+        self.conns.insert(conn, Conn::Member(key));
+        self.timers.push(Reverse((now + self.config.heartbeat_timeout, Timer::Heartbeat(key))));
+
+        self.welcome(now, key);
+        let info = self.members[&key].info();
+        let joined = Frame::encode(&ServerMessage::MemberJoined { timestamp: now / MILLISECOND, member: info.clone() });
+        self.broadcast(&joined, true, Some(key));
+        self.events.push_back(Event::MemberJoined(info));
+        self.transmits.push_back(Transmit::Probe { conn, sent_at: now });
+    }
+
+    /// A device that is already a member joined again: it takes over with its new connection
+    /// and keeps its member id, so the others see no one leave.
+    fn rejoin(&mut self, now: Time, conn: ConnId, key: u64, join: Join, ext: bool) {
+        let member = self.members.get_mut(&key).expect("by_device points at a member");
+        let old_conn = member.conn.replace(conn);
+        let was_reconnecting = member.lost_at.take().is_some();
+        let name = join.device_info.name.trim().to_string();
+        let renamed = member.name != name;
+        member.name = name;
+        member.ext = ext;
+        member.secret = ext.then(|| ids::secret(&mut self.rng));
+        member.last_heartbeat = now;
+        member.stream = Stream::new(if ext { self.config.replay_capacity } else { 0 });
+        let device_id = member.device_id.clone();
+        if let Some(old) = old_conn {
+            self.conns.remove(&old);
+            let message = "This device joined again on another connection";
+            self.reply_error(now, old, ErrorCode::AlreadyJoined, message, json!({"deviceId": device_id}));
+            self.close_conn(old, close::REPLACED, "replaced by a new connection");
+        }
+        self.conns.insert(conn, Conn::Member(key));
+        self.timers.push(Reverse((now + self.config.heartbeat_timeout, Timer::Heartbeat(key))));
+        self.welcome(now, key);
+        if was_reconnecting || renamed {
+            self.member_changed(now, key);
+        }
+        self.transmits.push_back(Transmit::Probe { conn, sent_at: now });
+    }
+
+    /// `welcome`, `hello` (extension) and `member_list` to a member that just joined.
+    fn welcome(&mut self, now: Time, key: u64) {
+        let member = &self.members[&key];
+        let (conn, ext) = (member.conn.expect("a joining member is connected"), member.ext);
+        let welcome = ServerMessage::Welcome {
+            timestamp: now / MILLISECOND,
+            client_id: member.id.clone(),
+            session_info: SessionInfo { id: self.id.clone(), name: self.name.clone(), host_id: self.host.id.clone() },
+            resume_secret: member.secret.clone(),
+        };
+        self.deliver(key, &Frame::encode(&welcome), true);
+        if ext {
+            let hello = ServerMessage::Hello {
+                timestamp: now / MILLISECOND,
+                protocol_version: PARTYLINE_V1,
+                heartbeat_interval: self.config.heartbeat_interval / MILLISECOND,
+                heartbeat_timeout: self.config.heartbeat_timeout / MILLISECOND,
+                resume_window: self.config.resume_window / MILLISECOND,
+                server_time: now,
+            };
+            self.reply(conn, hello);
+        }
+        let list = ServerMessage::MemberList { timestamp: now / MILLISECOND, members: self.members() };
+        self.deliver(key, &Frame::encode(&list), true);
+    }
+
+    fn resume(&mut self, now: Time, conn: ConnId, resume: Resume) {
+        let fail = |session: &mut Session, reason: &str| {
+            let message = format!("cannot resume: {reason}; join again");
+            session.reply_error(now, conn, ErrorCode::ResumeFailed, message, json!({"reason": reason}));
+        };
+        if resume.session_id != self.id {
+            return fail(self, "unknown session");
+        }
+        let Some(&key) = self.by_id.get(&resume.member_id) else { return fail(self, "unknown member") };
+        let member = self.members.get_mut(&key).expect("by_id points at a member");
+        let authentic =
+            member.secret.as_deref().is_some_and(|secret| ids::secrets_equal(secret, &resume.resume_secret));
+        if !authentic {
+            return fail(self, "wrong secret");
+        }
+        let old_conn = member.conn.replace(conn);
+        let was_reconnecting = member.lost_at.take().is_some();
+        member.last_heartbeat = now;
+        let replay = member.stream.replay_after(resume.last_seq);
+        if let Some(old) = old_conn {
+            self.conns.remove(&old);
+            self.close_conn(old, close::REPLACED, "resumed on a new connection");
+        }
+        self.conns.insert(conn, Conn::Member(key));
+        self.timers.push(Reverse((now + self.config.heartbeat_timeout, Timer::Heartbeat(key))));
+        let client_id = resume.member_id;
+        match replay {
+            Replay::Messages(messages) => {
+                let replayed = messages.len() as u64;
+                let resumed = ServerMessage::Resumed {
+                    timestamp: now / MILLISECOND,
+                    client_id,
+                    last_seq: resume.last_seq,
+                    replayed,
+                    snapshot: false,
+                };
+                self.reply(conn, resumed);
+                for (seq, frame) in messages {
+                    self.transmits.push_back(Transmit::Send { conn, frame, seq: Some(seq) });
+                }
+            }
+            Replay::Snapshot => {
+                let resumed = ServerMessage::Resumed {
+                    timestamp: now / MILLISECOND,
+                    client_id,
+                    last_seq: resume.last_seq,
+                    replayed: 0,
+                    snapshot: true,
+                };
+                self.reply(conn, resumed);
+                self.welcome(now, key);
+            }
+        }
+        if was_reconnecting {
+            self.member_changed(now, key);
+        }
+        self.transmits.push_back(Transmit::Probe { conn, sent_at: now });
+    }
+
+    fn chat(&mut self, now: Time, key: u64, chat: Chat) {
+        let member = &self.members[&key];
+        self.next_chat += 1;
+        let (from, name) = (member.id.clone(), member.name.clone());
+        let message = ServerMessage::Chat {
+            timestamp: now / MILLISECOND,
+            id: format!("c-{}", self.next_chat),
+            from: from.clone(),
+            name: name.clone(),
+            text: chat.text.clone(),
+        };
+        self.broadcast(&Frame::encode(&message), false, None);
+        self.events.push_back(Event::Chat { from, name, text: chat.text });
+    }
+
+    /// Measures every connected member's round trip, and announces the latencies that moved.
+    fn probe(&mut self, now: Time) {
+        let mut changed = BTreeMap::new();
+        let mut updated = Vec::new();
+        for key in &self.order {
+            let member = self.members.get_mut(key).expect("order lists members");
+            if let Some(conn) = member.conn {
+                self.transmits.push_back(Transmit::Probe { conn, sent_at: now });
+            }
+            let Some(latency) = member.latency_ms() else { continue };
+            // 2 ms: below that a change is noise on a Wi-Fi link, not news.
+            let moved = member.announced_latency.is_none_or(|old| old.abs_diff(latency) >= 2);
+            if moved {
+                member.announced_latency = Some(latency);
+                changed.insert(member.id.clone(), latency);
+                updated.push(member.info());
+            }
+        }
+        if !changed.is_empty() {
+            let message = ServerMessage::LatencyUpdate { timestamp: now / MILLISECOND, latencies: changed };
+            self.broadcast(&Frame::encode(&message), false, None);
+            self.events.extend(updated.into_iter().map(Event::MemberUpdated));
+        }
+        self.timers.push(Reverse((now + self.config.probe_interval, Timer::Probe)));
+    }
+
+    /// The member's connection is gone (dropped, timed out, too slow). Extension members wait
+    /// for a resume; 1.0 members leave.
+    fn lose_connection(&mut self, now: Time, key: u64, reason: LeaveReason) {
+        let Some(member) = self.members.get_mut(&key) else { return };
+        member.conn = None;
+        if member.ext {
+            member.lost_at = Some(now);
+            self.timers.push(Reverse((now + self.config.resume_window, Timer::Resume(key))));
+            self.member_changed(now, key);
+        } else {
+            self.remove_member(now, key, reason, None);
+        }
+    }
+
+    /// Tells everyone that a member's status or name changed: `member_updated` to extension
+    /// members, a fresh `member_list` to 1.0 members (the only way 1.0 has to say it).
+    fn member_changed(&mut self, now: Time, key: u64) {
+        let info = self.members[&key].info();
+        let updated =
+            Frame::encode(&ServerMessage::MemberUpdated { timestamp: now / MILLISECOND, member: info.clone() });
+        let list = Frame::encode(&ServerMessage::MemberList { timestamp: now / MILLISECOND, members: self.members() });
+        for other in self.order.clone() {
+            if other == key {
+                continue;
+            }
+            let frame = if self.members[&other].ext { &updated } else { &list };
+            self.deliver(other, frame, true);
+        }
+        self.events.push_back(Event::MemberUpdated(info));
+    }
+
+    fn remove_member(&mut self, now: Time, key: u64, reason: LeaveReason, close: Option<(u16, &'static str)>) {
+        let Some(member) = self.members.remove(&key) else { return };
+        self.by_id.remove(&member.id);
+        self.by_device.remove(&member.device_id);
+        self.order.retain(|other| *other != key);
+        if let Some(conn) = member.conn {
+            self.conns.remove(&conn);
+            if let Some((code, text)) = close {
+                self.close_conn(conn, code, text);
+            }
+        }
+        let left = ServerMessage::MemberLeft { timestamp: now / MILLISECOND, member_id: member.id.clone(), reason };
+        self.broadcast(&Frame::encode(&left), true, None);
+        self.events.push_back(Event::MemberLeft { member: member.info(), reason });
+    }
+
+    /// Closes a connection for a fault of its own; a member on it loses its connection.
+    fn drop_conn(&mut self, now: Time, conn: ConnId, code: u16, text: &'static str, reason: LeaveReason) {
+        let Some(state) = self.conns.remove(&conn) else { return };
+        self.close_conn(conn, code, text);
+        if let Conn::Member(key) = state {
+            self.lose_connection(now, key, reason);
+        }
+    }
+
+    fn session_updated(&mut self, now: Time) {
+        let state = self.state();
+        let message = ServerMessage::SessionUpdated { timestamp: now / MILLISECOND, session: state.clone() };
+        self.broadcast(&Frame::encode(&message), false, None);
+        self.events.push_back(Event::SessionUpdated(state));
+    }
+
+    /// Sends one frame to every member (but `except`): to 1.0 members only if `loudsync`.
+    fn broadcast(&mut self, frame: &Frame, loudsync: bool, except: Option<u64>) {
+        for i in 0..self.order.len() {
+            let key = self.order[i];
+            if Some(key) == except || (!loudsync && !self.members[&key].ext) {
+                continue;
+            }
+            self.deliver(key, frame, true);
+        }
+    }
+
+    /// Puts a frame into a member's stream: numbered and kept for an extension member, written
+    /// if the member is connected.
+    fn deliver(&mut self, key: u64, frame: &Frame, sequenced: bool) {
+        let member = self.members.get_mut(&key).expect("deliver to a member");
+        let seq = (member.ext && sequenced).then(|| member.stream.push(frame));
+        if let Some(conn) = member.conn {
+            self.transmits.push_back(Transmit::Send { conn, frame: frame.clone(), seq });
+        }
+    }
+
+    /// An unsequenced reply to one connection.
+    fn reply(&mut self, conn: ConnId, message: ServerMessage) {
+        self.transmits.push_back(Transmit::Send { conn, frame: Frame::encode(&message), seq: None });
+    }
+
+    fn reply_error(
+        &mut self,
+        now: Time,
+        conn: ConnId,
+        code: ErrorCode,
+        message: impl Into<String>,
+        details: serde_json::Value,
+    ) {
+        self.reply(conn, ServerMessage::error(now / MILLISECOND, code, message, Some(details)));
+    }
+
+    fn close_conn(&mut self, conn: ConnId, code: u16, reason: &'static str) {
+        self.transmits.push_back(Transmit::Close { conn, code, reason });
+    }
+}
+
+/// The pong for a ping: the timestamp echoed, and with `clock` (extension members) the server's
+/// receive and send times in µs.
+pub fn pong(timestamp: serde_json::Number, clock: Option<(Time, Time)>) -> ServerMessage {
+    ServerMessage::Pong {
+        timestamp,
+        server_receive_time: clock.map(|(received, _)| received),
+        server_send_time: clock.map(|(_, sent)| sent),
+    }
+}
