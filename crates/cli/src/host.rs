@@ -1,0 +1,133 @@
+//! `partyline host`.
+
+use std::io::Write;
+use std::net::IpAddr;
+
+use anyhow::Context;
+use clap::Args;
+use partyline_host::{Host, HostConfig, HostEvent, Limits};
+use serde_json::json;
+
+#[derive(Args)]
+pub struct HostArgs {
+    /// The party's name, shown to guests.
+    #[arg(long, default_value = "Partyline")]
+    name: String,
+    /// Address to listen on (default: every interface).
+    #[arg(long, default_value = "0.0.0.0")]
+    bind: IpAddr,
+    /// Port to listen on; 0 picks any free one.
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Most guests at once.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    max_members: u32,
+    /// No join key: anyone on the network may join (for clients that know no key).
+    #[arg(long)]
+    open: bool,
+    /// Print one JSON line with the session's URLs and key on stdout; human output goes to stderr.
+    #[arg(long)]
+    json: bool,
+    /// Live WebSocket connections allowed from one address (raise it for load tests).
+    #[arg(long, default_value_t = 32)]
+    max_conns_per_addr: usize,
+}
+
+pub async fn run(args: HostArgs) -> anyhow::Result<()> {
+    let host_name = std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "Host".into());
+    let config = HostConfig {
+        name: args.name,
+        host_name,
+        bind: args.bind,
+        port: args.port,
+        max_members: args.max_members,
+        open: args.open,
+        limits: Limits { max_conns_per_addr: args.max_conns_per_addr, ..Limits::default() },
+    };
+    let host = Host::start(config).await.context("could not start hosting")?;
+    let info = host.info().clone();
+    let mut human: Box<dyn Write + Send> =
+        if args.json { Box::new(std::io::stderr()) } else { Box::new(std::io::stdout()) };
+    if args.json {
+        let line = json!({
+            "sessionId": info.session_id,
+            "name": info.name,
+            "httpUrl": info.http_url,
+            "wsUrl": info.ws_url,
+            "joinUrl": info.join_url,
+            "joinKey": info.join_key,
+            "roomCode": info.room_code,
+            "port": info.local_addr.port(),
+        });
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{line}")?;
+        stdout.flush()?;
+    }
+    writeln!(human, "Partyline is hosting \"{}\"", info.name)?;
+    writeln!(human, "  Join URL:   {}", info.join_url)?;
+    if let Some(code) = &info.room_code {
+        writeln!(human, "  Room code:  {code}")?;
+    }
+    writeln!(human, "  Session id: {}", info.session_id)?;
+    writeln!(human, "  WebSocket:  {}", info.ws_url)?;
+    writeln!(human, "Press Ctrl-C to end the party.")?;
+    human.flush()?;
+
+    let mut events = host.subscribe();
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            event = events.recv() => match event {
+                Ok(event) => describe(&mut human, &event)?,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => writeln!(human, "({n} events skipped)")?,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            },
+        }
+    }
+    writeln!(human, "Ending the party…")?;
+    host.stop().await;
+    writeln!(human, "Party ended.")?;
+    Ok(())
+}
+
+fn describe(out: &mut dyn Write, event: &HostEvent) -> std::io::Result<()> {
+    match event {
+        HostEvent::MemberJoined(member) => writeln!(out, "+ {} joined ({})", member.name, member.id),
+        HostEvent::MemberLeft { member, reason } => writeln!(out, "- {} left ({reason:?})", member.name),
+        HostEvent::MemberUpdated(member) => match member.latency {
+            Some(ms) => writeln!(out, "  {} is {:?}, {ms} ms", member.name, member.connection_status),
+            None => writeln!(out, "  {} is {:?}", member.name, member.connection_status),
+        },
+        HostEvent::SessionUpdated(state) => {
+            writeln!(out, "  party: {} ({} of {})", state.name, state.member_count, state.max_members)
+        }
+        HostEvent::Chat { name, text, .. } => writeln!(out, "  {name}: {text}"),
+        HostEvent::Closed => writeln!(out, "  party closed"),
+    }
+}
+
+/// Ctrl-C, or SIGTERM on Unix (what a service manager or `kill` sends).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let term = async {
+            match term.as_mut() {
+                Some(term) => {
+                    term.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = term => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,48 @@
+//! `partyline`: host a party without the desktop app, and more.
+//!
+//! # Layout
+//! - `main` / `run`: argument parsing and the exit code (ripgrep's shape: `main() -> ExitCode`
+//!   calls `run() -> anyhow::Result`).
+//! - `host`: the `host` subcommand.
+
+mod host;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Host a local-network party that phones join from a QR code.
+#[derive(Parser)]
+#[command(name = "partyline", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Host a party (headless): print the join URL and room code, run until Ctrl-C.
+    Host(host::HostArgs),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("partyline: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Command::Host(args) => runtime.block_on(host::run(args)),
+    }
+}

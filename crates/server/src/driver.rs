@@ -1,0 +1,202 @@
+//! The session task: the one owner of the [`Session`]. It feeds the session what the
+//! connections read and what the host commands, sleeps until the session's next deadline, and
+//! routes what the session wants sent to each connection's bounded outbox.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use partyline_protocol::{ClientMessage, DecodeError, Frame, MemberInfo, SessionState};
+use partyline_session::{ConnId, Event, Session, SessionError, Time, Transmit};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use crate::clock::Clock;
+
+/// What a connection task tells the session task. Sent with `send().await`: these must
+/// arrive, so a busy session slows the readers (and, through TCP, the clients) down.
+#[derive(Debug)]
+pub(crate) enum Inbound {
+    Connected { conn: ConnId, outbox: Outbox },
+    Message { conn: ConnId, message: ClientMessage },
+    Invalid { conn: ConnId, error: DecodeError },
+    RateLimited { conn: ConnId, retry_after_ms: u64, abusive: bool },
+    ProbeReply { conn: ConnId, sent_at: Time },
+    Disconnected { conn: ConnId, clean: bool },
+}
+
+/// What the session task asks a connection task to write.
+#[derive(Debug)]
+pub(crate) enum Out {
+    Text(Frame, Option<u64>),
+    Probe(Time),
+    Close(u16, &'static str),
+}
+
+/// The session task's handle on one connection: a bounded queue, and a way to stop the
+/// connection when the queue is full.
+#[derive(Debug, Clone)]
+pub(crate) struct Outbox {
+    pub(crate) tx: mpsc::Sender<Out>,
+    pub(crate) kill: Arc<Kill>,
+}
+
+/// Stops a connection at once, skipping its queue, with this close code.
+#[derive(Debug, Default)]
+pub(crate) struct Kill {
+    pub(crate) token: CancellationToken,
+    code: OnceLock<(u16, &'static str)>,
+}
+
+impl Kill {
+    pub(crate) fn fire(&self, code: u16, reason: &'static str) {
+        let _ = self.code.set((code, reason));
+        self.token.cancel();
+    }
+
+    pub(crate) fn code(&self) -> (u16, &'static str) {
+        self.code.get().copied().unwrap_or((partyline_protocol::close::TOO_SLOW, "too slow"))
+    }
+}
+
+/// A host action, with the channel its answer goes back on.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Members(oneshot::Sender<Vec<MemberInfo>>),
+    Kick { member_id: String, reason: String, reply: oneshot::Sender<Result<MemberInfo, SessionError>> },
+    Lock { locked: bool, reply: oneshot::Sender<Result<(), SessionError>> },
+    Capacity { max_members: u32, reply: oneshot::Sender<Result<(), SessionError>> },
+    Rename { name: String, reply: oneshot::Sender<Result<(), SessionError>> },
+    Close { reason: Option<String> },
+}
+
+pub(crate) struct Driver {
+    pub(crate) session: Session,
+    pub(crate) clock: Clock,
+    pub(crate) outboxes: HashMap<ConnId, Outbox>,
+    /// Informational: a UI that falls behind gets `Lagged` and re-reads the member list,
+    /// rather than making the session wait for it.
+    pub(crate) events: broadcast::Sender<Event>,
+    pub(crate) state: watch::Sender<SessionState>,
+}
+
+impl Driver {
+    pub(crate) async fn run(
+        mut self,
+        mut inbound: mpsc::Receiver<Inbound>,
+        mut commands: mpsc::Receiver<Command>,
+        shutdown: CancellationToken,
+    ) {
+        loop {
+            let deadline = self.session.poll_timeout().map(|at| self.clock.instant(at));
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled(), if !self.session.is_closed() => {
+                    self.session.close(self.clock.now(), Some("Host ended the session"));
+                }
+                Some(command) = commands.recv() => self.command(command),
+                message = inbound.recv() => match message {
+                    Some(message) => self.inbound(message),
+                    None => break,
+                },
+                () = sleep_until(deadline), if deadline.is_some() => self.session.handle_timeout(self.clock.now()),
+            }
+            self.flush();
+            if self.session.is_closed() && self.outboxes.is_empty() {
+                break;
+            }
+        }
+        debug!("session task finished");
+    }
+
+    fn inbound(&mut self, message: Inbound) {
+        let now = self.clock.now();
+        match message {
+            Inbound::Connected { conn, outbox } => {
+                self.outboxes.insert(conn, outbox);
+                self.session.handle_connect(now, conn);
+            }
+            Inbound::Message { conn, message } => self.session.handle_message(now, conn, message),
+            Inbound::Invalid { conn, error } => self.session.handle_invalid(now, conn, &error),
+            Inbound::RateLimited { conn, retry_after_ms, abusive } => {
+                self.session.handle_rate_limited(now, conn, retry_after_ms, abusive);
+            }
+            Inbound::ProbeReply { conn, sent_at } => self.session.handle_probe_reply(now, conn, sent_at),
+            Inbound::Disconnected { conn, clean } => {
+                self.outboxes.remove(&conn);
+                self.session.handle_disconnect(now, conn, clean);
+            }
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        let now = self.clock.now();
+        // A caller that stopped waiting for its answer is no error of ours: ignore send failures.
+        match command {
+            Command::Members(reply) => {
+                let _ = reply.send(self.session.members());
+            }
+            Command::Kick { member_id, reason, reply } => {
+                let _ = reply.send(self.session.kick(now, &member_id, &reason));
+            }
+            Command::Lock { locked, reply } => {
+                let _ = reply.send(self.session.set_locked(now, locked));
+            }
+            Command::Capacity { max_members, reply } => {
+                let _ = reply.send(self.session.set_capacity(now, max_members));
+            }
+            Command::Rename { name, reply } => {
+                let _ = reply.send(self.session.rename(now, &name));
+            }
+            Command::Close { reason } => self.session.close(now, reason.as_deref()),
+        }
+    }
+
+    /// Routes everything the session wants done. A full outbox means that member cannot keep
+    /// up: the session is told, and closes it, in this same pass.
+    fn flush(&mut self) {
+        while let Some(transmit) = self.session.poll_transmit() {
+            let (conn, out) = match transmit {
+                Transmit::Send { conn, frame, seq } => (conn, Out::Text(frame, seq)),
+                Transmit::Probe { conn, sent_at } => (conn, Out::Probe(sent_at)),
+                Transmit::Close { conn, code, reason } => {
+                    if let Some(outbox) = self.outboxes.remove(&conn)
+                        && outbox.tx.try_send(Out::Close(code, reason)).is_err()
+                    {
+                        outbox.kill.fire(code, reason);
+                    }
+                    continue;
+                }
+            };
+            let Some(outbox) = self.outboxes.get(&conn) else { continue };
+            match outbox.tx.try_send(out) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    warn!(%conn, "outbound queue full; closing the connection");
+                    self.session.handle_overflow(self.clock.now(), conn);
+                }
+                // The connection task has ended; its Disconnected is on its way.
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        }
+        let mut changed = false;
+        while let Some(event) = self.session.poll_event() {
+            changed |= matches!(
+                event,
+                Event::MemberJoined(_) | Event::MemberLeft { .. } | Event::SessionUpdated(_) | Event::Closed
+            );
+            // No receiver (no UI attached) is fine.
+            let _ = self.events.send(event);
+        }
+        if changed {
+            self.state.send_replace(self.session.state());
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,362 @@
+//! Partyline's tokio glue. HTTP and WebSocket share one port; each connection gets a task;
+//! one session task owns the sans-IO [`partyline_session::Session`] and sleeps until its next
+//! deadline. The server reads sockets, calls the session, and writes what it returns.
+//!
+//! # Layout
+//! - [`Server`] / [`ServerHandle`]: start a host on a port, act on it, stop it.
+//! - `http`: the routes: the phone client, `/api/info`, `/api/join`, the `/ws` upgrade with
+//!   its checks (Origin, key, connections per address).
+//! - `handler`: one task per connection: rate limit, decode, pings, batched writes.
+//! - `driver`: the session task, and the bounded queues between it and the connections.
+//! - [`auth`]: key and Origin checks.
+//! - [`clock`]: the host's one clock.
+//!
+//! # Backpressure
+//! Connection → session: bounded, and readers wait (what a client sends must arrive).
+//! Session → connection: bounded per connection ([`Limits::outbound_queue`]); a full queue
+//! closes that connection with 4008 and nobody else waits. Session → UI events: a broadcast
+//! channel; a UI that lags loses events and re-reads the member list.
+
+pub mod auth;
+pub mod clock;
+mod driver;
+mod handler;
+mod http;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use partyline_protocol::{MemberInfo, SessionState};
+use partyline_session::{Config as SessionConfig, Event, Session, SessionError};
+use rand::Rng;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{error, info};
+
+pub use clock::Clock;
+pub use partyline_session::Event as HostEvent;
+
+use driver::{Command, Driver, Inbound};
+
+/// Resource limits, each default with its reason.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Messages queued for one connection before it counts as too slow. 256 holds a burst of
+    /// a few seconds of a busy party; a phone that falls further behind is better off
+    /// resuming from its replay buffer than making the host hold more.
+    pub outbound_queue: usize,
+    /// Token bucket size for each connection's messages.
+    pub burst: u32,
+    /// Token bucket refill per second.
+    pub per_second: u32,
+    /// Live WebSocket connections from one address. 32: a household behind one NAT with
+    /// every phone and tablet, with room for reconnect overlap.
+    pub max_conns_per_addr: usize,
+    /// WebSocket read buffer per connection. tungstenite's default (128 KiB) was measured at
+    /// 137 KB of RSS per idle connection; messages are small, so 4 KiB.
+    pub read_buffer: usize,
+    /// Bytes buffered before a write goes to the socket even without a flush. We flush after
+    /// every batch, so this only bounds a batch; 16 KiB.
+    pub write_buffer: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            outbound_queue: 256,
+            burst: partyline_session::limit::DEFAULT_BURST,
+            per_second: partyline_session::limit::DEFAULT_PER_SECOND,
+            max_conns_per_addr: 32,
+            read_buffer: 4 * 1024,
+            write_buffer: 16 * 1024,
+        }
+    }
+}
+
+/// How to run a host.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address and port to listen on (port 0: any free one).
+    pub bind: SocketAddr,
+    /// The join key; `None` for an open host.
+    pub join_key: Option<String>,
+    /// The short code that can be exchanged for the key at `/api/join`.
+    pub room_code: Option<String>,
+    /// The session's settings.
+    pub session: SessionConfig,
+    /// Resource limits.
+    pub limits: Limits,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            join_key: Some(generate_join_key()),
+            room_code: Some(generate_room_code()),
+            session: SessionConfig::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// What can go wrong starting or driving a host.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The address could not be bound (in use, not ours, no permission).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The host has stopped; the action cannot be done.
+    #[error("the host has stopped")]
+    Stopped,
+    /// The session refused the action.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+}
+
+/// State the HTTP handlers and connection tasks share.
+pub(crate) struct Shared {
+    pub(crate) clock: Clock,
+    pub(crate) limits: Limits,
+    pub(crate) join_key: Option<String>,
+    pub(crate) room_code: Option<String>,
+    pub(crate) inbound: mpsc::Sender<Inbound>,
+    pub(crate) state: watch::Receiver<SessionState>,
+    pub(crate) next_conn: AtomicU64,
+    pub(crate) per_addr: http::PerAddr,
+    pub(crate) code_tries: http::CodeTries,
+    pub(crate) tracker: TaskTracker,
+}
+
+/// A 128-bit join key, base64url without padding (22 characters).
+pub fn generate_join_key() -> String {
+    let bytes: [u8; 16] = rand::rng().random();
+    base64url(&bytes)
+}
+
+/// A five-character room code of readable capitals and digits (no 0/O, 1/I/L): 31^5 ≈ 28
+/// million codes, short enough to read across a room.
+pub fn generate_room_code() -> String {
+    const LETTERS: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..5).map(|_| LETTERS[rng.random_range(0..LETTERS.len())] as char).collect()
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len() * 4 / 3 + 2);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (*b as u32) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// Bounded inbound queue into the session task: a burst of a thousand joins fits; past it,
+/// readers wait, and so (through TCP) do their clients.
+const INBOUND_QUEUE: usize = 4096;
+
+/// Host commands queue: a UI clicks, it does not stream.
+const COMMAND_QUEUE: usize = 64;
+
+/// Events kept for a UI that is slow to read them.
+const EVENT_QUEUE: usize = 1024;
+
+/// How long shutdown waits for connections to say goodbye before giving up on them.
+const DRAIN_LIMIT: Duration = Duration::from_secs(5);
+
+/// A way to start a host.
+pub struct Server;
+
+impl Server {
+    /// Binds, starts the session and the HTTP server, and returns a handle. A bind failure is
+    /// an error, never a silent port 0.
+    pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServerError> {
+        let listener = tokio::net::TcpListener::bind(config.bind)
+            .await
+            .map_err(|source| ServerError::Bind { addr: config.bind, source })?;
+        let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.bind, source })?;
+        let clock = Clock::new();
+        let session = Session::new(config.session, clock.now(), rand::rng().random());
+        let session_id = session.id().to_string();
+        let (state_tx, state_rx) = watch::channel(session.state());
+        let (events, _) = broadcast::channel(EVENT_QUEUE);
+        let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
+        let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE);
+        let shutdown = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let shared = Arc::new(Shared {
+            clock,
+            limits: config.limits,
+            join_key: config.join_key.clone(),
+            room_code: config.room_code.clone(),
+            inbound: inbound_tx,
+            state: state_rx.clone(),
+            next_conn: AtomicU64::new(1),
+            per_addr: Default::default(),
+            code_tries: Default::default(),
+            tracker: tracker.clone(),
+        });
+        let driver = Driver { session, clock, outboxes: HashMap::new(), events: events.clone(), state: state_tx };
+        let session_done = tokio::spawn(driver.run(inbound_rx, commands_rx, shutdown.clone()));
+        let app = http::router(shared).into_make_service_with_connect_info::<SocketAddr>();
+        let http_shutdown = shutdown.clone();
+        let http_done = tokio::spawn(async move {
+            let served = axum::serve(listener, app).with_graceful_shutdown(http_shutdown.cancelled_owned()).await;
+            if let Err(err) = served {
+                error!(cause = %err, "HTTP server failed");
+            }
+        });
+        info!(%local_addr, session = %session_id, "hosting");
+        Ok(ServerHandle {
+            local_addr,
+            session_id,
+            join_key: config.join_key,
+            room_code: config.room_code,
+            commands: commands_tx,
+            events,
+            state: state_rx,
+            shutdown,
+            tracker,
+            tasks: Arc::new(tokio::sync::Mutex::new(Some((session_done, http_done)))),
+        })
+    }
+}
+
+type Tasks = Option<(tokio::task::JoinHandle<()>, tokio::task::JoinHandle<()>)>;
+
+/// A running host. Cloning shares it.
+#[derive(Clone)]
+pub struct ServerHandle {
+    local_addr: SocketAddr,
+    session_id: String,
+    join_key: Option<String>,
+    room_code: Option<String>,
+    commands: mpsc::Sender<Command>,
+    events: broadcast::Sender<Event>,
+    state: watch::Receiver<SessionState>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    tasks: Arc<tokio::sync::Mutex<Tasks>>,
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("local_addr", &self.local_addr)
+            .field("session_id", &self.session_id)
+            .finish()
+    }
+}
+
+impl ServerHandle {
+    /// The address actually bound (the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The session id.
+    pub fn session_id(&self) -> &str {
+        &self.session_id
+    }
+
+    /// The join key, `None` for an open host.
+    pub fn join_key(&self) -> Option<&str> {
+        self.join_key.as_deref()
+    }
+
+    /// The room code, `None` for an open host.
+    pub fn room_code(&self) -> Option<&str> {
+        self.room_code.as_deref()
+    }
+
+    /// The session's state now (name, lock, capacity, member count).
+    pub fn state(&self) -> SessionState {
+        self.state.borrow().clone()
+    }
+
+    /// A receiver of the state each time it changes.
+    pub fn watch_state(&self) -> watch::Receiver<SessionState> {
+        self.state.clone()
+    }
+
+    /// Typed events from now on: joins, leaves, updates, chat, close.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// Every member, the host first.
+    pub async fn members(&self) -> Result<Vec<MemberInfo>, ServerError> {
+        self.ask(Command::Members).await
+    }
+
+    /// Kicks a member.
+    pub async fn kick(&self, member_id: &str, reason: &str) -> Result<MemberInfo, ServerError> {
+        let (member_id, reason) = (member_id.to_string(), reason.to_string());
+        Ok(self.ask(|reply| Command::Kick { member_id, reason, reply }).await??)
+    }
+
+    /// Locks (no new joins; resumes still work) or unlocks.
+    pub async fn set_locked(&self, locked: bool) -> Result<(), ServerError> {
+        Ok(self.ask(|reply| Command::Lock { locked, reply }).await??)
+    }
+
+    /// Sets the capacity (1 to 10,000).
+    pub async fn set_capacity(&self, max_members: u32) -> Result<(), ServerError> {
+        Ok(self.ask(|reply| Command::Capacity { max_members, reply }).await??)
+    }
+
+    /// Renames the session.
+    pub async fn rename(&self, name: &str) -> Result<(), ServerError> {
+        let name = name.to_string();
+        Ok(self.ask(|reply| Command::Rename { name, reply }).await??)
+    }
+
+    /// Closes the session (`session_closed` to everyone), stops accepting, and waits (at most
+    /// five seconds) for the connections to drain. Safe to call twice.
+    pub async fn shutdown(&self, reason: Option<&str>) {
+        let _ = self.commands.send(Command::Close { reason: reason.map(str::to_string) }).await;
+        self.shutdown.cancel();
+        let Some((session_done, http_done)) = self.tasks.lock().await.take() else { return };
+        let _ = tokio::time::timeout(DRAIN_LIMIT, async {
+            let _ = session_done.await;
+            let _ = http_done.await;
+            self.tracker.close();
+            self.tracker.wait().await;
+        })
+        .await;
+    }
+
+    async fn ask<T>(&self, command: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, ServerError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands.send(command(reply)).await.map_err(|_| ServerError::Stopped)?;
+        answer.await.map_err(|_| ServerError::Stopped)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Keys are 22 base64url characters (128 bits) and differ each time.
+    #[test]
+    fn join_keys() {
+        let (a, b) = (generate_join_key(), generate_join_key());
+        assert_eq!(a.len(), 22, "{a}");
+        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'), "{a}");
+        assert_ne!(a, b);
+        assert_eq!(base64url(b"\xff\xff\xff"), "____");
+        assert_eq!(base64url(b"Ma"), "TWE");
+    }
+}
