@@ -1,0 +1,4 @@
+//! End-to-end tests across crates, compiled into one binary (ripgrep's layout). One module
+//! an area.
+
+mod server;
