@@ -34,7 +34,7 @@ pub struct HostArgs {
 }
 
 pub async fn run(args: HostArgs) -> anyhow::Result<()> {
-    let host_name = std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "Host".into());
+    let host_name = machine_name();
     let config = HostConfig {
         name: args.name,
         host_name,
@@ -130,4 +130,15 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// This computer's name, for the host's own member ("Rishad's MacBook").
+fn machine_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "Host".into())
 }

@@ -1,0 +1,93 @@
+//! `partyline host` is usable by a script and by a person: `--json` prints one line with what a
+//! client needs, a client joins with it, and Ctrl-C ends the party cleanly (session_closed to
+//! every member) before the process exits 0. A bad flag gets a clear error and a failure code.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Starts the host, joins over its wsUrl with its key, sends SIGINT: the member gets
+/// session_closed and close 4011, and the process exits successfully.
+#[tokio::test]
+async fn host_json_join_and_ctrl_c() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_partyline"))
+        .args(["host", "--bind", "127.0.0.1", "--port", "0", "--json", "--name", "CLI Party"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("partyline starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let info: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"));
+    for field in ["sessionId", "name", "httpUrl", "wsUrl", "joinKey", "joinUrl", "roomCode"] {
+        assert!(info[field].is_string(), "--json line lacks {field}: {info}");
+    }
+    assert_eq!(info["name"], "CLI Party");
+    let key = info["joinKey"].as_str().unwrap();
+    assert!(info["joinUrl"].as_str().unwrap().ends_with(&format!("#k={key}")), "key in the fragment: {info}");
+
+    let url = format!("{}?token={key}", info["wsUrl"].as_str().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let join = json!({"type": "join", "timestamp": 1, "sessionId": info["sessionId"],
+        "deviceInfo": {"id": "cli-test", "name": "Tester", "type": "client"}});
+    ws.send(Message::text(join.to_string())).await.unwrap();
+    let welcome = next_json(&mut ws).await;
+    assert_eq!(welcome["type"], "welcome");
+
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    loop {
+        let message = next_json(&mut ws).await;
+        if message["type"] == "session_closed" {
+            break;
+        }
+    }
+    let close = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.unwrap();
+    match close {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 4011),
+        other => panic!("expected close 4011, got {other:?}"),
+    }
+    let exit = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    assert!(exit.status.success(), "exit {:?}; stderr: {}", exit.status, String::from_utf8_lossy(&exit.stderr));
+    let stderr = String::from_utf8_lossy(&exit.stderr);
+    assert!(stderr.contains("Party ended."), "human output on stderr: {stderr}");
+}
+
+/// A port that is taken is an error that names the address, and a failure exit code.
+#[test]
+fn taken_port_is_a_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let output = Command::new(env!("CARGO_BIN_EXE_partyline"))
+        .args(["host", "--bind", "127.0.0.1", "--port", &port])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")), "stderr: {stderr}");
+}
+
+/// An out-of-range capacity is refused by the argument parser with a message.
+#[test]
+fn bad_capacity_is_refused() {
+    let output = Command::new(env!("CARGO_BIN_EXE_partyline")).args(["host", "--max-members", "0"]).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--max-members"));
+}
+
+async fn next_json(
+    ws: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+) -> Value {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("a message in time");
+        match frame {
+            Some(Ok(Message::Text(text))) => return serde_json::from_str(text.as_str()).unwrap(),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            other => panic!("expected text, got {other:?}"),
+        }
+    }
+}
