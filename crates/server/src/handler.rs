@@ -258,3 +258,20 @@ fn is_too_large(err: axum::Error) -> bool {
         Err(_) => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// At most one notice a second, and the eleventh says "abusive".
+    #[test]
+    fn notices() {
+        let mut notices = Notices::default();
+        assert_eq!(notices.notice(0), Some(false));
+        assert_eq!(notices.notice(SECOND - 1), None, "one a second");
+        for n in 1..ABUSE_NOTICES {
+            assert_eq!(notices.notice(n as u64 * SECOND), Some(false));
+        }
+        assert_eq!(notices.notice(ABUSE_NOTICES as u64 * SECOND), Some(true));
+    }
+}

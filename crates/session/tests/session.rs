@@ -621,3 +621,22 @@ fn host_events() {
         matches!(&events[1], Event::MemberLeft { member, reason: partyline_protocol::LeaveReason::Left } if member.id == id)
     );
 }
+
+/// rate_limited errors keep the connection; the verdict of abuse closes it with 4029, and an
+/// extension member may resume afterwards.
+#[test]
+fn rate_limit_and_abuse() {
+    let mut sim = Sim::new(Config::default());
+    let (x, _) = sim.join("dev-x", true);
+    sim.session.handle_rate_limited(sim.now, x, 250, false);
+    sim.flush();
+    let seen = sim.take(x);
+    assert!(
+        matches!(&seen[..], [Seen::Msg(m)] if m["code"] == "rate_limited" && m["details"]["retryAfterMs"] == 250),
+        "{seen:?}"
+    );
+    sim.session.handle_rate_limited(sim.now, x, 250, true);
+    sim.flush();
+    assert_eq!(closed(&sim.take(x)), Some(4029));
+    assert_eq!(sim.session.members()[1].connection_status, partyline_protocol::ConnectionStatus::Reconnecting);
+}
