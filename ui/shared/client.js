@@ -1,0 +1,778 @@
+// Partyline protocol client: LOUDSYNC 1.0 + the Partyline extensions (docs/protocol.md).
+//
+// DOM-free and dependency-injected (WebSocket constructor, timers, clock, randomness) so that the
+// phone page, the desktop app and the Node unit tests all run the same code.
+// Plain ES2020: no class fields, no private names, no `??=`.
+
+/** Close codes after which the client must not reconnect on its own. */
+export const ENDING_CLOSE_CODES = {
+  4001: 'unauthorized',
+  4009: 'replaced',
+  4010: 'kicked',
+  4011: 'closed',
+};
+
+/** Default tuning. All durations in milliseconds. */
+export const DEFAULTS = {
+  protocolVersion: 'partyline/1',
+  heartbeatInterval: 5000,
+  pingInterval: 5000,
+  burstPings: 8,
+  burstSpacing: 150,
+  backoffBase: 500,
+  backoffCap: 10000,
+  handshakeTimeout: 10000, // socket open + welcome/resumed
+  deadAfter: 15000, // nothing heard from the server for this long on an open socket: it is dead
+  wakeProbeTimeout: 3000, // after wake(): no answer to a probe ping within this: reconnect
+  giveUpAfter: 180000, // reconnecting for this long: give up (state `failed`)
+  initialGiveUpAfter: 20000, // never connected at all for this long: give up
+  maxChat: 200,
+  clockSamples: 16,
+  clockBest: 4,
+};
+
+/**
+ * Full-jitter exponential backoff: a uniformly random delay in [0, min(cap, base * 2^attempt)).
+ * `attempt` counts from 0. `random` returns a number in [0, 1).
+ */
+export function backoffDelay(attempt, base, cap, random) {
+  const b = base == null ? DEFAULTS.backoffBase : base;
+  const c = cap == null ? DEFAULTS.backoffCap : cap;
+  const r = random || Math.random;
+  const n = Math.max(0, Math.min(attempt | 0, 30));
+  const ceiling = Math.min(c, b * Math.pow(2, n));
+  return Math.floor(r() * ceiling);
+}
+
+/**
+ * A clock that returns epoch milliseconds with sub-millisecond precision
+ * (performance.timeOrigin + performance.now()), re-anchored to Date.now() whenever the two drift
+ * apart by more than a second (the monotonic clock stops while some phones sleep).
+ */
+export function makeNow(perf, dateNow) {
+  const p = perf || (typeof performance !== 'undefined' ? performance : null);
+  const d = dateNow || Date.now;
+  if (!p || typeof p.now !== 'function') return () => d();
+  let origin = typeof p.timeOrigin === 'number' && p.timeOrigin > 0 ? p.timeOrigin : d() - p.now();
+  return function now() {
+    const mono = p.now();
+    let t = origin + mono;
+    const wall = d();
+    if (Math.abs(t - wall) > 1000) {
+      origin = wall - mono;
+      t = wall;
+    }
+    return t;
+  };
+}
+
+/**
+ * NTP-style clock offset estimation from ping/pong pairs.
+ * t0: client send (ms), t1: server receive (µs), t2: server send (µs), t3: client receive (ms).
+ * offset = ((t1 − t0) + (t2 − t3)) / 2 (server − client, ms); delay = (t3 − t0) − (t2 − t1).
+ * Keeps the last `maxSamples`; the estimate comes from the `best` lowest-delay samples, dropping
+ * those whose offset disagrees with the others by more than their own uncertainty (delay / 2).
+ */
+export class ClockSync {
+  constructor(opts) {
+    const o = opts || {};
+    this.maxSamples = o.maxSamples || DEFAULTS.clockSamples;
+    this.best = o.best || DEFAULTS.clockBest;
+    this.samples = [];
+    this.offset = null;
+    this.delay = null;
+    this.coarse = null;
+  }
+
+  reset() {
+    this.samples = [];
+    this.offset = null;
+    this.delay = null;
+    this.coarse = null;
+  }
+
+  /** A one-way estimate (e.g. hello.serverTime), used only until a real sample exists. */
+  addCoarse(serverTimeMs, clientReceiveMs) {
+    this.coarse = serverTimeMs - clientReceiveMs;
+  }
+
+  /** Adds a sample; returns it ({offset, delay}) or null when it is impossible and rejected. */
+  addSample(t0, t1us, t2us, t3) {
+    if (![t0, t1us, t2us, t3].every(Number.isFinite)) return null;
+    const t1 = t1us / 1000;
+    const t2 = t2us / 1000;
+    const delay = (t3 - t0) - (t2 - t1);
+    // Negative delay or server time running backwards: clocks jumped; the sample is meaningless.
+    if (t3 < t0 || t2 < t1 || delay < -1) return null;
+    const sample = { offset: ((t1 - t0) + (t2 - t3)) / 2, delay: Math.max(0, delay) };
+    this.samples.push(sample);
+    if (this.samples.length > this.maxSamples) this.samples.shift();
+    this._estimate();
+    return sample;
+  }
+
+  _estimate() {
+    const sorted = this.samples.slice().sort((a, b) => a.delay - b.delay);
+    const pick = sorted.slice(0, Math.max(1, Math.min(this.best, sorted.length)));
+    const offsets = pick.map((s) => s.offset).sort((a, b) => a - b);
+    const med = offsets[(offsets.length - 1) >> 1];
+    // Outlier rejection: keep samples whose uncertainty interval reaches the median.
+    let kept = pick.filter((s) => Math.abs(s.offset - med) <= s.delay / 2 + 1);
+    if (!kept.length) kept = [pick[0]];
+    let wsum = 0;
+    let osum = 0;
+    for (const s of kept) {
+      const w = 1 / (s.delay + 1);
+      wsum += w;
+      osum += s.offset * w;
+    }
+    this.offset = Math.round((osum / wsum) * 1000) / 1000; // µs resolution, like the server's times
+    this.delay = kept.reduce((m, s) => Math.min(m, s.delay), Infinity);
+  }
+
+  /** Best known offset (server − client, ms), or 0 when nothing is known. */
+  currentOffset() {
+    if (this.offset != null) return this.offset;
+    if (this.coarse != null) return this.coarse;
+    return 0;
+  }
+}
+
+/**
+ * Sequence tracking: accepts a seq once, in increasing order; a seq at or below the last processed
+ * one is a duplicate (e.g. replayed after resume) and is rejected.
+ */
+export class SeqTracker {
+  constructor() {
+    this.last = 0;
+  }
+  /** true: process the message; false: already processed, ignore it. */
+  accept(seq) {
+    if (typeof seq !== 'number' || !Number.isFinite(seq)) return true; // unsequenced (1.0, hello, pong…)
+    if (seq <= this.last) return false;
+    this.last = seq;
+    return true;
+  }
+  reset() {
+    this.last = 0;
+  }
+}
+
+function median(list) {
+  if (!list.length) return null;
+  const s = list.slice().sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function cleanMember(m) {
+  const out = {
+    id: String(m.id),
+    name: typeof m.name === 'string' ? m.name : String(m.id),
+    isHost: !!m.isHost,
+    connectionStatus: m.connectionStatus || 'connected',
+    joinedAt: m.joinedAt,
+  };
+  if (typeof m.latency === 'number') out.latency = m.latency;
+  return out;
+}
+
+/**
+ * The protocol client.
+ *
+ * Options:
+ *   url            WebSocket URL, e.g. ws://host:port/ws?token=KEY (required)
+ *   sessionId      session id for join/resume (from /api/info)
+ *   device         { id, name } → deviceInfo (type is always "client")
+ *   resume         { memberId, resumeSecret } to resume with at the first connect (page reload)
+ *   protocolVersion "partyline/1" (default) or null for plain LOUDSYNC 1.0
+ *   WebSocket      constructor (default: globalThis.WebSocket)
+ *   setTimeout, clearTimeout   timer functions (default: global ones)
+ *   now            () => epoch ms, sub-ms precision (default: makeNow())
+ *   random         () => [0, 1) (default: Math.random)
+ *   any key of DEFAULTS to tune timing
+ *
+ * Events (client.on(type, fn) → unsubscribe function):
+ *   change      (state)   after anything in the state changed
+ *   connection  ({ state, previous })
+ *   chat        (message) a new chat message (after dedupe)
+ *   ended       (ending)  a terminal state was reached
+ *   credentials (creds | null)  resume credentials to persist (null: forget them)
+ *   servererror (message) a non-fatal server `error` (rate_limited, invalid_message…)
+ *   message     (message) every accepted server message, raw
+ */
+export class PartylineClient {
+  constructor(options) {
+    const o = options || {};
+    const g = typeof globalThis !== 'undefined' ? globalThis : {};
+    this.opts = Object.assign({}, DEFAULTS, o);
+    this.url = o.url;
+    this.device = { id: (o.device && o.device.id) || 'device', name: (o.device && o.device.name) || 'Guest' };
+    this.sessionId = o.sessionId || null;
+    this.protocolVersion = o.protocolVersion === undefined ? DEFAULTS.protocolVersion : o.protocolVersion;
+    this._WS = o.WebSocket || g.WebSocket;
+    this._setTimeout = o.setTimeout || ((f, ms) => setTimeout(f, ms));
+    this._clearTimeout = o.clearTimeout || ((id) => clearTimeout(id));
+    this.now = o.now || makeNow();
+    this._random = o.random || Math.random;
+    this._listeners = {};
+    this.clock = new ClockSync({ maxSamples: this.opts.clockSamples, best: this.opts.clockBest });
+    this.seq = new SeqTracker();
+    this._creds = o.resume && o.resume.memberId && o.resume.resumeSecret
+      ? { memberId: o.resume.memberId, resumeSecret: o.resume.resumeSecret, sessionId: o.resume.sessionId || this.sessionId }
+      : null;
+    this._ws = null;
+    this._phase = 'idle'; // idle | opening | joining | resuming | live | closing
+    this._timers = {};
+    this._attempt = 0;
+    this._troubleSince = null;
+    this._everConnected = false;
+    this._rtts = [];
+    this._chatQueue = [];
+    this._lastRecvAt = 0;
+    this._leaving = false;
+    this.state = {
+      connection: 'idle', // idle | connecting | connected | reconnecting | failed | ended
+      ending: null, // { kind, reason, details, closeCode } once failed/ended
+      selfId: null,
+      session: { id: this.sessionId, name: o.sessionName || null, hostId: null },
+      members: [],
+      chat: [],
+      latency: null, // this phone's round trip (ms), median of recent pings
+      clockOffset: null, // server − client (ms)
+      extensions: false, // true once the server speaks partyline/1
+      heartbeatInterval: this.opts.heartbeatInterval,
+      resumeWindow: 120000,
+      lastSeq: 0,
+      attempt: 0,
+      nextRetryAt: null,
+      notice: null, // { kind: 'snapshot' | 'rejoined', at } after state was rebuilt
+      lastClose: null, // { code, reason } of the last drop (code 0: the client gave up on the socket)
+    };
+  }
+
+  // ---- events ------------------------------------------------------------------------------
+
+  on(type, fn) {
+    (this._listeners[type] || (this._listeners[type] = [])).push(fn);
+    return () => this.off(type, fn);
+  }
+
+  off(type, fn) {
+    const l = this._listeners[type];
+    if (l) this._listeners[type] = l.filter((f) => f !== fn);
+  }
+
+  _emit(type, arg) {
+    const l = this._listeners[type];
+    if (!l) return;
+    for (const fn of l.slice()) {
+      try {
+        fn(arg);
+      } catch (e) {
+        if (typeof console !== 'undefined') console.error(e);
+      }
+    }
+  }
+
+  _changed() {
+    this.state.lastSeq = this.seq.last;
+    this.state.clockOffset = this.clock.offset != null ? this.clock.offset : this.clock.coarse;
+    this._emit('change', this.state);
+  }
+
+  _setConnection(next) {
+    const previous = this.state.connection;
+    if (previous === next) return;
+    this.state.connection = next;
+    this._emit('connection', { state: next, previous });
+  }
+
+  // ---- public API --------------------------------------------------------------------------
+
+  /** Starts: resumes when resume credentials are known, joins otherwise. */
+  connect() {
+    if (this._phase !== 'idle') return;
+    this._leaving = false;
+    this.state.ending = null;
+    this._troubleSince = this.now();
+    this._setConnection(this._everConnected ? 'reconnecting' : 'connecting');
+    this._open();
+    this._changed();
+  }
+
+  /** From failed (or an ending such as replaced/locked): try again now. */
+  retry() {
+    this._teardown();
+    this._attempt = 0;
+    this.state.attempt = 0;
+    this.state.nextRetryAt = null;
+    this._phase = 'idle';
+    this.connect();
+  }
+
+  /**
+   * The page became visible or the network came back: reconnect at once if we are waiting, and
+   * check a seemingly open socket with a ping (a phone's socket may be dead without knowing it).
+   */
+  wake() {
+    const c = this.state.connection;
+    if ((c === 'reconnecting' || c === 'connecting') && this._phase === 'idle') {
+      // Timers may have been frozen while hidden: allow some more trying before giving up.
+      const now = this.now();
+      const limit = this._everConnected ? this.opts.giveUpAfter : this.opts.initialGiveUpAfter;
+      if (this._troubleSince != null) this._troubleSince = Math.max(this._troubleSince, now - limit + 30000);
+      this._attempt = 0;
+      this._open();
+      this._changed();
+    } else if (c === 'failed') {
+      this.retry();
+    } else if (c === 'connected' && this._ws) {
+      const sentAt = this.now();
+      this._sendHeartbeat();
+      this._sendPing();
+      this._clear('probe');
+      this._timers.probe = this._setTimeout(() => {
+        if (this._lastRecvAt < sentAt) this._drop('no answer after wake');
+      }, this.opts.wakeProbeTimeout);
+    }
+  }
+
+  /** Leaves the party for good (sends `leave`; the server closes with 1000). */
+  leave(reason) {
+    const ws = this._ws;
+    this._leaving = true;
+    if (ws && this._phase === 'live') {
+      this._send({ type: 'leave', reason: reason || 'User exited session' });
+    }
+    this._end({ kind: 'left', reason: reason || null });
+    this._forgetCredentials();
+  }
+
+  /** Sends a chat line (extension). Queued while reconnecting. Returns false if impossible. */
+  sendChat(text) {
+    const t = String(text == null ? '' : text).trim().slice(0, 1000);
+    if (!t) return false;
+    const c = this.state.connection;
+    if (c === 'failed' || c === 'ended') return false;
+    if (this._phase === 'live') {
+      if (!this.state.extensions) return false;
+      return this._send({ type: 'chat', text: t });
+    }
+    if (this._chatQueue.length >= 20) return false;
+    this._chatQueue.push(t);
+    return true;
+  }
+
+  /** The server's clock now, in epoch milliseconds. */
+  serverNow() {
+    return this.now() + this.clock.currentOffset();
+  }
+
+  /** Stops everything without leaving (the server keeps the member as reconnecting). */
+  destroy() {
+    this._teardown();
+    this._phase = 'idle';
+  }
+
+  // ---- socket lifecycle --------------------------------------------------------------------
+
+  _open() {
+    this._clear('retry');
+    this.state.nextRetryAt = null;
+    let ws;
+    try {
+      ws = new this._WS(this.url);
+    } catch (e) {
+      this._phase = 'idle';
+      this._scheduleReconnect();
+      return;
+    }
+    this._ws = ws;
+    this._phase = 'opening';
+    ws.onopen = () => {
+      if (this._ws === ws) this._onOpen();
+    };
+    ws.onmessage = (ev) => {
+      if (this._ws === ws) this._onMessage(ev.data);
+    };
+    ws.onclose = (ev) => {
+      if (this._ws === ws) this._onClose(ev.code, ev.reason);
+    };
+    ws.onerror = () => {}; // a close event follows
+    this._lastPingAt = 0;
+    this._clear('handshake');
+    this._timers.handshake = this._setTimeout(() => {
+      if (this._ws === ws && this._phase !== 'live') this._drop('handshake timeout');
+    }, this.opts.handshakeTimeout);
+  }
+
+  _onOpen() {
+    this._lastRecvAt = this.now();
+    if (this._creds && this.protocolVersion) this._sendResume();
+    else this._sendJoin();
+  }
+
+  _sendJoin() {
+    this._phase = 'joining';
+    this.seq.reset();
+    const msg = {
+      type: 'join',
+      sessionId: this.sessionId,
+      deviceInfo: { id: this.device.id, name: this.device.name, type: 'client' },
+    };
+    if (this.protocolVersion) msg.protocolVersion = this.protocolVersion;
+    this._send(msg);
+  }
+
+  _sendResume() {
+    this._phase = 'resuming';
+    this._send({
+      type: 'resume',
+      sessionId: this._creds.sessionId || this.sessionId,
+      memberId: this._creds.memberId,
+      resumeSecret: this._creds.resumeSecret,
+      lastSeq: this.seq.last,
+    });
+  }
+
+  _send(obj) {
+    const ws = this._ws;
+    if (!ws) return false;
+    const msg = Object.assign({ type: obj.type, timestamp: obj.timestamp || Math.round(this.now()) }, obj);
+    try {
+      ws.send(JSON.stringify(msg));
+      return true;
+    } catch (e) {
+      return false;
+    }
+  }
+
+  _sendHeartbeat() {
+    this._send({ type: 'heartbeat' });
+  }
+
+  _sendPing() {
+    // Sub-millisecond timestamp; the server echoes it exactly in the pong.
+    const t = this.now();
+    if (this._send({ type: 'ping', timestamp: t }) && !(this._lastPingAt > this._lastRecvAt)) this._lastPingAt = t;
+  }
+
+  _onClose(code, reason) {
+    const wasLive = this._phase === 'live';
+    this._detach();
+    if (this._leaving) return;
+    const kind = ENDING_CLOSE_CODES[code];
+    if (kind) {
+      const ending = { kind, reason: reason || null, closeCode: code };
+      if (kind === 'kicked' || kind === 'closed') this._forgetCredentials();
+      this._end(ending);
+      return;
+    }
+    if (wasLive) this._attempt = 0;
+    this.state.lastClose = { code: code, reason: reason || null };
+    this._scheduleReconnect();
+  }
+
+  /** Detaches from the current socket (its late events are ignored) and closes it. */
+  _detach(code, why) {
+    const ws = this._ws;
+    this._ws = null;
+    this._phase = 'idle';
+    this._clear('handshake');
+    this._clear('heartbeat');
+    this._clear('ping');
+    this._clear('burst');
+    this._clear('probe');
+    if (ws) {
+      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+      if (code) {
+        try {
+          ws.close(code, why);
+        } catch (e) {
+          /* already closed */
+        }
+      }
+    }
+  }
+
+  /** The socket is broken (timeout, dead): abandon it and reconnect. */
+  _drop(why) {
+    const wasLive = this._phase === 'live';
+    this._detach(4000, why);
+    this.state.lastClose = { code: 0, reason: why };
+    if (wasLive) this._attempt = 0;
+    this._scheduleReconnect();
+  }
+
+  _teardown() {
+    this._detach(1000, 'bye');
+    for (const k of Object.keys(this._timers)) this._clear(k);
+  }
+
+  _scheduleReconnect() {
+    const now = this.now();
+    if (this._troubleSince == null) this._troubleSince = now;
+    this._setConnection(this._everConnected ? 'reconnecting' : 'connecting');
+    const limit = this._everConnected ? this.opts.giveUpAfter : this.opts.initialGiveUpAfter;
+    if (now - this._troubleSince >= limit) {
+      this._end({ kind: 'failed', reason: 'unreachable' }, 'failed');
+      return;
+    }
+    const delay = backoffDelay(this._attempt, this.opts.backoffBase, this.opts.backoffCap, this._random);
+    this._attempt += 1;
+    this.state.attempt = this._attempt;
+    this.state.nextRetryAt = now + delay;
+    this._timers.retry = this._setTimeout(() => {
+      this._timers.retry = null;
+      this._open();
+      this._changed();
+    }, delay);
+    this._changed();
+  }
+
+  _end(ending, connection) {
+    this._teardown();
+    this._phase = 'idle';
+    this._chatQueue = [];
+    this.state.ending = ending;
+    this.state.nextRetryAt = null;
+    this._setConnection(connection || 'ended');
+    this._emit('ended', ending);
+    this._changed();
+  }
+
+  _clear(name) {
+    if (this._timers[name] != null) {
+      this._clearTimeout(this._timers[name]);
+      this._timers[name] = null;
+    }
+  }
+
+  _becomeLive() {
+    this._phase = 'live';
+    this._everConnected = true;
+    this._troubleSince = null;
+    this._attempt = 0;
+    this.state.attempt = 0;
+    this.state.nextRetryAt = null;
+    this.state.ending = null;
+    this._clear('handshake');
+    this._setConnection('connected');
+    this._startTimers();
+    const queued = this._chatQueue;
+    this._chatQueue = [];
+    if (this.state.extensions) for (const t of queued) this._send({ type: 'chat', text: t });
+  }
+
+  _startTimers() {
+    this._scheduleHeartbeat();
+
+    const ping = () => {
+      // Dead socket: a ping went out deadAfter ago and nothing at all has come back since.
+      // (Measured from the last ping, so timers throttled in a background tab do not count.)
+      const p = this._lastPingAt;
+      if (p && this._lastRecvAt < p && this.now() - p > this.opts.deadAfter) {
+        this._drop('server silent');
+        return;
+      }
+      this._sendPing();
+      this._timers.ping = this._setTimeout(ping, this.opts.pingInterval);
+    };
+    this._clear('ping');
+    this._timers.ping = this._setTimeout(ping, this.opts.pingInterval);
+
+    // Clock sync burst: fresh samples for this connection (the phone may have slept).
+    this.clock.reset();
+    this._rtts = [];
+    let left = this.opts.burstPings;
+    const burst = () => {
+      this._timers.burst = null;
+      if (left-- <= 0) return;
+      this._sendPing();
+      this._timers.burst = this._setTimeout(burst, this.opts.burstSpacing);
+    };
+    this._clear('burst');
+    burst();
+  }
+
+  _scheduleHeartbeat() {
+    this._clear('heartbeat');
+    const hb = () => {
+      this._sendHeartbeat();
+      this._timers.heartbeat = this._setTimeout(hb, this.state.heartbeatInterval);
+    };
+    this._timers.heartbeat = this._setTimeout(hb, this.state.heartbeatInterval);
+  }
+
+  _forgetCredentials() {
+    if (this._creds) {
+      this._creds = null;
+      this._emit('credentials', null);
+    }
+  }
+
+  // ---- messages ----------------------------------------------------------------------------
+
+  _onMessage(data) {
+    this._lastRecvAt = this.now();
+    let msg;
+    try {
+      msg = JSON.parse(data);
+    } catch (e) {
+      return;
+    }
+    if (!msg || typeof msg !== 'object' || typeof msg.type !== 'string') return;
+    if (!this.seq.accept(msg.seq)) return; // replayed duplicate
+    this._emit('message', msg);
+    const h = this['_on_' + msg.type];
+    if (typeof h === 'function') h.call(this, msg);
+    this._changed();
+  }
+
+  _on_welcome(m) {
+    const s = this.state;
+    s.selfId = m.clientId;
+    s.session = Object.assign({}, s.session, m.sessionInfo || {});
+    if (s.session.id) this.sessionId = s.session.id;
+    if (typeof m.seq === 'number' || m.resumeSecret) s.extensions = true;
+    if (m.resumeSecret) {
+      this._creds = { memberId: m.clientId, resumeSecret: m.resumeSecret, sessionId: this.sessionId };
+      this._emit('credentials', Object.assign({}, this._creds));
+    }
+    if (this._phase === 'joining') {
+      s.members = [];
+      this._becomeLive();
+    }
+  }
+
+  _on_hello(m) {
+    const s = this.state;
+    s.extensions = true;
+    if (m.heartbeatInterval > 0) s.heartbeatInterval = m.heartbeatInterval;
+    if (m.resumeWindow > 0) s.resumeWindow = m.resumeWindow;
+    if (typeof m.serverTime === 'number') this.clock.addCoarse(m.serverTime / 1000, this.now());
+    if (this._phase === 'live' && m.heartbeatInterval > 0) this._scheduleHeartbeat();
+  }
+
+  _on_resumed(m) {
+    if (m.clientId) this.state.selfId = m.clientId;
+    if (m.snapshot) {
+      // A fresh welcome + member_list follow: accept them whatever their seq, and replace state.
+      this.seq.reset();
+      this.state.members = [];
+      this.state.notice = { kind: 'snapshot', at: this.now() };
+    }
+    this.state.extensions = true;
+    this._becomeLive();
+  }
+
+  _on_member_list(m) {
+    if (Array.isArray(m.members)) this.state.members = m.members.filter((x) => x && x.id != null).map(cleanMember);
+  }
+
+  _upsert(member) {
+    if (!member || member.id == null) return;
+    const c = cleanMember(member);
+    const list = this.state.members;
+    const i = list.findIndex((x) => x.id === c.id);
+    if (i < 0) this.state.members = list.concat([c]);
+    else {
+      if (c.latency == null && list[i].latency != null) c.latency = list[i].latency;
+      this.state.members = list.slice(0, i).concat([c], list.slice(i + 1));
+    }
+  }
+
+  _on_member_joined(m) {
+    this._upsert(m.member);
+  }
+
+  _on_member_updated(m) {
+    this._upsert(m.member);
+  }
+
+  _on_member_left(m) {
+    this.state.members = this.state.members.filter((x) => x.id !== m.memberId);
+  }
+
+  _on_latency_update(m) {
+    const l = m.latencies || {};
+    this.state.members = this.state.members.map((x) =>
+      typeof l[x.id] === 'number' ? Object.assign({}, x, { latency: l[x.id] }) : x,
+    );
+  }
+
+  _on_session_updated(m) {
+    this.state.session = Object.assign({}, this.state.session, m.session || {});
+  }
+
+  _on_chat(m) {
+    const chat = this.state.chat;
+    if (m.id != null && chat.some((c) => c.id === m.id)) return;
+    const entry = { id: m.id, seq: m.seq, from: m.from, name: m.name, text: String(m.text || ''), timestamp: m.timestamp };
+    const next = chat.concat([entry]);
+    this.state.chat = next.length > this.opts.maxChat ? next.slice(next.length - this.opts.maxChat) : next;
+    this._emit('chat', entry);
+  }
+
+  _on_kicked(m) {
+    this._forgetCredentials();
+    this._end({ kind: 'kicked', reason: m.reason || null, closeCode: 4010 });
+  }
+
+  _on_session_closed(m) {
+    this._forgetCredentials();
+    this._end({ kind: 'closed', reason: m.reason || null, closeCode: 4011 });
+  }
+
+  _on_pong(m) {
+    const t3 = this.now();
+    const t0 = m.timestamp;
+    if (typeof t0 !== 'number' || t3 < t0 || t3 - t0 > 60000) return;
+    this._rtts.push(t3 - t0);
+    if (this._rtts.length > 5) this._rtts.shift();
+    this.state.latency = Math.round(median(this._rtts));
+    if (typeof m.serverReceiveTime === 'number' && typeof m.serverSendTime === 'number') {
+      this.clock.addSample(t0, m.serverReceiveTime, m.serverSendTime, t3);
+    }
+  }
+
+  _on_error(m) {
+    const code = m.code;
+    const details = m.details || {};
+    const handshake = this._phase === 'joining' || this._phase === 'resuming' || this._phase === 'opening';
+    if (code === 'resume_failed' || (code === 'invalid_message' && this._phase === 'resuming')) {
+      // Join afresh as the same device (new member; state rebuilt from scratch).
+      this._forgetCredentials();
+      this.state.members = [];
+      this.state.notice = { kind: 'rejoined', at: this.now() };
+      this._sendJoin();
+      return;
+    }
+    if (code === 'version_mismatch' && handshake && this.protocolVersion) {
+      this.protocolVersion = null; // fall back to plain LOUDSYNC 1.0
+      this._sendJoin();
+      return;
+    }
+    if (code === 'unauthorized') {
+      this._forgetCredentials();
+      const locked = details.reason === 'locked';
+      this._end({ kind: locked ? 'locked' : 'unauthorized', reason: m.message || null, details });
+      return;
+    }
+    if (code === 'session_full') {
+      this._end({ kind: 'full', reason: m.message || null, details });
+      return;
+    }
+    if (code === 'already_joined') {
+      this._end({ kind: 'replaced', reason: m.message || null, details, closeCode: 4009 });
+      return;
+    }
+    if (code === 'session_not_found' && handshake) {
+      this._forgetCredentials();
+      this._end({ kind: 'not_found', reason: m.message || null, details });
+      return;
+    }
+    this._emit('servererror', m);
+  }
+}
