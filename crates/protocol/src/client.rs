@@ -29,6 +29,10 @@ pub enum ClientMessage {
     Resume(Resume),
     /// Extension: a chat line for everyone.
     Chat(Chat),
+    /// Extension (SyncPlay): a playback or queue command.
+    SyncplayCommand(SyncplayCommand),
+    /// Extension (SyncPlay): where this device's playback is, and how far off.
+    PlaybackProgress(PlaybackProgress),
 }
 
 impl ClientMessage {
@@ -41,6 +45,8 @@ impl ClientMessage {
             ClientMessage::Ping(_) => "ping",
             ClientMessage::Resume(_) => "resume",
             ClientMessage::Chat(_) => "chat",
+            ClientMessage::SyncplayCommand(_) => "syncplay.command",
+            ClientMessage::PlaybackProgress(_) => "playback.progress",
         }
     }
 }
@@ -109,6 +115,97 @@ pub struct Chat {
     pub text: String,
 }
 
+/// Extension: `syncplay.command`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SyncplayCommand {
+    /// The client's clock.
+    pub timestamp: Number,
+    /// What to do.
+    #[serde(flatten)]
+    pub command: PlayCommand,
+}
+
+/// A SyncPlay command, named by the message's `command` field.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "command", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum PlayCommand {
+    /// Play: the paused item, or `itemId` from the library (added to the queue if needed),
+    /// from `position` ms (default: where it is, or 0 for a new item).
+    Play {
+        /// A library item to play.
+        #[serde(default)]
+        item_id: Option<String>,
+        /// Where to start, ms.
+        #[serde(default)]
+        position: Option<f64>,
+    },
+    /// Pause everyone at the same instant.
+    Pause,
+    /// Jump to `position` ms.
+    Seek {
+        /// Where, ms.
+        position: f64,
+    },
+    /// The next queue entry.
+    Next,
+    /// The previous queue entry.
+    Previous,
+    /// Playback speed, 0.5 to 2.
+    SetRate {
+        /// The speed.
+        rate: f64,
+    },
+    /// Append a library item to the queue.
+    #[serde(rename = "queue.add")]
+    QueueAdd {
+        /// The library item.
+        item_id: String,
+    },
+    /// Remove a queue entry.
+    #[serde(rename = "queue.remove")]
+    QueueRemove {
+        /// The queue entry.
+        entry_id: String,
+    },
+    /// Start without waiting for every device to be ready.
+    StartAnyway,
+}
+
+/// Extension: `playback.progress`, sent by a playing device about once a second, and at once
+/// when it becomes ready or stalls.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlaybackProgress {
+    /// The client's clock.
+    pub timestamp: Number,
+    /// The queue entry it is on.
+    pub entry_id: Option<String>,
+    /// Its position, ms.
+    #[serde(default)]
+    pub position: f64,
+    /// What it is doing.
+    pub state: DeviceState,
+    /// Its measured error against the group's position, ms (positive: ahead).
+    #[serde(default)]
+    pub error: Option<f64>,
+}
+
+/// A device's playback state as it reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceState {
+    /// Loaded the entry and able to start at the group's position.
+    Ready,
+    /// Playing.
+    Playing,
+    /// Paused with the group.
+    Paused,
+    /// Waiting for data.
+    Buffering,
+    /// Cannot play the entry.
+    Error,
+}
+
 /// Why a text frame is not a valid client message. Each becomes an `invalid_message` (or
 /// `message_too_large`) error for the client, with this text as its message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -167,6 +264,8 @@ pub fn decode(text: &str) -> Result<ClientMessage, DecodeError> {
         "ping" => ClientMessage::Ping(fields::<Ping>("ping", text)?),
         "resume" => ClientMessage::Resume(fields::<Resume>("resume", text)?),
         "chat" => ClientMessage::Chat(fields::<Chat>("chat", text)?),
+        "syncplay.command" => ClientMessage::SyncplayCommand(fields("syncplay.command", text)?),
+        "playback.progress" => ClientMessage::PlaybackProgress(fields("playback.progress", text)?),
         other => return Err(DecodeError::UnknownType(truncate(other, 64))),
     };
     validate(&message)?;
@@ -210,6 +309,22 @@ fn validate(message: &ClientMessage) -> Result<(), DecodeError> {
             }
             if chat.text.chars().count() > MAX_CHAT_CHARS {
                 return Err(bad("chat", "text is longer than 1000 characters"));
+            }
+        }
+        ClientMessage::SyncplayCommand(command) => match &command.command {
+            PlayCommand::Play { position: Some(position), .. } | PlayCommand::Seek { position }
+                if !position.is_finite() || *position < 0.0 =>
+            {
+                return Err(bad("syncplay.command", "position must be a number of milliseconds, 0 or more"));
+            }
+            PlayCommand::SetRate { rate } if !(0.5..=2.0).contains(rate) => {
+                return Err(bad("syncplay.command", "rate must be between 0.5 and 2"));
+            }
+            _ => {}
+        },
+        ClientMessage::PlaybackProgress(progress) => {
+            if !progress.position.is_finite() || progress.error.is_some_and(|e| !e.is_finite()) {
+                return Err(bad("playback.progress", "position and error must be finite numbers"));
             }
         }
         ClientMessage::Leave(_) | ClientMessage::Heartbeat(_) | ClientMessage::Ping(_) | ClientMessage::Resume(_) => {}
@@ -302,6 +417,30 @@ mod tests {
         assert!(matches!(decode(&join(&"x".repeat(65))), Err(DecodeError::BadFields { kind: "join", .. })));
         let chat = format!(r#"{{"type":"chat","timestamp":1,"text":"{}"}}"#, "y".repeat(1001));
         assert!(matches!(decode(&chat), Err(DecodeError::BadFields { kind: "chat", .. })));
+    }
+
+    /// SyncPlay commands decode by their `command` field and are validated.
+    #[test]
+    fn syncplay_commands() {
+        let seek = decode(r#"{"type":"syncplay.command","timestamp":1,"command":"seek","position":1500.5}"#);
+        assert!(
+            matches!(seek, Ok(ClientMessage::SyncplayCommand(SyncplayCommand { command: PlayCommand::Seek { position }, .. })) if position == 1500.5)
+        );
+        let add = decode(r#"{"type":"syncplay.command","timestamp":1,"command":"queue.add","itemId":"t-1"}"#);
+        assert!(matches!(
+            add,
+            Ok(ClientMessage::SyncplayCommand(SyncplayCommand { command: PlayCommand::QueueAdd { .. }, .. }))
+        ));
+        let bad_rate = decode(r#"{"type":"syncplay.command","timestamp":1,"command":"setRate","rate":9}"#);
+        assert!(matches!(bad_rate, Err(DecodeError::BadFields { kind: "syncplay.command", .. })));
+        let unknown = decode(r#"{"type":"syncplay.command","timestamp":1,"command":"dance"}"#);
+        assert!(matches!(unknown, Err(DecodeError::BadFields { kind: "syncplay.command", .. })), "{unknown:?}");
+        let progress =
+            decode(r#"{"type":"playback.progress","timestamp":1,"entryId":"q-1","position":10,"state":"ready"}"#);
+        assert!(matches!(
+            progress,
+            Ok(ClientMessage::PlaybackProgress(PlaybackProgress { state: DeviceState::Ready, .. }))
+        ));
     }
 
     /// A frame over 64 KiB is refused before it is parsed.

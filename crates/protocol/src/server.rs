@@ -135,6 +135,34 @@ pub enum ServerMessage {
         #[serde(skip_serializing_if = "Option::is_none")]
         details: Option<Value>,
     },
+    /// Extension (SyncPlay): the group's playback state, to apply at `serverTime`.
+    #[serde(rename = "syncplay.state")]
+    SyncplayState {
+        /// Server time, ms.
+        timestamp: u64,
+        /// The state and when it takes effect.
+        #[serde(flatten)]
+        state: crate::types::PlayState,
+    },
+    /// Extension (SyncPlay): the media the host shares.
+    #[serde(rename = "library.update")]
+    LibraryUpdate {
+        /// Server time, ms.
+        timestamp: u64,
+        /// Every item.
+        items: Vec<crate::types::LibraryItem>,
+    },
+    /// Extension: the host acts on this device (e.g. its volume).
+    #[serde(rename = "remote.command")]
+    RemoteCommand {
+        /// Server time, ms.
+        timestamp: u64,
+        /// What to do, e.g. `volume`.
+        command: String,
+        /// Its argument, e.g. `0.5`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        value: Option<Value>,
+    },
     /// Extension: the answer to `resume`.
     Resumed {
         /// Server time, ms.

@@ -123,3 +123,81 @@ pub enum ErrorCode {
     /// Extension: a resume that cannot be honoured.
     ResumeFailed,
 }
+
+/// SyncPlay's group state (extension `syncplay.state`): every device plays `entryId` from
+/// `position` ms at server time `serverTime` µs, advancing at `rate`, unless `paused`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlayState {
+    /// `idle`, `waiting` (loading; report ready), `paused` or `playing`.
+    pub state: GroupState,
+    /// The current queue entry.
+    pub entry_id: Option<String>,
+    /// The library item of the current entry.
+    pub item_id: Option<String>,
+    /// Position in ms at `serverTime`.
+    pub position: f64,
+    /// When this state takes effect, µs on the host's clock.
+    pub server_time: u64,
+    /// Playback speed.
+    pub rate: f64,
+    /// Whether playback is stopped at `position`.
+    pub paused: bool,
+    /// The queue, in order.
+    pub queue: Vec<QueueEntry>,
+    /// Counts changes; a device applies only the newest.
+    pub revision: u64,
+    /// Whether members (not only the host) may control playback and the queue.
+    pub permissions: Permissions,
+}
+
+/// SyncPlay's group states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupState {
+    /// Nothing queued or chosen.
+    Idle,
+    /// An entry is chosen; devices load it and report ready; play starts when all are
+    /// ready, at the timeout, or when the host starts anyway.
+    Waiting,
+    /// Stopped at a position.
+    Paused,
+    /// Playing.
+    Playing,
+}
+
+/// One entry of the queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueEntry {
+    /// The entry's id (the same item may be queued twice).
+    pub entry_id: String,
+    /// The library item.
+    pub item_id: String,
+}
+
+/// Who may control SyncPlay besides the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Permissions {
+    /// Members may play, pause, seek, skip and change speed.
+    pub playback: bool,
+    /// Members may add to and remove from the queue.
+    pub queue: bool,
+}
+
+/// A media item the host shares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LibraryItem {
+    /// Its id.
+    pub id: String,
+    /// A title to show.
+    pub title: String,
+    /// Its MIME type, e.g. `audio/mpeg`.
+    pub mime: String,
+    /// Where to fetch it on the host (a path, served with Range support).
+    pub url: String,
+    /// Size in bytes.
+    pub size: u64,
+}

@@ -13,16 +13,20 @@
 //! - [`config`]: [`Config`], every tunable with its default and the reason for it.
 //! - [`limit`]: [`TokenBucket`], the per-connection rate limiter the I/O layer applies.
 //! - [`ids`]: random ids and secrets.
+//! - [`syncplay`]: [`SyncPlay`], the group's playback state (play, pause, seek, queue, the
+//!   ready barrier), scheduled ahead on the host's clock.
 
 pub mod config;
 pub mod ids;
 pub mod limit;
 pub mod member;
 pub mod session;
+pub mod syncplay;
 
 pub use config::Config;
 pub use limit::TokenBucket;
-pub use session::{ConnId, Event, Session, SessionError, Transmit};
+pub use session::{ConnId, Event, MemberSync, Session, SessionError, Transmit};
+pub use syncplay::{Actor, PlayError, SyncPlay};
 
 /// The host's one clock: microseconds since the Unix epoch. The I/O layer derives it from a
 /// monotonic clock anchored to the wall clock at start, so it never jumps backwards, and every

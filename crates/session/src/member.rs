@@ -35,6 +35,8 @@ pub struct Member {
     pub announced_latency: Option<u32>,
     /// The sequenced stream (extension members only).
     pub stream: Stream,
+    /// Its last `playback.progress`, and when it came.
+    pub progress: Option<(partyline_protocol::client::PlaybackProgress, Time)>,
 }
 
 impl Member {

@@ -3,17 +3,19 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 
-use partyline_protocol::client::{Chat, Join, Resume};
+use partyline_protocol::client::{Chat, DeviceState, Join, PlayCommand, PlaybackProgress, Resume};
 use partyline_protocol::{
     ClientMessage, ConnectionStatus, DecodeError, ErrorCode, Frame, LeaveReason, MAX_NAME_CHARS, MemberInfo,
     PARTYLINE_V1, SUPPORTED_VERSIONS, ServerMessage, SessionInfo, SessionState, close,
 };
+use partyline_protocol::{LibraryItem, Permissions, PlayState};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
 
 use crate::config::MAX_CAPACITY;
 use crate::member::{Member, Replay, Stream};
+use crate::syncplay::{Actor, PlayError, SyncPlay};
 use crate::{Config, MILLISECOND, Time, ids};
 
 /// A connection, as the I/O layer numbers them. The session never reuses one.
@@ -59,7 +61,7 @@ pub enum Transmit {
 }
 
 /// Something the host's own user interface should know.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// A member joined.
     MemberJoined(MemberInfo),
@@ -83,8 +85,27 @@ pub enum Event {
         /// The line.
         text: String,
     },
+    /// SyncPlay's state changed.
+    SyncPlay(PlayState),
+    /// A member reported its playback (about once a second while playing).
+    PlaybackProgress(MemberSync),
     /// The session is closed; nothing more will happen.
     Closed,
+}
+
+/// How one member's playback is doing, from its last report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberSync {
+    /// The member.
+    pub member_id: String,
+    /// What it is doing.
+    pub state: DeviceState,
+    /// Its error against the group, ms (positive: ahead).
+    pub error_ms: Option<f64>,
+    /// Its position, ms.
+    pub position: f64,
+    /// When it reported.
+    pub at: Time,
 }
 
 /// A host action that cannot be done.
@@ -102,6 +123,9 @@ pub enum SessionError {
     /// The session is closed.
     #[error("the session is closed")]
     Closed,
+    /// SyncPlay refused the command.
+    #[error(transparent)]
+    Play(#[from] PlayError),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -110,6 +134,7 @@ enum Timer {
     JoinDeadline(ConnId),
     Heartbeat(u64),
     Resume(u64),
+    Ready,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -141,6 +166,7 @@ pub struct Session {
     timers: BinaryHeap<Reverse<(Time, Timer)>>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
+    syncplay: SyncPlay,
 }
 
 impl Session {
@@ -175,6 +201,7 @@ impl Session {
             timers: BinaryHeap::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            syncplay: SyncPlay::default(),
         };
         session.timers.push(Reverse((now + session.config.probe_interval, Timer::Probe)));
         session
@@ -215,6 +242,33 @@ impl Session {
     /// Members now in the session, not counting the host.
     pub fn member_count(&self) -> usize {
         self.members.len()
+    }
+
+    /// SyncPlay's state.
+    pub fn play_state(&self) -> PlayState {
+        self.syncplay.state()
+    }
+
+    /// The shared library.
+    pub fn library(&self) -> &[LibraryItem] {
+        self.syncplay.library()
+    }
+
+    /// Each extension member's last playback report: how in sync the room is.
+    pub fn sync_report(&self) -> Vec<MemberSync> {
+        self.order
+            .iter()
+            .filter_map(|key| {
+                let member = &self.members[key];
+                member.progress.as_ref().map(|(progress, at)| MemberSync {
+                    member_id: member.id.clone(),
+                    state: progress.state,
+                    error_ms: progress.error,
+                    position: progress.position,
+                    at: *at,
+                })
+            })
+            .collect()
     }
 
     /// Whether [`Session::close`] was called.
@@ -266,6 +320,16 @@ impl Session {
                 self.remove_member(now, key, LeaveReason::Left, Some((close::NORMAL, "left")));
             }
             (Conn::Member(key), ClientMessage::Chat(chat)) => self.chat(now, key, chat),
+            (Conn::Member(key), ClientMessage::SyncplayCommand(command)) => {
+                if let Err(err) = self.play(now, Actor::Member(key), command.command) {
+                    let code = match err {
+                        PlayError::NotAllowed(_) => ErrorCode::Unauthorized,
+                        _ => ErrorCode::InvalidMessage,
+                    };
+                    self.reply_error(now, conn, code, err.to_string(), json!({"reason": "syncplay"}));
+                }
+            }
+            (Conn::Member(key), ClientMessage::PlaybackProgress(progress)) => self.progress(now, key, progress),
             (Conn::Member(_), other @ (ClientMessage::Join(_) | ClientMessage::Resume(_))) => {
                 let message = format!("{}: this connection has already joined", other.kind());
                 self.reply_error(now, conn, ErrorCode::InvalidMessage, message, json!({"reason": "already_joined"}));
@@ -367,6 +431,12 @@ impl Session {
                         self.timers.push(Reverse((deadline, Timer::Heartbeat(key))));
                     }
                 }
+                Timer::Ready => {
+                    let lead = self.lead_time();
+                    if self.syncplay.handle_timeout(now, lead) {
+                        self.play_changed(now);
+                    }
+                }
                 Timer::Resume(key) => {
                     let Some(member) = self.members.get(&key) else { continue };
                     if let Some(lost_at) = member.lost_at
@@ -452,6 +522,45 @@ impl Session {
         self.order.clear();
         self.timers.clear();
         self.events.push_back(Event::Closed);
+    }
+
+    /// A SyncPlay command from the host.
+    pub fn syncplay_command(&mut self, now: Time, command: PlayCommand) -> Result<(), SessionError> {
+        self.check_open()?;
+        Ok(self.play(now, Actor::Host, command)?)
+    }
+
+    /// Shares a library: `library.update` to every extension member.
+    pub fn set_library(&mut self, now: Time, items: Vec<LibraryItem>) -> Result<(), SessionError> {
+        self.check_open()?;
+        self.syncplay.set_library(items);
+        let message =
+            ServerMessage::LibraryUpdate { timestamp: now / MILLISECOND, items: self.syncplay.library().to_vec() };
+        self.broadcast(&Frame::encode(&message), false, None);
+        Ok(())
+    }
+
+    /// Lets members control playback and/or the queue.
+    pub fn set_permissions(&mut self, now: Time, permissions: Permissions) -> Result<(), SessionError> {
+        self.check_open()?;
+        self.syncplay.set_permissions(permissions);
+        self.play_changed(now);
+        Ok(())
+    }
+
+    /// Acts on one member's device (`remote.command`), e.g. `volume` with `0.5`.
+    pub fn remote_command(
+        &mut self,
+        now: Time,
+        member_id: &str,
+        command: &str,
+        value: Option<serde_json::Value>,
+    ) -> Result<(), SessionError> {
+        let key = *self.by_id.get(member_id).ok_or_else(|| SessionError::NoSuchMember(member_id.to_string()))?;
+        let message =
+            ServerMessage::RemoteCommand { timestamp: now / MILLISECOND, command: command.to_string(), value };
+        self.deliver(key, &Frame::encode(&message), true);
+        Ok(())
     }
 
     // ----- What goes out -----
@@ -544,6 +653,7 @@ impl Session {
             rtt: None,
             announced_latency: None,
             stream: Stream::new(if ext { self.config.replay_capacity } else { 0 }),
+            progress: None,
         };
         self.members.insert(key, member);
         self.by_id.insert(id, key);
@@ -613,6 +723,14 @@ impl Session {
         }
         let list = ServerMessage::MemberList { timestamp: now / MILLISECOND, members: self.members() };
         self.deliver(key, &Frame::encode(&list), true);
+        if ext {
+            // A late joiner learns the library and where playback is, and catches up on its own.
+            let library =
+                ServerMessage::LibraryUpdate { timestamp: now / MILLISECOND, items: self.syncplay.library().to_vec() };
+            self.deliver(key, &Frame::encode(&library), true);
+            let state = ServerMessage::SyncplayState { timestamp: now / MILLISECOND, state: self.syncplay.state() };
+            self.deliver(key, &Frame::encode(&state), true);
+        }
     }
 
     fn resume(&mut self, now: Time, conn: ConnId, resume: Resume) {
@@ -724,6 +842,7 @@ impl Session {
             member.lost_at = Some(now);
             self.timers.push(Reverse((now + self.config.resume_window, Timer::Resume(key))));
             self.member_changed(now, key);
+            self.barrier_check(now);
         } else {
             self.remove_member(now, key, reason, None);
         }
@@ -760,6 +879,75 @@ impl Session {
         let left = ServerMessage::MemberLeft { timestamp: now / MILLISECOND, member_id: member.id.clone(), reason };
         self.broadcast(&Frame::encode(&left), true, None);
         self.events.push_back(Event::MemberLeft { member: member.info(), reason });
+        if !self.closed {
+            self.barrier_check(now);
+        }
+    }
+
+    fn play(&mut self, now: Time, actor: Actor, command: PlayCommand) -> Result<(), PlayError> {
+        let lead = self.lead_time();
+        if self.syncplay.command(now, lead, actor, command)? {
+            if let Some(deadline) = self.syncplay.ready_deadline() {
+                self.timers.push(Reverse((deadline, Timer::Ready)));
+            }
+            // A start with nobody to wait for begins at once.
+            let waiting_for = self.syncplay_members();
+            self.syncplay.members_changed(now, lead, &waiting_for);
+            self.play_changed(now);
+        }
+        Ok(())
+    }
+
+    fn progress(&mut self, now: Time, key: u64, progress: PlaybackProgress) {
+        let Some(member) = self.members.get_mut(&key) else { return };
+        let report = MemberSync {
+            member_id: member.id.clone(),
+            state: progress.state,
+            error_ms: progress.error,
+            position: progress.position,
+            at: now,
+        };
+        let ready_for = (progress.state == DeviceState::Ready).then(|| progress.entry_id.clone()).flatten();
+        member.progress = Some((progress, now));
+        self.events.push_back(Event::PlaybackProgress(report));
+        if let Some(entry_id) = ready_for {
+            let (lead, members) = (self.lead_time(), self.syncplay_members());
+            if self.syncplay.ready(now, lead, key, &entry_id, &members) {
+                self.play_changed(now);
+            }
+        }
+    }
+
+    /// The members a start waits for: connected extension members.
+    fn syncplay_members(&self) -> Vec<u64> {
+        self.order.iter().copied().filter(|key| self.members[key].ext && self.members[key].conn.is_some()).collect()
+    }
+
+    fn barrier_check(&mut self, now: Time) {
+        let (lead, members) = (self.lead_time(), self.syncplay_members());
+        if self.syncplay.members_changed(now, lead, &members) {
+            self.play_changed(now);
+        }
+    }
+
+    /// How far ahead to schedule, from the slowest connected extension member's round trip.
+    fn lead_time(&self) -> Time {
+        let max_rtt = self
+            .order
+            .iter()
+            .filter_map(|key| {
+                let member = &self.members[key];
+                (member.ext && member.conn.is_some()).then_some(member.rtt).flatten()
+            })
+            .max();
+        SyncPlay::lead_time(max_rtt)
+    }
+
+    fn play_changed(&mut self, now: Time) {
+        let state = self.syncplay.state();
+        let message = ServerMessage::SyncplayState { timestamp: now / MILLISECOND, state: state.clone() };
+        self.broadcast(&Frame::encode(&message), false, None);
+        self.events.push_back(Event::SyncPlay(state));
     }
 
     /// Closes a connection for a fault of its own; a member on it loses its connection.

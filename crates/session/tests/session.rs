@@ -4,148 +4,12 @@
 //! actions (kick, lock, capacity, rename, close) do what they say. All on virtual time: no
 //! test here sleeps.
 
-use std::collections::HashMap;
+mod sim;
 
-use partyline_protocol::{ClientMessage, decode};
-use partyline_session::{Config, ConnId, Event, SECOND, Session, Time, Transmit};
+use partyline_protocol::decode;
+use partyline_session::{Config, Event, SECOND};
 use serde_json::{Value, json};
-
-/// What a connection saw, in order.
-#[derive(Debug, Clone, PartialEq)]
-enum Seen {
-    Msg(Value),
-    Probe(Time),
-    Closed(u16),
-}
-
-/// A session on virtual time, with every connection's output collected.
-struct Sim {
-    session: Session,
-    now: Time,
-    next_conn: u64,
-    inbox: HashMap<ConnId, Vec<Seen>>,
-}
-
-const T0: Time = 1_700_000_000 * SECOND;
-
-impl Sim {
-    fn new(config: Config) -> Sim {
-        let config = Config { session_id: Some("party1".into()), name: "Test Party".into(), ..config };
-        Sim { session: Session::new(config, T0, 7), now: T0, next_conn: 1, inbox: HashMap::new() }
-    }
-
-    fn connect(&mut self) -> ConnId {
-        let conn = ConnId(self.next_conn);
-        self.next_conn += 1;
-        self.session.handle_connect(self.now, conn);
-        self.flush();
-        conn
-    }
-
-    fn send(&mut self, conn: ConnId, text: &str) {
-        match decode(text) {
-            Ok(message) => self.session.handle_message(self.now, conn, message),
-            Err(err) => self.session.handle_invalid(self.now, conn, &err),
-        }
-        self.flush();
-    }
-
-    fn send_msg(&mut self, conn: ConnId, message: ClientMessage) {
-        self.session.handle_message(self.now, conn, message);
-        self.flush();
-    }
-
-    /// Connects and joins; returns the connection and the member id.
-    fn join(&mut self, device: &str, ext: bool) -> (ConnId, String) {
-        let conn = self.connect();
-        self.send(conn, &join_text(device, ext));
-        let seen = self.take(conn);
-        let welcome = seen.iter().find_map(|s| match s {
-            Seen::Msg(m) if m["type"] == "welcome" => Some(m.clone()),
-            _ => None,
-        });
-        let welcome = welcome.unwrap_or_else(|| panic!("{device} got no welcome; saw {seen:?}"));
-        (conn, welcome["clientId"].as_str().unwrap().to_string())
-    }
-
-    fn flush(&mut self) {
-        while let Some(transmit) = self.session.poll_transmit() {
-            let (conn, seen) = match transmit {
-                Transmit::Send { conn, frame, seq } => {
-                    let text = match seq {
-                        Some(seq) => frame.with_seq(seq),
-                        None => frame.as_str().to_string(),
-                    };
-                    (conn, Seen::Msg(serde_json::from_str(&text).unwrap()))
-                }
-                Transmit::Probe { conn, sent_at } => (conn, Seen::Probe(sent_at)),
-                Transmit::Close { conn, code, .. } => (conn, Seen::Closed(code)),
-            };
-            self.inbox.entry(conn).or_default().push(seen);
-        }
-    }
-
-    fn take(&mut self, conn: ConnId) -> Vec<Seen> {
-        self.inbox.remove(&conn).unwrap_or_default()
-    }
-
-    /// Messages only (no probes), of a connection.
-    fn messages(&mut self, conn: ConnId) -> Vec<Value> {
-        self.take(conn)
-            .into_iter()
-            .filter_map(|s| match s {
-                Seen::Msg(m) => Some(m),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn types(&mut self, conn: ConnId) -> Vec<String> {
-        self.messages(conn).iter().map(|m| m["type"].as_str().unwrap().to_string()).collect()
-    }
-
-    /// Runs every timer due up to `until`, each at its own instant.
-    fn advance_to(&mut self, until: Time) {
-        let mut steps = 0;
-        while let Some(due) = self.session.poll_timeout() {
-            if due > until {
-                break;
-            }
-            steps += 1;
-            assert!(steps < 100_000, "timers livelocked at {due}");
-            self.now = self.now.max(due);
-            self.session.handle_timeout(self.now);
-            self.flush();
-        }
-        self.now = until;
-    }
-
-    fn advance(&mut self, by: Time) {
-        self.advance_to(self.now + by);
-    }
-
-    fn heartbeat(&mut self, conn: ConnId) {
-        self.send(conn, r#"{"type":"heartbeat","timestamp":1}"#);
-    }
-
-    fn events(&mut self) -> Vec<Event> {
-        std::iter::from_fn(|| self.session.poll_event()).collect()
-    }
-}
-
-fn join_text(device: &str, ext: bool) -> String {
-    let version = if ext { r#","protocolVersion":"partyline/1""# } else { "" };
-    format!(
-        r#"{{"type":"join","timestamp":1706889600000,"sessionId":"party1","deviceInfo":{{"id":"{device}","name":"{device} phone","type":"client"}}{version}}}"#
-    )
-}
-
-fn closed(seen: &[Seen]) -> Option<u16> {
-    seen.iter().find_map(|s| match s {
-        Seen::Closed(code) => Some(*code),
-        _ => None,
-    })
-}
+use sim::{Seen, Sim, T0, closed, join_text, resume_text};
 
 /// A 1.0 join gets welcome then member_list, exactly LOUDSYNC's shapes; the others get
 /// member_joined; nobody gets an extension message.
@@ -342,12 +206,6 @@ fn kick_revokes_resume() {
     assert!(sim.session.kick(sim.now, id, "again").is_err());
 }
 
-fn resume_text(id: &str, secret: &str, last_seq: u64) -> String {
-    format!(
-        r#"{{"type":"resume","timestamp":1,"sessionId":"party1","memberId":"{id}","resumeSecret":"{secret}","lastSeq":{last_seq}}}"#
-    )
-}
-
 /// Lock refuses new joins (unauthorized, reason locked) and still lets a member resume.
 #[test]
 fn lock() {
@@ -366,7 +224,7 @@ fn lock() {
     assert_eq!((error["code"].as_str(), error["details"]["reason"].as_str()), (Some("unauthorized"), Some("locked")));
     sim.session.handle_disconnect(sim.now, conn, false);
     let back = sim.connect();
-    sim.send(back, &resume_text(welcome["clientId"].as_str().unwrap(), welcome["resumeSecret"].as_str().unwrap(), 3));
+    sim.send(back, &resume_text(welcome["clientId"].as_str().unwrap(), welcome["resumeSecret"].as_str().unwrap(), 5));
     assert_eq!(sim.types(back), ["resumed"]);
 }
 
@@ -380,15 +238,16 @@ fn resume_replays_everything_missed() {
     sim.send(x, &join_text("dev-x", true));
     let first = sim.messages(x);
     let types: Vec<&str> = first.iter().map(|m| m["type"].as_str().unwrap()).collect();
-    assert_eq!(types, ["welcome", "hello", "member_list"]);
+    assert_eq!(types, ["welcome", "hello", "member_list", "library.update", "syncplay.state"]);
     assert_eq!((first[0]["seq"].as_u64(), first[1].get("seq"), first[2]["seq"].as_u64()), (Some(1), None, Some(2)));
+    assert_eq!(first[4]["seq"], 4);
     assert_eq!(first[1]["heartbeatTimeout"], 15000);
     assert_eq!(first[1]["resumeWindow"], 120000);
     let (id, secret) =
         (first[0]["clientId"].as_str().unwrap().to_string(), first[0]["resumeSecret"].as_str().unwrap().to_string());
     let (legacy, _) = sim.join("dev-l", false);
     let (watcher, _) = sim.join("dev-w", true);
-    sim.messages(x); // member_joined l (seq 3), member_joined w (seq 4)
+    sim.messages(x); // member_joined l (seq 5), member_joined w (seq 6)
     sim.take(legacy);
 
     sim.session.handle_disconnect(sim.now, x, false);
@@ -411,13 +270,13 @@ fn resume_replays_everything_missed() {
     sim.send(legacy, r#"{"type":"leave","timestamp":1}"#);
 
     let back = sim.connect();
-    sim.send(back, &resume_text(&id, &secret, 4));
+    sim.send(back, &resume_text(&id, &secret, 6));
     let seen = sim.messages(back);
     let types: Vec<&str> = seen.iter().map(|m| m["type"].as_str().unwrap()).collect();
     assert_eq!(types, ["resumed", "chat", "member_left"]);
     assert_eq!(seen[0]["replayed"], 2);
     assert_eq!(seen[0]["snapshot"], false);
-    assert_eq!((seen[1]["seq"].as_u64(), seen[2]["seq"].as_u64()), (Some(5), Some(6)), "original numbers, no gap");
+    assert_eq!((seen[1]["seq"].as_u64(), seen[2]["seq"].as_u64()), (Some(7), Some(8)), "original numbers, no gap");
     assert_eq!(seen[1]["text"], "where did x go");
     let to_watcher = sim.messages(watcher);
     let update = to_watcher.iter().find(|m| m["type"] == "member_updated").unwrap();
@@ -466,7 +325,7 @@ fn heartbeat_timeout_then_resume() {
     assert_eq!(closed(&sim.take(x)), Some(4012));
     assert_eq!(sim.session.members()[1].connection_status, partyline_protocol::ConnectionStatus::Reconnecting);
     let back = sim.connect();
-    sim.send(back, &resume_text(welcome["clientId"].as_str().unwrap(), welcome["resumeSecret"].as_str().unwrap(), 2));
+    sim.send(back, &resume_text(welcome["clientId"].as_str().unwrap(), welcome["resumeSecret"].as_str().unwrap(), 4));
     assert_eq!(sim.types(back), ["resumed"]);
     assert_eq!(sim.session.members()[1].connection_status, partyline_protocol::ConnectionStatus::Connected);
 }
@@ -486,7 +345,7 @@ fn resume_snapshot_when_gap_too_old() {
     sim.send(back, &resume_text(welcome["clientId"].as_str().unwrap(), welcome["resumeSecret"].as_str().unwrap(), 2));
     let seen = sim.messages(back);
     let types: Vec<&str> = seen.iter().map(|m| m["type"].as_str().unwrap()).collect();
-    assert_eq!(types, ["resumed", "welcome", "hello", "member_list"]);
+    assert_eq!(types, ["resumed", "welcome", "hello", "member_list", "library.update", "syncplay.state"]);
     assert_eq!(seen[0]["snapshot"], true);
     assert_eq!(seen[3]["members"].as_array().unwrap().len(), 5);
 }

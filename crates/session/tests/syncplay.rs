@@ -1,0 +1,263 @@
+//! SyncPlay decided in the session core: every member receives the same start time, far
+//! enough ahead that the message reaches even the slowest member first; a start waits for the
+//! members to be ready, but not forever; a member that joins late or stalls catches up on its
+//! own and the group is never paused for it; only the host controls playback until it allows
+//! members to. Members here have different simulated one-way delays, on virtual time.
+
+mod sim;
+
+use partyline_protocol::client::PlayCommand;
+use partyline_protocol::{LibraryItem, Permissions};
+use partyline_session::{Config, ConnId, Event, MILLISECOND, SECOND, Time};
+use serde_json::{Value, json};
+use sim::{Sim, T0};
+
+fn library() -> Vec<LibraryItem> {
+    (1..=2)
+        .map(|n| LibraryItem {
+            id: format!("t-{n}"),
+            title: format!("Track {n}"),
+            mime: "audio/mpeg".into(),
+            url: format!("/media/t-{n}"),
+            size: 1,
+        })
+        .collect()
+}
+
+/// A party of extension members whose round trips are `rtts_ms` (one-way = half).
+fn party(rtts_ms: &[u64]) -> (Sim, Vec<ConnId>) {
+    let mut sim = Sim::new(Config::default());
+    sim.session.set_library(sim.now, library()).unwrap();
+    let mut conns = Vec::new();
+    for (n, rtt) in rtts_ms.iter().enumerate() {
+        let (conn, _) = sim.join(&format!("dev-{n}"), true);
+        // The join's probe comes back after the member's round trip.
+        sim.session.handle_probe_reply(sim.now + rtt * MILLISECOND, conn, sim.now);
+        conns.push(conn);
+    }
+    sim.advance(SECOND);
+    for &conn in &conns {
+        sim.take(conn);
+    }
+    (sim, conns)
+}
+
+fn states(sim: &mut Sim, conn: ConnId) -> Vec<Value> {
+    sim.messages(conn).into_iter().filter(|m| m["type"] == "syncplay.state").collect()
+}
+
+fn ready(sim: &mut Sim, conn: ConnId, entry: &str) {
+    let text = json!({"type": "playback.progress", "timestamp": 1, "entryId": entry, "position": 0, "state": "ready"});
+    sim.send(conn, &text.to_string());
+}
+
+fn host_play(sim: &mut Sim, item: &str) {
+    let command = PlayCommand::Play { item_id: Some(item.into()), position: None };
+    sim.session.syncplay_command(sim.now, command).unwrap();
+    sim.flush();
+}
+
+/// When the last member is ready, every member receives the same start time, scheduled
+/// 2 × the slowest round trip + 100 ms ahead: later than the message can reach the slowest.
+#[test]
+fn same_future_start_for_every_member() {
+    let rtts = [8, 40, 120];
+    let (mut sim, conns) = party(&rtts);
+    host_play(&mut sim, "t-1");
+    let waiting = states(&mut sim, conns[0]);
+    assert_eq!(waiting[0]["state"], "waiting");
+    let entry = waiting[0]["entryId"].as_str().unwrap().to_string();
+    for &conn in &conns {
+        sim.take(conn);
+    }
+    for &conn in &conns {
+        ready(&mut sim, conn, &entry);
+    }
+    let decided_at = sim.now;
+    let starts: Vec<Value> = conns.iter().map(|&conn| states(&mut sim, conn).pop().expect("a state")).collect();
+    let start_time = starts[0]["serverTime"].as_u64().unwrap();
+    for (n, state) in starts.iter().enumerate() {
+        assert_eq!(state["state"], "playing");
+        assert_eq!(state["serverTime"].as_u64(), Some(start_time), "member {n} got another start time");
+        assert_eq!(state["position"], 0.0);
+    }
+    let lead = start_time - decided_at;
+    assert_eq!(lead, (2 * 120 + 100) * MILLISECOND, "lead = 2 × slowest round trip + 100 ms");
+    for (n, rtt) in rtts.iter().enumerate() {
+        let arrives = decided_at + rtt * MILLISECOND / 2;
+        assert!(arrives < start_time, "member {n} (rtt {rtt} ms) hears of the start after it happened");
+    }
+}
+
+/// The start waits for every member's ready; one missing member holds it until the timeout
+/// (8 s), not longer, and then it starts for everyone.
+#[test]
+fn ready_barrier_and_timeout() {
+    let (mut sim, conns) = party(&[10, 10]);
+    host_play(&mut sim, "t-1");
+    let entry = states(&mut sim, conns[0])[0]["entryId"].as_str().unwrap().to_string();
+    let started_waiting = sim.now;
+    sim.take(conns[1]);
+    ready(&mut sim, conns[0], &entry);
+    assert!(states(&mut sim, conns[0]).is_empty(), "one of two ready: still waiting");
+    assert_eq!(sim.session.play_state().state, partyline_protocol::GroupState::Waiting);
+    sim.advance_to(started_waiting + 8 * SECOND - 1);
+    assert!(states(&mut sim, conns[1]).is_empty());
+    sim.advance(1);
+    let started = states(&mut sim, conns[1]);
+    assert_eq!(started.len(), 1, "the timeout starts playback");
+    assert_eq!(started[0]["state"], "playing");
+}
+
+/// A member that drops while the others wait for it no longer holds the start.
+#[test]
+fn barrier_does_not_wait_for_the_departed() {
+    let (mut sim, conns) = party(&[10, 10]);
+    host_play(&mut sim, "t-1");
+    let entry = states(&mut sim, conns[0])[0]["entryId"].as_str().unwrap().to_string();
+    ready(&mut sim, conns[0], &entry);
+    sim.session.handle_disconnect(sim.now, conns[1], false);
+    sim.flush();
+    let started = states(&mut sim, conns[0]);
+    assert_eq!(started.last().unwrap()["state"], "playing");
+}
+
+/// The host may start without waiting.
+#[test]
+fn start_anyway() {
+    let (mut sim, conns) = party(&[10, 10]);
+    host_play(&mut sim, "t-1");
+    sim.session.syncplay_command(sim.now, PlayCommand::StartAnyway).unwrap();
+    sim.flush();
+    assert_eq!(states(&mut sim, conns[1]).last().unwrap()["state"], "playing");
+}
+
+/// A member joining mid-song receives the running state and can place itself; nobody else
+/// receives anything, and the group keeps playing.
+#[test]
+fn late_join_does_not_pause_the_group() {
+    let (mut sim, conns) = party(&[10]);
+    host_play(&mut sim, "t-1");
+    sim.session.syncplay_command(sim.now, PlayCommand::StartAnyway).unwrap();
+    sim.flush();
+    let start = states(&mut sim, conns[0]).pop().unwrap();
+    sim.advance(30 * SECOND);
+    sim.heartbeat(conns[0]);
+    let revision = sim.session.play_state().revision;
+    let late = sim.connect();
+    sim.send(late, &sim::join_text("dev-late", true));
+    let got = states(&mut sim, late);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["state"], "playing");
+    assert_eq!(got[0]["serverTime"], start["serverTime"]);
+    // Its place: position + (now − serverTime) × rate.
+    let place = got[0]["position"].as_f64().unwrap()
+        + (sim.now - got[0]["serverTime"].as_u64().unwrap()) as f64 / 1000.0 * got[0]["rate"].as_f64().unwrap();
+    let expected = (sim.now - start["serverTime"].as_u64().unwrap()) as f64 / 1000.0;
+    assert_eq!(place, expected);
+    assert!(states(&mut sim, conns[0]).is_empty(), "the others are not disturbed");
+    assert_eq!(sim.session.play_state().revision, revision, "the group state did not change");
+}
+
+/// A member that stalls (buffering) and recovers changes nothing for the group; its reports
+/// reach the host as sync quality.
+#[test]
+fn stall_recovery_is_local() {
+    let (mut sim, conns) = party(&[10, 10]);
+    host_play(&mut sim, "t-1");
+    sim.session.syncplay_command(sim.now, PlayCommand::StartAnyway).unwrap();
+    sim.flush();
+    sim.events();
+    for &conn in &conns {
+        sim.take(conn);
+    }
+    let revision = sim.session.play_state().revision;
+    let report = |state: &str, error: f64| {
+        json!({"type": "playback.progress", "timestamp": 1, "entryId": "q-1", "position": 1000, "state": state, "error": error})
+            .to_string()
+    };
+    sim.send(conns[1], &report("buffering", -900.0));
+    sim.advance(2 * SECOND);
+    sim.send(conns[1], &report("playing", -4.0));
+    assert!(states(&mut sim, conns[0]).is_empty(), "no group change");
+    assert_eq!(sim.session.play_state().revision, revision);
+    assert_eq!(sim.session.play_state().state, partyline_protocol::GroupState::Playing);
+    let reports = sim.session.sync_report();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].error_ms, Some(-4.0));
+    assert!(sim.events().iter().any(|e| matches!(e, Event::PlaybackProgress(p) if p.error_ms == Some(-900.0))));
+}
+
+/// Pause, seek and rate changes are scheduled at the same future time for all, with the
+/// position continuous.
+#[test]
+fn pause_seek_rate_scheduled() {
+    let (mut sim, conns) = party(&[10, 50]);
+    host_play(&mut sim, "t-1");
+    sim.session.syncplay_command(sim.now, PlayCommand::StartAnyway).unwrap();
+    sim.flush();
+    let start = states(&mut sim, conns[0]).pop().unwrap();
+    let lead: Time = (2 * 50 + 100) * MILLISECOND;
+    let lead = lead.max(300 * MILLISECOND);
+    sim.advance(10 * SECOND);
+    sim.session.syncplay_command(sim.now, PlayCommand::Pause).unwrap();
+    sim.flush();
+    let paused = states(&mut sim, conns[1]).pop().unwrap();
+    assert_eq!(paused["paused"], true);
+    assert_eq!(paused["serverTime"].as_u64(), Some(sim.now + lead));
+    let expected = (sim.now + lead - start["serverTime"].as_u64().unwrap()) as f64 / 1000.0;
+    assert_eq!(paused["position"].as_f64(), Some(expected));
+    sim.session.syncplay_command(sim.now, PlayCommand::Seek { position: 60_000.0 }).unwrap();
+    sim.session.syncplay_command(sim.now, PlayCommand::SetRate { rate: 1.25 }).unwrap();
+    sim.session.syncplay_command(sim.now, PlayCommand::Play { item_id: None, position: None }).unwrap();
+    sim.flush();
+    let playing = states(&mut sim, conns[0]).pop().unwrap();
+    assert_eq!(
+        (playing["state"].as_str(), playing["position"].as_f64(), playing["rate"].as_f64()),
+        (Some("playing"), Some(60_000.0), Some(1.25))
+    );
+    assert_eq!(playing["serverTime"].as_u64(), Some(sim.now + lead));
+}
+
+/// A member may not control playback until the host allows it; then it may.
+#[test]
+fn permissions_enforced() {
+    let (mut sim, conns) = party(&[10]);
+    let command = json!({"type": "syncplay.command", "timestamp": 1, "command": "play", "itemId": "t-1"}).to_string();
+    sim.send(conns[0], &command);
+    let reply = sim.messages(conns[0]);
+    assert_eq!(
+        (reply[0]["code"].as_str(), reply[0]["message"].as_str()),
+        (Some("unauthorized"), Some("only the host may control playback"))
+    );
+    sim.session.set_permissions(sim.now, Permissions { playback: true, queue: true }).unwrap();
+    sim.flush();
+    let state = states(&mut sim, conns[0]).pop().unwrap();
+    assert_eq!(state["permissions"], json!({"playback": true, "queue": true}));
+    sim.send(conns[0], &command);
+    let waiting = states(&mut sim, conns[0]).pop().unwrap();
+    assert_eq!(waiting["state"], "waiting", "the member's own command waits for it to load, too");
+    ready(&mut sim, conns[0], waiting["entryId"].as_str().unwrap());
+    assert_eq!(states(&mut sim, conns[0]).pop().unwrap()["state"], "playing");
+}
+
+/// remote.command reaches only its member; library.update reaches every extension member.
+#[test]
+fn remote_command_and_library() {
+    let (mut sim, conns) = party(&[10, 10]);
+    let target = sim.session.members()[1].id.clone();
+    sim.session.remote_command(sim.now, &target, "volume", Some(json!(0.5))).unwrap();
+    sim.flush();
+    let got = sim.messages(conns[0]);
+    assert_eq!(
+        (got[0]["type"].as_str(), got[0]["command"].as_str(), got[0]["value"].as_f64()),
+        (Some("remote.command"), Some("volume"), Some(0.5))
+    );
+    assert!(sim.messages(conns[1]).is_empty());
+    sim.session.set_library(sim.now, library()).unwrap();
+    sim.flush();
+    for &conn in &conns {
+        assert_eq!(sim.messages(conn)[0]["items"].as_array().unwrap().len(), 2);
+    }
+    let _ = T0;
+}
