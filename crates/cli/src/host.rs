@@ -4,6 +4,8 @@ use std::io::Write;
 use std::net::IpAddr;
 
 use anyhow::Context;
+
+use crate::commands;
 use clap::Args;
 use partyline_host::{Host, HostConfig, HostEvent, Limits};
 use serde_json::json;
@@ -70,26 +72,99 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
     }
     writeln!(human, "  Session id: {}", info.session_id)?;
     writeln!(human, "  WebSocket:  {}", info.ws_url)?;
-    writeln!(human, "Press Ctrl-C to end the party.")?;
+    writeln!(human, "Press Ctrl-C to end the party; type `help` for commands.")?;
     human.flush()?;
 
     let mut events = host.subscribe();
+    // Output after start-up is best effort: a reader that goes away (a closed pipe) must not
+    // end the party. JSON event lines stop at the first failed write.
+    let mut json_events = args.json;
+    let mut lines = commands_from_stdin();
     let stop = shutdown_signal();
     tokio::pin!(stop);
     loop {
         tokio::select! {
             () = &mut stop => break,
             event = events.recv() => match event {
-                Ok(event) => describe(&mut human, &event)?,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => writeln!(human, "({n} events skipped)")?,
+                Ok(event) => {
+                    if json_events {
+                        // Events as JSON lines on stdout, for scripts and tests.
+                        let mut stdout = std::io::stdout().lock();
+                        let line = serde_json::to_string(&event)?;
+                        json_events = writeln!(stdout, "{line}").and_then(|()| stdout.flush()).is_ok();
+                    }
+                    let _ = describe(&mut human, &event);
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    let _ = writeln!(human, "({n} events skipped)");
+                }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             },
+            Some(line) = lines.recv() => match commands::parse(&line) {
+                Ok(Some(commands::Command::Close)) => break,
+                Ok(Some(command)) => {
+                    if let Err(err) = execute(&host, &mut human, command).await {
+                        let _ = writeln!(human, "! {err}");
+                    }
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    let _ = writeln!(human, "! {err}");
+                }
+            },
         }
+        let _ = human.flush();
     }
-    writeln!(human, "Ending the party…")?;
+    let _ = writeln!(human, "Ending the party…");
     host.stop().await;
-    writeln!(human, "Party ended.")?;
+    let _ = writeln!(human, "Party ended.");
     Ok(())
+}
+
+async fn execute(host: &Host, out: &mut dyn Write, command: commands::Command) -> anyhow::Result<()> {
+    use commands::Command;
+    match command {
+        Command::Kick { member_id, reason } => {
+            let member = host.kick(&member_id, &reason).await?;
+            writeln!(out, "kicked {}", member.name)?;
+        }
+        Command::Lock(locked) => {
+            host.set_locked(locked).await?;
+            writeln!(out, "{}", if locked { "locked: no new joins" } else { "unlocked" })?;
+        }
+        Command::Capacity(max) => {
+            host.set_capacity(max).await?;
+            writeln!(out, "capacity {max}")?;
+        }
+        Command::Rename(name) => {
+            host.rename(&name).await?;
+            writeln!(out, "renamed to {name}")?;
+        }
+        Command::Members => {
+            for member in host.members().await? {
+                let latency = member.latency.map_or(String::new(), |ms| format!(", {ms} ms"));
+                writeln!(out, "  {}  {} ({:?}{latency})", member.id, member.name, member.connection_status)?;
+            }
+        }
+        Command::Help => writeln!(out, "{}", commands::HELP)?,
+        Command::Close => {}
+    }
+    Ok(())
+}
+
+/// Lines typed into the host, read on a thread of their own (stdin blocks). Bounded: a person
+/// types slowly, and a script that pipes faster simply waits.
+fn commands_from_stdin() -> tokio::sync::mpsc::Receiver<String> {
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            let Ok(line) = line else { break };
+            if tx.blocking_send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 fn describe(out: &mut dyn Write, event: &HostEvent) -> std::io::Result<()> {
@@ -104,6 +179,8 @@ fn describe(out: &mut dyn Write, event: &HostEvent) -> std::io::Result<()> {
             writeln!(out, "  party: {} ({} of {})", state.name, state.member_count, state.max_members)
         }
         HostEvent::Chat { name, text, .. } => writeln!(out, "  {name}: {text}"),
+        HostEvent::SyncPlay(state) => writeln!(out, "  playback: {:?} {:?}", state.state, state.item_id),
+        HostEvent::PlaybackProgress(_) => Ok(()),
         HostEvent::Closed => writeln!(out, "  party closed"),
     }
 }

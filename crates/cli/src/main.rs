@@ -4,7 +4,9 @@
 //! - `main` / `run`: argument parsing and the exit code (ripgrep's shape: `main() -> ExitCode`
 //!   calls `run() -> anyhow::Result`).
 //! - `host`: the `host` subcommand.
+//! - `commands`: the commands a running host reads from standard input.
 
+mod commands;
 mod host;
 
 use std::process::ExitCode;

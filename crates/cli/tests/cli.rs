@@ -57,6 +57,59 @@ async fn host_json_join_and_ctrl_c() {
     assert!(stderr.contains("Party ended."), "human output on stderr: {stderr}");
 }
 
+/// Typed commands act on the party (`kick`, with a reason), events come out as JSON lines,
+/// and a bad command is answered without ending the party.
+#[tokio::test]
+async fn stdin_commands_and_event_lines() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_partyline"))
+        .args(["host", "--bind", "127.0.0.1", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("partyline starts");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stdin = child.stdin.take().unwrap();
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let info: Value = serde_json::from_str(&line).unwrap();
+    let url = format!("{}?token={}", info["wsUrl"].as_str().unwrap(), info["joinKey"].as_str().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let join = json!({"type": "join", "timestamp": 1, "sessionId": info["sessionId"],
+        "deviceInfo": {"id": "cli-kick", "name": "Kickee", "type": "client"}});
+    ws.send(Message::text(join.to_string())).await.unwrap();
+    let id = next_json(&mut ws).await["clientId"].as_str().unwrap().to_string();
+
+    let event = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        (line, stdout)
+    });
+    let (line, _stdout) = event.await.unwrap();
+    let event: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"));
+    assert_eq!(
+        (event["event"].as_str(), event["id"].as_str(), event["name"].as_str()),
+        (Some("member_joined"), Some(id.as_str()), Some("Kickee"))
+    );
+
+    writeln!(stdin, "dance").unwrap();
+    writeln!(stdin, "kick {id} too loud").unwrap();
+    let kicked = loop {
+        let message = next_json(&mut ws).await;
+        if message["type"] != "member_list" {
+            break message;
+        }
+    };
+    assert_eq!((kicked["type"].as_str(), kicked["reason"].as_str()), (Some("kicked"), Some("too loud")));
+    writeln!(stdin, "close").unwrap();
+    let exit = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    assert!(exit.status.success());
+    let stderr = String::from_utf8_lossy(&exit.stderr);
+    assert!(stderr.contains("unknown command \"dance\""), "bad command answered: {stderr}");
+    assert!(stderr.contains("kicked Kickee"), "{stderr}");
+}
+
 /// A port that is taken is an error that names the address, and a failure exit code.
 #[test]
 fn taken_port_is_a_clear_error() {

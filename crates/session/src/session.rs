@@ -60,8 +60,11 @@ pub enum Transmit {
     },
 }
 
-/// Something the host's own user interface should know.
-#[derive(Debug, Clone, PartialEq)]
+/// Something the host's own user interface should know. Serializes as an object whose
+/// `event` field names the variant (`member_joined`, ...), for the desktop app's web view and
+/// `partyline host --json`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "event", rename_all = "snake_case", rename_all_fields = "camelCase")]
 pub enum Event {
     /// A member joined.
     MemberJoined(MemberInfo),
@@ -94,7 +97,8 @@ pub enum Event {
 }
 
 /// How one member's playback is doing, from its last report.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct MemberSync {
     /// The member.
     pub member_id: String,

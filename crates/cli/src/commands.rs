@@ -1,0 +1,78 @@
+//! What a person (or a script) can type into a running `partyline host`, one command a line.
+
+/// A command read from standard input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `kick <member-id> [reason…]`
+    Kick { member_id: String, reason: String },
+    /// `lock` / `unlock`
+    Lock(bool),
+    /// `capacity <n>`
+    Capacity(u32),
+    /// `rename <name…>`
+    Rename(String),
+    /// `members`
+    Members,
+    /// `close` / `quit`
+    Close,
+    /// `help`
+    Help,
+}
+
+/// What `help` prints.
+pub const HELP: &str = "commands: members | kick <id> [reason] | lock | unlock | capacity <n> | rename <name> | close";
+
+/// The default kick reason: LOUDSYNC's own example.
+const KICK_REASON: &str = "Host removed you from the session";
+
+/// Parses one line. Blank lines are `Ok(None)`; anything else unknown is an error that says
+/// what is accepted.
+pub fn parse(line: &str) -> Result<Option<Command>, String> {
+    let line = line.trim();
+    let (word, rest) = line.split_once(char::is_whitespace).map_or((line, ""), |(w, r)| (w, r.trim()));
+    let command = match word.to_ascii_lowercase().as_str() {
+        "" => return Ok(None),
+        "kick" => {
+            let (id, reason) = rest.split_once(char::is_whitespace).map_or((rest, ""), |(i, r)| (i, r.trim()));
+            if id.is_empty() {
+                return Err("kick needs a member id (see `members`)".into());
+            }
+            let reason = if reason.is_empty() { KICK_REASON } else { reason };
+            Command::Kick { member_id: id.to_string(), reason: reason.to_string() }
+        }
+        "lock" => Command::Lock(true),
+        "unlock" => Command::Lock(false),
+        "capacity" => Command::Capacity(rest.parse().map_err(|_| format!("capacity needs a number, not {rest:?}"))?),
+        "rename" if !rest.is_empty() => Command::Rename(rest.to_string()),
+        "rename" => return Err("rename needs a name".into()),
+        "members" | "list" => Command::Members,
+        "close" | "quit" | "exit" => Command::Close,
+        "help" | "?" => Command::Help,
+        other => return Err(format!("unknown command {other:?}; {HELP}")),
+    };
+    Ok(Some(command))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command parses, with defaults, and bad input says what is wrong.
+    #[test]
+    fn parses() {
+        assert_eq!(parse("  "), Ok(None));
+        assert_eq!(parse("kick m-1"), Ok(Some(Command::Kick { member_id: "m-1".into(), reason: KICK_REASON.into() })));
+        assert_eq!(
+            parse("kick m-1 too loud "),
+            Ok(Some(Command::Kick { member_id: "m-1".into(), reason: "too loud".into() }))
+        );
+        assert_eq!(parse("LOCK"), Ok(Some(Command::Lock(true))));
+        assert_eq!(parse("unlock"), Ok(Some(Command::Lock(false))));
+        assert_eq!(parse("capacity 12"), Ok(Some(Command::Capacity(12))));
+        assert_eq!(parse("rename Roof top"), Ok(Some(Command::Rename("Roof top".into()))));
+        assert_eq!(parse("quit"), Ok(Some(Command::Close)));
+        assert!(parse("kick").unwrap_err().contains("member id"));
+        assert!(parse("capacity lots").unwrap_err().contains("number"));
+        assert!(parse("dance").unwrap_err().contains("unknown command"));
+    }
+}
