@@ -33,9 +33,22 @@ pub struct HostArgs {
     /// Live WebSocket connections allowed from one address (raise it for load tests).
     #[arg(long, default_value_t = 32)]
     max_conns_per_addr: usize,
+    /// The network interface guests use (e.g. wlan0); default: the one with the default route.
+    #[arg(long, value_name = "NAME")]
+    interface: Option<String>,
+    /// Do not advertise the party over mDNS (phones still join by QR code or URL).
+    #[arg(long)]
+    no_mdns: bool,
+    /// Also write the join QR code as a PNG image.
+    #[arg(long, value_name = "FILE")]
+    qr_png: Option<std::path::PathBuf>,
+    /// Do not draw the QR code in the terminal.
+    #[arg(long)]
+    no_qr: bool,
 }
 
 pub async fn run(args: HostArgs) -> anyhow::Result<()> {
+    let stop = shutdown_signal()?;
     let host_name = machine_name();
     let config = HostConfig {
         name: args.name,
@@ -45,9 +58,17 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
         max_members: args.max_members,
         open: args.open,
         limits: Limits { max_conns_per_addr: args.max_conns_per_addr, ..Limits::default() },
+        interface: args.interface.clone(),
+        mdns: !args.no_mdns,
     };
     let host = Host::start(config).await.context("could not start hosting")?;
+    // Subscribe before announcing: a client that joins the moment it reads our JSON line must
+    // not see its join missing from the event lines.
+    let mut events = host.subscribe();
     let info = host.info().clone();
+    if let Some(path) = &args.qr_png {
+        partyline_host::qr_png(&info.join_url, path).with_context(|| format!("could not write {}", path.display()))?;
+    }
     let mut human: Box<dyn Write + Send> =
         if args.json { Box::new(std::io::stderr()) } else { Box::new(std::io::stdout()) };
     if args.json {
@@ -60,27 +81,40 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
             "joinKey": info.join_key,
             "roomCode": info.room_code,
             "port": info.local_addr.port(),
+            "addresses": info.addresses.iter().map(|a| json!({"interface": a.interface, "addr": a.addr.to_string(), "joinUrl": a.join_url})).collect::<Vec<_>>(),
+            "advertised": info.advertised,
         });
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "{line}")?;
         stdout.flush()?;
     }
+    if !args.no_qr {
+        match partyline_host::qr_terminal(&info.join_url) {
+            Ok(qr) => writeln!(human, "{qr}")?,
+            Err(err) => writeln!(human, "(no QR code: {err})")?,
+        }
+    }
     writeln!(human, "Partyline is hosting \"{}\"", info.name)?;
     writeln!(human, "  Join URL:   {}", info.join_url)?;
+    for other in info.addresses.iter().skip(1) {
+        writeln!(human, "     or on {}: {}", other.interface, other.join_url)?;
+    }
     if let Some(code) = &info.room_code {
         writeln!(human, "  Room code:  {code}")?;
     }
     writeln!(human, "  Session id: {}", info.session_id)?;
     writeln!(human, "  WebSocket:  {}", info.ws_url)?;
+    writeln!(human, "  mDNS:       {}", if info.advertised { "advertised on the LAN" } else { "off" })?;
+    for warning in &info.warnings {
+        writeln!(human, "  warning:    {warning}")?;
+    }
     writeln!(human, "Press Ctrl-C to end the party; type `help` for commands.")?;
     human.flush()?;
 
-    let mut events = host.subscribe();
     // Output after start-up is best effort: a reader that goes away (a closed pipe) must not
     // end the party. JSON event lines stop at the first failed write.
     let mut json_events = args.json;
     let mut lines = commands_from_stdin();
-    let stop = shutdown_signal();
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -185,27 +219,27 @@ fn describe(out: &mut dyn Write, event: &HostEvent) -> std::io::Result<()> {
     }
 }
 
-/// Ctrl-C, or SIGTERM on Unix (what a service manager or `kill` sends).
-async fn shutdown_signal() {
+/// Ctrl-C, or SIGTERM on Unix (what a service manager or `kill` sends). The handlers are
+/// installed when this is called, not when the future is first polled: a signal that arrives
+/// after the host has announced itself must end the party cleanly, never kill the process.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        let term = async {
-            match term.as_mut() {
-                Some(term) => {
-                    term.recv().await;
-                }
-                None => std::future::pending().await,
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
+        let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
             }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            () = term => {}
-        }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
 

@@ -5,7 +5,9 @@
 //!   calls `run() -> anyhow::Result`).
 //! - `host`: the `host` subcommand.
 //! - `commands`: the commands a running host reads from standard input.
+//! - `browse`: the `browse` subcommand.
 
+mod browse;
 mod commands;
 mod host;
 
@@ -25,6 +27,8 @@ struct Cli {
 enum Command {
     /// Host a party (headless): print the join URL and room code, run until Ctrl-C.
     Host(host::HostArgs),
+    /// List the parties advertised on the LAN, live.
+    Browse(browse::BrowseArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,5 +50,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Host(args) => runtime.block_on(host::run(args)),
+        Command::Browse(args) => browse::run(args),
     }
 }

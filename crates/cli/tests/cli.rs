@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 #[tokio::test]
 async fn host_json_join_and_ctrl_c() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_partyline"))
-        .args(["host", "--bind", "127.0.0.1", "--port", "0", "--json", "--name", "CLI Party"])
+        .args(["host", "--bind", "127.0.0.1", "--port", "0", "--json", "--no-mdns", "--name", "CLI Party"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -63,7 +63,7 @@ async fn host_json_join_and_ctrl_c() {
 async fn stdin_commands_and_event_lines() {
     use std::io::Write;
     let mut child = Command::new(env!("CARGO_BIN_EXE_partyline"))
-        .args(["host", "--bind", "127.0.0.1", "--json"])
+        .args(["host", "--bind", "127.0.0.1", "--json", "--no-mdns"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -116,7 +116,7 @@ fn taken_port_is_a_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     let output = Command::new(env!("CARGO_BIN_EXE_partyline"))
-        .args(["host", "--bind", "127.0.0.1", "--port", &port])
+        .args(["host", "--bind", "127.0.0.1", "--no-mdns", "--port", &port])
         .output()
         .unwrap();
     assert!(!output.status.success());

@@ -4,11 +4,22 @@
 //!
 //! # Layout
 //! - [`Host`], [`HostConfig`], [`HostInfo`], [`HostError`]: this file. It wires the server
-//!   (and LAN discovery) together and works out the URLs a guest uses; the protocol lives in
-//!   the session crate and the sockets in the server crate.
+//!   and LAN discovery together: picks the addresses a guest can reach, builds their join URLs,
+//!   advertises the session over mDNS and keeps its TXT record current. The protocol lives in
+//!   the session crate, the sockets in the server crate, mDNS in the discovery crate.
+//! - [`browse`]: other hosts' sessions on the LAN (re-exported from the discovery crate).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
 
+use partyline_discovery::{Advertisement, Advertiser, SessionTxt};
+pub use partyline_discovery::{BrowseEvent, Browser, SessionAd, qr_png, qr_png_bytes, qr_svg, qr_terminal};
+use tracing::warn;
+
+/// Browsing other sessions on the LAN.
+pub mod browse {
+    pub use partyline_discovery::{BrowseEvent, Browser, SessionAd, SessionTxt};
+}
 pub use partyline_protocol::{LeaveReason, MemberInfo, SessionState};
 pub use partyline_server::{HostEvent, Limits, ServerError};
 use partyline_server::{Server, ServerConfig, ServerHandle, generate_join_key, generate_room_code};
@@ -32,6 +43,10 @@ pub struct HostConfig {
     pub open: bool,
     /// Resource limits.
     pub limits: Limits,
+    /// The network interface guests use (`--interface`); `None` picks the best.
+    pub interface: Option<String>,
+    /// Advertise the session over mDNS so other desktops find it.
+    pub mdns: bool,
 }
 
 impl Default for HostConfig {
@@ -44,8 +59,21 @@ impl Default for HostConfig {
             max_members: partyline_session::config::DEFAULT_MAX_MEMBERS,
             open: false,
             limits: Limits::default(),
+            interface: None,
+            mdns: true,
         }
     }
+}
+
+/// One address guests may use, with its URLs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinAddress {
+    /// The interface that holds it (`wlan0`), or `bound` when the host was bound to it.
+    pub interface: String,
+    /// The address.
+    pub addr: IpAddr,
+    /// The web client URL with the key in its fragment.
+    pub join_url: String,
 }
 
 /// What a guest needs to reach the party.
@@ -67,6 +95,12 @@ pub struct HostInfo {
     pub join_key: Option<String>,
     /// The short code to type instead of scanning; `None` for an open host.
     pub room_code: Option<String>,
+    /// Every address guests may use, best first (the first is the one in the URLs above).
+    pub addresses: Vec<JoinAddress>,
+    /// Whether the session is being advertised over mDNS.
+    pub advertised: bool,
+    /// Things the user should know (no LAN address found, mDNS failed to start).
+    pub warnings: Vec<String>,
 }
 
 /// Why hosting failed.
@@ -75,6 +109,9 @@ pub enum HostError {
     /// The server could not start or act.
     #[error(transparent)]
     Server(#[from] ServerError),
+    /// The interface asked for does not exist or has no usable address.
+    #[error(transparent)]
+    Interface(#[from] partyline_discovery::InterfaceError),
 }
 
 /// A running party.
@@ -82,6 +119,8 @@ pub enum HostError {
 pub struct Host {
     server: ServerHandle,
     info: HostInfo,
+    /// Taken (and said goodbye to) on stop.
+    advertiser: Arc<Mutex<Option<Advertiser>>>,
 }
 
 impl Host {
@@ -104,27 +143,62 @@ impl Host {
         })
         .await?;
         let local_addr = server.local_addr();
-        let reachable = reachable_addr(local_addr.ip());
-        let authority = match reachable {
-            IpAddr::V4(ip) => format!("{ip}:{}", local_addr.port()),
-            IpAddr::V6(ip) => format!("[{ip}]:{}", local_addr.port()),
+        let mut warnings = Vec::new();
+        let addresses = match reachable(local_addr.ip(), config.interface.as_deref()) {
+            Ok(found) => found,
+            Err(Reach::Interface(err)) => {
+                server.shutdown(None).await;
+                return Err(err.into());
+            }
+            Err(Reach::NoLan(why)) => {
+                warnings.push(format!("no LAN address found ({why}); guests on other devices cannot reach this host"));
+                vec![(String::from("lo"), IpAddr::V4(Ipv4Addr::LOCALHOST))]
+            }
         };
+        let port = local_addr.port();
+        // mDNS advertises exactly where guests can reach us.
+        let mdns_addrs: Vec<IpAddr> = addresses.iter().map(|(_, addr)| *addr).collect();
+        let addresses: Vec<JoinAddress> = addresses
+            .into_iter()
+            .map(|(interface, addr)| JoinAddress {
+                join_url: partyline_discovery::join_url(addr, port, join_key.as_deref()),
+                interface,
+                addr,
+            })
+            .collect();
+        let authority = authority(addresses[0].addr, port);
         let http_url = format!("http://{authority}/");
-        let join_url = match &join_key {
-            Some(key) => format!("{http_url}#k={key}"),
-            None => http_url.clone(),
-        };
+        let state = server.state();
+        let mut advertiser = None;
+        if config.mdns {
+            let txt = txt(&state);
+            let ad = Advertisement { instance_name: config.name.clone(), port, addrs: mdns_addrs, txt };
+            match Advertiser::start(ad) {
+                Ok(started) => advertiser = Some(started),
+                Err(err) => {
+                    warn!(cause = %err, "mDNS advertising failed; the QR code and URL still work");
+                    warnings.push(format!("not advertised on the LAN ({err}); the QR code and URL still work"));
+                }
+            }
+        }
         let info = HostInfo {
             session_id: server.session_id().to_string(),
             name: config.name,
             local_addr,
             ws_url: format!("ws://{authority}/ws"),
+            join_url: addresses[0].join_url.clone(),
             http_url,
-            join_url,
             join_key,
             room_code,
+            advertised: advertiser.is_some(),
+            addresses,
+            warnings,
         };
-        Ok(Host { server, info })
+        let advertiser = Arc::new(Mutex::new(advertiser));
+        if info.advertised {
+            tokio::spawn(keep_txt_current(server.watch_state(), advertiser.clone()));
+        }
+        Ok(Host { server, info, advertiser })
     }
 
     /// The URLs, key and code.
@@ -172,14 +246,62 @@ impl Host {
         Ok(self.server.rename(name).await?)
     }
 
-    /// Ends the party: `session_closed` to everyone, then stop.
+    /// Ends the party: `session_closed` to everyone, goodbyes on mDNS, then stop.
     pub async fn stop(&self) {
+        let advertiser = self.advertiser.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(advertiser) = advertiser {
+            // Goodbyes take a quarter second on the advertiser's own thread.
+            let _ = tokio::task::spawn_blocking(move || advertiser.shutdown()).await;
+        }
         self.server.shutdown(Some("Host ended the session")).await;
     }
 }
 
-/// The address to put in URLs. A host bound to every interface is reached on its LAN address;
-/// until discovery picks one, loopback.
-fn reachable_addr(bound: IpAddr) -> IpAddr {
-    if bound.is_unspecified() { IpAddr::V4(Ipv4Addr::LOCALHOST) } else { bound }
+enum Reach {
+    Interface(partyline_discovery::InterfaceError),
+    NoLan(String),
+}
+
+/// The addresses guests can use (interface, address), best first. A host bound to one
+/// address is reached there (loopback: advertised on loopback only); a host bound to every
+/// interface is reached on its LAN addresses, of the bound family.
+fn reachable(bound: IpAddr, interface: Option<&str>) -> Result<Vec<(String, IpAddr)>, Reach> {
+    if !bound.is_unspecified() {
+        return Ok(vec![("bound".into(), bound)]);
+    }
+    let candidates = match partyline_discovery::choose(interface) {
+        Ok(candidates) => candidates,
+        Err(err @ partyline_discovery::InterfaceError::NotFound { .. }) => return Err(Reach::Interface(err)),
+        Err(err) => return Err(Reach::NoLan(err.to_string())),
+    };
+    let found: Vec<(String, IpAddr)> =
+        candidates.into_iter().filter(|c| c.addr.is_ipv4() == bound.is_ipv4()).map(|c| (c.name, c.addr)).collect();
+    if found.is_empty() {
+        return Err(Reach::NoLan("no address of the bound family".into()));
+    }
+    Ok(found)
+}
+
+fn authority(addr: IpAddr, port: u16) -> String {
+    match addr {
+        IpAddr::V4(ip) => format!("{ip}:{port}"),
+        IpAddr::V6(ip) => format!("[{ip}]:{port}"),
+    }
+}
+
+fn txt(state: &SessionState) -> SessionTxt {
+    SessionTxt::new(state.id.clone(), state.name.clone(), state.member_count, state.max_members, state.locked)
+}
+
+/// Re-publishes the TXT record whenever the member count, name, lock or capacity changes (the
+/// advertiser coalesces bursts).
+async fn keep_txt_current(mut state: watch::Receiver<SessionState>, advertiser: Arc<Mutex<Option<Advertiser>>>) {
+    while state.changed().await.is_ok() {
+        let txt = txt(&state.borrow_and_update());
+        let Ok(slot) = advertiser.lock() else { return };
+        let Some(advertiser) = slot.as_ref() else { return };
+        if let Err(err) = advertiser.update(txt) {
+            warn!(cause = %err, "could not update the mDNS record");
+        }
+    }
 }
