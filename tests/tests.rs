@@ -2,3 +2,4 @@
 //! an area.
 
 mod server;
+mod syncplay;

@@ -20,6 +20,15 @@ pub const WAIT: Duration = Duration::from_secs(5);
 
 /// Starts a host on 127.0.0.1, port 0.
 pub async fn start_host(session: SessionConfig, limits: Limits) -> ServerHandle {
+    start_host_with_media(session, limits, None).await
+}
+
+/// Starts a host on 127.0.0.1, port 0, sharing a media folder.
+pub async fn start_host_with_media(
+    session: SessionConfig,
+    limits: Limits,
+    media: Option<std::path::PathBuf>,
+) -> ServerHandle {
     let session = SessionConfig { session_id: Some("party1".into()), name: "Test Party".into(), ..session };
     let config = ServerConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
@@ -27,6 +36,7 @@ pub async fn start_host(session: SessionConfig, limits: Limits) -> ServerHandle 
         room_code: Some("ABCDE".into()),
         session,
         limits,
+        media,
     };
     Server::start(config).await.expect("host starts on a free port")
 }
@@ -165,4 +175,17 @@ impl Client {
         request.headers_mut().insert(name, HeaderValue::from_str(value).unwrap());
         request
     }
+}
+
+/// Runs curl (HTTP only, loopback) and returns (status, body bytes).
+pub async fn curl(args: &[&str]) -> (u16, Vec<u8>) {
+    let output = tokio::process::Command::new("curl")
+        .args(["-s", "-o", "-", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .await
+        .expect("curl runs");
+    let split = output.stdout.iter().rposition(|b| *b == b'\n').expect("status line");
+    let status = String::from_utf8_lossy(&output.stdout[split + 1..]).parse().expect("status code");
+    (status, output.stdout[..split].to_vec())
 }

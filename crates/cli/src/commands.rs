@@ -1,7 +1,9 @@
 //! What a person (or a script) can type into a running `partyline host`, one command a line.
 
+use partyline_host::{Permissions, PlayCommand};
+
 /// A command read from standard input.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// `kick <member-id> [reason…]`
     Kick { member_id: String, reason: String },
@@ -15,12 +17,21 @@ pub enum Command {
     Members,
     /// `close` / `quit`
     Close,
+    /// `play [item-id]`, `pause`, `seek <seconds>`, `next`, `prev`, `rate <x>`, `queue <item-id>`,
+    /// `start` (without waiting for every device)
+    Play(PlayCommand),
+    /// `allow playback|queue|all|none`
+    Allow(Permissions),
+    /// `library`: the shared media, what is playing, and each member's sync
+    Library,
     /// `help`
     Help,
 }
 
 /// What `help` prints.
-pub const HELP: &str = "commands: members | kick <id> [reason] | lock | unlock | capacity <n> | rename <name> | close";
+pub const HELP: &str = "commands: members | kick <id> [reason] | lock | unlock | capacity <n> | rename <name> | \
+library | play [item] | pause | seek <seconds> | next | prev | rate <x> | queue <item> | start | \
+allow playback|queue|all|none | close";
 
 /// The default kick reason: LOUDSYNC's own example.
 const KICK_REASON: &str = "Host removed you from the session";
@@ -47,6 +58,37 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         "rename" => return Err("rename needs a name".into()),
         "members" | "list" => Command::Members,
         "close" | "quit" | "exit" => Command::Close,
+        "play" => {
+            Command::Play(PlayCommand::Play { item_id: (!rest.is_empty()).then(|| rest.to_string()), position: None })
+        }
+        "pause" => Command::Play(PlayCommand::Pause),
+        "seek" => {
+            let seconds: f64 = rest.parse().map_err(|_| format!("seek needs seconds, not {rest:?}"))?;
+            if !seconds.is_finite() || seconds < 0.0 {
+                return Err("seek needs a position of 0 seconds or more".into());
+            }
+            Command::Play(PlayCommand::Seek { position: seconds * 1000.0 })
+        }
+        "next" => Command::Play(PlayCommand::Next),
+        "prev" | "previous" => Command::Play(PlayCommand::Previous),
+        "rate" => {
+            let rate: f64 = rest.parse().map_err(|_| format!("rate needs a number, not {rest:?}"))?;
+            if !(0.5..=2.0).contains(&rate) {
+                return Err("rate must be between 0.5 and 2".into());
+            }
+            Command::Play(PlayCommand::SetRate { rate })
+        }
+        "queue" if !rest.is_empty() => Command::Play(PlayCommand::QueueAdd { item_id: rest.to_string() }),
+        "queue" => return Err("queue needs an item id (see `library`)".into()),
+        "start" => Command::Play(PlayCommand::StartAnyway),
+        "allow" => Command::Allow(match rest {
+            "playback" => Permissions { playback: true, queue: false },
+            "queue" => Permissions { playback: false, queue: true },
+            "all" => Permissions { playback: true, queue: true },
+            "none" => Permissions { playback: false, queue: false },
+            other => return Err(format!("allow playback|queue|all|none, not {other:?}")),
+        }),
+        "library" | "status" => Command::Library,
         "help" | "?" => Command::Help,
         other => return Err(format!("unknown command {other:?}; {HELP}")),
     };
@@ -74,5 +116,12 @@ mod tests {
         assert!(parse("kick").unwrap_err().contains("member id"));
         assert!(parse("capacity lots").unwrap_err().contains("number"));
         assert!(parse("dance").unwrap_err().contains("unknown command"));
+        assert_eq!(parse("seek 90.5"), Ok(Some(Command::Play(PlayCommand::Seek { position: 90500.0 }))));
+        assert_eq!(
+            parse("play t-1"),
+            Ok(Some(Command::Play(PlayCommand::Play { item_id: Some("t-1".into()), position: None })))
+        );
+        assert!(parse("rate 3").unwrap_err().contains("between"));
+        assert_eq!(parse("allow all"), Ok(Some(Command::Allow(Permissions { playback: true, queue: true }))));
     }
 }

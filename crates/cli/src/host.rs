@@ -45,6 +45,9 @@ pub struct HostArgs {
     /// Do not draw the QR code in the terminal.
     #[arg(long)]
     no_qr: bool,
+    /// Share the music and video in this folder for synchronized playback.
+    #[arg(long, value_name = "DIR")]
+    media: Option<std::path::PathBuf>,
 }
 
 pub async fn run(args: HostArgs) -> anyhow::Result<()> {
@@ -60,6 +63,7 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
         limits: Limits { max_conns_per_addr: args.max_conns_per_addr, ..Limits::default() },
         interface: args.interface.clone(),
         mdns: !args.no_mdns,
+        media: args.media.clone(),
     };
     let host = Host::start(config).await.context("could not start hosting")?;
     // Subscribe before announcing: a client that joins the moment it reads our JSON line must
@@ -178,6 +182,29 @@ async fn execute(host: &Host, out: &mut dyn Write, command: commands::Command) -
             for member in host.members().await? {
                 let latency = member.latency.map_or(String::new(), |ms| format!(", {ms} ms"));
                 writeln!(out, "  {}  {} ({:?}{latency})", member.id, member.name, member.connection_status)?;
+            }
+        }
+        Command::Play(command) => host.syncplay(command).await?,
+        Command::Allow(permissions) => {
+            host.set_permissions(permissions).await?;
+            writeln!(out, "members may control playback: {}, the queue: {}", permissions.playback, permissions.queue)?;
+        }
+        Command::Library => {
+            let playback = host.playback().await?;
+            for item in &playback.library {
+                writeln!(out, "  {}  {} ({})", item.id, item.title, item.mime)?;
+            }
+            let state = &playback.state;
+            writeln!(
+                out,
+                "  now: {:?} {} at {:.1} s",
+                state.state,
+                state.item_id.as_deref().unwrap_or("-"),
+                state.position / 1000.0
+            )?;
+            for member in &playback.members {
+                let error = member.error_ms.map_or("?".into(), |e| format!("{e:+.1} ms"));
+                writeln!(out, "  {}: {:?}, {error}", member.member_id, member.state)?;
             }
         }
         Command::Help => writeln!(out, "{}", commands::HELP)?,

@@ -20,8 +20,9 @@ use tracing::warn;
 pub mod browse {
     pub use partyline_discovery::{BrowseEvent, Browser, SessionAd, SessionTxt};
 }
+pub use partyline_protocol::{GroupState, LibraryItem, Permissions, PlayState};
 pub use partyline_protocol::{LeaveReason, MemberInfo, SessionState};
-pub use partyline_server::{HostEvent, Limits, ServerError};
+pub use partyline_server::{HostEvent, Limits, PlayCommand, Playback, ServerError};
 use partyline_server::{Server, ServerConfig, ServerHandle, generate_join_key, generate_room_code};
 use partyline_session::Config as SessionConfig;
 use tokio::sync::{broadcast, watch};
@@ -47,6 +48,8 @@ pub struct HostConfig {
     pub interface: Option<String>,
     /// Advertise the session over mDNS so other desktops find it.
     pub mdns: bool,
+    /// A folder of music or video to share for SyncPlay.
+    pub media: Option<std::path::PathBuf>,
 }
 
 impl Default for HostConfig {
@@ -61,6 +64,7 @@ impl Default for HostConfig {
             limits: Limits::default(),
             interface: None,
             mdns: true,
+            media: None,
         }
     }
 }
@@ -140,6 +144,7 @@ impl Host {
             room_code: room_code.clone(),
             session,
             limits: config.limits,
+            media: config.media,
         })
         .await?;
         let local_addr = server.local_addr();
@@ -244,6 +249,31 @@ impl Host {
     /// Renames the party.
     pub async fn rename(&self, name: &str) -> Result<(), HostError> {
         Ok(self.server.rename(name).await?)
+    }
+
+    /// A SyncPlay command (play, pause, seek, next, previous, rate, queue, start anyway).
+    pub async fn syncplay(&self, command: PlayCommand) -> Result<(), HostError> {
+        Ok(self.server.syncplay(command).await?)
+    }
+
+    /// Lets members control playback and/or the queue.
+    pub async fn set_permissions(&self, permissions: Permissions) -> Result<(), HostError> {
+        Ok(self.server.set_permissions(permissions).await?)
+    }
+
+    /// Acts on one member's device, e.g. `volume` with `0.5`.
+    pub async fn remote_command(
+        &self,
+        member_id: &str,
+        command: &str,
+        value: Option<serde_json::Value>,
+    ) -> Result<(), HostError> {
+        Ok(self.server.remote_command(member_id, command, value).await?)
+    }
+
+    /// SyncPlay's state, the library, and each member's sync.
+    pub async fn playback(&self) -> Result<Playback, HostError> {
+        Ok(self.server.playback().await?)
     }
 
     /// Ends the party: `session_closed` to everyone, goodbyes on mDNS, then stop.

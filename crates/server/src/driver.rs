@@ -5,12 +5,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
-use partyline_protocol::{ClientMessage, DecodeError, Frame, MemberInfo, SessionState};
+use partyline_protocol::client::PlayCommand;
+use partyline_protocol::{ClientMessage, DecodeError, Frame, MemberInfo, Permissions, SessionState};
 use partyline_session::{ConnId, Event, Session, SessionError, Time, Transmit};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use crate::Playback;
 use crate::clock::Clock;
 
 /// What a connection task tells the session task. Sent with `send().await`: these must
@@ -63,11 +65,41 @@ impl Kill {
 #[derive(Debug)]
 pub(crate) enum Command {
     Members(oneshot::Sender<Vec<MemberInfo>>),
-    Kick { member_id: String, reason: String, reply: oneshot::Sender<Result<MemberInfo, SessionError>> },
-    Lock { locked: bool, reply: oneshot::Sender<Result<(), SessionError>> },
-    Capacity { max_members: u32, reply: oneshot::Sender<Result<(), SessionError>> },
-    Rename { name: String, reply: oneshot::Sender<Result<(), SessionError>> },
-    Close { reason: Option<String> },
+    Kick {
+        member_id: String,
+        reason: String,
+        reply: oneshot::Sender<Result<MemberInfo, SessionError>>,
+    },
+    Lock {
+        locked: bool,
+        reply: oneshot::Sender<Result<(), SessionError>>,
+    },
+    Capacity {
+        max_members: u32,
+        reply: oneshot::Sender<Result<(), SessionError>>,
+    },
+    Rename {
+        name: String,
+        reply: oneshot::Sender<Result<(), SessionError>>,
+    },
+    Close {
+        reason: Option<String>,
+    },
+    Play {
+        command: PlayCommand,
+        reply: oneshot::Sender<Result<(), SessionError>>,
+    },
+    Permissions {
+        permissions: Permissions,
+        reply: oneshot::Sender<Result<(), SessionError>>,
+    },
+    Remote {
+        member_id: String,
+        command: String,
+        value: Option<serde_json::Value>,
+        reply: oneshot::Sender<Result<(), SessionError>>,
+    },
+    Playback(oneshot::Sender<Playback>),
 }
 
 pub(crate) struct Driver {
@@ -149,6 +181,22 @@ impl Driver {
                 let _ = reply.send(self.session.rename(now, &name));
             }
             Command::Close { reason } => self.session.close(now, reason.as_deref()),
+            Command::Play { command, reply } => {
+                let _ = reply.send(self.session.syncplay_command(now, command));
+            }
+            Command::Permissions { permissions, reply } => {
+                let _ = reply.send(self.session.set_permissions(now, permissions));
+            }
+            Command::Remote { member_id, command, value, reply } => {
+                let _ = reply.send(self.session.remote_command(now, &member_id, &command, value));
+            }
+            Command::Playback(reply) => {
+                let _ = reply.send(Playback {
+                    state: self.session.play_state(),
+                    library: self.session.library().to_vec(),
+                    members: self.session.sync_report(),
+                });
+            }
         }
     }
 

@@ -39,7 +39,31 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/info", get(info))
         .route("/api/join", get(room_code))
         .route("/ws", get(upgrade))
+        .nest("/media", media_router(&shared))
         .with_state(shared)
+}
+
+/// The shared folder with Range support (404 for everything when nothing is shared), behind
+/// the join key: the host's files are for its guests only. An `<audio>` element cannot send
+/// headers, so the key rides in the query (`?token=`), as for the WebSocket.
+fn media_router(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
+    let files = match &shared.media {
+        Some(dir) => Router::new().fallback_service(tower_http::services::ServeDir::new(dir)),
+        None => Router::new().fallback(|| async { (StatusCode::NOT_FOUND, "This host shares no media\n") }),
+    };
+    files.layer(axum::middleware::from_fn_with_state(shared.clone(), media_key))
+}
+
+async fn media_key(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<WsQuery>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match auth::check_key(shared.join_key.as_deref(), query.token.as_deref(), request.headers()) {
+        KeyCheck::Refused => (StatusCode::UNAUTHORIZED, "A join key is needed (?token=)\n").into_response(),
+        _ => next.run(request).await,
+    }
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

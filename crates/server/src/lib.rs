@@ -9,6 +9,7 @@
 //! - `handler`: one task per connection: rate limit, decode, pings, batched writes.
 //! - `driver`: the session task, and the bounded queues between it and the connections.
 //! - [`auth`]: key and Origin checks.
+//! - [`media`]: the shared media folder: the SyncPlay library, served with Range requests.
 //! - [`clock`]: the host's one clock.
 //!
 //! # Backpressure
@@ -22,6 +23,7 @@ pub mod clock;
 mod driver;
 mod handler;
 mod http;
+pub mod media;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -29,8 +31,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use partyline_protocol::{MemberInfo, SessionState};
-use partyline_session::{Config as SessionConfig, Event, Session, SessionError};
+pub use partyline_protocol::client::PlayCommand;
+use partyline_protocol::{LibraryItem, MemberInfo, Permissions, PlayState, SessionState};
+use partyline_session::{Config as SessionConfig, Event, MemberSync, Session, SessionError};
 use rand::Rng;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
@@ -90,6 +93,8 @@ pub struct ServerConfig {
     pub session: SessionConfig,
     /// Resource limits.
     pub limits: Limits,
+    /// A folder whose playable files become the SyncPlay library, served at `/media/`.
+    pub media: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -100,6 +105,7 @@ impl Default for ServerConfig {
             room_code: Some(generate_room_code()),
             session: SessionConfig::default(),
             limits: Limits::default(),
+            media: None,
         }
     }
 }
@@ -121,6 +127,9 @@ pub enum ServerError {
     /// The session refused the action.
     #[error(transparent)]
     Session(#[from] SessionError),
+    /// The media folder cannot be shared.
+    #[error(transparent)]
+    Media(#[from] media::MediaError),
 }
 
 /// State the HTTP handlers and connection tasks share.
@@ -135,6 +144,7 @@ pub(crate) struct Shared {
     pub(crate) per_addr: http::PerAddr,
     pub(crate) code_tries: http::CodeTries,
     pub(crate) tracker: TaskTracker,
+    pub(crate) media: Option<std::path::PathBuf>,
 }
 
 /// A 128-bit join key, base64url without padding (22 characters).
@@ -163,6 +173,17 @@ fn base64url(bytes: &[u8]) -> String {
     out
 }
 
+/// SyncPlay as the host sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Playback {
+    /// The group's state.
+    pub state: PlayState,
+    /// The shared media.
+    pub library: Vec<LibraryItem>,
+    /// Each member's last report: how in sync the room is.
+    pub members: Vec<MemberSync>,
+}
+
 /// Bounded inbound queue into the session task: a burst of a thousand joins fits; past it,
 /// readers wait, and so (through TCP) do their clients.
 const INBOUND_QUEUE: usize = 4096;
@@ -183,12 +204,17 @@ impl Server {
     /// Binds, starts the session and the HTTP server, and returns a handle. A bind failure is
     /// an error, never a silent port 0.
     pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServerError> {
+        let library = match &config.media {
+            Some(dir) => media::scan(dir)?,
+            None => Vec::new(),
+        };
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
             .map_err(|source| ServerError::Bind { addr: config.bind, source })?;
         let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.bind, source })?;
         let clock = Clock::new();
-        let session = Session::new(config.session, clock.now(), rand::rng().random());
+        let mut session = Session::new(config.session, clock.now(), rand::rng().random());
+        session.set_library(clock.now(), library)?;
         let session_id = session.id().to_string();
         let (state_tx, state_rx) = watch::channel(session.state());
         let (events, _) = broadcast::channel(EVENT_QUEUE);
@@ -207,6 +233,7 @@ impl Server {
             per_addr: Default::default(),
             code_tries: Default::default(),
             tracker: tracker.clone(),
+            media: config.media,
         });
         let driver = Driver { session, clock, outboxes: HashMap::new(), events: events.clone(), state: state_tx };
         let session_done = tokio::spawn(driver.run(inbound_rx, commands_rx, shutdown.clone()));
@@ -321,6 +348,32 @@ impl ServerHandle {
     pub async fn rename(&self, name: &str) -> Result<(), ServerError> {
         let name = name.to_string();
         Ok(self.ask(|reply| Command::Rename { name, reply }).await??)
+    }
+
+    /// A SyncPlay command as the host (who may do anything).
+    pub async fn syncplay(&self, command: PlayCommand) -> Result<(), ServerError> {
+        Ok(self.ask(|reply| Command::Play { command, reply }).await??)
+    }
+
+    /// Lets members control playback and/or the queue.
+    pub async fn set_permissions(&self, permissions: Permissions) -> Result<(), ServerError> {
+        Ok(self.ask(|reply| Command::Permissions { permissions, reply }).await??)
+    }
+
+    /// Acts on one member's device (`remote.command`), e.g. `volume` with `0.5`.
+    pub async fn remote_command(
+        &self,
+        member_id: &str,
+        command: &str,
+        value: Option<serde_json::Value>,
+    ) -> Result<(), ServerError> {
+        let (member_id, command) = (member_id.to_string(), command.to_string());
+        Ok(self.ask(|reply| Command::Remote { member_id, command, value, reply }).await??)
+    }
+
+    /// SyncPlay's state, the library, and how in sync each member is.
+    pub async fn playback(&self) -> Result<Playback, ServerError> {
+        self.ask(Command::Playback).await
     }
 
     /// Closes the session (`session_closed` to everyone), stops accepting, and waits (at most

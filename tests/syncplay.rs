@@ -1,0 +1,90 @@
+//! SyncPlay over real sockets: the shared folder becomes the library every extension member
+//! receives, its files are served with Range requests to key holders only, and a play command
+//! reaches every member as the same state scheduled at the same future server time.
+
+use partyline_server::{Limits, PlayCommand};
+use partyline_support::{Client, SessionConfig, curl, start_host_with_media};
+use serde_json::{Value, json};
+
+fn media_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("partyline-syncplay-{}-{}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bytes: Vec<u8> = (0..10_000u32).map(|n| (n % 251) as u8).collect();
+    std::fs::write(dir.join("First Song.mp3"), &bytes).unwrap();
+    std::fs::write(dir.join("readme.txt"), b"not media").unwrap();
+    dir
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64
+}
+
+/// Media is served with Range (206, exactly the bytes asked for) to key holders, 401 without.
+#[tokio::test]
+async fn media_range_requests_need_the_key() {
+    let dir = media_dir();
+    let host = start_host_with_media(SessionConfig::default(), Limits::default(), Some(dir.clone())).await;
+    let base = format!("http://{}", host.local_addr());
+    let (mut x, _) = Client::join(&host, "dev-x", true).await;
+    let (library, _) = x.recv_until("library.update").await;
+    let items = library["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "only playable files: {library}");
+    assert_eq!(
+        (items[0]["title"].as_str(), items[0]["mime"].as_str(), items[0]["size"].as_u64()),
+        (Some("First Song"), Some("audio/mpeg"), Some(10_000))
+    );
+    let url = format!("{base}{}", items[0]["url"].as_str().unwrap());
+    let key = host.join_key().unwrap();
+    let (status, body) = curl(&["-H", "Range: bytes=100-199", &format!("{url}?token={key}")]).await;
+    assert_eq!(status, 206);
+    let expected: Vec<u8> = (100..200u32).map(|n| (n % 251) as u8).collect();
+    assert_eq!(body, expected, "exactly bytes 100–199");
+    let (status, _) = curl(&[&url]).await;
+    assert_eq!(status, 401, "no key, no media");
+    let (status, _) = curl(&[&format!("{base}/media/..%2F..%2Fetc%2Fpasswd?token={key}")]).await;
+    assert_eq!(status, 404, "nothing outside the folder");
+    host.shutdown(None).await;
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The host plays an item: every member gets `waiting`, reports ready, and then every member
+/// gets `playing` with the same serverTime, in the future when it arrives.
+#[tokio::test]
+async fn play_reaches_everyone_with_one_start_time() {
+    let dir = media_dir();
+    let host = start_host_with_media(SessionConfig::default(), Limits::default(), Some(dir.clone())).await;
+    let mut members = Vec::new();
+    for n in 0..3 {
+        let (mut client, _) = Client::join(&host, &format!("dev-{n}"), true).await;
+        client.recv_until("syncplay.state").await;
+        members.push(client);
+    }
+    let item = host.playback().await.unwrap().library[0].id.clone();
+    host.syncplay(PlayCommand::Play { item_id: Some(item.clone()), position: None }).await.unwrap();
+    let mut entry = String::new();
+    for client in &mut members {
+        let (state, _) = client.recv_until("syncplay.state").await;
+        assert_eq!((state["state"].as_str(), state["itemId"].as_str()), (Some("waiting"), Some(item.as_str())));
+        entry = state["entryId"].as_str().unwrap().to_string();
+    }
+    for client in &mut members {
+        client
+            .send(
+                json!({"type": "playback.progress", "timestamp": 1, "entryId": entry, "position": 0, "state": "ready"}),
+            )
+            .await;
+    }
+    let mut starts: Vec<Value> = Vec::new();
+    for client in &mut members {
+        let (state, _) = client.recv_until("syncplay.state").await;
+        let now_us = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as u64;
+        assert_eq!(state["state"], "playing");
+        assert!(state["serverTime"].as_u64().unwrap() > now_us, "the start is still ahead when it arrives");
+        starts.push(state);
+    }
+    assert!(starts.iter().all(|s| s["serverTime"] == starts[0]["serverTime"]), "one start time: {starts:?}");
+    let playback = host.playback().await.unwrap();
+    assert_eq!(playback.members.len(), 3, "every member's report reaches the host");
+    host.shutdown(None).await;
+    std::fs::remove_dir_all(dir).unwrap();
+}
