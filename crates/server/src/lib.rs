@@ -257,6 +257,7 @@ impl Server {
             shutdown,
             tracker,
             tasks: Arc::new(tokio::sync::Mutex::new(Some((session_done, http_done)))),
+            clock,
         })
     }
 }
@@ -276,6 +277,7 @@ pub struct ServerHandle {
     shutdown: CancellationToken,
     tracker: TaskTracker,
     tasks: Arc<tokio::sync::Mutex<Tasks>>,
+    clock: Clock,
 }
 
 impl std::fmt::Debug for ServerHandle {
@@ -296,6 +298,11 @@ impl ServerHandle {
     /// The session id.
     pub fn session_id(&self) -> &str {
         &self.session_id
+    }
+
+    /// The host's clock: what `serverTime` and the pong timestamps are measured on.
+    pub fn clock(&self) -> Clock {
+        self.clock
     }
 
     /// The join key, `None` for an open host.
