@@ -155,6 +155,15 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
     }
     let _ = writeln!(human, "Ending the party…");
     host.stop().await;
+    // The last events (members leaving, `closed`) still go out, so a script sees the end.
+    while let Ok(event) = events.try_recv() {
+        if json_events {
+            let mut stdout = std::io::stdout().lock();
+            let line = serde_json::to_string(&event)?;
+            json_events = writeln!(stdout, "{line}").and_then(|()| stdout.flush()).is_ok();
+        }
+        let _ = describe(&mut human, &event);
+    }
     let _ = writeln!(human, "Party ended.");
     Ok(())
 }

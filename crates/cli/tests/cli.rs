@@ -86,7 +86,7 @@ async fn stdin_commands_and_event_lines() {
         stdout.read_line(&mut line).unwrap();
         (line, stdout)
     });
-    let (line, _stdout) = event.await.unwrap();
+    let (line, stdout) = event.await.unwrap();
     let event: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"));
     assert_eq!(
         (event["event"].as_str(), event["id"].as_str(), event["name"].as_str()),
@@ -103,6 +103,18 @@ async fn stdin_commands_and_event_lines() {
     };
     assert_eq!((kicked["type"].as_str(), kicked["reason"].as_str()), (Some("kicked"), Some("too loud")));
     writeln!(stdin, "close").unwrap();
+    let last = tokio::task::spawn_blocking(move || {
+        let mut stdout = stdout;
+        let mut last = String::new();
+        let mut line = String::new();
+        while stdout.read_line(&mut line).unwrap() > 0 {
+            last = std::mem::take(&mut line);
+        }
+        last
+    })
+    .await
+    .unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&last).unwrap()["event"], "closed", "the last event line: {last}");
     let exit = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
     assert!(exit.status.success());
     let stderr = String::from_utf8_lossy(&exit.stderr);
