@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Dev-only mock Partyline host for trying the phone page without the Rust host.
 
-Serves ui/ with the host's path mapping (/, /app.js, /client.js, /style.css), /api/info,
-/api/join?code=, and a WebSocket at /ws that follows docs/protocol.md closely enough to exercise
-the client (join, welcome/hello/member_list, seq numbers, resume + replay + snapshot, heartbeat
-timeout, ping/pong with µs times, chat, kicked, session_closed, full, locked, replaced).
+Serves ui/ with the host's path mapping (/, /app.js, /client.js, /style.css, /player.js,
+/syncplay.js), /api/info, /api/join?code=, and a WebSocket at /ws that follows docs/protocol.md
+closely enough to exercise the client (join, welcome/hello/member_list, seq numbers, resume +
+replay + snapshot, heartbeat timeout, ping/pong with µs times, chat, kicked, session_closed, full,
+locked, replaced).
 Not a reference implementation; the Rust host is. Standard library only. Binds 127.0.0.1 only.
 
   python3 ui/dev/mock_host.py --port 8765 --key testkey --code ABCD
@@ -43,6 +44,8 @@ ROUTES = {
     '/app.js': ('phone/app.js', 'text/javascript; charset=utf-8'),
     '/client.js': ('shared/client.js', 'text/javascript; charset=utf-8'),
     '/style.css': ('phone/style.css', 'text/css; charset=utf-8'),
+    '/player.js': ('phone/player.js', 'text/javascript; charset=utf-8'),
+    '/syncplay.js': ('shared/syncplay.js', 'text/javascript; charset=utf-8'),
 }
 SEQUENCED = {'welcome', 'member_list', 'member_joined', 'member_left', 'member_updated',
              'latency_update', 'session_updated', 'chat', 'kicked', 'session_closed'}

@@ -1,5 +1,6 @@
 // Partyline phone page: DOM rendering and browser glue only. Protocol logic lives in /client.js.
 import { PartylineClient } from '/client.js';
+import { attachSyncPlay, createSyncClock } from '/player.js';
 
 const $ = (id) => document.getElementById(id);
 const KEYS = {
@@ -229,6 +230,7 @@ function start(resume) {
     device: { id: deviceId(), name: local.get(KEYS.name) || 'Guest' },
     resume: resume || undefined,
     protocolVersion: versions.indexOf('partyline/1') >= 0 ? 'partyline/1' : null,
+    clock: createSyncClock(), // SyncPlay's clock filter (player.js)
   });
   const c = client;
   c.on('change', () => queueRender());
@@ -239,6 +241,7 @@ function start(resume) {
   c.on('ended', (ending) => {
     if (c === client) showEnding(ending);
   });
+  attachSyncPlay(c); // the "Now playing" panel and the media element
   resetPartyDom();
   show('screen-party');
   c.connect();
@@ -334,11 +337,14 @@ function renderMembers(state) {
     r.av.textContent = (Array.from(m.name.trim())[0] || '?').toUpperCase();
     r.host.hidden = !m.isHost;
     r.you.hidden = !self;
-    li.setAttribute('data-status', m.connectionStatus);
+    // Our own row follows our own connection: the list is the host's last word, which cannot
+    // tell us that we are the one cut off.
+    const status = self && state.connection === 'reconnecting' ? 'reconnecting' : m.connectionStatus;
+    li.setAttribute('data-status', status);
     li.toggleAttribute('data-host', m.isHost);
     li.toggleAttribute('data-self', self);
-    r.status.setAttribute('data-status', m.connectionStatus);
-    r.status.textContent = m.connectionStatus;
+    r.status.setAttribute('data-status', status);
+    r.status.textContent = status;
     r.lat.textContent = fmtMs(m.latency);
     r.lat.title = 'Latency measured by the host';
     const want = prev ? prev.nextSibling : list.firstChild;
@@ -413,7 +419,7 @@ function render() {
     $('banner-text').textContent = why + ' Reconnecting' + (s.attempt > 1 ? ' (try ' + s.attempt + ')' : '') + '…';
   }
   $('self-name').textContent = client.device.name;
-  $('self-latency').textContent = fmtMs(s.latency);
+  $('self-latency').textContent = s.connection === 'connected' ? fmtMs(s.latency) : '—'; // no stale reading while cut off
   renderMembers(s);
   const chatOk = s.extensions || s.connection !== 'connected';
   $('chat-section').hidden = !chatOk;
@@ -456,7 +462,7 @@ function endingView(ending) {
       return ['closed', 'moon', 'The party is over', 'The host ended the party.',
         'If the host starts a new one, scan its QR code.', 'Look for a new party', 'rejoin-button', () => location.reload()];
     case 'full': {
-      const nums = d.maxMembers ? ' Every place is taken: ' + (d.currentMembers != null ? d.currentMembers : d.maxMembers) + ' of ' + d.maxMembers + ' guests.' : '';
+      const nums = d.maxMembers ? ' Every place is taken: ' + (d.currentMembers != null ? d.currentMembers : d.maxMembers) + ' of ' + d.maxMembers + (d.maxMembers === 1 ? ' guest.' : ' guests.') : '';
       return ['full', 'people', 'The party is full', "There's no room for another guest right now." + nums,
         'Ask the host to make room or raise the limit, then try again.', 'Try again', 'retry-button', retry];
     }

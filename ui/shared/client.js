@@ -190,6 +190,8 @@ function cleanMember(m) {
  *   setTimeout, clearTimeout   timer functions (default: global ones)
  *   now            () => epoch ms, sub-ms precision (default: makeNow())
  *   random         () => [0, 1) (default: Math.random)
+ *   clock          a clock filter with ClockSync's interface (default: new ClockSync()), e.g.
+ *                  SyncClock from syncplay.js for SyncPlay
  *   any key of DEFAULTS to tune timing
  *
  * Events (client.on(type, fn) → unsubscribe function):
@@ -216,7 +218,7 @@ export class PartylineClient {
     this.now = o.now || makeNow();
     this._random = o.random || Math.random;
     this._listeners = {};
-    this.clock = new ClockSync({ maxSamples: this.opts.clockSamples, best: this.opts.clockBest });
+    this.clock = o.clock || new ClockSync({ maxSamples: this.opts.clockSamples, best: this.opts.clockBest });
     this.seq = new SeqTracker();
     this._creds = o.resume && o.resume.memberId && o.resume.resumeSecret
       ? { memberId: o.resume.memberId, resumeSecret: o.resume.resumeSecret, sessionId: o.resume.sessionId || this.sessionId }
@@ -366,7 +368,46 @@ export class PartylineClient {
 
   /** The server's clock now, in epoch milliseconds. */
   serverNow() {
-    return this.now() + this.clock.currentOffset();
+    const t = this.now();
+    return t + this.clock.currentOffset(t);
+  }
+
+  // ---- SyncPlay (extension; see ui/shared/syncplay.js and ui/phone/player.js) ----------------
+
+  /** Pings every `ms` from the next ping on (SyncPlay wants ~2 s while active; default 5 s). */
+  setPingInterval(ms) {
+    if (!(ms > 0) || ms === this.opts.pingInterval) return;
+    this.opts.pingInterval = ms;
+    if (this._phase === 'live' && this._timers.ping != null) {
+      this._clear('ping');
+      const ping = () => {
+        const p = this._lastPingAt;
+        if (p && this._lastRecvAt < p && this.now() - p > this.opts.deadAfter) {
+          this._drop('server silent');
+          return;
+        }
+        this._sendPing();
+        this._timers.ping = this._setTimeout(ping, this.opts.pingInterval);
+      };
+      this._timers.ping = this._setTimeout(ping, ms);
+    }
+  }
+
+  /**
+   * `syncplay.command`: command is play | pause | seek | next | previous | setRate | queue.add |
+   * queue.remove, with its fields ({ position }, { rate }, { itemId }, { entryId }). Returns false
+   * when not connected. The server answers `error` (code unauthorized, details.reason "syncplay")
+   * when the host has not allowed it: emitted as `servererror`.
+   */
+  sendSyncplayCommand(command, fields) {
+    if (this._phase !== 'live' || !this.state.extensions) return false;
+    return this._send(Object.assign({}, fields || {}, { type: 'syncplay.command', command: command }));
+  }
+
+  /** `playback.progress`: { entryId, position, state, error }. Returns false when not connected. */
+  sendPlaybackProgress(report) {
+    if (this._phase !== 'live' || !this.state.extensions) return false;
+    return this._send(Object.assign({}, report, { type: 'playback.progress' }));
   }
 
   /** Stops everything without leaving (the server keeps the member as reconnecting). */
@@ -754,7 +795,7 @@ export class PartylineClient {
       this._sendJoin();
       return;
     }
-    if (code === 'unauthorized') {
+    if (code === 'unauthorized' && !(details.reason === 'syncplay' && this._phase === 'live')) {
       this._forgetCredentials();
       const locked = details.reason === 'locked';
       this._end({ kind: locked ? 'locked' : 'unauthorized', reason: m.message || null, details });

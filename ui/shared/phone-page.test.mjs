@@ -1,5 +1,6 @@
-// Rule protected: the phone page is self-contained and embeddable. The host serves exactly four
-// files (GET / → index.html, /app.js, /client.js, /style.css) from its binary on a LAN with no
+// Rule protected: the phone page is self-contained and embeddable. The host serves exactly six
+// files (GET / → index.html, /app.js, /client.js, /style.css, and for SyncPlay /player.js,
+// /syncplay.js) from its binary on a LAN with no
 // internet, over plain http (not a secure context): so the page references only those paths, loads
 // nothing from another origin, uses no API that needs a secure context, keeps the protocol client
 // free of the DOM (the desktop app reuses it), carries the data-testid hooks that tests rely on,
@@ -17,17 +18,22 @@ const html = read('index.html');
 const app = read('app.js');
 const css = read('style.css');
 const client = readFileSync(join(here, 'client.js'), 'utf8');
+const player = read('player.js');
+const syncplay = readFileSync(join(here, 'syncplay.js'), 'utf8');
 
-test('index.html references exactly /style.css and /app.js; app.js imports /client.js', () => {
+test('index.html references exactly /style.css and /app.js; app.js imports /client.js and /player.js', () => {
   const refs = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]).sort();
   eq(refs, ['/app.js', '/style.css'], 'src/href attributes in index.html');
-  const imports = [...app.matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]);
-  eq(imports, ['/client.js'], 'imports in app.js');
+  const importsOf = (text) => [...text.matchAll(/^import [^;]* from '([^']+)';$/gm)].map((m) => m[1]);
+  eq(importsOf(app), ['/client.js', '/player.js'], 'imports in app.js');
+  eq(importsOf(player), ['/syncplay.js'], 'imports in player.js');
   eq([...client.matchAll(/^import /gm)].length, 0, 'imports in client.js');
+  eq([...syncplay.matchAll(/^import /gm)].length, 0, 'imports in syncplay.js');
+  eq(/import\(/.test(app + player + client + syncplay), false, 'no dynamic imports');
 });
 
 test('nothing is loaded from another origin', () => {
-  for (const [name, text] of [['index.html', html], ['app.js', app], ['style.css', css], ['client.js', client]]) {
+  for (const [name, text] of [['index.html', html], ['app.js', app], ['style.css', css], ['client.js', client], ['player.js', player], ['syncplay.js', syncplay]]) {
     const urls = (text.match(/(?:https?:)?\/\/[a-z0-9.-]+\.[a-z]{2,}[^\s'")]*/gi) || []).filter((u) => !u.startsWith('//'));
     eq(urls, [], `absolute URLs in ${name}`);
     eq(/@import|url\(/.test(name === 'style.css' ? text : ''), false, `${name}: CSS imports or url()`);
@@ -36,15 +42,17 @@ test('nothing is loaded from another origin', () => {
 
 test('no secure-context-only APIs', () => {
   const banned = ['randomUUID', 'crypto.subtle', 'navigator.clipboard', 'serviceWorker', 'navigator.share', 'Notification'];
-  for (const [name, text] of [['app.js', app], ['client.js', client]]) {
+  for (const [name, text] of [['app.js', app], ['client.js', client], ['player.js', player], ['syncplay.js', syncplay]]) {
     const found = banned.filter((b) => text.includes(b));
     eq(found, [], `secure-context APIs in ${name}`);
   }
 });
 
-test('client.js is DOM-free', () => {
-  const found = ['document.', 'window.', 'localStorage', 'sessionStorage', 'location.'].filter((w) => client.includes(w));
-  eq(found, [], 'DOM/browser globals in client.js');
+test('client.js and syncplay.js are DOM-free', () => {
+  for (const [name, text] of [['client.js', client], ['syncplay.js', syncplay]]) {
+    const found = ['document.', 'window.', 'localStorage', 'sessionStorage', 'location.'].filter((w) => text.includes(w));
+    eq(found, [], `DOM/browser globals in ${name}`);
+  }
 });
 
 test('the data-testid hooks exist', () => {
@@ -61,6 +69,6 @@ test('the data-testid hooks exist', () => {
 });
 
 test('under 60 KB gzipped', () => {
-  const size = gzipSync(Buffer.from(html + app + css + client), { level: 9 }).length;
+  const size = gzipSync(Buffer.from(html + app + css + client + player + syncplay), { level: 9 }).length;
   ok(size < 60 * 1024, `gzipped size ${size} bytes < ${60 * 1024}`);
 });

@@ -25,6 +25,8 @@ const INDEX_HTML: &str = include_str!("../../../ui/phone/index.html");
 const APP_JS: &str = include_str!("../../../ui/phone/app.js");
 const STYLE_CSS: &str = include_str!("../../../ui/phone/style.css");
 const CLIENT_JS: &str = include_str!("../../../ui/shared/client.js");
+const PLAYER_JS: &str = include_str!("../../../ui/phone/player.js");
+const SYNCPLAY_JS: &str = include_str!("../../../ui/shared/syncplay.js");
 
 /// Wrong room codes allowed per address per minute: enough for typos, too few to guess one
 /// of 28 million codes before the party ends.
@@ -36,6 +38,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/app.js", get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }))
         .route("/client.js", get(|| async { asset("text/javascript; charset=utf-8", CLIENT_JS) }))
         .route("/style.css", get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }))
+        .route("/player.js", get(|| async { asset("text/javascript; charset=utf-8", PLAYER_JS) }))
+        .route("/syncplay.js", get(|| async { asset("text/javascript; charset=utf-8", SYNCPLAY_JS) }))
         .route("/api/info", get(info))
         .route("/api/join", get(room_code))
         .route("/ws", get(upgrade))

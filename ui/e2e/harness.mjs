@@ -1,0 +1,563 @@
+// Shared harness of the phone page's end-to-end tests (not a test file itself).
+//
+// Everything real, everything on 127.0.0.1: the `partyline host` binary (target/debug/partyline,
+// driven through its --json event lines and its stdin commands), headless Chromium driven over
+// the Chrome DevTools Protocol (no npm packages), a protocol-speaking WebSocket member, and a
+// userspace TCP proxy that can cut the page's connections. Every wait has a time limit and every
+// process started here is stopped by the caller's after hook (see `Cleanup`).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+export const ROOT = resolve(HERE, '..', '..');
+export const BIN = process.env.PARTYLINE_BIN || join(ROOT, 'target', 'debug', 'partyline');
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+export const SHOTS = join(ROOT, 'tests', 'output', 'phone');
+export const VIEWPORT = { width: 390, height: 844 };
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const show = (v) => {
+  try {
+    return typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v, null, 0);
+  } catch (e) {
+    return String(v);
+  }
+};
+
+/** Fails clearly when the runtime lacks what the suite needs (Node 20 needs the flag). */
+export function requireEnvironment() {
+  assert.equal(typeof WebSocket, 'function',
+    'expected a global WebSocket (Node 20: run with --experimental-websocket), got ' + typeof WebSocket);
+  assert.ok(existsSync(BIN), `expected the host binary at ${BIN}: run \`cargo build -p partyline-cli\` first`);
+  assert.ok(existsSync(CHROMIUM), `expected Chromium at ${CHROMIUM}`);
+}
+
+/**
+ * Polls `probe` (sync or async) until it returns something truthy; returns that value. On timeout
+ * throws "timed out after N ms waiting for <what>: last value <v>".
+ */
+export async function waitUntil(probe, what, ms = 8000, every = 50) {
+  const end = Date.now() + ms;
+  let last;
+  for (;;) {
+    try {
+      last = await probe();
+      if (last) return last;
+    } catch (e) {
+      last = 'error: ' + e.message;
+    }
+    if (Date.now() >= end) throw new Error(`timed out after ${ms} ms waiting for ${what}; last value: ${show(last)}`);
+    await sleep(every);
+  }
+}
+
+/** Runs `fn` with a time limit. */
+export async function within(ms, what, promise) {
+  let timer;
+  const timeout = new Promise((_, rej) => {
+    timer = setTimeout(() => rej(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Collects teardown steps; `run()` runs them all (last first), each with a time limit. */
+export class Cleanup {
+  constructor() {
+    this.steps = [];
+  }
+  add(what, fn) {
+    this.steps.push({ what, fn });
+  }
+  async run() {
+    const errors = [];
+    while (this.steps.length) {
+      const { what, fn } = this.steps.pop();
+      try {
+        await within(10000, 'cleanup: ' + what, Promise.resolve().then(fn));
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+    if (errors.length) throw errors[0];
+  }
+}
+
+async function stopChild(child, { gracefully, ms = 5000, group = false } = {}) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  const kill = (sig) => {
+    try {
+      if (group) process.kill(-child.pid, sig);
+      else child.kill(sig);
+    } catch (e) {
+      /* already gone */
+    }
+  };
+  if (gracefully) {
+    try {
+      await gracefully();
+    } catch (e) {
+      /* fall through to signals */
+    }
+    if (await Promise.race([exited.then(() => true), sleep(ms).then(() => false)])) return;
+  }
+  kill('SIGTERM');
+  if (await Promise.race([exited.then(() => true), sleep(ms).then(() => false)])) return;
+  kill('SIGKILL');
+  await Promise.race([exited, sleep(ms)]);
+}
+
+// ---- the host ---------------------------------------------------------------------------------
+
+/**
+ * A real `partyline host` on 127.0.0.1 with a random port, mDNS off. `info` is its first JSON line;
+ * `events` every later event line (parsed), in order.
+ */
+export class Host {
+  static async start({ maxMembers, open, name } = {}) {
+    const args = ['host', '--bind', '127.0.0.1', '--port', '0', '--json', '--no-mdns', '--no-qr'];
+    if (maxMembers != null) args.push('--max-members', String(maxMembers));
+    if (open) args.push('--open');
+    if (name) args.push('--name', name);
+    const child = spawn(BIN, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const h = new Host(child);
+    const info = await within(10000, 'the host to print its JSON line', h._firstLine);
+    h.info = info;
+    return h;
+  }
+
+  constructor(child) {
+    this.child = child;
+    this.events = [];
+    this.stderr = '';
+    this.exit = new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
+    child.stderr.on('data', (d) => {
+      this.stderr += d;
+    });
+    child.stdin.on('error', () => {}); // the host may be gone already
+    const rl = createInterface({ input: child.stdout });
+    this._firstLine = new Promise((res, rej) => {
+      let first = true;
+      rl.on('line', (line) => {
+        let obj;
+        try {
+          obj = JSON.parse(line);
+        } catch (e) {
+          if (first) rej(new Error('host printed a non-JSON first line: ' + line));
+          return;
+        }
+        if (first) {
+          first = false;
+          res(obj);
+        } else this.events.push(obj);
+      });
+      child.once('exit', (code) => rej(new Error(`host exited (${code}) before its JSON line; stderr: ${this.stderr}`)));
+    });
+  }
+
+  get port() {
+    return this.info.port;
+  }
+  get httpBase() {
+    return `http://127.0.0.1:${this.info.port}`;
+  }
+
+  /** Types one command line into the host's stdin. */
+  command(line) {
+    this.child.stdin.write(line + '\n');
+  }
+
+  /** Waits for an event line matching `pred` (searching from index `from`); returns it. */
+  waitEvent(pred, what, ms = 8000, from = 0) {
+    return waitUntil(() => this.events.slice(from).find(pred), `host event: ${what}`, ms, 25);
+  }
+
+  async stop() {
+    await stopChild(this.child, {
+      gracefully: async () => {
+        this.command('close');
+        this.child.stdin.end();
+      },
+    });
+  }
+}
+
+/**
+ * The host serves the page embedded at build time: a stale binary would test stale files. Checks
+ * that every page file it serves (`/` = ui/phone/index.html, `/<name>` for the .js and .css files of
+ * ui/phone and ui/shared) is byte for byte what is on disk. Files it does not serve (404) are skipped.
+ */
+export async function assertServesCurrentUi(base) {
+  const files = [['/', 'ui/phone/index.html']];
+  for (const dir of ['ui/phone', 'ui/shared']) {
+    for (const f of readdirSync(join(ROOT, dir)).sort()) {
+      if (/\.(js|css)$/.test(f)) files.push(['/' + f, dir + '/' + f]);
+    }
+  }
+  const stale = [];
+  for (const [path, file] of files) {
+    const res = await within(5000, 'GET ' + path, fetch(base + path));
+    const served = await res.text();
+    if (res.status === 404) continue;
+    const disk = readFileSync(join(ROOT, file), 'utf8');
+    if (served !== disk) stale.push(`${file} (${disk.length} chars on disk, ${served.length} served)`);
+  }
+  assert.deepEqual(stale, [],
+    'expected the host to serve the page files as they are on disk; the binary is stale, run `cargo build -p partyline-cli`');
+}
+
+// ---- a protocol member (plain WebSocket) ------------------------------------------------------
+
+/**
+ * A second guest speaking the protocol directly (partyline/1), with heartbeats. `messages` keeps
+ * every server message. Connects straight to the host (not through the proxy).
+ */
+export class WsMember {
+  static async join(host, { name = 'Sara', deviceId = 'e2e-ws-' + Math.random().toString(16).slice(2) } = {}) {
+    const m = new WsMember();
+    const url = host.info.wsUrl + (host.info.joinKey ? '?token=' + encodeURIComponent(host.info.joinKey) : '');
+    const ws = new WebSocket(url);
+    m.ws = ws;
+    ws.onmessage = (ev) => {
+      const msg = JSON.parse(ev.data);
+      m.messages.push(msg);
+    };
+    ws.onclose = (ev) => {
+      m.closed = { code: ev.code, reason: ev.reason };
+    };
+    await within(5000, 'member socket to open', new Promise((res, rej) => {
+      ws.onopen = res;
+      ws.onerror = () => rej(new Error('member socket failed to open'));
+    }));
+    m.send({ type: 'join', sessionId: host.info.sessionId, protocolVersion: 'partyline/1', deviceInfo: { id: deviceId, name, type: 'client' } });
+    const reply = await m.waitFor((x) => x.type === 'welcome' || x.type === 'error', 'welcome or error');
+    m.reply = reply;
+    if (reply.type === 'welcome') {
+      m.id = reply.clientId;
+      m.hb = setInterval(() => m.send({ type: 'heartbeat' }), 4000);
+    }
+    return m;
+  }
+
+  constructor() {
+    this.messages = [];
+    this.closed = null;
+    this.id = null;
+  }
+  send(obj) {
+    this.ws.send(JSON.stringify(Object.assign({ timestamp: Date.now() }, obj)));
+  }
+  chat(text) {
+    this.send({ type: 'chat', text });
+  }
+  waitFor(pred, what, ms = 5000) {
+    return waitUntil(() => this.messages.find(pred), 'member message: ' + what, ms, 20);
+  }
+  async close() {
+    clearInterval(this.hb);
+    if (this.closed) return;
+    const done = new Promise((r) => this.ws.addEventListener('close', r));
+    try {
+      this.ws.close(1000);
+    } catch (e) {
+      /* already closing */
+    }
+    await Promise.race([done, sleep(2000)]);
+  }
+}
+
+// ---- a TCP proxy that can cut connections ------------------------------------------------------
+
+/**
+ * Forwards 127.0.0.1:<port> to the host. `cut()` destroys every open connection (both sides, so the
+ * host sees the drop at once); while `down`, new connections are accepted and destroyed at once.
+ */
+export class Proxy {
+  static async start(targetPort) {
+    const p = new Proxy(targetPort);
+    await new Promise((res, rej) => {
+      p.server.once('error', rej);
+      p.server.listen(0, '127.0.0.1', res);
+    });
+    p.port = p.server.address().port;
+    return p;
+  }
+  constructor(targetPort) {
+    this.down = false;
+    this.pairs = new Set();
+    this.refused = 0;
+    this.server = net.createServer((client) => {
+      client.on('error', () => {});
+      if (this.down) {
+        this.refused++;
+        client.destroy();
+        return;
+      }
+      const upstream = net.connect(targetPort, '127.0.0.1');
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+      const pair = { client, upstream };
+      this.pairs.add(pair);
+      const drop = () => {
+        this.pairs.delete(pair);
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('close', drop);
+      upstream.on('close', drop);
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+  }
+  get base() {
+    return `http://127.0.0.1:${this.port}`;
+  }
+  /** Destroys every live connection; returns how many there were. */
+  cut() {
+    const n = this.pairs.size;
+    for (const { client, upstream } of [...this.pairs]) {
+      client.destroy();
+      upstream.destroy();
+    }
+    this.pairs.clear();
+    return n;
+  }
+  async close() {
+    this.cut();
+    await new Promise((r) => this.server.close(r));
+  }
+}
+
+// ---- Chromium over CDP ------------------------------------------------------------------------
+
+class CDP {
+  constructor(ws) {
+    this.ws = ws;
+    this.id = 0;
+    this.pending = new Map();
+    this.handlers = new Set();
+    ws.onmessage = (ev) => {
+      const m = JSON.parse(ev.data);
+      if (m.id && this.pending.has(m.id)) {
+        const { resolve: ok, reject, method } = this.pending.get(m.id);
+        this.pending.delete(m.id);
+        if (m.error) reject(new Error(method + ': ' + m.error.message));
+        else ok(m.result);
+      } else if (m.method) for (const h of this.handlers) h(m);
+    };
+    ws.onclose = () => {
+      for (const { reject, method } of this.pending.values()) reject(new Error(method + ': CDP socket closed'));
+      this.pending.clear();
+    };
+  }
+  send(method, params = {}, sessionId) {
+    const id = ++this.id;
+    const msg = { id, method, params };
+    if (sessionId) msg.sessionId = sessionId;
+    const p = new Promise((resolve, reject) => this.pending.set(id, { resolve, reject, method }));
+    this.ws.send(JSON.stringify(msg));
+    return within(15000, 'CDP ' + method, p);
+  }
+}
+
+/** Headless Chromium with a fresh profile; `newPage()` opens a page in its own browser context. */
+export class Browser {
+  static async launch() {
+    const profile = mkdtempSync(join(tmpdir(), 'partyline-e2e-chrome-'));
+    const child = spawn(CHROMIUM, [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run',
+      '--disable-component-update', '--disable-sync', '--disable-quic', '--disable-extensions',
+      '--disable-features=Translate,MediaRouter,OptimizationHints',
+      `--window-size=${VIEWPORT.width},${VIEWPORT.height}`,
+      `--user-data-dir=${profile}`, '--remote-debugging-address=127.0.0.1', '--remote-debugging-port=0', 'about:blank',
+    ], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    const b = new Browser(child, profile);
+    let err = '';
+    const wsUrl = await within(20000, 'Chromium to print its DevTools URL', new Promise((res, rej) => {
+      child.stderr.on('data', (d) => {
+        err += d;
+        const m = /DevTools listening on (ws:\/\/\S+)/.exec(err);
+        if (m) res(m[1]);
+      });
+      child.once('exit', (code) => rej(new Error(`Chromium exited (${code}) at start: ${err.slice(-2000)}`)));
+    })).catch(async (e) => {
+      await b.close();
+      throw e;
+    });
+    child.stderr.resume();
+    const ws = new WebSocket(wsUrl);
+    await within(5000, 'CDP socket', new Promise((res, rej) => {
+      ws.onopen = res;
+      ws.onerror = () => rej(new Error('CDP socket failed'));
+    }));
+    b.cdp = new CDP(ws);
+    return b;
+  }
+  constructor(child, profile) {
+    this.child = child;
+    this.profile = profile;
+    this.cdp = null;
+  }
+  async newPage() {
+    const { browserContextId } = await this.cdp.send('Target.createBrowserContext');
+    return Page.open(this.cdp, browserContextId);
+  }
+  async close() {
+    await stopChild(this.child, {
+      group: true,
+      gracefully: async () => {
+        if (this.cdp) await Promise.race([this.cdp.send('Browser.close').catch(() => {}), sleep(2000)]);
+      },
+    });
+    try {
+      this.cdp && this.cdp.ws.close();
+    } catch (e) {
+      /* closed */
+    }
+    rmSync(this.profile, { recursive: true, force: true });
+  }
+}
+
+const q = (testid) => `document.querySelector('[data-testid="${testid}"]')`;
+
+/** One tab at 390×844 (mobile emulation). Collects the page's uncaught exceptions in `errors`. */
+export class Page {
+  static async open(cdp, contextId) {
+    const { targetId } = await cdp.send('Target.createTarget', { url: 'about:blank', browserContextId: contextId });
+    const { sessionId } = await cdp.send('Target.attachToTarget', { targetId, flatten: true });
+    const p = new Page(cdp, sessionId, targetId);
+    cdp.handlers.add((m) => {
+      if (m.sessionId !== sessionId) return;
+      if (m.method === 'Runtime.exceptionThrown') {
+        const d = m.params.exceptionDetails;
+        p.errors.push((d.exception && d.exception.description) || d.text);
+      }
+      if (m.method === 'Runtime.consoleAPICalled' && m.params.type === 'error') {
+        p.console.push(m.params.args.map((a) => (a.value !== undefined ? a.value : a.description)).join(' '));
+      }
+    });
+    await p.send('Page.enable');
+    await p.send('Runtime.enable');
+    await p.send('Emulation.setDeviceMetricsOverride', {
+      width: VIEWPORT.width, height: VIEWPORT.height, deviceScaleFactor: 1, mobile: true,
+    });
+    await p.send('Emulation.setEmulatedMedia', { features: [{ name: 'prefers-color-scheme', value: 'light' }] });
+    return p;
+  }
+  constructor(cdp, sid, targetId) {
+    this.cdp = cdp;
+    this.sid = sid;
+    this.targetId = targetId;
+    this.errors = [];
+    this.console = [];
+  }
+  send(method, params) {
+    return this.cdp.send(method, params, this.sid);
+  }
+  /** Navigates and waits for the load event. */
+  async goto(url) {
+    const loaded = new Promise((res) => {
+      const h = (m) => {
+        if (m.sessionId === this.sid && m.method === 'Page.loadEventFired') {
+          this.cdp.handlers.delete(h);
+          res();
+        }
+      };
+      this.cdp.handlers.add(h);
+    });
+    const r = await this.send('Page.navigate', { url });
+    if (r.errorText) throw new Error(`navigation to ${url} failed: ${r.errorText}`);
+    await within(10000, 'load of ' + url, loaded);
+  }
+  async eval(expr) {
+    const r = await this.send('Runtime.evaluate', { expression: expr, returnByValue: true, awaitPromise: true });
+    if (r.exceptionDetails) {
+      const d = r.exceptionDetails;
+      throw new Error('in page: ' + ((d.exception && d.exception.description) || d.text) + ' ← ' + expr);
+    }
+    return r.result.value;
+  }
+  /** Waits until `expr` is truthy in the page; returns its value. */
+  waitFor(expr, what, ms = 8000) {
+    return waitUntil(() => this.eval(expr), what, ms, 50);
+  }
+  /** An expression: is [data-testid=testid] rendered (not inside anything hidden)? */
+  visible(testid) {
+    return `(() => { const e = ${q(testid)}; return !!e && !e.closest('[hidden]') && e.getClientRects().length > 0; })()`;
+  }
+  /** Waits for the visible screen to be `testid`; the error names the screen actually shown. */
+  async waitScreen(testid, ms = 8000) {
+    const end = Date.now() + ms;
+    for (;;) {
+      const shown = await this.eval(`(() => { const s = [...document.querySelectorAll('main > section')].find((e) => !e.hidden); return s ? s.getAttribute('data-testid') : null; })()`);
+      if (shown === testid) return;
+      if (Date.now() >= end) {
+        const detail = await this.eval(`(document.querySelector('[data-testid="join-error"]') || {}).textContent || ''`).catch(() => '');
+        throw new Error(`expected screen ${testid} within ${ms} ms, got ${shown}` + (detail ? ` (join-error: ${JSON.stringify(detail)})` : ''));
+      }
+      await sleep(50);
+    }
+  }
+  text(testid) {
+    return this.eval(`(${q(testid)} || {}).textContent`);
+  }
+  async type(testid, value) {
+    await this.eval(`(() => { const e = ${q(testid)}; e.focus(); e.value = ${JSON.stringify(value)}; e.dispatchEvent(new Event('input', { bubbles: true })); })()`);
+  }
+  /** A real click (mouse events at the element's centre), after scrolling it into view. */
+  async click(testid) {
+    const box = await this.eval(`(() => { const e = ${q(testid)}; if (!e) return null; e.scrollIntoView({ block: 'center' }); const r = e.getBoundingClientRect(); return { x: r.left + r.width / 2, y: r.top + r.height / 2, w: r.width, h: r.height }; })()`);
+    assert.ok(box && box.w > 0 && box.h > 0, `expected a visible [data-testid=${testid}] to click, got ${show(box)}`);
+    for (const type of ['mousePressed', 'mouseReleased']) {
+      await this.send('Input.dispatchMouseEvent', { type, x: box.x, y: box.y, button: 'left', clickCount: 1 });
+    }
+  }
+  connectionState() {
+    return this.eval(`(${q('connection-state')} || {}).dataset?.state || null`);
+  }
+  selfId() {
+    return this.eval(`(document.querySelector('[data-testid="member"][data-self]') || {}).dataset?.memberId || null`);
+  }
+  chatTexts() {
+    return this.eval(`[...document.querySelectorAll('[data-testid="chat-message"] [data-testid="chat-text"]')].map((e) => e.textContent)`);
+  }
+  /** Members as shown: [{ id, status, name, latency, self, host }]. */
+  members() {
+    return this.eval(`[...document.querySelectorAll('[data-testid="member"]')].map((e) => ({
+      id: e.dataset.memberId, status: e.dataset.status, self: e.hasAttribute('data-self'), host: e.hasAttribute('data-host'),
+      name: e.querySelector('[data-testid="member-name"]').textContent,
+      latency: e.querySelector('[data-testid="latency"]').textContent }))`);
+  }
+  /** Saves a 390×844 PNG to tests/output/phone/<name>.png (scrolled to the top first). */
+  async shot(name) {
+    mkdirSync(SHOTS, { recursive: true });
+    await this.eval('window.scrollTo(0, 0); document.activeElement && document.activeElement.blur && document.activeElement.blur(); true');
+    await sleep(100);
+    const { data } = await this.send('Page.captureScreenshot', { format: 'png' });
+    const file = join(SHOTS, name + '.png');
+    writeFileSync(file, Buffer.from(data, 'base64'));
+    return file;
+  }
+  assertNoErrors() {
+    assert.deepEqual(this.errors, [], 'expected no uncaught exceptions in the page, got ' + show(this.errors));
+  }
+}
+
+/** Opens `url`, types `name` (and `code`, if given) and taps Join. */
+export async function joinFromPage(page, url, name, code) {
+  await page.goto(url);
+  await page.waitScreen('screen-join');
+  await page.type('name-input', name);
+  if (code != null) await page.type('code-input', code);
+  await page.click('join-button');
+}

@@ -1,0 +1,890 @@
+// SyncPlay on the phone: the media element glue and the "Now playing" panel.
+// The math (clock filter, positions, start planning, correction tiers) is in /syncplay.js.
+//
+// One <video playsinline> element (#np-media) plays every entry, audio or video: mobile browsers
+// unlock sound per element, on a user gesture, so the same element is reused for the whole party.
+// The first tap anywhere (the join button) unlocks it and an AudioContext.
+//
+//   createSyncClock()         the clock filter to give PartylineClient ({ clock })
+//   attachSyncPlay(client)    plays along with the group; returns the controller
+//   window.__partyline        { serverNow(), now(), clock, player, client } for tests and debugging
+import {
+  LatencyEstimate,
+  MedianWindow,
+  SYNC_DEFAULTS,
+  SyncClock,
+  correction,
+  describeSync,
+  formatTime,
+  mediaTarget,
+  planStart,
+  sameTrajectory,
+  syncError,
+  targetPosition,
+  toLocalMs,
+} from '/syncplay.js';
+
+const $ = (id) => document.getElementById(id);
+const STORE = {
+  outputDelay: 'partyline.outputDelay', // ms this device's speaker lags (Bluetooth)
+  startLatency: 'partyline.startLatency', // learned: play() → media clock running
+  seekLatency: 'partyline.seekLatency', // learned: currentTime = x → playing from x
+};
+const LOOP_MS = 200; // correction loop period
+const REPORT_MS = 1000; // playback.progress while playing
+const SETTLE_MS = 350; // after a start or seek, let the pipeline settle before measuring
+
+function load(key, fallback) {
+  try {
+    const v = parseFloat(localStorage.getItem(key));
+    return Number.isFinite(v) ? v : fallback;
+  } catch (e) {
+    return fallback;
+  }
+}
+function save(key, value) {
+  try {
+    localStorage.setItem(key, String(Math.round(value * 10) / 10));
+  } catch (e) {
+    /* private mode: remembered for this page only */
+  }
+}
+const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+
+/** The clock filter the page gives its PartylineClient. */
+export function createSyncClock() {
+  return new SyncClock();
+}
+
+// ---- sound unlock (iOS/Android need a user gesture before audio plays) -------------------------
+
+let audioCtx = null;
+let unlocked = false;
+let current = null; // the attached controller
+
+/** A tiny silent WAV (8 kHz, 8-bit, 50 ms) to play on the element inside the gesture. */
+function silentWav() {
+  const n = 400;
+  const bytes = new Uint8Array(44 + n);
+  const dv = new DataView(bytes.buffer);
+  const str = (o, s) => {
+    for (let i = 0; i < s.length; i++) bytes[o + i] = s.charCodeAt(i);
+  };
+  str(0, 'RIFF');
+  dv.setUint32(4, 36 + n, true);
+  str(8, 'WAVE');
+  str(12, 'fmt ');
+  dv.setUint32(16, 16, true);
+  dv.setUint16(20, 1, true);
+  dv.setUint16(22, 1, true);
+  dv.setUint32(24, 8000, true);
+  dv.setUint32(28, 8000, true);
+  dv.setUint16(32, 1, true);
+  dv.setUint16(34, 8, true);
+  str(36, 'data');
+  dv.setUint32(40, n, true);
+  bytes.fill(128, 44);
+  let bin = '';
+  for (let i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
+  return 'data:audio/wav;base64,' + btoa(bin);
+}
+
+function unlockAudio() {
+  try {
+    const AC = window.AudioContext || window.webkitAudioContext;
+    if (AC) {
+      if (!audioCtx) audioCtx = new AC();
+      if (audioCtx.state === 'suspended') audioCtx.resume();
+      const buf = audioCtx.createBuffer(1, 1, 22050);
+      const src = audioCtx.createBufferSource();
+      src.buffer = buf;
+      src.connect(audioCtx.destination);
+      src.start(0);
+    }
+  } catch (e) {
+    /* no Web Audio: the media element alone */
+  }
+  const media = $('np-media');
+  if (!media) return;
+  if (current && current.playFromGesture()) {
+    unlocked = true;
+    return;
+  }
+  // Nothing to play yet: play silence (or the parked entry, muted) so that the element is unlocked.
+  const parked = !!media.getAttribute('src');
+  if (!parked) media.src = silentWav();
+  const wasMuted = media.muted;
+  if (parked) media.muted = true;
+  const p = media.play();
+  const done = () => {
+    if (!current || !current.wantsPlaying()) media.pause();
+    media.muted = wasMuted;
+    if (!parked && media.getAttribute('src') && media.getAttribute('src').startsWith('data:')) {
+      media.removeAttribute('src');
+      media.load();
+    }
+  };
+  if (p && typeof p.then === 'function') {
+    p.then(() => {
+      unlocked = true;
+      done();
+      if (current) current.onUnlocked();
+    }).catch(() => {
+      media.muted = wasMuted;
+    });
+  } else {
+    unlocked = true;
+    done();
+  }
+}
+
+for (const type of ['click', 'touchend', 'keydown']) {
+  document.addEventListener(type, (e) => {
+    if (!unlocked && e.isTrusted !== false) unlockAudio();
+  }, true);
+}
+
+function neverActivated() {
+  const ua = navigator.userActivation;
+  return !!ua && !ua.hasBeenActive;
+}
+
+// ---- the controller -----------------------------------------------------------------------------
+
+class SyncPlayer {
+  constructor(client) {
+    this.client = client;
+    this.media = $('np-media');
+    this.group = null; // the newest syncplay.state
+    this.active = null; // the state the media follows now (a new one takes effect at its time)
+    this.library = new Map();
+    this.items = [];
+    this.loaded = null; // { entryId, itemId, url }
+    this.status = 'idle'; // idle | loading | ready | playing | paused | buffering | seeking | blocked | error | ended
+    this.outputDelay = clamp(load(STORE.outputDelay, 0), 0, 2000);
+    this.startLatency = new LatencyEstimate({ initial: load(STORE.startLatency, 60), max: 500 });
+    this.seekLatency = new LatencyEstimate({ initial: load(STORE.seekLatency, 60), max: 1000 });
+    // Values remembered from earlier sessions are refined, not replaced, by the next measurement.
+    if (load(STORE.startLatency, null) != null) this.startLatency.count = 1;
+    if (load(STORE.seekLatency, null) != null) this.seekLatency.count = 1;
+    this.median = new MedianWindow(3);
+    this.corr = null;
+    this.error = null; // the smoothed sync error (ms, + ahead), while playing
+    this.settleUntil = 0;
+    this.learn = null; // 'start' | 'seek': learn that latency from the next readings
+    this.learnBuf = [];
+    this.readySent = null;
+    this.pendingSeek = null;
+    this.timers = {};
+    this.seeks = [];
+    this.notice = null;
+    this.offs = [];
+    this.volume = 1;
+    this.trace = []; // the last 200 media events and corrections, for tests and debugging
+    this.dirty = false; // played since the last seek: the pipeline holds decoded audio ahead
+    this._bind();
+    this.loop = setInterval(() => this.tick(), LOOP_MS);
+    this.reporter = setInterval(() => this.periodicReport(), REPORT_MS);
+    this.render();
+  }
+
+  // ---- time ----
+  now() {
+    return this.client.now();
+  }
+  serverNowUs() {
+    return this.client.serverNow() * 1000;
+  }
+  offset() {
+    return this.client.clock.currentOffset(this.client.now());
+  }
+  mediaMs() {
+    return this.media.currentTime * 1000;
+  }
+
+  /** Runs `fn` at local time `localMs`: a timer to ~12 ms before, then a short spin. */
+  at(name, localMs, fn) {
+    this.cancel(name);
+    const fire = () => {
+      this.timers[name] = null;
+      const end = this.now() + 20;
+      while (this.now() < localMs && this.now() < end) {
+        /* spin: setTimeout is only good to a few ms */
+      }
+      fn();
+    };
+    const dt = localMs - this.now() - 12;
+    this.timers[name] = setTimeout(fire, Math.max(0, dt));
+  }
+  cancel(name) {
+    if (this.timers[name] != null) clearTimeout(this.timers[name]);
+    this.timers[name] = null;
+  }
+
+  log(what, extra) {
+    const m = this.media;
+    const e = { t: Math.round(this.now()), what, ct: Math.round(m.currentTime * 10000) / 10, rs: m.readyState };
+    if (extra) Object.assign(e, extra);
+    this.trace.push(e);
+    if (this.trace.length > 200) this.trace.shift();
+  }
+
+  // ---- wiring ----
+  _bind() {
+    const c = this.client;
+    this.offs.push(c.on('message', (m) => this.onMessage(m)));
+    this.offs.push(c.on('servererror', (m) => {
+      if (m && m.details && m.details.reason === 'syncplay') this.showNotice(m.code === 'unauthorized' ? 'The host has not allowed that.' : m.message || 'That did not work.');
+    }));
+    this.offs.push(c.on('ended', () => this.stop()));
+    const m = this.media;
+    const on = (type, fn) => {
+      const h = (e) => {
+        this.log(type);
+        fn(e);
+      };
+      m.addEventListener(type, h);
+      this.offs.push(() => m.removeEventListener(type, h));
+    };
+    on('loadedmetadata', () => {
+      if (this.pendingSeek != null) {
+        const ms = this.pendingSeek;
+        this.pendingSeek = null;
+        this.seekMedia(ms);
+      }
+      if (this.needsApply) this.apply();
+      this.render();
+    });
+    for (const t of ['seeked', 'canplay', 'canplaythrough', 'loadeddata']) on(t, () => this.checkReady());
+    on('seeked', () => {
+      if (m.paused) this.dirty = false;
+      this.settleUntil = Math.max(this.settleUntil, this.now() + SETTLE_MS);
+      if (this.status === 'seeking' && !m.paused) this.setStatus('playing');
+    });
+    on('waiting', () => this.stalled());
+    on('stalled', () => {
+      if (m.readyState < 3) this.stalled();
+    });
+    on('playing', () => {
+      if (this.status === 'buffering' || this.status === 'loading' || this.status === 'blocked' || this.status === 'seeking') {
+        const wasBuffering = this.status === 'buffering';
+        this.setStatus('playing');
+        this.settleUntil = this.now() + SETTLE_MS;
+        if (wasBuffering) this.report('playing');
+      }
+    });
+    on('ended', () => {
+      if (this.wantsPlaying()) this.setStatus('ended');
+    });
+    on('error', () => {
+      if (!m.getAttribute('src') || m.getAttribute('src').startsWith('data:')) return;
+      this.setStatus('error');
+      this.report('error');
+    });
+    on('durationchange', () => this.render());
+    const ui = (id, type, fn) => {
+      const e = $(id);
+      if (!e) return;
+      e.addEventListener(type, fn);
+      this.offs.push(() => e.removeEventListener(type, fn));
+    };
+    ui('ctl-play', 'click', () => this.command(this.group && this.group.state === 'playing' ? 'pause' : 'play'));
+    ui('ctl-prev', 'click', () => this.command('previous'));
+    ui('ctl-next', 'click', () => this.command('next'));
+    ui('np-progress', 'click', (e) => {
+      if (!this.can('playback') || !this.group || this.group.state === 'idle') return;
+      const dur = this.media.duration;
+      if (!Number.isFinite(dur)) return;
+      const r = e.currentTarget.getBoundingClientRect();
+      const f = clamp((e.clientX - r.left) / r.width, 0, 1);
+      this.command('seek', { position: Math.round(f * dur * 1000) });
+    });
+    ui('enable-sound', 'click', () => {
+      unlockAudio();
+      this.render();
+    });
+    ui('output-delay-minus', 'click', () => this.setOutputDelay(this.outputDelay - 10));
+    ui('output-delay-plus', 'click', () => this.setOutputDelay(this.outputDelay + 10));
+    ui('output-delay', 'change', (e) => this.setOutputDelay(parseFloat(e.target.value)));
+    ui('library-list', 'click', (e) => this.listClick(e));
+    ui('queue-list', 'click', (e) => this.listClick(e));
+    const vis = () => {
+      if (document.visibilityState === 'visible' && this.group) this.apply();
+    };
+    document.addEventListener('visibilitychange', vis);
+    this.offs.push(() => document.removeEventListener('visibilitychange', vis));
+  }
+
+  destroy() {
+    for (const off of this.offs) off();
+    this.offs = [];
+    clearInterval(this.loop);
+    clearInterval(this.reporter);
+    for (const k of Object.keys(this.timers)) this.cancel(k);
+    this.stop();
+  }
+
+  // ---- messages ----
+  onMessage(m) {
+    if (m.type === 'library.update') {
+      this.items = Array.isArray(m.items) ? m.items.filter((i) => i && i.id) : [];
+      this.library = new Map(this.items.map((i) => [i.id, i]));
+      if (this.group && (!this.loaded || this.loaded.entryId !== this.group.entryId)) this.apply();
+      this.render();
+    } else if (m.type === 'syncplay.state') {
+      this.onState(m);
+    } else if (m.type === 'remote.command') {
+      if (m.command === 'volume' && typeof m.value === 'number') {
+        this.volume = clamp(m.value, 0, 1);
+        this.media.volume = this.volume; // (iOS ignores element volume: the hardware buttons rule)
+        this.render();
+      }
+    }
+  }
+
+  onState(s) {
+    const prev = this.group;
+    if (prev && typeof s.revision === 'number' && s.revision < prev.revision) return;
+    this.group = s;
+    this.client.setPingInterval(s.state === 'idle' ? 5000 : this.client.clock.samples && this.client.clock.samples.length < 24 ? 1000 : 2000);
+    const unchanged = prev && this.loaded && this.loaded.entryId === s.entryId && sameTrajectory(prev, s, this.serverNowUs(), 1);
+    if (unchanged && s.state !== 'waiting') {
+      if (this.active === prev) this.active = s;
+      this.render();
+      return;
+    }
+    this.apply();
+  }
+
+  // ---- applying the group's state ----
+  apply() {
+    const s = this.group;
+    this.needsApply = false;
+    if (!s || s.state === 'idle' || !s.entryId) {
+      this.stop();
+      this.render();
+      return;
+    }
+    if (!this.loaded || this.loaded.entryId !== s.entryId) {
+      const item = this.library.get(s.itemId);
+      if (!item) {
+        this.setStatus('loading'); // the library arrives right after; apply() runs again then
+        this.render();
+        return;
+      }
+      this.loadEntry(s, item);
+    }
+    if (this.media.readyState < 1) {
+      this.needsApply = true; // loadedmetadata runs apply() again
+      if (s.state === 'waiting' || s.state === 'paused') this.pendingSeek = s.position;
+      this.render();
+      return;
+    }
+    this.cancel('start');
+    this.cancel('switch');
+    this.cancel('pause');
+    if (s.state === 'waiting') {
+      if (!this.media.paused) this.media.pause();
+      this.active = s;
+      this.seekMedia(s.position, this.dirty);
+      this.setStatus('loading');
+      this.checkReady();
+    } else if (s.state === 'paused') {
+      this.schedulePause(s);
+    } else if (s.state === 'playing') {
+      if (this.media.paused || this.status === 'ended' || this.status === 'blocked') this.scheduleStart(s);
+      else this.scheduleSwitch(s);
+    }
+    this.render();
+  }
+
+  loadEntry(s, item) {
+    const key = this.joinKey();
+    const url = item.url + (key ? (item.url.indexOf('?') >= 0 ? '&' : '?') + 'token=' + encodeURIComponent(key) : '');
+    this.loaded = { entryId: s.entryId, itemId: s.itemId, url, video: /^video\//.test(item.mime || '') };
+    this.readySent = null;
+    this.pendingSeek = null;
+    this.active = null;
+    this.corr = null;
+    this.median.clear();
+    this.error = null;
+    this.media.preload = 'auto';
+    this.media.src = url;
+    this.dirty = false;
+    this.setGroupRate(s.rate);
+    this.media.hidden = !this.loaded.video;
+    this.setStatus('loading');
+  }
+
+  joinKey() {
+    try {
+      return new URL(this.client.url, location.href).searchParams.get('token');
+    } catch (e) {
+      return null;
+    }
+  }
+
+  /**
+   * Positions the element. `force`: seek even to where it seems to be: after playing, Chromium
+   * resumes from its decoder's position, up to ~100 ms past the currentTime it showed when paused,
+   * unless a seek flushes the pipeline.
+   */
+  seekMedia(ms, force) {
+    if (this.media.readyState < 1) {
+      this.pendingSeek = ms;
+      return;
+    }
+    const target = Math.max(0, ms) / 1000;
+    if (force || Math.abs(this.media.currentTime - target) > 0.0005) this.media.currentTime = target;
+  }
+
+  /** Loaded and positioned for a waiting state: tell the host (once per entry and revision). */
+  checkReady() {
+    const s = this.group;
+    if (!s || s.state !== 'waiting' || !this.loaded || this.loaded.entryId !== s.entryId) return;
+    const m = this.media;
+    if (m.readyState < 2 || m.seeking || this.pendingSeek != null) return;
+    if (Math.abs(this.mediaMs() - s.position) > 5) return;
+    const key = s.entryId + '@' + s.revision;
+    if (this.readySent === key) return;
+    this.readySent = key;
+    this.setStatus('ready');
+    this.report('ready');
+    this.render();
+  }
+
+  schedulePause(s) {
+    const m = this.media;
+    const park = () => {
+      this.active = s;
+      if (!m.paused) m.pause();
+      this.setGroupRate(s.rate);
+      this.seekMedia(s.position, this.dirty);
+      this.setStatus('paused');
+      this.error = null;
+      this.report('paused');
+      this.render();
+    };
+    const when = toLocalMs(s.serverTime, this.offset()) - this.outputDelay;
+    if (!m.paused && when > this.now() + 2) this.at('pause', when, park);
+    else park();
+  }
+
+  scheduleStart(s) {
+    const m = this.media;
+    if (!m.paused) m.pause();
+    const plan = planStart(s, {
+      serverNowUs: this.serverNowUs(),
+      outputDelay: this.outputDelay,
+      startLatency: this.startLatency.value,
+      prepare: this.seekLatency.value + 80,
+    });
+    this.seekMedia(plan.seekTo, this.dirty && !m.seeking);
+    this.setStatus(this.status === 'blocked' ? 'blocked' : 'ready');
+    this.at('start', toLocalMs(plan.playAtUs, this.offset()), () => {
+      this.active = s;
+      this.corr = null;
+      this.median.clear();
+      // Learn the start latency only from a clean start (the element armed in time).
+      this.learn = m.seeking || m.readyState < 3 ? null : 'start';
+      this.learnBuf = [];
+      this.play();
+    });
+  }
+
+  /** Already playing, a new playing state: a group seek (a jump) or a rate change / re-anchor. */
+  scheduleSwitch(s) {
+    const old = this.active;
+    const at = Math.max(s.serverTime, this.serverNowUs());
+    const jump = old && old.entryId === s.entryId ? Math.abs(targetPosition(s, at) - targetPosition(old, at)) : Infinity;
+    const base = toLocalMs(s.serverTime, this.offset()) - this.outputDelay;
+    if (jump >= SYNC_DEFAULTS.seekThreshold) {
+      this.at('switch', base - this.seekLatency.value, () => {
+        this.active = s;
+        this.correctBySeek();
+      });
+    } else {
+      this.at('switch', base, () => {
+        this.active = s;
+        this.setGroupRate(s.rate);
+        this.corr = null;
+      });
+    }
+  }
+
+  /**
+   * The group's rate on the element. At the normal speed the small corrections resample (pitch
+   * follows, inaudibly for a fraction of a percent): Chromium's pitch-preserving time stretch
+   * jumps ~15 ms each time it switches in or out, which the correction would then chase. At any
+   * other group speed, pitch is preserved (the stretch then never switches off).
+   */
+  setGroupRate(rate) {
+    const m = this.media;
+    const r = rate || 1;
+    const keep = r !== 1;
+    if (m.preservesPitch !== keep) {
+      m.preservesPitch = keep;
+      if ('webkitPreservesPitch' in m) m.webkitPreservesPitch = keep;
+      if ('mozPreservesPitch' in m) m.mozPreservesPitch = keep;
+    }
+    if (m.playbackRate !== r) m.playbackRate = r;
+  }
+
+  play() {
+    const m = this.media;
+    this.log('play()');
+    this.dirty = true;
+    this.setGroupRate(this.active && this.active.rate);
+    const p = m.play();
+    this.settleUntil = this.now() + SETTLE_MS;
+    if (p && typeof p.then === 'function') {
+      p.then(() => {
+        unlocked = true;
+        if (this.status !== 'buffering') this.setStatus('playing');
+        this.settleUntil = this.now() + SETTLE_MS;
+        this.report('playing');
+        this.render();
+      }).catch((err) => {
+        if (err && err.name === 'NotAllowedError') {
+          this.setStatus('blocked');
+          this.learn = null;
+        } else if (err && err.name !== 'AbortError') {
+          this.setStatus('error');
+          this.report('error');
+        }
+        this.render();
+      });
+    }
+  }
+
+  /** Inside a user gesture: if the group is playing, start right here (the gesture is needed). */
+  playFromGesture() {
+    const s = this.group;
+    if (!s || s.state !== 'playing' || !this.loaded || this.media.readyState < 1) return false;
+    this.cancel('start');
+    this.active = s;
+    const L = this.seekLatency.value + this.startLatency.value;
+    this.seekMedia(mediaTarget(s, this.serverNowUs() + L * 1000, this.outputDelay));
+    this.corr = null;
+    this.median.clear();
+    this.learn = null;
+    this.learnBuf = [];
+    this.play();
+    return true;
+  }
+
+  onUnlocked() {
+    if (this.status === 'blocked') this.apply();
+    this.render();
+  }
+
+  wantsPlaying() {
+    return !!(this.group && this.group.state === 'playing');
+  }
+
+  stop() {
+    for (const k of ['start', 'switch', 'pause']) this.cancel(k);
+    const m = this.media;
+    if (m && !m.paused) m.pause();
+    this.active = null;
+    this.error = null;
+    this.setStatus('idle');
+  }
+
+  stalled() {
+    if (!this.wantsPlaying() || this.media.paused || this.status === 'buffering') return;
+    if (this.media.seeking) return; // a seek of ours: not a stall
+    this.setStatus('buffering');
+    this.report('buffering');
+    this.render();
+  }
+
+  // ---- the correction loop ----
+  tick() {
+    const s = this.active;
+    const m = this.media;
+    if (this.group && this.group.state !== 'idle') {
+      const n = this.client.clock.samples ? this.client.clock.samples.length : 99;
+      this.client.setPingInterval(n < 24 ? 1000 : 2000);
+    }
+    if (s && s.state === 'playing' && !m.paused && !m.seeking && !m.ended && m.readyState >= 3 && this.now() >= this.settleUntil
+      && this.status !== 'buffering') {
+      const e = syncError(this.mediaMs(), s, this.serverNowUs(), this.outputDelay);
+      const med = this.median.push(e);
+      this.error = med;
+      if (this.learn && Math.abs(e) < SYNC_DEFAULTS.seekThreshold) {
+        // Learning a latency: hold the rate for three readings (a correction would change the
+        // error being measured), then learn from their median (the first is often a transient).
+        this.learnBuf.push(e);
+        if (this.learnBuf.length < 3) {
+          if (m.playbackRate !== (s.rate || 1)) m.playbackRate = s.rate || 1;
+          this.renderTime();
+          return;
+        }
+        const mid = this.learnBuf.slice().sort((a, b) => a - b)[1];
+        const est = this.learn === 'start' ? this.startLatency : this.seekLatency;
+        est.learn(mid, s.rate || 1);
+        save(this.learn === 'start' ? STORE.startLatency : STORE.seekLatency, est.value);
+        this.log('learn-' + this.learn, { e: Math.round(mid * 10) / 10, value: Math.round(est.value * 10) / 10 });
+        this.learn = null;
+        this.learnBuf = [];
+      } else if (this.learn) {
+        this.learn = null; // too far off to be a latency (a stall, a jump): just correct
+        this.learnBuf = [];
+      }
+      this.corr = correction(med, s.rate || 1, this.corr);
+      if (this.corr.action !== 'none' || m.playbackRate !== this.corr.rate) {
+        this.log(this.corr.action === 'seek' ? 'seek' : 'rate', { e: Math.round(e * 10) / 10, med: Math.round(med * 10) / 10, rate: Math.round(this.corr.rate * 10000) / 10000 });
+      }
+      if (this.corr.action === 'seek') this.correctBySeek();
+      else {
+        const want = this.corr.rate;
+        const exact = want === (s.rate || 1);
+        if (Math.abs(m.playbackRate - want) >= SYNC_DEFAULTS.minRateStep || (exact && m.playbackRate !== want)) m.playbackRate = want;
+      }
+    }
+    this.renderTime();
+  }
+
+  correctBySeek() {
+    const s = this.active;
+    const m = this.media;
+    const now = this.now();
+    this.seeks = this.seeks.filter((t) => now - t < 10000);
+    if (this.seeks.length >= 3) {
+      // Three seeks in ten seconds did not hold (a slow network): the capped nudge will do.
+      const e = this.error || 0;
+      m.playbackRate = (s.rate || 1) * (1 - Math.sign(e) * SYNC_DEFAULTS.maxAdjust);
+      return;
+    }
+    this.seeks.push(now);
+    const L = this.seekLatency.value;
+    this.setGroupRate(s.rate);
+    this.seekMedia(mediaTarget(s, this.serverNowUs() + L * 1000, this.outputDelay));
+    this.corr = null;
+    this.median.clear();
+    this.learn = 'seek';
+    this.learnBuf = [];
+    this.settleUntil = now + SETTLE_MS;
+    this.setStatus('seeking');
+  }
+
+  // ---- reports ----
+  report(state) {
+    const s = this.group;
+    const entryId = (this.loaded && this.loaded.entryId) || (s && s.entryId) || null;
+    if (!entryId) return;
+    const r = this.active && this.active.rate ? this.active.rate : 1;
+    const msg = { entryId, position: Math.max(0, Math.round((this.mediaMs() - this.outputDelay * r) * 10) / 10), state };
+    if (state === 'playing' && Number.isFinite(this.error)) msg.error = Math.round(this.error * 10) / 10;
+    this.client.sendPlaybackProgress(msg);
+  }
+
+  periodicReport() {
+    if (!this.wantsPlaying() || !this.loaded) return;
+    if (this.status === 'playing' || this.status === 'seeking') this.report('playing');
+    else if (this.status === 'buffering') this.report('buffering');
+  }
+
+  // ---- UI ----
+  can(what) {
+    return !!(this.group && this.group.permissions && this.group.permissions[what]);
+  }
+
+  command(name, fields) {
+    if (!this.client.sendSyncplayCommand(name, fields)) this.showNotice("Not connected: try again in a moment.");
+  }
+
+  listClick(e) {
+    const btn = e.target.closest('button[data-action]');
+    if (!btn) return;
+    const a = btn.dataset.action;
+    if (a === 'play') this.command('play', { itemId: btn.dataset.itemId });
+    else if (a === 'queue') this.command('queue.add', { itemId: btn.dataset.itemId });
+    else if (a === 'remove') this.command('queue.remove', { entryId: btn.dataset.entryId });
+  }
+
+  setOutputDelay(ms) {
+    if (!Number.isFinite(ms)) ms = 0;
+    this.outputDelay = clamp(Math.round(ms), 0, 2000);
+    save(STORE.outputDelay, this.outputDelay);
+    this.corr = null;
+    this.median.clear();
+    this.render();
+  }
+
+  showNotice(text) {
+    this.notice = { text, until: this.now() + 4000 };
+    this.render();
+  }
+
+  setStatus(st) {
+    if (this.status === st) return;
+    this.status = st;
+    if (st !== 'playing' && st !== 'seeking') this.error = st === 'buffering' ? this.error : null;
+    this.render();
+  }
+
+  render() {
+    const panel = $('now-playing');
+    if (!panel) return;
+    const s = this.group;
+    const active = !!(s && s.state !== 'idle' && s.entryId);
+    const visible = active || this.items.length > 0;
+    panel.hidden = !visible;
+    $('np-lists').hidden = !visible;
+    if (!visible) return;
+    const item = s && s.itemId ? this.library.get(s.itemId) : null;
+    $('np-title').textContent = active ? (item ? item.title : 'Loading…') : 'Nothing playing';
+    panel.dataset.state = s ? s.state : 'idle';
+    panel.dataset.status = this.status;
+    const STATE = { waiting: 'Getting ready…', paused: 'Paused', playing: 'Playing', idle: '' };
+    const dur = this.media.duration;
+    const finished = active && s.state === 'playing' && Number.isFinite(dur) && targetPosition(s, this.serverNowUs()) >= dur * 1000;
+    $('np-state').textContent = finished ? 'Finished' : active ? STATE[s.state] || s.state : this.can('playback') ? 'Pick something from the library.' : 'The host will pick the music.';
+    $('np-state').dataset.state = s ? s.state : 'idle';
+    const blocked = this.status === 'blocked' || (active && !unlocked && neverActivated());
+    $('enable-sound').hidden = !blocked;
+    const badgeStatus = blocked ? 'blocked' : this.status === 'error' ? 'error' : this.status === 'buffering' ? 'buffering'
+      : this.status === 'seeking' ? 'seeking' : s && s.state === 'playing' && this.status === 'playing' ? 'playing' : 'other';
+    const b = describeSync(this.error, badgeStatus);
+    const badge = $('sync-badge');
+    badge.textContent = b.text;
+    badge.dataset.kind = b.kind;
+    badge.hidden = !b.text;
+    if (Number.isFinite(this.error)) badge.dataset.errorMs = String(Math.round(this.error * 10) / 10);
+    else delete badge.dataset.errorMs;
+    // controls
+    const canPlay = this.can('playback');
+    const canQueue = this.can('queue');
+    $('np-controls').hidden = !canPlay || !active;
+    const playing = s && s.state === 'playing';
+    const pb = $('ctl-play');
+    pb.dataset.action = playing ? 'pause' : 'play';
+    pb.setAttribute('aria-label', playing ? 'Pause' : 'Play');
+    pb.innerHTML = playing ? ICON.pause : ICON.play;
+    $('np-progress').classList.toggle('seekable', canPlay && active);
+    if (document.activeElement !== $('output-delay')) $('output-delay').value = String(this.outputDelay);
+    $('output-delay-summary').textContent = this.outputDelay + ' ms';
+    const n = this.notice && this.notice.until > this.now() ? this.notice.text : '';
+    $('np-notice').textContent = n;
+    $('np-notice').hidden = !n;
+    this.renderTime();
+    this.renderLists(canPlay, canQueue);
+  }
+
+  renderTime() {
+    const s = this.group;
+    const bar = $('np-bar');
+    if (!bar) return;
+    const active = !!(s && s.state !== 'idle' && s.entryId);
+    const dur = this.media.duration;
+    let pos = active ? targetPosition(s, this.serverNowUs()) : 0;
+    if (Number.isFinite(dur)) pos = Math.min(pos, dur * 1000);
+    $('np-position').textContent = active ? formatTime(pos) : '0:00';
+    $('np-duration').textContent = Number.isFinite(dur) && active ? formatTime(dur * 1000) : '–:––';
+    bar.style.width = Number.isFinite(dur) && dur > 0 && active ? ((pos / (dur * 1000)) * 100).toFixed(2) + '%' : '0%';
+    $('np-progress').setAttribute('aria-valuenow', String(Math.round(pos / 1000)));
+    if (this.status === 'playing' || this.status === 'seeking') {
+      const b = describeSync(this.error, this.status === 'seeking' ? 'seeking' : s && s.state === 'playing' ? 'playing' : 'other');
+      const badge = $('sync-badge');
+      if (badge.textContent !== b.text) {
+        badge.textContent = b.text;
+        badge.dataset.kind = b.kind;
+        badge.hidden = !b.text;
+      }
+      if (Number.isFinite(this.error)) badge.dataset.errorMs = String(Math.round(this.error * 10) / 10);
+    }
+    if (this.notice && this.notice.until <= this.now() && !$('np-notice').hidden) {
+      this.notice = null;
+      $('np-notice').hidden = true;
+    }
+  }
+
+  renderLists(canPlay, canQueue) {
+    const s = this.group;
+    const queue = (s && Array.isArray(s.queue) && s.queue) || [];
+    // Rebuilt only when something shown changed (a library can hold 300 items).
+    const sig = JSON.stringify([this.items, queue, canPlay, canQueue, s && s.state !== 'idle' ? s.entryId : null]);
+    if (sig === this.listSig) return;
+    this.listSig = sig;
+    const ql = $('queue-list');
+    ql.textContent = '';
+    for (const q of queue) {
+      const it = this.library.get(q.itemId);
+      const li = document.createElement('li');
+      li.className = 'np-row';
+      li.setAttribute('data-testid', 'queue-entry');
+      li.dataset.entryId = q.entryId;
+      const now = s && q.entryId === s.entryId && s.state !== 'idle';
+      if (now) li.setAttribute('data-current', '');
+      const t = document.createElement('span');
+      t.className = 'np-row-title';
+      t.textContent = (it ? it.title : q.itemId);
+      if (now) {
+        const tag = document.createElement('span');
+        tag.className = 'badge';
+        tag.textContent = 'Now';
+        t.append(tag);
+      }
+      li.append(t);
+      if (canQueue) li.append(rowButton('Remove', 'remove', 'queue-remove', { entryId: q.entryId }));
+      ql.append(li);
+    }
+    $('queue-empty').hidden = queue.length > 0;
+    const ll = $('library-list');
+    ll.textContent = '';
+    for (const it of this.items) {
+      const li = document.createElement('li');
+      li.className = 'np-row';
+      li.setAttribute('data-testid', 'library-item');
+      li.dataset.itemId = it.id;
+      const t = document.createElement('span');
+      t.className = 'np-row-title';
+      t.textContent = it.title;
+      li.append(t);
+      if (canPlay) li.append(rowButton('Play', 'play', 'library-play', { itemId: it.id }));
+      if (canQueue) li.append(rowButton('Queue', 'queue', 'library-queue', { itemId: it.id }));
+      ll.append(li);
+    }
+    $('library-section').hidden = this.items.length === 0;
+    $('library-count').textContent = String(this.items.length);
+    if (!this.libraryOpened && this.items.length) {
+      // A short library starts open; a long one stays out of the way of the people and the chat.
+      this.libraryOpened = true;
+      $('library-section').open = this.items.length <= 6;
+    }
+    $('queue-section').hidden = queue.length === 0 && !canQueue;
+  }
+}
+
+function rowButton(text, action, testid, data) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = 'small';
+  b.textContent = text;
+  b.dataset.action = action;
+  b.setAttribute('data-testid', testid);
+  for (const k of Object.keys(data)) b.dataset[k] = data[k];
+  return b;
+}
+
+const svg = (d) => '<svg viewBox="0 0 24 24" width="26" height="26" fill="currentColor" aria-hidden="true">' + d + '</svg>';
+const ICON = {
+  play: svg('<path d="M7 4.5v15a1 1 0 0 0 1.5.86l12-7.5a1 1 0 0 0 0-1.72l-12-7.5A1 1 0 0 0 7 4.5z"/>'),
+  pause: svg('<rect x="5.5" y="4" width="4.5" height="16" rx="1"/><rect x="14" y="4" width="4.5" height="16" rx="1"/>'),
+};
+
+/** Plays along with the group on `client` (replacing any previous client's player). */
+export function attachSyncPlay(client) {
+  if (current) current.destroy();
+  current = new SyncPlayer(client);
+  window.__partyline = {
+    client,
+    player: current,
+    clock: client.clock,
+    now: () => client.now(),
+    serverNow: () => client.serverNow(),
+  };
+  return current;
+}
