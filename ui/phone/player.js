@@ -274,7 +274,10 @@ class SyncPlayer {
       }
     });
     on('ended', () => {
-      if (this.wantsPlaying()) this.setStatus('ended');
+      if (this.wantsPlaying()) {
+        this.setStatus('ended');
+        this.report('ended'); // the host moves the group to the next queue entry
+      }
     });
     on('error', () => {
       if (!m.getAttribute('src') || m.getAttribute('src').startsWith('data:')) return;

@@ -204,6 +204,8 @@ pub enum DeviceState {
     Buffering,
     /// Cannot play the entry.
     Error,
+    /// Played the entry to its end: the host moves the group to the next entry.
+    Ended,
 }
 
 /// Why a text frame is not a valid client message. Each becomes an `invalid_message` (or

@@ -912,12 +912,21 @@ impl Session {
             at: now,
         };
         let ready_for = (progress.state == DeviceState::Ready).then(|| progress.entry_id.clone()).flatten();
+        let ended = (progress.state == DeviceState::Ended).then(|| progress.entry_id.clone()).flatten();
         member.progress = Some((progress, now));
         self.events.push_back(Event::PlaybackProgress(report));
         if let Some(entry_id) = ready_for {
             let (lead, members) = (self.lead_time(), self.syncplay_members());
             if self.syncplay.ready(now, lead, key, &entry_id, &members) {
                 self.play_changed(now);
+            }
+        }
+        // Every device plays in step, so the first to reach the end speaks for all; a report
+        // about an entry that is no longer current (a second device, a late one) changes nothing.
+        if let Some(entry_id) = ended {
+            let state = self.syncplay.state();
+            if state.state == partyline_protocol::GroupState::Playing && state.entry_id.as_deref() == Some(&entry_id) {
+                let _ = self.play(now, Actor::Host, PlayCommand::Next);
             }
         }
     }

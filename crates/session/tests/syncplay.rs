@@ -261,3 +261,28 @@ fn remote_command_and_library() {
     }
     let _ = T0;
 }
+
+/// The first device to report the end of the entry moves the group to the next one; the same
+/// report from another device afterwards changes nothing.
+#[test]
+fn end_of_entry_advances_the_queue() {
+    let (mut sim, conns) = party(&[10, 10]);
+    for item in ["t-1", "t-2"] {
+        sim.session.syncplay_command(sim.now, PlayCommand::QueueAdd { item_id: item.into() }).unwrap();
+    }
+    sim.session.syncplay_command(sim.now, PlayCommand::Play { item_id: None, position: None }).unwrap();
+    sim.session.syncplay_command(sim.now, PlayCommand::StartAnyway).unwrap();
+    sim.flush();
+    for &conn in &conns {
+        sim.take(conn);
+    }
+    let ended =
+        json!({"type": "playback.progress", "timestamp": 1, "entryId": "q-1", "position": 180000, "state": "ended"})
+            .to_string();
+    sim.send(conns[0], &ended);
+    let next = states(&mut sim, conns[1]).pop().expect("a new state");
+    assert_eq!((next["state"].as_str(), next["entryId"].as_str()), (Some("waiting"), Some("q-2")));
+    sim.take(conns[0]);
+    sim.send(conns[1], &ended);
+    assert!(states(&mut sim, conns[0]).is_empty(), "a second report of the same end changes nothing");
+}
