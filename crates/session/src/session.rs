@@ -735,6 +735,9 @@ impl Session {
             let state = ServerMessage::SyncplayState { timestamp: now / MILLISECOND, state: self.syncplay.state() };
             self.deliver(key, &Frame::encode(&state), true);
         }
+        if let Some(member) = self.members.get_mut(&key) {
+            member.stream.forget_buffered();
+        }
     }
 
     fn resume(&mut self, now: Time, conn: ConnId, resume: Resume) {
