@@ -237,6 +237,12 @@ impl Server {
         });
         let driver = Driver { session, clock, outboxes: HashMap::new(), events: events.clone(), state: state_tx };
         let session_done = tokio::spawn(driver.run(inbound_rx, commands_rx, shutdown.clone()));
+        // Small messages are the whole protocol: without TCP_NODELAY each batch waits for the
+        // peer's delayed ACK (40 ms on Linux), measured as 40 ms p99s and a quarter of the
+        // throughput in the benchmark.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let app = http::router(shared).into_make_service_with_connect_info::<SocketAddr>();
         let http_shutdown = shutdown.clone();
         let http_done = tokio::spawn(async move {
