@@ -1,0 +1,230 @@
+//! Turning runs into a table: the median of each figure per server, and the ratio Partyline ÷
+//! reference per pair (median, min, max), plus the goals.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::runner::{Kind, Metrics, Scenario, Work};
+
+/// One run's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    /// Scenario name.
+    pub scenario: String,
+    /// Server.
+    pub kind: Kind,
+    /// Pair number (0-based).
+    pub pair: usize,
+    /// Machine busy cores (over a second) before the pair started.
+    pub busy_before: Option<f64>,
+    /// Figures; empty when the run failed.
+    pub metrics: Metrics,
+    /// The first error a member saw, or why the run failed.
+    pub note: Option<String>,
+}
+
+/// The figures shown for a scenario: metric key, label.
+fn figures(work: &Work) -> &'static [(&'static str, &'static str)] {
+    match work {
+        Work::Idle { .. } => &[
+            ("rss_per_member_b", "RSS per member after the hold, B"),
+            ("rss_per_member_joined_b", "RSS per member right after the joins, B"),
+            ("ping_ms_p99", "ping p99, ms"),
+            ("held", "members held (joined, never closed)"),
+            ("all_views_ms", "joins: every list complete, ms"),
+        ],
+        Work::Storm => &[
+            ("all_views_ms", "every member in every list, ms"),
+            ("all_joined_ms", "every member welcomed, ms"),
+            ("join_ms_p99", "join (connect→welcome) p99, ms"),
+            ("views_complete", "members with a complete list"),
+            ("join_cpu_ms", "server CPU for the joins, ms"),
+        ],
+        Work::Steady { .. } => &[
+            ("cpu_us_per_delivery", "server CPU per delivery, µs"),
+            ("latency_ms_p50", "delivery latency p50, ms"),
+            ("latency_ms_p99", "delivery latency p99, ms"),
+            ("reach_all_ms_p99", "time to reach all N, p99, ms"),
+            ("delivered_ratio", "delivered ÷ expected"),
+            ("ping_ms_p99", "ping p99, ms"),
+            ("rss_per_member_b", "RSS per member, B"),
+        ],
+        Work::Burst { .. } => &[
+            ("deliveries_per_s", "deliveries per second"),
+            ("deliveries_per_cpu_s", "deliveries per server CPU-second"),
+            ("cpu_us_per_delivery", "server CPU per delivery, µs"),
+            ("server_cores", "server busy, cores"),
+            ("latency_ms_p99", "delivery latency p99, ms"),
+            ("delivered_ratio", "delivered ÷ expected"),
+            ("generator_cores", "load generator busy, cores"),
+        ],
+    }
+}
+
+fn median(values: &mut Vec<f64>) -> Option<f64> {
+    values.retain(|v| v.is_finite());
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(|a, b| a.total_cmp(b));
+    let mid = values.len() / 2;
+    Some(if values.len() % 2 == 1 { values[mid] } else { (values[mid - 1] + values[mid]) / 2.0 })
+}
+
+/// A number for a table: three significant figures, k and M for large ones.
+pub fn num(v: f64) -> String {
+    if !v.is_finite() {
+        return "–".into();
+    }
+    let a = v.abs();
+    if a >= 1e6 {
+        format!("{:.2} M", v / 1e6)
+    } else if a >= 1e4 {
+        format!("{:.1} k", v / 1e3)
+    } else if a >= 100.0 {
+        format!("{v:.0}")
+    } else if a >= 10.0 {
+        format!("{v:.1}")
+    } else if a >= 1.0 {
+        format!("{v:.2}")
+    } else if a == 0.0 {
+        "0".into()
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+fn value(records: &[Record], scenario: &str, kind: Kind, key: &str) -> Vec<(usize, f64)> {
+    records
+        .iter()
+        .filter(|r| r.scenario == scenario && r.kind == kind)
+        .filter_map(|r| r.metrics.get(key).map(|v| (r.pair, *v)))
+        .collect()
+}
+
+/// Median of a figure over the pairs.
+pub fn median_of(records: &[Record], scenario: &str, kind: Kind, key: &str) -> Option<f64> {
+    median(&mut value(records, scenario, kind, key).into_iter().map(|(_, v)| v).collect::<Vec<_>>())
+}
+
+/// Partyline ÷ `other` per pair: (median, min, max).
+pub fn ratio_of(records: &[Record], scenario: &str, other: Kind, key: &str) -> Option<(f64, f64, f64)> {
+    let ours = value(records, scenario, Kind::Partyline, key);
+    let theirs = value(records, scenario, other, key);
+    let mut ratios: Vec<f64> = ours
+        .iter()
+        .filter_map(|(pair, a)| theirs.iter().find(|(p, _)| p == pair).map(|(_, b)| a / b))
+        .filter(|r| r.is_finite())
+        .collect();
+    let med = median(&mut ratios)?;
+    let min = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    Some((med, min, max))
+}
+
+/// The Markdown table of every scenario.
+pub fn table(scenarios: &[Scenario], kinds: &[Kind], records: &[Record]) -> String {
+    let others: Vec<Kind> = kinds.iter().copied().filter(|k| *k != Kind::Partyline).collect();
+    let mut out = String::new();
+    let mut header = String::from("| scenario | figure |");
+    let mut rule = String::from("| --- | --- |");
+    for kind in kinds {
+        let _ = write!(header, " {} |", kind.name());
+        rule.push_str(" ---: |");
+    }
+    if kinds.contains(&Kind::Partyline) {
+        for other in &others {
+            let _ = write!(header, " partyline ÷ {} |", other.name());
+            rule.push_str(" ---: |");
+        }
+    }
+    let _ = writeln!(out, "{header}\n{rule}");
+    for scenario in scenarios {
+        if !records.iter().any(|r| r.scenario == scenario.name) {
+            continue;
+        }
+        for (key, label) in figures(&scenario.work) {
+            let mut row = format!("| {} | {label} |", scenario.name);
+            for kind in kinds {
+                let cell = median_of(records, &scenario.name, *kind, key).map_or("".into(), num);
+                let _ = write!(row, " {cell} |");
+            }
+            if kinds.contains(&Kind::Partyline) {
+                for other in &others {
+                    let cell = match ratio_of(records, &scenario.name, *other, key) {
+                        Some((med, min, max)) if (max - min).abs() > 1e-9 => {
+                            format!("{} ({}–{})", num(med), num(min), num(max))
+                        }
+                        Some((med, _, _)) => num(med),
+                        None => String::new(),
+                    };
+                    let _ = write!(row, " {cell} |");
+                }
+            }
+            let _ = writeln!(out, "{row}");
+        }
+    }
+    out
+}
+
+/// The goals, each with its verdict (reported, never asserted).
+pub fn goals(records: &[Record]) -> String {
+    let mut out = String::new();
+    let mut line = |goal: &str, figure: Option<String>, met: Option<bool>| {
+        let verdict = match met {
+            Some(true) => "met",
+            Some(false) => "MISSED",
+            None => "not measured",
+        };
+        let _ = writeln!(out, "| {goal} | {} | {verdict} |", figure.unwrap_or_else(|| "–".into()));
+    };
+    let burst = "burst-1kx1k-128B";
+    let r = ratio_of(records, burst, Kind::Bare, "deliveries_per_s");
+    line(
+        "burst fan-out at N = 1,000 ≥ 0.9× bare tokio-tungstenite",
+        r.map(|(m, lo, hi)| format!("{}× ({}–{})", num(m), num(lo), num(hi))),
+        r.map(|(m, _, _)| m >= 0.9),
+    );
+    let r = ratio_of(records, burst, Kind::Bare, "deliveries_per_cpu_s");
+    line(
+        "… per server CPU-second (robust to a shared machine) ≥ 0.9× bare",
+        r.map(|(m, lo, hi)| format!("{}× ({}–{})", num(m), num(lo), num(hi))),
+        r.map(|(m, _, _)| m >= 0.9),
+    );
+    let r = ratio_of(records, burst, Kind::WsNode, "deliveries_per_s");
+    line(
+        "burst fan-out at N = 1,000 ≥ 10× Node ws",
+        r.map(|(m, lo, hi)| format!("{}× ({}–{})", num(m), num(lo), num(hi))),
+        r.map(|(m, _, _)| m >= 10.0),
+    );
+    let r = ratio_of(records, burst, Kind::WsNode, "deliveries_per_cpu_s");
+    line(
+        "… per server CPU-second ≥ 10× Node ws",
+        r.map(|(m, lo, hi)| format!("{}× ({}–{})", num(m), num(lo), num(hi))),
+        r.map(|(m, _, _)| m >= 10.0),
+    );
+    let r = ratio_of(records, "steady-1k-128B", Kind::WsNode, "cpu_us_per_delivery");
+    line(
+        "CPU per delivery at 10 broadcasts/s (N = 1,000) ≤ 0.5× Node ws",
+        r.map(|(m, lo, hi)| format!("{}× ({}–{})", num(m), num(lo), num(hi))),
+        r.map(|(m, _, _)| m <= 0.5),
+    );
+    let v = median_of(records, "idle-1k", Kind::Partyline, "rss_per_member_b");
+    line("idle RSS per member (N = 1,000) ≤ 8 KB", v.map(|v| format!("{} B", num(v))), v.map(|v| v <= 8192.0));
+    let held = median_of(records, "idle-10k", Kind::Partyline, "held");
+    let p99 = median_of(records, "idle-10k", Kind::Partyline, "ping_ms_p99");
+    line(
+        "10,000 members held, ping p99 < 20 ms",
+        held.zip(p99).map(|(h, p)| format!("{} held, p99 {} ms", num(h), num(p))),
+        held.zip(p99).map(|(h, p)| h >= 10_000.0 && p < 20.0),
+    );
+    let t = median_of(records, "join-storm-1k", Kind::Partyline, "all_views_ms");
+    let views = median_of(records, "join-storm-1k", Kind::Partyline, "views_complete");
+    line(
+        "1,000 joins in under 2 s, every member in every list",
+        views.map(|v| format!("{} ms, {} complete lists", t.map_or("–".into(), num), num(v))),
+        views.map(|v| v >= 1000.0 && t.is_some_and(|t| t < 2000.0)),
+    );
+    format!("| goal | measured (median, range over pairs) | verdict |\n| --- | --- | --- |\n{out}")
+}

@@ -1,0 +1,120 @@
+//! `serve-partyline`: the real Partyline server ([`partyline_server::Server::start`]) in a
+//! process of its own, so that its CPU and memory are measured apart from the load generator.
+//! It prints one JSON line (`kind`, `wsUrl`, `sessionId`, `joinKey`, `pid`) and runs until its
+//! standard input closes (the bench holds it open) or it is killed.
+
+use std::net::{IpAddr, SocketAddr};
+
+use clap::Args;
+use partyline_server::{Limits, Server, ServerConfig};
+use partyline_session::Config as SessionConfig;
+use serde_json::json;
+
+/// Settings of a server under test.
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on (loopback only: the bench never leaves this machine).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// Port; 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Most members (Partyline allows 1 to 10,000).
+    #[arg(long, default_value_t = 10_000)]
+    pub max_members: u32,
+    /// Token bucket size per connection. The host's default (60) would drop a benchmark's
+    /// sender after a second; raised so that the bench measures fan-out, not the limiter.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub burst: u32,
+    /// Token bucket refill per second per connection (the host's default is 30).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub per_second: u32,
+    /// Connections allowed from one address (the host's default is 32).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub max_conns_per_addr: usize,
+    /// WebSocket read buffer per connection, bytes (Partyline's default: 4096).
+    #[arg(long)]
+    pub read_buffer: Option<usize>,
+    /// WebSocket write buffer target per connection, bytes (Partyline's default: 16384).
+    #[arg(long)]
+    pub write_buffer: Option<usize>,
+    /// Outbound queue per connection, messages (Partyline's default: 256).
+    #[arg(long)]
+    pub outbound_queue: Option<usize>,
+    /// Sequenced messages kept per extension member for resume (Partyline's default: 512).
+    #[arg(long)]
+    pub replay_capacity: Option<usize>,
+    /// Bare server only: leave Nagle's algorithm on (no TCP_NODELAY), as Partyline's server
+    /// does today. By default the bare server sets TCP_NODELAY, as Node's ws does.
+    #[arg(long)]
+    pub no_nodelay: bool,
+}
+
+/// The Partyline limits for a bench: the defaults, with the per-connection rate limit and
+/// the per-address connection cap out of the way, and any buffer size given on the command line.
+pub fn limits(args: &ServeArgs) -> Limits {
+    let defaults = Limits::default();
+    Limits {
+        burst: args.burst,
+        per_second: args.per_second,
+        max_conns_per_addr: args.max_conns_per_addr,
+        read_buffer: args.read_buffer.unwrap_or(defaults.read_buffer),
+        write_buffer: args.write_buffer.unwrap_or(defaults.write_buffer),
+        outbound_queue: args.outbound_queue.unwrap_or(defaults.outbound_queue),
+    }
+}
+
+/// Runs the Partyline server until standard input closes.
+pub fn partyline(args: ServeArgs) -> anyhow::Result<()> {
+    // The same runtime as `partyline host`: multi-threaded, one worker per core it may use
+    // (one when the bench pins it to a core).
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let defaults = SessionConfig::default();
+        let session = SessionConfig {
+            name: "Bench".into(),
+            host_name: "bench-host".into(),
+            max_members: args.max_members,
+            replay_capacity: args.replay_capacity.unwrap_or(defaults.replay_capacity),
+            ..defaults
+        };
+        let config = ServerConfig {
+            bind: SocketAddr::new(args.bind, args.port),
+            session,
+            limits: limits(&args),
+            ..ServerConfig::default()
+        };
+        let handle = Server::start(config).await?;
+        let addr = handle.local_addr();
+        announce("partyline", addr, handle.session_id(), handle.join_key());
+        wait_for_stdin_eof().await;
+        handle.shutdown(None).await;
+        anyhow::Ok(())
+    })
+}
+
+/// Prints the line the bench waits for.
+pub fn announce(kind: &str, addr: SocketAddr, session_id: &str, join_key: Option<&str>) {
+    let line = json!({
+        "kind": kind,
+        "wsUrl": format!("ws://{addr}/ws"),
+        "port": addr.port(),
+        "sessionId": session_id,
+        "joinKey": join_key,
+        "pid": std::process::id(),
+    });
+    println!("{line}");
+}
+
+/// Resolves when standard input reaches its end (the bench closed it, or died).
+pub async fn wait_for_stdin_eof() {
+    use tokio::io::AsyncReadExt;
+    let mut stdin = tokio::io::stdin();
+    let mut buf = [0u8; 64];
+    loop {
+        match stdin.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
