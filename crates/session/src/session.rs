@@ -671,6 +671,7 @@ impl Session {
         let joined = Frame::encode(&ServerMessage::MemberJoined { timestamp: now / MILLISECOND, member: info.clone() });
         self.broadcast(&joined, true, Some(key));
         self.events.push_back(Event::MemberJoined(info));
+        self.events.push_back(Event::SessionUpdated(self.state()));
         self.transmits.push_back(Transmit::Probe { conn, sent_at: now });
     }
 
@@ -887,6 +888,9 @@ impl Session {
         self.broadcast(&Frame::encode(&left), true, None);
         self.events.push_back(Event::MemberLeft { member: member.info(), reason });
         if !self.closed {
+            // The host's UI shows the count (and mDNS carries it); clients learn of it from
+            // member_left, so this is an event only, not a `session_updated` broadcast.
+            self.events.push_back(Event::SessionUpdated(self.state()));
             self.barrier_check(now);
         }
     }

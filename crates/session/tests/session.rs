@@ -468,17 +468,19 @@ fn loudsync_client_sees_only_loudsync() {
     assert_eq!(to_x, ["chat", "session_updated"]);
 }
 
-/// Host events report joins, leaves and updates in order.
+/// Host events report joins and leaves in order, each followed by the session's new count.
 #[test]
 fn host_events() {
     let mut sim = Sim::new(Config::default());
     let (a, id) = sim.join("dev-a", false);
     sim.send_msg(a, decode(r#"{"type":"leave","timestamp":1}"#).unwrap());
     let events = sim.events();
-    assert!(matches!(&events[0], Event::MemberJoined(m) if m.id == id));
+    assert!(matches!(&events[0], Event::MemberJoined(m) if m.id == id), "{events:?}");
+    assert!(matches!(&events[1], Event::SessionUpdated(s) if s.member_count == 1), "the count follows: {events:?}");
     assert!(
-        matches!(&events[1], Event::MemberLeft { member, reason: partyline_protocol::LeaveReason::Left } if member.id == id)
+        matches!(&events[2], Event::MemberLeft { member, reason: partyline_protocol::LeaveReason::Left } if member.id == id)
     );
+    assert!(matches!(&events[3], Event::SessionUpdated(s) if s.member_count == 0), "{events:?}");
 }
 
 /// rate_limited errors keep the connection; the verdict of abuse closes it with 4029, and an
