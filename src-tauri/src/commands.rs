@@ -1,0 +1,119 @@
+//! The Tauri commands: each is one call into [`AppState`] (or [`join`](crate::join)), and every
+//! failure is a [`CommandError`] `{code, message}`.
+
+use partyline_host::{MemberInfo, SessionState};
+use tauri::ipc::Invoke;
+use tauri::{AppHandle, Runtime, State};
+
+use crate::error::CommandError;
+use crate::hosting::{AddressCandidate, AppState, BrowsedSession, HostView};
+use crate::join::{self, JoinTarget};
+use crate::settings::Settings;
+
+/// Every command, for `Builder::invoke_handler` (the app and the tests use the same list).
+pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'static {
+    tauri::generate_handler![
+        host_info,
+        start_hosting,
+        stop_hosting,
+        new_key,
+        members,
+        kick,
+        set_locked,
+        set_capacity,
+        rename,
+        get_settings,
+        address_candidates,
+        set_interface,
+        browse_sessions,
+        resolve_join,
+    ]
+}
+
+/// The host screen: join URL, QR code SVG, room code, session.
+#[tauri::command]
+pub async fn host_info(state: State<'_, AppState>) -> Result<HostView, CommandError> {
+    state.view().await
+}
+
+/// Starts hosting (no-op when hosting).
+#[tauri::command]
+pub async fn start_hosting<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) -> Result<HostView, CommandError> {
+    state.start(&app).await
+}
+
+/// Ends the party.
+#[tauri::command]
+pub async fn stop_hosting(state: State<'_, AppState>) -> Result<(), CommandError> {
+    state.stop().await
+}
+
+/// New key and room code (restarts the party; the old QR code stops working).
+#[tauri::command]
+pub async fn new_key<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) -> Result<HostView, CommandError> {
+    state.new_key(&app).await
+}
+
+/// Every member, the host first.
+#[tauri::command]
+pub async fn members(state: State<'_, AppState>) -> Result<Vec<MemberInfo>, CommandError> {
+    state.members().await
+}
+
+/// Removes a member.
+#[tauri::command]
+pub async fn kick(state: State<'_, AppState>, member_id: String, reason: Option<String>) -> Result<MemberInfo, CommandError> {
+    state.kick(&member_id, reason.as_deref()).await
+}
+
+/// Locks or unlocks the party.
+#[tauri::command]
+pub async fn set_locked(state: State<'_, AppState>, locked: bool) -> Result<SessionState, CommandError> {
+    state.set_locked(locked).await
+}
+
+/// Sets (and remembers) the capacity.
+#[tauri::command]
+pub async fn set_capacity(state: State<'_, AppState>, max_members: u32) -> Result<SessionState, CommandError> {
+    state.set_capacity(max_members).await
+}
+
+/// Renames (and remembers) the party.
+#[tauri::command]
+pub async fn rename(state: State<'_, AppState>, name: String) -> Result<SessionState, CommandError> {
+    state.rename(&name).await
+}
+
+/// The remembered settings.
+#[tauri::command]
+pub fn get_settings(state: State<'_, AppState>) -> Settings {
+    state.settings()
+}
+
+/// The addresses a join URL could use.
+/// TODO(discovery): pending discovery integration: return `partyline_discovery::choose(None)`'s
+/// candidates. Empty for now, and the page hides the picker when there are fewer than two.
+#[tauri::command]
+pub fn address_candidates() -> Vec<AddressCandidate> {
+    Vec::new()
+}
+
+/// Remembers the interface for the join URL (pending discovery integration: remembered only).
+#[tauri::command]
+pub fn set_interface(state: State<'_, AppState>, interface: Option<String>) -> Result<Settings, CommandError> {
+    state.set_interface(interface)
+}
+
+/// Parties found on the LAN.
+/// TODO(discovery): pending discovery integration: feed from `partyline_discovery::Browser`
+/// (skipped when mDNS is off). Always empty for now.
+#[tauri::command]
+pub fn browse_sessions() -> Vec<BrowsedSession> {
+    Vec::new()
+}
+
+/// Looks up another host and trades its room code for the key, for joining it as a member.
+#[tauri::command]
+pub async fn resolve_join(address: String, room_code: Option<String>) -> Result<JoinTarget, CommandError> {
+    join::resolve(&address, room_code.as_deref()).await
+}

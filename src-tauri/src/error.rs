@@ -1,0 +1,67 @@
+//! The one error every command returns: `{ "code": "...", "message": "..." }`.
+//!
+//! `code` is stable and machine-readable (the UI switches on it); `message` is for people.
+
+use partyline_host::{HostError, ServerError};
+use partyline_session::SessionError;
+use serde::Serialize;
+
+/// A command that could not be done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct CommandError {
+    /// Stable, snake_case: `not_hosting`, `bind_failed`, `host_stopped`, `no_such_member`,
+    /// `bad_capacity`, `bad_name`, `session_closed`, `refused` (any other refusal), `bad_interface`, `host_error`, `settings`, `qr`, `bad_address`,
+    /// `unreachable`, `wrong_code`, `too_many_tries`, `join_failed`.
+    pub code: String,
+    /// What went wrong, in words.
+    pub message: String,
+}
+
+impl CommandError {
+    /// An error with this code and message.
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        CommandError { code: code.to_string(), message: message.into() }
+    }
+
+    /// Nothing is being hosted right now.
+    pub fn not_hosting() -> Self {
+        CommandError::new("not_hosting", "Not hosting a party right now")
+    }
+}
+
+impl From<HostError> for CommandError {
+    fn from(err: HostError) -> Self {
+        let message = err.to_string();
+        let code = match &err {
+            HostError::Server(ServerError::Bind { .. }) => "bind_failed",
+            HostError::Server(ServerError::Stopped) => "host_stopped",
+            HostError::Server(ServerError::Session(session)) => match session {
+                SessionError::NoSuchMember(_) => "no_such_member",
+                SessionError::BadCapacity(_) => "bad_capacity",
+                SessionError::BadName => "bad_name",
+                SessionError::Closed => "session_closed",
+                #[allow(unreachable_patterns)]
+                _ => "refused",
+            },
+            HostError::Interface(_) => "bad_interface",
+            #[allow(unreachable_patterns)]
+            _ => "host_error",
+        };
+        CommandError::new(code, message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serializes_as_code_and_message() {
+        let err = CommandError::from(HostError::Server(ServerError::Session(SessionError::BadCapacity(0))));
+        let json = serde_json::to_value(&err).unwrap();
+        assert_eq!(json["code"], "bad_capacity");
+        assert_eq!(json.as_object().unwrap().len(), 2);
+        assert!(json["message"].as_str().unwrap().contains("capacity"));
+    }
+}

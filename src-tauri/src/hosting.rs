@@ -1,0 +1,402 @@
+//! The app's one party: start it through the `partyline_host` facade, act on it, forward its
+//! typed events to the web view, remember its settings. Each command in `commands` is one call
+//! to a method here, so tests can call these directly or through IPC.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use partyline_host::{Host, HostConfig, HostEvent, LeaveReason, Limits, MemberInfo, SessionState};
+use serde::Serialize;
+use tauri::async_runtime::JoinHandle;
+use tauri::{AppHandle, Emitter, Runtime};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::error::CommandError;
+use crate::launch::LaunchOptions;
+use crate::qr::qr_svg;
+use crate::settings::Settings;
+
+/// The event name the web view listens to.
+pub const HOST_EVENT: &str = "host-event";
+
+/// How long an action waits for the session state to reflect it.
+const STATE_WAIT: Duration = Duration::from_secs(2);
+
+/// How long stopping may take before the app gives up on a clean goodbye.
+pub const STOP_WAIT: Duration = Duration::from_secs(3);
+
+/// Everything the commands share (Tauri-managed state).
+pub struct AppState {
+    launch: LaunchOptions,
+    host_name: String,
+    settings_path: Option<PathBuf>,
+    settings: Mutex<Settings>,
+    hosting: tokio::sync::Mutex<Hosting>,
+}
+
+#[derive(Default)]
+struct Hosting {
+    current: Option<Running>,
+    /// Counts hosts started by this app; events carry it so the page can drop a stale one.
+    generation: u64,
+    /// Why the last start failed, shown on the "not hosting" screen.
+    last_error: Option<CommandError>,
+}
+
+struct Running {
+    host: Host,
+    generation: u64,
+    forwarder: JoinHandle<()>,
+}
+
+/// What the host screen shows.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostView {
+    /// Which start of the host this is (a new key starts a new one).
+    pub generation: u64,
+    /// The session id.
+    pub session_id: String,
+    /// What the QR code holds: the web client URL with the join key in its fragment.
+    pub join_url: String,
+    /// The web client URL without the key.
+    pub http_url: String,
+    /// The WebSocket endpoint (no key).
+    pub ws_url: String,
+    /// The code to type instead of scanning.
+    pub room_code: Option<String>,
+    /// The join URL as an SVG QR code.
+    pub qr_svg: String,
+    /// The address actually bound.
+    pub local_addr: String,
+    /// Whether mDNS was asked for (off with `--no-mdns` / `PARTYLINE_NO_MDNS=1`).
+    pub mdns: bool,
+    /// Whether the party is being advertised on the LAN.
+    pub advertised: bool,
+    /// Things the user should know (no LAN address found, mDNS failed), from the facade.
+    pub warnings: Vec<String>,
+    /// The session now: name, lock, capacity, member count.
+    pub session: SessionState,
+}
+
+/// A session found on the LAN (Browse tab).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BrowsedSession {
+    /// The session id.
+    pub session_id: String,
+    /// The party's name.
+    pub name: String,
+    /// `host:port` to join at.
+    pub address: String,
+    /// Members now.
+    pub members: u32,
+    /// Capacity.
+    pub capacity: u32,
+    /// Whether new joins are refused.
+    pub locked: bool,
+}
+
+/// An address the join URL could use (the address picker).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddressCandidate {
+    /// The interface name, e.g. `wlan0`.
+    pub interface: String,
+    /// Its address.
+    pub addr: String,
+    /// Whether this is the one in use.
+    pub selected: bool,
+}
+
+/// A host event as the web view receives it: `{ "generation": 1, "kind": "memberJoined", ... }`.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostEventPayload {
+    /// Which host sent it.
+    pub generation: u64,
+    /// The event.
+    #[serde(flatten)]
+    pub event: UiEvent,
+}
+
+/// [`HostEvent`], serializable, plus `lagged` when the page missed some.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum UiEvent {
+    /// A member joined.
+    MemberJoined {
+        /// Who.
+        member: MemberInfo,
+    },
+    /// A member left.
+    MemberLeft {
+        /// Who, as it was.
+        member: MemberInfo,
+        /// Why.
+        reason: LeaveReason,
+    },
+    /// A member's status, name or latency changed.
+    MemberUpdated {
+        /// The member now.
+        member: MemberInfo,
+    },
+    /// The session's name, lock, capacity or member count changed.
+    SessionUpdated {
+        /// The session now.
+        session: SessionState,
+    },
+    /// A chat line.
+    Chat {
+        /// Sender's member id.
+        from: String,
+        /// Sender's name.
+        name: String,
+        /// The line.
+        text: String,
+    },
+    /// The session closed.
+    Closed,
+    /// Events were dropped because the page was slow: re-read the member list.
+    Lagged {
+        /// How many.
+        skipped: u64,
+    },
+    /// An event this app does not show yet (SyncPlay's, while its panel is empty).
+    Other {
+        /// The event's variant name, e.g. `SyncPlay`.
+        event: String,
+    },
+}
+
+impl From<HostEvent> for UiEvent {
+    fn from(event: HostEvent) -> Self {
+        match event {
+            HostEvent::MemberJoined(member) => UiEvent::MemberJoined { member },
+            HostEvent::MemberLeft { member, reason } => UiEvent::MemberLeft { member, reason },
+            HostEvent::MemberUpdated(member) => UiEvent::MemberUpdated { member },
+            HostEvent::SessionUpdated(session) => UiEvent::SessionUpdated { session },
+            HostEvent::Chat { from, name, text } => UiEvent::Chat { from, name, text },
+            HostEvent::Closed => UiEvent::Closed,
+            // TODO(syncplay): forward SyncPlay's events properly once its panel exists.
+            #[allow(unreachable_patterns)]
+            other => {
+                let debug = format!("{other:?}");
+                let name = debug.split(|c: char| !c.is_alphanumeric()).next().unwrap_or_default();
+                UiEvent::Other { event: name.to_string() }
+            }
+        }
+    }
+}
+
+impl AppState {
+    /// State for a launch; settings are read from (and saved to) `settings_path` when given.
+    pub fn new(launch: LaunchOptions, settings_path: Option<PathBuf>) -> Self {
+        let settings = settings_path.as_deref().map(Settings::load).unwrap_or_default();
+        AppState {
+            launch,
+            host_name: this_computer(),
+            settings_path,
+            settings: Mutex::new(settings),
+            hosting: tokio::sync::Mutex::new(Hosting::default()),
+        }
+    }
+
+    /// The remembered settings.
+    pub fn settings(&self) -> Settings {
+        self.settings.lock().unwrap().clone()
+    }
+
+    fn update_settings(&self, change: impl FnOnce(&mut Settings)) -> Result<(), CommandError> {
+        let settings = {
+            let mut settings = self.settings.lock().unwrap();
+            change(&mut settings);
+            settings.clone()
+        };
+        match &self.settings_path {
+            Some(path) => settings.save(path),
+            None => Ok(()),
+        }
+    }
+
+    /// Starts hosting with the remembered settings (a no-op when already hosting) and forwards
+    /// the host's events to `app`'s web views.
+    pub async fn start<R: Runtime>(&self, app: &AppHandle<R>) -> Result<HostView, CommandError> {
+        let mut hosting = self.hosting.lock().await;
+        if let Some(running) = &hosting.current {
+            return view(running, self.launch.mdns);
+        }
+        let settings = self.settings();
+        // Fields this app does not set keep the facade's defaults (it is still growing).
+        #[allow(clippy::needless_update)]
+        let config = HostConfig {
+            name: settings.party_name.clone(),
+            host_name: self.host_name.clone(),
+            bind: self.launch.bind,
+            port: self.launch.port,
+            max_members: settings.capacity,
+            open: false,
+            limits: Limits::default(),
+            interface: settings.interface.clone(),
+            mdns: self.launch.mdns,
+            ..HostConfig::default()
+        };
+        let host = match Host::start(config).await {
+            Ok(host) => host,
+            Err(err) => {
+                let err = CommandError::from(err);
+                hosting.last_error = Some(err.clone());
+                return Err(err);
+            }
+        };
+        hosting.generation += 1;
+        let generation = hosting.generation;
+        let forwarder = tauri::async_runtime::spawn(forward(app.clone(), generation, host.subscribe()));
+        let running = Running { host, generation, forwarder };
+        let shown = view(&running, self.launch.mdns);
+        hosting.current = Some(running);
+        hosting.last_error = None;
+        shown
+    }
+
+    /// Ends the party (guests see "the party is over"). Not hosting is no error.
+    pub async fn stop(&self) -> Result<(), CommandError> {
+        let running = self.hosting.lock().await.current.take();
+        if let Some(running) = running {
+            // The page asked for this; it needs no `closed` event from the old host.
+            running.forwarder.abort();
+            running.host.stop().await;
+        }
+        Ok(())
+    }
+
+    /// A new join key and room code: the old QR code stops working. The facade fixes the key
+    /// at start, so this ends the party and starts a new one (guests must scan again).
+    pub async fn new_key<R: Runtime>(&self, app: &AppHandle<R>) -> Result<HostView, CommandError> {
+        self.stop().await?;
+        self.start(app).await
+    }
+
+    /// The host screen's data.
+    pub async fn view(&self) -> Result<HostView, CommandError> {
+        let hosting = self.hosting.lock().await;
+        match &hosting.current {
+            Some(running) => view(running, self.launch.mdns),
+            None => Err(hosting.last_error.clone().unwrap_or_else(CommandError::not_hosting)),
+        }
+    }
+
+    async fn host(&self) -> Result<Host, CommandError> {
+        let hosting = self.hosting.lock().await;
+        hosting.current.as_ref().map(|r| r.host.clone()).ok_or_else(CommandError::not_hosting)
+    }
+
+    /// Every member, the host first.
+    pub async fn members(&self) -> Result<Vec<MemberInfo>, CommandError> {
+        Ok(self.host().await?.members().await?)
+    }
+
+    /// Removes a member; returns it as it was.
+    pub async fn kick(&self, member_id: &str, reason: Option<&str>) -> Result<MemberInfo, CommandError> {
+        let host = self.host().await?;
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty()).unwrap_or("Host removed you from the session");
+        Ok(host.kick(member_id, reason).await?)
+    }
+
+    /// Locks or unlocks; returns the session after the change.
+    pub async fn set_locked(&self, locked: bool) -> Result<SessionState, CommandError> {
+        let host = self.host().await?;
+        let mut state = host.watch_state();
+        host.set_locked(locked).await?;
+        Ok(settled(&mut state, |s| s.locked == locked).await)
+    }
+
+    /// Sets and remembers the capacity; returns the session after the change.
+    pub async fn set_capacity(&self, max_members: u32) -> Result<SessionState, CommandError> {
+        let host = self.host().await?;
+        let mut state = host.watch_state();
+        host.set_capacity(max_members).await?;
+        self.update_settings(|s| s.capacity = max_members)?;
+        Ok(settled(&mut state, |s| s.max_members == max_members).await)
+    }
+
+    /// Renames and remembers the party; returns the session after the change.
+    pub async fn rename(&self, name: &str) -> Result<SessionState, CommandError> {
+        let host = self.host().await?;
+        let mut state = host.watch_state();
+        host.rename(name).await?;
+        let name = name.trim().to_string();
+        self.update_settings(|s| s.party_name = name.clone())?;
+        Ok(settled(&mut state, |s| s.name == name).await)
+    }
+
+    /// Remembers the interface for the join URL; it takes effect at the next start (a new key
+    /// or the next launch).
+    /// TODO(discovery): the address picker: restart the host on the chosen interface at once.
+    pub fn set_interface(&self, interface: Option<String>) -> Result<Settings, CommandError> {
+        self.update_settings(|s| s.interface = interface.filter(|i| !i.is_empty()))?;
+        Ok(self.settings())
+    }
+}
+
+/// The session state once `done` holds (the facade answers an action a moment before its state
+/// watch catches up), or as it is after [`STATE_WAIT`].
+async fn settled(
+    state: &mut tokio::sync::watch::Receiver<SessionState>,
+    done: impl FnMut(&SessionState) -> bool,
+) -> SessionState {
+    if let Ok(Ok(settled)) = tokio::time::timeout(STATE_WAIT, state.wait_for(done)).await {
+        return settled.clone();
+    }
+    state.borrow().clone()
+}
+
+fn view(running: &Running, mdns: bool) -> Result<HostView, CommandError> {
+    let info = running.host.info();
+    Ok(HostView {
+        generation: running.generation,
+        session_id: info.session_id.clone(),
+        join_url: info.join_url.clone(),
+        http_url: info.http_url.clone(),
+        ws_url: info.ws_url.clone(),
+        room_code: info.room_code.clone(),
+        qr_svg: qr_svg(&info.join_url)?,
+        local_addr: info.local_addr.to_string(),
+        mdns,
+        advertised: info.advertised,
+        warnings: info.warnings.clone(),
+        session: running.host.state(),
+    })
+}
+
+/// Sends each host event to the web views until the host closes.
+async fn forward<R: Runtime>(
+    app: AppHandle<R>,
+    generation: u64,
+    mut events: tokio::sync::broadcast::Receiver<HostEvent>,
+) {
+    loop {
+        let event = match events.recv().await {
+            Ok(event) => UiEvent::from(event),
+            Err(RecvError::Lagged(skipped)) => UiEvent::Lagged { skipped },
+            Err(RecvError::Closed) => break,
+        };
+        let closed = matches!(event, UiEvent::Closed);
+        if let Err(err) = app.emit(HOST_EVENT, HostEventPayload { generation, event }) {
+            tracing::warn!(%err, "cannot send a host event to the window");
+        }
+        if closed {
+            break;
+        }
+    }
+}
+
+/// This computer's name, for the host's own member.
+fn this_computer() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "Host".into())
+}

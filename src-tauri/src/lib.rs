@@ -1,0 +1,87 @@
+//! Partyline's desktop app (Tauri 2): hosts a party on launch through the `partyline_host`
+//! facade and shows its QR code, members and controls; browses and joins other parties.
+//!
+//! # Layout
+//! - [`commands`]: the Tauri commands, a few lines each.
+//! - [`hosting`]: the app's party: start/stop through the facade, actions, events to the page.
+//! - [`error`]: the one command error, `{code, message}`.
+//! - [`settings`]: party name, capacity and interface, remembered in `settings.json`.
+//! - [`launch`]: `--bind` / `PARTYLINE_BIND`, `--port`, `--no-mdns` / `PARTYLINE_NO_MDNS`.
+//! - [`qr`]: the join URL as an SVG QR code.
+//! - [`join`]: looking up another host to join it from the Browse tab.
+//!
+//! The page is `ui/desktop/` (plain HTML/CSS/JS); it imports `ui/shared/client.js`.
+
+pub mod commands;
+pub mod error;
+pub mod hosting;
+pub mod join;
+pub mod launch;
+pub mod qr;
+pub mod settings;
+
+use std::path::PathBuf;
+
+use tauri::{AppHandle, Manager, RunEvent, Runtime};
+
+pub use error::CommandError;
+pub use hosting::AppState;
+pub use launch::LaunchOptions;
+
+/// Adds the app to a builder (`tauri::Builder::default()`, or `tauri::test::mock_builder()` in
+/// tests): the commands, and a `setup` that calls [`init`].
+pub fn configure<R: Runtime>(
+    builder: tauri::Builder<R>,
+    launch: LaunchOptions,
+    settings_file: Option<PathBuf>,
+) -> tauri::Builder<R> {
+    builder.invoke_handler(commands::handler()).setup(move |app| {
+        init(app.handle(), launch, settings_file);
+        Ok(())
+    })
+}
+
+/// Manages the app's state and starts hosting. Settings live in `settings_file`, by default
+/// `settings.json` in the app's config directory. `setup` calls this; tests call it on a mock
+/// app (whose event loop, and so `setup`, never runs).
+pub fn init<R: Runtime>(app: &AppHandle<R>, launch: LaunchOptions, settings_file: Option<PathBuf>) {
+    let settings = settings_file.or_else(|| app.path().app_config_dir().ok().map(|dir| dir.join("settings.json")));
+    app.manage(AppState::new(launch, settings));
+    // Bind before the page loads, so its first `host_info` finds the party. A failure is kept
+    // and shown on the page, which offers to try again.
+    tauri::async_runtime::block_on(async {
+        if let Err(err) = app.state::<AppState>().start(app).await {
+            tracing::error!(%err, "could not start hosting");
+        }
+    });
+}
+
+/// Runs the app until its window closes; ends the party on the way out.
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,partyline_desktop=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let launch = match LaunchOptions::from_process() {
+        Ok(launch) => launch,
+        Err(err) => {
+            eprintln!("partyline-desktop: {err}");
+            std::process::exit(2);
+        }
+    };
+    let app = configure(tauri::Builder::default(), launch, None).build(tauri::generate_context!()).unwrap_or_else(|err| {
+        eprintln!("partyline-desktop: cannot start: {err}");
+        std::process::exit(1);
+    });
+    app.run(|app, event| {
+        if let RunEvent::Exit = event {
+            // Guests get `session_closed` ("the party is over") rather than a dropped connection.
+            let state = app.state::<AppState>();
+            tauri::async_runtime::block_on(async {
+                let _ = tokio::time::timeout(hosting::STOP_WAIT, state.stop()).await;
+            });
+        }
+    });
+}

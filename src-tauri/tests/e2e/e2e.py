@@ -1,0 +1,391 @@
+#!/usr/bin/env python3
+"""End-to-end test of the desktop app, as a person would use it, on a private X display.
+
+1. Launch the app (hosting on 127.0.0.1, mDNS off, settings in a temporary directory), take a
+   screenshot of the whole display and decode the QR code in it with zbarimg.
+2. Drive the app through tauri-driver (WebKitWebDriver) and a phone through headless Chromium
+   (chromedriver): the phone opens the decoded URL and joins; the member appears in the app's
+   list; the app kicks it; the phone shows the kicked screen. Then: lock from the app (the phone
+   cannot rejoin), join the app's own party from its Browse tab (ui/shared/client.js in the web
+   view), dark mode, stop hosting.
+
+Screenshots go to --out (tests/output/desktop/). Nothing leaves 127.0.0.0/8.
+Run it through run.sh, which builds the app first.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chrome.service import Service as ChromeService
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.options import ArgOptions
+from selenium.webdriver.support.ui import WebDriverWait
+
+WAIT = 20  # seconds for any one thing to happen
+
+STEP = [0]
+
+
+def step(text):
+    STEP[0] += 1
+    print(f"[e2e {STEP[0]:2}] {text}", flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, what, timeout=WAIT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{what} exited with {proc.returncode} before listening on {port}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise SystemExit(f"{what} is not listening on {port} after {timeout}s")
+
+
+class Procs:
+    """Processes this test started, ended by their own ids (process groups) on the way out."""
+
+    def __init__(self):
+        self.procs = []
+
+    def start(self, args, log, **kw):
+        p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **kw)
+        self.procs.append(p)
+        return p
+
+    def stop(self, p):
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(5)
+
+    def stop_all(self):
+        for p in reversed(self.procs):
+            self.stop(p)
+
+
+def start_xvfb(procs, logs):
+    """A private display; its number comes from Xvfb itself (-displayfd)."""
+    r, w = os.pipe()
+    log = open(logs / "xvfb.log", "w")
+    p = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(w), "-screen", "0", "1280x860x24", "-nolisten", "tcp", "-noreset"],
+        stdout=log, stderr=subprocess.STDOUT, pass_fds=(w,), start_new_session=True,
+    )
+    procs.procs.append(p)
+    os.close(w)
+    with os.fdopen(r) as f:
+        num = f.readline().strip()
+    if not num:
+        raise SystemExit("Xvfb did not start (see xvfb.log)")
+    return ":" + num
+
+
+def screenshot(display, path):
+    """The whole display, as a person would see it (ImageMagick's import)."""
+    subprocess.run(["import", "-display", display, "-window", "root", str(path)], check=True)
+    return path
+
+
+def decode_qr(path):
+    r = subprocess.run(["zbarimg", "-q", "--raw", str(path)], capture_output=True, text=True)
+    codes = [line for line in r.stdout.splitlines() if line.strip()]
+    return codes
+
+
+def wait_for_qr(display, path, timeout=WAIT * 2):
+    """Screenshots until a QR code decodes (the first WebKit start can take a while)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        screenshot(display, path)
+        codes = decode_qr(path)
+        if codes:
+            return codes
+        time.sleep(0.5)
+    raise AssertionError(f"no QR code decoded from the screen within {timeout}s (see {path})")
+
+
+def api_info(join_url):
+    base = join_url.split("#", 1)[0].rstrip("/")
+    assert base.startswith("http://127."), f"the join URL is not on loopback: {join_url}"
+    with urllib.request.urlopen(base + "/api/info", timeout=5) as r:
+        return json.load(r)
+
+
+def until(driver, what, fn, timeout=WAIT):
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: fn(d))
+    except Exception as e:
+        raise AssertionError(f"timed out waiting for: {what}") from e
+
+
+def visible(driver, testid):
+    els = driver.find_elements(By.CSS_SELECTOR, f'[data-testid="{testid}"]')
+    return els[0] if els and els[0].is_displayed() else None
+
+
+def by_testid(driver, testid):
+    return driver.find_element(By.CSS_SELECTOR, f'[data-testid="{testid}"]')
+
+
+def member_row(driver, name):
+    for li in driver.find_elements(By.CSS_SELECTOR, '[data-testid="member-list"] [data-testid="member"]'):
+        if li.find_element(By.CSS_SELECTOR, '[data-testid="member-name"]').text == name:
+            return li
+    return None
+
+
+def phone_browser(tmp, logs):
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for flag in [
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
+        "--disable-component-update", "--disable-sync", "--disable-default-apps", "--disable-extensions",
+        "--disable-domain-reliability", "--disable-client-side-phishing-detection", "--no-default-browser-check",
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",  # no name resolves: nothing leaves loopback
+        f"--user-data-dir={tmp / 'chromium'}",
+    ]:
+        opts.add_argument(flag)
+    opts.add_experimental_option("mobileEmulation", {
+        "deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 2.0, "touch": True, "mobile": True},
+        "userAgent": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36",
+    })
+    service = ChromeService(executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver",
+                            log_output=str(logs / "chromedriver.log"))
+    return webdriver.Chrome(options=opts, service=service)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--app", required=True, help="the partyline-desktop binary")
+    ap.add_argument("--out", required=True, help="directory for screenshots and logs")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = ap.parse_args()
+    app = str(Path(args.app).resolve())
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.png"):
+        old.unlink()
+    logs = out / "logs"
+    logs.mkdir(exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="partyline-e2e-"))
+    procs = Procs()
+    desktop = phone = None
+    try:
+        display = start_xvfb(procs, logs)
+        env = dict(os.environ)
+        for k in ("WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS"):
+            env.pop(k, None)
+        env.update({
+            "DISPLAY": display,
+            "GDK_BACKEND": "x11",
+            "NO_AT_BRIDGE": "1",
+            "PARTYLINE_BIND": "127.0.0.1",
+            "PARTYLINE_NO_MDNS": "1",
+            "XDG_CONFIG_HOME": str(tmp / "config"),
+            "XDG_DATA_HOME": str(tmp / "data"),
+            "XDG_CACHE_HOME": str(tmp / "cache"),
+            "RUST_LOG": "warn,partyline_desktop=info",
+        })
+        step(f"display {display}; temporary files in {tmp}")
+
+        # ---- 1. launched as a person would: is the QR code on screen readable? -------------------
+        p = procs.start([app], open(logs / "app-direct.log", "w"), env=env)
+        codes = wait_for_qr(display, out / "01-launch.png")
+        assert len(codes) == 1, codes
+        url = codes[0]
+        assert url.startswith("http://127.0.0.1:") and "#k=" in url, url
+        info = api_info(url)
+        step(f"launched: QR on screen decodes to {url}; /api/info says {info['name']!r}")
+        procs.stop(p)
+
+        # ---- 2. through WebDriver -----------------------------------------------------------------
+        port, native = free_port(), free_port()
+        wd = shutil.which("WebKitWebDriver") or "/usr/bin/WebKitWebDriver"
+        driver_proc = procs.start(
+            ["tauri-driver", "--port", str(port), "--native-port", str(native), "--native-driver", wd],
+            open(logs / "tauri-driver.log", "w"), env=env,
+        )
+        wait_port(port, driver_proc, "tauri-driver")
+        opts = ArgOptions()
+        opts.set_capability("browserName", "wry")
+        opts.set_capability("tauri:options", {"application": app})
+        try:
+            desktop = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=opts)
+        except WebDriverException as e:
+            raise SystemExit(f"tauri-driver could not start the app: {e.msg}\n(see {logs}/tauri-driver.log)")
+        step("app started through tauri-driver + WebKitWebDriver")
+
+        until(desktop, "the QR code", lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="qr"] svg'))
+        join_url = by_testid(desktop, "join-url").text
+        room_code = by_testid(desktop, "room-code").text
+        codes = wait_for_qr(display, out / "02-host.png")
+        assert codes == [join_url], f"the QR code says {codes}, the page shows {join_url}"
+        assert len(room_code) == 5 and room_code.isalnum(), room_code
+        assert by_testid(desktop, "host-status").text == "Hosting"
+        step(f"host screen: QR decodes to the join URL shown ({join_url}), room code {room_code}")
+
+        # The phone scans it.
+        phone = phone_browser(tmp, logs)
+        phone.get(codes[0])
+        name = until(phone, "the phone's join screen", lambda d: visible(d, "name-input"))
+        name.send_keys("Sara")
+        by_testid(phone, "join-button").click()
+        until(phone, "the phone to be connected",
+              lambda d: visible(d, "screen-party") and by_testid(d, "connection-state").get_attribute("data-state") == "connected")
+        phone.save_screenshot(str(out / "03-phone-joined.png"))
+        step("phone: opened the decoded URL, joined as Sara, connected")
+
+        row = until(desktop, "Sara in the app's guest list", lambda d: member_row(d, "Sara"))
+        status = row.find_element(By.CSS_SELECTOR, '[data-testid="member-status"]').text
+        assert status == "connected", status
+        assert "joined" in row.find_element(By.CSS_SELECTOR, '[data-testid="member-joined"]').text
+        until(desktop, "a latency for Sara",
+              lambda d: (member_row(d, "Sara").find_element(By.CSS_SELECTOR, '[data-testid="member-latency"]').text or "—") != "—",
+              timeout=15)
+        until(desktop, "the guest count", lambda d: "1 guest of 100" in by_testid(d, "party-meta").text)
+        screenshot(display, out / "04-host-with-member.png")
+        step("app: Sara is listed (connected, with latency and time joined)")
+
+        # Kick.
+        member_row(desktop, "Sara").find_element(By.CSS_SELECTOR, '[data-testid="kick-button"]').click()
+        until(phone, "the phone's kicked screen", lambda d: visible(d, "screen-kicked"))
+        phone.save_screenshot(str(out / "05-phone-kicked.png"))
+        until(desktop, "Sara gone from the list", lambda d: member_row(d, "Sara") is None)
+        assert visible(desktop, "members-empty")
+        step("app kicked Sara: the phone shows the kicked screen; the list is empty again")
+
+        # Lock from the app: the phone cannot come back.
+        by_testid(desktop, "lock-toggle").find_element(By.XPATH, "..").click()
+        until(desktop, "the locked pill", lambda d: by_testid(d, "host-status").text == "Hosting · locked")
+        assert json.loads(urllib.request.urlopen(join_url.split("#")[0] + "api/info", timeout=5).read())["locked"] is True
+        by_testid(phone, "rejoin-button").click()
+        until(phone, "the join screen", lambda d: visible(d, "join-button"))
+        by_testid(phone, "join-button").click()
+        until(phone, "the phone's locked screen", lambda d: visible(d, "screen-locked"))
+        phone.save_screenshot(str(out / "06-phone-locked.png"))
+        by_testid(desktop, "lock-toggle").find_element(By.XPATH, "..").click()
+        until(desktop, "unlocked", lambda d: by_testid(d, "host-status").text == "Hosting")
+        step("lock: the phone was refused while locked; unlocked again")
+
+        # Rename and capacity from the page.
+        field = by_testid(desktop, "party-name")
+        field.clear()
+        field.send_keys("Rooftop")
+        by_testid(desktop, "rename-button").click()
+        cap = by_testid(desktop, "capacity-input")
+        cap.clear()
+        cap.send_keys("0")
+        by_testid(desktop, "capacity-button").click()
+        until(desktop, "the capacity error toast", lambda d: visible(d, "toast") and "capacity" in by_testid(d, "toast").text)
+        cap.clear()
+        cap.send_keys("12")
+        by_testid(desktop, "capacity-button").click()
+        until(desktop, "renamed and 12 places", lambda d: "of 12" in by_testid(d, "party-meta").text and d.title.startswith("Rooftop"))
+        step("rename and capacity from the page; capacity 0 shows the command error")
+
+        # Join the app's own party from its Browse tab: ui/shared/client.js in the web view.
+        by_testid(desktop, "tab-browse").click()
+        until(desktop, "the browse tab", lambda d: visible(d, "browse-empty"))
+        screenshot(display, out / "07-browse.png")
+        local = url.split("//", 1)[1].split("/", 1)[0]
+        by_testid(desktop, "join-address").send_keys(local)
+        by_testid(desktop, "join-code").send_keys(room_code)
+        by_testid(desktop, "join-name").send_keys("Desk")
+        by_testid(desktop, "join-button").click()
+        until(desktop, "joined as a member", lambda d: visible(d, "browse-joined") and by_testid(d, "joined-status").text == "Connected")
+        until(desktop, "the joined party's members",
+              lambda d: len(d.find_elements(By.CSS_SELECTOR, '[data-testid="joined-member"]')) == 2)
+        assert by_testid(desktop, "joined-name").text == "Rooftop"
+        screenshot(display, out / "08-browse-joined.png")
+        by_testid(desktop, "tab-host").click()
+        until(desktop, "Desk in the host's list", lambda d: member_row(d, "Desk"))
+        step("Browse tab: joined the own party with its room code; listed as a guest on the host tab")
+
+        # Dark mode (the OS setting, forced): the QR code stays black on white and readable.
+        desktop.execute_script("document.documentElement.dataset.theme = 'dark'")
+        codes = wait_for_qr(display, out / "09-host-dark.png")
+        assert codes == [join_url], codes
+        desktop.execute_script("delete document.documentElement.dataset.theme")
+        step("dark theme: QR code still decodes")
+
+        # Big QR.
+        by_testid(desktop, "qr").click()
+        until(desktop, "the full-window QR code", lambda d: visible(d, "qr-big"))
+        codes = wait_for_qr(display, out / "10-qr-full-window.png")
+        assert codes == [join_url], codes
+        by_testid(desktop, "qr-big").click()
+        step("full-window QR code decodes")
+
+        # New key: the old QR code stops working.
+        stop_or_new = by_testid(desktop, "new-key-button")
+        stop_or_new.click()  # guests present (Desk): the first click asks
+        until(desktop, "the confirm question", lambda d: "Sure" in by_testid(d, "new-key-button").text)
+        stop_or_new.click()
+        until(desktop, "a new join URL", lambda d: by_testid(d, "join-url").text not in ("", join_url))
+        new_url = by_testid(desktop, "join-url").text
+        try:
+            urllib.request.urlopen(join_url.split("#")[0] + "api/info", timeout=3)
+            raise AssertionError("the old host still answers after a new key")
+        except OSError:
+            pass
+        assert api_info(new_url)["name"] == "Rooftop"
+        codes = wait_for_qr(display, out / "11-new-key.png")
+        assert codes == [new_url], codes
+        step(f"new key: the QR code now says {new_url}; the old address is gone")
+
+        # Stop hosting.
+        by_testid(desktop, "stop-button").click()
+        until(desktop, "the stopped screen", lambda d: visible(d, "host-stopped"))
+        screenshot(display, out / "12-stopped.png")
+        by_testid(desktop, "start-button").click()
+        until(desktop, "hosting again", lambda d: visible(d, "host-running") and by_testid(d, "join-url").text)
+        step("stop hosting, then start again")
+        print("e2e: PASS", flush=True)
+    except Exception:
+        for name, d in (("desktop", desktop), ("phone", phone)):
+            if d is not None:
+                try:
+                    d.save_screenshot(str(out / f"failure-{name}.png"))
+                except Exception:
+                    pass
+        raise
+    finally:
+        for d in (phone, desktop):
+            if d is not None:
+                try:
+                    d.quit()
+                except Exception:
+                    pass
+        procs.stop_all()
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,555 @@
+// Partyline desktop page: the host screen and the Browse tab. DOM and glue only: the party runs
+// in Rust (src-tauri, through the host facade) and this page calls its commands; joining another
+// party uses the same protocol client as the phone (ui/shared/client.js).
+import { PartylineClient } from '../shared/client.js';
+
+const $ = (id) => document.getElementById(id);
+const TAURI = window.__TAURI__;
+
+// ---- debug: ?theme=dark|light forces a color scheme (screenshots) ----------------------------
+const query = new URLSearchParams(location.search);
+if (/^(dark|light)$/.test(query.get('theme') || '')) document.documentElement.dataset.theme = query.get('theme');
+
+/** Calls a command; rejects with the command error { code, message }. */
+async function invoke(cmd, args) {
+  if (!TAURI) throw { code: 'no_tauri', message: 'This page runs inside the Partyline desktop app.' };
+  try {
+    return await TAURI.core.invoke(cmd, args);
+  } catch (e) {
+    throw e && typeof e === 'object' && e.code ? e : { code: 'unknown', message: String(e) };
+  }
+}
+
+let toastTimer = null;
+function toast(text) {
+  const t = $('toast');
+  t.textContent = text;
+  t.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => (t.hidden = true), 4000);
+}
+const fail = (e) => toast((e && e.message) || String(e));
+
+function el(tag, cls, testid, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (testid) e.setAttribute('data-testid', testid);
+  if (text != null) e.textContent = text;
+  return e;
+}
+
+function hue(id) {
+  let h = 0;
+  for (let i = 0; i < id.length; i++) h = (h * 31 + id.charCodeAt(i)) % 360;
+  return h;
+}
+
+const fmtMs = (ms) => (typeof ms === 'number' ? Math.round(ms) + ' ms' : '—');
+const fmtTime = (ms) => (typeof ms === 'number' ? new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '');
+
+// ---- tabs -------------------------------------------------------------------------------------
+function selectTab(name) {
+  document.body.dataset.tab = name;
+  for (const t of ['host', 'browse']) {
+    $('tab-' + t).setAttribute('aria-selected', String(t === name));
+    $('view-' + t).hidden = t !== name;
+  }
+  if (name === 'browse') refreshBrowse();
+}
+$('tab-host').addEventListener('click', () => selectTab('host'));
+$('tab-browse').addEventListener('click', () => selectTab('browse'));
+
+// Two-step buttons: the first click asks, a second within 4 s does it.
+function armed(button, question, action, needsConfirm) {
+  const label = button.textContent;
+  let timer = null;
+  button.addEventListener('click', async () => {
+    if (needsConfirm() && !button.dataset.armed) {
+      button.dataset.armed = '1';
+      button.textContent = question;
+      timer = setTimeout(() => {
+        delete button.dataset.armed;
+        button.textContent = label;
+      }, 4000);
+      return;
+    }
+    clearTimeout(timer);
+    delete button.dataset.armed;
+    button.textContent = label;
+    button.disabled = true;
+    try {
+      await action();
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+// ============================== the host screen ==============================================
+
+let view = null; // HostView from the host_info command
+const members = new Map(); // id → MemberInfo
+const memberEls = new Map();
+
+function setPill(state, text) {
+  const p = $('host-pill');
+  p.dataset.state = state;
+  p.textContent = text;
+}
+
+async function loadHost() {
+  try {
+    showRunning(await invoke('host_info'));
+  } catch (e) {
+    showStopped(e);
+  }
+}
+
+function showStopped(err) {
+  view = null;
+  members.clear();
+  renderMembers();
+  $('host-running').hidden = true;
+  $('host-stopped').hidden = false;
+  $('stopped-reason').textContent =
+    err && err.code && err.code !== 'not_hosting'
+      ? "Couldn't start hosting: " + err.message
+      : 'Start a party and phones on your network can join it.';
+  setPill('stopped', 'Not hosting');
+  document.title = 'Partyline';
+}
+
+function showRunning(v) {
+  view = v;
+  $('host-stopped').hidden = true;
+  $('host-running').hidden = false;
+  $('qr').innerHTML = v.qrSvg;
+  $('qr-big-code').innerHTML = v.qrSvg;
+  $('join-url').textContent = v.joinUrl;
+  $('room-code').textContent = v.roomCode || '—';
+  $('qr-big-room').textContent = v.roomCode || '';
+  const warnings = $('host-warnings');
+  warnings.textContent = '';
+  for (const w of v.warnings || []) warnings.append(el('li', null, null, w));
+  warnings.hidden = !(v.warnings && v.warnings.length);
+  renderSession(v.session, true);
+  refreshMembers();
+  refreshAddresses();
+}
+
+function renderSession(s, force) {
+  if (!view) return;
+  view.session = s;
+  const name = $('party-name');
+  if (force || document.activeElement !== name) name.value = s.name;
+  const cap = $('capacity-input');
+  if (force || document.activeElement !== cap) cap.value = s.maxMembers;
+  $('lock-toggle').checked = !!s.locked;
+  const n = s.memberCount;
+  $('party-meta').textContent =
+    (n === 1 ? '1 guest' : n + ' guests') + ' of ' + s.maxMembers + ' · ' +
+    (s.locked ? 'locked: nobody new can join' : 'open to join') + ' · ' + view.localAddr;
+  $('member-count').textContent = n ? '(' + n + ')' : '';
+  setPill(s.locked ? 'locked' : 'hosting', s.locked ? 'Hosting · locked' : 'Hosting');
+  document.title = s.name + ' · Partyline';
+}
+
+async function refreshMembers() {
+  if (!view) return;
+  try {
+    const list = await invoke('members');
+    members.clear();
+    for (const m of list) members.set(m.id, m);
+    renderMembers();
+  } catch (e) {
+    fail(e);
+  }
+}
+
+function memberEl(id) {
+  let li = memberEls.get(id);
+  if (li) return li;
+  li = el('li', 'member', 'member');
+  li.dataset.memberId = id;
+  const av = el('span', 'avatar');
+  av.style.setProperty('--h', String(hue(id)));
+  const who = el('div', 'who');
+  const name = el('p', 'name');
+  const nameText = el('span', null, 'member-name');
+  const badge = el('span', 'badge', 'host-badge', 'Host');
+  name.append(nameText, badge);
+  const meta = el('p', 'meta');
+  const status = el('span', 'status', 'member-status');
+  const joined = el('span', null, 'member-joined');
+  meta.append(status, document.createTextNode(' · '), joined);
+  who.append(name, meta);
+  const lat = el('span', 'latency', 'member-latency');
+  lat.title = 'Round trip measured by this computer';
+  const kick = el('button', 'small danger kick', 'kick-button', 'Kick');
+  kick.type = 'button';
+  kick.addEventListener('click', async () => {
+    kick.disabled = true;
+    try {
+      await invoke('kick', { memberId: id });
+    } catch (e) {
+      fail(e);
+    } finally {
+      kick.disabled = false;
+    }
+  });
+  li.append(av, who, lat, kick);
+  li._r = { av, nameText, badge, status, joined, lat, kick };
+  memberEls.set(id, li);
+  return li;
+}
+
+function renderMembers() {
+  const list = $('member-list');
+  const sorted = Array.from(members.values()).sort((a, b) => (b.isHost - a.isHost) || (a.joinedAt - b.joinedAt));
+  let prev = null;
+  for (const m of sorted) {
+    const li = memberEl(m.id);
+    const r = li._r;
+    r.nameText.textContent = m.name;
+    r.av.textContent = (Array.from(m.name.trim())[0] || '?').toUpperCase();
+    r.badge.hidden = !m.isHost;
+    li.toggleAttribute('data-host', m.isHost);
+    li.dataset.status = m.connectionStatus;
+    r.status.dataset.status = m.connectionStatus;
+    r.status.textContent = m.isHost ? 'this computer' : m.connectionStatus;
+    r.joined.textContent = (m.isHost ? 'since ' : 'joined ') + fmtTime(m.joinedAt);
+    r.lat.textContent = m.isHost ? '' : fmtMs(m.latency);
+    r.kick.title = 'Remove ' + m.name + ' from the party';
+    const want = prev ? prev.nextSibling : list.firstChild;
+    if (want !== li) list.insertBefore(li, want);
+    prev = li;
+  }
+  for (const [id, li] of memberEls) {
+    if (!members.has(id)) {
+      li.remove();
+      memberEls.delete(id);
+    }
+  }
+  $('members-empty').hidden = sorted.some((m) => !m.isHost);
+}
+
+function onHostEvent(ev) {
+  if (!view || ev.generation !== view.generation) return; // an earlier host's last words
+  switch (ev.kind) {
+    case 'memberJoined':
+    case 'memberUpdated': {
+      const old = members.get(ev.member.id);
+      const m = Object.assign({}, ev.member);
+      if (m.latency == null && old && old.latency != null) m.latency = old.latency;
+      members.set(m.id, m);
+      renderMembers();
+      break;
+    }
+    case 'memberLeft':
+      members.delete(ev.member.id);
+      renderMembers();
+      break;
+    case 'sessionUpdated':
+      renderSession(ev.session);
+      break;
+    case 'lagged':
+      refreshMembers();
+      break;
+    case 'closed':
+      showStopped(null);
+      break;
+    default:
+      break; // chat, and SyncPlay's events ("other") until its panel exists
+  }
+}
+
+// ---- address picker (pending discovery integration) ------------------------------------------
+async function refreshAddresses() {
+  let list = [];
+  try {
+    list = await invoke('address_candidates');
+  } catch (e) {
+    list = [];
+  }
+  const picker = $('address-picker');
+  picker.hidden = list.length < 2;
+  if (picker.hidden) return;
+  const select = $('address-select');
+  select.textContent = '';
+  for (const c of list) {
+    const o = el('option', null, null, c.addr + ' (' + c.interface + ')');
+    o.value = c.interface;
+    o.selected = !!c.selected;
+    select.append(o);
+  }
+}
+$('address-select').addEventListener('change', (e) => {
+  invoke('set_interface', { interface: e.target.value }).then(loadHost, fail);
+});
+
+// ---- controls ---------------------------------------------------------------------------------
+$('start-button').addEventListener('click', async () => {
+  $('start-button').disabled = true;
+  try {
+    showRunning(await invoke('start_hosting'));
+  } catch (e) {
+    showStopped(e);
+  } finally {
+    $('start-button').disabled = false;
+  }
+});
+
+const haveGuests = () => Array.from(members.values()).some((m) => !m.isHost);
+armed($('stop-button'), 'Sure? Ends the party', async () => {
+  try {
+    await invoke('stop_hosting');
+    showStopped(null);
+  } catch (e) {
+    fail(e);
+  }
+}, haveGuests);
+armed($('new-key'), 'Sure? Everyone must rescan', async () => {
+  try {
+    showRunning(await invoke('new_key'));
+    toast('New QR code and room code: the old ones no longer work.');
+  } catch (e) {
+    showStopped(e);
+  }
+}, haveGuests);
+
+$('lock-toggle').addEventListener('change', async (e) => {
+  const want = e.target.checked;
+  try {
+    renderSession(await invoke('set_locked', { locked: want }));
+  } catch (err) {
+    e.target.checked = !want;
+    fail(err);
+  }
+});
+
+$('capacity-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const n = Number($('capacity-input').value);
+  try {
+    renderSession(await invoke('set_capacity', { maxMembers: Number.isInteger(n) && n >= 0 ? n : 0 }), true);
+  } catch (err) {
+    fail(err);
+  }
+});
+
+$('rename-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  try {
+    renderSession(await invoke('rename', { name: $('party-name').value }), true);
+    $('party-name').blur();
+  } catch (err) {
+    fail(err);
+  }
+});
+
+async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch (e) {
+    const ta = document.createElement('textarea');
+    ta.value = text;
+    ta.style.position = 'fixed';
+    ta.style.opacity = '0';
+    document.body.append(ta);
+    ta.select();
+    let ok = false;
+    try {
+      ok = document.execCommand('copy');
+    } catch (err) {
+      ok = false;
+    }
+    ta.remove();
+    return ok;
+  }
+}
+$('copy-url').addEventListener('click', async () => {
+  if (!view) return;
+  const ok = await copyText(view.joinUrl);
+  $('copy-url').textContent = ok ? 'Copied' : 'Copy failed';
+  setTimeout(() => ($('copy-url').textContent = 'Copy'), 1500);
+});
+
+// The QR code, full window, for reading across the room.
+$('qr').addEventListener('click', () => ($('qr-big').hidden = false));
+$('qr-big').addEventListener('click', () => ($('qr-big').hidden = true));
+document.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape') $('qr-big').hidden = true;
+});
+
+// ============================== Browse: find and join another party ==========================
+
+async function refreshBrowse() {
+  let list = [];
+  try {
+    list = await invoke('browse_sessions'); // pending discovery integration: [] for now
+  } catch (e) {
+    fail(e);
+  }
+  const ul = $('browse-list');
+  ul.textContent = '';
+  for (const s of list) {
+    const li = el('li', null, 'browse-item');
+    const who = el('div');
+    who.append(el('strong', null, null, s.name), el('p', 'muted', null, s.members + ' of ' + s.capacity + (s.locked ? ' · locked' : '') + ' · ' + s.address));
+    const pick = el('button', 'small', 'browse-pick-button', 'Join…');
+    pick.type = 'button';
+    pick.addEventListener('click', () => {
+      $('join-address').value = s.address;
+      $('join-code').focus();
+    });
+    li.append(who, pick);
+    ul.append(li);
+  }
+  $('browse-empty').hidden = list.length > 0;
+}
+$('browse-refresh').addEventListener('click', refreshBrowse);
+
+const DEVICE_KEY = 'partyline.desktop.deviceId';
+const NAME_KEY = 'partyline.desktop.name';
+function deviceId() {
+  let id = null;
+  try {
+    id = localStorage.getItem(DEVICE_KEY);
+  } catch (e) {
+    id = null;
+  }
+  if (!id) {
+    const b = new Uint8Array(12);
+    crypto.getRandomValues(b);
+    id = 'desktop-' + Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+    try {
+      localStorage.setItem(DEVICE_KEY, id);
+    } catch (e) {
+      /* not remembered */
+    }
+  }
+  return id;
+}
+try {
+  $('join-name').value = localStorage.getItem(NAME_KEY) || '';
+} catch (e) {
+  /* ignore */
+}
+$('join-code').addEventListener('input', (e) => {
+  const v = e.target.value.toUpperCase().replace(/[^A-Z0-9]/g, '');
+  if (v !== e.target.value) e.target.value = v;
+});
+
+let guest = null; // PartylineClient while joined to another party
+
+function setJoinError(text) {
+  $('join-error').textContent = text;
+  $('join-error').hidden = !text;
+}
+
+$('join-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const name = $('join-name').value.replace(/\s+/g, ' ').trim();
+  if (!$('join-address').value.trim()) return setJoinError('Type the host address shown under its QR code.');
+  if (!name) return setJoinError('Type your name so people know who you are.');
+  setJoinError('');
+  $('join-button').disabled = true;
+  let target;
+  try {
+    target = await invoke('resolve_join', { address: $('join-address').value, roomCode: $('join-code').value || null });
+  } catch (err) {
+    setJoinError(err.message);
+    return;
+  } finally {
+    $('join-button').disabled = false;
+  }
+  try {
+    localStorage.setItem(NAME_KEY, name);
+  } catch (err) {
+    /* ignore */
+  }
+  joinParty(target, name);
+});
+
+function joinParty(target, name) {
+  if (guest) guest.destroy();
+  const c = new PartylineClient({
+    url: target.wsUrl,
+    sessionId: target.sessionId,
+    sessionName: target.name,
+    device: { id: deviceId(), name },
+    protocolVersion: target.protocolVersions.indexOf('partyline/1') >= 0 ? 'partyline/1' : null,
+  });
+  guest = c;
+  c.on('change', () => c === guest && renderJoined());
+  $('browse-pick').hidden = true;
+  $('browse-joined').hidden = false;
+  $('joined-ending').hidden = true;
+  $('leave-button').hidden = false;
+  $('back-button').hidden = true;
+  c.connect();
+  renderJoined();
+}
+
+const CONNECTION_TEXT = {
+  idle: 'Starting…', connecting: 'Connecting…', connected: 'Connected',
+  reconnecting: 'Reconnecting…', failed: 'Disconnected', ended: 'Disconnected',
+};
+const ENDINGS = {
+  kicked: 'The host removed you from the party.',
+  closed: 'The host ended the party.',
+  full: 'The party is full.',
+  locked: 'The host locked the party.',
+  unauthorized: "The join key didn't work: check the room code.",
+  replaced: 'You joined this party from somewhere else.',
+  not_found: 'This party no longer exists.',
+  left: 'You left the party.',
+  failed: "Can't reach the host.",
+};
+
+function renderJoined() {
+  const s = guest.state;
+  $('joined-name').textContent = s.session.name || 'Party';
+  $('joined-meta').textContent = s.members.length ? s.members.length + (s.members.length === 1 ? ' person' : ' people') : '';
+  const pill = $('joined-pill');
+  pill.dataset.state = s.connection;
+  pill.textContent = CONNECTION_TEXT[s.connection] || s.connection;
+  const over = s.connection === 'ended' || s.connection === 'failed';
+  $('joined-ending').hidden = !over;
+  if (over) $('joined-ending').textContent = ENDINGS[(s.ending || {}).kind] || 'Disconnected.';
+  $('leave-button').hidden = over;
+  $('back-button').hidden = !over;
+  const ul = $('joined-members');
+  ul.textContent = '';
+  if (over) return;
+  for (const m of s.members) {
+    const li = el('li', 'member', 'joined-member');
+    const av = el('span', 'avatar', null, (Array.from(m.name.trim())[0] || '?').toUpperCase());
+    av.style.setProperty('--h', String(hue(m.id)));
+    const who = el('div');
+    const n = el('p', 'name', null, m.name);
+    if (m.isHost) n.append(el('span', 'badge', null, 'Host'));
+    if (m.id === s.selfId) n.append(el('span', 'badge', null, 'You'));
+    who.append(n, el('p', 'meta', null, m.connectionStatus));
+    li.append(av, who, el('span', 'latency', null, m.isHost ? '' : fmtMs(m.latency)));
+    ul.append(li);
+  }
+}
+
+$('leave-button').addEventListener('click', () => guest && guest.leave());
+$('back-button').addEventListener('click', () => {
+  if (guest) guest.destroy();
+  guest = null;
+  $('browse-joined').hidden = true;
+  $('browse-pick').hidden = false;
+  refreshBrowse();
+});
+
+// ============================== start ========================================================
+
+if (TAURI) {
+  TAURI.event.listen('host-event', (e) => onHostEvent(e.payload)).then(loadHost, loadHost);
+} else {
+  showStopped({ code: 'no_tauri', message: 'this page runs inside the Partyline desktop app' });
+}
