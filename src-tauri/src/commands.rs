@@ -38,7 +38,10 @@ pub async fn host_info(state: State<'_, AppState>) -> Result<HostView, CommandEr
 
 /// Starts hosting (no-op when hosting).
 #[tauri::command]
-pub async fn start_hosting<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) -> Result<HostView, CommandError> {
+pub async fn start_hosting<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> Result<HostView, CommandError> {
     state.start(&app).await
 }
 
@@ -62,7 +65,11 @@ pub async fn members(state: State<'_, AppState>) -> Result<Vec<MemberInfo>, Comm
 
 /// Removes a member.
 #[tauri::command]
-pub async fn kick(state: State<'_, AppState>, member_id: String, reason: Option<String>) -> Result<MemberInfo, CommandError> {
+pub async fn kick(
+    state: State<'_, AppState>,
+    member_id: String,
+    reason: Option<String>,
+) -> Result<MemberInfo, CommandError> {
     state.kick(&member_id, reason.as_deref()).await
 }
 

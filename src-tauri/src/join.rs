@@ -48,7 +48,8 @@ pub fn parse_address(input: &str) -> Result<Address, CommandError> {
     let (rest, fragment) = input.split_once('#').unwrap_or((input, ""));
     let rest = rest.strip_prefix("http://").unwrap_or(rest);
     let authority = rest.split('/').next().unwrap_or("").to_string();
-    let has_port = authority.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    let has_port =
+        authority.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
     if !has_port || authority.contains(char::is_whitespace) || authority.contains('@') {
         return Err(bad());
     }
@@ -62,7 +63,10 @@ pub async fn resolve(address: &str, room_code: Option<&str>) -> Result<JoinTarge
     let addr = parse_address(address)?;
     let (status, info) = get_json(&addr.authority, "/api/info").await?;
     if status != 200 {
-        return Err(CommandError::new("join_failed", format!("{} is not a Partyline host (HTTP {status})", addr.authority)));
+        return Err(CommandError::new(
+            "join_failed",
+            format!("{} is not a Partyline host (HTTP {status})", addr.authority),
+        ));
     }
     let text = |v: &Value| v.as_str().map(str::to_string);
     let session_id = text(&info["sessionId"])
@@ -76,9 +80,12 @@ pub async fn resolve(address: &str, room_code: Option<&str>) -> Result<JoinTarge
             if code.is_empty() {
                 return Err(CommandError::new("wrong_code", "This party needs its room code"));
             }
-            let (status, body) = get_json(&addr.authority, &format!("/api/join?code={}", code.to_ascii_uppercase())).await?;
+            let (status, body) =
+                get_json(&addr.authority, &format!("/api/join?code={}", code.to_ascii_uppercase())).await?;
             match status {
-                200 => Some(text(&body["joinKey"]).ok_or_else(|| CommandError::new("join_failed", "the host sent no key"))?),
+                200 => Some(
+                    text(&body["joinKey"]).ok_or_else(|| CommandError::new("join_failed", "the host sent no key"))?,
+                ),
                 429 => return Err(CommandError::new("too_many_tries", "Too many wrong codes: wait a minute")),
                 _ => return Err(CommandError::new("wrong_code", "That room code is not this party's")),
             }
@@ -107,7 +114,8 @@ async fn get_json(authority: &str, path: &str) -> Result<(u16, Value), CommandEr
         stream.take(MAX_RESPONSE as u64).read_to_end(&mut response).await.map_err(|e| unreachable(e.to_string()))?;
         Ok::<_, CommandError>(response)
     };
-    let response = tokio::time::timeout(HTTP_TIMEOUT, exchange).await.map_err(|_| unreachable("timed out".into()))??;
+    let response =
+        tokio::time::timeout(HTTP_TIMEOUT, exchange).await.map_err(|_| unreachable("timed out".into()))??;
     let text = String::from_utf8_lossy(&response);
     let (head, body) = text.split_once("\r\n\r\n").ok_or_else(|| unreachable("not an HTTP answer".into()))?;
     let status = head

@@ -79,7 +79,8 @@ mod tests {
         assert_eq!(parse(&[], &[]).unwrap(), LaunchOptions::default());
         let o = parse(&[], &[("PARTYLINE_BIND", "127.0.0.1"), ("PARTYLINE_NO_MDNS", "1")]).unwrap();
         assert_eq!((o.bind.to_string(), o.mdns), ("127.0.0.1".into(), false));
-        let o = parse(&["--bind", "127.0.0.2", "--port=4000", "--unknown"], &[("PARTYLINE_BIND", "127.0.0.1")]).unwrap();
+        let o =
+            parse(&["--bind", "127.0.0.2", "--port=4000", "--unknown"], &[("PARTYLINE_BIND", "127.0.0.1")]).unwrap();
         assert_eq!((o.bind.to_string(), o.port, o.mdns), ("127.0.0.2".into(), 4000, true));
         assert!(parse(&["--bind", "nope"], &[]).is_err());
         assert!(parse(&["--bind"], &[]).is_err());

@@ -37,8 +37,31 @@ pub fn configure<R: Runtime>(
 ) -> tauri::Builder<R> {
     builder.invoke_handler(commands::handler()).setup(move |app| {
         init(app.handle(), launch, settings_file);
+        let handle = app.handle().clone();
+        tauri::async_runtime::spawn(async move {
+            shutdown_signal().await;
+            // Through the normal exit, so `run` ends the party properly.
+            handle.exit(0);
+        });
         Ok(())
     })
+}
+
+/// Ctrl-C, or SIGTERM on Unix (`kill`, a session logging out, a test harness).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut term) = signal(SignalKind::terminate()) else { return std::future::pending().await };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Manages the app's state and starts hosting. Settings live in `settings_file`, by default
@@ -60,7 +83,8 @@ pub fn init<R: Runtime>(app: &AppHandle<R>, launch: LaunchOptions, settings_file
 pub fn run() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,partyline_desktop=info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,partyline_desktop=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -71,10 +95,11 @@ pub fn run() {
             std::process::exit(2);
         }
     };
-    let app = configure(tauri::Builder::default(), launch, None).build(tauri::generate_context!()).unwrap_or_else(|err| {
-        eprintln!("partyline-desktop: cannot start: {err}");
-        std::process::exit(1);
-    });
+    let app =
+        configure(tauri::Builder::default(), launch, None).build(tauri::generate_context!()).unwrap_or_else(|err| {
+            eprintln!("partyline-desktop: cannot start: {err}");
+            std::process::exit(1);
+        });
     app.run(|app, event| {
         if let RunEvent::Exit = event {
             // Guests get `session_closed` ("the party is over") rather than a dropped connection.

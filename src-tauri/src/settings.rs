@@ -46,7 +46,8 @@ impl Settings {
 
     /// Writes the file atomically (temporary file, then rename), creating its directory.
     pub fn save(&self, path: &Path) -> Result<(), CommandError> {
-        let fail = |err: std::io::Error| CommandError::new("settings", format!("cannot save {}: {err}", path.display()));
+        let fail =
+            |err: std::io::Error| CommandError::new("settings", format!("cannot save {}: {err}", path.display()));
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(fail)?;
         }

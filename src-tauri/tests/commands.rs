@@ -128,7 +128,10 @@ fn host_info_returns_join_url_room_code_and_qr() {
     assert_eq!(info["session"]["name"], "Partyline");
     assert_eq!(info["session"]["maxMembers"], 100);
     assert_eq!(info["session"]["locked"], false);
-    assert_eq!((info["mdns"].clone(), info["advertised"].clone(), info["warnings"].clone()), (json!(false), json!(false), json!([])));
+    assert_eq!(
+        (info["mdns"].clone(), info["advertised"].clone(), info["warnings"].clone()),
+        (json!(false), json!(false), json!([]))
+    );
     assert_eq!(info["generation"], 1);
     let members = t.ok("members", json!({}));
     assert_eq!(members.as_array().unwrap().len(), 1, "the host's own member: {members}");
@@ -262,7 +265,8 @@ fn resolve_join_trades_the_room_code() {
     let t = app("resolve");
     let info = t.ok("host_info", json!({}));
     let address = info["localAddr"].as_str().unwrap();
-    let target = t.ok("resolve_join", json!({"address": address, "roomCode": info["roomCode"].as_str().unwrap().to_lowercase()}));
+    let target = t
+        .ok("resolve_join", json!({"address": address, "roomCode": info["roomCode"].as_str().unwrap().to_lowercase()}));
     let key = join_key(info["joinUrl"].as_str().unwrap());
     assert_eq!(target["wsUrl"], format!("ws://{address}/ws?token={key}"));
     assert_eq!(target["sessionId"], info["sessionId"]);

@@ -28,7 +28,8 @@ function toast(text) {
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => (t.hidden = true), 4000);
 }
-const fail = (e) => toast((e && e.message) || String(e));
+const sentence = (t) => (t ? t.charAt(0).toUpperCase() + t.slice(1) : t);
+const fail = (e) => toast(sentence((e && e.message) || String(e)));
 
 function el(tag, cls, testid, text) {
   const e = document.createElement(tag);
@@ -145,13 +146,27 @@ function renderSession(s, force) {
   const cap = $('capacity-input');
   if (force || document.activeElement !== cap) cap.value = s.maxMembers;
   $('lock-toggle').checked = !!s.locked;
-  const n = s.memberCount;
+  renderMeta();
+  setPill(s.locked ? 'locked' : 'hosting', s.locked ? 'Hosting · locked' : 'Hosting');
+  document.title = s.name + ' · Partyline';
+}
+
+// The guest count comes from the member list: the session's own `memberCount` is only re-sent
+// with a rename, lock or capacity change (session_updated), not with every join and leave.
+function guestCount() {
+  let n = 0;
+  for (const m of members.values()) if (!m.isHost) n++;
+  return n;
+}
+
+function renderMeta() {
+  if (!view) return;
+  const s = view.session;
+  const n = guestCount();
   $('party-meta').textContent =
     (n === 1 ? '1 guest' : n + ' guests') + ' of ' + s.maxMembers + ' · ' +
     (s.locked ? 'locked: nobody new can join' : 'open to join') + ' · ' + view.localAddr;
   $('member-count').textContent = n ? '(' + n + ')' : '';
-  setPill(s.locked ? 'locked' : 'hosting', s.locked ? 'Hosting · locked' : 'Hosting');
-  document.title = s.name + ' · Partyline';
 }
 
 async function refreshMembers() {
@@ -231,6 +246,7 @@ function renderMembers() {
     }
   }
   $('members-empty').hidden = sorted.some((m) => !m.isHost);
+  renderMeta();
 }
 
 function onHostEvent(ev) {
@@ -459,7 +475,7 @@ $('join-form').addEventListener('submit', async (e) => {
   try {
     target = await invoke('resolve_join', { address: $('join-address').value, roomCode: $('join-code').value || null });
   } catch (err) {
-    setJoinError(err.message);
+    setJoinError(sentence(err.message));
     return;
   } finally {
     $('join-button').disabled = false;

@@ -11,9 +11,7 @@ for tool in Xvfb import zbarimg chromium chromedriver WebKitWebDriver tauri-driv
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 python3 -c 'import selenium' 2>/dev/null || missing+=("python3 selenium")
-if [[ "$(readlink -f "$(command -v import || true)")" != /usr/bin/import* ]] && ! import -version 2>/dev/null | grep -q ImageMagick; then
-  missing+=("ImageMagick import")
-fi
+import -version 2>/dev/null | grep -q ImageMagick || missing+=("ImageMagick")
 if ((${#missing[@]})); then
   echo "e2e: missing: ${missing[*]}. Run scripts/desktop-deps first." >&2
   exit 2
