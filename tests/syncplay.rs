@@ -88,3 +88,52 @@ async fn play_reaches_everyone_with_one_start_time() {
     host.shutdown(None).await;
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The host shares another folder while the party goes on: members get the new library, the
+/// same session keeps its members, `/media/` serves the new folder only, and a folder that
+/// cannot be read is an error that changes nothing.
+#[tokio::test]
+async fn media_folder_changes_without_ending_the_party() {
+    let first = media_dir();
+    let host = start_host_with_media(SessionConfig::default(), Limits::default(), Some(first.clone())).await;
+    let base = format!("http://{}", host.local_addr());
+    let key = host.join_key().unwrap().to_string();
+    let (mut x, _) = Client::join(&host, "dev-x", true).await;
+    let (library, _) = x.recv_until("library.update").await;
+    assert_eq!(library["items"][0]["title"], "First Song");
+
+    let second = media_dir();
+    std::fs::remove_file(second.join("First Song.mp3")).unwrap();
+    std::fs::write(second.join("Second.wav"), b"RIFF-not-really").unwrap();
+    let items = host.set_media(Some(second.clone())).await.unwrap();
+    assert_eq!(items.iter().map(|i| i.title.as_str()).collect::<Vec<_>>(), ["Second"]);
+    let (library, _) = x.recv_until("library.update").await;
+    let titles: Vec<&str> = library["items"].as_array().unwrap().iter().map(|i| i["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, ["Second"], "the member learns the new library: {library}");
+    assert_eq!(host.media_dir().as_deref(), Some(second.as_path()));
+    let (status, body) = curl(&[&format!("{base}/media/Second.wav?token={key}")]).await;
+    assert_eq!((status, body.as_slice()), (200, b"RIFF-not-really".as_slice()));
+    let (status, _) = curl(&[&format!("{base}/media/First%20Song.mp3?token={key}")]).await;
+    assert_eq!(status, 404, "the old folder is no longer served");
+
+    // A missing folder, and a file that is not a folder: errors, and nothing changes.
+    for bad in [first.join("missing"), second.join("Second.wav")] {
+        let err = host.set_media(Some(bad.clone())).await.expect_err("not a readable folder");
+        assert!(matches!(err, partyline_server::ServerError::Media(_)), "{err}");
+        assert_eq!(host.media_dir().as_deref(), Some(second.as_path()), "{}", bad.display());
+        assert_eq!(host.playback().await.unwrap().library, items);
+    }
+    let (status, _) = curl(&[&format!("{base}/media/Second.wav?token={key}")]).await;
+    assert_eq!(status, 200);
+
+    // Sharing nothing: an empty library, and /media/ answers 404.
+    assert!(host.set_media(None).await.unwrap().is_empty());
+    let (library, _) = x.recv_until("library.update").await;
+    assert_eq!(library["items"], json!([]));
+    let (status, _) = curl(&[&format!("{base}/media/Second.wav?token={key}")]).await;
+    assert_eq!(status, 404);
+    assert_eq!(host.members().await.unwrap().len(), 2, "the same party: the host and x");
+    host.shutdown(None).await;
+    std::fs::remove_dir_all(first).unwrap();
+    std::fs::remove_dir_all(second).unwrap();
+}

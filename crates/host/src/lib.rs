@@ -276,6 +276,17 @@ impl Host {
         Ok(self.server.playback().await?)
     }
 
+    /// The media folder shared now, if any.
+    pub fn media_dir(&self) -> Option<std::path::PathBuf> {
+        self.server.media_dir()
+    }
+
+    /// Shares another media folder (or none) without ending the party: members get the new
+    /// library. A folder that cannot be read changes nothing. Returns the new library.
+    pub async fn set_media(&self, dir: Option<std::path::PathBuf>) -> Result<Vec<LibraryItem>, HostError> {
+        Ok(self.server.set_media(dir).await?)
+    }
+
     /// Ends the party: `session_closed` to everyone, goodbyes on mDNS, then stop.
     pub async fn stop(&self) {
         let advertiser = self.advertiser.lock().ok().and_then(|mut slot| slot.take());

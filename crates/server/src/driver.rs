@@ -100,6 +100,10 @@ pub(crate) enum Command {
         reply: oneshot::Sender<Result<(), SessionError>>,
     },
     Playback(oneshot::Sender<Playback>),
+    Library {
+        items: Vec<partyline_protocol::LibraryItem>,
+        reply: oneshot::Sender<Result<(), SessionError>>,
+    },
 }
 
 pub(crate) struct Driver {
@@ -208,6 +212,9 @@ impl Driver {
                     library: self.session.library().to_vec(),
                     members: self.session.sync_report(),
                 });
+            }
+            Command::Library { items, reply } => {
+                let _ = reply.send(self.session.set_library(now, items));
             }
         }
     }

@@ -49,13 +49,23 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 
 /// The shared folder with Range support (404 for everything when nothing is shared), behind
 /// the join key: the host's files are for its guests only. An `<audio>` element cannot send
-/// headers, so the key rides in the query (`?token=`), as for the WebSocket.
+/// headers, so the key rides in the query (`?token=`), as for the WebSocket. The folder is read
+/// on each request: the host may share another one while the party goes on.
 fn media_router(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
-    let files = match &shared.media {
-        Some(dir) => Router::new().fallback_service(tower_http::services::ServeDir::new(dir)),
-        None => Router::new().fallback(|| async { (StatusCode::NOT_FOUND, "This host shares no media\n") }),
+    Router::new()
+        .fallback(serve_media)
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), media_key))
+}
+
+async fn serve_media(State(shared): State<Arc<Shared>>, request: axum::extract::Request) -> Response {
+    let dir = shared.media.read().map(|dir| dir.clone()).unwrap_or_default();
+    let Some(dir) = dir else {
+        return (StatusCode::NOT_FOUND, "This host shares no media\n").into_response();
     };
-    files.layer(axum::middleware::from_fn_with_state(shared.clone(), media_key))
+    match tower::ServiceExt::oneshot(tower_http::services::ServeDir::new(dir), request).await {
+        Ok(response) => response.into_response(),
+        Err(never) => match never {},
+    }
 }
 
 async fn media_key(

@@ -144,8 +144,13 @@ pub(crate) struct Shared {
     pub(crate) per_addr: http::PerAddr,
     pub(crate) code_tries: http::CodeTries,
     pub(crate) tracker: TaskTracker,
-    pub(crate) media: Option<std::path::PathBuf>,
+    /// The shared folder `/media/` serves; replaced by [`ServerHandle::set_media`].
+    pub(crate) media: MediaDir,
 }
+
+/// The folder `/media/` serves now (`None`: nothing shared), shared by the HTTP routes and the
+/// handle that can replace it while the party goes on.
+pub(crate) type MediaDir = Arc<std::sync::RwLock<Option<std::path::PathBuf>>>;
 
 /// A 128-bit join key, base64url without padding (22 characters).
 pub fn generate_join_key() -> String {
@@ -222,6 +227,7 @@ impl Server {
         let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE);
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
+        let media: MediaDir = Arc::new(std::sync::RwLock::new(config.media));
         let shared = Arc::new(Shared {
             clock,
             limits: config.limits,
@@ -233,7 +239,7 @@ impl Server {
             per_addr: Default::default(),
             code_tries: Default::default(),
             tracker: tracker.clone(),
-            media: config.media,
+            media: media.clone(),
         });
         let driver = Driver { session, clock, outboxes: HashMap::new(), events: events.clone(), state: state_tx };
         let session_done = tokio::spawn(driver.run(inbound_rx, commands_rx, shutdown.clone()));
@@ -264,6 +270,7 @@ impl Server {
             tracker,
             tasks: Arc::new(tokio::sync::Mutex::new(Some((session_done, http_done)))),
             clock,
+            media,
         })
     }
 }
@@ -284,6 +291,7 @@ pub struct ServerHandle {
     tracker: TaskTracker,
     tasks: Arc<tokio::sync::Mutex<Tasks>>,
     clock: Clock,
+    media: MediaDir,
 }
 
 impl std::fmt::Debug for ServerHandle {
@@ -387,6 +395,39 @@ impl ServerHandle {
     /// SyncPlay's state, the library, and how in sync each member is.
     pub async fn playback(&self) -> Result<Playback, ServerError> {
         self.ask(Command::Playback).await
+    }
+
+    /// The folder shared now, if any.
+    pub fn media_dir(&self) -> Option<std::path::PathBuf> {
+        self.media.read().map(|dir| dir.clone()).unwrap_or_default()
+    }
+
+    /// Shares another folder (or none) while the party goes on: it is scanned, `/media/` serves
+    /// it from now on, and every extension member gets the new library (`library.update`).
+    /// Queue entries of items no longer shared stay until removed. A folder that cannot be read
+    /// is an error and changes nothing. Returns the new library.
+    pub async fn set_media(&self, dir: Option<std::path::PathBuf>) -> Result<Vec<LibraryItem>, ServerError> {
+        let items = match dir.clone() {
+            Some(dir) => tokio::task::spawn_blocking(move || media::scan(&dir))
+                .await
+                .map_err(|_| ServerError::Stopped)??,
+            None => Vec::new(),
+        };
+        // The folder first, so a member that fetches as soon as the library arrives finds it.
+        let previous = self.replace_media_dir(dir);
+        let answer = self.ask(|reply| Command::Library { items: items.clone(), reply }).await;
+        if !matches!(answer, Ok(Ok(()))) {
+            self.replace_media_dir(previous);
+        }
+        answer??;
+        Ok(items)
+    }
+
+    fn replace_media_dir(&self, dir: Option<std::path::PathBuf>) -> Option<std::path::PathBuf> {
+        match self.media.write() {
+            Ok(mut slot) => std::mem::replace(&mut *slot, dir),
+            Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), dir),
+        }
     }
 
     /// Closes the session (`session_closed` to everyone), stops accepting, and waits (at most
