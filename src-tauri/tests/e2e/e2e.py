@@ -210,7 +210,7 @@ def main():
     logs.mkdir(exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="partyline-e2e-"))
     procs = Procs()
-    desktop = phone = None
+    desktop = phone = display = None
     try:
         display = start_xvfb(procs, logs)
         env = dict(os.environ)
@@ -334,7 +334,7 @@ def main():
         cap.clear()
         cap.send_keys("0")
         by_testid(desktop, "capacity-button").click()
-        until(desktop, "the capacity error toast", lambda d: visible(d, "toast") and "capacity" in by_testid(d, "toast").text)
+        until(desktop, "the capacity error toast", lambda d: visible(d, "toast") and "capacity" in by_testid(d, "toast").text.lower())
         cap.clear()
         cap.send_keys("12")
         by_testid(desktop, "capacity-button").click()
@@ -398,12 +398,18 @@ def main():
         step("stop hosting, then start again")
         print("e2e: PASS", flush=True)
     except Exception:
-        for name, d in (("desktop", desktop), ("phone", phone)):
-            if d is not None:
-                try:
-                    d.save_screenshot(str(out / f"failure-{name}.png"))
-                except Exception:
-                    pass
+        # The desktop through the display: WebKitWebDriver's own screenshot command can hang
+        # for good once a test has timed out mid-step.
+        if display is not None:
+            try:
+                screenshot(display, out / "failure-display.png")
+            except Exception:
+                pass
+        if phone is not None:
+            try:
+                phone.save_screenshot(str(out / "failure-phone.png"))
+            except Exception:
+                pass
         raise
     finally:
         for d in (phone, desktop):
