@@ -27,6 +27,10 @@ pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'stat
         set_interface,
         browse_sessions,
         resolve_join,
+        crate::syncplay::playback,
+        crate::syncplay::set_media_folder,
+        crate::syncplay::syncplay_command,
+        crate::syncplay::set_permissions,
     ]
 }
 

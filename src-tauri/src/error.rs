@@ -3,7 +3,7 @@
 //! `code` is stable and machine-readable (the UI switches on it); `message` is for people.
 
 use partyline_host::{HostError, ServerError};
-use partyline_session::SessionError;
+use partyline_session::{PlayError, SessionError};
 use serde::Serialize;
 
 /// A command that could not be done.
@@ -12,7 +12,8 @@ use serde::Serialize;
 pub struct CommandError {
     /// Stable, snake_case: `not_hosting`, `bind_failed`, `host_stopped`, `no_such_member`,
     /// `bad_capacity`, `bad_name`, `session_closed`, `refused` (any other refusal), `bad_interface`, `host_error`, `settings`, `qr`, `bad_address`,
-    /// `unreachable`, `wrong_code`, `too_many_tries`, `join_failed`.
+    /// `unreachable`, `wrong_code`, `too_many_tries`, `join_failed`; SyncPlay: `bad_media_folder`,
+    /// `unknown_item`, `unknown_entry`, `nothing_to_play`, `not_allowed`, `bad_command`.
     pub code: String,
     /// What went wrong, in words.
     pub message: String,
@@ -41,9 +42,14 @@ impl From<HostError> for CommandError {
                 SessionError::BadCapacity(_) => "bad_capacity",
                 SessionError::BadName => "bad_name",
                 SessionError::Closed => "session_closed",
+                SessionError::Play(PlayError::UnknownItem(_)) => "unknown_item",
+                SessionError::Play(PlayError::UnknownEntry(_)) => "unknown_entry",
+                SessionError::Play(PlayError::NothingToPlay) => "nothing_to_play",
+                SessionError::Play(PlayError::NotAllowed(_)) => "not_allowed",
                 #[allow(unreachable_patterns)]
                 _ => "refused",
             },
+            HostError::Server(ServerError::Media(_)) => "bad_media_folder",
             HostError::Interface(_) => "bad_interface",
             #[allow(unreachable_patterns)]
             _ => "host_error",

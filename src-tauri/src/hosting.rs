@@ -7,6 +7,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use partyline_host::{Host, HostConfig, HostEvent, LeaveReason, Limits, MemberInfo, SessionState};
+use partyline_host::{HostError, PlayState, ServerError};
+use partyline_session::MemberSync;
 use serde::Serialize;
 use tauri::async_runtime::JoinHandle;
 use tauri::{AppHandle, Emitter, Runtime};
@@ -30,6 +32,8 @@ pub const STOP_WAIT: Duration = Duration::from_secs(3);
 pub struct AppState {
     launch: LaunchOptions,
     host_name: String,
+    /// The SyncPlay media folder chosen for this launch (see [`crate::syncplay`]).
+    pub(crate) media: Mutex<crate::syncplay::MediaChoice>,
     settings_path: Option<PathBuf>,
     settings: Mutex<Settings>,
     hosting: tokio::sync::Mutex<Hosting>,
@@ -162,10 +166,15 @@ pub enum UiEvent {
         /// How many.
         skipped: u64,
     },
-    /// An event this app does not show yet (SyncPlay's, while its panel is empty).
-    Other {
-        /// The event's variant name, e.g. `SyncPlay`.
-        event: String,
+    /// SyncPlay's group state changed (play, pause, seek, queue, permissions...).
+    SyncPlay {
+        /// The state now.
+        state: PlayState,
+    },
+    /// A member reported its playback: how in sync it is.
+    PlaybackProgress {
+        /// Its report.
+        sync: MemberSync,
     },
 }
 
@@ -178,13 +187,8 @@ impl From<HostEvent> for UiEvent {
             HostEvent::SessionUpdated(session) => UiEvent::SessionUpdated { session },
             HostEvent::Chat { from, name, text } => UiEvent::Chat { from, name, text },
             HostEvent::Closed => UiEvent::Closed,
-            // TODO(syncplay): forward SyncPlay's events properly once its panel exists.
-            #[allow(unreachable_patterns)]
-            other => {
-                let debug = format!("{other:?}");
-                let name = debug.split(|c: char| !c.is_alphanumeric()).next().unwrap_or_default();
-                UiEvent::Other { event: name.to_string() }
-            }
+            HostEvent::SyncPlay(state) => UiEvent::SyncPlay { state },
+            HostEvent::PlaybackProgress(sync) => UiEvent::PlaybackProgress { sync },
         }
     }
 }
@@ -192,10 +196,12 @@ impl From<HostEvent> for UiEvent {
 impl AppState {
     /// State for a launch; settings are read from (and saved to) `settings_path` when given.
     pub fn new(launch: LaunchOptions, settings_path: Option<PathBuf>) -> Self {
-        let settings = settings_path.as_deref().map(Settings::load).unwrap_or_default();
+        let settings: Settings = settings_path.as_deref().map(Settings::load).unwrap_or_default();
+        let media = crate::syncplay::MediaChoice::new(launch.media.clone().or_else(|| settings.media_folder.clone()));
         AppState {
             launch,
             host_name: this_computer(),
+            media: Mutex::new(media),
             settings_path,
             settings: Mutex::new(settings),
             hosting: tokio::sync::Mutex::new(Hosting::default()),
@@ -207,7 +213,7 @@ impl AppState {
         self.settings.lock().unwrap().clone()
     }
 
-    fn update_settings(&self, change: impl FnOnce(&mut Settings)) -> Result<(), CommandError> {
+    pub(crate) fn update_settings(&self, change: impl FnOnce(&mut Settings)) -> Result<(), CommandError> {
         let settings = {
             let mut settings = self.settings.lock().unwrap();
             change(&mut settings);
@@ -239,9 +245,19 @@ impl AppState {
             limits: Limits::default(),
             interface: settings.interface.clone(),
             mdns: self.launch.mdns,
+            media: self.media.lock().unwrap().start(),
             ..HostConfig::default()
         };
-        let host = match Host::start(config).await {
+        // A shared folder that has gone away must not keep the party from starting: it starts
+        // sharing nothing, and the SyncPlay panel says why.
+        let started = match Host::start(config.clone()).await {
+            Err(HostError::Server(ServerError::Media(err))) => {
+                self.media.lock().unwrap().unavailable(err.to_string());
+                Host::start(HostConfig { media: None, ..config }).await
+            }
+            started => started,
+        };
+        let host = match started {
             Ok(host) => host,
             Err(err) => {
                 let err = CommandError::from(err);
@@ -286,7 +302,7 @@ impl AppState {
         }
     }
 
-    async fn host(&self) -> Result<Host, CommandError> {
+    pub(crate) async fn host(&self) -> Result<Host, CommandError> {
         let hosting = self.hosting.lock().await;
         hosting.current.as_ref().map(|r| r.host.clone()).ok_or_else(CommandError::not_hosting)
     }

@@ -5,8 +5,10 @@
 //! | `--bind ADDR` | `PARTYLINE_BIND` | `0.0.0.0` (every interface) |
 //! | `--port N` | `PARTYLINE_PORT` | `0` (any free port) |
 //! | `--no-mdns` | `PARTYLINE_NO_MDNS=1` | mDNS on |
+//! | `--media DIR` | `PARTYLINE_MEDIA` | the remembered folder, else none |
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
 
 /// Where and how to listen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,11 +19,14 @@ pub struct LaunchOptions {
     pub port: u16,
     /// Advertise the party over mDNS (and, once wired, browse).
     pub mdns: bool,
+    /// A media folder to share for SyncPlay this launch, instead of the remembered one (not
+    /// remembered itself; choosing a folder in the app is).
+    pub media: Option<PathBuf>,
 }
 
 impl Default for LaunchOptions {
     fn default() -> Self {
-        LaunchOptions { bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED), port: 0, mdns: true }
+        LaunchOptions { bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED), port: 0, mdns: true, media: None }
     }
 }
 
@@ -37,6 +42,7 @@ impl LaunchOptions {
         let mut opts = LaunchOptions::default();
         let mut bind = env("PARTYLINE_BIND").filter(|v| !v.is_empty());
         let mut port = env("PARTYLINE_PORT").filter(|v| !v.is_empty());
+        let mut media = env("PARTYLINE_MEDIA").filter(|v| !v.is_empty());
         if env("PARTYLINE_NO_MDNS").is_some_and(|v| !matches!(v.as_str(), "" | "0" | "false")) {
             opts.mdns = false;
         }
@@ -50,6 +56,7 @@ impl LaunchOptions {
                 "--bind" => bind = Some(inline.or_else(|| args.next()).ok_or("--bind needs an address")?),
                 "--port" => port = Some(inline.or_else(|| args.next()).ok_or("--port needs a number")?),
                 "--no-mdns" => opts.mdns = false,
+                "--media" => media = Some(inline.or_else(|| args.next()).ok_or("--media needs a folder")?),
                 _ => {}
             }
         }
@@ -59,6 +66,7 @@ impl LaunchOptions {
         if let Some(port) = port {
             opts.port = port.trim().parse().map_err(|_| format!("not a port: {port:?}"))?;
         }
+        opts.media = media.map(PathBuf::from);
         Ok(opts)
     }
 }
@@ -85,5 +93,16 @@ mod tests {
         assert!(parse(&["--bind", "nope"], &[]).is_err());
         assert!(parse(&["--bind"], &[]).is_err());
         assert!(parse(&[], &[("PARTYLINE_NO_MDNS", "0")]).unwrap().mdns);
+    }
+
+    #[test]
+    fn media_folder_from_flag_or_environment() {
+        assert_eq!(parse(&[], &[]).unwrap().media, None);
+        assert_eq!(parse(&[], &[("PARTYLINE_MEDIA", "")]).unwrap().media, None);
+        assert_eq!(parse(&[], &[("PARTYLINE_MEDIA", "/srv/a")]).unwrap().media, Some("/srv/a".into()));
+        let o = parse(&["--media", "/srv/b"], &[("PARTYLINE_MEDIA", "/srv/a")]).unwrap();
+        assert_eq!(o.media, Some("/srv/b".into()));
+        assert_eq!(parse(&["--media=/srv/c d"], &[]).unwrap().media, Some("/srv/c d".into()));
+        assert!(parse(&["--media"], &[]).is_err());
     }
 }

@@ -5,9 +5,11 @@
 //! - [`commands`]: the Tauri commands, a few lines each.
 //! - [`hosting`]: the app's party: start/stop through the facade, actions, events to the page.
 //! - [`error`]: the one command error, `{code, message}`.
-//! - [`settings`]: party name, capacity and interface, remembered in `settings.json`.
-//! - [`launch`]: `--bind` / `PARTYLINE_BIND`, `--port`, `--no-mdns` / `PARTYLINE_NO_MDNS`.
+//! - [`settings`]: party name, capacity, interface and media folder, remembered in `settings.json`.
+//! - [`launch`]: `--bind` / `PARTYLINE_BIND`, `--port`, `--no-mdns` / `PARTYLINE_NO_MDNS`,
+//!   `--media` / `PARTYLINE_MEDIA`.
 //! - [`qr`]: the join URL as an SVG QR code.
+//! - [`syncplay`]: the SyncPlay panel: media folder, library, transport, queue, who is in sync.
 //! - [`join`]: looking up another host to join it from the Browse tab.
 //!
 //! The page is `ui/desktop/` (plain HTML/CSS/JS); it imports `ui/shared/client.js`.
@@ -19,6 +21,7 @@ pub mod join;
 pub mod launch;
 pub mod qr;
 pub mod settings;
+pub mod syncplay;
 
 use std::path::PathBuf;
 

@@ -16,14 +16,17 @@ pub struct Settings {
     pub party_name: String,
     /// Most guests at once.
     pub capacity: u32,
-    /// The network interface to offer in the join URL (`None`: let discovery choose).
-    /// TODO(discovery): read by the address picker once discovery provides the candidates.
+    /// The interface whose address the QR code holds (the address picker; `None`: the best).
     pub interface: Option<String>,
+    /// The folder of music or video shared for SyncPlay (`None`: none). Left out of the file
+    /// when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_folder: Option<PathBuf>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { party_name: "Partyline".into(), capacity: 100, interface: None }
+        Settings { party_name: "Partyline".into(), capacity: 100, interface: None, media_folder: None }
     }
 }
 
@@ -67,11 +70,19 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("partyline-settings-{}", std::process::id()));
         let path = dir.join("nested/settings.json");
         assert_eq!(Settings::load(&path), Settings::default());
-        let s = Settings { party_name: "Rooftop".into(), capacity: 12, interface: Some("wlan0".into()) };
+        let s = Settings {
+            party_name: "Rooftop".into(),
+            capacity: 12,
+            interface: Some("wlan0".into()),
+            media_folder: Some("/srv/music".into()),
+        };
         s.save(&path).unwrap();
         assert_eq!(Settings::load(&path), s);
         std::fs::write(&path, "{ not json").unwrap();
         assert_eq!(Settings::load(&path), Settings::default());
+        // A file from before the media folder was remembered loads, with none.
+        std::fs::write(&path, r#"{"partyName": "Old", "capacity": 9, "interface": null}"#).unwrap();
+        assert_eq!(Settings::load(&path), Settings { party_name: "Old".into(), capacity: 9, ..Settings::default() });
         std::fs::write(&path, r#"{"capacity": 7, "future": true}"#).unwrap();
         assert_eq!(Settings::load(&path), Settings { capacity: 7, ..Settings::default() });
         std::fs::remove_dir_all(&dir).unwrap();

@@ -26,7 +26,7 @@ struct TestApp {
 }
 
 fn loopback() -> LaunchOptions {
-    LaunchOptions { bind: "127.0.0.1".parse().unwrap(), port: 0, mdns: false }
+    LaunchOptions { bind: "127.0.0.1".parse().unwrap(), port: 0, mdns: false, media: None }
 }
 
 fn temp_settings(name: &str) -> PathBuf {
@@ -277,4 +277,204 @@ fn resolve_join_trades_the_room_code() {
     assert_eq!(t.err_code("resolve_join", json!({"address": address})), "wrong_code");
     assert_eq!(t.err_code("resolve_join", json!({"address": "nonsense"})), "bad_address");
     assert_eq!(t.err_code("resolve_join", json!({"address": "127.0.0.1:1", "roomCode": "ABCDE"})), "unreachable");
+}
+
+// ---- SyncPlay ---------------------------------------------------------------------------------
+
+/// An app launched with these options (loopback, mDNS off) and settings file.
+fn app_launched(settings: PathBuf, launch: LaunchOptions) -> TestApp {
+    let app = partyline_desktop::configure(mock_builder(), launch.clone(), Some(settings.clone()))
+        .build(mock_context(noop_assets()))
+        .expect("the app builds");
+    partyline_desktop::init(app.handle(), launch, Some(settings.clone()));
+    let webview = WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
+    TestApp { app, webview, settings, cleanup: true }
+}
+
+/// A media folder holding `seconds` of silence as a 16-bit mono 8 kHz PCM WAV, and a file that
+/// is not media. Removed when dropped.
+struct MediaFolder(PathBuf);
+
+impl MediaFolder {
+    fn new(name: &str, title: &str, seconds: u32) -> MediaFolder {
+        let dir = std::env::temp_dir().join(format!("partyline-desktop-media-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (rate, samples) = (8000u32, 8000 * seconds);
+        let mut wav = Vec::new();
+        wav.extend_from_slice(b"RIFF");
+        wav.extend_from_slice(&(36 + samples * 2).to_le_bytes());
+        wav.extend_from_slice(b"WAVEfmt ");
+        for (value, bytes) in [(16u32, 4), (1, 2), (1, 2), (rate, 4), (rate * 2, 4), (2, 2), (16, 2)] {
+            wav.extend_from_slice(&value.to_le_bytes()[..bytes]);
+        }
+        wav.extend_from_slice(b"data");
+        wav.extend_from_slice(&(samples * 2).to_le_bytes());
+        wav.resize(wav.len() + samples as usize * 2, 0);
+        std::fs::write(dir.join(format!("{title}.wav")), wav).unwrap();
+        std::fs::write(dir.join("notes.txt"), b"not media").unwrap();
+        MediaFolder(dir)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for MediaFolder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn saved_settings(t: &TestApp) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(&t.settings).unwrap()).unwrap()
+}
+
+fn play_item(id: &Value) -> Value {
+    json!({"command": {"command": "play", "itemId": id}})
+}
+
+/// The folder is chosen while hosting: the same party lists the WAV (with its duration), plays,
+/// pauses, seeks, queues, changes speed and permissions; bad folders, items, entries and values
+/// are `{code, message}` errors that change nothing; the folder is remembered for the next launch.
+#[test]
+fn syncplay_media_folder_library_and_transport() {
+    let media = MediaFolder::new("transport", "One second of silence", 1);
+    let t = app("syncplay");
+    let events = t.events();
+    let before = t.ok("host_info", json!({}));
+    let empty = t.ok("playback", json!({}));
+    assert_eq!((empty["library"].clone(), empty["mediaFolder"].clone()), (json!([]), Value::Null), "{empty}");
+    assert_eq!(empty["state"]["state"], "idle");
+    assert_eq!(t.err_code("syncplay_command", json!({"command": {"command": "play"}})), "nothing_to_play");
+
+    let shown = t.ok("set_media_folder", json!({"path": media.path()}));
+    assert_eq!(shown["mediaFolder"], media.path());
+    let library = shown["library"].as_array().unwrap().clone();
+    assert_eq!(library.len(), 1, "only the WAV: {shown}");
+    assert_eq!((library[0]["title"].as_str(), library[0]["mime"].as_str()), (Some("One second of silence"), Some("audio/wav")));
+    assert_eq!(library[0]["durationMs"], 1000.0, "the WAV header's length");
+    let after = t.ok("host_info", json!({}));
+    assert_eq!((after["sessionId"].clone(), after["generation"].clone()), (before["sessionId"].clone(), json!(1)), "the same party");
+    assert_eq!(t.ok("playback", json!({}))["library"], json!(library));
+    assert_eq!(saved_settings(&t)["mediaFolder"], media.path(), "remembered");
+
+    // Play: nobody to wait for, so it plays at once; the page hears it as `syncPlay`.
+    let item = library[0]["id"].clone();
+    let state = t.ok("syncplay_command", play_item(&item));
+    assert_eq!((state["state"].as_str(), &state["itemId"]), (Some("playing"), &item), "{state}");
+    let event = next_event(&events, "syncPlay");
+    assert_eq!((event["state"]["itemId"].clone(), event["generation"].clone()), (item.clone(), json!(1)), "{event}");
+    let state = t.ok("syncplay_command", json!({"command": {"command": "pause"}}));
+    assert_eq!((state["state"].as_str(), state["paused"].as_bool()), (Some("paused"), Some(true)));
+    let state = t.ok("syncplay_command", json!({"command": {"command": "seek", "position": 500}}));
+    assert_eq!(state["position"], 500.0);
+    let state = t.ok("syncplay_command", json!({"command": {"command": "queue.add", "itemId": item}}));
+    let queue: Vec<&Value> = state["queue"].as_array().unwrap().iter().map(|e| &e["itemId"]).collect();
+    assert_eq!(queue, [&item, &item], "played once, queued once: {state}");
+    let second = state["queue"][1]["entryId"].clone();
+    let state = t.ok("syncplay_command", json!({"command": {"command": "next"}}));
+    assert_eq!(state["entryId"], second);
+    let state = t.ok("syncplay_command", json!({"command": {"command": "setRate", "rate": 1.5}}));
+    assert_eq!(state["rate"], 1.5);
+
+    // Refusals change nothing.
+    let revision = t.ok("playback", json!({}))["state"]["revision"].clone();
+    assert_eq!(t.err_code("syncplay_command", play_item(&json!("t-nope"))), "unknown_item");
+    let remove = json!({"command": {"command": "queue.remove", "entryId": "q-99"}});
+    assert_eq!(t.err_code("syncplay_command", remove), "unknown_entry");
+    assert_eq!(t.err_code("syncplay_command", json!({"command": {"command": "setRate", "rate": 3}})), "bad_command");
+    assert_eq!(t.err_code("syncplay_command", json!({"command": {"command": "seek", "position": -1}})), "bad_command");
+    assert!(t.invoke("syncplay_command", json!({"command": {"command": "dance"}})).is_err(), "not a command");
+    let now = t.ok("playback", json!({}));
+    assert_eq!((now["state"]["revision"].clone(), now["state"]["rate"].clone()), (revision, json!(1.5)));
+
+    let state = t.ok("set_permissions", json!({"playback": true, "queue": false}));
+    assert_eq!(state["permissions"], json!({"playback": true, "queue": false}));
+    assert_eq!(t.ok("playback", json!({}))["state"]["permissions"], json!({"playback": true, "queue": false}));
+
+    // Bad folders: clear errors, and the library, the folder and the settings stay.
+    let file = media.0.join("notes.txt");
+    for bad in [media.0.join("missing").to_str().unwrap(), file.to_str().unwrap(), "relative/music"] {
+        assert_eq!(t.err_code("set_media_folder", json!({"path": bad})), "bad_media_folder", "{bad}");
+        let now = t.ok("playback", json!({}));
+        assert_eq!((now["library"].clone(), now["mediaFolder"].clone()), (json!(library), json!(media.path())), "{bad}");
+        assert_eq!(saved_settings(&t)["mediaFolder"], media.path(), "{bad}");
+    }
+
+    // Another launch with the same settings shares the remembered folder at start.
+    let settings = t.settings.clone();
+    let mut t = t;
+    t.cleanup = false;
+    drop(t);
+    let again = app_with(settings);
+    let shown = again.ok("playback", json!({}));
+    assert_eq!((shown["library"].clone(), shown["mediaFolder"].clone()), (json!(library), json!(media.path())));
+    // Sharing nothing: an empty library, remembered as none.
+    assert_eq!(again.ok("set_media_folder", json!({"path": ""}))["library"], json!([]));
+    assert_eq!(saved_settings(&again).get("mediaFolder"), None);
+}
+
+/// A guest's phone is in the ready barrier and reports its sync: "start anyway" starts without
+/// it, its reports reach the page as `playbackProgress`, and `playback` lists it by name with its
+/// error against the group.
+#[test]
+fn syncplay_member_sync_reaches_the_panel() {
+    let media = MediaFolder::new("sync", "Silence", 2);
+    let t = app_launched(temp_settings("sync"), LaunchOptions { media: Some(media.0.clone()), ..loopback() });
+    let events = t.events();
+    let item = t.ok("playback", json!({}))["library"][0]["id"].clone();
+    assert!(item.is_string(), "--media shares the folder at start");
+    let info = t.ok("host_info", json!({}));
+    let url = format!("{}?token={}", info["wsUrl"].as_str().unwrap(), join_key(info["joinUrl"].as_str().unwrap()));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (mut ws, _) = rt.block_on(tokio_tungstenite::connect_async(url)).unwrap();
+    let join = json!({
+        "type": "join", "timestamp": 1, "sessionId": info["sessionId"], "protocolVersion": "partyline/1",
+        "deviceInfo": {"id": "dev-1", "name": "Sara's phone", "type": "client"},
+    });
+    rt.block_on(ws.send(Message::text(join.to_string()))).unwrap();
+    let member = next_event(&events, "memberJoined")["member"]["id"].clone();
+
+    // The phone is an extension member: the start waits for it.
+    let state = t.ok("syncplay_command", play_item(&item));
+    assert_eq!(state["state"], "waiting", "{state}");
+    let entry = state["entryId"].clone();
+    let state = t.ok("syncplay_command", json!({"command": {"command": "startAnyway"}}));
+    assert_eq!(state["state"], "playing", "{state}");
+
+    let progress = json!({
+        "type": "playback.progress", "timestamp": 2, "entryId": entry, "position": 1200.0,
+        "state": "playing", "error": -2.5,
+    });
+    rt.block_on(ws.send(Message::text(progress.to_string()))).unwrap();
+    let event = next_event(&events, "playbackProgress");
+    assert_eq!(event["sync"]["memberId"], member, "{event}");
+    assert_eq!((event["sync"]["state"].as_str(), event["sync"]["errorMs"].as_f64()), (Some("playing"), Some(-2.5)));
+    let panel = t.ok("playback", json!({}));
+    let members = panel["members"].as_array().unwrap();
+    assert_eq!(members.len(), 1, "{panel}");
+    assert_eq!(
+        (members[0]["name"].as_str(), members[0]["state"].as_str(), members[0]["errorMs"].as_f64()),
+        (Some("Sara's phone"), Some("playing"), Some(-2.5))
+    );
+    assert!(panel["now"].as_u64().unwrap() >= panel["state"]["serverTime"].as_u64().unwrap() - 3_000_000);
+    // The launch flag is for this launch: not written to the settings.
+    t.ok("rename", json!({"name": "Flagged"}));
+    assert_eq!(saved_settings(&t).get("mediaFolder"), None);
+}
+
+/// A remembered folder that has gone away does not keep the party from starting: it shares
+/// nothing and the panel says why.
+#[test]
+fn syncplay_missing_folder_at_start_still_hosts() {
+    let gone = std::env::temp_dir().join(format!("partyline-desktop-gone-{}", std::process::id()));
+    let t = app_launched(temp_settings("gone"), LaunchOptions { media: Some(gone.clone()), ..loopback() });
+    let panel = t.ok("playback", json!({}));
+    assert_eq!(panel["library"], json!([]));
+    assert_eq!(panel["mediaFolder"], gone.to_str().unwrap());
+    let problem = panel["mediaProblem"].as_str().expect("the reason it is not shared");
+    assert!(problem.contains("cannot read media folder"), "{problem}");
+    assert_eq!(t.ok("host_info", json!({}))["session"]["name"], "Partyline");
 }
