@@ -2,6 +2,7 @@
 // in Rust (src-tauri, through the host facade) and this page calls its commands; joining another
 // party uses the same protocol client as the phone (ui/shared/client.js).
 import { PartylineClient } from '../shared/client.js';
+import { createSyncPlay } from './syncplay.js';
 
 const $ = (id) => document.getElementById(id);
 const TAURI = window.__TAURI__;
@@ -30,6 +31,7 @@ function toast(text) {
 }
 const sentence = (t) => (t ? t.charAt(0).toUpperCase() + t.slice(1) : t);
 const fail = (e) => toast(sentence((e && e.message) || String(e)));
+const syncplay = createSyncPlay({ invoke, fail, toast });
 
 function el(tag, cls, testid, text) {
   const e = document.createElement(tag);
@@ -112,6 +114,7 @@ function showStopped(err) {
   renderMembers();
   $('host-running').hidden = true;
   $('host-stopped').hidden = false;
+  syncplay.hide();
   $('stopped-reason').textContent =
     err && err.code && err.code !== 'not_hosting'
       ? "Couldn't start hosting: " + err.message
@@ -124,6 +127,7 @@ function showRunning(v) {
   view = v;
   $('host-stopped').hidden = true;
   $('host-running').hidden = false;
+  syncplay.show(v.generation);
   $('qr').innerHTML = v.qrSvg;
   $('qr-big-code').innerHTML = v.qrSvg;
   $('join-url').textContent = v.joinUrl;
@@ -275,7 +279,8 @@ function onHostEvent(ev) {
       showStopped(null);
       break;
     default:
-      break; // chat, and SyncPlay's events ("other") until its panel exists
+      syncplay.onEvent(ev); // SyncPlay's (syncPlay, playbackProgress); chat is not shown
+      break;
   }
 }
 

@@ -1,0 +1,355 @@
+// The host screen's SyncPlay panel: the shared media folder, the library and the queue, the
+// transport (play/pause, seek, previous/next, speed, start anyway), what guests may control, and
+// how in sync each phone is. The party's SyncPlay runs in Rust (src-tauri/src/syncplay.rs); this
+// calls its commands and follows its `syncPlay` / `playbackProgress` host events.
+import { SYNC_DEFAULTS, formatTime, targetPosition } from '../shared/syncplay.js';
+
+/** A phone within this many ms of the group counts as in sync (the phone's own badge agrees). */
+export const IN_SYNC_MS = SYNC_DEFAULTS.deadband + 5;
+
+/** A playing phone reports about once a second; older than this, its report is stale. */
+export const STALE_US = 4_000_000;
+
+const REFRESH_MS = 3000; // re-read the panel (members who left, names, the library)
+
+const STATE_TEXT = { idle: 'Nothing playing', waiting: 'Waiting for the phones to load…', paused: 'Paused', playing: 'Playing' };
+const DEVICE_TEXT = {
+  ready: 'ready', playing: 'playing', paused: 'paused', buffering: 'buffering', error: 'cannot play', ended: 'ended',
+  stale: 'no report', behind: 'catching up',
+};
+
+/**
+ * Classifies each member's last report: `inSync`, `behind` (playing but further off than
+ * IN_SYNC_MS), `stale` (nothing recent while the group plays), or its own state.
+ */
+export function classify(sync, group, nowUs) {
+  if (group === 'playing' && nowUs - sync.at > STALE_US) return 'stale';
+  if (sync.state === 'playing') {
+    if (!Number.isFinite(sync.errorMs)) return 'playing';
+    return Math.abs(sync.errorMs) <= IN_SYNC_MS ? 'inSync' : 'behind';
+  }
+  return sync.state;
+}
+
+/** The room in one line: "5 in sync within 3 ms · 1 buffering". Empty when nobody reports. */
+export function summarize(members, group, nowUs) {
+  const counts = new Map();
+  let worst = 0;
+  for (const m of members) {
+    const kind = classify(m, group, nowUs);
+    counts.set(kind, (counts.get(kind) || 0) + 1);
+    if (kind === 'inSync') worst = Math.max(worst, Math.abs(m.errorMs));
+  }
+  const parts = [];
+  if (counts.has('inSync')) parts.push(counts.get('inSync') + ' in sync within ' + Math.max(1, Math.ceil(worst)) + ' ms');
+  for (const kind of ['behind', 'playing', 'buffering', 'ready', 'paused', 'ended', 'error', 'stale']) {
+    if (counts.has(kind)) parts.push(counts.get(kind) + ' ' + DEVICE_TEXT[kind]);
+  }
+  return parts.join(' · ');
+}
+
+/** "+2.4 ms" / "−12 ms" (ahead / behind the group). */
+export function formatError(ms) {
+  if (!Number.isFinite(ms)) return '—';
+  const a = Math.abs(ms);
+  const v = a < 10 ? a.toFixed(1) : String(Math.round(a));
+  return (ms > 0 ? '+' : ms < 0 ? '−' : '±') + v + ' ms';
+}
+
+function el(tag, cls, testid, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (testid) e.setAttribute('data-testid', testid);
+  if (text != null) e.textContent = text;
+  return e;
+}
+
+function button(text, testid, title, onClick, cls = 'small') {
+  const b = el('button', cls, testid, text);
+  b.type = 'button';
+  if (title) b.title = title;
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+/**
+ * Wires the panel. `invoke(cmd, args)` calls a command (rejects with `{code, message}`),
+ * `fail(err)` shows an error, `toast(text)` a note. Returns the hooks app.js calls.
+ */
+export function createSyncPlay({ invoke, fail, toast }) {
+  const $ = (id) => document.getElementById(id);
+  let generation = null; // the host this panel shows
+  let data = null; // PlaybackView
+  let offsetUs = 0; // host clock − this page's clock
+  let refreshTimer = null;
+  let tickTimer = null;
+  let seeking = false; // the slider is held
+  const syncs = new Map(); // memberId → MemberSyncView
+
+  const nowUs = () => Date.now() * 1000 + offsetUs;
+  const item = (id) => (data && data.library.find((i) => i.id === id)) || null;
+  const position = () => (data ? targetPosition(data.state, nowUs()) : 0);
+
+  async function command(cmd, args) {
+    try {
+      const state = await invoke(cmd, args);
+      if (data) data.state = state;
+      render();
+      return state;
+    } catch (e) {
+      fail(e);
+      return null;
+    }
+  }
+  const play = (c) => command('syncplay_command', { command: c });
+
+  async function refresh() {
+    if (generation == null) return;
+    try {
+      apply(await invoke('playback'));
+    } catch (e) {
+      if (e && e.code !== 'not_hosting') fail(e);
+    }
+  }
+
+  function apply(view) {
+    data = view;
+    offsetUs = view.now - Date.now() * 1000;
+    syncs.clear();
+    for (const m of view.members) syncs.set(m.memberId, m);
+    const field = $('sp-folder');
+    if (document.activeElement !== field) field.value = view.mediaFolder || '';
+    render();
+  }
+
+  // ---- folder ----
+  $('sp-folder-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const path = $('sp-folder').value.trim();
+    const set = $('sp-folder-set');
+    set.disabled = true;
+    try {
+      const view = await invoke('set_media_folder', { path: path || null });
+      if (view) apply(view);
+      $('sp-folder').blur();
+      toast(path ? 'Sharing ' + path + ': guests got the new library.' : 'Sharing no media now.');
+    } catch (err) {
+      fail(err);
+    } finally {
+      set.disabled = false;
+    }
+  });
+
+  // ---- transport ----
+  $('sp-play').addEventListener('click', () => {
+    const s = data && data.state.state;
+    play(s === 'playing' ? { command: 'pause' } : { command: 'play' });
+  });
+  $('sp-prev').addEventListener('click', () => play({ command: 'previous' }));
+  $('sp-next').addEventListener('click', () => play({ command: 'next' }));
+  $('sp-back').addEventListener('click', () => play({ command: 'seek', position: Math.max(0, position() - 10000) }));
+  $('sp-fwd').addEventListener('click', () => {
+    const it = data && item(data.state.itemId);
+    let to = position() + 10000;
+    if (it && it.durationMs) to = Math.min(to, Math.max(0, it.durationMs - 500));
+    play({ command: 'seek', position: to });
+  });
+  $('sp-start-anyway').addEventListener('click', () => play({ command: 'startAnyway' }));
+  $('sp-rate').addEventListener('change', (e) => play({ command: 'setRate', rate: Number(e.target.value) }));
+  const seek = $('sp-seek');
+  seek.addEventListener('input', () => {
+    seeking = true;
+    $('sp-pos').textContent = formatTime(Number(seek.value));
+  });
+  seek.addEventListener('change', async () => {
+    await play({ command: 'seek', position: Number(seek.value) });
+    seeking = false;
+  });
+
+  // ---- permissions ----
+  for (const [id, key] of [['sp-perm-playback', 'playback'], ['sp-perm-queue', 'queue']]) {
+    $(id).addEventListener('change', async (e) => {
+      if (!data) return;
+      const want = Object.assign({}, data.state.permissions, { [key]: e.target.checked });
+      if (!(await command('set_permissions', want))) e.target.checked = !e.target.checked;
+    });
+  }
+
+  // ---- rendering ----
+  function render() {
+    const panel = $('sp-body');
+    if (!data) {
+      panel.hidden = true;
+      return;
+    }
+    panel.hidden = false;
+    const s = data.state;
+    const current = item(s.itemId);
+    const active = s.state !== 'idle' && !!s.entryId;
+    $('syncplay-panel').dataset.state = s.state;
+    $('sp-title').textContent = active ? (current ? current.title : 'A file no longer shared') : 'Nothing playing';
+    $('sp-state').textContent = active ? STATE_TEXT[s.state] + (s.rate !== 1 ? ' · ' + s.rate + '×' : '') : data.library.length ? 'Pick something from the library.' : '';
+    $('sp-state').dataset.state = s.state;
+    const pb = $('sp-play');
+    const playing = s.state === 'playing';
+    pb.dataset.action = playing ? 'pause' : 'play';
+    pb.textContent = playing ? 'Pause' : 'Play';
+    pb.setAttribute('aria-label', playing ? 'Pause for everyone' : 'Play for everyone');
+    for (const id of ['sp-back', 'sp-fwd', 'sp-prev', 'sp-next']) $(id).disabled = !active;
+    pb.disabled = !active && !s.queue.length;
+    $('sp-start-anyway').hidden = s.state !== 'waiting';
+    if (document.activeElement !== $('sp-rate')) $('sp-rate').value = String(s.rate);
+    $('sp-perm-playback').checked = !!s.permissions.playback;
+    $('sp-perm-queue').checked = !!s.permissions.queue;
+    renderFolder();
+    renderTime();
+    renderSync();
+    renderQueue();
+    renderLibrary();
+  }
+
+  function renderFolder() {
+    const note = $('sp-folder-note');
+    note.classList.toggle('warn', !!data.mediaProblem);
+    if (data.mediaProblem) note.textContent = 'Not shared: ' + data.mediaProblem;
+    else if (!data.mediaFolder) note.textContent = 'Share a folder of music or video to play it on every phone at once.';
+    else if (!data.library.length) note.textContent = 'No playable files here (MP3, M4A, AAC, OGG, Opus, WAV, FLAC, WebM, MP4).';
+    else note.textContent = data.library.length + (data.library.length === 1 ? ' file' : ' files') + ' shared. Changing the folder keeps the party going.';
+  }
+
+  function renderTime() {
+    if (!data) return;
+    const s = data.state;
+    const active = s.state !== 'idle' && !!s.entryId;
+    const it = item(s.itemId);
+    const dur = it && it.durationMs;
+    let pos = active ? position() : 0;
+    if (dur) pos = Math.min(pos, dur);
+    if (!seeking) {
+      $('sp-pos').textContent = formatTime(pos);
+      seek.max = String(dur || Math.max(pos, 1));
+      seek.value = String(Math.round(pos));
+    }
+    seek.disabled = !active || !dur;
+    $('sp-dur').textContent = dur ? formatTime(dur) : '–:––';
+    // Reports age between refreshes: the summary says who went quiet.
+    renderSummary();
+  }
+
+  function renderSummary() {
+    const line = summarize(Array.from(syncs.values()), data.state.state, nowUs());
+    $('sp-summary').textContent = line;
+    $('sp-summary').hidden = !line;
+  }
+
+  function renderSync() {
+    const ul = $('sp-members');
+    ul.textContent = '';
+    const list = Array.from(syncs.values()).sort((a, b) => a.name.localeCompare(b.name));
+    const now = nowUs();
+    for (const m of list) {
+      const kind = classify(m, data.state.state, now);
+      const li = el('li', 'sp-member', 'sp-member');
+      li.dataset.memberId = m.memberId;
+      li.dataset.kind = kind;
+      const name = el('span', 'sp-name', 'sp-member-name', m.name);
+      const state = el('span', 'sp-dstate', 'sp-member-state', kind === 'inSync' ? 'in sync' : DEVICE_TEXT[kind] || kind);
+      const meter = el('span', 'sp-meter');
+      meter.title = 'Error against the group: the middle is exact; each side is 50 ms';
+      const dot = el('span', 'sp-dot');
+      if (Number.isFinite(m.errorMs)) {
+        const x = Math.max(-50, Math.min(50, m.errorMs));
+        dot.style.left = (50 + x) + '%';
+      } else {
+        dot.hidden = true;
+      }
+      meter.append(dot);
+      const err = el('span', 'sp-err', 'sp-member-error', formatError(m.errorMs));
+      if (Number.isFinite(m.errorMs)) li.dataset.errorMs = String(Math.round(m.errorMs * 10) / 10);
+      li.append(name, state, meter, err);
+      ul.append(li);
+    }
+    $('sp-members-empty').hidden = list.length > 0;
+  }
+
+  function renderQueue() {
+    const ol = $('sp-queue');
+    ol.textContent = '';
+    const s = data.state;
+    s.queue.forEach((entry, i) => {
+      const it = item(entry.itemId);
+      const li = el('li', 'sp-row', 'sp-queue-entry');
+      const now = entry.entryId === s.entryId;
+      li.toggleAttribute('data-current', now);
+      const title = el('span', 'sp-row-title', null, (i + 1) + '. ' + (it ? it.title : 'A file no longer shared'));
+      const meta = el('span', 'sp-row-meta', null, now ? (s.state === 'playing' ? 'now playing' : STATE_TEXT[s.state].toLowerCase()) : it && it.durationMs ? formatTime(it.durationMs) : '');
+      const remove = button('Remove', 'sp-queue-remove', 'Remove from the queue', () => play({ command: 'queue.remove', entryId: entry.entryId }), 'small quiet');
+      li.append(title, meta, remove);
+      ol.append(li);
+    });
+    $('sp-queue-empty').hidden = s.queue.length > 0;
+  }
+
+  function renderLibrary() {
+    const ul = $('sp-library');
+    ul.textContent = '';
+    for (const it of data.library) {
+      const li = el('li', 'sp-row', 'sp-library-item');
+      li.dataset.itemId = it.id;
+      li.toggleAttribute('data-current', it.id === data.state.itemId && data.state.state !== 'idle');
+      const title = el('span', 'sp-row-title', 'sp-item-title', it.title);
+      title.title = it.title + ' (' + it.mime + ')';
+      const meta = el('span', 'sp-row-meta', 'sp-item-duration', it.durationMs ? formatTime(it.durationMs) : (it.size / 1e6).toFixed(1) + ' MB');
+      const now = button('Play', 'sp-item-play', 'Play ' + it.title + ' on every phone now', () => play({ command: 'play', itemId: it.id }), 'small primary');
+      const add = button('Queue', 'sp-item-queue', 'Add ' + it.title + ' to the queue', () => play({ command: 'queue.add', itemId: it.id }), 'small');
+      li.append(title, meta, now, add);
+      ul.append(li);
+    }
+    $('sp-library-count').textContent = data.library.length ? '(' + data.library.length + ')' : '';
+    $('sp-library-empty').hidden = data.library.length > 0;
+  }
+
+  // ---- hooks for app.js ----
+  return {
+    /** The host screen is shown for host `gen`. */
+    show(gen) {
+      if (generation !== gen) {
+        data = null;
+        syncs.clear();
+      }
+      generation = gen;
+      render();
+      refresh();
+      clearInterval(refreshTimer);
+      clearInterval(tickTimer);
+      refreshTimer = setInterval(refresh, REFRESH_MS);
+      tickTimer = setInterval(() => data && renderTime(), 250);
+    },
+    /** Not hosting any more. */
+    hide() {
+      generation = null;
+      data = null;
+      syncs.clear();
+      clearInterval(refreshTimer);
+      clearInterval(tickTimer);
+      render();
+    },
+    /** A host event app.js does not handle itself. */
+    onEvent(ev) {
+      if (ev.generation !== generation || !data) return;
+      if (ev.kind === 'syncPlay') {
+        data.state = ev.state;
+        render();
+      } else if (ev.kind === 'playbackProgress') {
+        const known = syncs.get(ev.sync.memberId);
+        if (!known) {
+          refresh(); // a new phone: its name comes with the panel's data
+          return;
+        }
+        syncs.set(ev.sync.memberId, Object.assign({}, known, ev.sync));
+        renderSync();
+        renderSummary();
+      }
+    },
+  };
+}
