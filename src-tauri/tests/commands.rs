@@ -353,10 +353,17 @@ fn syncplay_media_folder_library_and_transport() {
     assert_eq!(shown["mediaFolder"], media.path());
     let library = shown["library"].as_array().unwrap().clone();
     assert_eq!(library.len(), 1, "only the WAV: {shown}");
-    assert_eq!((library[0]["title"].as_str(), library[0]["mime"].as_str()), (Some("One second of silence"), Some("audio/wav")));
+    assert_eq!(
+        (library[0]["title"].as_str(), library[0]["mime"].as_str()),
+        (Some("One second of silence"), Some("audio/wav"))
+    );
     assert_eq!(library[0]["durationMs"], 1000.0, "the WAV header's length");
     let after = t.ok("host_info", json!({}));
-    assert_eq!((after["sessionId"].clone(), after["generation"].clone()), (before["sessionId"].clone(), json!(1)), "the same party");
+    assert_eq!(
+        (after["sessionId"].clone(), after["generation"].clone()),
+        (before["sessionId"].clone(), json!(1)),
+        "the same party"
+    );
     assert_eq!(t.ok("playback", json!({}))["library"], json!(library));
     assert_eq!(saved_settings(&t)["mediaFolder"], media.path(), "remembered");
 
@@ -399,7 +406,11 @@ fn syncplay_media_folder_library_and_transport() {
     for bad in [media.0.join("missing").to_str().unwrap(), file.to_str().unwrap(), "relative/music"] {
         assert_eq!(t.err_code("set_media_folder", json!({"path": bad})), "bad_media_folder", "{bad}");
         let now = t.ok("playback", json!({}));
-        assert_eq!((now["library"].clone(), now["mediaFolder"].clone()), (json!(library), json!(media.path())), "{bad}");
+        assert_eq!(
+            (now["library"].clone(), now["mediaFolder"].clone()),
+            (json!(library), json!(media.path())),
+            "{bad}"
+        );
         assert_eq!(saved_settings(&t)["mediaFolder"], media.path(), "{bad}");
     }
 
