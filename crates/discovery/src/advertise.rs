@@ -15,7 +15,7 @@ use tracing::{debug, info, warn};
 
 use crate::error::Error;
 use crate::interfaces::{self, NetInterface};
-use crate::txt::{SERVICE_TYPE, SessionTxt, truncate_at_char};
+use crate::txt::{REVISION_KEY, SERVICE_TYPE, SessionTxt, truncate_at_char};
 
 /// Minimum spacing of TXT announcements: an update goes out at once if none went out within
 /// this window, otherwise at the window's end, and newer updates waiting there replace older ones.
@@ -106,7 +106,8 @@ impl Advertiser {
         if instance_name.is_empty() {
             return Err(Error::EmptyInstanceName);
         }
-        let txt_pairs = ad.txt.encode()?;
+        let mut txt_pairs = ad.txt.encode()?;
+        txt_pairs.push((REVISION_KEY, "0".to_string()));
         let tracked = track(&ad.addrs, &interfaces::list()?)?;
         let host_name = format!("partyline-{:08x}.local.", fastrand::u32(..));
 
@@ -136,6 +137,7 @@ impl Advertiser {
             port: ad.port,
             fullname: fullname.clone(),
             txt: ad.txt,
+            revision: 0,
             tracked,
             published_addrs: ad.addrs,
             last_polled: None,
@@ -251,6 +253,8 @@ struct Worker {
     port: u16,
     fullname: String,
     txt: SessionTxt,
+    /// Bumped on every publish and sent as [`REVISION_KEY`].
+    revision: u64,
     tracked: Vec<Tracked>,
     published_addrs: Vec<IpAddr>,
     /// What the last poll saw; `None` before the first poll, which only records a baseline so that
@@ -305,7 +309,10 @@ impl Worker {
             debug!(why, "no address on the chosen interfaces; not publishing");
             return;
         }
-        let result = self.txt.encode().map_err(Error::from).and_then(|pairs| {
+        self.revision += 1;
+        let revision = self.revision.to_string();
+        let result = self.txt.encode().map_err(Error::from).and_then(|mut pairs| {
+            pairs.push((REVISION_KEY, revision));
             let mut info =
                 service_info(&self.instance_name, &self.host_name, &self.published_addrs, self.port, &pairs)?;
             // We already own the name; probing again would only delay the update by ~750 ms.

@@ -34,6 +34,14 @@ mod key {
     pub const PATH: &str = "path";
 }
 
+/// The TXT key of the record's revision, which the advertiser bumps on every publish. Browsers
+/// ignore it. It makes each update's TXT data new: a browser that still holds an older record
+/// with the same data (RFC 6762 §10.2 keeps records younger than one second through a cache
+/// flush) would otherwise take an update back to that value as a mere refresh and never report
+/// it. Seen here with mdns-sd and python-zeroconf alike: lock, then unlock within ~1.5 s, and
+/// the unlock, and every later change, went unreported.
+pub const REVISION_KEY: &str = "rev";
+
 /// The session facts carried in the TXT record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionTxt {

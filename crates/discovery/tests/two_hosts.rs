@@ -153,6 +153,52 @@ fn host_b(dir: &Path) {
     adv.shutdown().expect("shutdown should succeed");
 }
 
+/// Lock, then unlock 1.5 s later, then again with 0.8 s between: every change reaches the other
+/// host, including each return to a value it held before. (Without the TXT revision, the unlock
+/// and every later change went unreported: the browser still held the first, identical record.)
+#[test]
+fn changing_back_and_forth_is_seen_every_time() {
+    match role().as_deref() {
+        None => run_lan("changing_back_and_forth_is_seen_every_time", "bf"),
+        Some("a") => toggler(&child_sync_dir()),
+        Some("b") => watcher(&child_sync_dir()),
+        Some(other) => panic!("unexpected role {other}"),
+    }
+}
+
+const TOGGLES: [(bool, u64); 4] = [(true, 1500), (false, 4000), (true, 800), (false, 0)];
+
+fn toggler(dir: &Path) {
+    let adv = advertise("Gamma", LAN_A, 47030, 0);
+    wait_signal(dir, "b_found", FIND_TIMEOUT);
+    for (locked, pause_ms) in TOGGLES {
+        adv.update(SessionTxt::new("id-Gamma", "Gamma", 0, 10, locked)).unwrap();
+        std::thread::sleep(Duration::from_millis(pause_ms));
+    }
+    wait_signal(dir, "b_done", Duration::from_secs(15));
+    adv.shutdown().expect("shutdown should succeed");
+}
+
+fn watcher(dir: &Path) {
+    let browser = Browser::start().expect("browser should start");
+    let gamma = ad_of(wait_for(&browser, FIND_TIMEOUT, "Found(Gamma)", found("Gamma")));
+    assert!(!gamma.txt.locked);
+    signal(dir, "b_found");
+    let want: Vec<bool> = TOGGLES.iter().map(|(locked, _)| *locked).collect();
+    let mut seen: Vec<bool> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(12);
+    while seen != want && Instant::now() < deadline {
+        if let Some(BrowseEvent::Updated(ad)) = browser.recv_timeout(Duration::from_millis(20))
+            && ad.instance == "Gamma"
+            && seen.last().copied().unwrap_or(false) != ad.txt.locked
+        {
+            seen.push(ad.txt.locked);
+        }
+    }
+    assert_eq!(seen, want, "expected every lock change reported, in order");
+    signal(dir, "b_done");
+}
+
 /// A host bound to loopback advertises on loopback only: its own machine sees it, the LAN does not
 /// (while a LAN-bound session from the same host is seen, proving the LAN path works).
 #[test]
