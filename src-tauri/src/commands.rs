@@ -6,7 +6,8 @@ use tauri::ipc::Invoke;
 use tauri::{AppHandle, Runtime, State};
 
 use crate::error::CommandError;
-use crate::hosting::{AddressCandidate, AppState, BrowsedSession, HostView};
+use crate::browse::{BrowseView, Browsing};
+use crate::hosting::{AppState, HostView};
 use crate::join::{self, JoinTarget};
 use crate::settings::Settings;
 
@@ -23,8 +24,7 @@ pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'stat
         set_capacity,
         rename,
         get_settings,
-        address_candidates,
-        set_interface,
+        choose_address,
         browse_sessions,
         resolve_join,
         crate::syncplay::playback,
@@ -101,26 +101,16 @@ pub fn get_settings(state: State<'_, AppState>) -> Settings {
     state.settings()
 }
 
-/// The addresses a join URL could use.
-/// TODO(discovery): pending discovery integration: return `partyline_discovery::choose(None)`'s
-/// candidates. Empty for now, and the page hides the picker when there are fewer than two.
+/// Puts one of the party's addresses (`HostView::addresses`) in the QR code; remembered.
 #[tauri::command]
-pub fn address_candidates() -> Vec<AddressCandidate> {
-    Vec::new()
+pub async fn choose_address(state: State<'_, AppState>, addr: String) -> Result<HostView, CommandError> {
+    state.choose_address(&addr).await
 }
 
-/// Remembers the interface for the join URL (pending discovery integration: remembered only).
+/// Parties found on the LAN (empty, with `enabled: false`, when mDNS is off).
 #[tauri::command]
-pub fn set_interface(state: State<'_, AppState>, interface: Option<String>) -> Result<Settings, CommandError> {
-    state.set_interface(interface)
-}
-
-/// Parties found on the LAN.
-/// TODO(discovery): pending discovery integration: feed from `partyline_discovery::Browser`
-/// (skipped when mDNS is off). Always empty for now.
-#[tauri::command]
-pub fn browse_sessions() -> Vec<BrowsedSession> {
-    Vec::new()
+pub fn browse_sessions(browsing: State<'_, Browsing>, state: State<'_, AppState>) -> BrowseView {
+    browsing.view(state.session_id().as_deref())
 }
 
 /// Looks up another host and trades its room code for the key, for joining it as a member.

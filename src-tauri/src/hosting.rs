@@ -2,11 +2,12 @@
 //! typed events to the web view, remember its settings. Each command in `commands` is one call
 //! to a method here, so tests can call these directly or through IPC.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use partyline_host::{Host, HostConfig, HostEvent, LeaveReason, Limits, MemberInfo, SessionState};
+use partyline_host::{Host, HostConfig, HostEvent, JoinAddress, LeaveReason, Limits, MemberInfo, SessionState};
 use partyline_host::{HostError, PlayState, ServerError};
 use partyline_session::MemberSync;
 use serde::Serialize;
@@ -37,6 +38,12 @@ pub struct AppState {
     settings_path: Option<PathBuf>,
     settings: Mutex<Settings>,
     hosting: tokio::sync::Mutex<Hosting>,
+    /// The address picked for the join URL this run (`None`: the remembered interface's, else
+    /// the best).
+    picked: Mutex<Option<IpAddr>>,
+    /// The running session's id, readable without waiting (the browse thread marks our own
+    /// party with it).
+    session_id: Mutex<Option<String>>,
 }
 
 #[derive(Default)]
@@ -74,6 +81,8 @@ pub struct HostView {
     pub qr_svg: String,
     /// The address actually bound.
     pub local_addr: String,
+    /// Every address guests may use (best first); the QR code holds the selected one's URL.
+    pub addresses: Vec<AddressCandidate>,
     /// Whether mDNS was asked for (off with `--no-mdns` / `PARTYLINE_NO_MDNS=1`).
     pub mdns: bool,
     /// Whether the party is being advertised on the LAN.
@@ -84,33 +93,15 @@ pub struct HostView {
     pub session: SessionState,
 }
 
-/// A session found on the LAN (Browse tab).
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BrowsedSession {
-    /// The session id.
-    pub session_id: String,
-    /// The party's name.
-    pub name: String,
-    /// `host:port` to join at.
-    pub address: String,
-    /// Members now.
-    pub members: u32,
-    /// Capacity.
-    pub capacity: u32,
-    /// Whether new joins are refused.
-    pub locked: bool,
-}
-
 /// An address the join URL could use (the address picker).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AddressCandidate {
-    /// The interface name, e.g. `wlan0`.
+    /// The interface name, e.g. `wlan0` (`bound` when the app was started with `--bind`).
     pub interface: String,
     /// Its address.
     pub addr: String,
-    /// Whether this is the one in use.
+    /// Whether the QR code and join URL use it.
     pub selected: bool,
 }
 
@@ -205,6 +196,8 @@ impl AppState {
             settings_path,
             settings: Mutex::new(settings),
             hosting: tokio::sync::Mutex::new(Hosting::default()),
+            picked: Mutex::new(None),
+            session_id: Mutex::new(None),
         }
     }
 
@@ -230,7 +223,7 @@ impl AppState {
     pub async fn start<R: Runtime>(&self, app: &AppHandle<R>) -> Result<HostView, CommandError> {
         let mut hosting = self.hosting.lock().await;
         if let Some(running) = &hosting.current {
-            return view(running, self.launch.mdns);
+            return self.view_of(running);
         }
         let settings = self.settings();
         // Fields this app does not set keep the facade's defaults (it is still growing).
@@ -243,7 +236,9 @@ impl AppState {
             max_members: settings.capacity,
             open: false,
             limits: Limits::default(),
-            interface: settings.interface.clone(),
+            // Every usable address, so the picker can offer them all; the remembered interface
+            // only decides which one the QR code holds (it may be gone on another network).
+            interface: None,
             mdns: self.launch.mdns,
             media: self.media.lock().unwrap().start(),
             ..HostConfig::default()
@@ -269,7 +264,8 @@ impl AppState {
         let generation = hosting.generation;
         let forwarder = tauri::async_runtime::spawn(forward(app.clone(), generation, host.subscribe()));
         let running = Running { host, generation, forwarder };
-        let shown = view(&running, self.launch.mdns);
+        *self.session_id.lock().unwrap() = Some(running.host.info().session_id.clone());
+        let shown = self.view_of(&running);
         hosting.current = Some(running);
         hosting.last_error = None;
         shown
@@ -278,6 +274,7 @@ impl AppState {
     /// Ends the party (guests see "the party is over"). Not hosting is no error.
     pub async fn stop(&self) -> Result<(), CommandError> {
         let running = self.hosting.lock().await.current.take();
+        *self.session_id.lock().unwrap() = None;
         if let Some(running) = running {
             // The page asked for this; it needs no `closed` event from the old host.
             running.forwarder.abort();
@@ -297,7 +294,7 @@ impl AppState {
     pub async fn view(&self) -> Result<HostView, CommandError> {
         let hosting = self.hosting.lock().await;
         match &hosting.current {
-            Some(running) => view(running, self.launch.mdns),
+            Some(running) => self.view_of(running),
             None => Err(hosting.last_error.clone().unwrap_or_else(CommandError::not_hosting)),
         }
     }
@@ -346,12 +343,72 @@ impl AppState {
         Ok(settled(&mut state, |s| s.name == name).await)
     }
 
-    /// Remembers the interface for the join URL; it takes effect at the next start (a new key
-    /// or the next launch).
-    /// TODO(discovery): the address picker: restart the host on the chosen interface at once.
-    pub fn set_interface(&self, interface: Option<String>) -> Result<Settings, CommandError> {
-        self.update_settings(|s| s.interface = interface.filter(|i| !i.is_empty()))?;
-        Ok(self.settings())
+    /// The running session's id (`None` when not hosting).
+    pub fn session_id(&self) -> Option<String> {
+        self.session_id.lock().unwrap().clone()
+    }
+
+    /// Puts `addr` (one of [`HostView::addresses`]) in the QR code and join URL, and remembers
+    /// its interface for the next launch. The party goes on: the host listens on every address.
+    pub async fn choose_address(&self, addr: &str) -> Result<HostView, CommandError> {
+        let hosting = self.hosting.lock().await;
+        let running = hosting.current.as_ref().ok_or_else(CommandError::not_hosting)?;
+        let offered = &running.host.info().addresses;
+        let Some(chosen) = offered.iter().find(|a| a.addr.to_string() == addr.trim()) else {
+            let list: Vec<String> = offered.iter().map(|a| a.addr.to_string()).collect();
+            return Err(CommandError::new(
+                "bad_address",
+                format!("{addr:?} is not one of this party's addresses ({})", list.join(", ")),
+            ));
+        };
+        *self.picked.lock().unwrap() = Some(chosen.addr);
+        let interface = chosen.interface.clone();
+        self.update_settings(|s| s.interface = Some(interface))?;
+        self.view_of(running)
+    }
+
+    /// The address the QR code holds: picked this run, else the remembered interface's, else
+    /// the best.
+    fn selected<'a>(&self, offered: &'a [JoinAddress]) -> &'a JoinAddress {
+        let picked = *self.picked.lock().unwrap();
+        let remembered = self.settings.lock().unwrap().interface.clone();
+        offered
+            .iter()
+            .find(|a| Some(a.addr) == picked)
+            .or_else(|| offered.iter().find(|a| Some(&a.interface) == remembered.as_ref()))
+            .unwrap_or(&offered[0])
+    }
+
+    fn view_of(&self, running: &Running) -> Result<HostView, CommandError> {
+        let info = running.host.info();
+        let chosen = self.selected(&info.addresses);
+        let authority = match chosen.addr {
+            IpAddr::V4(ip) => format!("{ip}:{}", info.local_addr.port()),
+            IpAddr::V6(ip) => format!("[{ip}]:{}", info.local_addr.port()),
+        };
+        Ok(HostView {
+            generation: running.generation,
+            session_id: info.session_id.clone(),
+            join_url: chosen.join_url.clone(),
+            http_url: format!("http://{authority}/"),
+            ws_url: format!("ws://{authority}/ws"),
+            room_code: info.room_code.clone(),
+            qr_svg: qr_svg(&chosen.join_url)?,
+            local_addr: info.local_addr.to_string(),
+            addresses: info
+                .addresses
+                .iter()
+                .map(|a| AddressCandidate {
+                    interface: a.interface.clone(),
+                    addr: a.addr.to_string(),
+                    selected: a.addr == chosen.addr,
+                })
+                .collect(),
+            mdns: self.launch.mdns,
+            advertised: info.advertised,
+            warnings: info.warnings.clone(),
+            session: running.host.state(),
+        })
     }
 }
 
@@ -365,24 +422,6 @@ async fn settled(
         return settled.clone();
     }
     state.borrow().clone()
-}
-
-fn view(running: &Running, mdns: bool) -> Result<HostView, CommandError> {
-    let info = running.host.info();
-    Ok(HostView {
-        generation: running.generation,
-        session_id: info.session_id.clone(),
-        join_url: info.join_url.clone(),
-        http_url: info.http_url.clone(),
-        ws_url: info.ws_url.clone(),
-        room_code: info.room_code.clone(),
-        qr_svg: qr_svg(&info.join_url)?,
-        local_addr: info.local_addr.to_string(),
-        mdns,
-        advertised: info.advertised,
-        warnings: info.warnings.clone(),
-        session: running.host.state(),
-    })
 }
 
 /// Sends each host event to the web views until the host closes.

@@ -11,9 +11,11 @@
 //! - [`qr`]: the join URL as an SVG QR code.
 //! - [`syncplay`]: the SyncPlay panel: media folder, library, transport, queue, who is in sync.
 //! - [`join`]: looking up another host to join it from the Browse tab.
+//! - [`browse`]: the parties on the LAN (mDNS), live, for the Browse tab.
 //!
 //! The page is `ui/desktop/` (plain HTML/CSS/JS); it imports `ui/shared/client.js`.
 
+pub mod browse;
 pub mod commands;
 pub mod error;
 pub mod hosting;
@@ -72,7 +74,9 @@ async fn shutdown_signal() {
 /// app (whose event loop, and so `setup`, never runs).
 pub fn init<R: Runtime>(app: &AppHandle<R>, launch: LaunchOptions, settings_file: Option<PathBuf>) {
     let settings = settings_file.or_else(|| app.path().app_config_dir().ok().map(|dir| dir.join("settings.json")));
+    let mdns = launch.mdns;
     app.manage(AppState::new(launch, settings));
+    app.manage(browse::Browsing::default());
     // Bind before the page loads, so its first `host_info` finds the party. A failure is kept
     // and shown on the page, which offers to try again.
     tauri::async_runtime::block_on(async {
@@ -80,6 +84,10 @@ pub fn init<R: Runtime>(app: &AppHandle<R>, launch: LaunchOptions, settings_file
             tracing::error!(%err, "could not start hosting");
         }
     });
+    // Browsing is mDNS too: off with `--no-mdns`, so nothing multicasts.
+    if mdns {
+        browse::start(app.clone());
+    }
 }
 
 /// Runs the app until its window closes; ends the party on the way out.

@@ -139,7 +139,7 @@ function showRunning(v) {
   warnings.hidden = !(v.warnings && v.warnings.length);
   renderSession(v.session, true);
   refreshMembers();
-  refreshAddresses();
+  renderAddresses(v);
 }
 
 function renderSession(s, force) {
@@ -169,7 +169,7 @@ function renderMeta() {
   const n = guestCount();
   $('party-meta').textContent =
     (n === 1 ? '1 guest' : n + ' guests') + ' of ' + s.maxMembers + ' · ' +
-    (s.locked ? 'locked: nobody new can join' : 'open to join') + ' · ' + view.localAddr;
+    (s.locked ? 'locked: nobody new can join' : 'open to join') + ' · ' + new URL(view.httpUrl).host;
   $('member-count').textContent = n ? '(' + n + ')' : '';
 }
 
@@ -284,28 +284,27 @@ function onHostEvent(ev) {
   }
 }
 
-// ---- address picker (pending discovery integration) ------------------------------------------
-async function refreshAddresses() {
-  let list = [];
-  try {
-    list = await invoke('address_candidates');
-  } catch (e) {
-    list = [];
-  }
+// ---- address picker: shown when the machine has several LAN addresses ----------------------
+function renderAddresses(v) {
+  const list = v.addresses || [];
   const picker = $('address-picker');
   picker.hidden = list.length < 2;
-  if (picker.hidden) return;
   const select = $('address-select');
   select.textContent = '';
   for (const c of list) {
     const o = el('option', null, null, c.addr + ' (' + c.interface + ')');
-    o.value = c.interface;
+    o.value = c.addr;
     o.selected = !!c.selected;
     select.append(o);
   }
 }
-$('address-select').addEventListener('change', (e) => {
-  invoke('set_interface', { interface: e.target.value }).then(loadHost, fail);
+$('address-select').addEventListener('change', async (e) => {
+  try {
+    showRunning(await invoke('choose_address', { addr: e.target.value }));
+  } catch (err) {
+    fail(err);
+    if (view) renderAddresses(view);
+  }
 });
 
 // ---- controls ---------------------------------------------------------------------------------
@@ -406,28 +405,54 @@ document.addEventListener('keydown', (e) => {
 // ============================== Browse: find and join another party ==========================
 
 async function refreshBrowse() {
-  let list = [];
   try {
-    list = await invoke('browse_sessions'); // pending discovery integration: [] for now
+    renderBrowse(await invoke('browse_sessions'));
   } catch (e) {
     fail(e);
   }
+}
+
+// The whole list, from `browse_sessions` or a `browse-event` (sent on every change).
+let shownBrowse = '';
+function renderBrowse(b) {
+  // Unchanged lists are left alone, so a button is never replaced under the pointer.
+  const key = JSON.stringify(b);
+  if (key === shownBrowse) return;
+  shownBrowse = key;
   const ul = $('browse-list');
   ul.textContent = '';
-  for (const s of list) {
-    const li = el('li', null, 'browse-item');
+  for (const s of b.sessions) {
+    const li = el('li', 'session', 'browse-item');
+    li.dataset.session = s.sessionId;
     const who = el('div');
-    who.append(el('strong', null, null, s.name), el('p', 'muted', null, s.members + ' of ' + s.capacity + (s.locked ? ' · locked' : '') + ' · ' + s.address));
-    const pick = el('button', 'small', 'browse-pick-button', 'Join…');
-    pick.type = 'button';
-    pick.addEventListener('click', () => {
-      $('join-address').value = s.address;
-      $('join-code').focus();
-    });
-    li.append(who, pick);
+    const name = el('strong', null, 'browse-item-name', s.name);
+    const meta = [s.members + ' of ' + s.capacity];
+    if (s.locked) meta.push('locked');
+    meta.push(s.address);
+    who.append(name, el('p', 'muted', 'browse-item-meta', meta.join(' · ')));
+    li.append(who);
+    if (s.own) {
+      li.append(el('span', 'badge', 'browse-item-own', 'Your party'));
+    } else {
+      const pick = el('button', 'small', 'browse-item-join', 'Join…');
+      pick.type = 'button';
+      pick.disabled = s.locked;
+      pick.title = s.locked ? 'The host has locked this party' : 'Join with its room code';
+      pick.addEventListener('click', () => {
+        $('join-address').value = s.address;
+        $('join-code').value = '';
+        $('join-code').focus();
+      });
+      li.append(pick);
+    }
     ul.append(li);
   }
-  $('browse-empty').hidden = list.length > 0;
+  const empty = $('browse-empty');
+  empty.hidden = b.sessions.length > 0;
+  empty.textContent = !b.enabled
+    ? (b.error ? sentence(b.error) + '. ' : 'Finding parties is off (mDNS is turned off). ') +
+      'Join one by its address below.'
+    : 'Looking for parties on your network… They appear here as they start.';
 }
 $('browse-refresh').addEventListener('click', refreshBrowse);
 
@@ -571,6 +596,7 @@ $('back-button').addEventListener('click', () => {
 
 if (TAURI) {
   TAURI.event.listen('host-event', (e) => onHostEvent(e.payload)).then(loadHost, loadHost);
+  TAURI.event.listen('browse-event', (e) => renderBrowse(e.payload)).then(refreshBrowse, refreshBrowse);
 } else {
   showStopped({ code: 'no_tauri', message: 'this page runs inside the Partyline desktop app' });
 }

@@ -27,7 +27,7 @@ import urllib.request
 from pathlib import Path
 
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.options import ArgOptions
@@ -154,7 +154,9 @@ def api_info(join_url):
 
 def until(driver, what, fn, timeout=WAIT):
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: fn(d))
+        # A stale element only means the page re-rendered between finding and reading it.
+        return WebDriverWait(driver, timeout, poll_frequency=0.2,
+                             ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(fn)
     except Exception as e:
         raise AssertionError(f"timed out waiting for: {what}") from e
 
@@ -175,14 +177,15 @@ def member_row(driver, name):
     return None
 
 
-def phone_browser(tmp, logs):
+def phone_browser(tmp, logs, hosts=("127.0.0.1",)):
+    """Headless Chromium as a phone; only `hosts` resolve, so nothing else is ever reached."""
     opts = webdriver.ChromeOptions()
     opts.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
     for flag in [
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
         "--disable-component-update", "--disable-sync", "--disable-default-apps", "--disable-extensions",
         "--disable-domain-reliability", "--disable-client-side-phishing-detection", "--no-default-browser-check",
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",  # no name resolves: nothing leaves loopback
+        "--host-resolver-rules=MAP * ~NOTFOUND, " + ", ".join("EXCLUDE " + h for h in hosts),
         f"--user-data-dir={tmp / 'chromium'}",
     ]:
         opts.add_argument(flag)

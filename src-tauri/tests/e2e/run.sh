@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# End-to-end test of the desktop app under Xvfb: launch, screenshot, decode the QR code, join from
-# a headless Chromium "phone", see the member in the app, kick it (WebDriver on both sides).
-# Screenshots: tests/output/desktop/. Installs nothing: run scripts/desktop-deps first.
+# End-to-end tests of the desktop app under Xvfb (WebDriver on both sides: tauri-driver +
+# WebKitWebDriver for the app, chromedriver for a headless Chromium "phone"):
+#   e2e.py  on loopback, mDNS off: launch, screenshot, decode the QR code, join from the phone,
+#           see the member, kick it, lock, rename, capacity, Browse-join, SyncPlay, new key, stop.
+#   lan.py  on a simulated LAN of two hosts (private network namespaces it makes; needs root):
+#           address picker, Browse finding another host live, joining it, its goodbye.
+# Screenshots: tests/output/desktop/ and tests/output/desktop-lan/. Installs nothing: run
+# scripts/desktop-deps first.
 #   src-tauri/tests/e2e/run.sh [--keep]
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 
 missing=()
-for tool in Xvfb import zbarimg chromium chromedriver WebKitWebDriver tauri-driver python3; do
+for tool in Xvfb import zbarimg chromium chromedriver WebKitWebDriver tauri-driver python3 ip; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 python3 -c 'import selenium' 2>/dev/null || missing+=("python3 selenium")
@@ -17,6 +22,8 @@ if ((${#missing[@]})); then
   exit 2
 fi
 
-cargo build --locked -p partyline-desktop
+cargo build --locked -p partyline-desktop -p partyline-cli
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-exec python3 src-tauri/tests/e2e/e2e.py --app "$target_dir/debug/partyline-desktop" --out tests/output/desktop "$@"
+python3 src-tauri/tests/e2e/e2e.py --app "$target_dir/debug/partyline-desktop" --out tests/output/desktop "$@"
+python3 src-tauri/tests/e2e/lan.py --app "$target_dir/debug/partyline-desktop" --cli "$target_dir/debug/partyline" \
+  --out tests/output/desktop-lan "$@"
