@@ -1,6 +1,5 @@
-//! The join URL as an SVG QR code.
-//!
-//! TODO(discovery): `partyline_discovery::qr_svg` will do this; swap this helper for it.
+//! The join URL as an SVG QR code, without a fixed size so the page can scale it with the
+//! window (`partyline_host::qr_svg` draws fixed pixel sizes, for files).
 
 use qrcode::render::svg;
 use qrcode::{EcLevel, QrCode};
