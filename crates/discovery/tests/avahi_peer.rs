@@ -194,7 +194,8 @@ fn avahi_browse_finds_our_session() {
     assert_eq!(ours.port, "47040", "expected port 47040, got {}", ours.port);
     let mut txt = ours.txt.clone();
     txt.sort();
-    let want = ["cap=20", "id=sess-av", "locked=0", "members=4", "name=Avahi sees us", "path=/ws", "v=1"];
+    // `rev=0`: the first publish (the advertiser bumps it on every re-announcement).
+    let want = ["cap=20", "id=sess-av", "locked=0", "members=4", "name=Avahi sees us", "path=/ws", "rev=0", "v=1"];
     assert_eq!(txt, want, "expected TXT {want:?}, got {txt:?}");
     adv.shutdown().expect("shutdown should succeed");
 }

@@ -53,6 +53,7 @@ fn python_zeroconf_finds_our_session() {
          txt:members=3\n\
          txt:name=Friday party\n\
          txt:path=/ws\n\
+         txt:rev=0\n\
          txt:v=1\n"
     );
     assert_eq!(stdout, want, "expected:\n{want}\ngot:\n{stdout}");
