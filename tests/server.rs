@@ -398,6 +398,69 @@ async fn connections_per_address_capped() {
     );
 }
 
+const PIXEL_8: &str =
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36";
+const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+
+/// Connects with these headers and joins.
+async fn join_with(
+    host: &partyline_server::ServerHandle,
+    headers: &[(&'static str, &str)],
+    device: &str,
+    ext: bool,
+) -> Client {
+    let mut request = ws_url(host).as_str().into_client_request().unwrap();
+    for (name, value) in headers {
+        request = Client::with_header(request, name, value);
+    }
+    let mut client = Client::connect_request(request).await.expect("WebSocket connects");
+    client.send(join_msg(device, ext)).await;
+    client
+}
+
+/// A 1.0 member as the document describes it: its fields and nothing else (`latency` once
+/// measured).
+fn assert_loudsync_member(member: &Value) {
+    let keys: Vec<&str> = member.as_object().unwrap().keys().map(String::as_str).filter(|k| *k != "latency").collect();
+    assert_eq!(keys, ["connectionStatus", "id", "isHost", "joinedAt", "name"], "{member}");
+}
+
+/// The device label comes from the upgrade request (User-Agent; the desktop app by its
+/// Origin), reaches partyline/1 members and the host, and never a 1.0 member.
+#[tokio::test]
+async fn device_from_the_upgrade_request() {
+    let host = default_host().await;
+    let mut x = join_with(&host, &[("user-agent", PIXEL_8)], "dev-x", true).await;
+    x.recv_until("member_list").await;
+    let mut l = join_with(&host, &[("user-agent", IPHONE)], "dev-l", false).await;
+    let (list, _) = l.recv_until("member_list").await;
+    for member in list["members"].as_array().unwrap() {
+        assert_loudsync_member(member);
+    }
+    let (joined, _) = x.recv_until("member_joined").await;
+    assert_eq!(joined["member"]["device"], "iPhone");
+    let desktop = [
+        ("origin", "tauri://localhost"),
+        ("user-agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/605.1.15 (KHTML, like Gecko)"),
+    ];
+    let mut d = join_with(&host, &desktop, "dev-d", true).await;
+    let (list, _) = d.recv_until("member_list").await;
+    let devices: Vec<&Value> = list["members"].as_array().unwrap().iter().map(|m| &m["device"]).collect();
+    assert_eq!(devices, [&Value::Null, &json!("Android phone"), &json!("iPhone"), &json!("Partyline desktop")]);
+    let (joined, _) = l.recv_until("member_joined").await;
+    assert_loudsync_member(&joined["member"]);
+    let (joined, _) = x.recv_until("member_joined").await;
+    assert_eq!(joined["member"]["device"], "Partyline desktop");
+    // A tool's User-Agent (tungstenite sends none at all) gets no label.
+    let mut t = join_with(&host, &[("user-agent", "curl/8.5.0")], "dev-t", true).await;
+    t.recv_until("member_list").await;
+    let (joined, _) = x.recv_until("member_joined").await;
+    assert!(joined["member"].get("device").is_none(), "{joined}");
+    let members = host.members().await.unwrap();
+    let devices: Vec<Option<&str>> = members.iter().map(|m| m.device.as_deref()).collect();
+    assert_eq!(devices, [None, Some("Android phone"), Some("iPhone"), Some("Partyline desktop"), None]);
+}
+
 /// The server measures each member's latency and puts it in member lists.
 #[tokio::test]
 async fn latency_is_measured() {

@@ -305,6 +305,7 @@ mod tests {
                 connection_status: ConnectionStatus::Connected,
                 joined_at: 1706889600000,
                 latency: Some(23),
+                device: None,
             }],
         };
         let expected = serde_json::json!({"type": "member_list", "timestamp": 1, "members": [{
@@ -321,6 +322,40 @@ mod tests {
             "message": "Session has reached maximum capacity (10 members)",
             "details": {"maxMembers": 10, "currentMembers": 10}});
         assert_eq!(json(&error), expected);
+    }
+
+    /// `device` (extension) is sent when known, and the LOUDSYNC view of a member drops it.
+    #[test]
+    fn member_device_is_an_extension() {
+        let member = MemberInfo {
+            id: "m-1".into(),
+            name: "Sara".into(),
+            is_host: false,
+            connection_status: ConnectionStatus::Connected,
+            joined_at: 5,
+            latency: None,
+            device: Some("Android phone".into()),
+        };
+        assert!(member.has_extensions());
+        let joined = |member: MemberInfo| json(&ServerMessage::MemberJoined { timestamp: 6, member });
+        let base = serde_json::json!({"id": "m-1", "name": "Sara", "isHost": false,
+            "connectionStatus": "connected", "joinedAt": 5});
+        let mut with_device = base.clone();
+        with_device["device"] = "Android phone".into();
+        assert_eq!(
+            joined(member.clone()),
+            serde_json::json!({"type": "member_joined", "timestamp": 6, "member": with_device})
+        );
+        let legacy = member.loudsync();
+        assert!(!legacy.has_extensions());
+        assert_eq!(joined(legacy), serde_json::json!({"type": "member_joined", "timestamp": 6, "member": base}));
+        let parsed: MemberInfo = serde_json::from_value(with_device_value()).unwrap();
+        assert_eq!(parsed.device.as_deref(), Some("iPhone"));
+    }
+
+    fn with_device_value() -> Value {
+        serde_json::json!({"id": "m-2", "name": "Ann", "isHost": false, "connectionStatus": "connected",
+            "joinedAt": 1, "device": "iPhone"})
     }
 
     /// A 1.0 pong is only the echoed timestamp, digit for digit.

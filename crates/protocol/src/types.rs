@@ -19,6 +19,25 @@ pub struct MemberInfo {
     /// Round-trip time in milliseconds measured by the server; absent until measured.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub latency: Option<u32>,
+    /// Extension (`partyline/1` only): a short label for the member's device ("iPhone",
+    /// "Android phone", "Windows PC", "Partyline desktop", ...), which the host derives from
+    /// the connection; absent when unknown. Never sent to a LOUDSYNC 1.0 client: see
+    /// [`MemberInfo::loudsync`].
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub device: Option<String>,
+}
+
+impl MemberInfo {
+    /// The member as LOUDSYNC 1.0 describes it: exactly the document's fields, extension
+    /// fields dropped.
+    pub fn loudsync(&self) -> MemberInfo {
+        MemberInfo { device: None, ..self.clone() }
+    }
+
+    /// Whether [`MemberInfo::loudsync`] would drop anything.
+    pub fn has_extensions(&self) -> bool {
+        self.device.is_some()
+    }
 }
 
 /// LOUDSYNC's `connectionStatus`.

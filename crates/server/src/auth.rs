@@ -56,6 +56,11 @@ pub fn origin_allowed(headers: &HeaderMap) -> bool {
     origin_host.eq_ignore_ascii_case(host)
 }
 
+/// Whether the request comes from the desktop app's own web view (by its Origin).
+pub fn from_desktop_app(headers: &HeaderMap) -> bool {
+    headers.get(ORIGIN).and_then(|origin| origin.to_str().ok()).is_some_and(|origin| APP_ORIGINS.contains(&origin))
+}
+
 fn keys_equal(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -19,7 +19,7 @@ use crate::clock::Clock;
 /// arrive, so a busy session slows the readers (and, through TCP, the clients) down.
 #[derive(Debug)]
 pub(crate) enum Inbound {
-    Connected { conn: ConnId, outbox: Outbox },
+    Connected { conn: ConnId, outbox: Outbox, device: Option<&'static str> },
     Message { conn: ConnId, message: ClientMessage },
     Invalid { conn: ConnId, error: DecodeError },
     RateLimited { conn: ConnId, retry_after_ms: u64, abusive: bool },
@@ -160,9 +160,9 @@ impl Driver {
     fn inbound(&mut self, message: Inbound) {
         let now = self.clock.now();
         match message {
-            Inbound::Connected { conn, outbox } => {
+            Inbound::Connected { conn, outbox, device } => {
                 self.outboxes.insert(conn, outbox);
-                self.session.handle_connect(now, conn);
+                self.session.handle_connect(now, conn, device.map(str::to_string));
             }
             Inbound::Message { conn, message } => self.session.handle_message(now, conn, message),
             Inbound::Invalid { conn, error } => self.session.handle_invalid(now, conn, &error),

@@ -30,14 +30,21 @@ const ABUSE_NOTICES: u32 = 10;
 
 type Sink = SplitSink<WebSocket, Message>;
 
-/// Serves one authorized connection until it ends.
-pub(crate) async fn serve(socket: WebSocket, conn: ConnId, shared: Arc<Shared>, peer: std::net::SocketAddr) {
+/// Serves one authorized connection until it ends. `device`: its device label
+/// ([`crate::device`]).
+pub(crate) async fn serve(
+    socket: WebSocket,
+    conn: ConnId,
+    shared: Arc<Shared>,
+    peer: std::net::SocketAddr,
+    device: Option<&'static str>,
+) {
     let span = info_span!("conn", %conn, %peer);
     async move {
         let (tx, rx) = mpsc::channel(shared.limits.outbound_queue);
         let kill = Arc::new(Kill::default());
         let (mut sink, stream) = socket.split();
-        let connected = Inbound::Connected { conn, outbox: Outbox { tx, kill: kill.clone() } };
+        let connected = Inbound::Connected { conn, outbox: Outbox { tx, kill: kill.clone() }, device };
         if shared.inbound.send(connected).await.is_err() {
             // The session task is gone: the session is closed.
             let _ = close_with(&mut sink, close::SESSION_CLOSED, "session closed").await;

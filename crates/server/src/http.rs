@@ -155,6 +155,7 @@ async fn upgrade(
     if let KeyCheck::AcceptedSubprotocol(protocol) = &check {
         ws = ws.protocols([protocol.clone()]);
     }
+    let device = crate::device::device_label(&headers);
     let tracker = shared.tracker.clone();
     ws.on_upgrade(move |socket| {
         tracker.track_future(async move {
@@ -164,7 +165,7 @@ async fn upgrade(
                 return;
             }
             let conn = ConnId(shared.next_conn.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-            handler::serve(socket, conn, shared, peer).await;
+            handler::serve(socket, conn, shared, peer, device).await;
         })
     })
 }

@@ -9,6 +9,7 @@
 //! - `handler`: one task per connection: rate limit, decode, pings, batched writes.
 //! - `driver`: the session task, and the bounded queues between it and the connections.
 //! - [`auth`]: key and Origin checks.
+//! - [`device`]: the member's device label ("iPhone", "Windows PC") from the upgrade request.
 //! - [`media`]: the shared media folder: the SyncPlay library, served with Range requests.
 //! - [`clock`]: the host's one clock.
 //!
@@ -20,6 +21,7 @@
 
 pub mod auth;
 pub mod clock;
+pub mod device;
 mod driver;
 mod handler;
 mod http;

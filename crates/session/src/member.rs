@@ -21,6 +21,9 @@ pub struct Member {
     pub joined_at_ms: u64,
     /// The live connection, or `None` while reconnecting.
     pub conn: Option<ConnId>,
+    /// A short label for the device ("iPhone", "Windows PC"), from the I/O layer at connect;
+    /// sent to extension members only.
+    pub device: Option<String>,
     /// Joined with `protocolVersion: "partyline/1"`.
     pub ext: bool,
     /// The resume secret (extension members only).
@@ -58,6 +61,7 @@ impl Member {
             },
             joined_at: self.joined_at_ms,
             latency: self.latency_ms(),
+            device: self.device.clone(),
         }
     }
 }

@@ -75,7 +75,7 @@ pub enum Event {
         /// Why.
         reason: LeaveReason,
     },
-    /// A member's status, name or latency changed.
+    /// A member's status, name, latency or device changed.
     MemberUpdated(MemberInfo),
     /// The session's name, lock, capacity or member count changed.
     SessionUpdated(SessionState),
@@ -141,10 +141,10 @@ enum Timer {
     Ready,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Conn {
-    /// Connected, not yet joined, until this deadline.
-    Pending { deadline: Time },
+    /// Connected, not yet joined, until this deadline; from this device (a label).
+    Pending { deadline: Time, device: Option<String> },
     /// Joined as this member.
     Member(u64),
 }
@@ -186,6 +186,7 @@ impl Session {
             connection_status: ConnectionStatus::Connected,
             joined_at: now / MILLISECOND,
             latency: None,
+            device: None,
         };
         let mut session = Session {
             name: config.name.clone(),
@@ -290,26 +291,29 @@ impl Session {
 
     // ----- What came in -----
 
-    /// A connection opened (and passed the key check).
-    pub fn handle_connect(&mut self, now: Time, conn: ConnId) {
+    /// A connection opened (and passed the key check). `device`: a short label for the device
+    /// it comes from ("iPhone", "Windows PC"), if the I/O layer could tell; a member that joins
+    /// on it carries it as `device` to extension members.
+    pub fn handle_connect(&mut self, now: Time, conn: ConnId, device: Option<String>) {
         if self.closed {
             self.close_conn(conn, close::SESSION_CLOSED, "session closed");
             return;
         }
         let deadline = now + self.config.join_timeout;
-        self.conns.insert(conn, Conn::Pending { deadline });
+        self.conns.insert(conn, Conn::Pending { deadline, device });
         self.timers.push(Reverse((deadline, Timer::JoinDeadline(conn))));
     }
 
     /// A message arrived on a connection.
     pub fn handle_message(&mut self, now: Time, conn: ConnId, message: ClientMessage) {
-        let Some(&state) = self.conns.get(&conn) else { return };
+        // Cloning allocates only for a connection that has not joined yet (its device label).
+        let Some(state) = self.conns.get(&conn).cloned() else { return };
         match (state, message) {
             (_, ClientMessage::Ping(ping)) => {
                 let clock = self.is_ext(conn).then_some((now, now));
                 self.reply(conn, pong(ping.timestamp, clock));
             }
-            (Conn::Pending { .. }, ClientMessage::Join(join)) => self.join(now, conn, join),
+            (Conn::Pending { device, .. }, ClientMessage::Join(join)) => self.join(now, conn, join, device),
             (Conn::Pending { .. }, ClientMessage::Resume(resume)) => self.resume(now, conn, resume),
             (Conn::Pending { .. }, other) => {
                 let message = format!("{}: send join first", other.kind());
@@ -416,7 +420,7 @@ impl Session {
             match timer {
                 Timer::Probe => self.probe(now),
                 Timer::JoinDeadline(conn) => {
-                    if let Some(Conn::Pending { deadline }) = self.conns.get(&conn)
+                    if let Some(Conn::Pending { deadline, .. }) = self.conns.get(&conn)
                         && *deadline <= now
                     {
                         self.conns.remove(&conn);
@@ -591,7 +595,7 @@ impl Session {
         if self.closed { Err(SessionError::Closed) } else { Ok(()) }
     }
 
-    fn join(&mut self, now: Time, conn: ConnId, join: Join) {
+    fn join(&mut self, now: Time, conn: ConnId, join: Join, device: Option<String>) {
         let ext = match join.protocol_version.as_deref() {
             None | Some(partyline_protocol::LOUDSYNC_V1) => false,
             Some(PARTYLINE_V1) => true,
@@ -617,7 +621,7 @@ impl Session {
             );
         }
         if let Some(&key) = self.by_device.get(&join.device_info.id) {
-            return self.rejoin(now, conn, key, join, ext);
+            return self.rejoin(now, conn, key, join, ext, device);
         }
         if self.locked {
             let message = "The host has locked the session";
@@ -650,6 +654,7 @@ impl Session {
             device_id: join.device_info.id.clone(),
             joined_at_ms: now / MILLISECOND,
             conn: Some(conn),
+            device,
             ext,
             secret: ext.then(|| ids::secret(&mut self.rng)),
             last_heartbeat: now,
@@ -668,8 +673,10 @@ impl Session {
 
         self.welcome(now, key);
         let info = self.members[&key].info();
-        let joined = Frame::encode(&ServerMessage::MemberJoined { timestamp: now / MILLISECOND, member: info.clone() });
-        self.broadcast(&joined, true, Some(key));
+        let joined = |member| Frame::encode(&ServerMessage::MemberJoined { timestamp: now / MILLISECOND, member });
+        let legacy = info.has_extensions().then(|| joined(info.loudsync()));
+        let ext_frame = joined(info.clone());
+        self.broadcast_versions(&ext_frame, legacy.as_ref(), Some(key));
         self.events.push_back(Event::MemberJoined(info));
         self.events.push_back(Event::SessionUpdated(self.state()));
         self.transmits.push_back(Transmit::Probe { conn, sent_at: now });
@@ -677,13 +684,14 @@ impl Session {
 
     /// A device that is already a member joined again: it takes over with its new connection
     /// and keeps its member id, so the others see no one leave.
-    fn rejoin(&mut self, now: Time, conn: ConnId, key: u64, join: Join, ext: bool) {
+    fn rejoin(&mut self, now: Time, conn: ConnId, key: u64, join: Join, ext: bool, device: Option<String>) {
         let member = self.members.get_mut(&key).expect("by_device points at a member");
         let old_conn = member.conn.replace(conn);
         let was_reconnecting = member.lost_at.take().is_some();
         let name = join.device_info.name.trim().to_string();
-        let renamed = member.name != name;
+        let changed = member.name != name || member.device != device;
         member.name = name;
+        member.device = device;
         member.ext = ext;
         member.secret = ext.then(|| ids::secret(&mut self.rng));
         member.last_heartbeat = now;
@@ -698,7 +706,7 @@ impl Session {
         self.conns.insert(conn, Conn::Member(key));
         self.timers.push(Reverse((now + self.config.heartbeat_timeout, Timer::Heartbeat(key))));
         self.welcome(now, key);
-        if was_reconnecting || renamed {
+        if was_reconnecting || changed {
             self.member_changed(now, key);
         }
         self.transmits.push_back(Transmit::Probe { conn, sent_at: now });
@@ -726,7 +734,8 @@ impl Session {
             };
             self.reply(conn, hello);
         }
-        let list = ServerMessage::MemberList { timestamp: now / MILLISECOND, members: self.members() };
+        let members = if ext { self.members() } else { self.loudsync_members() };
+        let list = ServerMessage::MemberList { timestamp: now / MILLISECOND, members };
         self.deliver(key, &Frame::encode(&list), true);
         if ext {
             // A late joiner learns the library and where playback is, and catches up on its own.
@@ -862,7 +871,8 @@ impl Session {
         let info = self.members[&key].info();
         let updated =
             Frame::encode(&ServerMessage::MemberUpdated { timestamp: now / MILLISECOND, member: info.clone() });
-        let list = Frame::encode(&ServerMessage::MemberList { timestamp: now / MILLISECOND, members: self.members() });
+        let members = self.loudsync_members();
+        let list = Frame::encode(&ServerMessage::MemberList { timestamp: now / MILLISECOND, members });
         for other in self.order.clone() {
             if other == key {
                 continue;
@@ -984,6 +994,30 @@ impl Session {
         let message = ServerMessage::SessionUpdated { timestamp: now / MILLISECOND, session: state.clone() };
         self.broadcast(&Frame::encode(&message), false, None);
         self.events.push_back(Event::SessionUpdated(state));
+    }
+
+    /// Every member as LOUDSYNC 1.0 describes them (no extension fields).
+    fn loudsync_members(&self) -> Vec<MemberInfo> {
+        let mut list = self.members();
+        for member in &mut list {
+            if member.has_extensions() {
+                *member = member.loudsync();
+            }
+        }
+        list
+    }
+
+    /// Sends `ext` to extension members and `legacy` (or `ext` when it is `None`, i.e. it
+    /// carries no extension fields) to 1.0 members; to everyone but `except`.
+    fn broadcast_versions(&mut self, ext: &Frame, legacy: Option<&Frame>, except: Option<u64>) {
+        for i in 0..self.order.len() {
+            let key = self.order[i];
+            if Some(key) == except {
+                continue;
+            }
+            let frame = if self.members[&key].ext { ext } else { legacy.unwrap_or(ext) };
+            self.deliver(key, frame, true);
+        }
     }
 
     /// Sends one frame to every member (but `except`): to 1.0 members only if `loudsync`.

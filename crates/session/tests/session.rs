@@ -468,6 +468,96 @@ fn loudsync_client_sees_only_loudsync() {
     assert_eq!(to_x, ["chat", "session_updated"]);
 }
 
+/// The keys of a JSON object, sorted.
+fn keys(value: &Value) -> Vec<&str> {
+    value.as_object().unwrap().keys().map(String::as_str).collect()
+}
+
+/// The document's `MemberInfo` fields, before any latency is measured.
+const LOUDSYNC_MEMBER: [&str; 5] = ["connectionStatus", "id", "isHost", "joinedAt", "name"];
+
+/// `device` (the label the I/O layer gave the connection) reaches extension members in
+/// member_list, member_joined and member_updated, and the host; a 1.0 member's member_list and
+/// member_joined keep exactly the document's fields.
+#[test]
+fn device_label_for_extension_members_only() {
+    let mut sim = Sim::new(Config::default());
+    let x = sim.connect_from(Some("iPhone"));
+    sim.send(x, &join_text("dev-x", true));
+    let l = sim.connect_from(Some("Windows PC"));
+    sim.send(l, &join_text("dev-l", false));
+    let to_l = sim.messages(l);
+    assert_eq!(to_l[1]["type"], "member_list");
+    for member in to_l[1]["members"].as_array().unwrap() {
+        assert_eq!(keys(member), LOUDSYNC_MEMBER, "1.0 member_list: {member}");
+    }
+    let to_x = sim.messages(x);
+    let joined = to_x.iter().find(|m| m["type"] == "member_joined").expect("x hears of l");
+    assert_eq!(joined["member"]["device"], "Windows PC", "an extension member sees a 1.0 member's device");
+
+    // An extension joiner: its member_list has every known device, the host's none.
+    let y = sim.connect_from(Some("Android phone"));
+    sim.send(y, &join_text("dev-y", true));
+    let to_y = sim.messages(y);
+    let list = to_y.iter().find(|m| m["type"] == "member_list").unwrap();
+    let devices: Vec<&Value> = list["members"].as_array().unwrap().iter().map(|m| &m["device"]).collect();
+    assert_eq!(devices, [&Value::Null, &json!("iPhone"), &json!("Windows PC"), &json!("Android phone")]);
+    assert!(list["members"][0].get("device").is_none(), "unknown: no key at all");
+
+    // Its arrival: with device to x, exactly LOUDSYNC's member_joined to l.
+    let to_x = sim.messages(x);
+    assert_eq!(to_x[0]["type"], "member_joined");
+    assert_eq!(to_x[0]["member"]["device"], "Android phone");
+    let to_l = sim.messages(l);
+    assert_eq!(to_l.len(), 1, "{to_l:?}");
+    assert_eq!(keys(&to_l[0]), ["member", "timestamp", "type"]);
+    assert_eq!(keys(&to_l[0]["member"]), LOUDSYNC_MEMBER, "1.0 member_joined: {}", to_l[0]);
+
+    // y drops and is reconnecting: member_updated with device to x, a 1.0 member_list to l.
+    sim.session.handle_disconnect(sim.now, y, false);
+    sim.flush();
+    let to_x = sim.messages(x);
+    let updated = to_x.iter().find(|m| m["type"] == "member_updated").expect("member_updated");
+    assert_eq!(updated["member"]["device"], "Android phone");
+    assert_eq!(updated["member"]["connectionStatus"], "reconnecting");
+    let to_l = sim.messages(l);
+    assert_eq!(to_l[0]["type"], "member_list");
+    for member in to_l[0]["members"].as_array().unwrap() {
+        assert_eq!(keys(member), LOUDSYNC_MEMBER, "1.0 member_list after a change: {member}");
+    }
+
+    // The host sees every device.
+    let devices: Vec<Option<String>> = sim.session.members().into_iter().map(|m| m.device).collect();
+    assert_eq!(devices, [None, Some("iPhone".into()), Some("Windows PC".into()), Some("Android phone".into())]);
+    let events = sim.events();
+    let joined: Vec<Option<&str>> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::MemberJoined(m) => Some(m.device.as_deref()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(joined, [Some("iPhone"), Some("Windows PC"), Some("Android phone")]);
+}
+
+/// A device that joins again from another browser takes that connection's label, and the
+/// others hear of it.
+#[test]
+fn rejoin_updates_device() {
+    let mut sim = Sim::new(Config::default());
+    let (x, _) = sim.join("dev-x", true);
+    let a = sim.connect_from(Some("Mac"));
+    sim.send(a, &join_text("dev-a", true));
+    assert_eq!(sim.session.members()[2].device.as_deref(), Some("Mac"));
+    sim.take(x);
+    let b = sim.connect_from(Some("Mac or iPad"));
+    sim.send(b, &join_text("dev-a", true));
+    assert_eq!(sim.session.members()[2].device.as_deref(), Some("Mac or iPad"));
+    let to_x = sim.messages(x);
+    let updated = to_x.iter().find(|m| m["type"] == "member_updated").expect("member_updated");
+    assert_eq!(updated["member"]["device"], "Mac or iPad");
+}
+
 /// Host events report joins and leaves in order, each followed by the session's new count.
 #[test]
 fn host_events() {

@@ -33,9 +33,14 @@ impl Sim {
     }
 
     pub fn connect(&mut self) -> ConnId {
+        self.connect_from(None)
+    }
+
+    /// Connects from a device the I/O layer labelled (`"iPhone"`), or could not.
+    pub fn connect_from(&mut self, device: Option<&str>) -> ConnId {
         let conn = ConnId(self.next_conn);
         self.next_conn += 1;
-        self.session.handle_connect(self.now, conn);
+        self.session.handle_connect(self.now, conn, device.map(str::to_string));
         self.flush();
         conn
     }
