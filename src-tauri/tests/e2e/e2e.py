@@ -177,6 +177,31 @@ def member_row(driver, name):
     return None
 
 
+def failure_screenshots(display, phone, out):
+    """What the screen and the phone showed when a step failed. The desktop through the display:
+    WebKitWebDriver's own screenshot command can hang for good once a test timed out mid-step."""
+    if display is not None:
+        try:
+            screenshot(display, out / "failure-display.png")
+        except Exception:
+            pass
+    if phone is not None:
+        try:
+            phone.save_screenshot(str(out / "failure-phone.png"))
+        except Exception:
+            pass
+
+
+def quit_all(procs, *drivers):
+    for d in drivers:
+        if d is not None:
+            try:
+                d.quit()
+            except Exception:
+                pass
+    procs.stop_all()
+
+
 def phone_browser(tmp, logs, hosts=("127.0.0.1",)):
     """Headless Chromium as a phone; only `hosts` resolve, so nothing else is ever reached."""
     opts = webdriver.ChromeOptions()
@@ -501,27 +526,10 @@ def main():
         step("stop hosting, then start again")
         print("e2e: PASS", flush=True)
     except Exception:
-        # The desktop through the display: WebKitWebDriver's own screenshot command can hang
-        # for good once a test has timed out mid-step.
-        if display is not None:
-            try:
-                screenshot(display, out / "failure-display.png")
-            except Exception:
-                pass
-        if phone is not None:
-            try:
-                phone.save_screenshot(str(out / "failure-phone.png"))
-            except Exception:
-                pass
+        failure_screenshots(display, phone, out)
         raise
     finally:
-        for d in (phone, desktop):
-            if d is not None:
-                try:
-                    d.quit()
-                except Exception:
-                    pass
-        procs.stop_all()
+        quit_all(procs, phone, desktop)
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
 

@@ -241,20 +241,10 @@ def inside(args):
         step(f"relaunched: the QR code holds the remembered address ({again})")
         print("lan: PASS", flush=True)
     except Exception:
-        if display is not None:
-            try:
-                screenshot(display, out / "failure-display.png")
-            except Exception:
-                pass
+        e2e.failure_screenshots(display, phone, out)
         raise
     finally:
-        for d in (phone, desktop):
-            if d is not None:
-                try:
-                    d.quit()
-                except Exception:
-                    pass
-        procs.stop_all()
+        e2e.quit_all(procs, phone, desktop)
 
 
 def outside(args):
