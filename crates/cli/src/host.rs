@@ -189,8 +189,9 @@ async fn execute(host: &Host, out: &mut dyn Write, command: commands::Command) -
         }
         Command::Members => {
             for member in host.members().await? {
+                let device = member.device.as_deref().map_or(String::new(), |device| format!(", {device}"));
                 let latency = member.latency.map_or(String::new(), |ms| format!(", {ms} ms"));
-                writeln!(out, "  {}  {} ({:?}{latency})", member.id, member.name, member.connection_status)?;
+                writeln!(out, "  {}  {} ({:?}{device}{latency})", member.id, member.name, member.connection_status)?;
             }
         }
         Command::Play(command) => host.syncplay(command).await?,
@@ -239,7 +240,10 @@ fn commands_from_stdin() -> tokio::sync::mpsc::Receiver<String> {
 
 fn describe(out: &mut dyn Write, event: &HostEvent) -> std::io::Result<()> {
     match event {
-        HostEvent::MemberJoined(member) => writeln!(out, "+ {} joined ({})", member.name, member.id),
+        HostEvent::MemberJoined(member) => match &member.device {
+            Some(device) => writeln!(out, "+ {} joined ({}, {device})", member.name, member.id),
+            None => writeln!(out, "+ {} joined ({})", member.name, member.id),
+        },
         HostEvent::MemberLeft { member, reason } => writeln!(out, "- {} left ({reason:?})", member.name),
         HostEvent::MemberUpdated(member) => match member.latency {
             Some(ms) => writeln!(out, "  {} is {:?}, {ms} ms", member.name, member.connection_status),

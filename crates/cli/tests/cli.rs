@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// Starts the host, joins over its wsUrl with its key, sends SIGINT: the member gets
 /// session_closed and close 4011, and the process exits successfully.
@@ -75,7 +76,10 @@ async fn stdin_commands_and_event_lines() {
     stdout.read_line(&mut line).unwrap();
     let info: Value = serde_json::from_str(&line).unwrap();
     let url = format!("{}?token={}", info["wsUrl"].as_str().unwrap(), info["joinKey"].as_str().unwrap());
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let mut request = url.into_client_request().unwrap();
+    let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+    request.headers_mut().insert("user-agent", iphone.parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
     let join = json!({"type": "join", "timestamp": 1, "sessionId": info["sessionId"],
         "deviceInfo": {"id": "cli-kick", "name": "Kickee", "type": "client"}});
     ws.send(Message::text(join.to_string())).await.unwrap();
@@ -92,7 +96,9 @@ async fn stdin_commands_and_event_lines() {
         (event["event"].as_str(), event["id"].as_str(), event["name"].as_str()),
         (Some("member_joined"), Some(id.as_str()), Some("Kickee"))
     );
+    assert_eq!(event["device"], "iPhone", "the device, from the User-Agent: {event}");
 
+    writeln!(stdin, "members").unwrap();
     writeln!(stdin, "dance").unwrap();
     writeln!(stdin, "kick {id} too loud").unwrap();
     let kicked = loop {
@@ -120,6 +126,7 @@ async fn stdin_commands_and_event_lines() {
     let stderr = String::from_utf8_lossy(&exit.stderr);
     assert!(stderr.contains("unknown command \"dance\""), "bad command answered: {stderr}");
     assert!(stderr.contains("kicked Kickee"), "{stderr}");
+    assert!(stderr.contains(&format!("{id}  Kickee (Connected, iPhone")), "members shows the device: {stderr}");
 }
 
 /// A port that is taken is an error that names the address, and a failure exit code.
