@@ -536,7 +536,8 @@ export class Page {
     return this.eval(`[...document.querySelectorAll('[data-testid="member"]')].map((e) => ({
       id: e.dataset.memberId, status: e.dataset.status, self: e.hasAttribute('data-self'), host: e.hasAttribute('data-host'),
       name: e.querySelector('[data-testid="member-name"]').textContent,
-      latency: e.querySelector('[data-testid="latency"]').textContent }))`);
+      latency: e.querySelector('[data-testid="latency"]').textContent,
+      device: (e.querySelector('[data-testid="member-device"]') || {}).textContent || '' }))`);
   }
   /** Saves a 390×844 PNG to tests/output/phone/<name>.png (scrolled to the top first). */
   async shot(name) {

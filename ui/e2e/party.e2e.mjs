@@ -61,6 +61,10 @@ test('join with a name at 390×844; see yourself and another guest, each with a 
   assert.deepEqual([ana.name, ana.self, ana.status], ['Ana', true, 'connected'], 'Ana: [name, self, status]');
   assert.deepEqual([other.name, other.self, other.status], ['Sara', false, 'connected'], 'Sara: [name, self, status]');
   assert.ok(members.some((m) => m.host), `expected the host's own member listed, got ${JSON.stringify(members)}`);
+  // The device comes from the User-Agent: the host names headless Chromium's platform ("Linux PC"
+  // here), and the page shows what the host says; Sara's Node WebSocket is no browser: none.
+  assert.ok(joined.device, `expected the host to name Ana's device, got ${JSON.stringify(joined)}`);
+  assert.deepEqual([ana.device, other.device], [joined.device, ''], 'devices shown: [Ana, Sara]');
   assert.equal(await page.eval(`document.querySelector('[data-member-id="${me}"] [data-testid="self-badge"]').hidden`), false, 'expected the "You" badge on Ana');
   const selfLatency = await page.waitFor(`/^\\d+ ms$/.test(document.querySelector('[data-testid="self-latency"]').textContent) && document.querySelector('[data-testid="self-latency"]').textContent`, 'own latency (from pings) in ms', 5000);
   assert.match(selfLatency, /^\d+ ms$/, 'self-latency');

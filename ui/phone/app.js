@@ -314,11 +314,12 @@ function memberEl(id) {
   name.append(nameText, host, you);
   const meta = el('p', 'meta');
   const status = el('span', 'status', 'status');
-  meta.append(status);
+  const device = el('span', 'device', 'member-device'); // "Android phone": from the host, when it can tell
+  meta.append(status, device);
   who.append(name, meta);
   const lat = el('span', 'latency', 'latency');
   li.append(av, who, lat);
-  li._r = { av, nameText, host, you, status, lat };
+  li._r = { av, nameText, host, you, status, device, lat };
   memberEls.set(id, li);
   return li;
 }
@@ -345,6 +346,8 @@ function renderMembers(state) {
     li.toggleAttribute('data-self', self);
     r.status.setAttribute('data-status', status);
     r.status.textContent = status;
+    r.device.textContent = m.device || '';
+    r.device.hidden = !m.device;
     r.lat.textContent = fmtMs(m.latency);
     r.lat.title = 'Latency measured by the host';
     const want = prev ? prev.nextSibling : list.firstChild;

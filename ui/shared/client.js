@@ -174,6 +174,7 @@ function cleanMember(m) {
     joinedAt: m.joinedAt,
   };
   if (typeof m.latency === 'number') out.latency = m.latency;
+  if (typeof m.device === 'string' && m.device) out.device = m.device; // partyline/1: "Android phone"
   return out;
 }
 

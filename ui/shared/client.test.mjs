@@ -22,7 +22,7 @@ test('join: sends a partyline/1 join with the device, then connected with member
   eq(join.sessionId, 'k7m2qx', 'sessionId');
   eq(join.deviceInfo, { id: 'dev-1', name: 'Phone', type: 'client' }, 'deviceInfo');
   ok(typeof join.timestamp === 'number', 'join carries a numeric timestamp');
-  serveJoin(ws, { members: [HOST, ME, SARA] });
+  serveJoin(ws, { members: [HOST, ME, Object.assign({ device: 'Android phone' }, SARA)] });
   eq(client.state.connection, 'connected', 'state after welcome');
   eq(transitions, ['connecting', 'connected'], 'transitions');
   eq(client.state.selfId, 'm-1', 'selfId');
@@ -30,6 +30,7 @@ test('join: sends a partyline/1 join with the device, then connected with member
   eq(client.state.members.map((m) => m.id), ['host-7c01', 'm-1', 'm-2'], 'member ids');
   eq(client.state.members[0].isHost, true, 'host flagged');
   eq(client.state.members[2].latency, 40, 'server-measured latency');
+  eq(client.state.members.map((m) => m.device), [undefined, undefined, 'Android phone'], 'devices, when the host knows them');
   eq(client.state.lastSeq, 2, 'lastSeq');
   eq(creds, [{ memberId: 'm-1', resumeSecret: 'a'.repeat(32), sessionId: 'k7m2qx' }], 'credentials event');
 });
