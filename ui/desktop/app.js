@@ -199,8 +199,11 @@ function memberEl(id) {
   name.append(nameText, badge);
   const meta = el('p', 'meta');
   const status = el('span', 'status', 'member-status');
+  // The device ("Android phone", from the server; absent when it can't tell) and its separator.
+  const device = el('span', 'device', 'member-device');
+  const deviceSep = document.createTextNode('');
   const joined = el('span', null, 'member-joined');
-  meta.append(status, document.createTextNode(' · '), joined);
+  meta.append(status, document.createTextNode(' · '), device, deviceSep, joined);
   who.append(name, meta);
   const lat = el('span', 'latency', 'member-latency');
   lat.title = 'Round trip measured by this computer';
@@ -217,7 +220,7 @@ function memberEl(id) {
     }
   });
   li.append(av, who, lat, kick);
-  li._r = { av, nameText, badge, status, joined, lat, kick };
+  li._r = { av, nameText, badge, status, device, deviceSep, joined, lat, kick };
   memberEls.set(id, li);
   return li;
 }
@@ -236,6 +239,9 @@ function renderMembers() {
     li.dataset.status = m.connectionStatus;
     r.status.dataset.status = m.connectionStatus;
     r.status.textContent = m.isHost ? 'this computer' : m.connectionStatus;
+    r.device.textContent = m.device || '';
+    r.device.hidden = !m.device;
+    r.deviceSep.textContent = m.device ? ' · ' : '';
     r.joined.textContent = (m.isHost ? 'since ' : 'joined ') + fmtTime(m.joinedAt);
     r.lat.textContent = m.isHost ? '' : fmtMs(m.latency);
     r.kick.title = 'Remove ' + m.name + ' from the party';
@@ -577,7 +583,7 @@ function renderJoined() {
     const n = el('p', 'name', null, m.name);
     if (m.isHost) n.append(el('span', 'badge', null, 'Host'));
     if (m.id === s.selfId) n.append(el('span', 'badge', null, 'You'));
-    who.append(n, el('p', 'meta', null, m.connectionStatus));
+    who.append(n, el('p', 'meta', null, [m.connectionStatus, m.device].filter(Boolean).join(' · ')));
     li.append(av, who, el('span', 'latency', null, m.isHost ? '' : fmtMs(m.latency)));
     ul.append(li);
   }

@@ -361,12 +361,15 @@ def main():
         status = row.find_element(By.CSS_SELECTOR, '[data-testid="member-status"]').text
         assert status == "connected", status
         assert "joined" in row.find_element(By.CSS_SELECTOR, '[data-testid="member-joined"]').text
+        # The phone's Pixel 8 User-Agent, as the host names it.
+        device = row.find_element(By.CSS_SELECTOR, '[data-testid="member-device"]').text
+        assert device == "Android phone", f"Sara's device: {device!r}"
         until(desktop, "a latency for Sara",
               lambda d: (member_row(d, "Sara").find_element(By.CSS_SELECTOR, '[data-testid="member-latency"]').text or "—") != "—",
               timeout=15)
         until(desktop, "the guest count", lambda d: "1 guest of 100" in by_testid(d, "party-meta").text)
         screenshot(display, out / "04-host-with-member.png", desktop)
-        step("app: Sara is listed (connected, with latency and time joined)")
+        step("app: Sara is listed (connected, Android phone, with latency and time joined)")
 
         # Kick.
         member_row(desktop, "Sara").find_element(By.CSS_SELECTOR, '[data-testid="kick-button"]').click()
@@ -420,8 +423,11 @@ def main():
         assert by_testid(desktop, "joined-name").text == "Rooftop"
         screenshot(display, out / "08-browse-joined.png", desktop)
         by_testid(desktop, "tab-host").click()
-        until(desktop, "Desk in the host's list", lambda d: member_row(d, "Desk"))
-        step("Browse tab: joined the own party with its room code; listed as a guest on the host tab")
+        row = until(desktop, "Desk in the host's list", lambda d: member_row(d, "Desk"))
+        # The web view is told by its tauri:// Origin (its WebKitGTK User-Agent just says Linux).
+        device = row.find_element(By.CSS_SELECTOR, '[data-testid="member-device"]').text
+        assert device == "Partyline desktop", f"Desk's device: {device!r}"
+        step("Browse tab: joined the own party with its room code; listed as a guest on the host tab (Partyline desktop)")
 
         # Dark mode (the OS setting, forced): the QR code stays black on white and readable.
         desktop.execute_script("document.documentElement.dataset.theme = 'dark'")
