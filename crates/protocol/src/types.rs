@@ -31,7 +31,14 @@ impl MemberInfo {
     /// The member as LOUDSYNC 1.0 describes it: exactly the document's fields, extension
     /// fields dropped.
     pub fn loudsync(&self) -> MemberInfo {
-        MemberInfo { device: None, ..self.clone() }
+        let mut member = self.clone();
+        member.drop_extensions();
+        member
+    }
+
+    /// Drops the extension fields in place (see [`MemberInfo::loudsync`]).
+    pub fn drop_extensions(&mut self) {
+        self.device = None;
     }
 
     /// Whether [`MemberInfo::loudsync`] would drop anything.

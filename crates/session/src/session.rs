@@ -999,11 +999,7 @@ impl Session {
     /// Every member as LOUDSYNC 1.0 describes them (no extension fields).
     fn loudsync_members(&self) -> Vec<MemberInfo> {
         let mut list = self.members();
-        for member in &mut list {
-            if member.has_extensions() {
-                *member = member.loudsync();
-            }
-        }
+        list.iter_mut().for_each(MemberInfo::drop_extensions);
         list
     }
 
