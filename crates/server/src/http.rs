@@ -52,9 +52,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 /// headers, so the key rides in the query (`?token=`), as for the WebSocket. The folder is read
 /// on each request: the host may share another one while the party goes on.
 fn media_router(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
-    Router::new()
-        .fallback(serve_media)
-        .layer(axum::middleware::from_fn_with_state(shared.clone(), media_key))
+    Router::new().fallback(serve_media).layer(axum::middleware::from_fn_with_state(shared.clone(), media_key))
 }
 
 async fn serve_media(State(shared): State<Arc<Shared>>, request: axum::extract::Request) -> Response {

@@ -410,9 +410,9 @@ impl ServerHandle {
     /// is an error and changes nothing. Returns the new library.
     pub async fn set_media(&self, dir: Option<std::path::PathBuf>) -> Result<Vec<LibraryItem>, ServerError> {
         let items = match dir.clone() {
-            Some(dir) => tokio::task::spawn_blocking(move || media::scan(&dir))
-                .await
-                .map_err(|_| ServerError::Stopped)??,
+            Some(dir) => {
+                tokio::task::spawn_blocking(move || media::scan(&dir)).await.map_err(|_| ServerError::Stopped)??
+            }
             None => Vec::new(),
         };
         // The folder first, so a member that fetches as soon as the library arrives finds it.
