@@ -5,8 +5,8 @@ use partyline_host::{MemberInfo, SessionState};
 use tauri::ipc::Invoke;
 use tauri::{AppHandle, Runtime, State};
 
-use crate::error::CommandError;
 use crate::browse::{BrowseView, Browsing};
+use crate::error::CommandError;
 use crate::hosting::{AppState, HostView};
 use crate::join::{self, JoinTarget};
 use crate::settings::Settings;
