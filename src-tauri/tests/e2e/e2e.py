@@ -278,7 +278,9 @@ def main():
     try:
         display = start_xvfb(procs, logs)
         env = dict(os.environ)
-        for k in ("WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS"):
+        # The app itself turns WebKitGTK's DMABuf renderer off when there is no GPU (/dev/dri),
+        # as here; the frame-rate check below fails if it does not.
+        for k in ("WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "WEBKIT_DISABLE_DMABUF_RENDERER"):
             env.pop(k, None)
         env.update({
             "DISPLAY": display,
@@ -290,10 +292,6 @@ def main():
             "XDG_DATA_HOME": str(tmp / "data"),
             "XDG_CACHE_HOME": str(tmp / "cache"),
             "RUST_LOG": "warn,partyline_desktop=info",
-            # No GPU device here (/dev/dri): WebKitGTK's DMABuf renderer then never ticks its
-            # display link (requestAnimationFrame stalls, the window repaints late). The
-            # documented workaround, also in src-tauri/README.md.
-            "WEBKIT_DISABLE_DMABUF_RENDERER": "1",
         })
         step(f"display {display}; temporary files in {tmp}")
 

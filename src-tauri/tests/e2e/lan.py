@@ -134,13 +134,13 @@ def inside(args):
     try:
         display = start_xvfb(procs, logs)
         env = dict(os.environ)
-        for k in ("WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "PARTYLINE_BIND", "PARTYLINE_NO_MDNS"):
+        for k in ("WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "PARTYLINE_BIND", "PARTYLINE_NO_MDNS",
+                  "WEBKIT_DISABLE_DMABUF_RENDERER"):
             env.pop(k, None)
         env.update({
             "DISPLAY": display, "GDK_BACKEND": "x11", "NO_AT_BRIDGE": "1",
             "XDG_CONFIG_HOME": str(tmp / "config"), "XDG_DATA_HOME": str(tmp / "data"),
             "XDG_CACHE_HOME": str(tmp / "cache"), "RUST_LOG": "warn,partyline_desktop=debug,partyline_discovery=debug",
-            "WEBKIT_DISABLE_DMABUF_RENDERER": "1",
         })
         step(f"host A: display {display}; Kitchen (host B) at {kitchen['addresses'][0]['addr']}:{kitchen['port']}, "
              f"room code {kitchen['roomCode']}")
