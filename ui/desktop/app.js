@@ -3,6 +3,7 @@
 // party uses the same protocol client as the phone (ui/shared/client.js).
 import { PartylineClient } from '../shared/client.js';
 import { createSyncPlay } from './syncplay.js';
+import { el } from './dom.js';
 
 const $ = (id) => document.getElementById(id);
 const TAURI = window.__TAURI__;
@@ -32,14 +33,6 @@ function toast(text) {
 const sentence = (t) => (t ? t.charAt(0).toUpperCase() + t.slice(1) : t);
 const fail = (e) => toast(sentence((e && e.message) || String(e)));
 const syncplay = createSyncPlay({ invoke, fail, toast });
-
-function el(tag, cls, testid, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (testid) e.setAttribute('data-testid', testid);
-  if (text != null) e.textContent = text;
-  return e;
-}
 
 function hue(id) {
   let h = 0;

@@ -3,6 +3,7 @@
 // how in sync each phone is. The party's SyncPlay runs in Rust (src-tauri/src/syncplay.rs); this
 // calls its commands and follows its `syncPlay` / `playbackProgress` host events.
 import { SYNC_DEFAULTS, formatTime, targetPosition } from '../shared/syncplay.js';
+import { el } from './dom.js';
 
 /** A phone within this many ms of the group counts as in sync (the phone's own badge agrees). */
 export const IN_SYNC_MS = SYNC_DEFAULTS.deadband + 5;
@@ -54,14 +55,6 @@ export function formatError(ms) {
   const a = Math.abs(ms);
   const v = a < 10 ? a.toFixed(1) : String(Math.round(a));
   return (ms > 0 ? '+' : ms < 0 ? '−' : '±') + v + ' ms';
-}
-
-function el(tag, cls, testid, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (testid) e.setAttribute('data-testid', testid);
-  if (text != null) e.textContent = text;
-  return e;
 }
 
 function button(text, testid, title, onClick, cls = 'small') {
