@@ -42,6 +42,7 @@ impl From<HostError> for CommandError {
                 SessionError::BadCapacity(_) => "bad_capacity",
                 SessionError::BadName => "bad_name",
                 SessionError::Closed => "session_closed",
+                SessionError::NoRemote(_) => "no_remote",
                 SessionError::Play(PlayError::UnknownItem(_)) => "unknown_item",
                 SessionError::Play(PlayError::UnknownEntry(_)) => "unknown_entry",
                 SessionError::Play(PlayError::NothingToPlay) => "nothing_to_play",

@@ -24,6 +24,8 @@ pub enum Command {
     Allow(Permissions),
     /// `library`: the shared media, what is playing, and each member's sync
     Library,
+    /// `volume <member-id> <percent>`: that member's playback volume (`remote.command`)
+    Volume { member_id: String, volume: f64 },
     /// `help`
     Help,
 }
@@ -31,7 +33,7 @@ pub enum Command {
 /// What `help` prints.
 pub const HELP: &str = "commands: members | kick <id> [reason] | lock | unlock | capacity <n> | rename <name> | \
 library | play [item] | pause | seek <seconds> | next | prev | rate <x> | queue <item> | start | \
-allow playback|queue|all|none | close";
+allow playback|queue|all|none | volume <id> <percent> | close";
 
 /// The default kick reason: LOUDSYNC's own example.
 const KICK_REASON: &str = "Host removed you from the session";
@@ -89,6 +91,15 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
             other => return Err(format!("allow playback|queue|all|none, not {other:?}")),
         }),
         "library" | "status" => Command::Library,
+        "volume" => {
+            let usage = "volume needs a member id and a percent, e.g. `volume m-1 40`";
+            let (id, percent) = rest.split_once(char::is_whitespace).ok_or(usage)?;
+            let percent: f64 = percent.trim().trim_end_matches('%').parse().map_err(|_| usage.to_string())?;
+            if !(0.0..=100.0).contains(&percent) {
+                return Err(format!("volume must be 0 to 100 percent, not {percent}"));
+            }
+            Command::Volume { member_id: id.to_string(), volume: percent / 100.0 }
+        }
         "help" | "?" => Command::Help,
         other => return Err(format!("unknown command {other:?}; {HELP}")),
     };
@@ -123,5 +134,9 @@ mod tests {
         );
         assert!(parse("rate 3").unwrap_err().contains("between"));
         assert_eq!(parse("allow all"), Ok(Some(Command::Allow(Permissions { playback: true, queue: true }))));
+        assert_eq!(parse("volume m-1 40%"), Ok(Some(Command::Volume { member_id: "m-1".into(), volume: 0.4 })));
+        assert!(parse("volume m-1").unwrap_err().contains("percent"));
+        assert!(parse("volume m-1 loud").unwrap_err().contains("percent"));
+        assert!(parse("volume m-1 140").unwrap_err().contains("0 to 100"));
     }
 }

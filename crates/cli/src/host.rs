@@ -199,6 +199,10 @@ async fn execute(host: &Host, out: &mut dyn Write, command: commands::Command) -
             host.set_permissions(permissions).await?;
             writeln!(out, "members may control playback: {}, the queue: {}", permissions.playback, permissions.queue)?;
         }
+        Command::Volume { member_id, volume } => {
+            host.remote_command(&member_id, "volume", Some(serde_json::json!(volume))).await?;
+            writeln!(out, "volume of {member_id} set to {:.0}%", volume * 100.0)?;
+        }
         Command::Library => {
             let playback = host.playback().await?;
             for item in &playback.library {

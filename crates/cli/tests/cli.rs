@@ -100,6 +100,8 @@ async fn stdin_commands_and_event_lines() {
 
     writeln!(stdin, "members").unwrap();
     writeln!(stdin, "dance").unwrap();
+    writeln!(stdin, "volume nobody 40").unwrap();
+    writeln!(stdin, "volume {id} 40%").unwrap();
     writeln!(stdin, "kick {id} too loud").unwrap();
     let kicked = loop {
         let message = next_json(&mut ws).await;
@@ -126,6 +128,8 @@ async fn stdin_commands_and_event_lines() {
     let stderr = String::from_utf8_lossy(&exit.stderr);
     assert!(stderr.contains("unknown command \"dance\""), "bad command answered: {stderr}");
     assert!(stderr.contains("kicked Kickee"), "{stderr}");
+    assert!(stderr.contains("no member with id nobody"), "volume for an unknown member: {stderr}");
+    assert!(stderr.contains("Kickee uses a LOUDSYNC 1.0 client, which takes no remote commands"), "{stderr}");
     assert!(stderr.contains(&format!("{id}  Kickee (Connected, iPhone")), "members shows the device: {stderr}");
 }
 

@@ -127,6 +127,9 @@ pub enum SessionError {
     /// The session is closed.
     #[error("the session is closed")]
     Closed,
+    /// The member joined with a LOUDSYNC 1.0 client, which knows no `remote.command`.
+    #[error("{0} uses a LOUDSYNC 1.0 client, which takes no remote commands")]
+    NoRemote(String),
     /// SyncPlay refused the command.
     #[error(transparent)]
     Play(#[from] PlayError),
@@ -565,6 +568,10 @@ impl Session {
         value: Option<serde_json::Value>,
     ) -> Result<(), SessionError> {
         let key = *self.by_id.get(member_id).ok_or_else(|| SessionError::NoSuchMember(member_id.to_string()))?;
+        // A 1.0 client gets exactly LOUDSYNC's messages; this is not one of them.
+        if !self.members[&key].ext {
+            return Err(SessionError::NoRemote(self.members[&key].name.clone()));
+        }
         let message =
             ServerMessage::RemoteCommand { timestamp: now / MILLISECOND, command: command.to_string(), value };
         self.deliver(key, &Frame::encode(&message), true);

@@ -254,6 +254,22 @@ fn remote_command_and_library() {
         (Some("remote.command"), Some("volume"), Some(0.5))
     );
     assert!(sim.messages(conns[1]).is_empty());
+    // A LOUDSYNC 1.0 member is refused, by name, and hears nothing it does not know.
+    let (legacy, _) = sim.join("old-phone", false);
+    sim.flush();
+    sim.take(legacy);
+    for &conn in &conns {
+        sim.take(conn);
+    }
+    let legacy_id = sim.session.members().last().unwrap().id.clone();
+    let err = sim.session.remote_command(sim.now, &legacy_id, "volume", Some(json!(0.5))).unwrap_err();
+    assert_eq!(err.to_string(), "old-phone phone uses a LOUDSYNC 1.0 client, which takes no remote commands");
+    sim.flush();
+    assert!(sim.messages(legacy).is_empty(), "a 1.0 client got a message it does not know");
+    assert!(matches!(
+        sim.session.remote_command(sim.now, "m-nobody", "volume", None),
+        Err(partyline_session::SessionError::NoSuchMember(_))
+    ));
     sim.session.set_library(sim.now, library()).unwrap();
     sim.flush();
     for &conn in &conns {
