@@ -149,6 +149,15 @@ impl AppState {
         Ok(host.playback().await?.state)
     }
 
+    /// Sets one phone's playback volume, 0 to 1 (`remote.command` `volume`).
+    pub async fn set_member_volume(&self, member_id: &str, volume: f64) -> Result<(), CommandError> {
+        if !(0.0..=1.0).contains(&volume) {
+            return Err(CommandError::new("bad_volume", format!("a volume is 0 to 1 (0 to 100%), not {volume}")));
+        }
+        let host = self.host().await?;
+        Ok(host.remote_command(member_id, "volume", Some(serde_json::json!(volume))).await?)
+    }
+
     /// Lets members control playback and/or the queue. Returns the group's state after it.
     pub async fn set_permissions(&self, playback: bool, queue: bool) -> Result<PlayState, CommandError> {
         let host = self.host().await?;
@@ -326,6 +335,12 @@ pub async fn set_media_folder(
 #[tauri::command]
 pub async fn syncplay_command(state: State<'_, AppState>, command: PlayCommand) -> Result<PlayState, CommandError> {
     state.syncplay(command).await
+}
+
+/// One phone's playback volume, 0 to 1.
+#[tauri::command]
+pub async fn set_member_volume(state: State<'_, AppState>, member_id: String, volume: f64) -> Result<(), CommandError> {
+    state.set_member_volume(&member_id, volume).await
 }
 
 /// Lets guests control playback and/or the queue.

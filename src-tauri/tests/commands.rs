@@ -483,6 +483,24 @@ fn syncplay_member_sync_reaches_the_panel() {
         (Some("Sara's phone"), Some("playing"), Some(-2.5))
     );
     assert!(panel["now"].as_u64().unwrap() >= panel["state"]["serverTime"].as_u64().unwrap() - 3_000_000);
+
+    // The host turns this phone down: it gets remote.command volume 0.3; bad values are refused.
+    t.ok("set_member_volume", json!({"memberId": member, "volume": 0.3}));
+    let command = rt.block_on(async {
+        loop {
+            let message = tokio::time::timeout(WAIT, ws.next()).await.expect("a message in time").unwrap().unwrap();
+            let Message::Text(text) = message else { continue }; // WebSocket pings (latency)
+            let value: Value = serde_json::from_str(&text).unwrap();
+            if value["type"] == "remote.command" {
+                break value;
+            }
+        }
+    });
+    assert_eq!((command["command"].as_str(), command["value"].as_f64()), (Some("volume"), Some(0.3)), "{command}");
+    assert_eq!(t.err_code("set_member_volume", json!({"memberId": member, "volume": 1.5})), "bad_volume");
+    assert_eq!(t.err_code("set_member_volume", json!({"memberId": member, "volume": -0.1})), "bad_volume");
+    assert_eq!(t.err_code("set_member_volume", json!({"memberId": "m-nobody", "volume": 0.5})), "no_such_member");
+
     // The launch flag is for this launch: not written to the settings.
     t.ok("rename", json!({"name": "Flagged"}));
     assert_eq!(saved_settings(&t).get("mediaFolder"), None);

@@ -78,6 +78,8 @@ export function createSyncPlay({ invoke, fail, toast }) {
   let tickTimer = null;
   let seeking = false; // the slider is held
   const syncs = new Map(); // memberId → MemberSyncView
+  const rows = new Map(); // memberId → its row's elements, kept so a held volume slider survives updates
+  const volumes = new Map(); // memberId → the volume (0–100) this panel last set on that phone
 
   const nowUs = () => Date.now() * 1000 + offsetUs;
   const item = (id) => (data && data.library.find((i) => i.id === id)) || null;
@@ -235,33 +237,76 @@ export function createSyncPlay({ invoke, fail, toast }) {
     $('sp-summary').hidden = !line;
   }
 
+  function memberRow(m) {
+    let r = rows.get(m.memberId);
+    if (r) return r;
+    const li = el('li', 'sp-member', 'sp-member');
+    li.dataset.memberId = m.memberId;
+    const name = el('span', 'sp-name', 'sp-member-name');
+    const state = el('span', 'sp-dstate', 'sp-member-state');
+    const meter = el('span', 'sp-meter');
+    meter.title = 'Error against the group: the middle is exact; each side is 50 ms';
+    const dot = el('span', 'sp-dot');
+    meter.append(dot);
+    const err = el('span', 'sp-err', 'sp-member-error');
+    const volume = el('input', 'sp-volume', 'sp-member-volume');
+    Object.assign(volume, { type: 'range', min: '0', max: '100', step: '5', value: '100' });
+    volume.addEventListener('change', async () => {
+      const want = Number(volume.value);
+      try {
+        await invoke('set_member_volume', { memberId: m.memberId, volume: want / 100 });
+        volumes.set(m.memberId, want);
+      } catch (e) {
+        fail(e);
+      }
+      labelVolume(r);
+    });
+    const vol = el('label', 'sp-vol');
+    vol.append(el('span', 'sp-vol-label', null, 'Vol'), volume);
+    li.append(name, state, meter, err, vol);
+    r = { li, name, state, dot, err, volume };
+    rows.set(m.memberId, r);
+    return r;
+  }
+
+  function labelVolume(r) {
+    const v = volumes.has(r.li.dataset.memberId) ? volumes.get(r.li.dataset.memberId) : 100;
+    if (document.activeElement !== r.volume) r.volume.value = String(v);
+    const text = 'Volume on ' + r.name.textContent + "'s device: " + v + '% (iPhones keep their own volume buttons)';
+    r.volume.title = text;
+    r.volume.setAttribute('aria-label', text);
+  }
+
   function renderSync() {
     const ul = $('sp-members');
-    ul.textContent = '';
     const list = Array.from(syncs.values()).sort((a, b) => a.name.localeCompare(b.name));
     const now = nowUs();
-    for (const m of list) {
+    for (const [id, r] of rows) {
+      if (!syncs.has(id)) {
+        r.li.remove();
+        rows.delete(id);
+      }
+    }
+    list.forEach((m, i) => {
       const kind = classify(m, data.state.state, now);
-      const li = el('li', 'sp-member', 'sp-member');
-      li.dataset.memberId = m.memberId;
-      li.dataset.kind = kind;
-      const name = el('span', 'sp-name', 'sp-member-name', m.name);
-      const state = el('span', 'sp-dstate', 'sp-member-state', kind === 'inSync' ? 'in sync' : DEVICE_TEXT[kind] || kind);
-      const meter = el('span', 'sp-meter');
-      meter.title = 'Error against the group: the middle is exact; each side is 50 ms';
-      const dot = el('span', 'sp-dot');
+      const r = memberRow(m);
+      r.li.dataset.kind = kind;
+      r.name.textContent = m.name;
+      r.state.textContent = kind === 'inSync' ? 'in sync' : DEVICE_TEXT[kind] || kind;
       if (Number.isFinite(m.errorMs)) {
         const x = Math.max(-50, Math.min(50, m.errorMs));
-        dot.style.left = (50 + x) + '%';
+        r.dot.style.left = (50 + x) + '%';
+        r.dot.hidden = false;
+        r.li.dataset.errorMs = String(Math.round(m.errorMs * 10) / 10);
       } else {
-        dot.hidden = true;
+        r.dot.hidden = true;
+        delete r.li.dataset.errorMs;
       }
-      meter.append(dot);
-      const err = el('span', 'sp-err', 'sp-member-error', formatError(m.errorMs));
-      if (Number.isFinite(m.errorMs)) li.dataset.errorMs = String(Math.round(m.errorMs * 10) / 10);
-      li.append(name, state, meter, err);
-      ul.append(li);
-    }
+      r.err.textContent = formatError(m.errorMs);
+      labelVolume(r);
+      // Move a row only when the order changed: moving the one being dragged would drop the drag.
+      if (ul.children[i] !== r.li) ul.insertBefore(r.li, ul.children[i] || null);
+    });
     $('sp-members-empty').hidden = list.length > 0;
   }
 

@@ -492,6 +492,14 @@ def main():
         row = sync_row(desktop, "Sara")
         shown = (row["state"], row["error"], by_testid(desktop, "sp-summary").text)
         assert row["error"].endswith(" ms"), shown
+        # The host turns Sara's phone down from her row (remote.command): her player follows.
+        desktop.execute_script(
+            "for (const li of document.querySelectorAll('[data-testid=\"sp-member\"]'))"
+            "  if (li.querySelector('[data-testid=\"sp-member-name\"]').textContent === 'Sara') {"
+            "    const v = li.querySelector('[data-testid=\"sp-member-volume\"]');"
+            "    v.value = '30'; v.dispatchEvent(new Event('change')); }")
+        until(phone, "the phone's player at 30 %",
+              lambda d: abs(d.execute_script("return document.getElementById('np-media').volume") - 0.3) < 1e-6)
         phone.save_screenshot(str(out / "10s-phone-syncplay.png"))
         scroll_to(desktop, "syncplay-panel")  # the guest list grew since
         screenshot(display, out / "10s-syncplay.png", desktop)
@@ -503,7 +511,7 @@ def main():
         until(phone, "the phone paused", lambda d: by_testid(d, "now-playing").get_attribute("data-state") == "paused")
         desktop.execute_script("document.getElementById('view-host').scrollTo(0, 0)")
         step(f"SyncPlay: shared {media} (same party), played Quiet hour (1:00) on the phone; panel: Sara {shown[0]}, "
-             f"{shown[1]}; summary {shown[2]!r}; paused")
+             f"{shown[1]}; summary {shown[2]!r}; Sara's volume set to 30 % from the panel, her player at 0.3; paused")
 
         # New key: the old QR code stops working.
         stop_or_new = by_testid(desktop, "new-key-button")
