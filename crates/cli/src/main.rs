@@ -6,10 +6,12 @@
 //! - `host`: the `host` subcommand.
 //! - `commands`: the commands a running host reads from standard input.
 //! - `browse`: the `browse` subcommand.
+//! - `join`: the `join` subcommand (a member, from the terminal).
 
 mod browse;
 mod commands;
 mod host;
+mod join;
 
 use std::process::ExitCode;
 
@@ -29,6 +31,8 @@ enum Command {
     Host(host::HostArgs),
     /// List the parties advertised on the LAN, live.
     Browse(browse::BrowseArgs),
+    /// Join a party as a member: see who is there, chat from the terminal.
+    Join(join::JoinArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,7 +42,8 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Some(join::Ending::Kicked)) => ExitCode::from(join::KICKED_EXIT),
+        Ok(_) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("partyline: {err:#}");
             ExitCode::FAILURE
@@ -46,10 +51,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli) -> anyhow::Result<Option<join::Ending>> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
-        Command::Host(args) => runtime.block_on(host::run(args)),
-        Command::Browse(args) => browse::run(args),
+        Command::Host(args) => runtime.block_on(host::run(args)).map(|()| None),
+        Command::Browse(args) => browse::run(args).map(|()| None),
+        Command::Join(args) => {
+            let ending = runtime.block_on(join::run(args));
+            // Tokio reads stdin on a blocking thread that a read in progress keeps alive: do not
+            // wait for it (the process is ending).
+            runtime.shutdown_background();
+            ending.map(Some)
+        }
     }
 }

@@ -155,6 +155,106 @@ fn bad_capacity_is_refused() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("--max-members"));
 }
 
+/// JSON lines from a child's stdout, through a channel so a wait can time out.
+fn lines_of(stdout: std::process::ChildStdout) -> std::sync::mpsc::Receiver<Value> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(value) = serde_json::from_str(&line)
+                && tx.send(value).is_err()
+            {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn wait_line(rx: &std::sync::mpsc::Receiver<Value>, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(v) if pred(&v) => return v,
+            Ok(v) => seen.push(v),
+            Err(_) => break,
+        }
+    }
+    panic!("expected {what}, got only {seen:?}")
+}
+
+/// `partyline join` is a member from a terminal: with the join URL it joins and lists who is
+/// there, a typed line is chat the host sees, and a kick ends it with exit status 3 and says so;
+/// with `host:port` and the room code it joins too; a wrong code is a clear error, exit 1.
+#[test]
+fn join_from_the_terminal_chats_and_is_kicked() {
+    use std::io::Write;
+    let mut host = Command::new(env!("CARGO_BIN_EXE_partyline"))
+        .args(["host", "--bind", "127.0.0.1", "--json", "--no-mdns", "--no-qr", "--name", "Rooftop"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("partyline host starts");
+    let mut host_in = host.stdin.take().unwrap();
+    let host_out = lines_of(host.stdout.take().unwrap());
+    let info = wait_line(&host_out, "the host's info line", |v| v["joinUrl"].is_string());
+
+    let mut join = Command::new(env!("CARGO_BIN_EXE_partyline"))
+        .args(["join", info["joinUrl"].as_str().unwrap(), "--name", "Tess", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("partyline join starts");
+    let mut join_in = join.stdin.take().unwrap();
+    let join_out = lines_of(join.stdout.take().unwrap());
+    let list = wait_line(&join_out, "Tess's member_list", |v| v["type"] == "member_list");
+    let names: Vec<&str> = list["members"].as_array().unwrap().iter().filter_map(|m| m["name"].as_str()).collect();
+    assert!(names.contains(&"Tess") && names.len() == 2, "{list}");
+    let joined = wait_line(&host_out, "Tess joined, on the host", |v| v["event"] == "member_joined");
+    assert_eq!(joined["name"], "Tess", "{joined}");
+
+    writeln!(join_in, "hello from the terminal").unwrap();
+    let chat = wait_line(&host_out, "Tess's chat, on the host", |v| v["event"] == "chat");
+    assert_eq!((chat["name"].as_str(), chat["text"].as_str()), (Some("Tess"), Some("hello from the terminal")));
+
+    // The room-code route, then a wrong code.
+    let port = info["port"].as_u64().unwrap();
+    let code = info["roomCode"].as_str().unwrap().to_lowercase();
+    let mut uma = Command::new(env!("CARGO_BIN_EXE_partyline"))
+        .args(["join", &format!("127.0.0.1:{port}"), "--code", &code, "--name", "Uma"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let joined = wait_line(&host_out, "Uma joined with the room code", |v| v["event"] == "member_joined");
+    assert_eq!(joined["name"], "Uma");
+    drop(uma.stdin.take()); // end of input: Uma leaves
+    let uma = uma.wait_with_output().unwrap();
+    assert!(uma.status.success(), "leaving on end of input exits 0: {:?}", uma.status);
+    assert!(String::from_utf8_lossy(&uma.stdout).contains("Joined \"Rooftop\" as Uma"));
+    let wrong = Command::new(env!("CARGO_BIN_EXE_partyline"))
+        .args(["join", &format!("127.0.0.1:{port}"), "--code", "ZZZZZ"])
+        .output()
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("That room code is not this party's"));
+
+    writeln!(host_in, "kick {} enough", joined_id(&list, "Tess")).unwrap();
+    let out = join.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "a kick exits 3");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("The host removed you: enough"));
+    writeln!(host_in, "close").unwrap();
+    let _ = host.wait();
+}
+
+fn joined_id(list: &Value, name: &str) -> String {
+    let member = list["members"].as_array().unwrap().iter().find(|m| m["name"] == name).unwrap();
+    member["id"].as_str().unwrap().to_string()
+}
+
 async fn next_json(
     ws: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
 ) -> Value {

@@ -8,6 +8,7 @@
 //!   advertises the session over mDNS and keeps its TXT record current. The protocol lives in
 //!   the session crate, the sockets in the server crate, mDNS in the discovery crate.
 //! - [`browse`]: other hosts' sessions on the LAN (re-exported from the discovery crate).
+//! - [`join`]: joining another host as a member: address → WebSocket URL (room code → key).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -15,6 +16,8 @@ use std::sync::{Arc, Mutex};
 use partyline_discovery::{Advertisement, Advertiser, SessionTxt};
 pub use partyline_discovery::{BrowseEvent, Browser, SessionAd, qr_png, qr_png_bytes, qr_svg, qr_terminal};
 use tracing::warn;
+
+pub mod join;
 
 /// Browsing other sessions on the LAN.
 pub mod browse {

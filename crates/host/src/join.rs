@@ -1,0 +1,158 @@
+//! Joining another host as a member: from an address someone typed (or a whole join URL),
+//! look the host up (`GET /api/info`), trade a room code for the join key (`GET /api/join`) and
+//! return the WebSocket URL to join at. The desktop app's Browse tab and `partyline join` both
+//! use it (a web view cannot read another host's `/api/*`: no CORS on them).
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
+const MAX_RESPONSE: usize = 64 * 1024;
+
+/// Why a join could not be prepared; `code` is stable (`bad_address`, `unreachable`,
+/// `join_failed`, `wrong_code`, `too_many_tries`), `message` is for people.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct JoinError {
+    /// A stable code.
+    pub code: &'static str,
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+impl JoinError {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        JoinError { code, message: message.into() }
+    }
+}
+
+/// What a client needs to join: the WebSocket URL (key included) and the session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JoinTarget {
+    /// `ws://host:port/ws?token=KEY` (no token for an open host).
+    pub ws_url: String,
+    /// The session id for `join`.
+    pub session_id: String,
+    /// The party's name.
+    pub name: String,
+    /// Protocol versions the host speaks.
+    pub protocol_versions: Vec<String>,
+}
+
+/// Where to join: `host:port`, and the key when the address was a full join URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    /// `host:port` (IPv6 in brackets).
+    pub authority: String,
+    /// The join key from a pasted `#k=` fragment.
+    pub key: Option<String>,
+}
+
+/// Accepts `192.168.1.20:48321`, `http://192.168.1.20:48321/`, or a whole join URL
+/// (`http://…/#k=KEY`, as in the QR code).
+pub fn parse_address(input: &str) -> Result<Address, JoinError> {
+    let bad = || JoinError::new("bad_address", format!("not a host address: {input:?} (try 192.168.1.20:48321)"));
+    let input = input.trim();
+    let (rest, fragment) = input.split_once('#').unwrap_or((input, ""));
+    let rest = rest.strip_prefix("http://").unwrap_or(rest);
+    let authority = rest.split('/').next().unwrap_or("").to_string();
+    let has_port =
+        authority.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if !has_port || authority.contains(char::is_whitespace) || authority.contains('@') {
+        return Err(bad());
+    }
+    let key = fragment.split('&').find_map(|kv| kv.strip_prefix("k=")).filter(|k| !k.is_empty()).map(str::to_string);
+    Ok(Address { authority, key })
+}
+
+/// Looks the host up and trades the room code for the key (unless the address carried one, or
+/// the host is open).
+pub async fn resolve(address: &str, room_code: Option<&str>) -> Result<JoinTarget, JoinError> {
+    let addr = parse_address(address)?;
+    let (status, info) = get_json(&addr.authority, "/api/info").await?;
+    if status != 200 {
+        return Err(JoinError::new(
+            "join_failed",
+            format!("{} is not a Partyline host (HTTP {status})", addr.authority),
+        ));
+    }
+    let text = |v: &Value| v.as_str().map(str::to_string);
+    let session_id = text(&info["sessionId"])
+        .ok_or_else(|| JoinError::new("join_failed", format!("{} is not a Partyline host", addr.authority)))?;
+    let open = info["open"].as_bool().unwrap_or(false);
+    let key = match (addr.key, open) {
+        (_, true) => None,
+        (Some(key), false) => Some(key),
+        (None, false) => {
+            let code: String = room_code.unwrap_or("").chars().filter(char::is_ascii_alphanumeric).collect();
+            if code.is_empty() {
+                return Err(JoinError::new("wrong_code", "This party needs its room code"));
+            }
+            let (status, body) =
+                get_json(&addr.authority, &format!("/api/join?code={}", code.to_ascii_uppercase())).await?;
+            match status {
+                200 => {
+                    Some(text(&body["joinKey"]).ok_or_else(|| JoinError::new("join_failed", "the host sent no key"))?)
+                }
+                429 => return Err(JoinError::new("too_many_tries", "Too many wrong codes: wait a minute")),
+                _ => return Err(JoinError::new("wrong_code", "That room code is not this party's")),
+            }
+        }
+    };
+    let token = key.map(|k| format!("?token={k}")).unwrap_or_default();
+    Ok(JoinTarget {
+        ws_url: format!("ws://{}/ws{token}", addr.authority),
+        session_id,
+        name: text(&info["name"]).unwrap_or_default(),
+        protocol_versions: info["protocolVersions"]
+            .as_array()
+            .map(|v| v.iter().filter_map(text).collect())
+            .unwrap_or_else(|| vec!["1.0".into()]),
+    })
+}
+
+/// A bare HTTP/1.0 GET (the server closes after answering; no chunked bodies).
+async fn get_json(authority: &str, path: &str) -> Result<(u16, Value), JoinError> {
+    let unreachable = |err: String| JoinError::new("unreachable", format!("cannot reach {authority}: {err}"));
+    let exchange = async {
+        let mut stream = TcpStream::connect(authority).await.map_err(|e| unreachable(e.to_string()))?;
+        let request = format!("GET {path} HTTP/1.0\r\nHost: {authority}\r\nAccept: application/json\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.map_err(|e| unreachable(e.to_string()))?;
+        let mut response = Vec::new();
+        stream.take(MAX_RESPONSE as u64).read_to_end(&mut response).await.map_err(|e| unreachable(e.to_string()))?;
+        Ok::<_, JoinError>(response)
+    };
+    let response =
+        tokio::time::timeout(HTTP_TIMEOUT, exchange).await.map_err(|_| unreachable("timed out".into()))??;
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(|| unreachable("not an HTTP answer".into()))?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| unreachable("not an HTTP answer".into()))?;
+    Ok((status, serde_json::from_str(body).unwrap_or(Value::Null)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        let a = parse_address(" 192.168.1.20:48321 ").unwrap();
+        assert_eq!((a.authority.as_str(), a.key), ("192.168.1.20:48321", None));
+        let a = parse_address("http://127.0.0.1:9/#k=abc_-").unwrap();
+        assert_eq!((a.authority.as_str(), a.key.as_deref()), ("127.0.0.1:9", Some("abc_-")));
+        let a = parse_address("[fe80::1]:80").unwrap();
+        assert_eq!(a.authority, "[fe80::1]:80");
+        for bad in ["", "192.168.1.20", "http://x", ":80", "a b:80", "user@host:80"] {
+            assert_eq!(parse_address(bad).unwrap_err().code, "bad_address", "{bad}");
+        }
+    }
+}
