@@ -1,5 +1,6 @@
 //! End-to-end tests across crates, compiled into one binary (ripgrep's layout). One module
 //! an area.
 
+mod messaging;
 mod server;
 mod syncplay;

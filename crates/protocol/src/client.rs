@@ -6,10 +6,10 @@
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::Number;
+use serde_json::{Number, Value};
 
 use crate::types::DeviceInfo;
-use crate::{MAX_CHAT_CHARS, MAX_MESSAGE_BYTES, MAX_NAME_CHARS};
+use crate::{MAX_CHAT_CHARS, MAX_MESSAGE_BYTES, MAX_MESSAGE_ID_CHARS, MAX_NAME_CHARS, MAX_PAYLOAD_BYTES};
 
 /// The longest `deviceInfo.id` accepted: a UUID is 36 characters; four times that is generous.
 const MAX_DEVICE_ID_CHARS: usize = 128;
@@ -29,6 +29,8 @@ pub enum ClientMessage {
     Resume(Resume),
     /// Extension: a chat line for everyone.
     Chat(Chat),
+    /// Extension: a message for one member.
+    Direct(Direct),
     /// Extension (SyncPlay): a playback or queue command.
     SyncplayCommand(SyncplayCommand),
     /// Extension (SyncPlay): where this device's playback is, and how far off.
@@ -45,6 +47,7 @@ impl ClientMessage {
             ClientMessage::Ping(_) => "ping",
             ClientMessage::Resume(_) => "resume",
             ClientMessage::Chat(_) => "chat",
+            ClientMessage::Direct(_) => "direct",
             ClientMessage::SyncplayCommand(_) => "syncplay.command",
             ClientMessage::PlaybackProgress(_) => "playback.progress",
         }
@@ -113,6 +116,20 @@ pub struct Chat {
     pub timestamp: Number,
     /// The line, at most [`MAX_CHAT_CHARS`] characters.
     pub text: String,
+}
+
+/// Extension: `direct`, a message for one member.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Direct {
+    /// The client's clock.
+    pub timestamp: Number,
+    /// The recipient's member id.
+    pub to: String,
+    /// The sender's id for the message (1 to [`MAX_MESSAGE_ID_CHARS`] characters), echoed in
+    /// `direct_ack` or an `error`.
+    pub id: String,
+    /// Anything, at most [`MAX_PAYLOAD_BYTES`] as compact JSON.
+    pub payload: Value,
 }
 
 /// Extension: `syncplay.command`.
@@ -266,6 +283,7 @@ pub fn decode(text: &str) -> Result<ClientMessage, DecodeError> {
         "ping" => ClientMessage::Ping(fields::<Ping>("ping", text)?),
         "resume" => ClientMessage::Resume(fields::<Resume>("resume", text)?),
         "chat" => ClientMessage::Chat(fields::<Chat>("chat", text)?),
+        "direct" => ClientMessage::Direct(fields::<Direct>("direct", text)?),
         "syncplay.command" => ClientMessage::SyncplayCommand(fields("syncplay.command", text)?),
         "playback.progress" => ClientMessage::PlaybackProgress(fields("playback.progress", text)?),
         other => return Err(DecodeError::UnknownType(truncate(other, 64))),
@@ -313,6 +331,10 @@ fn validate(message: &ClientMessage) -> Result<(), DecodeError> {
                 return Err(bad("chat", "text is longer than 1000 characters"));
             }
         }
+        ClientMessage::Direct(direct) => {
+            check_id("direct", &direct.id)?;
+            check_payload("direct", &direct.payload)?;
+        }
         ClientMessage::SyncplayCommand(command) => match &command.command {
             PlayCommand::Play { position: Some(position), .. } | PlayCommand::Seek { position }
                 if !position.is_finite() || *position < 0.0 =>
@@ -330,6 +352,25 @@ fn validate(message: &ClientMessage) -> Result<(), DecodeError> {
             }
         }
         ClientMessage::Leave(_) | ClientMessage::Heartbeat(_) | ClientMessage::Ping(_) | ClientMessage::Resume(_) => {}
+    }
+    Ok(())
+}
+
+/// A client-chosen message id: 1 to [`MAX_MESSAGE_ID_CHARS`] characters.
+fn check_id(kind: &'static str, id: &str) -> Result<(), DecodeError> {
+    if id.is_empty() || id.chars().count() > MAX_MESSAGE_ID_CHARS {
+        let detail = format!("id must be 1 to {MAX_MESSAGE_ID_CHARS} characters");
+        return Err(DecodeError::BadFields { kind, detail });
+    }
+    Ok(())
+}
+
+/// A payload: any JSON, at most [`MAX_PAYLOAD_BYTES`] once serialized compactly.
+fn check_payload(kind: &'static str, payload: &Value) -> Result<(), DecodeError> {
+    let size = serde_json::to_vec(payload).map_or(usize::MAX, |bytes| bytes.len());
+    if size > MAX_PAYLOAD_BYTES {
+        let detail = format!("payload is {size} bytes as JSON; the limit is {MAX_PAYLOAD_BYTES}");
+        return Err(DecodeError::BadFields { kind, detail });
     }
     Ok(())
 }
@@ -443,6 +484,30 @@ mod tests {
             progress,
             Ok(ClientMessage::PlaybackProgress(PlaybackProgress { state: DeviceState::Ready, .. }))
         ));
+    }
+
+    /// `direct`: any JSON payload up to 8 KiB, an id of 1 to 64 characters, every field required.
+    #[test]
+    fn direct_limits() {
+        let direct = |id: &str, payload: &str| {
+            format!(r#"{{"type":"direct","timestamp":1,"to":"m-1","id":"{id}","payload":{payload}}}"#)
+        };
+        let ok = decode(&direct("d-1", r#"{"emoji":"🎉","n":[1,2]}"#));
+        assert!(matches!(ok, Ok(ClientMessage::Direct(Direct { ref to, ref id, .. })) if to == "m-1" && id == "d-1"));
+        assert!(decode(&direct("d-1", "null")).is_ok(), "any JSON, null included");
+        let big = format!(r#""{}""#, "p".repeat(MAX_PAYLOAD_BYTES));
+        let err = decode(&direct("d-1", &big)).unwrap_err();
+        assert!(
+            matches!(err, DecodeError::BadFields { kind: "direct", ref detail } if detail.contains("8192")),
+            "{err}"
+        );
+        let fits = format!(r#""{}""#, "p".repeat(MAX_PAYLOAD_BYTES - 2));
+        assert!(decode(&direct("d-1", &fits)).is_ok(), "exactly 8192 bytes fits");
+        assert!(matches!(decode(&direct("", "1")), Err(DecodeError::BadFields { kind: "direct", .. })));
+        assert!(matches!(decode(&direct(&"i".repeat(65), "1")), Err(DecodeError::BadFields { kind: "direct", .. })));
+        assert!(decode(&direct(&"i".repeat(64), "1")).is_ok());
+        let missing = decode(r#"{"type":"direct","timestamp":1,"to":"m-1","id":"d"}"#).unwrap_err();
+        assert_eq!(missing.to_string(), "direct: missing field `payload`");
     }
 
     /// A frame over 64 KiB is refused before it is parsed.

@@ -37,6 +37,13 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// The longest chat text accepted, in characters: a party chat line, not a document.
 pub const MAX_CHAT_CHARS: usize = 1000;
 
+/// The largest `payload` of a `direct` or `broadcast`, in bytes of compact JSON: room for a
+/// small app state or a reaction with metadata, well under the 64 KiB message limit.
+pub const MAX_PAYLOAD_BYTES: usize = 8 * 1024;
+
+/// The longest client-chosen message `id` (`direct`, `broadcast`), in characters.
+pub const MAX_MESSAGE_ID_CHARS: usize = 64;
+
 /// The longest display name accepted, in characters: enough for "Rishad's iPhone 15 Pro Max"
 /// in any script, short enough to fit a member row on a phone.
 pub const MAX_NAME_CHARS: usize = 64;

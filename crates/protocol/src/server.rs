@@ -97,6 +97,24 @@ pub enum ServerMessage {
         /// The line.
         text: String,
     },
+    /// Extension: a `direct` message from another member.
+    Direct {
+        /// Server time, ms.
+        timestamp: u64,
+        /// The sender's member id.
+        from: String,
+        /// The sender's id for the message.
+        id: String,
+        /// The sender's payload, as sent.
+        payload: Value,
+    },
+    /// Extension: a `direct` was queued for its recipient.
+    DirectAck {
+        /// Server time, ms.
+        timestamp: u64,
+        /// The sender's id for the message.
+        id: String,
+    },
     /// LOUDSYNC `kicked`.
     Kicked {
         /// Server time, ms.

@@ -148,6 +148,9 @@ pub enum ErrorCode {
     MessageTooLarge,
     /// Extension: a resume that cannot be honoured.
     ResumeFailed,
+    /// Extension: the member a message is for does not exist, is not reachable now, or uses a
+    /// LOUDSYNC 1.0 client, which knows no such message.
+    RecipientUnavailable,
 }
 
 /// SyncPlay's group state (extension `syncplay.state`): every device plays `entryId` from

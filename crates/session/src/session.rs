@@ -3,7 +3,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 
-use partyline_protocol::client::{Chat, DeviceState, Join, PlayCommand, PlaybackProgress, Resume};
+use partyline_protocol::client::{Chat, DeviceState, Direct, Join, PlayCommand, PlaybackProgress, Resume};
 use partyline_protocol::{
     ClientMessage, ConnectionStatus, DecodeError, ErrorCode, Frame, LeaveReason, MAX_NAME_CHARS, MemberInfo,
     PARTYLINE_V1, SUPPORTED_VERSIONS, ServerMessage, SessionInfo, SessionState, close,
@@ -331,6 +331,7 @@ impl Session {
                 self.remove_member(now, key, LeaveReason::Left, Some((close::NORMAL, "left")));
             }
             (Conn::Member(key), ClientMessage::Chat(chat)) => self.chat(now, key, chat),
+            (Conn::Member(key), ClientMessage::Direct(direct)) => self.direct(now, conn, key, direct),
             (Conn::Member(key), ClientMessage::SyncplayCommand(command)) => {
                 if let Err(err) = self.play(now, Actor::Member(key), command.command) {
                     let code = match err {
@@ -829,6 +830,62 @@ impl Session {
         };
         self.broadcast(&Frame::encode(&message), false, None);
         self.events.push_back(Event::Chat { from, name, text: chat.text });
+    }
+
+    /// `direct`: to the member `to` (sequenced: a reconnecting recipient gets it on resume), then
+    /// `direct_ack` to the sender.
+    fn direct(&mut self, now: Time, conn: ConnId, key: u64, direct: Direct) {
+        if !self.require_ext(now, conn, key, "direct") {
+            return;
+        }
+        let Some(to) = self.recipient(now, conn, "direct", &direct.to, Some(&direct.id), false) else { return };
+        let message = ServerMessage::Direct {
+            timestamp: now / MILLISECOND,
+            from: self.members[&key].id.clone(),
+            id: direct.id.clone(),
+            payload: direct.payload,
+        };
+        self.deliver(to, &Frame::encode(&message), true);
+        let ack = ServerMessage::DirectAck { timestamp: now / MILLISECOND, id: direct.id };
+        self.deliver(key, &Frame::encode(&ack), true);
+    }
+
+    /// Whether the member joined with `partyline/1`. A 1.0 member that sends an extension
+    /// message gets `invalid_message` instead: the answer would be a type it does not know.
+    fn require_ext(&mut self, now: Time, conn: ConnId, key: u64, kind: &str) -> bool {
+        if self.members[&key].ext {
+            return true;
+        }
+        let message = format!("{kind}: an extension message; join with protocolVersion \"{PARTYLINE_V1}\" to use it");
+        self.reply_error(now, conn, ErrorCode::InvalidMessage, message, json!({"reason": "extension_only"}));
+        false
+    }
+
+    /// The member a `kind` message is addressed to: an extension member (and a connected one
+    /// when `connected`). Otherwise `recipient_unavailable` goes back on `conn`, with the
+    /// sender's message `id` when it has one, and `None` comes out.
+    fn recipient(
+        &mut self,
+        now: Time,
+        conn: ConnId,
+        kind: &str,
+        to: &str,
+        id: Option<&str>,
+        connected: bool,
+    ) -> Option<u64> {
+        let (reason, why) = match self.by_id.get(to) {
+            None => ("unknown_member", "is not in the session"),
+            Some(key) if !self.members[key].ext => ("loudsync_client", "uses a LOUDSYNC 1.0 client"),
+            Some(key) if connected && self.members[key].conn.is_none() => ("reconnecting", "is reconnecting"),
+            Some(key) => return Some(*key),
+        };
+        let message = format!("{kind}: member {to} {why}");
+        let mut details = json!({"to": to, "reason": reason});
+        if let Some(id) = id {
+            details["id"] = id.into();
+        }
+        self.reply_error(now, conn, ErrorCode::RecipientUnavailable, message, details);
+        None
     }
 
     /// Measures every connected member's round trip, and announces the latencies that moved.

@@ -1,0 +1,182 @@
+//! Messaging between members ([ext] only): `direct` reaches exactly its recipient and is
+//! acknowledged to its sender; bad input changes nothing and is answered with an `error` that
+//! names the sender's message id; a LOUDSYNC 1.0 member never sees any of it; a member that
+//! drops gets what it missed on resume; and the per-connection rate limit covers these
+//! messages like any other. All on virtual time.
+
+mod sim;
+
+use partyline_session::limit::DEFAULT_PER_SECOND;
+use partyline_session::{Config, ConnId, SECOND, TokenBucket};
+use serde_json::{Value, json};
+use sim::{Seen, Sim, join_text, resume_text};
+
+fn direct(to: &str, id: &str, payload: Value) -> String {
+    json!({"type": "direct", "timestamp": 1, "to": to, "id": id, "payload": payload}).to_string()
+}
+
+/// Three extension members and a 1.0 one, joined, with their inboxes emptied.
+struct Party {
+    sim: Sim,
+    a: (ConnId, String),
+    b: (ConnId, String),
+    c: (ConnId, String),
+    legacy: (ConnId, String),
+}
+
+fn party() -> Party {
+    let mut sim = Sim::new(Config::default());
+    let a = sim.join("dev-a", true);
+    let b = sim.join("dev-b", true);
+    let c = sim.join("dev-c", true);
+    let legacy = sim.join("dev-l", false);
+    for conn in [a.0, b.0, c.0, legacy.0] {
+        sim.take(conn);
+    }
+    Party { sim, a, b, c, legacy }
+}
+
+/// `direct` reaches only its recipient, as `direct {from, id, payload}` with a `seq`; the
+/// sender gets `direct_ack {id}`; nobody else hears anything.
+#[test]
+fn direct_reaches_only_its_recipient() {
+    let Party { mut sim, a, b, c, legacy } = party();
+    let payload = json!({"emoji": "🎉", "nested": [1, 2.5, null, {"k": true}]});
+    sim.send(a.0, &direct(&b.1, "d-1", payload.clone()));
+    let to_b = sim.messages(b.0);
+    assert_eq!(to_b.len(), 1, "{to_b:?}");
+    assert_eq!(to_b[0]["type"], "direct");
+    assert_eq!(to_b[0]["from"], a.1.as_str());
+    assert_eq!(to_b[0]["id"], "d-1");
+    assert_eq!(to_b[0]["payload"], payload, "the payload arrives as sent");
+    assert!(to_b[0]["seq"].as_u64().is_some(), "sequenced");
+    assert!(to_b[0]["timestamp"].as_u64().is_some());
+    let to_a = sim.messages(a.0);
+    assert_eq!(to_a.len(), 1, "{to_a:?}");
+    assert_eq!((to_a[0]["type"].as_str(), to_a[0]["id"].as_str()), (Some("direct_ack"), Some("d-1")));
+    assert!(to_a[0]["seq"].as_u64().is_some());
+    assert_eq!(sim.messages(c.0), Vec::<Value>::new());
+    assert_eq!(sim.messages(legacy.0), Vec::<Value>::new());
+}
+
+/// An unknown recipient, a 1.0 recipient, a payload over 8 KiB, a missing field: an `error`
+/// to the sender (with its id where it names a recipient), nothing to anyone else, and the
+/// connection stays open.
+#[test]
+fn direct_errors_change_nothing() {
+    let Party { mut sim, a, b, c, legacy } = party();
+    sim.send(a.0, &direct("m-nobody", "d-2", json!(1)));
+    let seen = sim.messages(a.0);
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0]["type"], "error");
+    assert_eq!(seen[0]["code"], "recipient_unavailable");
+    assert_eq!(seen[0]["details"], json!({"to": "m-nobody", "id": "d-2", "reason": "unknown_member"}));
+    assert!(seen[0].get("seq").is_none(), "errors are not sequenced");
+
+    sim.send(a.0, &direct(&legacy.1, "d-3", json!("hi")));
+    let seen = sim.messages(a.0);
+    assert_eq!(seen[0]["code"], "recipient_unavailable");
+    assert_eq!(seen[0]["details"]["reason"], "loudsync_client");
+    assert_eq!(seen[0]["details"]["id"], "d-3");
+
+    let big = json!("x".repeat(8 * 1024));
+    sim.send(a.0, &direct(&b.1, "d-4", big));
+    let seen = sim.messages(a.0);
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0]["code"], "invalid_message");
+    assert!(seen[0]["message"].as_str().unwrap().starts_with("direct: payload is 8194 bytes"), "{}", seen[0]);
+
+    sim.send(a.0, &direct(&b.1, &"i".repeat(65), json!(1)));
+    assert_eq!(sim.messages(a.0)[0]["code"], "invalid_message");
+    sim.send(a.0, r#"{"type":"direct","timestamp":1,"id":"d-5","payload":1}"#);
+    assert_eq!(sim.messages(a.0)[0]["message"], "direct: missing field `to`");
+
+    for conn in [b.0, c.0, legacy.0] {
+        assert_eq!(sim.messages(conn), Vec::<Value>::new(), "nothing reached {conn}");
+    }
+    // Still open, still working.
+    sim.send(a.0, &direct(&b.1, "d-6", json!(1)));
+    assert_eq!(sim.types(a.0), ["direct_ack"]);
+    assert_eq!(sim.types(b.0), ["direct"]);
+}
+
+/// A 1.0 member that sends `direct` gets `invalid_message` (a `direct_ack` would be a type it
+/// does not know), and the recipient gets nothing.
+#[test]
+fn loudsync_sender_is_refused() {
+    let Party { mut sim, a, legacy, .. } = party();
+    sim.send(legacy.0, &direct(&a.1, "d-1", json!(1)));
+    let seen = sim.messages(legacy.0);
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0]["code"], "invalid_message");
+    assert_eq!(seen[0]["details"], json!({"reason": "extension_only"}));
+    assert_eq!(sim.messages(a.0), Vec::<Value>::new());
+}
+
+/// A member that drops gets the direct messages (and acks) sent meanwhile on resume, with their
+/// original sequence numbers.
+#[test]
+fn resume_replays_direct_messages() {
+    let mut sim = Sim::new(Config::default());
+    let x = sim.connect();
+    sim.send(x, &join_text("dev-x", true));
+    let welcome = sim.messages(x).into_iter().find(|m| m["type"] == "welcome").unwrap();
+    let (x_id, secret) =
+        (welcome["clientId"].as_str().unwrap().to_string(), welcome["resumeSecret"].as_str().unwrap().to_string());
+    let (y, y_id) = sim.join("dev-y", true);
+    let last_seq = sim.messages(x).last().unwrap()["seq"].as_u64().unwrap(); // member_joined y
+    sim.send(x, &direct(&y_id, "before", json!(0)));
+    let ack_seq = sim.messages(x)[0]["seq"].as_u64().unwrap();
+    assert_eq!(ack_seq, last_seq + 1);
+
+    sim.session.handle_disconnect(sim.now, x, false);
+    sim.flush();
+    sim.take(y);
+    sim.send(y, &direct(&x_id, "while-away-1", json!({"n": 1})));
+    sim.send(y, &direct(&x_id, "while-away-2", json!({"n": 2})));
+    assert_eq!(sim.types(y), ["direct_ack", "direct_ack"], "queued for a reconnecting member");
+
+    let back = sim.connect();
+    sim.send(back, &resume_text(&x_id, &secret, ack_seq));
+    let seen = sim.messages(back);
+    let types: Vec<&str> = seen.iter().map(|m| m["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["resumed", "direct", "direct"]);
+    assert_eq!(seen[0]["replayed"], 2);
+    assert_eq!((seen[1]["id"].as_str(), seen[1]["seq"].as_u64()), (Some("while-away-1"), Some(ack_seq + 1)));
+    assert_eq!((seen[2]["id"].as_str(), seen[2]["seq"].as_u64()), (Some("while-away-2"), Some(ack_seq + 2)));
+    assert_eq!(seen[2]["payload"], json!({"n": 2}));
+    assert_eq!(seen[2]["from"], y_id.as_str());
+}
+
+/// The per-connection token bucket (applied by the I/O layer before a message reaches the
+/// session, whatever its type) lets a burst of `direct` through and refuses the rest with
+/// `rate_limited`; the recipient gets exactly the burst, and the sender gets on after a pause.
+#[test]
+fn rate_limit_applies_to_direct() {
+    let Party { mut sim, a, b, .. } = party();
+    let (burst, per_second) = (5, DEFAULT_PER_SECOND);
+    let mut bucket = TokenBucket::new(sim.now, burst, per_second);
+    let send = |sim: &mut Sim, bucket: &mut TokenBucket, id: usize| {
+        if bucket.try_take(sim.now) {
+            sim.send(a.0, &direct(&b.1, &format!("d-{id}"), json!(id)));
+        } else {
+            let retry = bucket.retry_after_ms(sim.now);
+            sim.session.handle_rate_limited(sim.now, a.0, retry, false);
+            sim.flush();
+        }
+    };
+    for id in 0..8 {
+        send(&mut sim, &mut bucket, id);
+    }
+    let to_b = sim.messages(b.0);
+    let ids: Vec<&str> = to_b.iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["d-0", "d-1", "d-2", "d-3", "d-4"]);
+    let to_a = sim.messages(a.0);
+    let codes: Vec<&str> =
+        to_a.iter().map(|m| m["code"].as_str().unwrap_or_else(|| m["type"].as_str().unwrap())).collect();
+    assert_eq!(codes, ["direct_ack"; 5].into_iter().chain(["rate_limited"; 3]).collect::<Vec<_>>());
+    sim.advance(SECOND);
+    send(&mut sim, &mut bucket, 9);
+    assert_eq!(sim.types(b.0), ["direct"]);
+    assert!(matches!(&sim.take(a.0)[..], [Seen::Msg(m)] if m["type"] == "direct_ack"));
+}

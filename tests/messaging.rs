@@ -1,0 +1,48 @@
+//! Messaging over real WebSockets on loopback: two partyline/1 phones exchange a direct
+//! message, and a 1.0 phone in the same session sees none of it.
+
+use partyline_support::{Client, default_host};
+use serde_json::json;
+
+/// a → b `direct` arrives with its payload, a gets `direct_ack`; a `direct` for the 1.0 member
+/// is refused with `recipient_unavailable`; the 1.0 member's next message is the pong of its
+/// own ping, so nothing else reached it.
+#[tokio::test]
+async fn direct_between_two_phones() {
+    let host = default_host().await;
+    let (mut legacy, legacy_welcome) = Client::join(&host, "dev-l", false).await;
+    legacy.recv_until("member_list").await;
+    let (mut a, a_welcome) = Client::join(&host, "dev-a", true).await;
+    a.recv_until("syncplay.state").await;
+    let (mut b, b_welcome) = Client::join(&host, "dev-b", true).await;
+    b.recv_until("syncplay.state").await;
+    a.recv_until("member_joined").await;
+    let (a_id, b_id) = (a_welcome["clientId"].clone(), b_welcome["clientId"].clone());
+
+    let payload = json!({"kind": "poke", "emoji": "🎉", "n": [1, 2, 3]});
+    a.send(json!({"type": "direct", "timestamp": 1, "to": b_id, "id": "d-1", "payload": payload})).await;
+    let (got, skipped) = b.recv_until("direct").await;
+    assert!(skipped.iter().all(|m| m["type"] != "direct"), "{skipped:?}");
+    assert_eq!((&got["from"], &got["id"], &got["payload"]), (&a_id, &json!("d-1"), &payload));
+    assert!(got["seq"].as_u64().is_some());
+    let (ack, _) = a.recv_until("direct_ack").await;
+    assert_eq!(ack["id"], "d-1");
+
+    let to_legacy = legacy_welcome["clientId"].clone();
+    a.send(json!({"type": "direct", "timestamp": 1, "to": to_legacy, "id": "d-2", "payload": 1})).await;
+    let (error, _) = a.recv_until("error").await;
+    assert_eq!(error["code"], "recipient_unavailable");
+    assert_eq!(error["details"]["id"], "d-2");
+
+    legacy.send(json!({"type": "ping", "timestamp": 5})).await;
+    let mut seen = Vec::new();
+    loop {
+        let message = legacy.recv().await;
+        if message["type"] == "pong" {
+            break;
+        }
+        seen.push(message);
+    }
+    let types: Vec<&str> = seen.iter().map(|m| m["type"].as_str().unwrap()).collect();
+    assert!(types.iter().all(|t| ["member_joined", "member_list"].contains(t)), "1.0 member saw {types:?}");
+}
