@@ -1,5 +1,5 @@
 //! Messaging over real WebSockets on loopback: two partyline/1 phones exchange a direct
-//! message, and a 1.0 phone in the same session sees none of it.
+//! message and a topic broadcast with ack, and a 1.0 phone in the same session sees none of it.
 
 use partyline_support::{Client, default_host};
 use serde_json::json;
@@ -33,6 +33,19 @@ async fn direct_between_two_phones() {
     let (error, _) = a.recv_until("error").await;
     assert_eq!(error["code"], "recipient_unavailable");
     assert_eq!(error["details"]["id"], "d-2");
+
+    // Topics: b subscribes; a broadcasts to the topic with ack.
+    b.send(json!({"type": "subscribe", "timestamp": 1, "topics": ["game", "lobby"]})).await;
+    let (subscriptions, _) = b.recv_until("subscriptions").await;
+    assert_eq!(subscriptions["topics"], json!(["game", "lobby"]));
+    a.send(json!({"type": "broadcast", "timestamp": 1, "id": "b-1", "topic": "game", "payload": {"move": "e4"},
+        "ack": true}))
+        .await;
+    let (got, _) = b.recv_until("broadcast").await;
+    assert_eq!((&got["from"], &got["topic"], &got["payload"]), (&a_id, &json!("game"), &json!({"move": "e4"})));
+    let (ack, skipped) = a.recv_until("broadcast_ack").await;
+    assert!(skipped.iter().all(|m| m["type"] != "broadcast"), "not to its sender: {skipped:?}");
+    assert_eq!((&ack["id"], &ack["recipients"]), (&json!("b-1"), &json!(1)));
 
     legacy.send(json!({"type": "ping", "timestamp": 5})).await;
     let mut seen = Vec::new();

@@ -9,7 +9,10 @@ use serde::de::DeserializeOwned;
 use serde_json::{Number, Value};
 
 use crate::types::DeviceInfo;
-use crate::{MAX_CHAT_CHARS, MAX_MESSAGE_BYTES, MAX_MESSAGE_ID_CHARS, MAX_NAME_CHARS, MAX_PAYLOAD_BYTES};
+use crate::{
+    MAX_CHAT_CHARS, MAX_MESSAGE_BYTES, MAX_MESSAGE_ID_CHARS, MAX_NAME_CHARS, MAX_PAYLOAD_BYTES, MAX_TOPIC_CHARS,
+    MAX_TOPICS,
+};
 
 /// The longest `deviceInfo.id` accepted: a UUID is 36 characters; four times that is generous.
 const MAX_DEVICE_ID_CHARS: usize = 128;
@@ -31,6 +34,12 @@ pub enum ClientMessage {
     Chat(Chat),
     /// Extension: a message for one member.
     Direct(Direct),
+    /// Extension: add topics to the member's subscriptions.
+    Subscribe(Topics),
+    /// Extension: remove topics from the member's subscriptions.
+    Unsubscribe(Topics),
+    /// Extension: a message for the other members (subscribed to a topic, or all).
+    Broadcast(Broadcast),
     /// Extension (SyncPlay): a playback or queue command.
     SyncplayCommand(SyncplayCommand),
     /// Extension (SyncPlay): where this device's playback is, and how far off.
@@ -48,6 +57,9 @@ impl ClientMessage {
             ClientMessage::Resume(_) => "resume",
             ClientMessage::Chat(_) => "chat",
             ClientMessage::Direct(_) => "direct",
+            ClientMessage::Subscribe(_) => "subscribe",
+            ClientMessage::Unsubscribe(_) => "unsubscribe",
+            ClientMessage::Broadcast(_) => "broadcast",
             ClientMessage::SyncplayCommand(_) => "syncplay.command",
             ClientMessage::PlaybackProgress(_) => "playback.progress",
         }
@@ -130,6 +142,33 @@ pub struct Direct {
     pub id: String,
     /// Anything, at most [`MAX_PAYLOAD_BYTES`] as compact JSON.
     pub payload: Value,
+}
+
+/// Extension: `subscribe` and `unsubscribe`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Topics {
+    /// The client's clock.
+    pub timestamp: Number,
+    /// Topic names: 1 to [`MAX_TOPIC_CHARS`] characters of `[a-z0-9._-]`, at most
+    /// [`MAX_TOPICS`] in one message.
+    pub topics: Vec<String>,
+}
+
+/// Extension: `broadcast`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Broadcast {
+    /// The client's clock.
+    pub timestamp: Number,
+    /// The sender's id for the message (1 to [`MAX_MESSAGE_ID_CHARS`] characters).
+    pub id: String,
+    /// Only members subscribed to this topic receive it; absent: every other member.
+    #[serde(default)]
+    pub topic: Option<String>,
+    /// Anything, at most [`MAX_PAYLOAD_BYTES`] as compact JSON.
+    pub payload: Value,
+    /// Whether the sender wants `broadcast_ack` with the number of recipients.
+    #[serde(default)]
+    pub ack: bool,
 }
 
 /// Extension: `syncplay.command`.
@@ -284,6 +323,9 @@ pub fn decode(text: &str) -> Result<ClientMessage, DecodeError> {
         "resume" => ClientMessage::Resume(fields::<Resume>("resume", text)?),
         "chat" => ClientMessage::Chat(fields::<Chat>("chat", text)?),
         "direct" => ClientMessage::Direct(fields::<Direct>("direct", text)?),
+        "subscribe" => ClientMessage::Subscribe(fields::<Topics>("subscribe", text)?),
+        "unsubscribe" => ClientMessage::Unsubscribe(fields::<Topics>("unsubscribe", text)?),
+        "broadcast" => ClientMessage::Broadcast(fields::<Broadcast>("broadcast", text)?),
         "syncplay.command" => ClientMessage::SyncplayCommand(fields("syncplay.command", text)?),
         "playback.progress" => ClientMessage::PlaybackProgress(fields("playback.progress", text)?),
         other => return Err(DecodeError::UnknownType(truncate(other, 64))),
@@ -335,6 +377,21 @@ fn validate(message: &ClientMessage) -> Result<(), DecodeError> {
             check_id("direct", &direct.id)?;
             check_payload("direct", &direct.payload)?;
         }
+        ClientMessage::Subscribe(Topics { topics, .. }) | ClientMessage::Unsubscribe(Topics { topics, .. }) => {
+            let kind = message.kind();
+            if topics.len() > MAX_TOPICS {
+                let detail = format!("at most {MAX_TOPICS} topics");
+                return Err(DecodeError::BadFields { kind, detail });
+            }
+            topics.iter().try_for_each(|topic| check_topic(kind, topic))?;
+        }
+        ClientMessage::Broadcast(broadcast) => {
+            check_id("broadcast", &broadcast.id)?;
+            if let Some(topic) = &broadcast.topic {
+                check_topic("broadcast", topic)?;
+            }
+            check_payload("broadcast", &broadcast.payload)?;
+        }
         ClientMessage::SyncplayCommand(command) => match &command.command {
             PlayCommand::Play { position: Some(position), .. } | PlayCommand::Seek { position }
                 if !position.is_finite() || *position < 0.0 =>
@@ -360,6 +417,23 @@ fn validate(message: &ClientMessage) -> Result<(), DecodeError> {
 fn check_id(kind: &'static str, id: &str) -> Result<(), DecodeError> {
     if id.is_empty() || id.chars().count() > MAX_MESSAGE_ID_CHARS {
         let detail = format!("id must be 1 to {MAX_MESSAGE_ID_CHARS} characters");
+        return Err(DecodeError::BadFields { kind, detail });
+    }
+    Ok(())
+}
+
+/// Whether `name` is a topic name: 1 to [`MAX_TOPIC_CHARS`] characters of `[a-z0-9._-]`.
+pub fn is_topic(name: &str) -> bool {
+    (1..=MAX_TOPIC_CHARS).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+fn check_topic(kind: &'static str, topic: &str) -> Result<(), DecodeError> {
+    if !is_topic(topic) {
+        let detail = format!(
+            "topic \"{}\" is not a topic name (1 to {MAX_TOPIC_CHARS} characters of a-z, 0-9, '.', '_', '-')",
+            truncate(topic, MAX_TOPIC_CHARS + 1)
+        );
         return Err(DecodeError::BadFields { kind, detail });
     }
     Ok(())
@@ -508,6 +582,35 @@ mod tests {
         assert!(decode(&direct(&"i".repeat(64), "1")).is_ok());
         let missing = decode(r#"{"type":"direct","timestamp":1,"to":"m-1","id":"d"}"#).unwrap_err();
         assert_eq!(missing.to_string(), "direct: missing field `payload`");
+    }
+
+    /// Topic names are 1 to 64 characters of [a-z0-9._-]; a message names at most 32; a
+    /// broadcast's topic is optional and checked like them.
+    #[test]
+    fn topics_and_broadcast() {
+        let subscribe = |topics: &str| format!(r#"{{"type":"subscribe","timestamp":1,"topics":{topics}}}"#);
+        let ok = decode(&subscribe(r#"["game.round-1","chat_2","x"]"#));
+        assert!(matches!(ok, Ok(ClientMessage::Subscribe(Topics { ref topics, .. })) if topics.len() == 3));
+        assert!(decode(&subscribe(&format!(r#"["{}"]"#, "a".repeat(64)))).is_ok());
+        for bad in [r#"[""]"#, r#"["Game"]"#, r#"["a b"]"#, r#"["é"]"#, r#"["a/b"]"#] {
+            let err = decode(&subscribe(bad)).unwrap_err();
+            assert!(matches!(err, DecodeError::BadFields { kind: "subscribe", .. }), "{bad}: {err}");
+        }
+        assert!(decode(&subscribe(&format!(r#"["{}"]"#, "a".repeat(65)))).is_err());
+        let many: Vec<String> = (0..33).map(|i| format!("t{i}")).collect();
+        let err = decode(&subscribe(&serde_json::to_string(&many).unwrap())).unwrap_err();
+        assert_eq!(err.to_string(), "subscribe: at most 32 topics");
+        let un = decode(r#"{"type":"unsubscribe","timestamp":1,"topics":["B"]}"#).unwrap_err();
+        assert!(matches!(un, DecodeError::BadFields { kind: "unsubscribe", .. }));
+
+        let all = decode(r#"{"type":"broadcast","timestamp":1,"id":"b-1","payload":[1]}"#).unwrap();
+        assert!(matches!(all, ClientMessage::Broadcast(Broadcast { topic: None, ack: false, .. })));
+        let topic = decode(r#"{"type":"broadcast","timestamp":1,"id":"b-1","topic":"t","payload":1,"ack":true}"#);
+        assert!(matches!(topic, Ok(ClientMessage::Broadcast(Broadcast { topic: Some(_), ack: true, .. }))));
+        let bad = decode(r#"{"type":"broadcast","timestamp":1,"id":"b-1","topic":"T!","payload":1}"#).unwrap_err();
+        assert!(matches!(bad, DecodeError::BadFields { kind: "broadcast", .. }));
+        let big = format!(r#"{{"type":"broadcast","timestamp":1,"id":"b","payload":"{}"}}"#, "p".repeat(9000));
+        assert!(matches!(decode(&big), Err(DecodeError::BadFields { kind: "broadcast", .. })));
     }
 
     /// A frame over 64 KiB is refused before it is parsed.

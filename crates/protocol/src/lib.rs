@@ -44,6 +44,12 @@ pub const MAX_PAYLOAD_BYTES: usize = 8 * 1024;
 /// The longest client-chosen message `id` (`direct`, `broadcast`), in characters.
 pub const MAX_MESSAGE_ID_CHARS: usize = 64;
 
+/// The most topics one member may be subscribed to.
+pub const MAX_TOPICS: usize = 32;
+
+/// The longest topic name, in characters (`[a-z0-9._-]`, at least one).
+pub const MAX_TOPIC_CHARS: usize = 64;
+
 /// The longest display name accepted, in characters: enough for "Rishad's iPhone 15 Pro Max"
 /// in any script, short enough to fit a member row on a phone.
 pub const MAX_NAME_CHARS: usize = 64;

@@ -115,6 +115,36 @@ pub enum ServerMessage {
         /// The sender's id for the message.
         id: String,
     },
+    /// Extension: the member's topics, after a `subscribe` or `unsubscribe`.
+    Subscriptions {
+        /// Server time, ms.
+        timestamp: u64,
+        /// Every topic the member is subscribed to, sorted.
+        topics: Vec<String>,
+    },
+    /// Extension: a `broadcast` from another member.
+    Broadcast {
+        /// Server time, ms.
+        timestamp: u64,
+        /// The sender's member id.
+        from: String,
+        /// The sender's id for the message.
+        id: String,
+        /// The topic it was sent to; absent when sent to everyone.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        topic: Option<String>,
+        /// The sender's payload, as sent.
+        payload: Value,
+    },
+    /// Extension: a `broadcast` with `ack` was queued for its recipients.
+    BroadcastAck {
+        /// Server time, ms.
+        timestamp: u64,
+        /// The sender's id for the message.
+        id: String,
+        /// How many members it was queued for.
+        recipients: u32,
+    },
     /// LOUDSYNC `kicked`.
     Kicked {
         /// Server time, ms.

@@ -1,6 +1,6 @@
 //! One member's state, and the replay buffer that makes resume lose nothing.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 
 use partyline_protocol::{ConnectionStatus, Frame, MemberInfo};
 
@@ -40,6 +40,9 @@ pub struct Member {
     pub stream: Stream,
     /// Its last `playback.progress`, and when it came.
     pub progress: Option<(partyline_protocol::client::PlaybackProgress, Time)>,
+    /// The topics it subscribed to (extension members only). A resume keeps them; a fresh
+    /// join of the same device starts with none, as the client does.
+    pub topics: BTreeSet<String>,
 }
 
 impl Member {

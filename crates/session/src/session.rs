@@ -1,12 +1,14 @@
 //! [`Session`]: the state machine.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
 
-use partyline_protocol::client::{Chat, DeviceState, Direct, Join, PlayCommand, PlaybackProgress, Resume};
+use partyline_protocol::client::{
+    Broadcast, Chat, DeviceState, Direct, Join, PlayCommand, PlaybackProgress, Resume, Topics,
+};
 use partyline_protocol::{
-    ClientMessage, ConnectionStatus, DecodeError, ErrorCode, Frame, LeaveReason, MAX_NAME_CHARS, MemberInfo,
-    PARTYLINE_V1, SUPPORTED_VERSIONS, ServerMessage, SessionInfo, SessionState, close,
+    ClientMessage, ConnectionStatus, DecodeError, ErrorCode, Frame, LeaveReason, MAX_NAME_CHARS, MAX_TOPICS,
+    MemberInfo, PARTYLINE_V1, SUPPORTED_VERSIONS, ServerMessage, SessionInfo, SessionState, close,
 };
 use partyline_protocol::{LibraryItem, Permissions, PlayState};
 use rand::SeedableRng;
@@ -332,6 +334,11 @@ impl Session {
             }
             (Conn::Member(key), ClientMessage::Chat(chat)) => self.chat(now, key, chat),
             (Conn::Member(key), ClientMessage::Direct(direct)) => self.direct(now, conn, key, direct),
+            (Conn::Member(key), ClientMessage::Subscribe(topics)) => self.subscribe(now, conn, key, topics, true),
+            (Conn::Member(key), ClientMessage::Unsubscribe(topics)) => self.subscribe(now, conn, key, topics, false),
+            (Conn::Member(key), ClientMessage::Broadcast(broadcast)) => {
+                self.broadcast_message(now, conn, key, broadcast)
+            }
             (Conn::Member(key), ClientMessage::SyncplayCommand(command)) => {
                 if let Err(err) = self.play(now, Actor::Member(key), command.command) {
                     let code = match err {
@@ -671,6 +678,7 @@ impl Session {
             announced_latency: None,
             stream: Stream::new(if ext { self.config.replay_capacity } else { 0 }),
             progress: None,
+            topics: BTreeSet::new(),
         };
         self.members.insert(key, member);
         self.by_id.insert(id, key);
@@ -704,6 +712,7 @@ impl Session {
         member.secret = ext.then(|| ids::secret(&mut self.rng));
         member.last_heartbeat = now;
         member.stream = Stream::new(if ext { self.config.replay_capacity } else { 0 });
+        member.topics.clear();
         let device_id = member.device_id.clone();
         if let Some(old) = old_conn {
             self.conns.remove(&old);
@@ -848,6 +857,64 @@ impl Session {
         self.deliver(to, &Frame::encode(&message), true);
         let ack = ServerMessage::DirectAck { timestamp: now / MILLISECOND, id: direct.id };
         self.deliver(key, &Frame::encode(&ack), true);
+    }
+
+    /// `subscribe` (`add`) or `unsubscribe`: the member's topics change, and `subscriptions`
+    /// with the full list goes back. Over [`MAX_TOPICS`] in all: an error, and nothing changes.
+    fn subscribe(&mut self, now: Time, conn: ConnId, key: u64, request: Topics, add: bool) {
+        let kind = if add { "subscribe" } else { "unsubscribe" };
+        if !self.require_ext(now, conn, key, kind) {
+            return;
+        }
+        let member = self.members.get_mut(&key).expect("a connection's member");
+        if add {
+            let new = request.topics.iter().filter(|topic| !member.topics.contains(*topic)).collect::<BTreeSet<_>>();
+            if member.topics.len() + new.len() > MAX_TOPICS {
+                let message =
+                    format!("subscribe: at most {MAX_TOPICS} topics; already subscribed to {}", member.topics.len());
+                let details = json!({"reason": "too_many_topics", "maxTopics": MAX_TOPICS});
+                return self.reply_error(now, conn, ErrorCode::InvalidMessage, message, details);
+            }
+            member.topics.extend(request.topics);
+        } else {
+            for topic in &request.topics {
+                member.topics.remove(topic);
+            }
+        }
+        let topics = member.topics.iter().cloned().collect();
+        let reply = ServerMessage::Subscriptions { timestamp: now / MILLISECOND, topics };
+        self.deliver(key, &Frame::encode(&reply), true);
+    }
+
+    /// `broadcast`: to every other extension member subscribed to its topic (every other one
+    /// when it has none), reconnecting ones included (it is sequenced); then, if asked,
+    /// `broadcast_ack` with the count to the sender.
+    fn broadcast_message(&mut self, now: Time, conn: ConnId, key: u64, broadcast: Broadcast) {
+        if !self.require_ext(now, conn, key, "broadcast") {
+            return;
+        }
+        let message = ServerMessage::Broadcast {
+            timestamp: now / MILLISECOND,
+            from: self.members[&key].id.clone(),
+            id: broadcast.id.clone(),
+            topic: broadcast.topic.clone(),
+            payload: broadcast.payload,
+        };
+        let frame = Frame::encode(&message);
+        let mut recipients = 0;
+        for i in 0..self.order.len() {
+            let other = self.order[i];
+            let member = &self.members[&other];
+            let wants = member.ext && broadcast.topic.as_ref().is_none_or(|topic| member.topics.contains(topic));
+            if other != key && wants {
+                self.deliver(other, &frame, true);
+                recipients += 1;
+            }
+        }
+        if broadcast.ack {
+            let ack = ServerMessage::BroadcastAck { timestamp: now / MILLISECOND, id: broadcast.id, recipients };
+            self.deliver(key, &Frame::encode(&ack), true);
+        }
     }
 
     /// Whether the member joined with `partyline/1`. A 1.0 member that sends an extension

@@ -180,3 +180,157 @@ fn rate_limit_applies_to_direct() {
     assert_eq!(sim.types(b.0), ["direct"]);
     assert!(matches!(&sim.take(a.0)[..], [Seen::Msg(m)] if m["type"] == "direct_ack"));
 }
+
+fn topics_msg(kind: &str, topics: &[&str]) -> String {
+    json!({"type": kind, "timestamp": 1, "topics": topics}).to_string()
+}
+
+fn broadcast(id: &str, topic: Option<&str>, ack: bool) -> String {
+    let mut message = json!({"type": "broadcast", "timestamp": 1, "id": id, "payload": {"n": id}});
+    if let Some(topic) = topic {
+        message["topic"] = topic.into();
+    }
+    if ack {
+        message["ack"] = true.into();
+    }
+    message.to_string()
+}
+
+/// subscribe / unsubscribe answer with the member's whole list, sorted, without duplicates.
+#[test]
+fn subscriptions_are_the_full_list() {
+    let Party { mut sim, a, b, .. } = party();
+    sim.send(a.0, &topics_msg("subscribe", &["game", "chat.room-1"]));
+    let seen = sim.messages(a.0);
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0]["type"], "subscriptions");
+    assert_eq!(seen[0]["topics"], json!(["chat.room-1", "game"]));
+    assert!(seen[0]["seq"].as_u64().is_some());
+    sim.send(a.0, &topics_msg("subscribe", &["game", "x_y"]));
+    assert_eq!(sim.messages(a.0)[0]["topics"], json!(["chat.room-1", "game", "x_y"]));
+    sim.send(a.0, &topics_msg("unsubscribe", &["game", "never-had"]));
+    assert_eq!(sim.messages(a.0)[0]["topics"], json!(["chat.room-1", "x_y"]));
+    sim.send(a.0, &topics_msg("subscribe", &[]));
+    assert_eq!(sim.messages(a.0)[0]["topics"], json!(["chat.room-1", "x_y"]), "an empty list asks for the list");
+    assert_eq!(sim.messages(b.0), Vec::<Value>::new(), "nobody else hears of it");
+}
+
+/// A bad topic name, or a 33rd topic: an error, and the subscriptions stay as they were.
+#[test]
+fn bad_topics_change_nothing() {
+    let Party { mut sim, a, b, .. } = party();
+    sim.send(a.0, &topics_msg("subscribe", &["keep"]));
+    sim.take(a.0);
+    sim.send(a.0, &topics_msg("subscribe", &["fine", "Not-Fine"]));
+    let seen = sim.messages(a.0);
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0]["code"], "invalid_message");
+    assert!(seen[0]["message"].as_str().unwrap().starts_with("subscribe: topic \"Not-Fine\""), "{}", seen[0]);
+    sim.send(a.0, &topics_msg("unsubscribe", &["keep", "bad name"]));
+    assert_eq!(sim.messages(a.0)[0]["code"], "invalid_message");
+
+    let many: Vec<String> = (0..31).map(|i| format!("t{i}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    sim.send(a.0, &topics_msg("subscribe", &many));
+    assert_eq!(sim.messages(a.0)[0]["topics"].as_array().unwrap().len(), 32, "keep + 31: the limit");
+    sim.send(a.0, &topics_msg("subscribe", &["t0", "one-too-many"]));
+    let seen = sim.messages(a.0);
+    assert_eq!(seen[0]["code"], "invalid_message");
+    assert_eq!(seen[0]["details"], json!({"reason": "too_many_topics", "maxTopics": 32}));
+    sim.send(a.0, &topics_msg("subscribe", &["t0"]));
+    assert_eq!(sim.messages(a.0)[0]["topics"].as_array().unwrap().len(), 32, "re-subscribing is no new topic");
+
+    // "fine" was never added, "keep" never removed: a broadcast to them shows it.
+    sim.send(b.0, &broadcast("b-1", Some("fine"), true));
+    assert_eq!(sim.messages(b.0)[0]["recipients"], 0);
+    sim.send(b.0, &broadcast("b-2", Some("keep"), true));
+    assert_eq!(sim.messages(b.0)[0]["recipients"], 1);
+    assert_eq!(sim.types(a.0), ["broadcast"]);
+}
+
+/// A topic broadcast reaches exactly the other extension members subscribed to it; one
+/// without a topic reaches every other extension member; the sender never gets its own, a 1.0
+/// member never gets any; `ack` brings `broadcast_ack` with the count, after the deliveries.
+#[test]
+fn broadcast_reaches_the_right_members() {
+    let Party { mut sim, a, b, c, legacy } = party();
+    for conn in [a.0, b.0] {
+        sim.send(conn, &topics_msg("subscribe", &["game"]));
+        sim.take(conn);
+    }
+    sim.send(a.0, &broadcast("b-1", Some("game"), true));
+    let to_b = sim.messages(b.0);
+    assert_eq!(to_b.len(), 1, "{to_b:?}");
+    assert_eq!(to_b[0]["type"], "broadcast");
+    assert_eq!((to_b[0]["from"].as_str(), to_b[0]["id"].as_str()), (Some(a.1.as_str()), Some("b-1")));
+    assert_eq!((to_b[0]["topic"].as_str(), &to_b[0]["payload"]), (Some("game"), &json!({"n": "b-1"})));
+    let b_seq = to_b[0]["seq"].as_u64().expect("sequenced");
+    let to_a = sim.messages(a.0);
+    assert_eq!(to_a.len(), 1, "not its own broadcast: {to_a:?}");
+    assert_eq!((to_a[0]["type"].as_str(), to_a[0]["id"].as_str()), (Some("broadcast_ack"), Some("b-1")));
+    assert_eq!(to_a[0]["recipients"], 1);
+    assert_eq!(sim.messages(c.0), Vec::<Value>::new(), "c is not subscribed");
+
+    sim.send(c.0, &broadcast("b-2", None, false));
+    assert_eq!(sim.messages(c.0), Vec::<Value>::new(), "no ack unless asked");
+    for conn in [a.0, b.0] {
+        let seen = sim.messages(conn);
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0]["id"], "b-2");
+        assert!(seen[0].get("topic").is_none(), "no topic key when sent to all: {}", seen[0]);
+    }
+    sim.send(b.0, &broadcast("b-3", None, true));
+    assert_eq!(sim.messages(b.0)[0]["recipients"], 2, "a and c; not the 1.0 member");
+    assert_eq!(sim.messages(legacy.0), Vec::<Value>::new());
+    assert!(b_seq > 0);
+
+    // A 1.0 member may not broadcast (its ack would be a type it does not know).
+    sim.take(a.0);
+    sim.take(c.0);
+    sim.send(legacy.0, &broadcast("b-4", None, true));
+    assert_eq!(sim.messages(legacy.0)[0]["details"]["reason"], "extension_only");
+    sim.send(legacy.0, &topics_msg("subscribe", &["game"]));
+    assert_eq!(sim.messages(legacy.0)[0]["details"]["reason"], "extension_only");
+    assert_eq!(sim.messages(a.0), Vec::<Value>::new());
+    assert_eq!(sim.messages(c.0), Vec::<Value>::new());
+}
+
+/// Subscriptions survive a resume; a broadcast to a member that is reconnecting is counted,
+/// buffered and replayed; a fresh join of the same device starts with no topics.
+#[test]
+fn subscriptions_survive_resume_and_broadcasts_replay() {
+    let mut sim = Sim::new(Config::default());
+    let x = sim.connect();
+    sim.send(x, &join_text("dev-x", true));
+    let welcome = sim.messages(x).into_iter().find(|m| m["type"] == "welcome").unwrap();
+    let (x_id, secret) =
+        (welcome["clientId"].as_str().unwrap().to_string(), welcome["resumeSecret"].as_str().unwrap().to_string());
+    let (y, _) = sim.join("dev-y", true);
+    sim.take(x);
+    sim.send(x, &topics_msg("subscribe", &["news"]));
+    let last_seq = sim.messages(x)[0]["seq"].as_u64().unwrap();
+
+    sim.session.handle_disconnect(sim.now, x, false);
+    sim.flush();
+    sim.take(y);
+    sim.send(y, &broadcast("while-away", Some("news"), true));
+    assert_eq!(sim.messages(y)[0]["recipients"], 1, "a reconnecting subscriber counts");
+
+    let back = sim.connect();
+    sim.send(back, &resume_text(&x_id, &secret, last_seq));
+    let seen = sim.messages(back);
+    let types: Vec<&str> = seen.iter().map(|m| m["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["resumed", "broadcast"]);
+    assert_eq!((seen[1]["id"].as_str(), seen[1]["seq"].as_u64()), (Some("while-away"), Some(last_seq + 1)));
+    assert_eq!(sim.types(y), ["member_updated"], "x is connected again");
+    sim.send(y, &broadcast("after", Some("news"), true));
+    assert_eq!(sim.messages(y)[0]["recipients"], 1, "still subscribed after the resume");
+    assert_eq!(sim.types(back), ["broadcast"]);
+
+    // The same device joins afresh: no topics.
+    let again = sim.connect();
+    sim.send(again, &join_text("dev-x", true));
+    sim.take(y);
+    sim.send(y, &broadcast("fresh", Some("news"), true));
+    assert_eq!(sim.messages(y)[0]["recipients"], 0);
+}
