@@ -1,5 +1,5 @@
 //! Messaging over real WebSockets on loopback: two partyline/1 phones exchange a direct
-//! message and a topic broadcast with ack, and a 1.0 phone in the same session sees none of it.
+//! message, a topic broadcast with ack and a presence, and a 1.0 phone in the same session sees none of it.
 
 use partyline_support::{Client, default_host};
 use serde_json::json;
@@ -46,6 +46,11 @@ async fn direct_between_two_phones() {
     let (ack, skipped) = a.recv_until("broadcast_ack").await;
     assert!(skipped.iter().all(|m| m["type"] != "broadcast"), "not to its sender: {skipped:?}");
     assert_eq!((&ack["id"], &ack["recipients"]), (&json!("b-1"), &json!(1)));
+
+    // Presence: a is away; b hears of it.
+    a.send(json!({"type": "presence", "timestamp": 1, "status": "away", "text": "back in 5"})).await;
+    let (update, _) = b.recv_until("presence_update").await;
+    assert_eq!((&update["memberId"], &update["status"], &update["text"]), (&a_id, &json!("away"), &json!("back in 5")));
 
     legacy.send(json!({"type": "ping", "timestamp": 5})).await;
     let mut seen = Vec::new();

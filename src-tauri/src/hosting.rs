@@ -167,6 +167,17 @@ pub enum UiEvent {
         /// Its report.
         sync: MemberSync,
     },
+    /// A member's presence changed (online, away, busy).
+    Presence {
+        /// The member.
+        member_id: String,
+        /// Its name.
+        name: String,
+        /// Online, away or busy.
+        status: partyline_host::PresenceStatus,
+        /// Its words, if any.
+        text: Option<String>,
+    },
 }
 
 impl From<HostEvent> for UiEvent {
@@ -180,6 +191,9 @@ impl From<HostEvent> for UiEvent {
             HostEvent::Closed => UiEvent::Closed,
             HostEvent::SyncPlay(state) => UiEvent::SyncPlay { state },
             HostEvent::PlaybackProgress(sync) => UiEvent::PlaybackProgress { sync },
+            HostEvent::Presence { member_id, name, status, text } => {
+                UiEvent::Presence { member_id, name, status, text }
+            }
         }
     }
 }

@@ -259,6 +259,10 @@ fn describe(out: &mut dyn Write, event: &HostEvent) -> std::io::Result<()> {
         HostEvent::Chat { name, text, .. } => writeln!(out, "  {name}: {text}"),
         HostEvent::SyncPlay(state) => writeln!(out, "  playback: {:?} {:?}", state.state, state.item_id),
         HostEvent::PlaybackProgress(_) => Ok(()),
+        HostEvent::Presence { name, status, text, .. } => match text {
+            Some(text) => writeln!(out, "  {name} is {status:?}: {text}"),
+            None => writeln!(out, "  {name} is {status:?}"),
+        },
         HostEvent::Closed => writeln!(out, "  party closed"),
     }
 }

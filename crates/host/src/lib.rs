@@ -24,7 +24,7 @@ pub mod browse {
     pub use partyline_discovery::{BrowseEvent, Browser, SessionAd, SessionTxt};
 }
 pub use partyline_protocol::{GroupState, LibraryItem, Permissions, PlayState};
-pub use partyline_protocol::{LeaveReason, MemberInfo, SessionState};
+pub use partyline_protocol::{LeaveReason, MemberInfo, PresenceStatus, SessionState};
 pub use partyline_server::{HostEvent, Limits, PlayCommand, Playback, ServerError};
 use partyline_server::{Server, ServerConfig, ServerHandle, generate_join_key, generate_room_code};
 use partyline_session::Config as SessionConfig;

@@ -8,10 +8,10 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Number, Value};
 
-use crate::types::DeviceInfo;
+use crate::types::{DeviceInfo, PresenceStatus};
 use crate::{
-    MAX_CHAT_CHARS, MAX_MESSAGE_BYTES, MAX_MESSAGE_ID_CHARS, MAX_NAME_CHARS, MAX_PAYLOAD_BYTES, MAX_TOPIC_CHARS,
-    MAX_TOPICS,
+    MAX_CHAT_CHARS, MAX_MESSAGE_BYTES, MAX_MESSAGE_ID_CHARS, MAX_NAME_CHARS, MAX_PAYLOAD_BYTES, MAX_PRESENCE_CHARS,
+    MAX_TOPIC_CHARS, MAX_TOPICS,
 };
 
 /// The longest `deviceInfo.id` accepted: a UUID is 36 characters; four times that is generous.
@@ -40,6 +40,8 @@ pub enum ClientMessage {
     Unsubscribe(Topics),
     /// Extension: a message for the other members (subscribed to a topic, or all).
     Broadcast(Broadcast),
+    /// Extension: the member's presence (online, away, busy).
+    Presence(Presence),
     /// Extension (SyncPlay): a playback or queue command.
     SyncplayCommand(SyncplayCommand),
     /// Extension (SyncPlay): where this device's playback is, and how far off.
@@ -60,6 +62,7 @@ impl ClientMessage {
             ClientMessage::Subscribe(_) => "subscribe",
             ClientMessage::Unsubscribe(_) => "unsubscribe",
             ClientMessage::Broadcast(_) => "broadcast",
+            ClientMessage::Presence(_) => "presence",
             ClientMessage::SyncplayCommand(_) => "syncplay.command",
             ClientMessage::PlaybackProgress(_) => "playback.progress",
         }
@@ -169,6 +172,18 @@ pub struct Broadcast {
     /// Whether the sender wants `broadcast_ack` with the number of recipients.
     #[serde(default)]
     pub ack: bool,
+}
+
+/// Extension: `presence`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Presence {
+    /// The client's clock.
+    pub timestamp: Number,
+    /// Online, away or busy.
+    pub status: PresenceStatus,
+    /// A few words, at most [`MAX_PRESENCE_CHARS`] characters.
+    #[serde(default)]
+    pub text: Option<String>,
 }
 
 /// Extension: `syncplay.command`.
@@ -326,6 +341,7 @@ pub fn decode(text: &str) -> Result<ClientMessage, DecodeError> {
         "subscribe" => ClientMessage::Subscribe(fields::<Topics>("subscribe", text)?),
         "unsubscribe" => ClientMessage::Unsubscribe(fields::<Topics>("unsubscribe", text)?),
         "broadcast" => ClientMessage::Broadcast(fields::<Broadcast>("broadcast", text)?),
+        "presence" => ClientMessage::Presence(fields::<Presence>("presence", text)?),
         "syncplay.command" => ClientMessage::SyncplayCommand(fields("syncplay.command", text)?),
         "playback.progress" => ClientMessage::PlaybackProgress(fields("playback.progress", text)?),
         other => return Err(DecodeError::UnknownType(truncate(other, 64))),
@@ -391,6 +407,11 @@ fn validate(message: &ClientMessage) -> Result<(), DecodeError> {
                 check_topic("broadcast", topic)?;
             }
             check_payload("broadcast", &broadcast.payload)?;
+        }
+        ClientMessage::Presence(presence) => {
+            if presence.text.as_ref().is_some_and(|text| text.chars().count() > MAX_PRESENCE_CHARS) {
+                return Err(bad("presence", "text is longer than 64 characters"));
+            }
         }
         ClientMessage::SyncplayCommand(command) => match &command.command {
             PlayCommand::Play { position: Some(position), .. } | PlayCommand::Seek { position }
@@ -611,6 +632,22 @@ mod tests {
         assert!(matches!(bad, DecodeError::BadFields { kind: "broadcast", .. }));
         let big = format!(r#"{{"type":"broadcast","timestamp":1,"id":"b","payload":"{}"}}"#, "p".repeat(9000));
         assert!(matches!(decode(&big), Err(DecodeError::BadFields { kind: "broadcast", .. })));
+    }
+
+    /// `presence`: online, away or busy, with up to 64 characters of text.
+    #[test]
+    fn presence() {
+        let ok = decode(r#"{"type":"presence","timestamp":1,"status":"away","text":"back in 5"}"#);
+        assert!(matches!(
+            ok,
+            Ok(ClientMessage::Presence(Presence { status: PresenceStatus::Away, text: Some(_), .. }))
+        ));
+        let bare = decode(r#"{"type":"presence","timestamp":1,"status":"busy"}"#);
+        assert!(matches!(bare, Ok(ClientMessage::Presence(Presence { status: PresenceStatus::Busy, text: None, .. }))));
+        let unknown = decode(r#"{"type":"presence","timestamp":1,"status":"asleep"}"#).unwrap_err();
+        assert!(matches!(unknown, DecodeError::BadFields { kind: "presence", .. }), "{unknown}");
+        let long = format!(r#"{{"type":"presence","timestamp":1,"status":"away","text":"{}"}}"#, "t".repeat(65));
+        assert_eq!(decode(&long).unwrap_err().to_string(), "presence: text is longer than 64 characters");
     }
 
     /// A frame over 64 KiB is refused before it is parsed.

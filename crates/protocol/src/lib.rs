@@ -50,6 +50,9 @@ pub const MAX_TOPICS: usize = 32;
 /// The longest topic name, in characters (`[a-z0-9._-]`, at least one).
 pub const MAX_TOPIC_CHARS: usize = 64;
 
+/// The longest presence `text` ("back in 5", "in the kitchen"), in characters.
+pub const MAX_PRESENCE_CHARS: usize = 64;
+
 /// The longest display name accepted, in characters: enough for "Rishad's iPhone 15 Pro Max"
 /// in any script, short enough to fit a member row on a phone.
 pub const MAX_NAME_CHARS: usize = 64;

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{Number, Value};
 
-use crate::types::{ErrorCode, LeaveReason, MemberInfo, SessionInfo, SessionState};
+use crate::types::{ErrorCode, LeaveReason, MemberInfo, PresenceStatus, SessionInfo, SessionState};
 
 /// Every message the server sends. `timestamp` is the server's clock in milliseconds since the
 /// Unix epoch, except in `pong`, where it echoes the ping's.
@@ -144,6 +144,18 @@ pub enum ServerMessage {
         id: String,
         /// How many members it was queued for.
         recipients: u32,
+    },
+    /// Extension: a member's presence changed (or, right after `welcome`, is not `online`).
+    PresenceUpdate {
+        /// Server time, ms.
+        timestamp: u64,
+        /// The member.
+        member_id: String,
+        /// Online, away or busy.
+        status: PresenceStatus,
+        /// Its words, if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
     },
     /// LOUDSYNC `kicked`.
     Kicked {

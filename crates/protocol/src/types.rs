@@ -59,6 +59,19 @@ pub enum ConnectionStatus {
     Reconnecting,
 }
 
+/// A member's presence (extension `presence`): whether it is paying attention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceStatus {
+    /// Here (every member starts so, and is so again after a fresh join).
+    #[default]
+    Online,
+    /// Away from the phone.
+    Away,
+    /// Here, but not to be disturbed.
+    Busy,
+}
+
 /// Why a member left (LOUDSYNC `member_left.reason`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use partyline_protocol::{ConnectionStatus, Frame, MemberInfo};
+use partyline_protocol::{ConnectionStatus, Frame, MemberInfo, PresenceStatus};
 
 use crate::Time;
 use crate::session::ConnId;
@@ -43,9 +43,19 @@ pub struct Member {
     /// The topics it subscribed to (extension members only). A resume keeps them; a fresh
     /// join of the same device starts with none, as the client does.
     pub topics: BTreeSet<String>,
+    /// Its presence (extension members only): online until it says otherwise, and again
+    /// after a fresh join of the same device.
+    pub presence: PresenceStatus,
+    /// The words with its presence, if any.
+    pub presence_text: Option<String>,
 }
 
 impl Member {
+    /// Whether its presence is other than the default (online, no text).
+    pub fn has_presence(&self) -> bool {
+        self.presence != PresenceStatus::Online || self.presence_text.is_some()
+    }
+
     /// Round-trip latency in whole milliseconds, if measured.
     pub fn latency_ms(&self) -> Option<u32> {
         self.rtt.map(|rtt| ((rtt + 500) / 1000) as u32)

@@ -10,7 +10,7 @@ use partyline_protocol::{
     ClientMessage, ConnectionStatus, DecodeError, ErrorCode, Frame, LeaveReason, MAX_NAME_CHARS, MAX_TOPICS,
     MemberInfo, PARTYLINE_V1, SUPPORTED_VERSIONS, ServerMessage, SessionInfo, SessionState, close,
 };
-use partyline_protocol::{LibraryItem, Permissions, PlayState};
+use partyline_protocol::{LibraryItem, Permissions, PlayState, PresenceStatus};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
@@ -89,6 +89,17 @@ pub enum Event {
         name: String,
         /// The line.
         text: String,
+    },
+    /// A member's presence changed (a fresh join of its device resets it to online).
+    Presence {
+        /// The member.
+        member_id: String,
+        /// Its name.
+        name: String,
+        /// Online, away or busy.
+        status: PresenceStatus,
+        /// Its words, if any.
+        text: Option<String>,
     },
     /// SyncPlay's state changed.
     SyncPlay(PlayState),
@@ -336,6 +347,12 @@ impl Session {
             (Conn::Member(key), ClientMessage::Direct(direct)) => self.direct(now, conn, key, direct),
             (Conn::Member(key), ClientMessage::Subscribe(topics)) => self.subscribe(now, conn, key, topics, true),
             (Conn::Member(key), ClientMessage::Unsubscribe(topics)) => self.subscribe(now, conn, key, topics, false),
+            (Conn::Member(key), ClientMessage::Presence(presence)) => {
+                if self.require_ext(now, conn, key, "presence") {
+                    let text = presence.text.map(|text| text.trim().to_string()).filter(|text| !text.is_empty());
+                    self.set_presence(now, key, presence.status, text);
+                }
+            }
             (Conn::Member(key), ClientMessage::Broadcast(broadcast)) => {
                 self.broadcast_message(now, conn, key, broadcast)
             }
@@ -679,6 +696,8 @@ impl Session {
             stream: Stream::new(if ext { self.config.replay_capacity } else { 0 }),
             progress: None,
             topics: BTreeSet::new(),
+            presence: PresenceStatus::Online,
+            presence_text: None,
         };
         self.members.insert(key, member);
         self.by_id.insert(id, key);
@@ -713,6 +732,9 @@ impl Session {
         member.last_heartbeat = now;
         member.stream = Stream::new(if ext { self.config.replay_capacity } else { 0 });
         member.topics.clear();
+        let had_presence = member.has_presence();
+        member.presence = PresenceStatus::Online;
+        member.presence_text = None;
         let device_id = member.device_id.clone();
         if let Some(old) = old_conn {
             self.conns.remove(&old);
@@ -725,6 +747,9 @@ impl Session {
         self.welcome(now, key);
         if was_reconnecting || changed {
             self.member_changed(now, key);
+        }
+        if had_presence {
+            self.set_presence(now, key, PresenceStatus::Online, None);
         }
         self.transmits.push_back(Transmit::Probe { conn, sent_at: now });
     }
@@ -761,6 +786,19 @@ impl Session {
             self.deliver(key, &Frame::encode(&library), true);
             let state = ServerMessage::SyncplayState { timestamp: now / MILLISECOND, state: self.syncplay.state() };
             self.deliver(key, &Frame::encode(&state), true);
+            // And who is away or busy (everyone else is online).
+            for i in 0..self.order.len() {
+                let other = &self.members[&self.order[i]];
+                if other.has_presence() {
+                    let update = ServerMessage::PresenceUpdate {
+                        timestamp: now / MILLISECOND,
+                        member_id: other.id.clone(),
+                        status: other.presence,
+                        text: other.presence_text.clone(),
+                    };
+                    self.deliver(key, &Frame::encode(&update), true);
+                }
+            }
         }
         if let Some(member) = self.members.get_mut(&key) {
             member.stream.forget_buffered();
@@ -915,6 +953,23 @@ impl Session {
             let ack = ServerMessage::BroadcastAck { timestamp: now / MILLISECOND, id: broadcast.id, recipients };
             self.deliver(key, &Frame::encode(&ack), true);
         }
+    }
+
+    /// Sets a member's presence: `presence_update` to every other extension member, and the
+    /// host hears of it.
+    fn set_presence(&mut self, now: Time, key: u64, status: PresenceStatus, text: Option<String>) {
+        let member = self.members.get_mut(&key).expect("a member");
+        member.presence = status;
+        member.presence_text = text.clone();
+        let (member_id, name) = (member.id.clone(), member.name.clone());
+        let message = ServerMessage::PresenceUpdate {
+            timestamp: now / MILLISECOND,
+            member_id: member_id.clone(),
+            status,
+            text: text.clone(),
+        };
+        self.broadcast(&Frame::encode(&message), false, Some(key));
+        self.events.push_back(Event::Presence { member_id, name, status, text });
     }
 
     /// Whether the member joined with `partyline/1`. A 1.0 member that sends an extension

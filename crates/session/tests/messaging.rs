@@ -6,8 +6,9 @@
 
 mod sim;
 
+use partyline_protocol::PresenceStatus;
 use partyline_session::limit::DEFAULT_PER_SECOND;
-use partyline_session::{Config, ConnId, SECOND, TokenBucket};
+use partyline_session::{Config, ConnId, Event, SECOND, TokenBucket};
 use serde_json::{Value, json};
 use sim::{Seen, Sim, join_text, resume_text};
 
@@ -333,4 +334,103 @@ fn subscriptions_survive_resume_and_broadcasts_replay() {
     sim.take(y);
     sim.send(y, &broadcast("fresh", Some("news"), true));
     assert_eq!(sim.messages(y)[0]["recipients"], 0);
+}
+
+fn presence(status: &str, text: Option<&str>) -> String {
+    let mut message = json!({"type": "presence", "timestamp": 1, "status": status});
+    if let Some(text) = text {
+        message["text"] = text.into();
+    }
+    message.to_string()
+}
+
+/// `presence` reaches every other extension member as `presence_update` (sequenced), never the
+/// sender or a 1.0 member, and the host hears of it as an event.
+#[test]
+fn presence_reaches_the_others() {
+    let Party { mut sim, a, b, c, legacy } = party();
+    sim.events();
+    sim.send(a.0, &presence("away", Some("  back in 5 ")));
+    for conn in [b.0, c.0] {
+        let seen = sim.messages(conn);
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert_eq!(keys(&seen[0]), ["memberId", "seq", "status", "text", "timestamp", "type"]);
+        assert_eq!(seen[0]["type"], "presence_update");
+        assert_eq!(seen[0]["memberId"], a.1.as_str());
+        assert_eq!((seen[0]["status"].as_str(), seen[0]["text"].as_str()), (Some("away"), Some("back in 5")));
+    }
+    assert_eq!(sim.messages(a.0), Vec::<Value>::new(), "not to the sender");
+    assert_eq!(sim.messages(legacy.0), Vec::<Value>::new(), "not to a 1.0 member");
+    let events = sim.events();
+    assert!(
+        matches!(&events[..], [Event::Presence { member_id, status: PresenceStatus::Away, text: Some(text), .. }]
+            if *member_id == a.1 && text == "back in 5"),
+        "{events:?}"
+    );
+    sim.send(a.0, &presence("online", None));
+    let seen = sim.messages(b.0);
+    assert_eq!(seen[0]["status"], "online");
+    assert!(seen[0].get("text").is_none(), "no text, no key: {}", seen[0]);
+    sim.take(c.0);
+
+    // Bad input: an error to the sender, nothing to anyone.
+    sim.send(a.0, &presence("asleep", None));
+    sim.send(a.0, &presence("busy", Some(&"t".repeat(65))));
+    let errors = sim.messages(a.0);
+    assert_eq!(errors.len(), 2);
+    assert!(errors.iter().all(|m| m["code"] == "invalid_message"), "{errors:?}");
+    sim.send(legacy.0, &presence("busy", None));
+    assert_eq!(sim.messages(legacy.0)[0]["details"]["reason"], "extension_only");
+    for conn in [b.0, c.0, legacy.0] {
+        assert_eq!(sim.messages(conn), Vec::<Value>::new());
+    }
+}
+
+/// A new extension joiner learns who is not plain online right after its welcome bundle; a 1.0
+/// joiner learns nothing of it; a member that joins afresh is online again, and the others hear.
+#[test]
+fn presence_for_joiners_and_reset_on_rejoin() {
+    let Party { mut sim, a, b, c, .. } = party();
+    sim.send(a.0, &presence("busy", Some("DJing")));
+    sim.send(b.0, &presence("away", None));
+    sim.send(b.0, &presence("online", None));
+    for conn in [a.0, b.0, c.0] {
+        sim.take(conn);
+    }
+
+    let d = sim.connect();
+    sim.send(d, &join_text("dev-d", true));
+    let seen = sim.messages(d);
+    let types: Vec<&str> = seen.iter().map(|m| m["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["welcome", "hello", "member_list", "library.update", "syncplay.state", "presence_update"]);
+    assert_eq!(seen[5]["memberId"], a.1.as_str(), "only a is not plain online");
+    assert_eq!((seen[5]["status"].as_str(), seen[5]["text"].as_str()), (Some("busy"), Some("DJing")));
+    assert_eq!(seen[5]["seq"].as_u64(), Some(seen[4]["seq"].as_u64().unwrap() + 1));
+
+    let e = sim.connect();
+    sim.send(e, &join_text("dev-e", false));
+    assert_eq!(sim.types(e), ["welcome", "member_list"], "exactly LOUDSYNC's join for a 1.0 client");
+
+    // a's device joins afresh: online again, and the others are told.
+    for conn in [b.0, d] {
+        sim.take(conn);
+    }
+    sim.events();
+    let again = sim.connect();
+    sim.send(again, &join_text("dev-a", true));
+    assert!(!sim.types(again).contains(&"presence_update".to_string()), "its own old presence is gone");
+    for conn in [b.0, d] {
+        let update = sim.messages(conn).into_iter().find(|m| m["type"] == "presence_update").expect("told");
+        assert_eq!((update["memberId"].as_str(), update["status"].as_str()), (Some(a.1.as_str()), Some("online")));
+    }
+    assert!(sim.events().iter().any(|e| matches!(e, Event::Presence { status: PresenceStatus::Online, .. })));
+    assert_eq!(sim.messages(e), Vec::<Value>::new(), "the 1.0 member hears nothing of it");
+    let f = sim.connect();
+    sim.send(f, &join_text("dev-f", true));
+    assert!(!sim.types(f).contains(&"presence_update".to_string()), "nobody is away or busy now");
+}
+
+/// The keys of a JSON object, sorted.
+fn keys(value: &Value) -> Vec<&str> {
+    value.as_object().unwrap().keys().map(String::as_str).collect()
 }
