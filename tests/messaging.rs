@@ -1,5 +1,5 @@
 //! Messaging over real WebSockets on loopback: two partyline/1 phones exchange a direct
-//! message, a topic broadcast with ack and a presence, and a 1.0 phone in the same session sees none of it.
+//! message, a topic broadcast with ack, a presence and WebRTC signaling, and a 1.0 phone in the same session sees none of it.
 
 use partyline_support::{Client, default_host};
 use serde_json::json;
@@ -51,6 +51,17 @@ async fn direct_between_two_phones() {
     a.send(json!({"type": "presence", "timestamp": 1, "status": "away", "text": "back in 5"})).await;
     let (update, _) = b.recv_until("presence_update").await;
     assert_eq!((&update["memberId"], &update["status"], &update["text"]), (&a_id, &json!("away"), &json!("back in 5")));
+
+    // Voice signaling: an offer relayed a → b, an ICE candidate b → a, without seq.
+    let offer = json!({"type": "offer", "sdp": "v=0\r\no=- 46117 2 IN IP4 127.0.0.1\r\n"});
+    a.send(json!({"type": "voice.signal", "timestamp": 1, "to": b_id, "signal": offer})).await;
+    let (got, _) = b.recv_until("voice.signal").await;
+    assert_eq!((&got["from"], &got["signal"]), (&a_id, &offer));
+    assert!(got.get("seq").is_none(), "not sequenced: {got}");
+    let candidate = json!({"candidate": "candidate:1 1 udp 2122260223 127.0.0.1 54321 typ host", "sdpMid": "0"});
+    b.send(json!({"type": "voice.signal", "timestamp": 1, "to": a_id, "signal": candidate})).await;
+    let (got, _) = a.recv_until("voice.signal").await;
+    assert_eq!((&got["from"], &got["signal"]), (&b_id, &candidate));
 
     legacy.send(json!({"type": "ping", "timestamp": 5})).await;
     let mut seen = Vec::new();

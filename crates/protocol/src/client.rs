@@ -11,7 +11,7 @@ use serde_json::{Number, Value};
 use crate::types::{DeviceInfo, PresenceStatus};
 use crate::{
     MAX_CHAT_CHARS, MAX_MESSAGE_BYTES, MAX_MESSAGE_ID_CHARS, MAX_NAME_CHARS, MAX_PAYLOAD_BYTES, MAX_PRESENCE_CHARS,
-    MAX_TOPIC_CHARS, MAX_TOPICS,
+    MAX_SIGNAL_BYTES, MAX_TOPIC_CHARS, MAX_TOPICS,
 };
 
 /// The longest `deviceInfo.id` accepted: a UUID is 36 characters; four times that is generous.
@@ -42,6 +42,8 @@ pub enum ClientMessage {
     Broadcast(Broadcast),
     /// Extension: the member's presence (online, away, busy).
     Presence(Presence),
+    /// Extension: WebRTC signaling for one member, relayed by the host.
+    VoiceSignal(VoiceSignal),
     /// Extension (SyncPlay): a playback or queue command.
     SyncplayCommand(SyncplayCommand),
     /// Extension (SyncPlay): where this device's playback is, and how far off.
@@ -63,6 +65,7 @@ impl ClientMessage {
             ClientMessage::Unsubscribe(_) => "unsubscribe",
             ClientMessage::Broadcast(_) => "broadcast",
             ClientMessage::Presence(_) => "presence",
+            ClientMessage::VoiceSignal(_) => "voice.signal",
             ClientMessage::SyncplayCommand(_) => "syncplay.command",
             ClientMessage::PlaybackProgress(_) => "playback.progress",
         }
@@ -184,6 +187,18 @@ pub struct Presence {
     /// A few words, at most [`MAX_PRESENCE_CHARS`] characters.
     #[serde(default)]
     pub text: Option<String>,
+}
+
+/// Extension: `voice.signal`, WebRTC signaling (an SDP offer or answer, an ICE candidate)
+/// for one member.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct VoiceSignal {
+    /// The client's clock.
+    pub timestamp: Number,
+    /// The recipient's member id.
+    pub to: String,
+    /// Opaque to the host: any JSON object, at most [`MAX_SIGNAL_BYTES`] as compact JSON.
+    pub signal: serde_json::Map<String, Value>,
 }
 
 /// Extension: `syncplay.command`.
@@ -342,6 +357,7 @@ pub fn decode(text: &str) -> Result<ClientMessage, DecodeError> {
         "unsubscribe" => ClientMessage::Unsubscribe(fields::<Topics>("unsubscribe", text)?),
         "broadcast" => ClientMessage::Broadcast(fields::<Broadcast>("broadcast", text)?),
         "presence" => ClientMessage::Presence(fields::<Presence>("presence", text)?),
+        "voice.signal" => ClientMessage::VoiceSignal(fields::<VoiceSignal>("voice.signal", text)?),
         "syncplay.command" => ClientMessage::SyncplayCommand(fields("syncplay.command", text)?),
         "playback.progress" => ClientMessage::PlaybackProgress(fields("playback.progress", text)?),
         other => return Err(DecodeError::UnknownType(truncate(other, 64))),
@@ -411,6 +427,13 @@ fn validate(message: &ClientMessage) -> Result<(), DecodeError> {
         ClientMessage::Presence(presence) => {
             if presence.text.as_ref().is_some_and(|text| text.chars().count() > MAX_PRESENCE_CHARS) {
                 return Err(bad("presence", "text is longer than 64 characters"));
+            }
+        }
+        ClientMessage::VoiceSignal(voice) => {
+            let size = serde_json::to_vec(&voice.signal).map_or(usize::MAX, |bytes| bytes.len());
+            if size > MAX_SIGNAL_BYTES {
+                let detail = format!("signal is {size} bytes as JSON; the limit is {MAX_SIGNAL_BYTES}");
+                return Err(DecodeError::BadFields { kind: "voice.signal", detail });
             }
         }
         ClientMessage::SyncplayCommand(command) => match &command.command {
@@ -648,6 +671,23 @@ mod tests {
         assert!(matches!(unknown, DecodeError::BadFields { kind: "presence", .. }), "{unknown}");
         let long = format!(r#"{{"type":"presence","timestamp":1,"status":"away","text":"{}"}}"#, "t".repeat(65));
         assert_eq!(decode(&long).unwrap_err().to_string(), "presence: text is longer than 64 characters");
+    }
+
+    /// `voice.signal`: a JSON object up to 16 KiB; anything else is refused.
+    #[test]
+    fn voice_signal() {
+        let signal = |signal: &str| format!(r#"{{"type":"voice.signal","timestamp":1,"to":"m-1","signal":{signal}}}"#);
+        let ok = decode(&signal(r#"{"type":"offer","sdp":"v=0\r\n"}"#));
+        assert!(
+            matches!(ok, Ok(ClientMessage::VoiceSignal(VoiceSignal { ref signal, .. })) if signal["type"] == "offer")
+        );
+        for bad in ["\"offer\"", "[1]", "null", "3"] {
+            let err = decode(&signal(bad)).unwrap_err();
+            assert!(matches!(err, DecodeError::BadFields { kind: "voice.signal", .. }), "{bad}: {err}");
+        }
+        let big = signal(&format!(r#"{{"sdp":"{}"}}"#, "s".repeat(MAX_SIGNAL_BYTES)));
+        let err = decode(&big).unwrap_err();
+        assert!(err.to_string().starts_with("voice.signal: signal is 16394 bytes"), "{err}");
     }
 
     /// A frame over 64 KiB is refused before it is parsed.

@@ -53,6 +53,10 @@ pub const MAX_TOPIC_CHARS: usize = 64;
 /// The longest presence `text` ("back in 5", "in the kitchen"), in characters.
 pub const MAX_PRESENCE_CHARS: usize = 64;
 
+/// The largest `signal` of a `voice.signal`, in bytes of compact JSON: an SDP offer with a
+/// few codecs and candidates is 2 to 6 KB.
+pub const MAX_SIGNAL_BYTES: usize = 16 * 1024;
+
 /// The longest display name accepted, in characters: enough for "Rishad's iPhone 15 Pro Max"
 /// in any script, short enough to fit a member row on a phone.
 pub const MAX_NAME_CHARS: usize = 64;

@@ -157,6 +157,17 @@ pub enum ServerMessage {
         #[serde(skip_serializing_if = "Option::is_none")]
         text: Option<String>,
     },
+    /// Extension: WebRTC signaling from another member. Not sequenced: see
+    /// [`ServerMessage::is_sequenced`].
+    #[serde(rename = "voice.signal")]
+    VoiceSignal {
+        /// Server time, ms.
+        timestamp: u64,
+        /// The sender's member id.
+        from: String,
+        /// The sender's signal, as sent.
+        signal: serde_json::Map<String, Value>,
+    },
     /// LOUDSYNC `kicked`.
     Kicked {
         /// Server time, ms.
@@ -241,6 +252,9 @@ pub enum ServerMessage {
 impl ServerMessage {
     /// Whether the message belongs to the member's sequenced stream (carries `seq`, is
     /// buffered for resume) or only answers one connection (`hello`, `pong`, `resumed`, `error`).
+    /// `voice.signal` is not sequenced either: it is relayed only to a connected member and never
+    /// replayed, because WebRTC signaling goes stale (an offer or ICE candidate from before a
+    /// drop describes a negotiation both sides have abandoned; applied late it breaks the new one).
     pub fn is_sequenced(&self) -> bool {
         !matches!(
             self,
@@ -248,6 +262,7 @@ impl ServerMessage {
                 | ServerMessage::Pong { .. }
                 | ServerMessage::Error { .. }
                 | ServerMessage::Resumed { .. }
+                | ServerMessage::VoiceSignal { .. }
         )
     }
 

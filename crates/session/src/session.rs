@@ -4,7 +4,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
 
 use partyline_protocol::client::{
-    Broadcast, Chat, DeviceState, Direct, Join, PlayCommand, PlaybackProgress, Resume, Topics,
+    Broadcast, Chat, DeviceState, Direct, Join, PlayCommand, PlaybackProgress, Resume, Topics, VoiceSignal,
 };
 use partyline_protocol::{
     ClientMessage, ConnectionStatus, DecodeError, ErrorCode, Frame, LeaveReason, MAX_NAME_CHARS, MAX_TOPICS,
@@ -353,6 +353,7 @@ impl Session {
                     self.set_presence(now, key, presence.status, text);
                 }
             }
+            (Conn::Member(key), ClientMessage::VoiceSignal(voice)) => self.voice_signal(now, conn, key, voice),
             (Conn::Member(key), ClientMessage::Broadcast(broadcast)) => {
                 self.broadcast_message(now, conn, key, broadcast)
             }
@@ -953,6 +954,22 @@ impl Session {
             let ack = ServerMessage::BroadcastAck { timestamp: now / MILLISECOND, id: broadcast.id, recipients };
             self.deliver(key, &Frame::encode(&ack), true);
         }
+    }
+
+    /// `voice.signal`: relayed to `to` if it is a connected extension member, unsequenced (see
+    /// [`ServerMessage::is_sequenced`]: stale signaling is worse than none, so a member that is
+    /// reconnecting gets an error back instead of a buffered signal).
+    fn voice_signal(&mut self, now: Time, conn: ConnId, key: u64, voice: VoiceSignal) {
+        if !self.require_ext(now, conn, key, "voice.signal") {
+            return;
+        }
+        let Some(to) = self.recipient(now, conn, "voice.signal", &voice.to, None, true) else { return };
+        let message = ServerMessage::VoiceSignal {
+            timestamp: now / MILLISECOND,
+            from: self.members[&key].id.clone(),
+            signal: voice.signal,
+        };
+        self.deliver(to, &Frame::encode(&message), message.is_sequenced());
     }
 
     /// Sets a member's presence: `presence_update` to every other extension member, and the

@@ -10,7 +10,7 @@ use partyline_protocol::PresenceStatus;
 use partyline_session::limit::DEFAULT_PER_SECOND;
 use partyline_session::{Config, ConnId, Event, SECOND, TokenBucket};
 use serde_json::{Value, json};
-use sim::{Seen, Sim, join_text, resume_text};
+use sim::{Seen, Sim, T0, join_text, resume_text};
 
 fn direct(to: &str, id: &str, payload: Value) -> String {
     json!({"type": "direct", "timestamp": 1, "to": to, "id": id, "payload": payload}).to_string()
@@ -433,4 +433,95 @@ fn presence_for_joiners_and_reset_on_rejoin() {
 /// The keys of a JSON object, sorted.
 fn keys(value: &Value) -> Vec<&str> {
     value.as_object().unwrap().keys().map(String::as_str).collect()
+}
+
+fn voice(to: &str, signal: Value) -> String {
+    json!({"type": "voice.signal", "timestamp": 1, "to": to, "signal": signal}).to_string()
+}
+
+/// `voice.signal` reaches only its recipient, unsequenced, with the signal as sent; nothing
+/// comes back to the sender on success.
+#[test]
+fn voice_signal_is_relayed_to_its_recipient() {
+    let Party { mut sim, a, b, c, legacy } = party();
+    let offer = json!({"type": "offer", "sdp": "v=0\r\no=- 46117 2 IN IP4 127.0.0.1\r\n"});
+    sim.send(a.0, &voice(&b.1, offer.clone()));
+    let seen = sim.messages(b.0);
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(keys(&seen[0]), ["from", "signal", "timestamp", "type"], "no seq: {}", seen[0]);
+    assert_eq!((seen[0]["type"].as_str(), seen[0]["from"].as_str()), (Some("voice.signal"), Some(a.1.as_str())));
+    assert_eq!(seen[0]["signal"], offer);
+    let candidate = json!({"candidate": "candidate:1 1 udp 2122260223 192.168.1.5 54321 typ host", "sdpMid": "0"});
+    sim.send(b.0, &voice(&a.1, candidate.clone()));
+    assert_eq!(
+        sim.messages(a.0),
+        [json!({"type": "voice.signal", "timestamp": T0 / 1000, "from": b.1, "signal": candidate})]
+    );
+    assert_eq!(sim.messages(b.0), Vec::<Value>::new(), "no ack");
+    assert_eq!(sim.messages(c.0), Vec::<Value>::new());
+    assert_eq!(sim.messages(legacy.0), Vec::<Value>::new());
+}
+
+/// Unknown, 1.0 and reconnecting recipients, a signal that is no object, a signal over 16 KiB,
+/// a 1.0 sender: an error to the sender, nothing to anyone.
+#[test]
+fn voice_signal_errors_change_nothing() {
+    let Party { mut sim, a, b, c, legacy } = party();
+    let reason = |sim: &mut Sim, conn: ConnId| {
+        let seen = sim.messages(conn);
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        (seen[0]["code"].as_str().unwrap().to_string(), seen[0]["details"]["reason"].as_str().unwrap_or("").to_string())
+    };
+    sim.send(a.0, &voice("m-nobody", json!({"type": "offer"})));
+    assert_eq!(reason(&mut sim, a.0), ("recipient_unavailable".into(), "unknown_member".into()));
+    sim.send(a.0, &voice(&legacy.1, json!({"type": "offer"})));
+    assert_eq!(reason(&mut sim, a.0), ("recipient_unavailable".into(), "loudsync_client".into()));
+    sim.send(a.0, &voice(&b.1, json!("offer")));
+    assert_eq!(reason(&mut sim, a.0).0, "invalid_message");
+    sim.send(a.0, &voice(&b.1, json!({"sdp": "s".repeat(16 * 1024)})));
+    assert_eq!(reason(&mut sim, a.0).0, "invalid_message");
+    sim.send(legacy.0, &voice(&a.1, json!({"type": "offer"})));
+    assert_eq!(reason(&mut sim, legacy.0), ("invalid_message".into(), "extension_only".into()));
+    sim.session.handle_disconnect(sim.now, c.0, false);
+    sim.flush();
+    sim.take(b.0);
+    sim.take(legacy.0);
+    sim.send(a.0, &voice(&c.1, json!({"type": "offer"})));
+    let seen = sim.messages(a.0);
+    assert_eq!(seen.iter().filter(|m| m["type"] == "error").count(), 1, "{seen:?}");
+    let error = seen.iter().find(|m| m["type"] == "error").unwrap();
+    assert_eq!(error["details"], json!({"to": c.1, "reason": "reconnecting"}));
+    for conn in [b.0, legacy.0] {
+        assert_eq!(sim.messages(conn), Vec::<Value>::new());
+    }
+}
+
+/// A resume replays a `direct` sent while the member was away and no `voice.signal`: a signal
+/// for a member whose connection just dropped is refused (it is reconnecting), and one sent
+/// just before the drop is not in the replay either.
+#[test]
+fn resume_does_not_replay_voice_signal() {
+    let mut sim = Sim::new(Config::default());
+    let x = sim.connect();
+    sim.send(x, &join_text("dev-x", true));
+    let welcome = sim.messages(x).into_iter().find(|m| m["type"] == "welcome").unwrap();
+    let (x_id, secret) =
+        (welcome["clientId"].as_str().unwrap().to_string(), welcome["resumeSecret"].as_str().unwrap().to_string());
+    let (y, _) = sim.join("dev-y", true);
+    let last_seq = sim.messages(x).last().unwrap()["seq"].as_u64().unwrap();
+    // Delivered on the old connection but (being unsequenced) not kept.
+    sim.send(y, &voice(&x_id, json!({"type": "offer", "sdp": "old"})));
+    assert_eq!(sim.types(x), ["voice.signal"]);
+
+    sim.session.handle_disconnect(sim.now, x, false);
+    sim.flush();
+    sim.take(y);
+    sim.send(y, &voice(&x_id, json!({"candidate": "stale"})));
+    assert_eq!(sim.messages(y)[0]["details"]["reason"], "reconnecting");
+    sim.send(y, &direct(&x_id, "kept", json!(1)));
+
+    let back = sim.connect();
+    sim.send(back, &resume_text(&x_id, &secret, last_seq));
+    let types = sim.types(back);
+    assert_eq!(types, ["resumed", "direct"], "the direct, and no signal");
 }
