@@ -1,7 +1,10 @@
 //! Messaging over real WebSockets on loopback: two partyline/1 phones exchange a direct
-//! message, a topic broadcast with ack, a presence and WebRTC signaling, and a 1.0 phone in the same session sees none of it.
+//! message, a topic broadcast with ack, a presence and WebRTC signaling, and get a host notification (whose mark_read the host hears
+//! of), and a 1.0 phone in the same session sees none of it.
 
-use partyline_support::{Client, default_host};
+use partyline_protocol::NotificationLevel;
+use partyline_server::HostEvent;
+use partyline_support::{Client, WAIT, default_host};
 use serde_json::json;
 
 /// a → b `direct` arrives with its payload, a gets `direct_ack`; a `direct` for the 1.0 member
@@ -62,6 +65,22 @@ async fn direct_between_two_phones() {
     b.send(json!({"type": "voice.signal", "timestamp": 1, "to": a_id, "signal": candidate})).await;
     let (got, _) = a.recv_until("voice.signal").await;
     assert_eq!((&got["from"], &got["signal"]), (&b_id, &candidate));
+
+    // A host notification reaches both phones; b's mark_read comes back to the host as an event.
+    let mut events = host.subscribe();
+    let id = host.notify("Pizza is here", "In the kitchen", NotificationLevel::Info).await.unwrap();
+    for phone in [&mut a, &mut b] {
+        let (got, _) = phone.recv_until("notification").await;
+        assert_eq!((&got["id"], &got["title"], &got["level"]), (&json!(id), &json!("Pizza is here"), &json!("info")));
+    }
+    b.send(json!({"type": "mark_read", "timestamp": 1, "ids": [id]})).await;
+    let read = loop {
+        match tokio::time::timeout(WAIT, events.recv()).await.expect("an event in time").unwrap() {
+            HostEvent::NotificationsRead { member_id, ids, .. } => break (member_id, ids),
+            _ => continue,
+        }
+    };
+    assert_eq!((json!(read.0), read.1), (b_id.clone(), vec![id]));
 
     legacy.send(json!({"type": "ping", "timestamp": 5})).await;
     let mut seen = Vec::new();

@@ -178,6 +178,15 @@ pub enum UiEvent {
         /// Its words, if any.
         text: Option<String>,
     },
+    /// A member has read host notifications.
+    NotificationsRead {
+        /// The member.
+        member_id: String,
+        /// Its name.
+        name: String,
+        /// The notification ids.
+        ids: Vec<String>,
+    },
 }
 
 impl From<HostEvent> for UiEvent {
@@ -191,6 +200,9 @@ impl From<HostEvent> for UiEvent {
             HostEvent::Closed => UiEvent::Closed,
             HostEvent::SyncPlay(state) => UiEvent::SyncPlay { state },
             HostEvent::PlaybackProgress(sync) => UiEvent::PlaybackProgress { sync },
+            HostEvent::NotificationsRead { member_id, name, ids } => {
+                UiEvent::NotificationsRead { member_id, name, ids }
+            }
             HostEvent::Presence { member_id, name, status, text } => {
                 UiEvent::Presence { member_id, name, status, text }
             }

@@ -26,6 +26,8 @@ pub enum Command {
     Library,
     /// `volume <member-id> <percent>`: that member's playback volume (`remote.command`)
     Volume { member_id: String, volume: f64 },
+    /// `notify <text…>`: a notification to every phone (`notification`, level info)
+    Notify(String),
     /// `help`
     Help,
 }
@@ -33,7 +35,7 @@ pub enum Command {
 /// What `help` prints.
 pub const HELP: &str = "commands: members | kick <id> [reason] | lock | unlock | capacity <n> | rename <name> | \
 library | play [item] | pause | seek <seconds> | next | prev | rate <x> | queue <item> | start | \
-allow playback|queue|all|none | volume <id> <percent> | close";
+allow playback|queue|all|none | volume <id> <percent> | notify <text> | close";
 
 /// The default kick reason: LOUDSYNC's own example.
 const KICK_REASON: &str = "Host removed you from the session";
@@ -100,6 +102,8 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
             }
             Command::Volume { member_id: id.to_string(), volume: percent / 100.0 }
         }
+        "notify" if !rest.is_empty() => Command::Notify(rest.to_string()),
+        "notify" => return Err("notify needs a text".into()),
         "help" | "?" => Command::Help,
         other => return Err(format!("unknown command {other:?}; {HELP}")),
     };
@@ -138,5 +142,7 @@ mod tests {
         assert!(parse("volume m-1").unwrap_err().contains("percent"));
         assert!(parse("volume m-1 loud").unwrap_err().contains("percent"));
         assert!(parse("volume m-1 140").unwrap_err().contains("0 to 100"));
+        assert_eq!(parse("notify Pizza is here "), Ok(Some(Command::Notify("Pizza is here".into()))));
+        assert!(parse("notify").unwrap_err().contains("text"));
     }
 }

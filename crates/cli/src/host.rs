@@ -199,6 +199,10 @@ async fn execute(host: &Host, out: &mut dyn Write, command: commands::Command) -
             host.set_permissions(permissions).await?;
             writeln!(out, "members may control playback: {}, the queue: {}", permissions.playback, permissions.queue)?;
         }
+        Command::Notify(text) => {
+            let id = host.notify(&text, "", partyline_host::NotificationLevel::Info).await?;
+            writeln!(out, "notification {id} sent")?;
+        }
         Command::Volume { member_id, volume } => {
             host.remote_command(&member_id, "volume", Some(serde_json::json!(volume))).await?;
             writeln!(out, "volume of {member_id} set to {:.0}%", volume * 100.0)?;
@@ -263,6 +267,7 @@ fn describe(out: &mut dyn Write, event: &HostEvent) -> std::io::Result<()> {
             Some(text) => writeln!(out, "  {name} is {status:?}: {text}"),
             None => writeln!(out, "  {name} is {status:?}"),
         },
+        HostEvent::NotificationsRead { name, ids, .. } => writeln!(out, "  {name} read {}", ids.join(", ")),
         HostEvent::Closed => writeln!(out, "  party closed"),
     }
 }

@@ -24,7 +24,7 @@ pub mod browse {
     pub use partyline_discovery::{BrowseEvent, Browser, SessionAd, SessionTxt};
 }
 pub use partyline_protocol::{GroupState, LibraryItem, Permissions, PlayState};
-pub use partyline_protocol::{LeaveReason, MemberInfo, PresenceStatus, SessionState};
+pub use partyline_protocol::{LeaveReason, MemberInfo, NotificationLevel, PresenceStatus, SessionState};
 pub use partyline_server::{HostEvent, Limits, PlayCommand, Playback, ServerError};
 use partyline_server::{Server, ServerConfig, ServerHandle, generate_join_key, generate_room_code};
 use partyline_session::Config as SessionConfig;
@@ -262,6 +262,12 @@ impl Host {
     /// Lets members control playback and/or the queue.
     pub async fn set_permissions(&self, permissions: Permissions) -> Result<(), HostError> {
         Ok(self.server.set_permissions(permissions).await?)
+    }
+
+    /// A notification to every phone that joined with the extensions (`notification`); returns
+    /// its id. A member's `mark_read` comes back as [`HostEvent::NotificationsRead`].
+    pub async fn notify(&self, title: &str, body: &str, level: NotificationLevel) -> Result<String, HostError> {
+        Ok(self.server.notify(title, body, level).await?)
     }
 
     /// Acts on one member's device, e.g. `volume` with `0.5`.

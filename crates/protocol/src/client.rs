@@ -10,8 +10,8 @@ use serde_json::{Number, Value};
 
 use crate::types::{DeviceInfo, PresenceStatus};
 use crate::{
-    MAX_CHAT_CHARS, MAX_MESSAGE_BYTES, MAX_MESSAGE_ID_CHARS, MAX_NAME_CHARS, MAX_PAYLOAD_BYTES, MAX_PRESENCE_CHARS,
-    MAX_SIGNAL_BYTES, MAX_TOPIC_CHARS, MAX_TOPICS,
+    MAX_CHAT_CHARS, MAX_MARK_READ_IDS, MAX_MESSAGE_BYTES, MAX_MESSAGE_ID_CHARS, MAX_NAME_CHARS, MAX_PAYLOAD_BYTES,
+    MAX_PRESENCE_CHARS, MAX_SIGNAL_BYTES, MAX_TOPIC_CHARS, MAX_TOPICS,
 };
 
 /// The longest `deviceInfo.id` accepted: a UUID is 36 characters; four times that is generous.
@@ -44,6 +44,8 @@ pub enum ClientMessage {
     Presence(Presence),
     /// Extension: WebRTC signaling for one member, relayed by the host.
     VoiceSignal(VoiceSignal),
+    /// Extension: the member has read these host notifications.
+    MarkRead(MarkRead),
     /// Extension (SyncPlay): a playback or queue command.
     SyncplayCommand(SyncplayCommand),
     /// Extension (SyncPlay): where this device's playback is, and how far off.
@@ -66,6 +68,7 @@ impl ClientMessage {
             ClientMessage::Broadcast(_) => "broadcast",
             ClientMessage::Presence(_) => "presence",
             ClientMessage::VoiceSignal(_) => "voice.signal",
+            ClientMessage::MarkRead(_) => "mark_read",
             ClientMessage::SyncplayCommand(_) => "syncplay.command",
             ClientMessage::PlaybackProgress(_) => "playback.progress",
         }
@@ -199,6 +202,15 @@ pub struct VoiceSignal {
     pub to: String,
     /// Opaque to the host: any JSON object, at most [`MAX_SIGNAL_BYTES`] as compact JSON.
     pub signal: serde_json::Map<String, Value>,
+}
+
+/// Extension: `mark_read`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct MarkRead {
+    /// The client's clock.
+    pub timestamp: Number,
+    /// Notification ids (from `notification`), 1 to [`MAX_MARK_READ_IDS`] of them.
+    pub ids: Vec<String>,
 }
 
 /// Extension: `syncplay.command`.
@@ -358,6 +370,7 @@ pub fn decode(text: &str) -> Result<ClientMessage, DecodeError> {
         "broadcast" => ClientMessage::Broadcast(fields::<Broadcast>("broadcast", text)?),
         "presence" => ClientMessage::Presence(fields::<Presence>("presence", text)?),
         "voice.signal" => ClientMessage::VoiceSignal(fields::<VoiceSignal>("voice.signal", text)?),
+        "mark_read" => ClientMessage::MarkRead(fields::<MarkRead>("mark_read", text)?),
         "syncplay.command" => ClientMessage::SyncplayCommand(fields("syncplay.command", text)?),
         "playback.progress" => ClientMessage::PlaybackProgress(fields("playback.progress", text)?),
         other => return Err(DecodeError::UnknownType(truncate(other, 64))),
@@ -435,6 +448,12 @@ fn validate(message: &ClientMessage) -> Result<(), DecodeError> {
                 let detail = format!("signal is {size} bytes as JSON; the limit is {MAX_SIGNAL_BYTES}");
                 return Err(DecodeError::BadFields { kind: "voice.signal", detail });
             }
+        }
+        ClientMessage::MarkRead(read) => {
+            if read.ids.is_empty() || read.ids.len() > MAX_MARK_READ_IDS {
+                return Err(bad("mark_read", "ids must name 1 to 100 notifications"));
+            }
+            read.ids.iter().try_for_each(|id| check_id("mark_read", id))?;
         }
         ClientMessage::SyncplayCommand(command) => match &command.command {
             PlayCommand::Play { position: Some(position), .. } | PlayCommand::Seek { position }
@@ -688,6 +707,17 @@ mod tests {
         let big = signal(&format!(r#"{{"sdp":"{}"}}"#, "s".repeat(MAX_SIGNAL_BYTES)));
         let err = decode(&big).unwrap_err();
         assert!(err.to_string().starts_with("voice.signal: signal is 16394 bytes"), "{err}");
+    }
+
+    /// `mark_read`: 1 to 100 ids of 1 to 64 characters.
+    #[test]
+    fn mark_read() {
+        let ok = decode(r#"{"type":"mark_read","timestamp":1,"ids":["n-1","n-2"]}"#);
+        assert!(matches!(ok, Ok(ClientMessage::MarkRead(MarkRead { ref ids, .. })) if ids.len() == 2));
+        let empty = decode(r#"{"type":"mark_read","timestamp":1,"ids":[]}"#).unwrap_err();
+        assert_eq!(empty.to_string(), "mark_read: ids must name 1 to 100 notifications");
+        let blank = decode(r#"{"type":"mark_read","timestamp":1,"ids":[""]}"#);
+        assert!(matches!(blank, Err(DecodeError::BadFields { kind: "mark_read", .. })));
     }
 
     /// A frame over 64 KiB is refused before it is parsed.

@@ -57,6 +57,12 @@ pub const MAX_PRESENCE_CHARS: usize = 64;
 /// few codecs and candidates is 2 to 6 KB.
 pub const MAX_SIGNAL_BYTES: usize = 16 * 1024;
 
+/// The longest notification title, in characters.
+pub const MAX_TITLE_CHARS: usize = 100;
+
+/// The most notification ids one `mark_read` may name.
+pub const MAX_MARK_READ_IDS: usize = 100;
+
 /// The longest display name accepted, in characters: enough for "Rishad's iPhone 15 Pro Max"
 /// in any script, short enough to fit a member row on a phone.
 pub const MAX_NAME_CHARS: usize = 64;

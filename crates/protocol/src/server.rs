@@ -6,7 +6,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{Number, Value};
 
-use crate::types::{ErrorCode, LeaveReason, MemberInfo, PresenceStatus, SessionInfo, SessionState};
+use crate::types::{ErrorCode, LeaveReason, MemberInfo, NotificationLevel, PresenceStatus, SessionInfo, SessionState};
 
 /// Every message the server sends. `timestamp` is the server's clock in milliseconds since the
 /// Unix epoch, except in `pong`, where it echoes the ping's.
@@ -167,6 +167,19 @@ pub enum ServerMessage {
         from: String,
         /// The sender's signal, as sent.
         signal: serde_json::Map<String, Value>,
+    },
+    /// Extension: a notification from the host.
+    Notification {
+        /// Server time, ms.
+        timestamp: u64,
+        /// A per-session id, for `mark_read`.
+        id: String,
+        /// One line.
+        title: String,
+        /// More, possibly empty.
+        body: String,
+        /// How much it matters.
+        level: NotificationLevel,
     },
     /// LOUDSYNC `kicked`.
     Kicked {

@@ -72,6 +72,19 @@ pub enum PresenceStatus {
     Busy,
 }
 
+/// How much a host notification (extension `notification`) matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationLevel {
+    /// For information ("Pizza is here").
+    #[default]
+    Info,
+    /// Worth a look ("The party ends in 10 minutes").
+    Warning,
+    /// Needs attention now ("Everyone to the exit").
+    Alert,
+}
+
 /// Why a member left (LOUDSYNC `member_left.reason`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

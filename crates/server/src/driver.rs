@@ -93,6 +93,12 @@ pub(crate) enum Command {
         permissions: Permissions,
         reply: oneshot::Sender<Result<(), SessionError>>,
     },
+    Notify {
+        title: String,
+        body: String,
+        level: partyline_protocol::NotificationLevel,
+        reply: oneshot::Sender<Result<String, SessionError>>,
+    },
     Remote {
         member_id: String,
         command: String,
@@ -202,6 +208,9 @@ impl Driver {
             }
             Command::Permissions { permissions, reply } => {
                 let _ = reply.send(self.session.set_permissions(now, permissions));
+            }
+            Command::Notify { title, body, level, reply } => {
+                let _ = reply.send(self.session.notify(now, &title, &body, level));
             }
             Command::Remote { member_id, command, value, reply } => {
                 let _ = reply.send(self.session.remote_command(now, &member_id, &command, value));

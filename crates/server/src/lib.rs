@@ -383,6 +383,17 @@ impl ServerHandle {
         Ok(self.ask(|reply| Command::Permissions { permissions, reply }).await??)
     }
 
+    /// A notification to every extension member; returns its id (which `mark_read` names).
+    pub async fn notify(
+        &self,
+        title: &str,
+        body: &str,
+        level: partyline_protocol::NotificationLevel,
+    ) -> Result<String, ServerError> {
+        let (title, body) = (title.to_string(), body.to_string());
+        Ok(self.ask(|reply| Command::Notify { title, body, level, reply }).await??)
+    }
+
     /// Acts on one member's device (`remote.command`), e.g. `volume` with `0.5`.
     pub async fn remote_command(
         &self,

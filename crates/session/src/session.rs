@@ -4,13 +4,15 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
 
 use partyline_protocol::client::{
-    Broadcast, Chat, DeviceState, Direct, Join, PlayCommand, PlaybackProgress, Resume, Topics, VoiceSignal,
+    Broadcast, Chat, DeviceState, Direct, Join, MarkRead, PlayCommand, PlaybackProgress, Resume, Topics, VoiceSignal,
 };
 use partyline_protocol::{
     ClientMessage, ConnectionStatus, DecodeError, ErrorCode, Frame, LeaveReason, MAX_NAME_CHARS, MAX_TOPICS,
     MemberInfo, PARTYLINE_V1, SUPPORTED_VERSIONS, ServerMessage, SessionInfo, SessionState, close,
 };
-use partyline_protocol::{LibraryItem, Permissions, PlayState, PresenceStatus};
+use partyline_protocol::{
+    LibraryItem, MAX_CHAT_CHARS, MAX_TITLE_CHARS, NotificationLevel, Permissions, PlayState, PresenceStatus,
+};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
@@ -101,6 +103,15 @@ pub enum Event {
         /// Its words, if any.
         text: Option<String>,
     },
+    /// A member has read host notifications (`mark_read`).
+    NotificationsRead {
+        /// The member.
+        member_id: String,
+        /// Its name.
+        name: String,
+        /// The notification ids, as it sent them.
+        ids: Vec<String>,
+    },
     /// SyncPlay's state changed.
     SyncPlay(PlayState),
     /// A member reported its playback (about once a second while playing).
@@ -140,6 +151,9 @@ pub enum SessionError {
     /// The session is closed.
     #[error("the session is closed")]
     Closed,
+    /// A notification's title is empty or over 100 characters, or its body over 1,000.
+    #[error("a notification needs a title of 1 to {MAX_TITLE_CHARS} characters and a body of at most {MAX_CHAT_CHARS}")]
+    BadNotification,
     /// The member joined with a LOUDSYNC 1.0 client, which knows no `remote.command`.
     #[error("{0} uses a LOUDSYNC 1.0 client, which takes no remote commands")]
     NoRemote(String),
@@ -183,6 +197,7 @@ pub struct Session {
     order: Vec<u64>,
     next_key: u64,
     next_chat: u64,
+    next_notification: u64,
     timers: BinaryHeap<Reverse<(Time, Timer)>>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
@@ -219,6 +234,7 @@ impl Session {
             order: Vec::new(),
             next_key: 0,
             next_chat: 0,
+            next_notification: 0,
             timers: BinaryHeap::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -354,6 +370,13 @@ impl Session {
                 }
             }
             (Conn::Member(key), ClientMessage::VoiceSignal(voice)) => self.voice_signal(now, conn, key, voice),
+            (Conn::Member(key), ClientMessage::MarkRead(MarkRead { ids, .. })) => {
+                if self.require_ext(now, conn, key, "mark_read") {
+                    let member = &self.members[&key];
+                    let (member_id, name) = (member.id.clone(), member.name.clone());
+                    self.events.push_back(Event::NotificationsRead { member_id, name, ids });
+                }
+            }
             (Conn::Member(key), ClientMessage::Broadcast(broadcast)) => {
                 self.broadcast_message(now, conn, key, broadcast)
             }
@@ -602,6 +625,33 @@ impl Session {
             ServerMessage::RemoteCommand { timestamp: now / MILLISECOND, command: command.to_string(), value };
         self.deliver(key, &Frame::encode(&message), true);
         Ok(())
+    }
+
+    /// A notification from the host: `notification` to every extension member (sequenced: one
+    /// that is reconnecting gets it on resume). Returns its id, which `mark_read` names.
+    pub fn notify(
+        &mut self,
+        now: Time,
+        title: &str,
+        body: &str,
+        level: NotificationLevel,
+    ) -> Result<String, SessionError> {
+        self.check_open()?;
+        let title = title.trim();
+        if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS || body.chars().count() > MAX_CHAT_CHARS {
+            return Err(SessionError::BadNotification);
+        }
+        self.next_notification += 1;
+        let id = format!("n-{}", self.next_notification);
+        let message = ServerMessage::Notification {
+            timestamp: now / MILLISECOND,
+            id: id.clone(),
+            title: title.to_string(),
+            body: body.trim().to_string(),
+            level,
+        };
+        self.broadcast(&Frame::encode(&message), false, None);
+        Ok(id)
     }
 
     // ----- What goes out -----

@@ -1,14 +1,15 @@
-//! Messaging between members ([ext] only): `direct` reaches exactly its recipient and is
-//! acknowledged to its sender; bad input changes nothing and is answered with an `error` that
+//! Messaging ([ext] only): `direct`, topic `broadcast`, `presence`, `voice.signal` between
+//! members and host notifications. Each reaches exactly its recipients and is acknowledged as
+//! documented; bad input changes nothing and is answered with an `error` that
 //! names the sender's message id; a LOUDSYNC 1.0 member never sees any of it; a member that
 //! drops gets what it missed on resume; and the per-connection rate limit covers these
 //! messages like any other. All on virtual time.
 
 mod sim;
 
-use partyline_protocol::PresenceStatus;
+use partyline_protocol::{NotificationLevel, PresenceStatus};
 use partyline_session::limit::DEFAULT_PER_SECOND;
-use partyline_session::{Config, ConnId, Event, SECOND, TokenBucket};
+use partyline_session::{Config, ConnId, Event, SECOND, SessionError, TokenBucket};
 use serde_json::{Value, json};
 use sim::{Seen, Sim, T0, join_text, resume_text};
 
@@ -524,4 +525,78 @@ fn resume_does_not_replay_voice_signal() {
     sim.send(back, &resume_text(&x_id, &secret, last_seq));
     let types = sim.types(back);
     assert_eq!(types, ["resumed", "direct"], "the direct, and no signal");
+}
+
+/// `notify` reaches every extension member (sequenced, so a reconnecting one gets it on resume)
+/// and no 1.0 member; bad titles are refused and send nothing; `mark_read` is a host event.
+#[test]
+fn notifications_and_mark_read() {
+    let Party { mut sim, a, b, c, legacy } = party();
+    // c drops: it is reconnecting when the notification goes out (resume_replays_notifications
+    // shows it gets it on resume); nothing reaches its closed connection now.
+    sim.session.handle_disconnect(sim.now, c.0, false);
+    sim.flush();
+    for conn in [a.0, b.0, c.0, legacy.0] {
+        sim.take(conn);
+    }
+    let id = sim.session.notify(sim.now, " Pizza is here ", "In the kitchen", NotificationLevel::Info).unwrap();
+    assert_eq!(id, "n-1");
+    sim.flush();
+    for conn in [a.0, b.0] {
+        let seen = sim.messages(conn);
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert_eq!(keys(&seen[0]), ["body", "id", "level", "seq", "timestamp", "title", "type"]);
+        assert_eq!(
+            (seen[0]["type"].as_str(), seen[0]["id"].as_str(), seen[0]["title"].as_str()),
+            (Some("notification"), Some("n-1"), Some("Pizza is here"))
+        );
+        assert_eq!((seen[0]["body"].as_str(), seen[0]["level"].as_str()), (Some("In the kitchen"), Some("info")));
+    }
+    assert_eq!(sim.messages(legacy.0), Vec::<Value>::new(), "never to a 1.0 member");
+
+    assert_eq!(sim.session.notify(sim.now, "  ", "", NotificationLevel::Alert), Err(SessionError::BadNotification));
+    let long = "t".repeat(101);
+    assert_eq!(sim.session.notify(sim.now, &long, "", NotificationLevel::Alert), Err(SessionError::BadNotification));
+    let body = "b".repeat(1001);
+    assert_eq!(sim.session.notify(sim.now, "t", &body, NotificationLevel::Alert), Err(SessionError::BadNotification));
+    sim.flush();
+    for conn in [a.0, b.0, legacy.0] {
+        assert_eq!(sim.messages(conn), Vec::<Value>::new(), "a refused notification sends nothing");
+    }
+    assert_eq!(sim.session.notify(sim.now, "Last call", "", NotificationLevel::Alert).unwrap(), "n-2");
+    sim.flush();
+    assert_eq!(sim.messages(a.0)[0]["level"], "alert");
+
+    sim.events();
+    sim.send(a.0, r#"{"type":"mark_read","timestamp":1,"ids":["n-1","n-2"]}"#);
+    assert_eq!(sim.messages(a.0), Vec::<Value>::new(), "no reply");
+    let events = sim.events();
+    assert!(
+        matches!(&events[..], [Event::NotificationsRead { member_id, ids, .. }] if *member_id == a.1 && ids == &["n-1", "n-2"]),
+        "{events:?}"
+    );
+    sim.send(legacy.0, r#"{"type":"mark_read","timestamp":1,"ids":["n-1"]}"#);
+    assert_eq!(sim.messages(legacy.0)[0]["details"]["reason"], "extension_only");
+    assert_eq!(sim.events(), []);
+    assert_eq!(sim.take(c.0), [], "nothing on a dropped connection");
+}
+
+/// A member that was reconnecting when notifications went out gets them on resume.
+#[test]
+fn resume_replays_notifications() {
+    let mut sim = Sim::new(Config::default());
+    let x = sim.connect();
+    sim.send(x, &join_text("dev-x", true));
+    let seen = sim.messages(x);
+    let last_seq = seen.iter().filter_map(|m| m["seq"].as_u64()).max().unwrap();
+    let x_id = seen[0]["clientId"].as_str().unwrap().to_string();
+    let secret = seen[0]["resumeSecret"].as_str().unwrap().to_string();
+    sim.session.handle_disconnect(sim.now, x, false);
+    sim.session.notify(sim.now, "While you were away", "", NotificationLevel::Warning).unwrap();
+    let back = sim.connect();
+    sim.send(back, &resume_text(&x_id, &secret, last_seq));
+    let seen = sim.messages(back);
+    let types: Vec<&str> = seen.iter().map(|m| m["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["resumed", "notification"]);
+    assert_eq!((seen[1]["seq"].as_u64(), seen[1]["level"].as_str()), (Some(last_seq + 1), Some("warning")));
 }
