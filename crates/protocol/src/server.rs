@@ -446,6 +446,39 @@ mod tests {
             "joinedAt": 1, "device": "iPhone"})
     }
 
+    /// The messaging extensions are never LOUDSYNC 1.0 messages; all but `voice.signal` are
+    /// sequenced.
+    #[test]
+    fn messaging_types_are_extensions() {
+        use crate::types::{NotificationLevel, PresenceStatus};
+        let (t, s) = (1, String::new);
+        let messages = [
+            ServerMessage::Direct { timestamp: t, from: s(), id: s(), payload: Value::Null },
+            ServerMessage::DirectAck { timestamp: t, id: s() },
+            ServerMessage::Subscriptions { timestamp: t, topics: vec![] },
+            ServerMessage::Broadcast { timestamp: t, from: s(), id: s(), topic: None, payload: Value::Null },
+            ServerMessage::BroadcastAck { timestamp: t, id: s(), recipients: 0 },
+            ServerMessage::PresenceUpdate { timestamp: t, member_id: s(), status: PresenceStatus::Away, text: None },
+            ServerMessage::Notification {
+                timestamp: t,
+                id: s(),
+                title: s(),
+                body: s(),
+                level: NotificationLevel::Info,
+            },
+            ServerMessage::VoiceSignal { timestamp: t, from: s(), signal: serde_json::Map::new() },
+        ];
+        let kinds: Vec<String> = messages.iter().map(|m| json(m)["type"].as_str().unwrap().to_string()).collect();
+        let expected = ["direct", "direct_ack", "subscriptions", "broadcast", "broadcast_ack", "presence_update"];
+        assert_eq!(kinds[..6], expected);
+        assert_eq!(kinds[6..], ["notification", "voice.signal"]);
+        for message in &messages {
+            assert!(!message.is_loudsync(), "{message:?}");
+        }
+        let sequenced: Vec<bool> = messages.iter().map(ServerMessage::is_sequenced).collect();
+        assert_eq!(sequenced, [true, true, true, true, true, true, true, false]);
+    }
+
     /// A 1.0 pong is only the echoed timestamp, digit for digit.
     #[test]
     fn pong_echoes_exactly() {

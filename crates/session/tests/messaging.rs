@@ -600,3 +600,29 @@ fn resume_replays_notifications() {
     assert_eq!(types, ["resumed", "notification"]);
     assert_eq!((seen[1]["seq"].as_u64(), seen[1]["level"].as_str()), (Some(last_seq + 1), Some("warning")));
 }
+
+/// A 1.0 member in a room where every messaging feature is in use sees none of it: nothing at
+/// all arrives while the others direct, subscribe, broadcast, set presence, signal and read
+/// notifications, and the joiner after it gets exactly LOUDSYNC's welcome and member_list.
+#[test]
+fn loudsync_member_sees_none_of_it() {
+    let Party { mut sim, a, b, legacy, .. } = party();
+    sim.send(a.0, &direct(&b.1, "d", json!(1)));
+    sim.send(a.0, &topics_msg("subscribe", &["t"]));
+    sim.send(b.0, &broadcast("b", Some("t"), true));
+    sim.send(b.0, &broadcast("b2", None, true));
+    sim.send(a.0, &presence("busy", Some("DJing")));
+    sim.send(a.0, &voice(&b.1, json!({"type": "offer"})));
+    sim.session.notify(sim.now, "Hello", "", NotificationLevel::Info).unwrap();
+    sim.flush();
+    sim.send(a.0, r#"{"type":"mark_read","timestamp":1,"ids":["n-1"]}"#);
+    assert_eq!(sim.messages(legacy.0), Vec::<Value>::new());
+    let types: Vec<String> = [sim.types(a.0), sim.types(b.0)].concat();
+    for kind in ["direct", "direct_ack", "subscriptions", "broadcast", "broadcast_ack", "voice.signal", "notification"]
+    {
+        assert!(types.iter().any(|t| t == kind), "the extension members did get {kind}: {types:?}");
+    }
+    let l2 = sim.connect();
+    sim.send(l2, &join_text("dev-l2", false));
+    assert_eq!(sim.types(l2), ["welcome", "member_list"]);
+}
