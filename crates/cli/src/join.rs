@@ -1,6 +1,7 @@
 //! `partyline join`: be a member of a party from a terminal. Takes the join URL (as in the QR
-//! code) or `host:port` with `--code`, joins with `partyline/1`, prints who comes and goes and the
-//! chat, and sends each line typed as a chat message (`/members`, `/leave`).
+//! code) or `host:port` with `--code`, joins with `partyline/1`, prints who comes and goes, the
+//! chat, direct messages, presence and the host's notifications, and sends each line typed as a
+//! chat message (`/dm NAME TEXT`, `/away [TEXT]`, `/busy [TEXT]`, `/back`, `/members`, `/leave`).
 
 use std::time::Duration;
 
@@ -27,6 +28,9 @@ pub struct JoinArgs {
     #[arg(long)]
     json: bool,
 }
+
+const HELP: &str = "type to chat; /dm NAME TEXT (only NAME sees it), /away [TEXT], /busy [TEXT], /back, \
+/members, /leave";
 
 /// Exit status when the host removed us: scripts can tell it from a failure (1).
 pub const KICKED_EXIT: u8 = 3;
@@ -83,7 +87,8 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<Ending> {
                     return Ok(ending);
                 }
             }
-            line = stdin.next_line(), if stdin_open => {
+            // Input waits until we are in (the member list is what /dm and /members need).
+            line = stdin.next_line(), if stdin_open && !out.members.is_empty() => {
                 match line? {
                     None => {
                         // End of input: leave, as `/leave` would.
@@ -98,7 +103,20 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<Ending> {
                             leave(&mut ws).await?;
                         }
                         "/members" => out.print_members(),
-                        text if text.starts_with('/') => eprintln!("commands: /members, /leave; anything else is chat"),
+                        text if text.starts_with("/dm ") => match out.direct(&text[4..]) {
+                            Ok(message) => ws.send(Message::text(message.to_string())).await?,
+                            Err(why) => out.say(&why),
+                        },
+                        text if ["/away", "/busy", "/back"].iter().any(|c| text == *c || text.starts_with(&format!("{c} "))) => {
+                            let (command, rest) = text.split_once(' ').unwrap_or((text, ""));
+                            let status = match command { "/away" => "away", "/busy" => "busy", _ => "online" };
+                            let mut presence = json!({"type": "presence", "timestamp": now_ms(), "status": status});
+                            if !rest.trim().is_empty() {
+                                presence["text"] = json!(rest.trim());
+                            }
+                            ws.send(Message::text(presence.to_string())).await?;
+                        }
+                        text if text.starts_with('/') => out.say(HELP),
                         text => {
                             ws.send(Message::text(json!({"type": "chat", "timestamp": now_ms(), "text": text}).to_string())).await?;
                         }
@@ -148,7 +166,7 @@ impl Printer {
                 if first {
                     let me = self.members.iter().find(|v| v["id"].as_str() == self.me.as_deref()).map(name_of);
                     self.say(&format!(
-                        "Joined \"{party}\" as {} ({} here). Type to chat; /members, /leave.",
+                        "Joined \"{party}\" as {} ({} here). Type to chat; /help for more.",
                         me.unwrap_or_default(),
                         self.members.len()
                     ));
@@ -171,6 +189,20 @@ impl Printer {
                 self.members.retain(|v| v["id"] != m["memberId"]);
                 let why = m["reason"].as_str().unwrap_or("left");
                 self.say(&format!("- {} left ({why})", gone.unwrap_or_else(|| "someone".into())));
+            }
+            "direct" => {
+                let from = self.name_of_id(m["from"].as_str().unwrap_or(""));
+                let text = m["payload"]["text"].as_str().map_or_else(|| m["payload"].to_string(), str::to_string);
+                self.say(&format!("[{from} → you] {text}"));
+            }
+            "presence_update" => {
+                let who = self.name_of_id(m["memberId"].as_str().unwrap_or(""));
+                let text = m["text"].as_str().map(|t| format!(": {t}")).unwrap_or_default();
+                self.say(&format!("({who} is {}{text})", m["status"].as_str().unwrap_or("online")));
+            }
+            "notification" => {
+                let body = m["body"].as_str().filter(|b| !b.is_empty()).map(|b| format!(": {b}")).unwrap_or_default();
+                self.say(&format!("** {}{body} **", m["title"].as_str().unwrap_or("")));
             }
             "chat" => {
                 self.say(&format!("<{}> {}", m["name"].as_str().unwrap_or("?"), m["text"].as_str().unwrap_or("")))
@@ -200,6 +232,31 @@ impl Printer {
             _ => {}
         }
         Ok(None)
+    }
+
+    /// A member's name by id, for messages that name only the id.
+    fn name_of_id(&self, id: &str) -> String {
+        self.members.iter().find(|v| v["id"] == id).and_then(|v| v["name"].as_str()).unwrap_or("someone").to_string()
+    }
+
+    /// `/dm NAME TEXT` → a `direct` message to the member of that name (case-blind; the longest
+    /// name that fits wins, so "Ann Lee hi" goes to Ann Lee, not Ann).
+    fn direct(&self, rest: &str) -> Result<Value, String> {
+        let rest = rest.trim();
+        let member = self
+            .members
+            .iter()
+            .filter(|v| v["id"].as_str() != self.me.as_deref())
+            .filter_map(|v| Some((v["id"].as_str()?, v["name"].as_str()?)))
+            .filter(|(_, name)| rest.len() > name.len() && rest.is_char_boundary(name.len()))
+            .filter(|(_, name)| rest[..name.len()].eq_ignore_ascii_case(name) && rest[name.len()..].starts_with(' '))
+            .max_by_key(|(_, name)| name.len());
+        let Some((id, name)) = member else {
+            return Err("/dm NAME TEXT: NAME must be someone else in /members".into());
+        };
+        let text = rest[name.len()..].trim();
+        Ok(json!({"type": "direct", "timestamp": now_ms(), "to": id, "id": format!("d-{}", now_ms()),
+            "payload": {"text": text}}))
     }
 
     fn print_members(&self) {

@@ -229,9 +229,19 @@ fn join_from_the_terminal_chats_and_is_kicked() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let mut uma_in = uma.stdin.take().unwrap();
+    writeln!(uma_in, "/dm tess psst, over here").unwrap(); // read once Uma is in
     let joined = wait_line(&host_out, "Uma joined with the room code", |v| v["event"] == "member_joined");
     assert_eq!(joined["name"], "Uma");
-    drop(uma.stdin.take()); // end of input: Uma leaves
+    let direct = wait_line(&join_out, "Uma's direct message to Tess", |v| v["type"] == "direct");
+    assert_eq!(
+        (direct["from"].as_str(), direct["payload"]["text"].as_str()),
+        (joined["id"].as_str(), Some("psst, over here"))
+    );
+    writeln!(host_in, "notify Pizza is here").unwrap();
+    let note = wait_line(&join_out, "the host's notification", |v| v["type"] == "notification");
+    assert_eq!(note["title"], "Pizza is here");
+    drop(uma_in); // end of input: Uma leaves
     let uma = uma.wait_with_output().unwrap();
     assert!(uma.status.success(), "leaving on end of input exits 0: {:?}", uma.status);
     assert!(String::from_utf8_lossy(&uma.stdout).contains("Joined \"Rooftop\" as Uma"));
@@ -245,7 +255,9 @@ fn join_from_the_terminal_chats_and_is_kicked() {
     writeln!(host_in, "kick {} enough", joined_id(&list, "Tess")).unwrap();
     let out = join.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(3), "a kick exits 3");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("The host removed you: enough"));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("The host removed you: enough"), "{said}");
+    assert!(said.contains("[Uma → you] psst, over here") && said.contains("** Pizza is here **"), "{said}");
     writeln!(host_in, "close").unwrap();
     let _ = host.wait();
 }
