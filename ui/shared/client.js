@@ -27,6 +27,7 @@ export const DEFAULTS = {
   giveUpAfter: 180000, // reconnecting for this long: give up (state `failed`)
   initialGiveUpAfter: 20000, // never connected at all for this long: give up
   maxChat: 200,
+  maxNotes: 50, // host notices kept in state (newest last)
   clockSamples: 16,
   clockBest: 4,
 };
@@ -203,6 +204,20 @@ function cleanMember(m) {
  *   credentials (creds | null)  resume credentials to persist (null: forget them)
  *   servererror (message) a non-fatal server `error` (rate_limited, invalid_message…)
  *   message     (message) every accepted server message, raw
+ *   notice      (note)    a new host `notification` ({ id, title, body, level, read }), once per id
+ *   presence    ({ memberId, status, text })  a member's presence changed (the phone's own too)
+ *   direct      (entry)   a private message in (`direct`) or out (after its `direct_ack`), also in chat
+ *   directfailed (entry)  a private message the host could not deliver (`recipient_unavailable`)
+ *
+ * Messaging extensions (docs/protocol.md), kept in `state`:
+ *   notes       host notifications [{ id, title, body, level, timestamp, read }], deduped by id
+ *               (a resume replays them); markRead(ids) marks them and sends `mark_read`
+ *   presence    { memberId: { status, text } } for members that are away or busy
+ *   myPresence  { status, text } this phone's own, set with setPresence()
+ *   chat        also holds private messages: { kind: 'direct', direction: 'in' | 'out', from, to,
+ *               name (the other member's), text, id } and undeliverable ones: { kind:
+ *               'direct-failed', to, name, text, reason }
+ * Option `readNotes`: ids already read (e.g. before a page reload): they arrive read.
  */
 export class PartylineClient {
   constructor(options) {
@@ -234,6 +249,11 @@ export class PartylineClient {
     this._chatQueue = [];
     this._lastRecvAt = 0;
     this._leaving = false;
+    this._directSeq = 0;
+    this._pendingDirects = {}; // id → { to, name, text } until direct_ack or recipient_unavailable
+    this._readNotes = {};
+    this._unsentReads = [];
+    for (const id of o.readNotes || []) this._readNotes[id] = true;
     this.state = {
       connection: 'idle', // idle | connecting | connected | reconnecting | failed | ended
       ending: null, // { kind, reason, details, closeCode } once failed/ended
@@ -251,6 +271,9 @@ export class PartylineClient {
       nextRetryAt: null,
       notice: null, // { kind: 'snapshot' | 'rejoined', at } after state was rebuilt
       lastClose: null, // { code, reason } of the last drop (code 0: the client gave up on the socket)
+      notes: [], // host notifications, see above
+      presence: {}, // memberId → { status: 'away' | 'busy', text } (plain online members are absent)
+      myPresence: { status: 'online', text: '' },
     };
   }
 
@@ -365,6 +388,84 @@ export class PartylineClient {
     if (this._chatQueue.length >= 20) return false;
     this._chatQueue.push(t);
     return true;
+  }
+
+  // ---- messaging extensions ----------------------------------------------------------------
+
+  /**
+   * `presence`: status online | away | busy, text optional (trimmed, up to 64 characters; none
+   * when online). Returns false when not connected or the status is unknown.
+   */
+  setPresence(status, text) {
+    if (status !== 'online' && status !== 'away' && status !== 'busy') return false;
+    if (this._phase !== 'live' || !this.state.extensions) return false;
+    const t = status === 'online' ? '' : String(text == null ? '' : text).replace(/\s+/g, ' ').trim().slice(0, 64);
+    const msg = { type: 'presence', status: status };
+    if (t) msg.text = t;
+    if (!this._send(msg)) return false;
+    this.state.myPresence = { status: status, text: t };
+    if (this.state.selfId) this._setPresence(this.state.selfId, status, t);
+    this._changed();
+    return true;
+  }
+
+  /**
+   * `direct` with payload { text } to member `to`. Shown in chat once the host acks it
+   * (`direct_ack`); `recipient_unavailable` makes a 'direct-failed' chat entry instead. Returns the
+   * message id, or null when impossible (not connected, empty text, to self).
+   */
+  sendDirect(to, text) {
+    const t = String(text == null ? '' : text).trim().slice(0, 1000);
+    if (!t || !to || to === this.state.selfId) return null;
+    if (this._phase !== 'live' || !this.state.extensions) return null;
+    this._directSeq += 1;
+    const id = 'd-' + this._directSeq + '-' + Math.floor(this._random() * 0x100000).toString(36);
+    if (!this._send({ type: 'direct', to: String(to), id: id, payload: { text: t } })) return null;
+    this._pendingDirects[id] = { to: String(to), name: this._nameOf(to), text: t };
+    return id;
+  }
+
+  /** Marks host notifications read (they leave the banner) and tells the host (`mark_read`). */
+  markRead(ids) {
+    const fresh = (ids || []).map(String).filter((id) => id && id.length <= 64 && !this._readNotes[id]);
+    if (!fresh.length) return false;
+    for (const id of fresh) this._readNotes[id] = true;
+    this.state.notes = this.state.notes.map((n) => (this._readNotes[n.id] && !n.read ? Object.assign({}, n, { read: true }) : n));
+    this._unsentReads = this._unsentReads.concat(fresh);
+    this._flushReads();
+    this._changed();
+    return true;
+  }
+
+  /** Ids of the host notifications read on this phone (to persist across a page reload). */
+  readNoteIds() {
+    return Object.keys(this._readNotes);
+  }
+
+  _flushReads() {
+    if (this._phase !== 'live' || !this.state.extensions) return;
+    while (this._unsentReads.length) {
+      const ids = this._unsentReads.slice(0, 100);
+      if (!this._send({ type: 'mark_read', ids: ids })) return;
+      this._unsentReads = this._unsentReads.slice(ids.length);
+    }
+  }
+
+  _nameOf(id) {
+    const m = this.state.members.find((x) => x.id === id);
+    return m ? m.name : String(id);
+  }
+
+  _setPresence(memberId, status, text) {
+    const p = Object.assign({}, this.state.presence);
+    if (status === 'online' && !text) delete p[memberId];
+    else p[memberId] = { status: status, text: text || '' };
+    this.state.presence = p;
+  }
+
+  _pushChat(entry) {
+    const next = this.state.chat.concat([entry]);
+    this.state.chat = next.length > this.opts.maxChat ? next.slice(next.length - this.opts.maxChat) : next;
   }
 
   /** The server's clock now, in epoch milliseconds. */
@@ -605,6 +706,7 @@ export class PartylineClient {
     const queued = this._chatQueue;
     this._chatQueue = [];
     if (this.state.extensions) for (const t of queued) this._send({ type: 'chat', text: t });
+    this._flushReads();
   }
 
   _startTimers() {
@@ -684,7 +786,12 @@ export class PartylineClient {
     }
     if (this._phase === 'joining') {
       s.members = [];
+      // A fresh join: every member starts online (the others' presence follows the welcome bundle).
+      s.presence = {};
+      s.myPresence = { status: 'online', text: '' };
       this._becomeLive();
+    } else {
+      s.presence = {}; // a snapshot: the presence updates that follow rebuild it
     }
   }
 
@@ -735,6 +842,50 @@ export class PartylineClient {
 
   _on_member_left(m) {
     this.state.members = this.state.members.filter((x) => x.id !== m.memberId);
+    if (this.state.presence[m.memberId]) this._setPresence(m.memberId, 'online', '');
+  }
+
+  _on_presence_update(m) {
+    if (m.memberId == null) return;
+    const id = String(m.memberId);
+    const status = m.status === 'away' || m.status === 'busy' ? m.status : 'online';
+    const text = typeof m.text === 'string' ? m.text : '';
+    this._setPresence(id, status, text);
+    if (id === this.state.selfId) this.state.myPresence = { status: status, text: text };
+    this._emit('presence', { memberId: id, status: status, text: text });
+  }
+
+  _on_notification(m) {
+    if (m.id == null) return;
+    const id = String(m.id);
+    if (this.state.notes.some((n) => n.id === id)) return; // replayed on resume: already known
+    const level = m.level === 'warning' || m.level === 'alert' ? m.level : 'info';
+    const note = { id: id, title: String(m.title || ''), body: String(m.body || ''), level: level,
+      timestamp: m.timestamp, read: !!this._readNotes[id] };
+    const next = this.state.notes.concat([note]);
+    this.state.notes = next.length > this.opts.maxNotes ? next.slice(next.length - this.opts.maxNotes) : next;
+    this._emit('notice', note);
+  }
+
+  _on_direct(m) {
+    const p = m.payload;
+    if (m.from == null || m.id == null || !p || typeof p.text !== 'string') return; // not a text message
+    const key = 'dm:' + m.from + ':' + m.id;
+    if (this.state.chat.some((c) => c.id === key)) return;
+    const entry = { kind: 'direct', direction: 'in', id: key, seq: m.seq, from: String(m.from), to: this.state.selfId,
+      name: this._nameOf(String(m.from)), text: p.text.slice(0, 1000), timestamp: m.timestamp };
+    this._pushChat(entry);
+    this._emit('direct', entry);
+  }
+
+  _on_direct_ack(m) {
+    const pending = this._pendingDirects[m.id];
+    if (!pending) return;
+    delete this._pendingDirects[m.id];
+    const entry = { kind: 'direct', direction: 'out', id: 'dm:' + this.state.selfId + ':' + m.id, seq: m.seq,
+      from: this.state.selfId, to: pending.to, name: pending.name, text: pending.text, timestamp: m.timestamp };
+    this._pushChat(entry);
+    this._emit('direct', entry);
   }
 
   _on_latency_update(m) {
@@ -752,8 +903,7 @@ export class PartylineClient {
     const chat = this.state.chat;
     if (m.id != null && chat.some((c) => c.id === m.id)) return;
     const entry = { id: m.id, seq: m.seq, from: m.from, name: m.name, text: String(m.text || ''), timestamp: m.timestamp };
-    const next = chat.concat([entry]);
-    this.state.chat = next.length > this.opts.maxChat ? next.slice(next.length - this.opts.maxChat) : next;
+    this._pushChat(entry);
     this._emit('chat', entry);
   }
 
@@ -813,6 +963,15 @@ export class PartylineClient {
     if (code === 'session_not_found' && handshake) {
       this._forgetCredentials();
       this._end({ kind: 'not_found', reason: m.message || null, details });
+      return;
+    }
+    if (code === 'recipient_unavailable' && details.id != null && this._pendingDirects[details.id]) {
+      const pending = this._pendingDirects[details.id];
+      delete this._pendingDirects[details.id];
+      const entry = { kind: 'direct-failed', id: 'dm-failed:' + details.id, to: pending.to, name: pending.name,
+        text: pending.text, reason: details.reason || 'unknown_member', timestamp: m.timestamp };
+      this._pushChat(entry);
+      this._emit('directfailed', entry);
       return;
     }
     this._emit('servererror', m);
