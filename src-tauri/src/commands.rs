@@ -32,6 +32,7 @@ pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'stat
         crate::syncplay::syncplay_command,
         crate::syncplay::set_permissions,
         crate::syncplay::set_member_volume,
+        crate::messaging::notify,
     ]
 }
 

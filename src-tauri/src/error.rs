@@ -13,7 +13,8 @@ pub struct CommandError {
     /// Stable, snake_case: `not_hosting`, `bind_failed`, `host_stopped`, `no_such_member`,
     /// `bad_capacity`, `bad_name`, `session_closed`, `refused` (any other refusal), `bad_interface`, `host_error`, `settings`, `qr`, `bad_address`,
     /// `unreachable`, `wrong_code`, `too_many_tries`, `join_failed`; SyncPlay: `bad_media_folder`,
-    /// `unknown_item`, `unknown_entry`, `nothing_to_play`, `not_allowed`, `bad_command`.
+    /// `unknown_item`, `unknown_entry`, `nothing_to_play`, `not_allowed`, `bad_command`;
+    /// announcements: `bad_title`, `bad_body`, `bad_level`, `bad_notification`.
     pub code: String,
     /// What went wrong, in words.
     pub message: String,
@@ -43,6 +44,7 @@ impl From<HostError> for CommandError {
                 SessionError::BadName => "bad_name",
                 SessionError::Closed => "session_closed",
                 SessionError::NoRemote(_) => "no_remote",
+                SessionError::BadNotification => "bad_notification",
                 SessionError::Play(PlayError::UnknownItem(_)) => "unknown_item",
                 SessionError::Play(PlayError::UnknownEntry(_)) => "unknown_entry",
                 SessionError::Play(PlayError::NothingToPlay) => "nothing_to_play",

@@ -12,6 +12,7 @@
 //! - [`syncplay`]: the SyncPlay panel: media folder, library, transport, queue, who is in sync.
 //! - [`join`]: looking up another host to join it from the Browse tab.
 //! - [`browse`]: the parties on the LAN (mDNS), live, for the Browse tab.
+//! - [`messaging`]: announcements to every guest (`notify`).
 //!
 //! The page is `ui/desktop/` (plain HTML/CSS/JS); it imports `ui/shared/client.js`.
 
@@ -21,6 +22,7 @@ pub mod error;
 pub mod hosting;
 pub mod join;
 pub mod launch;
+pub mod messaging;
 pub mod qr;
 pub mod settings;
 pub mod syncplay;

@@ -519,3 +519,116 @@ fn syncplay_missing_folder_at_start_still_hosts() {
     assert!(problem.contains("cannot read media folder"), "{problem}");
     assert_eq!(t.ok("host_info", json!({}))["session"]["name"], "Partyline");
 }
+
+// ---- Messaging: announcements, reads, presence ------------------------------------------------
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A `partyline/1` member joins over a real WebSocket as device `device`, named `name`.
+fn join_ext(rt: &tokio::runtime::Runtime, info: &Value, device: &str, name: &str) -> Socket {
+    let url = format!("{}?token={}", info["wsUrl"].as_str().unwrap(), join_key(info["joinUrl"].as_str().unwrap()));
+    let (mut ws, _) = rt.block_on(tokio_tungstenite::connect_async(url)).unwrap();
+    let join = json!({
+        "type": "join", "timestamp": 1, "sessionId": info["sessionId"], "protocolVersion": "partyline/1",
+        "deviceInfo": {"id": device, "name": name, "type": "client"},
+    });
+    rt.block_on(ws.send(Message::text(join.to_string()))).unwrap();
+    ws
+}
+
+fn send(rt: &tokio::runtime::Runtime, ws: &mut Socket, message: Value) {
+    rt.block_on(ws.send(Message::text(message.to_string()))).unwrap();
+}
+
+/// The next server message of type `kind` (others skipped); `None` after `wait`.
+fn next_message(rt: &tokio::runtime::Runtime, ws: &mut Socket, kind: &str, wait: Duration) -> Option<Value> {
+    rt.block_on(async {
+        tokio::time::timeout(wait, async {
+            while let Some(Ok(message)) = ws.next().await {
+                let Message::Text(text) = message else { continue }; // WebSocket pings (latency)
+                let value: Value = serde_json::from_str(&text).unwrap();
+                if value["type"] == kind {
+                    return Some(value);
+                }
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten()
+    })
+}
+
+/// `notify` from the page reaches a member as `notification`; bad inputs are command errors that
+/// send nothing; the member's `mark_read` and `presence` come back on the page's event stream.
+#[test]
+fn notify_reaches_a_member_and_reads_and_presence_come_back() {
+    let t = app("notify");
+    let events = t.events();
+    let info = t.ok("host_info", json!({}));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut ws = join_ext(&rt, &info, "dev-1", "Sara");
+    let member = next_event(&events, "memberJoined")["member"]["id"].as_str().unwrap().to_string();
+    assert!(next_message(&rt, &mut ws, "welcome", WAIT).is_some());
+
+    // Refused before anything is sent.
+    let long_title = "t".repeat(101);
+    let long_body = "b".repeat(1001);
+    assert_eq!(t.err_code("notify", json!({"title": ""})), "bad_title");
+    assert_eq!(t.err_code("notify", json!({"title": "   ", "body": "nothing to say"})), "bad_title");
+    assert_eq!(t.err_code("notify", json!({"title": long_title})), "bad_title");
+    assert_eq!(t.err_code("notify", json!({"title": "Pizza", "body": long_body})), "bad_body");
+    assert_eq!(t.err_code("notify", json!({"title": "Pizza", "level": "urgent"})), "bad_level");
+    assert_eq!(t.err_code("notify", json!({"title": "Pizza", "level": ""})), "bad_level");
+    assert_eq!(
+        next_message(&rt, &mut ws, "notification", Duration::from_millis(300)),
+        None,
+        "a refused announcement sends nothing"
+    );
+
+    // At the limits, and trimmed.
+    let sent = t.ok("notify", json!({"title": " Pizza is here ", "body": "In the kitchen", "level": "warning"}));
+    assert_eq!(
+        (sent["title"].as_str(), sent["body"].as_str(), sent["level"].as_str()),
+        (Some("Pizza is here"), Some("In the kitchen"), Some("warning"))
+    );
+    assert!(sent["sentAt"].as_u64().unwrap() > 1_600_000_000_000, "{sent}");
+    let id = sent["id"].as_str().unwrap().to_string();
+    let got = next_message(&rt, &mut ws, "notification", WAIT).expect("the notification reaches the member");
+    assert_eq!(got["id"], id.as_str(), "the first notification the member gets is this one: {got}");
+    assert_eq!(
+        (got["title"].as_str(), got["body"].as_str(), got["level"].as_str()),
+        (Some("Pizza is here"), Some("In the kitchen"), Some("warning"))
+    );
+    let most = t.ok("notify", json!({"title": "t".repeat(100), "body": "b".repeat(1000)}));
+    assert_eq!(most["level"], "info", "info unless told");
+    let got = next_message(&rt, &mut ws, "notification", WAIT).expect("the second notification");
+    assert_eq!((got["id"].clone(), got["level"].as_str()), (most["id"].clone(), Some("info")));
+
+    // The member has read both: the page hears who read which.
+    send(&rt, &mut ws, json!({"type": "mark_read", "timestamp": 2, "ids": [id, most["id"]]}));
+    let read = next_event(&events, "notificationsRead");
+    assert_eq!((read["memberId"].as_str(), read["name"].as_str()), (Some(member.as_str()), Some("Sara")), "{read}");
+    assert_eq!(read["ids"], json!([id, most["id"]]));
+    assert_eq!(read["generation"], 1);
+
+    // Away with words, then busy without: the page hears each.
+    send(&rt, &mut ws, json!({"type": "presence", "timestamp": 3, "status": "away", "text": "back in 5"}));
+    let away = next_event(&events, "presence");
+    assert_eq!(
+        (away["memberId"].as_str(), away["name"].as_str(), away["status"].as_str(), away["text"].as_str()),
+        (Some(member.as_str()), Some("Sara"), Some("away"), Some("back in 5"))
+    );
+    send(&rt, &mut ws, json!({"type": "presence", "timestamp": 4, "status": "busy"}));
+    let busy = next_event(&events, "presence");
+    assert_eq!((busy["status"].as_str(), busy["text"].clone()), (Some("busy"), Value::Null), "{busy}");
+
+    // A fresh join of the same device: online again, and the page is told.
+    let _again = join_ext(&rt, &info, "dev-1", "Sara");
+    let online = next_event(&events, "presence");
+    assert_eq!((online["memberId"].as_str(), online["status"].as_str()), (Some(member.as_str()), Some("online")));
+
+    // Not hosting: nothing to announce to.
+    t.ok("stop_hosting", json!({}));
+    assert_eq!(t.err_code("notify", json!({"title": "Anyone?"})), "not_hosting");
+}
