@@ -8,6 +8,7 @@ const KEYS = {
   name: 'partyline.name', // localStorage: last name used
   key: 'partyline.joinKey', // sessionStorage: the join key from the QR fragment or the room code
   resume: 'partyline.resume', // sessionStorage: { sessionId, memberId, resumeSecret }
+  read: 'partyline.readNotes', // sessionStorage: { sessionId, ids } host notices already dismissed
 };
 
 // Storage can throw (private mode, disabled cookies): never let it break the page.
@@ -231,6 +232,7 @@ function start(resume) {
     resume: resume || undefined,
     protocolVersion: versions.indexOf('partyline/1') >= 0 ? 'partyline/1' : null,
     clock: createSyncClock(), // SyncPlay's clock filter (player.js)
+    readNotes: readNoteIds(), // dismissed before a reload: a resume replays them, they stay dismissed
   });
   const c = client;
   c.on('change', () => queueRender());
@@ -241,11 +243,29 @@ function start(resume) {
   c.on('ended', (ending) => {
     if (c === client) showEnding(ending);
   });
+  c.on('direct', (d) => {
+    if (c !== client || d.direction !== 'out' || dmTo !== d.to) return;
+    dmPending = null;
+    $('dm-status').textContent = 'Sent. It is in the chat below, marked private.';
+  });
+  c.on('directfailed', (d) => {
+    if (c !== client || dmTo !== d.to) return;
+    dmPending = null;
+    $('dm-status').textContent = 'Only ' + d.name + ' would have seen it.';
+    $('dm-error').textContent = dmFailedText(d);
+    $('dm-error').hidden = false;
+    if (!$('dm-input').value) $('dm-input').value = d.text; // give the words back
+  });
   attachSyncPlay(c); // the "Now playing" panel and the media element
   resetPartyDom();
   show('screen-party');
   c.connect();
   render();
+}
+
+function readNoteIds() {
+  const r = readJSON(session, KEYS.read);
+  return r && info && r.sessionId === info.sessionId && Array.isArray(r.ids) ? r.ids.slice(-200) : [];
 }
 
 function queueRender() {
@@ -258,6 +278,7 @@ function queueRender() {
 }
 
 const memberEls = new Map();
+const noteEls = new Map();
 const chatEls = new Map();
 let noteEl = null;
 let noticeAt = null;
@@ -265,8 +286,11 @@ let noticeAt = null;
 function resetPartyDom() {
   memberEls.clear();
   chatEls.clear();
+  noteEls.clear();
   $('member-list').textContent = '';
   $('chat-list').textContent = '';
+  $('notes').textContent = '';
+  closeDm();
   noteEl = null;
   noticeAt = null;
 }
@@ -316,10 +340,24 @@ function memberEl(id) {
   const status = el('span', 'status', 'status');
   const device = el('span', 'device', 'member-device'); // "Android phone": from the host, when it can tell
   meta.append(status, device);
-  who.append(name, meta);
+  const presence = el('p', 'presence', 'member-presence'); // away / busy, with the member's text
+  presence.hidden = true;
+  who.append(name, meta, presence);
   const lat = el('span', 'latency', 'latency');
-  li.append(av, who, lat);
-  li._r = { av, nameText, host, you, status, device, lat };
+  const dm = el('button', 'small icon dm-btn', 'dm-button');
+  dm.type = 'button';
+  dm.innerHTML = '<svg viewBox="0 0 24 24" width="22" height="22" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M4 5h16a1 1 0 0 1 1 1v10a1 1 0 0 1-1 1H9l-5 4V6a1 1 0 0 1 1-1z"/></svg>';
+  dm.addEventListener('click', (e) => {
+    e.stopPropagation();
+    openDm(id);
+  });
+  li.addEventListener('click', () => {
+    if (!dm.hidden) openDm(id);
+  });
+  const side = el('div', 'side'); // latency, and under it the private-message button
+  side.append(lat, dm);
+  li.append(av, who, side);
+  li._r = { av, nameText, host, you, status, device, lat, presence, dm };
   memberEls.set(id, li);
   return li;
 }
@@ -350,6 +388,16 @@ function renderMembers(state) {
     r.device.hidden = !m.device;
     r.lat.textContent = fmtMs(m.latency);
     r.lat.title = 'Latency measured by the host';
+    const p = state.presence[m.id];
+    li.setAttribute('data-presence', p ? p.status : 'online');
+    r.presence.hidden = !p;
+    r.presence.setAttribute('data-presence', p ? p.status : 'online');
+    r.presence.textContent = p ? PRESENCE_TEXT[p.status] + (p.text ? ': ' + p.text : '') : '';
+    // A private message: to another guest (the host's own row is the host's screen, not a guest).
+    const canDm = !self && !m.isHost && state.extensions;
+    r.dm.hidden = !canDm;
+    r.dm.setAttribute('aria-label', 'Private message to ' + m.name);
+    li.classList.toggle('tappable', canDm);
     const want = prev ? prev.nextSibling : list.firstChild;
     if (want !== li) list.insertBefore(li, want);
     prev = li;
@@ -361,6 +409,111 @@ function renderMembers(state) {
     }
   }
   $('members-empty').hidden = members.length > 0;
+}
+
+const PRESENCE_TEXT = { online: 'Here', away: 'Away', busy: 'Busy' };
+
+// ---- the host's notifications ------------------------------------------------------------------
+const NOTE_LABEL = { info: 'From the host', warning: 'Heads up', alert: 'Important' };
+
+function renderNotes(state) {
+  const box = $('notes');
+  const unread = state.notes.filter((n) => !n.read).reverse(); // newest first
+  const keep = new Set(unread.map((n) => n.id));
+  for (const [id, card] of noteEls) {
+    if (!keep.has(id)) {
+      card.remove();
+      noteEls.delete(id);
+    }
+  }
+  let prev = null;
+  for (const n of unread) {
+    let card = noteEls.get(n.id);
+    if (!card) {
+      card = el('div', 'note-card', 'notification');
+      card.setAttribute('data-note-id', n.id);
+      card.setAttribute('data-level', n.level);
+      if (n.level === 'alert') card.setAttribute('role', 'alert');
+      const text = el('div', 'note-text');
+      text.append(el('p', 'note-label', 'notification-level', NOTE_LABEL[n.level] || NOTE_LABEL.info));
+      text.append(el('p', 'note-title', 'notification-title', n.title));
+      if (n.body) text.append(el('p', 'note-body', 'notification-body', n.body));
+      const x = el('button', 'small icon note-x', 'notification-dismiss', '✕');
+      x.type = 'button';
+      x.setAttribute('aria-label', 'Dismiss: ' + n.title);
+      x.addEventListener('click', () => dismissNotes([n.id]));
+      card.append(text, x);
+      noteEls.set(n.id, card);
+    }
+    const want = prev ? prev.nextSibling : box.firstChild;
+    if (want !== card) box.insertBefore(card, want);
+    prev = card;
+  }
+  box.hidden = unread.length === 0;
+}
+
+function dismissNotes(ids) {
+  if (!client) return;
+  client.markRead(ids); // tells the host (mark_read), now or once reconnected
+  if (info) session.set(KEYS.read, JSON.stringify({ sessionId: info.sessionId, ids: client.readNoteIds().slice(-200) }));
+}
+
+// ---- private messages --------------------------------------------------------------------------
+let dmTo = null; // member id the compose box is for
+let dmPending = null; // the id of the message waiting for its direct_ack
+
+function openDm(id) {
+  if (!client) return;
+  const m = client.state.members.find((x) => x.id === id);
+  if (!m) return;
+  if (dmTo !== id) {
+    $('dm-input').value = '';
+    dmPending = null;
+  }
+  dmTo = id;
+  $('dm-to').textContent = m.name;
+  $('dm-error').hidden = true;
+  $('dm-status').textContent = 'Only ' + m.name + ' will see it.';
+  $('dm-form').hidden = false;
+  for (const [mid, li] of memberEls) li.toggleAttribute('data-dm-open', mid === id);
+  $('dm-form').scrollIntoView({ block: 'nearest' });
+  $('dm-input').focus({ preventScroll: true });
+}
+
+function closeDm() {
+  dmTo = null;
+  dmPending = null;
+  $('dm-form').hidden = true;
+  $('dm-error').hidden = true;
+  for (const li of memberEls.values()) li.removeAttribute('data-dm-open');
+}
+
+const DM_FAILED = {
+  unknown_member: "they aren't in the party any more",
+  loudsync_client: "their app can't receive private messages",
+  reconnecting: "they're reconnecting, try again in a moment",
+};
+function dmFailedText(m) {
+  return "Couldn't deliver your private message to " + m.name + ': ' + (DM_FAILED[m.reason] || DM_FAILED.unknown_member) + '.';
+}
+
+function renderDm(state) {
+  if (dmTo == null) return;
+  const m = state.members.find((x) => x.id === dmTo);
+  if (!state.extensions) return closeDm();
+  if (m) $('dm-to').textContent = m.name;
+  $('dm-send').disabled = state.connection !== 'connected';
+}
+
+function renderPresence(state) {
+  $('presence-form').hidden = !state.extensions;
+  const mine = state.myPresence || { status: 'online', text: '' };
+  for (const b of document.querySelectorAll('#presence-form .seg-btn')) {
+    b.setAttribute('aria-pressed', String(b.dataset.status === mine.status));
+    b.disabled = state.connection !== 'connected';
+  }
+  $('presence-text-row').hidden = mine.status === 'online';
+  $('presence-save').disabled = state.connection !== 'connected';
 }
 
 function renderChat(state) {
@@ -381,6 +534,28 @@ function renderChat(state) {
     const key = m.id != null ? 'id:' + m.id : 'seq:' + m.seq;
     keep.add(key);
     if (chatEls.has(key)) continue;
+    if (m.kind === 'direct-failed') {
+      const li = el('li', 'msg note failed', 'dm-failed', dmFailedText(m));
+      li.setAttribute('role', 'alert');
+      list.append(li);
+      chatEls.set(key, li);
+      added = true;
+      continue;
+    }
+    if (m.kind === 'direct') {
+      const out = m.direction === 'out';
+      const li = el('li', 'msg private' + (out ? ' mine' : ''), 'chat-message');
+      li.setAttribute('data-private', m.direction);
+      li.setAttribute('data-from', String(m.from));
+      li.setAttribute('data-to', String(m.to));
+      const author = el('span', 'author', 'chat-author', out ? 'you → ' + m.name : m.name + ' → you');
+      author.append(el('span', 'private-tag', null, 'private'));
+      li.append(author, el('span', 'text', 'chat-text', m.text));
+      list.append(li);
+      chatEls.set(key, li);
+      added = true;
+      continue;
+    }
     const li = el('li', 'msg' + (m.from === state.selfId ? ' mine' : ''), 'chat-message');
     if (m.id != null) li.setAttribute('data-chat-id', String(m.id));
     if (m.seq != null) li.setAttribute('data-seq', String(m.seq));
@@ -423,7 +598,10 @@ function render() {
   }
   $('self-name').textContent = client.device.name;
   $('self-latency').textContent = s.connection === 'connected' ? fmtMs(s.latency) : '—'; // no stale reading while cut off
+  renderNotes(s);
+  renderPresence(s);
   renderMembers(s);
+  renderDm(s);
   const chatOk = s.extensions || s.connection !== 'connected';
   $('chat-section').hidden = !chatOk;
   if (chatOk) renderChat(s);
@@ -435,6 +613,38 @@ $('chat-form').addEventListener('submit', (e) => {
   e.preventDefault();
   const input = $('chat-input');
   if (client && client.sendChat(input.value)) input.value = '';
+});
+
+for (const b of document.querySelectorAll('#presence-form .seg-btn')) {
+  b.addEventListener('click', () => {
+    if (!client) return;
+    const status = b.dataset.status;
+    if (status === 'online') $('presence-text').value = '';
+    client.setPresence(status, $('presence-text').value);
+    if (status !== 'online' && !$('presence-text').value) $('presence-text').focus({ preventScroll: true });
+  });
+}
+
+$('presence-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  if (!client) return;
+  const st = client.state.myPresence.status;
+  client.setPresence(st === 'online' ? 'away' : st, $('presence-text').value);
+  $('presence-text').blur();
+});
+
+$('dm-close').addEventListener('click', closeDm);
+
+$('dm-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  if (!client || dmTo == null) return;
+  const input = $('dm-input');
+  const id = client.sendDirect(dmTo, input.value);
+  if (!id) return;
+  dmPending = id;
+  input.value = '';
+  $('dm-error').hidden = true;
+  $('dm-status').textContent = 'Sending…';
 });
 
 $('leave-button').addEventListener('click', () => {

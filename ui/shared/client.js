@@ -252,6 +252,7 @@ export class PartylineClient {
     this._directSeq = 0;
     this._pendingDirects = {}; // id → { to, name, text } until direct_ack or recipient_unavailable
     this._readNotes = {};
+    this._goneNames = {}; // member id → name, for members who left
     this._unsentReads = [];
     for (const id of o.readNotes || []) this._readNotes[id] = true;
     this.state = {
@@ -453,7 +454,7 @@ export class PartylineClient {
 
   _nameOf(id) {
     const m = this.state.members.find((x) => x.id === id);
-    return m ? m.name : String(id);
+    return m ? m.name : this._goneNames[id] || String(id);
   }
 
   _setPresence(memberId, status, text) {
@@ -841,6 +842,8 @@ export class PartylineClient {
   }
 
   _on_member_left(m) {
+    const gone = this.state.members.find((x) => x.id === m.memberId);
+    if (gone) this._goneNames[gone.id] = gone.name; // a private message may still name them
     this.state.members = this.state.members.filter((x) => x.id !== m.memberId);
     if (this.state.presence[m.memberId]) this._setPresence(m.memberId, 'online', '');
   }

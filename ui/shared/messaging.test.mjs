@@ -130,12 +130,16 @@ test('direct: send → shown after direct_ack; incoming shown once; recipient_un
   eq(client.state.chat.slice(1).map((c) => [c.direction, c.from, c.name, c.text]), [['in', 'm-2', 'Sara', 'yes!']], 'received once');
   eq(directs.map((d) => d.direction), ['out', 'in'], 'direct events');
 
+  ws.receive({ seq: seq++, type: 'member_left', timestamp: 12, memberId: 'm-2', reason: 'left' });
+  const id3 = client.sendDirect('m-2', 'still there?');
+  ws.receive({ type: 'error', timestamp: 12, code: 'recipient_unavailable', message: 'x', details: { to: 'm-2', id: id3, reason: 'unknown_member' } });
+  eq(client.state.chat[client.state.chat.length - 1].name, 'Sara', 'a member who left is still named');
   const id2 = client.sendDirect('m-404', 'hello?');
   ws.receive({ type: 'error', timestamp: 12, code: 'recipient_unavailable', message: 'direct: member m-404 is not in the session',
     details: { to: 'm-404', id: id2, reason: 'unknown_member' } });
   const f = client.state.chat[client.state.chat.length - 1];
   eq([f.kind, f.to, f.text, f.reason], ['direct-failed', 'm-404', 'hello?', 'unknown_member'], 'failed entry');
-  eq(failed.length, 1, 'directfailed event');
+  eq(failed.length, 2, 'directfailed events');
   eq(errors, [], 'not a generic server error');
   eq(client.state.connection, 'connected', 'still connected');
 

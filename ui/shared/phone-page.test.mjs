@@ -60,7 +60,10 @@ test('the data-testid hooks exist', () => {
   const want = ['screen-loading', 'screen-join', 'screen-party', 'name-input', 'code-input', 'join-button', 'join-error',
     'session-name', 'connection-state', 'member-list', 'member', 'member-name', 'status', 'latency', 'host-badge',
     'self-latency', 'chat-list', 'chat-message', 'chat-input', 'chat-send', 'reconnect-banner', 'leave-button',
-    'ending-title', 'ending-reason', 'retry-button'];
+    'ending-title', 'ending-reason', 'retry-button',
+    'notifications', 'notification', 'notification-title', 'notification-dismiss', 'presence-control', 'presence-online',
+    'presence-away', 'presence-busy', 'presence-text', 'presence-save', 'member-presence', 'dm-button', 'dm-form', 'dm-to',
+    'dm-input', 'dm-send', 'dm-error', 'dm-failed'];
   const missing = want.filter((id) => !all.includes(`'${id}'`) && !all.includes(`"${id}"`));
   eq(missing, [], 'missing data-testid values');
   for (const s of ['kicked', 'closed', 'full', 'unauthorized', 'locked', 'replaced', 'failed', 'left']) {
