@@ -3,6 +3,7 @@
 // party uses the same protocol client as the phone (ui/shared/client.js).
 import { PartylineClient } from '../shared/client.js';
 import { createSyncPlay } from './syncplay.js';
+import { createMessaging, presenceLabel } from './messaging.js';
 import { el } from './dom.js';
 
 const $ = (id) => document.getElementById(id);
@@ -33,6 +34,7 @@ function toast(text) {
 const sentence = (t) => (t ? t.charAt(0).toUpperCase() + t.slice(1) : t);
 const fail = (e) => toast(sentence((e && e.message) || String(e)));
 const syncplay = createSyncPlay({ invoke, fail, toast });
+const messaging = createMessaging({ invoke, onPresence: () => renderMembers() });
 
 function hue(id) {
   let h = 0;
@@ -121,6 +123,7 @@ function showRunning(v) {
   $('host-stopped').hidden = true;
   $('host-running').hidden = false;
   syncplay.show(v.generation);
+  messaging.show(v.generation);
   $('qr').innerHTML = v.qrSvg;
   $('qr-big-code').innerHTML = v.qrSvg;
   $('join-url').textContent = v.joinUrl;
@@ -189,7 +192,9 @@ function memberEl(id) {
   const name = el('p', 'name');
   const nameText = el('span', null, 'member-name');
   const badge = el('span', 'badge', 'host-badge', 'Host');
-  name.append(nameText, badge);
+  // Away or busy, with the guest's words (nothing while online).
+  const presence = el('span', 'presence', 'member-presence');
+  name.append(nameText, badge, presence);
   const meta = el('p', 'meta');
   const status = el('span', 'status', 'member-status');
   // The device ("Android phone", from the server; absent when it can't tell) and its separator.
@@ -213,7 +218,7 @@ function memberEl(id) {
     }
   });
   li.append(av, who, lat, kick);
-  li._r = { av, nameText, badge, status, device, deviceSep, joined, lat, kick };
+  li._r = { av, nameText, badge, presence, status, device, deviceSep, joined, lat, kick };
   memberEls.set(id, li);
   return li;
 }
@@ -228,6 +233,12 @@ function renderMembers() {
     r.nameText.textContent = m.name;
     r.av.textContent = (Array.from(m.name.trim())[0] || '?').toUpperCase();
     r.badge.hidden = !m.isHost;
+    const p = messaging.presenceOf(m.id);
+    r.presence.textContent = presenceLabel(p);
+    r.presence.hidden = !r.presence.textContent;
+    r.presence.dataset.presence = p ? p.status : 'online';
+    r.presence.title = r.presence.textContent ? m.name + ' is ' + r.presence.textContent : '';
+    li.dataset.presence = p ? p.status : 'online';
     li.toggleAttribute('data-host', m.isHost);
     li.dataset.status = m.connectionStatus;
     r.status.dataset.status = m.connectionStatus;
@@ -259,6 +270,7 @@ function onHostEvent(ev) {
     case 'memberUpdated': {
       const old = members.get(ev.member.id);
       const m = Object.assign({}, ev.member);
+      if (!old) messaging.forget(m.id); // new here: online
       if (m.latency == null && old && old.latency != null) m.latency = old.latency;
       members.set(m.id, m);
       renderMembers();
@@ -266,6 +278,7 @@ function onHostEvent(ev) {
     }
     case 'memberLeft':
       members.delete(ev.member.id);
+      messaging.forget(ev.member.id);
       renderMembers();
       break;
     case 'sessionUpdated':
@@ -278,7 +291,8 @@ function onHostEvent(ev) {
       showStopped(null);
       break;
     default:
-      syncplay.onEvent(ev); // SyncPlay's (syncPlay, playbackProgress); chat is not shown
+      // Presence and reads, then SyncPlay's (syncPlay, playbackProgress); chat is not shown.
+      if (!messaging.onEvent(ev)) syncplay.onEvent(ev);
       break;
   }
 }
