@@ -214,6 +214,8 @@ def phone_browser(tmp, logs, hosts=("127.0.0.1",)):
         f"--user-data-dir={tmp / 'chromium'}",
     ]:
         opts.add_argument(flag)
+    # The phone's WebSocket frames, read back with get_log("performance") (what reached it).
+    opts.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     opts.add_experimental_option("mobileEmulation", {
         "deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 2.0, "touch": True, "mobile": True},
         "userAgent": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36",
@@ -249,6 +251,51 @@ def sync_row(driver, name):
         "    state: li.querySelector('[data-testid=\"sp-member-state\"]').textContent,"
         "    error: li.querySelector('[data-testid=\"sp-member-error\"]').textContent};"
         "return null;", name)
+
+
+def ws_frames_received(phone):
+    """The JSON messages the phone's page received over WebSockets since the last call."""
+    frames = []
+    for entry in phone.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message.get("method") == "Network.webSocketFrameReceived":
+            try:
+                frames.append(json.loads(message["params"]["response"]["payloadData"]))
+            except (KeyError, ValueError):
+                pass
+    return frames
+
+
+# A second guest, Tess: a bare partyline/1 member on a WebSocket of its own in the phone's
+# browser. Once welcomed it says it is away ("getting napkins"); it marks every notification
+# read as it arrives; a heartbeat keeps it connected.
+TESS_JS = """
+const [wsUrl, sessionId] = arguments;
+const t = window.__tess = { msgs: [] };
+const send = (m) => t.ws.send(JSON.stringify(Object.assign({ timestamp: Date.now() }, m)));
+t.ws = new WebSocket(wsUrl);
+t.ws.onopen = () => {
+  send({ type: 'join', sessionId, protocolVersion: 'partyline/1',
+         deviceInfo: { id: 'e2e-tess', name: 'Tess', type: 'client' } });
+  t.beat = setInterval(() => send({ type: 'heartbeat' }), 3000);
+};
+t.ws.onmessage = (e) => {
+  const m = JSON.parse(e.data);
+  t.msgs.push(m);
+  if (m.type === 'welcome') send({ type: 'presence', status: 'away', text: 'getting napkins' });
+  if (m.type === 'notification') send({ type: 'mark_read', ids: [m.id] });
+};
+"""
+
+
+def announcement(driver, title):
+    """The Announce card's entry titled `title`, as {level, reads, count, readers} (None if absent)."""
+    return driver.execute_script(
+        "for (const li of document.querySelectorAll('[data-testid=\"announcement\"]'))"
+        "  if (li.querySelector('[data-testid=\"announcement-title\"]').textContent === arguments[0]) {"
+        "    const r = li.querySelector('[data-testid=\"announcement-reads\"]');"
+        "    return {level: li.dataset.level, reads: r.textContent, count: Number(r.dataset.count), readers: r.title}; }"
+        "return null;", title)
 
 
 def scroll_to(driver, testid):
@@ -512,6 +559,52 @@ def main():
         desktop.execute_script("document.getElementById('view-host').scrollTo(0, 0)")
         step(f"SyncPlay: shared {media} (same party), played Quiet hour (1:00) on the phone; panel: Sara {shown[0]}, "
              f"{shown[1]}; summary {shown[2]!r}; Sara's volume set to 30 % from the panel, her player at 0.3; paused")
+
+        # Announce: Tess (a second partyline/1 guest in the phone's browser) goes away with words;
+        # the host announces "Pizza is here" from the form; Sara's phone receives it, Tess marks it
+        # read, and the card counts the read. An empty title is refused first (nothing sent).
+        ws_frames_received(phone)  # forget what came before
+        tess_url = "ws://" + join_url.split("//", 1)[1].split("/", 1)[0] + "/ws?token=" + join_url.split("#k=", 1)[1]
+        phone.execute_script(TESS_JS, tess_url, info_now["sessionId"])
+        until(desktop, "Tess in the guest list, away", lambda d: member_row(d, "Tess") is not None
+              and member_row(d, "Tess").get_attribute("data-presence") == "away")
+        row = member_row(desktop, "Tess")
+        chip = row.find_element(By.CSS_SELECTOR, '[data-testid="member-presence"]').text
+        assert chip == "away · getting napkins", f"Tess's presence: {chip!r}"
+        scroll_to(desktop, "member-list")
+        by_testid(desktop, "announce-send").click()
+        until(desktop, "the empty-title error", lambda d: visible(d, "announce-error") and "title" in by_testid(d, "announce-error").text)
+        assert not desktop.find_elements(By.CSS_SELECTOR, '[data-testid="announcement"]'), "nothing was sent"
+        by_testid(desktop, "announce-title").send_keys("Pizza is here")
+        by_testid(desktop, "announce-body").send_keys("In the kitchen, help yourselves")
+        by_testid(desktop, "announce-send").click()
+        until(desktop, "the announcement on the card", lambda d: announcement(d, "Pizza is here"))
+        assert not visible(desktop, "announce-error")
+        assert by_testid(desktop, "announce-title").get_attribute("value") == "", "the form is cleared"
+        sara_got = until(phone, "the notification in Sara's phone's WebSocket frames",
+                         lambda d: [m for m in ws_frames_received(d) if m.get("type") == "notification"] or None)
+        assert (sara_got[0]["title"], sara_got[0]["body"], sara_got[0]["level"]) == \
+            ("Pizza is here", "In the kitchen, help yourselves", "info"), sara_got
+        # The phone page shows notifications once ui/phone has them (being added there): then
+        # Sara sees it on screen too.
+        phone_shows = bool(phone.find_elements(By.CSS_SELECTOR, '[data-testid="notifications"]'))
+        if phone_shows:
+            until(phone, "the notification on Sara's screen", lambda d: any(
+                e.text == "Pizza is here" for e in d.find_elements(By.CSS_SELECTOR, '[data-testid="notification-title"]')))
+            phone.save_screenshot(str(out / "10n-phone-notification.png"))
+        until(phone, "Tess got it", lambda d: d.execute_script(
+            "return window.__tess.msgs.some((m) => m.type === 'notification' && m.title === 'Pizza is here')"))
+        shown = until(desktop, "a read counted", lambda d: (announcement(d, "Pizza is here") or {}).get("count", 0) >= 1 and announcement(d, "Pizza is here"))
+        assert "Tess" in shown["readers"], shown
+        screenshot(display, out / "10n-announce.png", desktop)
+        desktop.execute_script("document.documentElement.dataset.theme = 'dark'")
+        screenshot(display, out / "10n-announce-dark.png", desktop)
+        desktop.execute_script("delete document.documentElement.dataset.theme")
+        phone.execute_script("clearInterval(window.__tess.beat); window.__tess.ws.close(1000)")
+        desktop.execute_script("document.getElementById('view-host').scrollTo(0, 0)")
+        step(f"announce: an empty title refused; 'Pizza is here' sent, in Sara's phone's frames "
+             f"({'and on its screen' if phone_shows else 'the phone page shows no notifications yet'}); "
+             f"card: {shown['reads']} ({shown['readers']}); Tess listed as 'away · getting napkins'")
 
         # New key: the old QR code stops working.
         stop_or_new = by_testid(desktop, "new-key-button")
