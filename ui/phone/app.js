@@ -251,7 +251,7 @@ function start(resume) {
   c.on('directfailed', (d) => {
     if (c !== client || dmTo !== d.to) return;
     dmPending = null;
-    $('dm-status').textContent = 'Only ' + d.name + ' would have seen it.';
+    $('dm-status').hidden = true; // the error says it all
     $('dm-error').textContent = dmFailedText(d);
     $('dm-error').hidden = false;
     if (!$('dm-input').value) $('dm-input').value = d.text; // give the words back
@@ -474,6 +474,7 @@ function openDm(id) {
   $('dm-to').textContent = m.name;
   $('dm-error').hidden = true;
   $('dm-status').textContent = 'Only ' + m.name + ' will see it.';
+  $('dm-status').hidden = false;
   $('dm-form').hidden = false;
   for (const [mid, li] of memberEls) li.toggleAttribute('data-dm-open', mid === id);
   $('dm-form').scrollIntoView({ block: 'nearest' });
@@ -644,6 +645,7 @@ $('dm-form').addEventListener('submit', (e) => {
   dmPending = id;
   input.value = '';
   $('dm-error').hidden = true;
+  $('dm-status').hidden = false;
   $('dm-status').textContent = 'Sending…';
 });
 
