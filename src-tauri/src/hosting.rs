@@ -474,10 +474,5 @@ async fn forward<R: Runtime>(
 
 /// This computer's name, for the host's own member.
 fn this_computer() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "Host".into())
+    partyline_host::computer_name().unwrap_or_else(|| "Host".into())
 }

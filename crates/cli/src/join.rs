@@ -292,10 +292,5 @@ fn device_id() -> String {
 }
 
 fn computer_name() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "Terminal".into())
+    partyline_host::computer_name().unwrap_or_else(|| "Terminal".into())
 }

@@ -307,6 +307,17 @@ impl Host {
     }
 }
 
+/// This computer's name ("Rishad's MacBook"), for a member it joins as or hosts as; `None` when
+/// the system does not say.
+pub fn computer_name() -> Option<String> {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+}
+
 enum Reach {
     Interface(partyline_discovery::InterfaceError),
     NoLan(String),
