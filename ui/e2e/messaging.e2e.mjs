@@ -102,7 +102,8 @@ test('notify on both phones, presence in the list, a private message only its re
   await ana.type('presence-text', 'back in 5');
   await ana.click('presence-save');
   const benRow = `document.querySelector('[data-member-id="${anaId}"] [data-testid="member-presence"]')`;
-  const seen = await ben.waitFor(`${benRow} && !${benRow}.hidden && ${benRow}.textContent`, "Ana's presence in Ben's list");
+  // Away goes out at the tap, the text with Set: wait for the second (the first may show alone).
+  const seen = await ben.waitFor(`${benRow} && !${benRow}.hidden && ${benRow}.textContent.includes(': ') && ${benRow}.textContent`, "Ana's presence with its text in Ben's list");
   assert.equal(seen, 'Away: back in 5', "Ana's presence as Ben sees it");
   assert.equal(await ana.eval(`document.querySelector('[data-testid="presence-away"]').getAttribute('aria-pressed')`), 'true', 'Away pressed on Ana');
   const cleoSaw = await cleo.waitFor((m) => m.type === 'presence_update' && m.memberId === anaId && m.text === 'back in 5', 'presence_update at Cleo');
