@@ -233,14 +233,8 @@ fn a_member_joins_is_listed_and_kicked() {
     let t = app("member");
     let events = t.events();
     let info = t.ok("host_info", json!({}));
-    let url = format!("{}?token={}", info["wsUrl"].as_str().unwrap(), join_key(info["joinUrl"].as_str().unwrap()));
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (mut ws, _) = rt.block_on(tokio_tungstenite::connect_async(url)).unwrap();
-    let join = json!({
-        "type": "join", "timestamp": 1, "sessionId": info["sessionId"], "protocolVersion": "partyline/1",
-        "deviceInfo": {"id": "dev-1", "name": "Sara's phone", "type": "client"},
-    });
-    rt.block_on(ws.send(Message::text(join.to_string()))).unwrap();
+    let mut ws = join_ext(&rt, &info, "dev-1", "Sara's phone");
 
     let joined = next_event(&events, "memberJoined");
     assert_eq!(joined["generation"], 1);
@@ -450,14 +444,8 @@ fn syncplay_member_sync_reaches_the_panel() {
     let item = t.ok("playback", json!({}))["library"][0]["id"].clone();
     assert!(item.is_string(), "--media shares the folder at start");
     let info = t.ok("host_info", json!({}));
-    let url = format!("{}?token={}", info["wsUrl"].as_str().unwrap(), join_key(info["joinUrl"].as_str().unwrap()));
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (mut ws, _) = rt.block_on(tokio_tungstenite::connect_async(url)).unwrap();
-    let join = json!({
-        "type": "join", "timestamp": 1, "sessionId": info["sessionId"], "protocolVersion": "partyline/1",
-        "deviceInfo": {"id": "dev-1", "name": "Sara's phone", "type": "client"},
-    });
-    rt.block_on(ws.send(Message::text(join.to_string()))).unwrap();
+    let mut ws = join_ext(&rt, &info, "dev-1", "Sara's phone");
     let member = next_event(&events, "memberJoined")["member"]["id"].clone();
 
     // The phone is an extension member: the start waits for it.
@@ -486,16 +474,7 @@ fn syncplay_member_sync_reaches_the_panel() {
 
     // The host turns this phone down: it gets remote.command volume 0.3; bad values are refused.
     t.ok("set_member_volume", json!({"memberId": member, "volume": 0.3}));
-    let command = rt.block_on(async {
-        loop {
-            let message = tokio::time::timeout(WAIT, ws.next()).await.expect("a message in time").unwrap().unwrap();
-            let Message::Text(text) = message else { continue }; // WebSocket pings (latency)
-            let value: Value = serde_json::from_str(&text).unwrap();
-            if value["type"] == "remote.command" {
-                break value;
-            }
-        }
-    });
+    let command = next_message(&rt, &mut ws, "remote.command", WAIT).expect("remote.command within WAIT");
     assert_eq!((command["command"].as_str(), command["value"].as_f64()), (Some("volume"), Some(0.3)), "{command}");
     assert_eq!(t.err_code("set_member_volume", json!({"memberId": member, "volume": 1.5})), "bad_volume");
     assert_eq!(t.err_code("set_member_volume", json!({"memberId": member, "volume": -0.1})), "bad_volume");
