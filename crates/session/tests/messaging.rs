@@ -120,11 +120,7 @@ fn loudsync_sender_is_refused() {
 #[test]
 fn resume_replays_direct_messages() {
     let mut sim = Sim::new(Config::default());
-    let x = sim.connect();
-    sim.send(x, &join_text("dev-x", true));
-    let welcome = sim.messages(x).into_iter().find(|m| m["type"] == "welcome").unwrap();
-    let (x_id, secret) =
-        (welcome["clientId"].as_str().unwrap().to_string(), welcome["resumeSecret"].as_str().unwrap().to_string());
+    let (x, x_id, secret) = sim.join_resumable("dev-x");
     let (y, y_id) = sim.join("dev-y", true);
     let last_seq = sim.messages(x).last().unwrap()["seq"].as_u64().unwrap(); // member_joined y
     sim.send(x, &direct(&y_id, "before", json!(0)));
@@ -302,11 +298,7 @@ fn broadcast_reaches_the_right_members() {
 #[test]
 fn subscriptions_survive_resume_and_broadcasts_replay() {
     let mut sim = Sim::new(Config::default());
-    let x = sim.connect();
-    sim.send(x, &join_text("dev-x", true));
-    let welcome = sim.messages(x).into_iter().find(|m| m["type"] == "welcome").unwrap();
-    let (x_id, secret) =
-        (welcome["clientId"].as_str().unwrap().to_string(), welcome["resumeSecret"].as_str().unwrap().to_string());
+    let (x, x_id, secret) = sim.join_resumable("dev-x");
     let (y, _) = sim.join("dev-y", true);
     sim.take(x);
     sim.send(x, &topics_msg("subscribe", &["news"]));
@@ -503,11 +495,7 @@ fn voice_signal_errors_change_nothing() {
 #[test]
 fn resume_does_not_replay_voice_signal() {
     let mut sim = Sim::new(Config::default());
-    let x = sim.connect();
-    sim.send(x, &join_text("dev-x", true));
-    let welcome = sim.messages(x).into_iter().find(|m| m["type"] == "welcome").unwrap();
-    let (x_id, secret) =
-        (welcome["clientId"].as_str().unwrap().to_string(), welcome["resumeSecret"].as_str().unwrap().to_string());
+    let (x, x_id, secret) = sim.join_resumable("dev-x");
     let (y, _) = sim.join("dev-y", true);
     let last_seq = sim.messages(x).last().unwrap()["seq"].as_u64().unwrap();
     // Delivered on the old connection but (being unsequenced) not kept.

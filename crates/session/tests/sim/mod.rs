@@ -71,6 +71,17 @@ impl Sim {
         (conn, welcome["clientId"].as_str().unwrap().to_string())
     }
 
+    /// Connects and joins as an extension member; returns the connection, the member id and
+    /// its resume secret (the welcome bundle is consumed).
+    pub fn join_resumable(&mut self, device: &str) -> (ConnId, String, String) {
+        let conn = self.connect();
+        self.send(conn, &join_text(device, true));
+        let welcome = self.messages(conn).into_iter().find(|m| m["type"] == "welcome");
+        let welcome = welcome.unwrap_or_else(|| panic!("{device} got no welcome"));
+        let text = |key: &str| welcome[key].as_str().unwrap().to_string();
+        (conn, text("clientId"), text("resumeSecret"))
+    }
+
     pub fn flush(&mut self) {
         while let Some(transmit) = self.session.poll_transmit() {
             let (conn, seen) = match transmit {
