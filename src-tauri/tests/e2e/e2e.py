@@ -202,6 +202,32 @@ def quit_all(procs, *drivers):
     procs.stop_all()
 
 
+def start_tauri_driver(procs, logs, env):
+    """tauri-driver with WebKitWebDriver, ready for sessions; returns its port."""
+    port, native = free_port(), free_port()
+    wd = shutil.which("WebKitWebDriver") or "/usr/bin/WebKitWebDriver"
+    driver_proc = procs.start(
+        ["tauri-driver", "--port", str(port), "--native-port", str(native), "--native-driver", wd],
+        open(logs / "tauri-driver.log", "w"), env=env,
+    )
+    wait_port(port, driver_proc, "tauri-driver")
+    # tauri-driver answers before its WebKitWebDriver child listens; a session asked for in
+    # between fails with "client error (Connect)".
+    wait_port(native, driver_proc, "WebKitWebDriver (started by tauri-driver)")
+    return port
+
+
+def launch_app(port, app, logs):
+    """Starts the app through tauri-driver; its WebDriver session."""
+    opts = ArgOptions()
+    opts.set_capability("browserName", "wry")
+    opts.set_capability("tauri:options", {"application": app})
+    try:
+        return webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=opts)
+    except WebDriverException as e:
+        raise SystemExit(f"tauri-driver could not start the app: {e.msg}\n(see {logs}/tauri-driver.log)")
+
+
 def phone_browser(tmp, logs, hosts=("127.0.0.1",)):
     """Headless Chromium as a phone; only `hosts` resolve, so nothing else is ever reached."""
     opts = webdriver.ChromeOptions()
@@ -358,23 +384,7 @@ def main():
         step(f"launched: QR on screen decodes to {url}; /api/info said {info['name']!r}; gone after SIGTERM")
 
         # ---- 2. through WebDriver -----------------------------------------------------------------
-        port, native = free_port(), free_port()
-        wd = shutil.which("WebKitWebDriver") or "/usr/bin/WebKitWebDriver"
-        driver_proc = procs.start(
-            ["tauri-driver", "--port", str(port), "--native-port", str(native), "--native-driver", wd],
-            open(logs / "tauri-driver.log", "w"), env=env,
-        )
-        wait_port(port, driver_proc, "tauri-driver")
-        # tauri-driver answers before its WebKitWebDriver child listens; a session asked for in
-        # between fails with "client error (Connect)".
-        wait_port(native, driver_proc, "WebKitWebDriver (started by tauri-driver)")
-        opts = ArgOptions()
-        opts.set_capability("browserName", "wry")
-        opts.set_capability("tauri:options", {"application": app})
-        try:
-            desktop = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=opts)
-        except WebDriverException as e:
-            raise SystemExit(f"tauri-driver could not start the app: {e.msg}\n(see {logs}/tauri-driver.log)")
+        desktop = launch_app(start_tauri_driver(procs, logs, env), app, logs)
         step("app started through tauri-driver + WebKitWebDriver")
         frames = desktop.execute_async_script(
             "const done = arguments[arguments.length - 1]; let n = 0;"

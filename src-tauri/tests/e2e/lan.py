@@ -32,11 +32,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import e2e  # noqa: E402  (helpers shared with the loopback test)
-from e2e import WAIT, Procs, by_testid, free_port, screenshot, start_xvfb, step, until, visible, wait_for_qr, wait_port  # noqa: E402
-from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import WebDriverException  # noqa: E402
+from e2e import WAIT, Procs, by_testid, screenshot, start_xvfb, step, until, visible, wait_for_qr  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.common.options import ArgOptions  # noqa: E402
 
 A_ETH0, B_ETH0 = "10.231.0.1", "10.231.0.2"
 A_ETH1, B_ETH1 = "10.232.0.1", "10.232.0.2"
@@ -145,23 +142,10 @@ def inside(args):
         step(f"host A: display {display}; Kitchen (host B) at {kitchen['addresses'][0]['addr']}:{kitchen['port']}, "
              f"room code {kitchen['roomCode']}")
 
-        port, native = free_port(), free_port()
-        wd = shutil.which("WebKitWebDriver") or "/usr/bin/WebKitWebDriver"
-        driver_proc = procs.start(
-            ["tauri-driver", "--port", str(port), "--native-port", str(native), "--native-driver", wd],
-            open(logs / "tauri-driver.log", "w"), env=env,
-        )
-        wait_port(port, driver_proc, "tauri-driver")
-        wait_port(native, driver_proc, "WebKitWebDriver (started by tauri-driver)")
+        port = e2e.start_tauri_driver(procs, logs, env)
 
         def launch():
-            opts = ArgOptions()
-            opts.set_capability("browserName", "wry")
-            opts.set_capability("tauri:options", {"application": app})
-            try:
-                return webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=opts)
-            except WebDriverException as e:
-                raise SystemExit(f"tauri-driver could not start the app: {e.msg}\n(see {logs}/tauri-driver.log)")
+            return e2e.launch_app(port, app, logs)
 
         # ---- 1. address picker ---------------------------------------------------------------------
         desktop = launch()
