@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use partyline_protocol::client::PlayCommand;
 use partyline_protocol::{ClientMessage, DecodeError, Frame, MemberInfo, Permissions, SessionState};
-use partyline_session::{ConnId, Event, Session, SessionError, Time, Transmit};
+use partyline_session::{ConnId, Event, Peer, Session, SessionError, Time, Transmit};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
@@ -19,7 +19,7 @@ use crate::clock::Clock;
 /// arrive, so a busy session slows the readers (and, through TCP, the clients) down.
 #[derive(Debug)]
 pub(crate) enum Inbound {
-    Connected { conn: ConnId, outbox: Outbox, device: Option<&'static str> },
+    Connected { conn: ConnId, outbox: Outbox, addr: std::net::IpAddr, device: Option<&'static str> },
     Message { conn: ConnId, message: ClientMessage },
     Invalid { conn: ConnId, error: DecodeError },
     RateLimited { conn: ConnId, retry_after_ms: u64, abusive: bool },
@@ -166,9 +166,9 @@ impl Driver {
     fn inbound(&mut self, message: Inbound) {
         let now = self.clock.now();
         match message {
-            Inbound::Connected { conn, outbox, device } => {
+            Inbound::Connected { conn, outbox, addr, device } => {
                 self.outboxes.insert(conn, outbox);
-                self.session.handle_connect(now, conn, device.map(str::to_string));
+                self.session.handle_connect(now, conn, Peer { addr, device: device.map(str::to_string) });
             }
             Inbound::Message { conn, message } => self.session.handle_message(now, conn, message),
             Inbound::Invalid { conn, error } => self.session.handle_invalid(now, conn, &error),
@@ -233,6 +233,12 @@ impl Driver {
     fn flush(&mut self) {
         while let Some(transmit) = self.session.poll_transmit() {
             let (conn, out) = match transmit {
+                Transmit::Replay { conn, frames } => {
+                    for (seq, frame) in frames {
+                        self.route(conn, Out::Text(frame, Some(seq)));
+                    }
+                    continue;
+                }
                 Transmit::Send { conn, frame, seq } => (conn, Out::Text(frame, seq)),
                 Transmit::Probe { conn, sent_at } => (conn, Out::Probe(sent_at)),
                 Transmit::Close { conn, code, reason } => {
@@ -244,16 +250,7 @@ impl Driver {
                     continue;
                 }
             };
-            let Some(outbox) = self.outboxes.get(&conn) else { continue };
-            match outbox.tx.try_send(out) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    warn!(%conn, "outbound queue full; closing the connection");
-                    self.session.handle_overflow(self.clock.now(), conn);
-                }
-                // The connection task has ended; its Disconnected is on its way.
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
-            }
+            self.route(conn, out);
         }
         let mut changed = false;
         while let Some(event) = self.session.poll_event() {
@@ -266,6 +263,23 @@ impl Driver {
         }
         if changed {
             self.state.send_replace(self.session.state());
+        }
+    }
+}
+
+impl Driver {
+    /// Queues one write for a connection. A full queue means it cannot keep up: the session is
+    /// told, and closes it, in this same pass.
+    fn route(&mut self, conn: ConnId, out: Out) {
+        let Some(outbox) = self.outboxes.get(&conn) else { return };
+        match outbox.tx.try_send(out) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                warn!(%conn, "outbound queue full; closing the connection");
+                self.session.handle_overflow(self.clock.now(), conn);
+            }
+            // The connection task has ended; its Disconnected is on its way.
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
         }
     }
 }

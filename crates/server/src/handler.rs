@@ -44,7 +44,7 @@ pub(crate) async fn serve(
         let (tx, rx) = mpsc::channel(shared.limits.outbound_queue);
         let kill = Arc::new(Kill::default());
         let (mut sink, stream) = socket.split();
-        let connected = Inbound::Connected { conn, outbox: Outbox { tx, kill: kill.clone() }, device };
+        let connected = Inbound::Connected { conn, outbox: Outbox { tx, kill: kill.clone() }, addr: peer.ip(), device };
         if shared.inbound.send(connected).await.is_err() {
             // The session task is gone: the session is closed.
             let _ = close_with(&mut sink, close::SESSION_CLOSED, "session closed").await;

@@ -31,6 +31,19 @@ pub struct Config {
     /// few messages a second, 512 covers the whole resume window; the messages themselves are
     /// shared with every other member's buffer, so each entry costs a pointer and a number.
     pub replay_capacity: usize,
+    /// The most bytes one member's replay buffer keeps. 256 KiB holds the whole resume window
+    /// of a busy party's chat (a few hundred bytes a message) and bounds what anyone can make
+    /// the host hold for a member that is away: 32 maximal `direct`s, not 512.
+    pub replay_bytes: usize,
+    /// The most bytes all replay buffers together keep (counting a shared frame once per
+    /// buffer, so the true figure is lower). Past it, the largest buffer of a reconnecting
+    /// member (else the largest one) is dropped; that member resumes with a snapshot.
+    /// 64 MiB: 256 KiB for each of 256 members, and a fixed ceiling for 10,000.
+    pub replay_total_bytes: usize,
+    /// The most members (connected or reconnecting) whose connections come from one address.
+    /// The same 32 as the server's WebSocket connections per address: a household behind one
+    /// NAT fits, and one address cannot take a party's places.
+    pub max_members_per_addr: usize,
 }
 
 /// The highest capacity a host may set: the benchmarks carry 10,000 members on two cores.
@@ -52,6 +65,9 @@ impl Default for Config {
             resume_window: 120 * SECOND,
             probe_interval: 5 * SECOND,
             replay_capacity: 512,
+            replay_bytes: 256 * 1024,
+            replay_total_bytes: 64 * 1024 * 1024,
+            max_members_per_addr: 32,
         }
     }
 }

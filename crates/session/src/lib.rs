@@ -25,7 +25,7 @@ pub mod syncplay;
 
 pub use config::Config;
 pub use limit::TokenBucket;
-pub use session::{ConnId, Event, MemberSync, Session, SessionError, Transmit};
+pub use session::{ConnId, Event, MemberSync, Peer, Session, SessionError, Transmit};
 pub use syncplay::{Actor, PlayError, SyncPlay};
 
 /// The host's one clock: microseconds since the Unix epoch. The I/O layer derives it from a

@@ -1,6 +1,7 @@
 //! One member's state, and the replay buffer that makes resume lose nothing.
 
 use std::collections::{BTreeSet, VecDeque};
+use std::net::IpAddr;
 
 use partyline_protocol::{ConnectionStatus, Frame, MemberInfo, PresenceStatus};
 
@@ -21,6 +22,9 @@ pub struct Member {
     pub joined_at_ms: u64,
     /// The live connection, or `None` while reconnecting.
     pub conn: Option<ConnId>,
+    /// The address its current (or last) connection came from. A join naming this member's
+    /// device from another address does not take it over (see `Session::join`).
+    pub addr: IpAddr,
     /// A short label for the device ("iPhone", "Windows PC"), from the I/O layer at connect;
     /// sent to extension members only.
     pub device: Option<String>,
@@ -34,6 +38,9 @@ pub struct Member {
     pub lost_at: Option<Time>,
     /// Smoothed round-trip time in µs.
     pub rtt: Option<Time>,
+    /// The payload of the latency probe in flight, if any: only the pong that echoes it is a
+    /// round trip. Anything else a client sends as a pong (unsolicited, replayed, forged) is not.
+    pub probe: Option<Time>,
     /// The latency (ms) last announced in a `latency_update`.
     pub announced_latency: Option<u32>,
     /// The sequenced stream (extension members only).
@@ -86,6 +93,11 @@ pub struct Stream {
     next_seq: u64,
     buffer: VecDeque<(u64, Frame)>,
     capacity: usize,
+    /// The most bytes of frames kept: a bound on what one member's buffer can hold however
+    /// large the messages sent to it (8 KiB `direct`s to a member that is away).
+    max_bytes: usize,
+    /// Bytes of the frames kept now.
+    bytes: usize,
 }
 
 /// What a resume from `last_seq` gets.
@@ -99,22 +111,35 @@ pub enum Replay {
 }
 
 impl Stream {
-    /// An empty stream whose first message will be number 1.
-    pub fn new(capacity: usize) -> Self {
-        Stream { next_seq: 1, buffer: VecDeque::new(), capacity }
+    /// An empty stream whose first message will be number 1, keeping at most `capacity`
+    /// messages and `max_bytes` bytes of them.
+    pub fn new(capacity: usize, max_bytes: usize) -> Self {
+        Stream { next_seq: 1, buffer: VecDeque::new(), capacity, max_bytes, bytes: 0 }
     }
 
-    /// Numbers a message and keeps it for replay.
+    /// Numbers a message and keeps it for replay, forgetting the oldest kept ones when the
+    /// count or the bytes would pass their bounds (a resume from before them gets a snapshot).
     pub fn push(&mut self, frame: &Frame) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        if self.capacity > 0 {
-            if self.buffer.len() == self.capacity {
-                self.buffer.pop_front();
+        if self.capacity > 0 && frame.len() <= self.max_bytes {
+            while self.buffer.len() >= self.capacity || self.bytes + frame.len() > self.max_bytes {
+                let Some((_, old)) = self.buffer.pop_front() else { break };
+                self.bytes -= old.len();
             }
+            self.bytes += frame.len();
             self.buffer.push_back((seq, frame.clone()));
+        } else if self.capacity > 0 {
+            // Larger than the whole bound: it cannot be kept, so nothing before it can be
+            // replayed either (a resume from before it gets a snapshot).
+            self.forget_buffered();
         }
         seq
+    }
+
+    /// Bytes of the frames kept for replay.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// The highest number given so far (0 before the first).
@@ -140,12 +165,7 @@ impl Stream {
     /// (130 B per member: 130 KB at a thousand) alive for as long as it sits in the buffer.
     pub fn forget_buffered(&mut self) {
         self.buffer.clear();
-    }
-
-    /// Starts over at 1 (a fresh join of the same device).
-    pub fn reset(&mut self) {
-        self.next_seq = 1;
-        self.buffer.clear();
+        self.bytes = 0;
     }
 }
 
@@ -161,7 +181,7 @@ mod tests {
     /// Replay returns exactly the messages after `last_seq`, then a snapshot once they are gone.
     #[test]
     fn replay_window() {
-        let mut stream = Stream::new(3);
+        let mut stream = Stream::new(3, 1 << 20);
         for n in 1..=5 {
             assert_eq!(stream.push(&frame(n)), n);
         }
@@ -175,5 +195,23 @@ mod tests {
         assert_eq!(stream.replay_after(5), Replay::Messages(vec![]), "up to date: nothing to send");
         assert_eq!(stream.replay_after(4), Replay::Snapshot, "from before the snapshot: a new one");
         assert_eq!(stream.push(&frame(6)), 6, "numbering goes on");
+    }
+
+    /// The byte bound forgets the oldest frames first, and a frame larger than the bound
+    /// leaves nothing to replay from before it.
+    #[test]
+    fn byte_bound() {
+        let size = frame(1).len();
+        let mut stream = Stream::new(100, 2 * size);
+        for n in 1..=3 {
+            stream.push(&frame(n));
+        }
+        assert_eq!(stream.bytes(), 2 * size, "two frames fit");
+        assert_eq!(stream.replay_after(0), Replay::Snapshot, "frame 1 was forgotten for frame 3");
+        assert_eq!(stream.replay_after(1), Replay::Messages(vec![(2, frame(2)), (3, frame(3))]));
+        let big = Frame::encode(&ServerMessage::Kicked { timestamp: 4, reason: "x".repeat(3 * size) });
+        assert_eq!(stream.push(&big), 4);
+        assert_eq!((stream.bytes(), stream.replay_after(3)), (0, Replay::Snapshot));
+        assert_eq!(stream.replay_after(4), Replay::Messages(vec![]));
     }
 }

@@ -2,6 +2,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::net::IpAddr;
 
 use partyline_protocol::client::{
     Broadcast, Chat, DeviceState, Direct, Join, MarkRead, PlayCommand, PlaybackProgress, Resume, Topics, VoiceSignal,
@@ -32,6 +33,24 @@ impl std::fmt::Display for ConnId {
     }
 }
 
+/// Where a connection comes from, as the I/O layer saw it when it opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    /// The remote address. Members are counted per address, and a device id is only trusted
+    /// to take over its member from the address that member is on.
+    pub addr: IpAddr,
+    /// A short label for the device ("iPhone", "Windows PC"), if the I/O layer could tell; a
+    /// member that joins on the connection carries it as `device` to extension members.
+    pub device: Option<String>,
+}
+
+impl Peer {
+    /// A connection from `addr` whose device is unknown.
+    pub fn from_addr(addr: IpAddr) -> Peer {
+        Peer { addr, device: None }
+    }
+}
+
 /// Something for the I/O layer to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transmit {
@@ -43,6 +62,16 @@ pub enum Transmit {
         frame: Frame,
         /// The member's sequence number for it, for extension members.
         seq: Option<u64>,
+    },
+    /// Write these sequenced frames, in order, paced by the connection's own writer: a resume's
+    /// replay, which may be hundreds of messages and must not count against the connection's
+    /// outbound queue one by one (a replay that overflowed it closed the member before
+    /// `resumed` was written, and every retry did the same).
+    Replay {
+        /// To whom.
+        conn: ConnId,
+        /// The messages with their sequence numbers.
+        frames: Vec<(u64, Frame)>,
     },
     /// Send a WebSocket ping whose payload is `sent_at` (8 bytes, big-endian), and hand the
     /// pong's payload back to [`Session::handle_probe_reply`].
@@ -173,8 +202,8 @@ enum Timer {
 
 #[derive(Debug, Clone)]
 enum Conn {
-    /// Connected, not yet joined, until this deadline; from this device (a label).
-    Pending { deadline: Time, device: Option<String> },
+    /// Connected, not yet joined, until this deadline; from this peer.
+    Pending { deadline: Time, peer: Peer },
     /// Joined as this member.
     Member(u64),
 }
@@ -199,6 +228,8 @@ pub struct Session {
     next_chat: u64,
     next_notification: u64,
     timers: BinaryHeap<Reverse<(Time, Timer)>>,
+    /// Bytes kept in every member's replay buffer together (see `Config::replay_total_bytes`).
+    replay_bytes: usize,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     syncplay: SyncPlay,
@@ -236,6 +267,7 @@ impl Session {
             next_chat: 0,
             next_notification: 0,
             timers: BinaryHeap::new(),
+            replay_bytes: 0,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             syncplay: SyncPlay::default(),
@@ -274,6 +306,12 @@ impl Session {
         list.push(self.host.clone());
         list.extend(self.order.iter().map(|key| self.members[key].info()));
         list
+    }
+
+    /// Bytes held in the members' replay buffers, counting a shared frame once per buffer:
+    /// at most `Config::replay_total_bytes`.
+    pub fn replay_bytes(&self) -> usize {
+        self.replay_bytes
     }
 
     /// Members now in the session, not counting the host.
@@ -323,16 +361,14 @@ impl Session {
 
     // ----- What came in -----
 
-    /// A connection opened (and passed the key check). `device`: a short label for the device
-    /// it comes from ("iPhone", "Windows PC"), if the I/O layer could tell; a member that joins
-    /// on it carries it as `device` to extension members.
-    pub fn handle_connect(&mut self, now: Time, conn: ConnId, device: Option<String>) {
+    /// A connection opened (and passed the key check), from `peer`.
+    pub fn handle_connect(&mut self, now: Time, conn: ConnId, peer: Peer) {
         if self.closed {
             self.close_conn(conn, close::SESSION_CLOSED, "session closed");
             return;
         }
         let deadline = now + self.config.join_timeout;
-        self.conns.insert(conn, Conn::Pending { deadline, device });
+        self.conns.insert(conn, Conn::Pending { deadline, peer });
         self.timers.push(Reverse((deadline, Timer::JoinDeadline(conn))));
     }
 
@@ -345,8 +381,8 @@ impl Session {
                 let clock = self.is_ext(conn).then_some((now, now));
                 self.reply(conn, pong(ping.timestamp, clock));
             }
-            (Conn::Pending { device, .. }, ClientMessage::Join(join)) => self.join(now, conn, join, device),
-            (Conn::Pending { .. }, ClientMessage::Resume(resume)) => self.resume(now, conn, resume),
+            (Conn::Pending { peer, .. }, ClientMessage::Join(join)) => self.join(now, conn, join, peer),
+            (Conn::Pending { peer, .. }, ClientMessage::Resume(resume)) => self.resume(now, conn, resume, peer.addr),
             (Conn::Pending { .. }, other) => {
                 let message = format!("{}: send join first", other.kind());
                 self.reply_error(now, conn, ErrorCode::InvalidMessage, message, json!({"reason": "not_joined"}));
@@ -439,9 +475,12 @@ impl Session {
     pub fn handle_probe_reply(&mut self, now: Time, conn: ConnId, sent_at: Time) {
         let Some(Conn::Member(key)) = self.conns.get(&conn) else { return };
         let Some(member) = self.members.get_mut(key) else { return };
-        if sent_at > now {
-            return; // Not a payload we sent.
+        // Only the pong of the probe in flight is a round trip: an unsolicited pong, an old one
+        // or a forged payload (0 read as "sent at the epoch": 822,754,496 ms) measures nothing.
+        if member.probe != Some(sent_at) || sent_at > now {
+            return;
         }
+        member.probe = None;
         let sample = now - sent_at;
         // Smooth like TCP's SRTT (RFC 6298, alpha = 1/8 would be slow to show a change on a
         // screen; 1/4 settles in a few samples and still hides a single hiccup).
@@ -577,6 +616,7 @@ impl Session {
             self.close_conn(conn, close::SESSION_CLOSED, "session closed");
         }
         self.members.clear();
+        self.replay_bytes = 0;
         self.by_id.clear();
         self.by_device.clear();
         self.order.clear();
@@ -678,7 +718,7 @@ impl Session {
         if self.closed { Err(SessionError::Closed) } else { Ok(()) }
     }
 
-    fn join(&mut self, now: Time, conn: ConnId, join: Join, device: Option<String>) {
+    fn join(&mut self, now: Time, conn: ConnId, join: Join, peer: Peer) {
         let ext = match join.protocol_version.as_deref() {
             None | Some(partyline_protocol::LOUDSYNC_V1) => false,
             Some(PARTYLINE_V1) => true,
@@ -704,13 +744,48 @@ impl Session {
             );
         }
         if let Some(&key) = self.by_device.get(&join.device_info.id) {
-            return self.rejoin(now, conn, key, join, ext, device);
+            // A device id is a name, not a credential (anyone can send another's): it takes over
+            // its member only from the address that member is on. From elsewhere, a connected
+            // member keeps its place (LOUDSYNC: "Device must not already be connected"), and a
+            // reconnecting one (its resume secret is what proves it) is let go for a fresh join.
+            let member = &self.members[&key];
+            if member.addr == peer.addr {
+                return self.rejoin(now, conn, key, join, ext, peer);
+            }
+            if member.conn.is_some() {
+                let message = "This device is already connected to the session";
+                let details = json!({"deviceId": join.device_info.id});
+                return self.reply_error(now, conn, ErrorCode::AlreadyJoined, message, details);
+            }
+            self.remove_member(now, key, LeaveReason::Timeout, None);
         }
         if self.locked {
             let message = "The host has locked the session";
             return self.reply_error(now, conn, ErrorCode::Unauthorized, message, json!({"reason": "locked"}));
         }
+        let from_addr = self.members.values().filter(|member| member.addr == peer.addr).count();
+        if from_addr >= self.config.max_members_per_addr {
+            let per_addr = self.config.max_members_per_addr;
+            let message = format!("Too many members from this address (at most {per_addr})");
+            return self.reply_error(
+                now,
+                conn,
+                ErrorCode::SessionFull,
+                message,
+                json!({"reason": "address_limit", "maxMembersPerAddress": per_addr}),
+            );
+        }
         let max = self.config.max_members;
+        if self.members.len() as u32 >= max {
+            // A reconnecting member holds a place, it does not fill it: when a new guest needs
+            // it, the one away longest gives it up (it may still join afresh). Without this,
+            // joins that drop at once held every place for the whole resume window.
+            let longest_away =
+                self.members.iter().filter_map(|(key, member)| member.lost_at.map(|lost_at| (lost_at, *key))).min();
+            if let Some((_, key)) = longest_away {
+                self.remove_member(now, key, LeaveReason::Timeout, None);
+            }
+        }
         if self.members.len() as u32 >= max {
             let current = self.members.len();
             let message = format!("Session has reached maximum capacity ({max} members)");
@@ -737,14 +812,16 @@ impl Session {
             device_id: join.device_info.id.clone(),
             joined_at_ms: now / MILLISECOND,
             conn: Some(conn),
-            device,
+            addr: peer.addr,
+            device: peer.device,
             ext,
             secret: ext.then(|| ids::secret(&mut self.rng)),
             last_heartbeat: now,
             lost_at: None,
             rtt: None,
+            probe: None,
             announced_latency: None,
-            stream: Stream::new(if ext { self.config.replay_capacity } else { 0 }),
+            stream: self.new_stream(ext),
             progress: None,
             topics: BTreeSet::new(),
             presence: PresenceStatus::Online,
@@ -765,13 +842,15 @@ impl Session {
         self.broadcast_versions(&ext_frame, legacy.as_ref(), Some(key));
         self.events.push_back(Event::MemberJoined(info));
         self.events.push_back(Event::SessionUpdated(self.state()));
-        self.transmits.push_back(Transmit::Probe { conn, sent_at: now });
+        self.send_probe(now, key, conn);
     }
 
     /// A device that is already a member joined again: it takes over with its new connection
     /// and keeps its member id, so the others see no one leave.
-    fn rejoin(&mut self, now: Time, conn: ConnId, key: u64, join: Join, ext: bool, device: Option<String>) {
+    fn rejoin(&mut self, now: Time, conn: ConnId, key: u64, join: Join, ext: bool, peer: Peer) {
+        let stream = self.new_stream(ext);
         let member = self.members.get_mut(&key).expect("by_device points at a member");
+        let device = peer.device;
         let old_conn = member.conn.replace(conn);
         let was_reconnecting = member.lost_at.take().is_some();
         let name = join.device_info.name.trim().to_string();
@@ -781,7 +860,8 @@ impl Session {
         member.ext = ext;
         member.secret = ext.then(|| ids::secret(&mut self.rng));
         member.last_heartbeat = now;
-        member.stream = Stream::new(if ext { self.config.replay_capacity } else { 0 });
+        member.probe = None;
+        self.replay_bytes -= std::mem::replace(&mut member.stream, stream).bytes();
         member.topics.clear();
         let had_presence = member.has_presence();
         member.presence = PresenceStatus::Online;
@@ -802,7 +882,7 @@ impl Session {
         if had_presence {
             self.set_presence(now, key, PresenceStatus::Online, None);
         }
-        self.transmits.push_back(Transmit::Probe { conn, sent_at: now });
+        self.send_probe(now, key, conn);
     }
 
     /// `welcome`, `hello` (extension) and `member_list` to a member that just joined.
@@ -852,11 +932,12 @@ impl Session {
             }
         }
         if let Some(member) = self.members.get_mut(&key) {
+            self.replay_bytes -= member.stream.bytes();
             member.stream.forget_buffered();
         }
     }
 
-    fn resume(&mut self, now: Time, conn: ConnId, resume: Resume) {
+    fn resume(&mut self, now: Time, conn: ConnId, resume: Resume, addr: IpAddr) {
         let fail = |session: &mut Session, reason: &str| {
             let message = format!("cannot resume: {reason}; join again");
             session.reply_error(now, conn, ErrorCode::ResumeFailed, message, json!({"reason": reason}));
@@ -874,6 +955,8 @@ impl Session {
         let old_conn = member.conn.replace(conn);
         let was_reconnecting = member.lost_at.take().is_some();
         member.last_heartbeat = now;
+        member.addr = addr;
+        member.probe = None;
         let replay = member.stream.replay_after(resume.last_seq);
         if let Some(old) = old_conn {
             self.conns.remove(&old);
@@ -893,8 +976,8 @@ impl Session {
                     snapshot: false,
                 };
                 self.reply(conn, resumed);
-                for (seq, frame) in messages {
-                    self.transmits.push_back(Transmit::Send { conn, frame, seq: Some(seq) });
+                if !messages.is_empty() {
+                    self.transmits.push_back(Transmit::Replay { conn, frames: messages });
                 }
             }
             Replay::Snapshot => {
@@ -912,7 +995,7 @@ impl Session {
         if was_reconnecting {
             self.member_changed(now, key);
         }
-        self.transmits.push_back(Transmit::Probe { conn, sent_at: now });
+        self.send_probe(now, key, conn);
     }
 
     fn chat(&mut self, now: Time, key: u64, chat: Chat) {
@@ -1084,6 +1167,7 @@ impl Session {
         for key in &self.order {
             let member = self.members.get_mut(key).expect("order lists members");
             if let Some(conn) = member.conn {
+                member.probe = Some(now);
                 self.transmits.push_back(Transmit::Probe { conn, sent_at: now });
             }
             let Some(latency) = member.latency_ms() else { continue };
@@ -1138,6 +1222,7 @@ impl Session {
 
     fn remove_member(&mut self, now: Time, key: u64, reason: LeaveReason, close: Option<(u16, &'static str)>) {
         let Some(member) = self.members.remove(&key) else { return };
+        self.replay_bytes -= member.stream.bytes();
         self.by_id.remove(&member.id);
         self.by_device.remove(&member.device_id);
         self.order.retain(|other| *other != key);
@@ -1284,9 +1369,46 @@ impl Session {
     /// if the member is connected.
     fn deliver(&mut self, key: u64, frame: &Frame, sequenced: bool) {
         let member = self.members.get_mut(&key).expect("deliver to a member");
-        let seq = (member.ext && sequenced).then(|| member.stream.push(frame));
+        let seq = (member.ext && sequenced).then(|| {
+            let before = member.stream.bytes();
+            let seq = member.stream.push(frame);
+            self.replay_bytes = self.replay_bytes + member.stream.bytes() - before;
+            seq
+        });
         if let Some(conn) = member.conn {
             self.transmits.push_back(Transmit::Send { conn, frame: frame.clone(), seq });
+        }
+        if self.replay_bytes > self.config.replay_total_bytes {
+            self.trim_replay();
+        }
+    }
+
+    /// All replay buffers together hold more than their bound: drops the largest buffer of a
+    /// member that is reconnecting (it resumes with a snapshot), or the largest one of all.
+    fn trim_replay(&mut self) {
+        let largest = self
+            .members
+            .iter()
+            .max_by_key(|(_, member)| (member.conn.is_none(), member.stream.bytes()))
+            .map(|(key, _)| *key);
+        if let Some(member) = largest.and_then(|key| self.members.get_mut(&key)) {
+            self.replay_bytes -= member.stream.bytes();
+            member.stream.forget_buffered();
+        }
+    }
+
+    /// A member's sequenced stream: extension members keep recent messages for resume.
+    fn new_stream(&self, ext: bool) -> Stream {
+        let capacity = if ext { self.config.replay_capacity } else { 0 };
+        Stream::new(capacity, self.config.replay_bytes)
+    }
+
+    /// Measures a member's round trip on its new connection at once (the list shows a latency
+    /// within a round trip of joining), remembering the probe so only its pong counts.
+    fn send_probe(&mut self, now: Time, key: u64, conn: ConnId) {
+        if let Some(member) = self.members.get_mut(&key) {
+            member.probe = Some(now);
+            self.transmits.push_back(Transmit::Probe { conn, sent_at: now });
         }
     }
 

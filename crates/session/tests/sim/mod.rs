@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 
 use partyline_protocol::{ClientMessage, decode};
-use partyline_session::{Config, ConnId, Event, SECOND, Session, Time, Transmit};
+use std::net::{IpAddr, Ipv4Addr};
+
+use partyline_session::{Config, ConnId, Event, Peer, SECOND, Session, Time, Transmit};
 use serde_json::Value;
 
 /// What a connection saw, in order.
@@ -26,6 +28,9 @@ pub struct Sim {
 
 pub const T0: Time = 1_700_000_000 * SECOND;
 
+/// The address every sim connection comes from unless a test says otherwise.
+pub const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
 impl Sim {
     pub fn new(config: Config) -> Sim {
         let config = Config { session_id: Some("party1".into()), name: "Test Party".into(), ..config };
@@ -38,9 +43,18 @@ impl Sim {
 
     /// Connects from a device the I/O layer labelled (`"iPhone"`), or could not.
     pub fn connect_from(&mut self, device: Option<&str>) -> ConnId {
+        self.connect_peer(Peer { addr: LOCAL, device: device.map(str::to_string) })
+    }
+
+    /// Connects from another address (the sim's default is [`LOCAL`]).
+    pub fn connect_at(&mut self, addr: IpAddr) -> ConnId {
+        self.connect_peer(Peer::from_addr(addr))
+    }
+
+    fn connect_peer(&mut self, peer: Peer) -> ConnId {
         let conn = ConnId(self.next_conn);
         self.next_conn += 1;
-        self.session.handle_connect(self.now, conn, device.map(str::to_string));
+        self.session.handle_connect(self.now, conn, peer);
         self.flush();
         conn
     }
@@ -91,6 +105,13 @@ impl Sim {
                         None => frame.as_str().to_string(),
                     };
                     (conn, Seen::Msg(serde_json::from_str(&text).unwrap()))
+                }
+                Transmit::Replay { conn, frames } => {
+                    let inbox = self.inbox.entry(conn).or_default();
+                    for (seq, frame) in frames {
+                        inbox.push(Seen::Msg(serde_json::from_str(&frame.with_seq(seq)).unwrap()));
+                    }
+                    continue;
                 }
                 Transmit::Probe { conn, sent_at } => (conn, Seen::Probe(sent_at)),
                 Transmit::Close { conn, code, .. } => (conn, Seen::Closed(code)),
