@@ -336,6 +336,8 @@ class SyncPlayer {
       this.render();
     } else if (m.type === 'syncplay.state') {
       this.onState(m);
+    } else if (m.type === 'syncplay.queue') {
+      this.onQueueStep(m);
     } else if (m.type === 'remote.command') {
       if (m.command === 'volume' && typeof m.value === 'number') {
         this.volume = clamp(m.value, 0, 1);
@@ -343,6 +345,23 @@ class SyncPlayer {
         this.render();
       }
     }
+  }
+
+  /** One queue step (an entry added at `index`, or `removed`): the host sends it instead of the
+   * whole state when only the queue changed. Playback is unchanged, so only the lists redraw. */
+  onQueueStep(m) {
+    const g = this.group;
+    if (!g || typeof m.revision !== 'number' || m.revision <= g.revision) return;
+    const queue = Array.isArray(g.queue) ? g.queue.slice() : [];
+    if (m.added && m.added.entryId) queue.splice(Math.min(m.index ?? queue.length, queue.length), 0, m.added);
+    if (m.removed) {
+      const at = queue.findIndex((e) => e.entryId === m.removed);
+      if (at >= 0) queue.splice(at, 1);
+    }
+    const next = Object.assign({}, g, { queue, revision: m.revision });
+    if (this.active === g) this.active = next;
+    this.group = next;
+    this.render();
   }
 
   onState(s) {

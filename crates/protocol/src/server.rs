@@ -228,6 +228,24 @@ pub enum ServerMessage {
         #[serde(flatten)]
         state: crate::types::PlayState,
     },
+    /// Extension (SyncPlay): one step of the queue (an entry added or removed), sent instead of
+    /// the whole state when nothing else changed.
+    #[serde(rename = "syncplay.queue")]
+    SyncplayQueue {
+        /// Server time, ms.
+        timestamp: u64,
+        /// The group state's revision after this step (as in `syncplay.state`).
+        revision: u64,
+        /// The entry added, if one was.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        added: Option<crate::types::QueueEntry>,
+        /// Where it was inserted (0-based), with `added`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        index: Option<usize>,
+        /// The id of the entry removed, if one was.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        removed: Option<String>,
+    },
     /// Extension (SyncPlay): the media the host shares.
     #[serde(rename = "library.update")]
     LibraryUpdate {

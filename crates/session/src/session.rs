@@ -20,7 +20,7 @@ use serde_json::json;
 
 use crate::config::MAX_CAPACITY;
 use crate::member::{Member, Replay, Stream};
-use crate::syncplay::{Actor, PlayError, SyncPlay};
+use crate::syncplay::{Actor, Change, PlayError, QueueChange, SyncPlay};
 use crate::{Config, MILLISECOND, Time, ids};
 
 /// A connection, as the I/O layer numbers them. The session never reuses one.
@@ -1245,14 +1245,18 @@ impl Session {
 
     fn play(&mut self, now: Time, actor: Actor, command: PlayCommand) -> Result<(), PlayError> {
         let lead = self.lead_time();
-        if self.syncplay.command(now, lead, actor, command)? {
-            if let Some(deadline) = self.syncplay.ready_deadline() {
-                self.timers.push(Reverse((deadline, Timer::Ready)));
+        match self.syncplay.command(now, lead, actor, command)? {
+            Change::Nothing => {}
+            Change::Queue(change) => self.queue_changed(now, change),
+            Change::State => {
+                if let Some(deadline) = self.syncplay.ready_deadline() {
+                    self.timers.push(Reverse((deadline, Timer::Ready)));
+                }
+                // A start with nobody to wait for begins at once.
+                let waiting_for = self.syncplay_members();
+                self.syncplay.members_changed(now, lead, &waiting_for);
+                self.play_changed(now);
             }
-            // A start with nobody to wait for begins at once.
-            let waiting_for = self.syncplay_members();
-            self.syncplay.members_changed(now, lead, &waiting_for);
-            self.play_changed(now);
         }
         Ok(())
     }
@@ -1309,6 +1313,25 @@ impl Session {
             })
             .max();
         SyncPlay::lead_time(max_rtt)
+    }
+
+    /// A queue step: `syncplay.queue` to every extension member (a few dozen bytes, where the
+    /// whole state grows with the queue), the whole state to the host's UI.
+    fn queue_changed(&mut self, now: Time, change: QueueChange) {
+        let state = self.syncplay.state();
+        let (added, index, removed) = match change {
+            QueueChange::Added { entry, index } => (Some(entry), Some(index), None),
+            QueueChange::Removed { entry_id } => (None, None, Some(entry_id)),
+        };
+        let message = ServerMessage::SyncplayQueue {
+            timestamp: now / MILLISECOND,
+            revision: state.revision,
+            added,
+            index,
+            removed,
+        };
+        self.broadcast(&Frame::encode(&message), false, None);
+        self.events.push_back(Event::SyncPlay(state));
     }
 
     fn play_changed(&mut self, now: Time) {

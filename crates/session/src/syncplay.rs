@@ -27,6 +27,39 @@ pub const MIN_LEAD: Time = 300 * MILLISECOND;
 /// catches up on its own anyway.
 pub const MAX_LEAD: Time = 2 * SECOND;
 
+/// The longest queue: a night of music is a hundred or two songs; 500 is room to spare, and it
+/// bounds the state every `syncplay.state` carries (about 25 KB at 500) and what members with
+/// queue permission can make the host hold.
+pub const MAX_QUEUE: usize = 500;
+
+/// What a command changed, and so what to tell the members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Nothing (a pause while paused): send nothing.
+    Nothing,
+    /// Only the queue, by this one step: send the step (`syncplay.queue`), not the whole state.
+    Queue(QueueChange),
+    /// The playback state: send `syncplay.state`.
+    State,
+}
+
+/// One step of the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueChange {
+    /// This entry was inserted at this index.
+    Added {
+        /// The new entry.
+        entry: QueueEntry,
+        /// Where it is now.
+        index: usize,
+    },
+    /// The entry with this id was removed.
+    Removed {
+        /// Its id.
+        entry_id: String,
+    },
+}
+
 /// Who gave a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Actor {
@@ -51,6 +84,9 @@ pub enum PlayError {
     /// The command needs something to play.
     #[error("nothing to play: the queue is empty")]
     NothingToPlay,
+    /// The queue already holds [`MAX_QUEUE`] entries.
+    #[error("the queue is full ({MAX_QUEUE} entries); remove some first")]
+    QueueFull,
 }
 
 /// The group's playback.
@@ -148,9 +184,9 @@ impl SyncPlay {
         self.revision += 1;
     }
 
-    /// Applies a command at `now`, to take effect at `now + lead`. Returns whether the state
-    /// changed (and should be sent).
-    pub fn command(&mut self, now: Time, lead: Time, actor: Actor, command: PlayCommand) -> Result<bool, PlayError> {
+    /// Applies a command at `now`, to take effect at `now + lead`. Returns what changed (and so
+    /// what to send).
+    pub fn command(&mut self, now: Time, lead: Time, actor: Actor, command: PlayCommand) -> Result<Change, PlayError> {
         self.check_allowed(actor, &command)?;
         let at = now + lead;
         match command {
@@ -164,7 +200,7 @@ impl SyncPlay {
             PlayCommand::Play { item_id: None, position } => match self.state {
                 GroupState::Playing => match position {
                     Some(position) => self.rebase(at, position),
-                    None => return Ok(false),
+                    None => return Ok(Change::Nothing),
                 },
                 GroupState::Paused => {
                     self.position = position.unwrap_or(self.position);
@@ -189,7 +225,7 @@ impl SyncPlay {
                     self.state = GroupState::Paused;
                     self.ready_deadline = None;
                 }
-                GroupState::Paused | GroupState::Idle => return Ok(false),
+                GroupState::Paused | GroupState::Idle => return Ok(Change::Nothing),
             },
             PlayCommand::Seek { position } => match self.state {
                 GroupState::Playing => self.rebase(at, position),
@@ -223,11 +259,16 @@ impl SyncPlay {
                 }
             }
             PlayCommand::QueueAdd { item_id } => {
-                self.enqueue(&item_id)?;
+                let index = self.enqueue(&item_id)?;
+                self.revision += 1;
+                return Ok(Change::Queue(QueueChange::Added { entry: self.queue[index].clone(), index }));
             }
             PlayCommand::QueueRemove { entry_id } => {
-                let index =
-                    self.queue.iter().position(|e| e.entry_id == entry_id).ok_or(PlayError::UnknownEntry(entry_id))?;
+                let index = self
+                    .queue
+                    .iter()
+                    .position(|e| e.entry_id == entry_id)
+                    .ok_or_else(|| PlayError::UnknownEntry(entry_id.clone()))?;
                 self.queue.remove(index);
                 match self.current {
                     Some(current) if current == index => {
@@ -238,18 +279,21 @@ impl SyncPlay {
                         }
                     }
                     Some(current) if current > index => self.current = Some(current - 1),
-                    _ => {}
+                    _ => {
+                        self.revision += 1;
+                        return Ok(Change::Queue(QueueChange::Removed { entry_id }));
+                    }
                 }
             }
             PlayCommand::StartAnyway => {
                 if self.state != GroupState::Waiting {
-                    return Ok(false);
+                    return Ok(Change::Nothing);
                 }
                 self.start(now, lead);
             }
         }
         self.revision += 1;
-        Ok(true)
+        Ok(Change::State)
     }
 
     /// A member reported ready for an entry. Returns true when that completes the barrier
@@ -307,6 +351,9 @@ impl SyncPlay {
     fn enqueue(&mut self, item_id: &str) -> Result<usize, PlayError> {
         if !self.library.iter().any(|item| item.id == item_id) {
             return Err(PlayError::UnknownItem(item_id.to_string()));
+        }
+        if self.queue.len() >= MAX_QUEUE {
+            return Err(PlayError::QueueFull);
         }
         self.next_entry += 1;
         self.queue.push(QueueEntry { entry_id: format!("q-{}", self.next_entry), item_id: item_id.to_string() });
@@ -403,12 +450,12 @@ mod tests {
         assert_eq!(sp.command(0, 0, member, play("t-1")), Err(PlayError::NotAllowed("control playback")));
         let add = PlayCommand::QueueAdd { item_id: "t-2".into() };
         assert_eq!(sp.command(0, 0, member, add.clone()), Err(PlayError::NotAllowed("change the queue")));
-        assert_eq!(sp.command(0, 0, Actor::Host, add.clone()), Ok(true));
+        assert!(matches!(sp.command(0, 0, Actor::Host, add.clone()), Ok(Change::Queue(_))));
         sp.set_permissions(Permissions { playback: false, queue: true });
-        assert_eq!(sp.command(0, 0, member, add), Ok(true));
+        assert!(matches!(sp.command(0, 0, member, add), Ok(Change::Queue(_))));
         assert_eq!(sp.command(0, 0, member, PlayCommand::Pause), Err(PlayError::NotAllowed("control playback")));
         sp.set_permissions(Permissions { playback: true, queue: true });
-        assert_eq!(sp.command(0, 0, member, play("t-1")), Ok(true));
+        assert_eq!(sp.command(0, 0, member, play("t-1")), Ok(Change::State));
         assert_eq!(
             sp.command(0, 0, member, PlayCommand::StartAnyway),
             Err(PlayError::NotAllowed("start without waiting"))
@@ -448,5 +495,26 @@ mod tests {
         sp.command(10 * SECOND, 0, Actor::Host, PlayCommand::Next).unwrap();
         sp.command(10 * SECOND, 0, Actor::Host, PlayCommand::Next).unwrap();
         assert_eq!(sp.state().state, GroupState::Idle, "past the end");
+    }
+
+    /// The queue holds at most MAX_QUEUE entries; adding and removing a non-current entry are
+    /// queue steps, each a new revision.
+    #[test]
+    fn queue_is_bounded_and_changes_are_steps() {
+        let mut sp = SyncPlay::default();
+        sp.set_library(library());
+        let add = || PlayCommand::QueueAdd { item_id: "t-1".into() };
+        let first = sp.command(0, 0, Actor::Host, add()).unwrap();
+        let entry = QueueEntry { entry_id: "q-1".into(), item_id: "t-1".into() };
+        assert_eq!(first, Change::Queue(QueueChange::Added { entry, index: 0 }));
+        for _ in 1..MAX_QUEUE {
+            sp.command(0, 0, Actor::Host, add()).unwrap();
+        }
+        assert_eq!(sp.command(0, 0, Actor::Host, add()), Err(PlayError::QueueFull));
+        assert_eq!(sp.command(0, 0, Actor::Host, play("t-2")), Err(PlayError::QueueFull), "play needs a place too");
+        let revision = sp.state().revision;
+        let removed = sp.command(0, 0, Actor::Host, PlayCommand::QueueRemove { entry_id: "q-7".into() }).unwrap();
+        assert_eq!(removed, Change::Queue(QueueChange::Removed { entry_id: "q-7".into() }));
+        assert_eq!((sp.state().queue.len(), sp.state().revision), (MAX_QUEUE - 1, revision + 1));
     }
 }

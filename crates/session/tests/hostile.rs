@@ -178,3 +178,43 @@ fn replay_is_bounded_in_total() {
     }
     assert!(sim.session.replay_bytes() > 50 * 1024, "the bound is used, not everything dropped");
 }
+
+/// Adding to the queue sends the one step (`syncplay.queue`), not the whole state with the
+/// whole queue; the queue stops at its bound with an error that changes nothing.
+#[test]
+fn queue_changes_are_steps_and_the_queue_is_bounded() {
+    use partyline_protocol::{LibraryItem, Permissions};
+    use partyline_session::syncplay::MAX_QUEUE;
+    let mut sim = Sim::new(Config::default());
+    let item = LibraryItem {
+        id: "t-1".into(),
+        title: "Song".into(),
+        mime: "audio/mpeg".into(),
+        url: "/media/song.mp3".into(),
+        size: 10,
+    };
+    sim.session.set_library(sim.now, vec![item]).unwrap();
+    sim.session.set_permissions(sim.now, Permissions { playback: false, queue: true }).unwrap();
+    let (a, _) = sim.join("dev-a", true);
+    let (b, _) = sim.join("dev-b", true);
+    sim.take(b);
+    let add = r#"{"type":"syncplay.command","timestamp":1,"command":"queue.add","itemId":"t-1"}"#;
+    sim.send(a, add);
+    let to_b = sim.messages(b);
+    assert_eq!(to_b.len(), 1, "{to_b:?}");
+    assert_eq!(to_b[0]["type"], "syncplay.queue");
+    assert_eq!((to_b[0]["added"]["itemId"].as_str(), to_b[0]["index"].as_u64()), (Some("t-1"), Some(0)));
+    for _ in 1..MAX_QUEUE {
+        sim.send(a, add);
+        sim.heartbeat(a);
+        sim.heartbeat(b);
+    }
+    sim.take(a);
+    sim.take(b);
+    sim.send(a, add);
+    let seen = sim.messages(a);
+    assert_eq!(error_code(&seen).as_deref(), Some("invalid_message"), "{seen:?}");
+    assert!(seen[0]["message"].as_str().unwrap().contains("queue is full"), "{seen:?}");
+    assert_eq!(sim.messages(b), Vec::<Value>::new(), "nothing sent to the others");
+    assert_eq!(sim.session.play_state().queue.len(), MAX_QUEUE);
+}
