@@ -95,10 +95,7 @@ pub fn init<R: Runtime>(app: &AppHandle<R>, launch: LaunchOptions, settings_file
 /// Runs the app until its window closes; ends the party on the way out.
 pub fn run() {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,partyline_desktop=info".into()),
-        )
+        .with_env_filter(partyline_host::log_filter("warn,partyline_desktop=info"))
         .with_writer(std::io::stderr)
         .init();
     let launch = match LaunchOptions::from_process() {

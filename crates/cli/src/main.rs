@@ -36,10 +36,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(partyline_host::log_filter("warn")).with_writer(std::io::stderr).init();
     let cli = Cli::parse();
     match run(cli) {
         Ok(Some(join::Ending::Kicked)) => ExitCode::from(join::KICKED_EXIT),

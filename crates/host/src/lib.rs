@@ -307,6 +307,18 @@ impl Host {
     }
 }
 
+/// The log filter both binaries install: `RUST_LOG` when set (else `default`), except that the
+/// WebSocket library never logs below `debug`. At `trace` it prints every frame it reads or
+/// writes, and frames carry secrets: the join key in a `resume`'s URL, every `welcome`'s
+/// `resumeSecret`, private messages. What a host logs must be safe to paste into a bug report.
+pub fn log_filter(default: &str) -> tracing_subscriber::EnvFilter {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    filter
+        .add_directive("tungstenite=debug".parse().expect("a valid directive"))
+        .add_directive("tokio_tungstenite=debug".parse().expect("a valid directive"))
+}
+
 /// This computer's name ("Rishad's MacBook"), for a member it joins as or hosts as; `None` when
 /// the system does not say.
 pub fn computer_name() -> Option<String> {
