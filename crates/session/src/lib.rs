@@ -8,7 +8,9 @@
 //! # Layout
 //! - [`session`]: [`Session`], the state machine. Its methods come in quinn-proto's four
 //!   families, in this order: getters; `handle_*(now, ..)` for what came in; host actions
-//!   (mutators); `poll_transmit` / `poll_event` / `poll_timeout` for what goes out.
+//!   (mutators); `poll_transmit` / `poll_event` / `poll_timeout` for what goes out. It is a
+//!   conductor over parts, each an `impl Session` of its own: the roster (members, connections,
+//!   probes), messaging, playback (the glue to `syncplay`) and the fan-out.
 //! - [`member`]: one member's state and its replay buffer for resume.
 //! - [`config`]: [`Config`], every tunable with its default and the reason for it.
 //! - [`limit`]: [`TokenBucket`], the per-connection rate limiter the I/O layer applies.

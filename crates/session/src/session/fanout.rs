@@ -1,0 +1,95 @@
+//! Who receives what: broadcasts to every member (or every extension member), sequenced
+//! delivery into each member's stream with its replay bounds, and replies to one connection.
+
+use super::*;
+
+impl Session {
+    pub(super) fn session_updated(&mut self, now: Time) {
+        let state = self.state();
+        let message = ServerMessage::SessionUpdated { timestamp: now / MILLISECOND, session: state.clone() };
+        self.broadcast(&Frame::encode(&message), false, None);
+        self.events.push_back(Event::SessionUpdated(state));
+    }
+
+    /// Sends `ext` to extension members and `legacy` (or `ext` when it is `None`, i.e. it
+    /// carries no extension fields) to 1.0 members; to everyone but `except`.
+    pub(super) fn broadcast_versions(&mut self, ext: &Frame, legacy: Option<&Frame>, except: Option<u64>) {
+        for i in 0..self.order.len() {
+            let key = self.order[i];
+            if Some(key) == except {
+                continue;
+            }
+            let frame = if self.members[&key].ext { ext } else { legacy.unwrap_or(ext) };
+            self.deliver(key, frame, true);
+        }
+    }
+
+    /// Sends one frame to every member (but `except`): to 1.0 members only if `loudsync`.
+    pub(super) fn broadcast(&mut self, frame: &Frame, loudsync: bool, except: Option<u64>) {
+        for i in 0..self.order.len() {
+            let key = self.order[i];
+            if Some(key) == except || (!loudsync && !self.members[&key].ext) {
+                continue;
+            }
+            self.deliver(key, frame, true);
+        }
+    }
+
+    /// Puts a frame into a member's stream: numbered and kept for an extension member, written
+    /// if the member is connected.
+    pub(super) fn deliver(&mut self, key: u64, frame: &Frame, sequenced: bool) {
+        let member = self.members.get_mut(&key).expect("deliver to a member");
+        let seq = (member.ext && sequenced).then(|| {
+            let before = member.stream.bytes();
+            let seq = member.stream.push(frame);
+            self.replay_bytes = self.replay_bytes + member.stream.bytes() - before;
+            seq
+        });
+        if let Some(conn) = member.conn {
+            self.transmits.push_back(Transmit::Send { conn, frame: frame.clone(), seq });
+        }
+        if self.replay_bytes > self.config.replay_total_bytes {
+            self.trim_replay();
+        }
+    }
+
+    /// All replay buffers together hold more than their bound: drops the largest buffer of a
+    /// member that is reconnecting (it resumes with a snapshot), or the largest one of all.
+    pub(super) fn trim_replay(&mut self) {
+        let largest = self
+            .members
+            .iter()
+            .max_by_key(|(_, member)| (member.conn.is_none(), member.stream.bytes()))
+            .map(|(key, _)| *key);
+        if let Some(member) = largest.and_then(|key| self.members.get_mut(&key)) {
+            self.replay_bytes -= member.stream.bytes();
+            member.stream.forget_buffered();
+        }
+    }
+
+    /// A member's sequenced stream: extension members keep recent messages for resume.
+    pub(super) fn new_stream(&self, ext: bool) -> Stream {
+        let capacity = if ext { self.config.replay_capacity } else { 0 };
+        Stream::new(capacity, self.config.replay_bytes)
+    }
+
+    /// An unsequenced reply to one connection.
+    pub(super) fn reply(&mut self, conn: ConnId, message: ServerMessage) {
+        self.transmits.push_back(Transmit::Send { conn, frame: Frame::encode(&message), seq: None });
+    }
+
+    pub(super) fn reply_error(
+        &mut self,
+        now: Time,
+        conn: ConnId,
+        code: ErrorCode,
+        message: impl Into<String>,
+        details: serde_json::Value,
+    ) {
+        self.reply(conn, ServerMessage::error(now / MILLISECOND, code, message, Some(details)));
+    }
+
+    pub(super) fn close_conn(&mut self, conn: ConnId, code: u16, reason: &'static str) {
+        self.transmits.push_back(Transmit::Close { conn, code, reason });
+    }
+}

@@ -1,0 +1,466 @@
+//! [`Session`]: the state machine, the conductor over its parts. The parts are `impl Session`
+//! blocks of their own, each one job (quinn-proto's sub-state modules):
+//! - `roster`: members and connections: join, rejoin, resume, drop, leave, kick, latency probes;
+//! - `messaging`: chat, direct messages, topics and broadcast, presence, voice signals, notifications;
+//! - `playback`: the glue to [`crate::syncplay`]: commands, progress, the ready barrier, the lead;
+//! - `fanout`: who receives what: broadcasts, per-member sequenced delivery, replay bounds, replies;
+//! - `types`: what the session takes and gives ([`Transmit`], [`Event`], [`Peer`], errors).
+
+mod fanout;
+mod messaging;
+mod playback;
+mod roster;
+mod types;
+
+pub use types::{ConnId, Event, MemberSync, Peer, SessionError, Transmit};
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::net::IpAddr;
+
+use partyline_protocol::client::{
+    Broadcast, Chat, DeviceState, Direct, Join, MarkRead, PlayCommand, PlaybackProgress, Resume, Topics, VoiceSignal,
+};
+use partyline_protocol::{
+    ClientMessage, ConnectionStatus, DecodeError, ErrorCode, Frame, LeaveReason, MAX_NAME_CHARS, MAX_TOPICS,
+    MemberInfo, PARTYLINE_V1, SUPPORTED_VERSIONS, ServerMessage, SessionInfo, SessionState, close,
+};
+use partyline_protocol::{
+    LibraryItem, MAX_CHAT_CHARS, MAX_TITLE_CHARS, NotificationLevel, Permissions, PlayState, PresenceStatus,
+};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde_json::json;
+
+use crate::config::MAX_CAPACITY;
+use crate::member::{Member, Replay, Stream};
+use crate::syncplay::{Actor, Change, PlayError, QueueChange, SyncPlay};
+use crate::{Config, MILLISECOND, Time, ids};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Probe,
+    JoinDeadline(ConnId),
+    Heartbeat(u64),
+    Resume(u64),
+    Ready,
+}
+
+#[derive(Debug, Clone)]
+enum Conn {
+    /// Connected, not yet joined, until this deadline; from this peer.
+    Pending { deadline: Time, peer: Peer },
+    /// Joined as this member.
+    Member(u64),
+}
+
+/// One Partyline session. See the crate docs for the order of its method families.
+#[derive(Debug)]
+pub struct Session {
+    config: Config,
+    rng: StdRng,
+    id: String,
+    name: String,
+    host: MemberInfo,
+    locked: bool,
+    closed: bool,
+    conns: HashMap<ConnId, Conn>,
+    members: HashMap<u64, Member>,
+    by_id: HashMap<String, u64>,
+    by_device: HashMap<String, u64>,
+    /// Member keys in order of joining.
+    order: Vec<u64>,
+    next_key: u64,
+    next_chat: u64,
+    next_notification: u64,
+    timers: BinaryHeap<Reverse<(Time, Timer)>>,
+    /// Bytes kept in every member's replay buffer together (see `Config::replay_total_bytes`).
+    replay_bytes: usize,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    syncplay: SyncPlay,
+}
+
+impl Session {
+    /// A new session, started at `now`. `seed` seeds the generator of ids and secrets: give it
+    /// OS randomness in production and a constant in tests.
+    pub fn new(config: Config, now: Time, seed: u64) -> Session {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let id = config.session_id.clone().unwrap_or_else(|| ids::session_id(&mut rng));
+        let host = MemberInfo {
+            id: ids::host_id(&mut rng),
+            name: config.host_name.clone(),
+            is_host: true,
+            connection_status: ConnectionStatus::Connected,
+            joined_at: now / MILLISECOND,
+            latency: None,
+            device: None,
+        };
+        let mut session = Session {
+            name: config.name.clone(),
+            config,
+            rng,
+            id,
+            host,
+            locked: false,
+            closed: false,
+            conns: HashMap::new(),
+            members: HashMap::new(),
+            by_id: HashMap::new(),
+            by_device: HashMap::new(),
+            order: Vec::new(),
+            next_key: 0,
+            next_chat: 0,
+            next_notification: 0,
+            timers: BinaryHeap::new(),
+            replay_bytes: 0,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            syncplay: SyncPlay::default(),
+        };
+        session.timers.push(Reverse((now + session.config.probe_interval, Timer::Probe)));
+        session
+    }
+
+    /// The session id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The settings it runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The session's state: name, lock, capacity, member count.
+    pub fn state(&self) -> SessionState {
+        SessionState {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            host_id: self.host.id.clone(),
+            locked: self.locked,
+            max_members: self.config.max_members,
+            member_count: self.members.len() as u32,
+        }
+    }
+
+    /// Every member, the host first, then in order of joining.
+    pub fn members(&self) -> Vec<MemberInfo> {
+        let mut list = Vec::with_capacity(self.order.len() + 1);
+        list.push(self.host.clone());
+        list.extend(self.order.iter().map(|key| self.members[key].info()));
+        list
+    }
+
+    /// Bytes held in the members' replay buffers, counting a shared frame once per buffer:
+    /// at most `Config::replay_total_bytes`.
+    pub fn replay_bytes(&self) -> usize {
+        self.replay_bytes
+    }
+
+    /// Members now in the session, not counting the host.
+    pub fn member_count(&self) -> usize {
+        self.members.len()
+    }
+
+    /// SyncPlay's state.
+    pub fn play_state(&self) -> PlayState {
+        self.syncplay.state()
+    }
+
+    /// The shared library.
+    pub fn library(&self) -> &[LibraryItem] {
+        self.syncplay.library()
+    }
+
+    /// Each extension member's last playback report: how in sync the room is.
+    pub fn sync_report(&self) -> Vec<MemberSync> {
+        self.order
+            .iter()
+            .filter_map(|key| {
+                let member = &self.members[key];
+                member.progress.as_ref().map(|(progress, at)| MemberSync {
+                    member_id: member.id.clone(),
+                    state: progress.state,
+                    error_ms: progress.error,
+                    position: progress.position,
+                    at: *at,
+                })
+            })
+            .collect()
+    }
+
+    /// Whether [`Session::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Whether the connection joined with the Partyline extensions.
+    pub fn is_ext(&self, conn: ConnId) -> bool {
+        match self.conns.get(&conn) {
+            Some(Conn::Member(key)) => self.members[key].ext,
+            _ => false,
+        }
+    }
+
+    /// A connection opened (and passed the key check), from `peer`.
+    pub fn handle_connect(&mut self, now: Time, conn: ConnId, peer: Peer) {
+        if self.closed {
+            self.close_conn(conn, close::SESSION_CLOSED, "session closed");
+            return;
+        }
+        let deadline = now + self.config.join_timeout;
+        self.conns.insert(conn, Conn::Pending { deadline, peer });
+        self.timers.push(Reverse((deadline, Timer::JoinDeadline(conn))));
+    }
+
+    /// A message arrived on a connection.
+    pub fn handle_message(&mut self, now: Time, conn: ConnId, message: ClientMessage) {
+        // Cloning allocates only for a connection that has not joined yet (its device label).
+        let Some(state) = self.conns.get(&conn).cloned() else { return };
+        match (state, message) {
+            (_, ClientMessage::Ping(ping)) => {
+                let clock = self.is_ext(conn).then_some((now, now));
+                self.reply(conn, pong(ping.timestamp, clock));
+            }
+            (Conn::Pending { peer, .. }, ClientMessage::Join(join)) => self.join(now, conn, join, peer),
+            (Conn::Pending { peer, .. }, ClientMessage::Resume(resume)) => self.resume(now, conn, resume, peer.addr),
+            (Conn::Pending { .. }, other) => {
+                let message = format!("{}: send join first", other.kind());
+                self.reply_error(now, conn, ErrorCode::InvalidMessage, message, json!({"reason": "not_joined"}));
+            }
+            (Conn::Member(key), ClientMessage::Heartbeat(_)) => {
+                if let Some(member) = self.members.get_mut(&key) {
+                    member.last_heartbeat = now;
+                }
+            }
+            (Conn::Member(key), ClientMessage::Leave(_)) => {
+                self.remove_member(now, key, LeaveReason::Left, Some((close::NORMAL, "left")));
+            }
+            (Conn::Member(key), ClientMessage::Chat(chat)) => self.chat(now, key, chat),
+            (Conn::Member(key), ClientMessage::Direct(direct)) => self.direct(now, conn, key, direct),
+            (Conn::Member(key), ClientMessage::Subscribe(topics)) => self.subscribe(now, conn, key, topics, true),
+            (Conn::Member(key), ClientMessage::Unsubscribe(topics)) => self.subscribe(now, conn, key, topics, false),
+            (Conn::Member(key), ClientMessage::Presence(presence)) => {
+                if self.require_ext(now, conn, key, "presence") {
+                    let text = presence.text.map(|text| text.trim().to_string()).filter(|text| !text.is_empty());
+                    self.set_presence(now, key, presence.status, text);
+                }
+            }
+            (Conn::Member(key), ClientMessage::VoiceSignal(voice)) => self.voice_signal(now, conn, key, voice),
+            (Conn::Member(key), ClientMessage::MarkRead(MarkRead { ids, .. })) => {
+                if self.require_ext(now, conn, key, "mark_read") {
+                    let member = &self.members[&key];
+                    let (member_id, name) = (member.id.clone(), member.name.clone());
+                    self.events.push_back(Event::NotificationsRead { member_id, name, ids });
+                }
+            }
+            (Conn::Member(key), ClientMessage::Broadcast(broadcast)) => {
+                self.broadcast_message(now, conn, key, broadcast)
+            }
+            (Conn::Member(key), ClientMessage::SyncplayCommand(command)) => {
+                if let Err(err) = self.play(now, Actor::Member(key), command.command) {
+                    let code = match err {
+                        PlayError::NotAllowed(_) => ErrorCode::Unauthorized,
+                        _ => ErrorCode::InvalidMessage,
+                    };
+                    self.reply_error(now, conn, code, err.to_string(), json!({"reason": "syncplay"}));
+                }
+            }
+            (Conn::Member(key), ClientMessage::PlaybackProgress(progress)) => self.progress(now, key, progress),
+            (Conn::Member(_), other @ (ClientMessage::Join(_) | ClientMessage::Resume(_))) => {
+                let message = format!("{}: this connection has already joined", other.kind());
+                self.reply_error(now, conn, ErrorCode::InvalidMessage, message, json!({"reason": "already_joined"}));
+            }
+        }
+    }
+
+    /// A frame that could not be decoded arrived. `invalid_message` (or `message_too_large`)
+    /// goes back; the connection stays open unless the frame was too large.
+    pub fn handle_invalid(&mut self, now: Time, conn: ConnId, error: &DecodeError) {
+        if !self.conns.contains_key(&conn) {
+            return;
+        }
+        match error {
+            DecodeError::TooLarge { limit, .. } => {
+                let details = json!({"maxBytes": limit});
+                self.reply_error(now, conn, ErrorCode::MessageTooLarge, error.to_string(), details);
+                self.drop_conn(now, conn, close::MESSAGE_TOO_BIG, "message too large", LeaveReason::Error);
+            }
+            _ => {
+                let details = json!({"reason": error.to_string()});
+                self.reply_error(now, conn, ErrorCode::InvalidMessage, error.to_string(), details);
+            }
+        }
+    }
+
+    /// The I/O layer dropped messages from a connection that exceeded its rate. `abusive`: it
+    /// kept on after being told, and is closed.
+    pub fn handle_rate_limited(&mut self, now: Time, conn: ConnId, retry_after_ms: u64, abusive: bool) {
+        if !self.conns.contains_key(&conn) {
+            return;
+        }
+        let message = format!("too many messages; retry after {retry_after_ms} ms");
+        self.reply_error(now, conn, ErrorCode::RateLimited, message, json!({"retryAfterMs": retry_after_ms}));
+        if abusive {
+            self.drop_conn(now, conn, close::RATE_LIMITED, "rate limit exceeded", LeaveReason::Error);
+        }
+    }
+
+    /// A connection could not keep up: its outbound queue is full. It is closed at once so that
+    /// nobody else waits; an extension member may resume and catch up from its buffer.
+    pub fn handle_overflow(&mut self, now: Time, conn: ConnId) {
+        self.drop_conn(now, conn, close::TOO_SLOW, "too slow", LeaveReason::Error);
+    }
+
+    /// The connection closed. `clean`: with a close frame (the user left) rather than a broken
+    /// socket. An extension member becomes `reconnecting`; a LOUDSYNC 1.0 member is gone.
+    pub fn handle_disconnect(&mut self, now: Time, conn: ConnId, clean: bool) {
+        let Some(state) = self.conns.remove(&conn) else { return };
+        if let Conn::Member(key) = state {
+            let reason = if clean { LeaveReason::Left } else { LeaveReason::Error };
+            self.lose_connection(now, key, reason);
+        }
+    }
+
+    /// Deadlines passed: heartbeats, join and resume windows, latency probes. Call it at (or
+    /// after) [`Session::poll_timeout`].
+    pub fn handle_timeout(&mut self, now: Time) {
+        while let Some(&Reverse((at, timer))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            match timer {
+                Timer::Probe => self.probe(now),
+                Timer::JoinDeadline(conn) => {
+                    if let Some(Conn::Pending { deadline, .. }) = self.conns.get(&conn)
+                        && *deadline <= now
+                    {
+                        self.conns.remove(&conn);
+                        self.close_conn(conn, close::JOIN_TIMEOUT, "no join in time");
+                    }
+                }
+                Timer::Heartbeat(key) => {
+                    let Some(member) = self.members.get(&key) else { continue };
+                    let Some(conn) = member.conn else { continue };
+                    let deadline = member.last_heartbeat + self.config.heartbeat_timeout;
+                    if deadline <= now {
+                        self.conns.remove(&conn);
+                        self.close_conn(conn, close::HEARTBEAT_TIMEOUT, "heartbeat timeout");
+                        self.lose_connection(now, key, LeaveReason::Timeout);
+                    } else {
+                        self.timers.push(Reverse((deadline, Timer::Heartbeat(key))));
+                    }
+                }
+                Timer::Ready => {
+                    let lead = self.lead_time();
+                    if self.syncplay.handle_timeout(now, lead) {
+                        self.play_changed(now);
+                    }
+                }
+                Timer::Resume(key) => {
+                    let Some(member) = self.members.get(&key) else { continue };
+                    if let Some(lost_at) = member.lost_at
+                        && lost_at + self.config.resume_window <= now
+                    {
+                        self.remove_member(now, key, LeaveReason::Timeout, None);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Locks or unlocks: while locked, joins are refused and resumes still work.
+    pub fn set_locked(&mut self, now: Time, locked: bool) -> Result<(), SessionError> {
+        self.check_open()?;
+        if self.locked != locked {
+            self.locked = locked;
+            self.session_updated(now);
+        }
+        Ok(())
+    }
+
+    /// Sets the capacity. Lowering it below the member count removes nobody; joins wait.
+    pub fn set_capacity(&mut self, now: Time, max_members: u32) -> Result<(), SessionError> {
+        self.check_open()?;
+        if !(1..=MAX_CAPACITY).contains(&max_members) {
+            return Err(SessionError::BadCapacity(max_members));
+        }
+        if self.config.max_members != max_members {
+            self.config.max_members = max_members;
+            self.session_updated(now);
+        }
+        Ok(())
+    }
+
+    /// Renames the session.
+    pub fn rename(&mut self, now: Time, name: &str) -> Result<(), SessionError> {
+        self.check_open()?;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+            return Err(SessionError::BadName);
+        }
+        if self.name != name {
+            self.name = name.to_string();
+            self.session_updated(now);
+        }
+        Ok(())
+    }
+
+    /// Closes the session: `session_closed` to every member, then close 4011 for every
+    /// connection. Later connections are closed at once.
+    pub fn close(&mut self, now: Time, reason: Option<&str>) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        let message = ServerMessage::SessionClosed { timestamp: now / MILLISECOND, reason: reason.map(str::to_string) };
+        let frame = Frame::encode(&message);
+        for key in self.order.clone() {
+            self.deliver(key, &frame, true);
+        }
+        let mut conns: Vec<ConnId> = self.conns.drain().map(|(conn, _)| conn).collect();
+        conns.sort();
+        for conn in conns {
+            self.close_conn(conn, close::SESSION_CLOSED, "session closed");
+        }
+        self.members.clear();
+        self.replay_bytes = 0;
+        self.by_id.clear();
+        self.by_device.clear();
+        self.order.clear();
+        self.timers.clear();
+        self.events.push_back(Event::Closed);
+    }
+
+    /// The next thing to write or close.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event for the host's user interface.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When to call [`Session::handle_timeout`] next (it may find nothing due: a deadline
+    /// that moved is re-checked then, rather than searched for now).
+    pub fn poll_timeout(&self) -> Option<Time> {
+        self.timers.peek().map(|Reverse((at, _))| *at)
+    }
+
+    fn check_open(&self) -> Result<(), SessionError> {
+        if self.closed { Err(SessionError::Closed) } else { Ok(()) }
+    }
+}
+
+/// The pong for a ping: the timestamp echoed, and with `clock` (extension members) the server's
+/// receive and send times in µs.
+pub fn pong(timestamp: serde_json::Number, clock: Option<(Time, Time)>) -> ServerMessage {
+    ServerMessage::Pong {
+        timestamp,
+        server_receive_time: clock.map(|(received, _)| received),
+        server_send_time: clock.map(|(_, sent)| sent),
+    }
+}

@@ -1,0 +1,172 @@
+//! What the session takes in and gives out: connection ids and peers, transmits for the I/O
+//! layer, events for the host's UI, and the errors of host actions.
+
+use super::*;
+
+/// A connection, as the I/O layer numbers them. The session never reuses one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+impl std::fmt::Display for ConnId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "c{}", self.0)
+    }
+}
+
+/// Where a connection comes from, as the I/O layer saw it when it opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    /// The remote address. Members are counted per address, and a device id is only trusted
+    /// to take over its member from the address that member is on.
+    pub addr: IpAddr,
+    /// A short label for the device ("iPhone", "Windows PC"), if the I/O layer could tell; a
+    /// member that joins on the connection carries it as `device` to extension members.
+    pub device: Option<String>,
+}
+
+impl Peer {
+    /// A connection from `addr` whose device is unknown.
+    pub fn from_addr(addr: IpAddr) -> Peer {
+        Peer { addr, device: None }
+    }
+}
+
+/// Something for the I/O layer to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transmit {
+    /// Write a text frame. With `seq`, splice it in first ([`Frame::with_seq`]).
+    Send {
+        /// To whom.
+        conn: ConnId,
+        /// The message, shared with the other recipients.
+        frame: Frame,
+        /// The member's sequence number for it, for extension members.
+        seq: Option<u64>,
+    },
+    /// Write these sequenced frames, in order, paced by the connection's own writer: a resume's
+    /// replay, which may be hundreds of messages and must not count against the connection's
+    /// outbound queue one by one (a replay that overflowed it closed the member before
+    /// `resumed` was written, and every retry did the same).
+    Replay {
+        /// To whom.
+        conn: ConnId,
+        /// The messages with their sequence numbers.
+        frames: Vec<(u64, Frame)>,
+    },
+    /// Send a WebSocket ping whose payload is `sent_at` (8 bytes, big-endian), and hand the
+    /// pong's payload back to [`Session::handle_probe_reply`].
+    Probe {
+        /// To whom.
+        conn: ConnId,
+        /// The time to carry.
+        sent_at: Time,
+    },
+    /// Close the connection after writing what was queued before it. The session has already
+    /// forgotten the connection: a later [`Session::handle_disconnect`] for it is ignored.
+    Close {
+        /// Which.
+        conn: ConnId,
+        /// The WebSocket close code ([`partyline_protocol::close`]).
+        code: u16,
+        /// The close reason.
+        reason: &'static str,
+    },
+}
+
+/// Something the host's own user interface should know. Serializes as an object whose
+/// `event` field names the variant (`member_joined`, ...), for the desktop app's web view and
+/// `partyline host --json`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "event", rename_all = "snake_case", rename_all_fields = "camelCase")]
+pub enum Event {
+    /// A member joined.
+    MemberJoined(MemberInfo),
+    /// A member left.
+    MemberLeft {
+        /// The member as it was.
+        member: MemberInfo,
+        /// Why.
+        reason: LeaveReason,
+    },
+    /// A member's status, name, latency or device changed.
+    MemberUpdated(MemberInfo),
+    /// The session's name, lock, capacity or member count changed.
+    SessionUpdated(SessionState),
+    /// A chat line.
+    Chat {
+        /// Sender's member id.
+        from: String,
+        /// Sender's name.
+        name: String,
+        /// The line.
+        text: String,
+    },
+    /// A member's presence changed (a fresh join of its device resets it to online).
+    Presence {
+        /// The member.
+        member_id: String,
+        /// Its name.
+        name: String,
+        /// Online, away or busy.
+        status: PresenceStatus,
+        /// Its words, if any.
+        text: Option<String>,
+    },
+    /// A member has read host notifications (`mark_read`).
+    NotificationsRead {
+        /// The member.
+        member_id: String,
+        /// Its name.
+        name: String,
+        /// The notification ids, as it sent them.
+        ids: Vec<String>,
+    },
+    /// SyncPlay's state changed.
+    SyncPlay(PlayState),
+    /// A member reported its playback (about once a second while playing).
+    PlaybackProgress(MemberSync),
+    /// The session is closed; nothing more will happen.
+    Closed,
+}
+
+/// How one member's playback is doing, from its last report.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberSync {
+    /// The member.
+    pub member_id: String,
+    /// What it is doing.
+    pub state: DeviceState,
+    /// Its error against the group, ms (positive: ahead).
+    pub error_ms: Option<f64>,
+    /// Its position, ms.
+    pub position: f64,
+    /// When it reported.
+    pub at: Time,
+}
+
+/// A host action that cannot be done.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    /// No member has that id.
+    #[error("no member with id {0}")]
+    NoSuchMember(String),
+    /// The capacity is outside 1..=10,000.
+    #[error("capacity must be between 1 and {MAX_CAPACITY}, not {0}")]
+    BadCapacity(u32),
+    /// The name is empty or longer than 64 characters.
+    #[error("a session name must be 1 to {MAX_NAME_CHARS} characters")]
+    BadName,
+    /// The session is closed.
+    #[error("the session is closed")]
+    Closed,
+    /// A notification's title is empty or over 100 characters, or its body over 1,000.
+    #[error("a notification needs a title of 1 to {MAX_TITLE_CHARS} characters and a body of at most {MAX_CHAT_CHARS}")]
+    BadNotification,
+    /// The member joined with a LOUDSYNC 1.0 client, which knows no `remote.command`.
+    #[error("{0} uses a LOUDSYNC 1.0 client, which takes no remote commands")]
+    NoRemote(String),
+    /// SyncPlay refused the command.
+    #[error(transparent)]
+    Play(#[from] PlayError),
+}
