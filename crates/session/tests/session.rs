@@ -591,3 +591,34 @@ fn rate_limit_and_abuse() {
     assert_eq!(closed(&sim.take(x)), Some(4029));
     assert_eq!(sim.session.members()[1].connection_status, partyline_protocol::ConnectionStatus::Reconnecting);
 }
+
+/// A member that rejoins (and resumes, and drops) a thousand times holds one heartbeat timer,
+/// not one per connection: the timer heap stays the size of the party.
+#[test]
+fn rejoins_hold_one_heartbeat_deadline() {
+    let mut sim = Sim::new(Config::default());
+    let (mut a, _) = sim.join("dev-a", true);
+    let (mut b, b_id, b_secret) = sim.join_resumable("dev-b");
+    let baseline = sim.session.timers_pending();
+    for round in 0..1000 {
+        let next = sim.connect();
+        if round % 2 == 0 {
+            sim.send(next, &join_text("dev-a", true)); // replaces a's connection
+            a = next;
+        } else {
+            sim.session.handle_disconnect(sim.now, b, false);
+            sim.send(next, &resume_text(&b_id, &b_secret, 0));
+            b = next;
+        }
+        sim.advance(1_000);
+    }
+    // Every connect armed a join deadline (15 s); let those fire while both keep heartbeating.
+    for _ in 0..4 {
+        sim.heartbeat(a);
+        sim.heartbeat(b);
+        sim.advance(5 * SECOND);
+    }
+    let _ = (sim.take(a), sim.take(b));
+    let after = sim.session.timers_pending();
+    assert!(after <= baseline + 1, "timers grew with the rejoins: {baseline} before, {after} after");
+}

@@ -15,7 +15,7 @@ mod types;
 pub use types::{ConnId, Event, MemberSync, Peer, SessionError, Transmit};
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 
 use partyline_protocol::client::{
@@ -37,7 +37,11 @@ use crate::member::{Member, Replay, Stream};
 use crate::syncplay::{Actor, Change, PlayError, QueueChange, SyncPlay};
 use crate::{Config, MILLISECOND, Time, ids};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// The session's timers. Each is armed at most once at a time (see `Session::arm`): a deadline
+/// only ever moves later (a heartbeat, a new drop, a new start), so a timer that fires re-checks
+/// the true deadline and re-arms itself, and a member that rejoins a thousand times still holds
+/// one heartbeat timer, not a thousand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum Timer {
     Probe,
     JoinDeadline(ConnId),
@@ -74,6 +78,8 @@ pub struct Session {
     next_chat: u64,
     next_notification: u64,
     timers: BinaryHeap<Reverse<(Time, Timer)>>,
+    /// The timers in `timers` now: one entry each.
+    armed: HashSet<Timer>,
     /// Bytes kept in every member's replay buffer together (see `Config::replay_total_bytes`).
     replay_bytes: usize,
     transmits: VecDeque<Transmit>,
@@ -113,12 +119,13 @@ impl Session {
             next_chat: 0,
             next_notification: 0,
             timers: BinaryHeap::new(),
+            armed: HashSet::new(),
             replay_bytes: 0,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             syncplay: SyncPlay::default(),
         };
-        session.timers.push(Reverse((now + session.config.probe_interval, Timer::Probe)));
+        session.arm(now + session.config.probe_interval, Timer::Probe);
         session
     }
 
@@ -156,6 +163,11 @@ impl Session {
     /// at most `Config::replay_total_bytes`.
     pub fn replay_bytes(&self) -> usize {
         self.replay_bytes
+    }
+
+    /// Timers armed now (one per kind and member at most): what `poll_timeout` chooses from.
+    pub fn timers_pending(&self) -> usize {
+        self.timers.len()
     }
 
     /// Members now in the session, not counting the host.
@@ -211,7 +223,7 @@ impl Session {
         }
         let deadline = now + self.config.join_timeout;
         self.conns.insert(conn, Conn::Pending { deadline, peer });
-        self.timers.push(Reverse((deadline, Timer::JoinDeadline(conn))));
+        self.arm(deadline, Timer::JoinDeadline(conn));
     }
 
     /// A message arrived on a connection.
@@ -331,6 +343,7 @@ impl Session {
                 break;
             }
             self.timers.pop();
+            self.armed.remove(&timer);
             match timer {
                 Timer::Probe => self.probe(now),
                 Timer::JoinDeadline(conn) => {
@@ -350,21 +363,25 @@ impl Session {
                         self.close_conn(conn, close::HEARTBEAT_TIMEOUT, "heartbeat timeout");
                         self.lose_connection(now, key, LeaveReason::Timeout);
                     } else {
-                        self.timers.push(Reverse((deadline, Timer::Heartbeat(key))));
+                        self.arm(deadline, Timer::Heartbeat(key));
                     }
                 }
                 Timer::Ready => {
                     let lead = self.lead_time();
                     if self.syncplay.handle_timeout(now, lead) {
                         self.play_changed(now);
+                    } else if let Some(deadline) = self.syncplay.ready_deadline() {
+                        self.arm(deadline, Timer::Ready); // a later start moved it
                     }
                 }
                 Timer::Resume(key) => {
                     let Some(member) = self.members.get(&key) else { continue };
-                    if let Some(lost_at) = member.lost_at
-                        && lost_at + self.config.resume_window <= now
-                    {
+                    let Some(lost_at) = member.lost_at else { continue };
+                    let deadline = lost_at + self.config.resume_window;
+                    if deadline <= now {
                         self.remove_member(now, key, LeaveReason::Timeout, None);
+                    } else {
+                        self.arm(deadline, Timer::Resume(key)); // it resumed and dropped again since
                     }
                 }
             }
@@ -431,6 +448,7 @@ impl Session {
         self.by_device.clear();
         self.order.clear();
         self.timers.clear();
+        self.armed.clear();
         self.events.push_back(Event::Closed);
     }
 
@@ -448,6 +466,14 @@ impl Session {
     /// that moved is re-checked then, rather than searched for now).
     pub fn poll_timeout(&self) -> Option<Time> {
         self.timers.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// Arms a timer unless it is armed already (then the earlier entry fires first, re-checks
+    /// and re-arms: deadlines only move later).
+    fn arm(&mut self, at: Time, timer: Timer) {
+        if self.armed.insert(timer) {
+            self.timers.push(Reverse((at, timer)));
+        }
     }
 
     fn check_open(&self) -> Result<(), SessionError> {

@@ -11,7 +11,7 @@ impl Session {
             Change::Queue(change) => self.queue_changed(now, change),
             Change::State => {
                 if let Some(deadline) = self.syncplay.ready_deadline() {
-                    self.timers.push(Reverse((deadline, Timer::Ready)));
+                    self.arm(deadline, Timer::Ready);
                 }
                 // A start with nobody to wait for begins at once.
                 let waiting_for = self.syncplay_members();

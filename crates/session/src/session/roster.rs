@@ -118,7 +118,7 @@ impl Session {
         self.by_device.insert(join.device_info.id, key);
         self.order.push(key);
         self.conns.insert(conn, Conn::Member(key));
-        self.timers.push(Reverse((now + self.config.heartbeat_timeout, Timer::Heartbeat(key))));
+        self.arm(now + self.config.heartbeat_timeout, Timer::Heartbeat(key));
 
         self.welcome(now, key);
         let info = self.members[&key].info();
@@ -160,7 +160,7 @@ impl Session {
             self.close_conn(old, close::REPLACED, "replaced by a new connection");
         }
         self.conns.insert(conn, Conn::Member(key));
-        self.timers.push(Reverse((now + self.config.heartbeat_timeout, Timer::Heartbeat(key))));
+        self.arm(now + self.config.heartbeat_timeout, Timer::Heartbeat(key));
         self.welcome(now, key);
         if was_reconnecting || changed {
             self.member_changed(now, key);
@@ -249,7 +249,7 @@ impl Session {
             self.close_conn(old, close::REPLACED, "resumed on a new connection");
         }
         self.conns.insert(conn, Conn::Member(key));
-        self.timers.push(Reverse((now + self.config.heartbeat_timeout, Timer::Heartbeat(key))));
+        self.arm(now + self.config.heartbeat_timeout, Timer::Heartbeat(key));
         let client_id = resume.member_id;
         match replay {
             Replay::Messages(messages) => {
@@ -291,7 +291,7 @@ impl Session {
         member.conn = None;
         if member.ext {
             member.lost_at = Some(now);
-            self.timers.push(Reverse((now + self.config.resume_window, Timer::Resume(key))));
+            self.arm(now + self.config.resume_window, Timer::Resume(key));
             self.member_changed(now, key);
             self.barrier_check(now);
         } else {
@@ -379,7 +379,7 @@ impl Session {
             self.broadcast(&Frame::encode(&message), false, None);
             self.events.extend(updated.into_iter().map(Event::MemberUpdated));
         }
-        self.timers.push(Reverse((now + self.config.probe_interval, Timer::Probe)));
+        self.arm(now + self.config.probe_interval, Timer::Probe);
     }
 
     /// The answer to a [`Transmit::Probe`] arrived.
