@@ -3,50 +3,71 @@
 
 use super::*;
 
+/// A message serialized once, with the two facts the fan-out needs, read from the message
+/// itself in one place ([`ServerMessage::is_loudsync`], [`ServerMessage::is_sequenced`]) rather
+/// than passed as booleans by every caller.
+pub(super) struct Outgoing {
+    pub(super) frame: Frame,
+    /// A LOUDSYNC 1.0 member may receive it.
+    loudsync: bool,
+    /// It carries `seq` and is kept for resume.
+    sequenced: bool,
+}
+
+impl Outgoing {
+    pub(super) fn new(message: &ServerMessage) -> Outgoing {
+        Outgoing { frame: Frame::encode(message), loudsync: message.is_loudsync(), sequenced: message.is_sequenced() }
+    }
+}
+
 impl Session {
     pub(super) fn session_updated(&mut self, now: Time) {
         let state = self.state();
         let message = ServerMessage::SessionUpdated { timestamp: now / MILLISECOND, session: state.clone() };
-        self.broadcast(&Frame::encode(&message), false, None);
+        self.broadcast(&Outgoing::new(&message), None);
         self.events.push_back(Event::SessionUpdated(state));
     }
 
     /// Sends `ext` to extension members and `legacy` (or `ext` when it is `None`, i.e. it
     /// carries no extension fields) to 1.0 members; to everyone but `except`.
-    pub(super) fn broadcast_versions(&mut self, ext: &Frame, legacy: Option<&Frame>, except: Option<u64>) {
+    pub(super) fn broadcast_versions(&mut self, ext: &Outgoing, legacy: Option<&Outgoing>, except: Option<u64>) {
         for i in 0..self.order.len() {
             let key = self.order[i];
             if Some(key) == except {
                 continue;
             }
-            let frame = if self.members[&key].ext { ext } else { legacy.unwrap_or(ext) };
-            self.deliver(key, frame, true);
+            let out = if self.members[&key].ext { ext } else { legacy.unwrap_or(ext) };
+            self.deliver(key, out);
         }
     }
 
-    /// Sends one frame to every member (but `except`): to 1.0 members only if `loudsync`.
-    pub(super) fn broadcast(&mut self, frame: &Frame, loudsync: bool, except: Option<u64>) {
+    /// Sends a message to every member that may receive it (see [`Session::deliver`]) but
+    /// `except`.
+    pub(super) fn broadcast(&mut self, out: &Outgoing, except: Option<u64>) {
         for i in 0..self.order.len() {
             let key = self.order[i];
-            if Some(key) == except || (!loudsync && !self.members[&key].ext) {
-                continue;
+            if Some(key) != except {
+                self.deliver(key, out);
             }
-            self.deliver(key, frame, true);
         }
     }
 
-    /// Puts a frame into a member's stream: numbered and kept for an extension member, written
-    /// if the member is connected.
-    pub(super) fn deliver(&mut self, key: u64, frame: &Frame, sequenced: bool) {
+    /// Puts a message into a member's stream: numbered and kept for an extension member when it
+    /// is sequenced, written if the member is connected. The one place that decides who may
+    /// receive what: a LOUDSYNC 1.0 member never gets a message outside LOUDSYNC.
+    pub(super) fn deliver(&mut self, key: u64, out: &Outgoing) {
         let member = self.members.get_mut(&key).expect("deliver to a member");
-        let seq = (member.ext && sequenced).then(|| {
+        if !member.ext && !out.loudsync {
+            return;
+        }
+        let seq = (member.ext && out.sequenced).then(|| {
             let before = member.stream.bytes();
-            let seq = member.stream.push(frame);
+            let seq = member.stream.push(&out.frame);
             self.replay_bytes = self.replay_bytes + member.stream.bytes() - before;
             seq
         });
         if let Some(conn) = member.conn {
-            self.transmits.push_back(Transmit::Send { conn, frame: frame.clone(), seq });
+            self.transmits.push_back(Transmit::Send { conn, frame: out.frame.clone(), seq });
         }
         if self.replay_bytes > self.config.replay_total_bytes {
             self.trim_replay();

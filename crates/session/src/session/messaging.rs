@@ -15,7 +15,7 @@ impl Session {
             name: name.clone(),
             text: chat.text.clone(),
         };
-        self.broadcast(&Frame::encode(&message), false, None);
+        self.broadcast(&Outgoing::new(&message), None);
         self.events.push_back(Event::Chat { from, name, text: chat.text });
     }
 
@@ -32,9 +32,9 @@ impl Session {
             id: direct.id.clone(),
             payload: direct.payload,
         };
-        self.deliver(to, &Frame::encode(&message), true);
+        self.deliver(to, &Outgoing::new(&message));
         let ack = ServerMessage::DirectAck { timestamp: now / MILLISECOND, id: direct.id };
-        self.deliver(key, &Frame::encode(&ack), true);
+        self.deliver(key, &Outgoing::new(&ack));
     }
 
     /// `subscribe` (`add`) or `unsubscribe`: the member's topics change, and `subscriptions`
@@ -61,7 +61,7 @@ impl Session {
         }
         let topics = member.topics.iter().cloned().collect();
         let reply = ServerMessage::Subscriptions { timestamp: now / MILLISECOND, topics };
-        self.deliver(key, &Frame::encode(&reply), true);
+        self.deliver(key, &Outgoing::new(&reply));
     }
 
     /// `broadcast`: to every other extension member subscribed to its topic (every other one
@@ -78,20 +78,20 @@ impl Session {
             topic: broadcast.topic.clone(),
             payload: broadcast.payload,
         };
-        let frame = Frame::encode(&message);
+        let out = Outgoing::new(&message);
         let mut recipients = 0;
         for i in 0..self.order.len() {
             let other = self.order[i];
             let member = &self.members[&other];
             let wants = member.ext && broadcast.topic.as_ref().is_none_or(|topic| member.topics.contains(topic));
             if other != key && wants {
-                self.deliver(other, &frame, true);
+                self.deliver(other, &out);
                 recipients += 1;
             }
         }
         if broadcast.ack {
             let ack = ServerMessage::BroadcastAck { timestamp: now / MILLISECOND, id: broadcast.id, recipients };
-            self.deliver(key, &Frame::encode(&ack), true);
+            self.deliver(key, &Outgoing::new(&ack));
         }
     }
 
@@ -108,7 +108,7 @@ impl Session {
             from: self.members[&key].id.clone(),
             signal: voice.signal,
         };
-        self.deliver(to, &Frame::encode(&message), message.is_sequenced());
+        self.deliver(to, &Outgoing::new(&message));
     }
 
     /// Sets a member's presence: `presence_update` to every other extension member, and the
@@ -124,7 +124,7 @@ impl Session {
             status,
             text: text.clone(),
         };
-        self.broadcast(&Frame::encode(&message), false, Some(key));
+        self.broadcast(&Outgoing::new(&message), Some(key));
         self.events.push_back(Event::Presence { member_id, name, status, text });
     }
 
@@ -189,7 +189,7 @@ impl Session {
             body: body.trim().to_string(),
             level,
         };
-        self.broadcast(&Frame::encode(&message), false, None);
+        self.broadcast(&Outgoing::new(&message), None);
         Ok(id)
     }
 }

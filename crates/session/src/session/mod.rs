@@ -7,6 +7,8 @@
 //! - `types`: what the session takes and gives ([`Transmit`], [`Event`], [`Peer`], errors).
 
 mod fanout;
+
+use fanout::Outgoing;
 mod messaging;
 mod playback;
 mod roster;
@@ -433,9 +435,9 @@ impl Session {
         }
         self.closed = true;
         let message = ServerMessage::SessionClosed { timestamp: now / MILLISECOND, reason: reason.map(str::to_string) };
-        let frame = Frame::encode(&message);
+        let out = Outgoing::new(&message);
         for key in self.order.clone() {
-            self.deliver(key, &frame, true);
+            self.deliver(key, &out);
         }
         let mut conns: Vec<ConnId> = self.conns.drain().map(|(conn, _)| conn).collect();
         conns.sort();

@@ -91,14 +91,14 @@ impl Session {
             index,
             removed,
         };
-        self.broadcast(&Frame::encode(&message), false, None);
+        self.broadcast(&Outgoing::new(&message), None);
         self.events.push_back(Event::SyncPlay(state));
     }
 
     pub(super) fn play_changed(&mut self, now: Time) {
         let state = self.syncplay.state();
         let message = ServerMessage::SyncplayState { timestamp: now / MILLISECOND, state: state.clone() };
-        self.broadcast(&Frame::encode(&message), false, None);
+        self.broadcast(&Outgoing::new(&message), None);
         self.events.push_back(Event::SyncPlay(state));
     }
 
@@ -114,7 +114,7 @@ impl Session {
         self.syncplay.set_library(items);
         let message =
             ServerMessage::LibraryUpdate { timestamp: now / MILLISECOND, items: self.syncplay.library().to_vec() };
-        self.broadcast(&Frame::encode(&message), false, None);
+        self.broadcast(&Outgoing::new(&message), None);
         Ok(())
     }
 
@@ -141,7 +141,7 @@ impl Session {
         }
         let message =
             ServerMessage::RemoteCommand { timestamp: now / MILLISECOND, command: command.to_string(), value };
-        self.deliver(key, &Frame::encode(&message), true);
+        self.deliver(key, &Outgoing::new(&message));
         Ok(())
     }
 }

@@ -122,7 +122,7 @@ impl Session {
 
         self.welcome(now, key);
         let info = self.members[&key].info();
-        let joined = |member| Frame::encode(&ServerMessage::MemberJoined { timestamp: now / MILLISECOND, member });
+        let joined = |member| Outgoing::new(&ServerMessage::MemberJoined { timestamp: now / MILLISECOND, member });
         let legacy = info.has_extensions().then(|| joined(info.loudsync()));
         let ext_frame = joined(info.clone());
         self.broadcast_versions(&ext_frame, legacy.as_ref(), Some(key));
@@ -181,7 +181,7 @@ impl Session {
             session_info: SessionInfo { id: self.id.clone(), name: self.name.clone(), host_id: self.host.id.clone() },
             resume_secret: member.secret.clone(),
         };
-        self.deliver(key, &Frame::encode(&welcome), true);
+        self.deliver(key, &Outgoing::new(&welcome));
         if ext {
             let hello = ServerMessage::Hello {
                 timestamp: now / MILLISECOND,
@@ -195,14 +195,14 @@ impl Session {
         }
         let members = if ext { self.members() } else { self.loudsync_members() };
         let list = ServerMessage::MemberList { timestamp: now / MILLISECOND, members };
-        self.deliver(key, &Frame::encode(&list), true);
+        self.deliver(key, &Outgoing::new(&list));
         if ext {
             // A late joiner learns the library and where playback is, and catches up on its own.
             let library =
                 ServerMessage::LibraryUpdate { timestamp: now / MILLISECOND, items: self.syncplay.library().to_vec() };
-            self.deliver(key, &Frame::encode(&library), true);
+            self.deliver(key, &Outgoing::new(&library));
             let state = ServerMessage::SyncplayState { timestamp: now / MILLISECOND, state: self.syncplay.state() };
-            self.deliver(key, &Frame::encode(&state), true);
+            self.deliver(key, &Outgoing::new(&state));
             // And who is away or busy (everyone else is online).
             for i in 0..self.order.len() {
                 let other = &self.members[&self.order[i]];
@@ -213,7 +213,7 @@ impl Session {
                         status: other.presence,
                         text: other.presence_text.clone(),
                     };
-                    self.deliver(key, &Frame::encode(&update), true);
+                    self.deliver(key, &Outgoing::new(&update));
                 }
             }
         }
@@ -304,15 +304,23 @@ impl Session {
     pub(super) fn member_changed(&mut self, now: Time, key: u64) {
         let info = self.members[&key].info();
         let updated =
-            Frame::encode(&ServerMessage::MemberUpdated { timestamp: now / MILLISECOND, member: info.clone() });
-        let members = self.loudsync_members();
-        let list = Frame::encode(&ServerMessage::MemberList { timestamp: now / MILLISECOND, members });
-        for other in self.order.clone() {
+            Outgoing::new(&ServerMessage::MemberUpdated { timestamp: now / MILLISECOND, member: info.clone() });
+        // The 1.0 list is the whole party: built only when some 1.0 member is there to get it,
+        // not on every status change of a party of extension members (n² in a reconnect storm).
+        let any_loudsync = self.order.iter().any(|other| *other != key && !self.members[other].ext);
+        let list = any_loudsync.then(|| {
+            let members = self.loudsync_members();
+            Outgoing::new(&ServerMessage::MemberList { timestamp: now / MILLISECOND, members })
+        });
+        for i in 0..self.order.len() {
+            let other = self.order[i];
             if other == key {
                 continue;
             }
-            let frame = if self.members[&other].ext { &updated } else { &list };
-            self.deliver(other, frame, true);
+            match (&list, self.members[&other].ext) {
+                (Some(list), false) => self.deliver(other, list),
+                _ => self.deliver(other, &updated),
+            }
         }
         self.events.push_back(Event::MemberUpdated(info));
     }
@@ -336,7 +344,7 @@ impl Session {
             }
         }
         let left = ServerMessage::MemberLeft { timestamp: now / MILLISECOND, member_id: member.id.clone(), reason };
-        self.broadcast(&Frame::encode(&left), true, None);
+        self.broadcast(&Outgoing::new(&left), None);
         self.events.push_back(Event::MemberLeft { member: member.info(), reason });
         if !self.closed {
             // The host's UI shows the count (and mDNS carries it); clients learn of it from
@@ -376,7 +384,7 @@ impl Session {
         }
         if !changed.is_empty() {
             let message = ServerMessage::LatencyUpdate { timestamp: now / MILLISECOND, latencies: changed };
-            self.broadcast(&Frame::encode(&message), false, None);
+            self.broadcast(&Outgoing::new(&message), None);
             self.events.extend(updated.into_iter().map(Event::MemberUpdated));
         }
         self.arm(now + self.config.probe_interval, Timer::Probe);
@@ -406,8 +414,8 @@ impl Session {
     pub fn kick(&mut self, now: Time, member_id: &str, reason: &str) -> Result<MemberInfo, SessionError> {
         let key = *self.by_id.get(member_id).ok_or_else(|| SessionError::NoSuchMember(member_id.to_string()))?;
         let info = self.members[&key].info();
-        let kicked = Frame::encode(&ServerMessage::Kicked { timestamp: now / MILLISECOND, reason: reason.to_string() });
-        self.deliver(key, &kicked, true);
+        let kicked = Outgoing::new(&ServerMessage::Kicked { timestamp: now / MILLISECOND, reason: reason.to_string() });
+        self.deliver(key, &kicked);
         self.remove_member(now, key, LeaveReason::Kicked, Some((close::KICKED, "kicked")));
         Ok(info)
     }
