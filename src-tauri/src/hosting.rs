@@ -23,9 +23,6 @@ use crate::settings::Settings;
 /// The event name the web view listens to.
 pub const HOST_EVENT: &str = "host-event";
 
-/// How long an action waits for the session state to reflect it.
-const STATE_WAIT: Duration = Duration::from_secs(2);
-
 /// How long stopping may take before the app gives up on a clean goodbye.
 pub const STOP_WAIT: Duration = Duration::from_secs(3);
 
@@ -344,29 +341,21 @@ impl AppState {
 
     /// Locks or unlocks; returns the session after the change.
     pub async fn set_locked(&self, locked: bool) -> Result<SessionState, CommandError> {
-        let host = self.host().await?;
-        let mut state = host.watch_state();
-        host.set_locked(locked).await?;
-        Ok(settled(&mut state, |s| s.locked == locked).await)
+        Ok(self.host().await?.set_locked(locked).await?)
     }
 
     /// Sets and remembers the capacity; returns the session after the change.
     pub async fn set_capacity(&self, max_members: u32) -> Result<SessionState, CommandError> {
-        let host = self.host().await?;
-        let mut state = host.watch_state();
-        host.set_capacity(max_members).await?;
+        let state = self.host().await?.set_capacity(max_members).await?;
         self.update_settings(|s| s.capacity = max_members)?;
-        Ok(settled(&mut state, |s| s.max_members == max_members).await)
+        Ok(state)
     }
 
     /// Renames and remembers the party; returns the session after the change.
     pub async fn rename(&self, name: &str) -> Result<SessionState, CommandError> {
-        let host = self.host().await?;
-        let mut state = host.watch_state();
-        host.rename(name).await?;
-        let name = name.trim().to_string();
-        self.update_settings(|s| s.party_name = name.clone())?;
-        Ok(settled(&mut state, |s| s.name == name).await)
+        let state = self.host().await?.rename(name).await?;
+        self.update_settings(|s| s.party_name = state.name.clone())?;
+        Ok(state)
     }
 
     /// The running session's id (`None` when not hosting).
@@ -436,18 +425,6 @@ impl AppState {
             session: running.host.state(),
         })
     }
-}
-
-/// The session state once `done` holds (the facade answers an action a moment before its state
-/// watch catches up), or as it is after [`STATE_WAIT`].
-async fn settled(
-    state: &mut tokio::sync::watch::Receiver<SessionState>,
-    done: impl FnMut(&SessionState) -> bool,
-) -> SessionState {
-    if let Ok(Ok(settled)) = tokio::time::timeout(STATE_WAIT, state.wait_for(done)).await {
-        return settled.clone();
-    }
-    state.borrow().clone()
 }
 
 /// Sends each host event to the web views until the host closes.

@@ -239,18 +239,19 @@ impl Host {
         Ok(self.server.kick(member_id, reason).await?)
     }
 
-    /// Locks or unlocks the party.
-    pub async fn set_locked(&self, locked: bool) -> Result<(), HostError> {
+    /// Locks or unlocks the party; answers with the session after the change, which is already
+    /// visible to [`Host::state`] and the members.
+    pub async fn set_locked(&self, locked: bool) -> Result<SessionState, HostError> {
         Ok(self.server.set_locked(locked).await?)
     }
 
     /// Sets the capacity.
-    pub async fn set_capacity(&self, max_members: u32) -> Result<(), HostError> {
+    pub async fn set_capacity(&self, max_members: u32) -> Result<SessionState, HostError> {
         Ok(self.server.set_capacity(max_members).await?)
     }
 
     /// Renames the party.
-    pub async fn rename(&self, name: &str) -> Result<(), HostError> {
+    pub async fn rename(&self, name: &str) -> Result<SessionState, HostError> {
         Ok(self.server.rename(name).await?)
     }
 

@@ -72,15 +72,15 @@ pub(crate) enum Command {
     },
     Lock {
         locked: bool,
-        reply: oneshot::Sender<Result<(), SessionError>>,
+        reply: oneshot::Sender<Result<SessionState, SessionError>>,
     },
     Capacity {
         max_members: u32,
-        reply: oneshot::Sender<Result<(), SessionError>>,
+        reply: oneshot::Sender<Result<SessionState, SessionError>>,
     },
     Rename {
         name: String,
-        reply: oneshot::Sender<Result<(), SessionError>>,
+        reply: oneshot::Sender<Result<SessionState, SessionError>>,
     },
     Close {
         reason: Option<String>,
@@ -185,23 +185,24 @@ impl Driver {
 
     fn command(&mut self, command: Command) {
         let now = self.clock.now();
+        // The answer goes back only after the change is out: transmits queued, events sent and
+        // the watched state updated, so a caller that reads anything once answered sees it.
+        macro_rules! answer {
+            ($reply:expr, $result:expr) => {{
+                let result = $result;
+                self.flush();
+                let _ = $reply.send(result);
+            }};
+        }
         // A caller that stopped waiting for its answer is no error of ours: ignore send failures.
         match command {
             Command::Members(reply) => {
                 let _ = reply.send(self.session.members());
             }
-            Command::Kick { member_id, reason, reply } => {
-                let _ = reply.send(self.session.kick(now, &member_id, &reason));
-            }
-            Command::Lock { locked, reply } => {
-                let _ = reply.send(self.session.set_locked(now, locked));
-            }
-            Command::Capacity { max_members, reply } => {
-                let _ = reply.send(self.session.set_capacity(now, max_members));
-            }
-            Command::Rename { name, reply } => {
-                let _ = reply.send(self.session.rename(now, &name));
-            }
+            Command::Kick { member_id, reason, reply } => answer!(reply, self.session.kick(now, &member_id, &reason)),
+            Command::Lock { locked, reply } => answer!(reply, self.session.set_locked(now, locked)),
+            Command::Capacity { max_members, reply } => answer!(reply, self.session.set_capacity(now, max_members)),
+            Command::Rename { name, reply } => answer!(reply, self.session.rename(now, &name)),
             Command::Close { reason } => self.session.close(now, reason.as_deref()),
             Command::Play { command, reply } => {
                 let _ = reply.send(self.session.syncplay_command(now, command));

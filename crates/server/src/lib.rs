@@ -357,18 +357,20 @@ impl ServerHandle {
         Ok(self.ask(|reply| Command::Kick { member_id, reason, reply }).await??)
     }
 
-    /// Locks (no new joins; resumes still work) or unlocks.
-    pub async fn set_locked(&self, locked: bool) -> Result<(), ServerError> {
+    /// Locks (no new joins; resumes still work) or unlocks. Like the other actions that change
+    /// the session, it answers once the change is visible everywhere (members told, events
+    /// sent, [`ServerHandle::state`] updated), with the session as it is then.
+    pub async fn set_locked(&self, locked: bool) -> Result<SessionState, ServerError> {
         Ok(self.ask(|reply| Command::Lock { locked, reply }).await??)
     }
 
     /// Sets the capacity (1 to 10,000).
-    pub async fn set_capacity(&self, max_members: u32) -> Result<(), ServerError> {
+    pub async fn set_capacity(&self, max_members: u32) -> Result<SessionState, ServerError> {
         Ok(self.ask(|reply| Command::Capacity { max_members, reply }).await??)
     }
 
     /// Renames the session.
-    pub async fn rename(&self, name: &str) -> Result<(), ServerError> {
+    pub async fn rename(&self, name: &str) -> Result<SessionState, ServerError> {
         let name = name.to_string();
         Ok(self.ask(|reply| Command::Rename { name, reply }).await??)
     }

@@ -390,18 +390,19 @@ impl Session {
         }
     }
 
-    /// Locks or unlocks: while locked, joins are refused and resumes still work.
-    pub fn set_locked(&mut self, now: Time, locked: bool) -> Result<(), SessionError> {
+    /// Locks or unlocks: while locked, joins are refused and resumes still work. Like every host
+    /// action that changes the session, it returns the session as it is after the change.
+    pub fn set_locked(&mut self, now: Time, locked: bool) -> Result<SessionState, SessionError> {
         self.check_open()?;
         if self.locked != locked {
             self.locked = locked;
             self.session_updated(now);
         }
-        Ok(())
+        Ok(self.state())
     }
 
     /// Sets the capacity. Lowering it below the member count removes nobody; joins wait.
-    pub fn set_capacity(&mut self, now: Time, max_members: u32) -> Result<(), SessionError> {
+    pub fn set_capacity(&mut self, now: Time, max_members: u32) -> Result<SessionState, SessionError> {
         self.check_open()?;
         if !(1..=MAX_CAPACITY).contains(&max_members) {
             return Err(SessionError::BadCapacity(max_members));
@@ -410,11 +411,11 @@ impl Session {
             self.config.max_members = max_members;
             self.session_updated(now);
         }
-        Ok(())
+        Ok(self.state())
     }
 
     /// Renames the session.
-    pub fn rename(&mut self, now: Time, name: &str) -> Result<(), SessionError> {
+    pub fn rename(&mut self, now: Time, name: &str) -> Result<SessionState, SessionError> {
         self.check_open()?;
         let name = name.trim();
         if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
@@ -424,7 +425,7 @@ impl Session {
             self.name = name.to_string();
             self.session_updated(now);
         }
-        Ok(())
+        Ok(self.state())
     }
 
     /// Closes the session: `session_closed` to every member, then close 4011 for every
