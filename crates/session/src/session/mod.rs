@@ -136,11 +136,6 @@ impl Session {
         &self.id
     }
 
-    /// The settings it runs with.
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
     /// The session's state: name, lock, capacity, member count.
     pub fn state(&self) -> SessionState {
         SessionState {
