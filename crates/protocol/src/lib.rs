@@ -23,6 +23,26 @@ pub use types::*;
 /// The `protocolVersion` a client sends at join to receive every Partyline extension.
 pub const PARTYLINE_V1: &str = "partyline/1";
 
+/// What a connection speaks: decided by the session when the connection joins (or resumes) and
+/// told to the connection's task, never guessed from the messages it sends. Each wire format
+/// turns the session's messages into its own bytes in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Wire {
+    /// LOUDSYNC 1.0 exactly: its twelve message types with its fields, nothing else.
+    #[default]
+    Loudsync,
+    /// LOUDSYNC plus every Partyline extension (`protocolVersion: "partyline/1"`).
+    Partyline,
+}
+
+impl Wire {
+    /// Whether the connection gets the Partyline extensions (sequence numbers, resume, clock
+    /// sync, messaging, SyncPlay).
+    pub fn extended(self) -> bool {
+        matches!(self, Wire::Partyline)
+    }
+}
+
 /// The LOUDSYNC version a plain client speaks (and the one assumed when a join names none).
 pub const LOUDSYNC_V1: &str = "1.0";
 

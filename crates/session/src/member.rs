@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::net::IpAddr;
 
-use partyline_protocol::{ConnectionStatus, Frame, MemberInfo, PresenceStatus};
+use partyline_protocol::{ConnectionStatus, Frame, MemberInfo, PresenceStatus, Wire};
 
 use crate::Time;
 use crate::session::ConnId;
@@ -28,8 +28,8 @@ pub struct Member {
     /// A short label for the device ("iPhone", "Windows PC"), from the I/O layer at connect;
     /// sent to extension members only.
     pub device: Option<String>,
-    /// Joined with `protocolVersion: "partyline/1"`.
-    pub ext: bool,
+    /// What its connection speaks (set at join; a resume keeps it).
+    pub wire: Wire,
     /// The resume secret (extension members only).
     pub secret: Option<String>,
     /// The last heartbeat (or the join).
@@ -58,6 +58,11 @@ pub struct Member {
 }
 
 impl Member {
+    /// Whether it gets the Partyline extensions.
+    pub fn ext(&self) -> bool {
+        self.wire.extended()
+    }
+
     /// Whether its presence is other than the default (online, no text).
     pub fn has_presence(&self) -> bool {
         self.presence != PresenceStatus::Online || self.presence_text.is_some()

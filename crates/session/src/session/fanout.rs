@@ -36,7 +36,7 @@ impl Session {
             if Some(key) == except {
                 continue;
             }
-            let out = if self.members[&key].ext { ext } else { legacy.unwrap_or(ext) };
+            let out = if self.members[&key].ext() { ext } else { legacy.unwrap_or(ext) };
             self.deliver(key, out);
         }
     }
@@ -57,10 +57,10 @@ impl Session {
     /// receive what: a LOUDSYNC 1.0 member never gets a message outside LOUDSYNC.
     pub(super) fn deliver(&mut self, key: u64, out: &Outgoing) {
         let member = self.members.get_mut(&key).expect("deliver to a member");
-        if !member.ext && !out.loudsync {
+        if !member.ext() && !out.loudsync {
             return;
         }
-        let seq = (member.ext && out.sequenced).then(|| {
+        let seq = (member.ext() && out.sequenced).then(|| {
             let before = member.stream.bytes();
             let seq = member.stream.push(&out.frame);
             self.replay_bytes = self.replay_bytes + member.stream.bytes() - before;

@@ -83,7 +83,7 @@ impl Session {
         for i in 0..self.order.len() {
             let other = self.order[i];
             let member = &self.members[&other];
-            let wants = member.ext && broadcast.topic.as_ref().is_none_or(|topic| member.topics.contains(topic));
+            let wants = member.ext() && broadcast.topic.as_ref().is_none_or(|topic| member.topics.contains(topic));
             if other != key && wants {
                 self.deliver(other, &out);
                 recipients += 1;
@@ -131,7 +131,7 @@ impl Session {
     /// Whether the member joined with `partyline/1`. A 1.0 member that sends an extension
     /// message gets `invalid_message` instead: the answer would be a type it does not know.
     pub(super) fn require_ext(&mut self, now: Time, conn: ConnId, key: u64, kind: &str) -> bool {
-        if self.members[&key].ext {
+        if self.members[&key].ext() {
             return true;
         }
         let message = format!("{kind}: an extension message; join with protocolVersion \"{PARTYLINE_V1}\" to use it");
@@ -153,7 +153,7 @@ impl Session {
     ) -> Option<u64> {
         let (reason, why) = match self.by_id.get(to) {
             None => ("unknown_member", "is not in the session"),
-            Some(key) if !self.members[key].ext => ("loudsync_client", "uses a LOUDSYNC 1.0 client"),
+            Some(key) if !self.members[key].ext() => ("loudsync_client", "uses a LOUDSYNC 1.0 client"),
             Some(key) if connected && self.members[key].conn.is_none() => ("reconnecting", "is reconnecting"),
             Some(key) => return Some(*key),
         };

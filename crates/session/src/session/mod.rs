@@ -25,7 +25,7 @@ use partyline_protocol::client::{
 };
 use partyline_protocol::{
     ClientMessage, ConnectionStatus, DecodeError, ErrorCode, Frame, LeaveReason, MAX_NAME_CHARS, MAX_TOPICS,
-    MemberInfo, PARTYLINE_V1, SUPPORTED_VERSIONS, ServerMessage, SessionInfo, SessionState, close,
+    MemberInfo, PARTYLINE_V1, SUPPORTED_VERSIONS, ServerMessage, SessionInfo, SessionState, Wire, close,
 };
 use partyline_protocol::{
     LibraryItem, MAX_CHAT_CHARS, MAX_TITLE_CHARS, NotificationLevel, Permissions, PlayState, PresenceStatus,
@@ -207,7 +207,7 @@ impl Session {
     /// Whether the connection joined with the Partyline extensions.
     pub fn is_ext(&self, conn: ConnId) -> bool {
         match self.conns.get(&conn) {
-            Some(Conn::Member(key)) => self.members[key].ext,
+            Some(Conn::Member(key)) => self.members[key].ext(),
             _ => false,
         }
     }

@@ -53,7 +53,7 @@ impl Session {
 
     /// The members a start waits for: connected extension members.
     pub(super) fn syncplay_members(&self) -> Vec<u64> {
-        self.order.iter().copied().filter(|key| self.members[key].ext && self.members[key].conn.is_some()).collect()
+        self.order.iter().copied().filter(|key| self.members[key].ext() && self.members[key].conn.is_some()).collect()
     }
 
     pub(super) fn barrier_check(&mut self, now: Time) {
@@ -70,7 +70,7 @@ impl Session {
             .iter()
             .filter_map(|key| {
                 let member = &self.members[key];
-                (member.ext && member.conn.is_some()).then_some(member.rtt).flatten()
+                (member.ext() && member.conn.is_some()).then_some(member.rtt).flatten()
             })
             .max();
         SyncPlay::lead_time(max_rtt)
@@ -136,7 +136,7 @@ impl Session {
     ) -> Result<(), SessionError> {
         let key = *self.by_id.get(member_id).ok_or_else(|| SessionError::NoSuchMember(member_id.to_string()))?;
         // A 1.0 client gets exactly LOUDSYNC's messages; this is not one of them.
-        if !self.members[&key].ext {
+        if !self.members[&key].ext() {
             return Err(SessionError::NoRemote(self.members[&key].name.clone()));
         }
         let message =

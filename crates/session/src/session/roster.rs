@@ -5,9 +5,9 @@ use super::*;
 
 impl Session {
     pub(super) fn join(&mut self, now: Time, conn: ConnId, join: Join, peer: Peer) {
-        let ext = match join.protocol_version.as_deref() {
-            None | Some(partyline_protocol::LOUDSYNC_V1) => false,
-            Some(PARTYLINE_V1) => true,
+        let wire = match join.protocol_version.as_deref() {
+            None | Some(partyline_protocol::LOUDSYNC_V1) => Wire::Loudsync,
+            Some(PARTYLINE_V1) => Wire::Partyline,
             Some(other) => {
                 let message = format!("protocol version \"{other}\" is not supported");
                 return self.reply_error(
@@ -36,7 +36,7 @@ impl Session {
             // reconnecting one (its resume secret is what proves it) is let go for a fresh join.
             let member = &self.members[&key];
             if member.addr == peer.addr {
-                return self.rejoin(now, conn, key, join, ext, peer);
+                return self.rejoin(now, conn, key, join, wire, peer);
             }
             if member.conn.is_some() {
                 let message = "This device is already connected to the session";
@@ -100,14 +100,14 @@ impl Session {
             conn: Some(conn),
             addr: peer.addr,
             device: peer.device,
-            ext,
-            secret: ext.then(|| ids::secret(&mut self.rng)),
+            wire,
+            secret: wire.extended().then(|| ids::secret(&mut self.rng)),
             last_heartbeat: now,
             lost_at: None,
             rtt: None,
             probe: None,
             announced_latency: None,
-            stream: self.new_stream(ext),
+            stream: self.new_stream(wire.extended()),
             progress: None,
             topics: BTreeSet::new(),
             presence: PresenceStatus::Online,
@@ -133,7 +133,8 @@ impl Session {
 
     /// A device that is already a member joined again: it takes over with its new connection
     /// and keeps its member id, so the others see no one leave.
-    pub(super) fn rejoin(&mut self, now: Time, conn: ConnId, key: u64, join: Join, ext: bool, peer: Peer) {
+    pub(super) fn rejoin(&mut self, now: Time, conn: ConnId, key: u64, join: Join, wire: Wire, peer: Peer) {
+        let ext = wire.extended();
         let stream = self.new_stream(ext);
         let member = self.members.get_mut(&key).expect("by_device points at a member");
         let device = peer.device;
@@ -143,7 +144,7 @@ impl Session {
         let changed = member.name != name || member.device != device;
         member.name = name;
         member.device = device;
-        member.ext = ext;
+        member.wire = wire;
         member.secret = ext.then(|| ids::secret(&mut self.rng));
         member.last_heartbeat = now;
         member.probe = None;
@@ -174,7 +175,7 @@ impl Session {
     /// `welcome`, `hello` (extension) and `member_list` to a member that just joined.
     pub(super) fn welcome(&mut self, now: Time, key: u64) {
         let member = &self.members[&key];
-        let (conn, ext) = (member.conn.expect("a joining member is connected"), member.ext);
+        let (conn, ext) = (member.conn.expect("a joining member is connected"), member.ext());
         let welcome = ServerMessage::Welcome {
             timestamp: now / MILLISECOND,
             client_id: member.id.clone(),
@@ -289,7 +290,7 @@ impl Session {
     pub(super) fn lose_connection(&mut self, now: Time, key: u64, reason: LeaveReason) {
         let Some(member) = self.members.get_mut(&key) else { return };
         member.conn = None;
-        if member.ext {
+        if member.ext() {
             member.lost_at = Some(now);
             self.arm(now + self.config.resume_window, Timer::Resume(key));
             self.member_changed(now, key);
@@ -307,7 +308,7 @@ impl Session {
             Outgoing::new(&ServerMessage::MemberUpdated { timestamp: now / MILLISECOND, member: info.clone() });
         // The 1.0 list is the whole party: built only when some 1.0 member is there to get it,
         // not on every status change of a party of extension members (n² in a reconnect storm).
-        let any_loudsync = self.order.iter().any(|other| *other != key && !self.members[other].ext);
+        let any_loudsync = self.order.iter().any(|other| *other != key && !self.members[other].ext());
         let list = any_loudsync.then(|| {
             let members = self.loudsync_members();
             Outgoing::new(&ServerMessage::MemberList { timestamp: now / MILLISECOND, members })
@@ -317,7 +318,7 @@ impl Session {
             if other == key {
                 continue;
             }
-            match (&list, self.members[&other].ext) {
+            match (&list, self.members[&other].ext()) {
                 (Some(list), false) => self.deliver(other, list),
                 _ => self.deliver(other, &updated),
             }
