@@ -318,6 +318,62 @@ impl ServerMessage {
     }
 }
 
+impl crate::Wire {
+    /// The message as this wire format writes it, or `None` when the format has no such
+    /// message. The one place that turns the session's messages into a format's bytes: a new
+    /// format is a new arm here, not a change to who receives what.
+    ///
+    /// - [`crate::Wire::Partyline`]: the message as it is (the session's vocabulary is
+    ///   partyline/1's).
+    /// - [`crate::Wire::Loudsync`]: only LOUDSYNC 1.0's types ([`ServerMessage::is_loudsync`]),
+    ///   with exactly its fields: members without `device`, `welcome` without `resumeSecret`,
+    ///   `pong` without the server times.
+    pub fn encode(self, message: &ServerMessage) -> Option<Frame> {
+        match self {
+            crate::Wire::Partyline => Some(Frame::encode(message)),
+            crate::Wire::Loudsync => {
+                if !message.is_loudsync() {
+                    return None;
+                }
+                let stripped = match message {
+                    ServerMessage::MemberJoined { member, .. } if member.has_extensions() => {
+                        let mut message = message.clone();
+                        if let ServerMessage::MemberJoined { member, .. } = &mut message {
+                            member.drop_extensions();
+                        }
+                        message
+                    }
+                    ServerMessage::MemberList { members, .. } if members.iter().any(MemberInfo::has_extensions) => {
+                        let mut message = message.clone();
+                        if let ServerMessage::MemberList { members, .. } = &mut message {
+                            members.iter_mut().for_each(MemberInfo::drop_extensions);
+                        }
+                        message
+                    }
+                    ServerMessage::Welcome { resume_secret: Some(_), .. } => {
+                        let mut message = message.clone();
+                        if let ServerMessage::Welcome { resume_secret, .. } = &mut message {
+                            *resume_secret = None;
+                        }
+                        message
+                    }
+                    ServerMessage::Pong { server_receive_time, server_send_time, .. }
+                        if server_receive_time.is_some() || server_send_time.is_some() =>
+                    {
+                        let mut message = message.clone();
+                        if let ServerMessage::Pong { server_receive_time, server_send_time, .. } = &mut message {
+                            (*server_receive_time, *server_send_time) = (None, None);
+                        }
+                        message
+                    }
+                    _ => return Some(Frame::encode(message)),
+                };
+                Some(Frame::encode(&stripped))
+            }
+        }
+    }
+}
+
 /// A server message serialized to JSON once. Cloning shares the bytes, so a broadcast to a
 /// thousand members costs one serialization.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -495,6 +551,45 @@ mod tests {
         }
         let sequenced: Vec<bool> = messages.iter().map(ServerMessage::is_sequenced).collect();
         assert_eq!(sequenced, [true, true, true, true, true, true, true, false]);
+    }
+
+    /// Each wire format writes a message its own way: LOUDSYNC 1.0 drops extension types and
+    /// fields, partyline/1 keeps them.
+    #[test]
+    fn wire_formats() {
+        use crate::Wire;
+        let member = MemberInfo {
+            id: "m-1".into(),
+            name: "Sara".into(),
+            is_host: false,
+            connection_status: ConnectionStatus::Connected,
+            joined_at: 5,
+            latency: None,
+            device: Some("iPhone".into()),
+        };
+        let joined = ServerMessage::MemberJoined { timestamp: 6, member: member.clone() };
+        let text = |frame: Option<Frame>| frame.map(|f| f.as_str().to_string());
+        assert!(text(Wire::Partyline.encode(&joined)).unwrap().contains("\"device\":\"iPhone\""));
+        assert!(!text(Wire::Loudsync.encode(&joined)).unwrap().contains("device"));
+        let list = ServerMessage::MemberList { timestamp: 6, members: vec![member] };
+        assert!(!text(Wire::Loudsync.encode(&list)).unwrap().contains("device"));
+        let chat = ServerMessage::Chat {
+            timestamp: 1,
+            id: "c-1".into(),
+            from: "m".into(),
+            name: "n".into(),
+            text: "hi".into(),
+        };
+        assert_eq!(Wire::Loudsync.encode(&chat), None, "no chat in LOUDSYNC 1.0");
+        let welcome = ServerMessage::Welcome {
+            timestamp: 1,
+            client_id: "m-1".into(),
+            session_info: SessionInfo { id: "s".into(), name: "n".into(), host_id: "h".into() },
+            resume_secret: Some("secret".into()),
+        };
+        assert!(!text(Wire::Loudsync.encode(&welcome)).unwrap().contains("secret"));
+        let pong = ServerMessage::Pong { timestamp: 1.into(), server_receive_time: Some(2), server_send_time: Some(3) };
+        assert_eq!(text(Wire::Loudsync.encode(&pong)).unwrap(), r#"{"type":"pong","timestamp":1}"#);
     }
 
     /// A 1.0 pong is only the echoed timestamp, digit for digit.

@@ -3,20 +3,30 @@
 
 use super::*;
 
-/// A message serialized once, with the two facts the fan-out needs, read from the message
-/// itself in one place ([`ServerMessage::is_loudsync`], [`ServerMessage::is_sequenced`]) rather
-/// than passed as booleans by every caller.
+/// A message on its way to members: serialized at most once per wire format, when the first
+/// member speaking that format gets it ([`Wire::encode`]: the format decides whether it has
+/// such a message and with which fields), and sequenced or not as the message says
+/// ([`ServerMessage::is_sequenced`]) — facts of the message, not booleans passed by callers.
 pub(super) struct Outgoing {
-    pub(super) frame: Frame,
-    /// A LOUDSYNC 1.0 member may receive it.
-    loudsync: bool,
+    message: ServerMessage,
     /// It carries `seq` and is kept for resume.
     sequenced: bool,
+    /// One slot per wire format: `None` inside when the format has no such message.
+    frames: [std::cell::OnceCell<Option<Frame>>; 2],
 }
 
 impl Outgoing {
     pub(super) fn new(message: &ServerMessage) -> Outgoing {
-        Outgoing { frame: Frame::encode(message), loudsync: message.is_loudsync(), sequenced: message.is_sequenced() }
+        Outgoing { message: message.clone(), sequenced: message.is_sequenced(), frames: Default::default() }
+    }
+
+    /// The message as `wire` writes it, or `None` when that format has no such message.
+    fn frame(&self, wire: Wire) -> Option<&Frame> {
+        let slot = match wire {
+            Wire::Loudsync => 0,
+            Wire::Partyline => 1,
+        };
+        self.frames[slot].get_or_init(|| wire.encode(&self.message)).as_ref()
     }
 }
 
@@ -26,19 +36,6 @@ impl Session {
         let message = ServerMessage::SessionUpdated { timestamp: now / MILLISECOND, session: state.clone() };
         self.broadcast(&Outgoing::new(&message), None);
         self.events.push_back(Event::SessionUpdated(state));
-    }
-
-    /// Sends `ext` to extension members and `legacy` (or `ext` when it is `None`, i.e. it
-    /// carries no extension fields) to 1.0 members; to everyone but `except`.
-    pub(super) fn broadcast_versions(&mut self, ext: &Outgoing, legacy: Option<&Outgoing>, except: Option<u64>) {
-        for i in 0..self.order.len() {
-            let key = self.order[i];
-            if Some(key) == except {
-                continue;
-            }
-            let out = if self.members[&key].ext() { ext } else { legacy.unwrap_or(ext) };
-            self.deliver(key, out);
-        }
     }
 
     /// Sends a message to every member that may receive it (see [`Session::deliver`]) but
@@ -52,22 +49,21 @@ impl Session {
         }
     }
 
-    /// Puts a message into a member's stream: numbered and kept for an extension member when it
-    /// is sequenced, written if the member is connected. The one place that decides who may
-    /// receive what: a LOUDSYNC 1.0 member never gets a message outside LOUDSYNC.
+    /// Puts a message into a member's stream in its wire format: numbered and kept for an
+    /// extension member when it is sequenced, written if the member is connected. The one place
+    /// that decides who gets what: a member whose format has no such message gets nothing (a
+    /// LOUDSYNC 1.0 member never sees a type outside LOUDSYNC).
     pub(super) fn deliver(&mut self, key: u64, out: &Outgoing) {
         let member = self.members.get_mut(&key).expect("deliver to a member");
-        if !member.ext() && !out.loudsync {
-            return;
-        }
+        let Some(frame) = out.frame(member.wire) else { return };
         let seq = (member.ext() && out.sequenced).then(|| {
             let before = member.stream.bytes();
-            let seq = member.stream.push(&out.frame);
+            let seq = member.stream.push(frame);
             self.replay_bytes = self.replay_bytes + member.stream.bytes() - before;
             seq
         });
         if let Some(conn) = member.conn {
-            self.transmits.push_back(Transmit::Send { conn, frame: out.frame.clone(), seq });
+            self.transmits.push_back(Transmit::Send { conn, frame: frame.clone(), seq });
         }
         if self.replay_bytes > self.config.replay_total_bytes {
             self.trim_replay();

@@ -122,10 +122,8 @@ impl Session {
 
         self.welcome(now, key);
         let info = self.members[&key].info();
-        let joined = |member| Outgoing::new(&ServerMessage::MemberJoined { timestamp: now / MILLISECOND, member });
-        let legacy = info.has_extensions().then(|| joined(info.loudsync()));
-        let ext_frame = joined(info.clone());
-        self.broadcast_versions(&ext_frame, legacy.as_ref(), Some(key));
+        let joined = ServerMessage::MemberJoined { timestamp: now / MILLISECOND, member: info.clone() };
+        self.broadcast(&Outgoing::new(&joined), Some(key));
         self.events.push_back(Event::MemberJoined(info));
         self.events.push_back(Event::SessionUpdated(self.state()));
         self.send_probe(now, key, conn);
@@ -194,7 +192,7 @@ impl Session {
             };
             self.reply(conn, hello);
         }
-        let members = if ext { self.members() } else { self.loudsync_members() };
+        let members = self.members();
         let list = ServerMessage::MemberList { timestamp: now / MILLISECOND, members };
         self.deliver(key, &Outgoing::new(&list));
         if ext {
@@ -310,7 +308,7 @@ impl Session {
         // not on every status change of a party of extension members (n² in a reconnect storm).
         let any_loudsync = self.order.iter().any(|other| *other != key && !self.members[other].ext());
         let list = any_loudsync.then(|| {
-            let members = self.loudsync_members();
+            let members = self.members();
             Outgoing::new(&ServerMessage::MemberList { timestamp: now / MILLISECOND, members })
         });
         for i in 0..self.order.len() {
@@ -419,13 +417,6 @@ impl Session {
         self.deliver(key, &kicked);
         self.remove_member(now, key, LeaveReason::Kicked, Some((close::KICKED, "kicked")));
         Ok(info)
-    }
-
-    /// Every member as LOUDSYNC 1.0 describes them (no extension fields).
-    pub(super) fn loudsync_members(&self) -> Vec<MemberInfo> {
-        let mut list = self.members();
-        list.iter_mut().for_each(MemberInfo::drop_extensions);
-        list
     }
 
     /// Measures a member's round trip on its new connection at once (the list shows a latency
