@@ -47,23 +47,40 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-/// The shared folder with Range support (404 for everything when nothing is shared), behind
-/// the join key: the host's files are for its guests only. An `<audio>` element cannot send
-/// headers, so the key rides in the query (`?token=`), as for the WebSocket. The folder is read
-/// on each request: the host may share another one while the party goes on.
+/// The shared library with Range support, behind the join key: the host's files are for its
+/// guests only. An `<audio>` element cannot send headers, so the key rides in the query
+/// (`?token=`), as for the WebSocket. The library is read on each request: the host may share
+/// another folder while the party goes on.
 fn media_router(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
     Router::new().fallback(serve_media).layer(axum::middleware::from_fn_with_state(shared.clone(), media_key))
 }
 
+/// Serves `/media/<path>` only when `<path>` is exactly a library item's scanned path, and only
+/// while that file is still where the scan found it (a file swapped for a link since is
+/// refused). Everything else is a plain 404: no directory listing, no redirect.
 async fn serve_media(State(shared): State<Arc<Shared>>, request: axum::extract::Request) -> Response {
-    let dir = shared.media.read().map(|dir| dir.clone()).unwrap_or_default();
-    let Some(dir) = dir else {
+    let library = shared.media.read().ok().and_then(|library| library.clone());
+    let Some(library) = library else {
         return (StatusCode::NOT_FOUND, "This host shares no media\n").into_response();
     };
-    match tower::ServiceExt::oneshot(tower_http::services::ServeDir::new(dir), request).await {
+    let Some(file) = library.resolve(request.uri().path()).cloned() else {
+        return not_in_library();
+    };
+    let checked = file.clone();
+    let inside = tokio::task::spawn_blocking(move || library.still_inside(&checked)).await.unwrap_or(false);
+    if !inside {
+        tracing::debug!(path = %file.path.display(), "library file moved or became a link; refused");
+        return not_in_library();
+    }
+    let serve = tower_http::services::ServeFile::new_with_mime(&file.path, &file.mime);
+    match tower::ServiceExt::oneshot(serve, request).await {
         Ok(response) => response.into_response(),
         Err(never) => match never {},
     }
+}
+
+fn not_in_library() -> Response {
+    (StatusCode::NOT_FOUND, "Not in this party's library\n").into_response()
 }
 
 async fn media_key(
