@@ -1,6 +1,8 @@
 //! What the host serves over HTTP cannot be turned against its guests: `/media/` answers only
 //! for the library's items (never a file the scan left out, never through a link out of the
-//! shared folder, never a document a browser would run).
+//! shared folder, never a document a browser would run), and every response carries `nosniff` and
+//! a Content-Security-Policy (media a sandboxing one), so no file it serves can run script that
+//! reads the phone page's secrets.
 //!
 //! Requests are written by hand on a raw socket, so paths reach the host exactly as typed
 //! (`..` and percent-encoding included) and a client can bind any 127.0.0.x address.
@@ -125,7 +127,7 @@ async fn media_host(shared: &Path) -> ServerHandle {
     start_host_with_media(SessionConfig::default(), Limits::default(), Some(shared.to_path_buf())).await
 }
 
-/// Only library items are served (with their type); other files, hidden and deeper
+/// Only library items are served (the right type, nosniff); other files, hidden and deeper
 /// ones, documents, links out of the folder, `..` in any encoding and folders are 404 without a
 /// redirect; a link to a song inside the folder is an item; Range still answers 206.
 #[tokio::test]
@@ -188,7 +190,11 @@ async fn media_serves_the_library_only() {
         ("/media/a/b/c/within.mp3", "audio/mpeg", b"three folders down".to_vec()),
     ] {
         let answer = get(addr, &format!("{path}?token={key}")).await;
-        assert_eq!((answer.status, answer.header("content-type")), (200, Some(mime)), "{path}");
+        assert_eq!(
+            (answer.status, answer.header("content-type"), answer.header("x-content-type-options")),
+            (200, Some(mime), Some("nosniff")),
+            "{path}"
+        );
         assert_eq!(answer.body, body, "{path} serves its own bytes");
     }
 
@@ -211,6 +217,46 @@ async fn media_serves_the_library_only() {
     let swapped = get(addr, &format!("/media/swap.mp3?token={key}")).await;
     assert_eq!(swapped.status, 404, "a link out of the folder, made after the scan: got {:?}", swapped.text());
 
+    host.shutdown(None).await;
+    std::fs::remove_dir_all(base).unwrap();
+}
+
+/// Every route carries nosniff, no-referrer and a Content-Security-Policy: the page's forbids
+/// inline and foreign script, the JSON API's allows nothing, and media's sandboxes the file.
+#[tokio::test]
+async fn every_response_carries_the_headers() {
+    let (base, shared) = fixture();
+    let host = media_host(&shared).await;
+    let addr = host.local_addr();
+    let key = host.join_key().unwrap().to_string();
+    let page = ["/", "/app.js", "/client.js", "/style.css", "/player.js", "/syncplay.js", "/no-such-page"];
+    let api = ["/api/info", "/api/join?code=ABCDE"];
+    let song = format!("/media/song.mp3?token={key}");
+    let missing = format!("/media/notes.txt?token={key}");
+    let media = [song.as_str(), missing.as_str(), "/media/song.mp3"];
+    for target in page.iter().chain(&api).chain(&media) {
+        let answer = get(addr, target).await;
+        let csp = answer.header("content-security-policy").unwrap_or("");
+        assert_eq!(
+            (answer.header("x-content-type-options"), answer.header("referrer-policy")),
+            (Some("nosniff"), Some("no-referrer")),
+            "{target} ({})",
+            answer.status
+        );
+        if page.contains(target) {
+            for directive in ["default-src 'self'", "script-src 'self'", "object-src 'none'", "frame-ancestors 'none'"]
+            {
+                assert!(csp.contains(directive), "{target}: expected {directive:?} in {csp:?}");
+            }
+            assert!(!csp.contains("unsafe"), "{target}: no unsafe-inline or unsafe-eval, got {csp:?}");
+        } else if api.contains(target) {
+            assert!(csp.starts_with("default-src 'none'"), "{target}: expected default-src 'none', got {csp:?}");
+        } else {
+            assert!(csp.starts_with("sandbox"), "{target}: expected a sandbox CSP, got {csp:?}");
+            assert!(csp.contains("default-src 'none'"), "{target}: got {csp:?}");
+            assert_eq!(answer.header("cross-origin-resource-policy"), Some("same-origin"), "{target}");
+        }
+    }
     host.shutdown(None).await;
     std::fs::remove_dir_all(base).unwrap();
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use partyline_protocol::{MAX_MESSAGE_BYTES, SUPPORTED_VERSIONS};
@@ -44,7 +44,51 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/join", get(room_code))
         .route("/ws", get(upgrade))
         .nest("/media", media_router(&shared))
+        .layer(axum::middleware::from_fn(security_headers))
         .with_state(shared)
+}
+
+/// The phone page and its assets: scripts, styles and sockets from this host only, no inline
+/// script or style, media and images also from `data:`/`blob:` (the player unlocks audio with
+/// a generated `data:` WAV), never framed. An injected `<script>` has nowhere to load from.
+const PAGE_CSP: &str = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; \
+    media-src 'self' data: blob:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; \
+    frame-ancestors 'none'; form-action 'self'";
+
+/// Media: a file a browser would render as a document (opened directly, or mislabelled)
+/// runs sandboxed, in an opaque origin that cannot read the phone page's `sessionStorage` (the
+/// join key, the resume secret), and loads nothing. `<audio>`/`<video>` ignore it.
+const MEDIA_CSP: &str = "sandbox; default-src 'none'";
+
+/// JSON answers and everything else: nothing to run, nothing to load.
+const NONE_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// One layer over every route, 404s included: `nosniff` (a browser never guesses a type from
+/// the bytes, so a file is only ever what its `Content-Type` says), no `Referer` (URLs carry the
+/// key in `?token=`), and a Content-Security-Policy by what is answered.
+async fn security_headers(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = request.uri().path();
+    let media = path == "/media" || path.starts_with("/media/");
+    let csp = if media {
+        MEDIA_CSP
+    } else if path.starts_with("/api/") || path == "/ws" {
+        NONE_CSP
+    } else {
+        PAGE_CSP
+    };
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+    if media {
+        // Another site's page cannot embed the host's files as `<img>`/`<audio>` either.
+        headers.insert(
+            header::HeaderName::from_static("cross-origin-resource-policy"),
+            HeaderValue::from_static("same-origin"),
+        );
+    }
+    response
 }
 
 /// The shared library with Range support, behind the join key: the host's files are for its
