@@ -1,8 +1,10 @@
 //! What the host serves over HTTP cannot be turned against its guests: `/media/` answers only
 //! for the library's items (never a file the scan left out, never through a link out of the
-//! shared folder, never a document a browser would run), and every response carries `nosniff` and
-//! a Content-Security-Policy (media a sandboxing one), so no file it serves can run script that
-//! reads the phone page's secrets.
+//! shared folder, never a document a browser would run), every response carries `nosniff` and a
+//! Content-Security-Policy (media a sandboxing one), so no file it serves can run script that
+//! reads the phone page's secrets, and room codes cannot be guessed faster than the party's
+//! budget allows, from one address or many, while the right code still gets through after a
+//! short wait.
 //!
 //! Requests are written by hand on a raw socket, so paths reach the host exactly as typed
 //! (`..` and percent-encoding included) and a client can bind any 127.0.0.x address.
@@ -12,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use partyline_server::{Limits, ServerHandle};
-use partyline_support::{SessionConfig, start_host_with_media};
+use partyline_support::{SessionConfig, default_host, start_host_with_media};
+use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The longest a room-code answer may take here: the host's bounded wait (15 s) and margin.
@@ -29,6 +32,10 @@ struct Answer {
 impl Answer {
     fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| panic!("JSON body, got {:?}", self.text()))
     }
 
     /// The body as text, cut to 200 characters for assertion messages.
@@ -259,4 +266,65 @@ async fn every_response_carries_the_headers() {
     }
     host.shutdown(None).await;
     std::fs::remove_dir_all(base).unwrap();
+}
+
+/// From one address, five wrong codes and then the right one: the right one is answered with the
+/// key after its short turn, not refused for a minute.
+#[tokio::test]
+async fn the_right_code_gets_through_after_wrong_ones() {
+    let host = default_host().await;
+    let (addr, from) = (host.local_addr(), Ipv4Addr::new(127, 0, 0, 2));
+    let info = get(addr, "/api/info").await.json();
+    assert_eq!(info["roomCodeWaitMs"], 15_000, "the page learns how long a try may wait: {info}");
+    for n in 0..5 {
+        let wrong = request(addr, from, "GET", "/api/join?code=WRONG", &[]).await;
+        assert_eq!((wrong.status, wrong.json()["error"].as_str()), (403, Some("wrong_code")), "wrong try {n}");
+    }
+    let right = request(addr, from, "GET", "/api/join?code=abcde", &[]).await;
+    assert_eq!(
+        (right.status, right.json()["joinKey"].as_str()),
+        (200, host.join_key()),
+        "the right code after five wrong ones: {:?}",
+        right.text()
+    );
+    host.shutdown(None).await;
+}
+
+/// Twenty addresses trying five wrong codes each, all at once: the party's budget holds (most
+/// tries are refused with when to retry, not all 100 checked), and afterwards a guest with the
+/// right code from a new address still gets the key.
+#[tokio::test]
+async fn many_addresses_share_the_party_budget() {
+    let host = default_host().await;
+    let addr = host.local_addr();
+    let mut tries = tokio::task::JoinSet::new();
+    for a in 0..20u8 {
+        for _ in 0..5 {
+            let from = Ipv4Addr::new(127, 0, 0, 10 + a);
+            tries.spawn(async move { request(addr, from, "GET", "/api/join?code=WRONG", &[]).await });
+        }
+    }
+    let (mut checked, mut refused) = (0, 0);
+    while let Some(answer) = tries.join_next().await {
+        let answer = answer.unwrap();
+        match answer.status {
+            403 => checked += 1,
+            429 => {
+                refused += 1;
+                let retry_ms = answer.json()["retryAfterMs"].as_u64().unwrap_or(0);
+                let retry_s: u64 = answer.header("retry-after").and_then(|s| s.parse().ok()).unwrap_or(0);
+                assert!(retry_ms > 0 && retry_s * 1000 >= retry_ms, "a 429 says when: {retry_s} s, {retry_ms} ms");
+            }
+            other => panic!("expected 403 or 429, got {other}: {:?}", answer.text()),
+        }
+    }
+    assert_eq!(checked + refused, 100);
+    assert!(
+        refused >= 50,
+        "expected most of 100 tries refused by the party budget, got {checked} checked, {refused} refused"
+    );
+
+    let late = request(addr, Ipv4Addr::new(127, 0, 0, 50), "GET", "/api/join?code=ABCDE", &[]).await;
+    assert_eq!((late.status, late.json()["joinKey"].as_str()), (200, host.join_key()), "{:?}", late.text());
+    host.shutdown(None).await;
 }

@@ -12,12 +12,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use partyline_protocol::{MAX_MESSAGE_BYTES, SUPPORTED_VERSIONS};
-use partyline_session::{ConnId, SECOND, Time};
+use partyline_session::{ConnId, MILLISECOND, SECOND, Time};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::Shared;
-use crate::auth::{self, KeyCheck};
+use crate::auth::{self, CodeBudget, CodeTry, KeyCheck};
 use crate::handler;
 
 /// The phone client, embedded in the binary: a party needs no internet and no build step.
@@ -27,10 +27,6 @@ const STYLE_CSS: &str = include_str!("../../../ui/phone/style.css");
 const CLIENT_JS: &str = include_str!("../../../ui/shared/client.js");
 const PLAYER_JS: &str = include_str!("../../../ui/phone/player.js");
 const SYNCPLAY_JS: &str = include_str!("../../../ui/shared/syncplay.js");
-
-/// Wrong room codes allowed per address per minute: enough for typos, too few to guess one
-/// of 28 million codes before the party ends.
-const ROOM_CODE_TRIES: u32 = 5;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -153,6 +149,7 @@ async fn info(State(shared): State<Arc<Shared>>) -> Response {
         "locked": state.locked,
         "open": shared.join_key.is_none(),
         "protocolVersions": SUPPORTED_VERSIONS,
+        "roomCodeWaitMs": auth::MAX_WAIT / MILLISECOND,
     }))
     .into_response()
 }
@@ -162,7 +159,9 @@ struct CodeQuery {
     code: Option<String>,
 }
 
-/// Exchanges the short room code shown by the host for the join key.
+/// Exchanges the short room code shown by the host for the join key. Every try is budgeted
+/// ([`auth::CodeBudget`]): within budget it is checked at once; over it, it waits its turn
+/// (at most [`auth::MAX_WAIT`]) and is then checked, or is refused with 429 and when to retry.
 async fn room_code(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -171,16 +170,31 @@ async fn room_code(
     let (Some(expected), Some(key)) = (shared.room_code.as_deref(), shared.join_key.as_deref()) else {
         return (StatusCode::OK, axum::Json(json!({"joinKey": null, "open": true}))).into_response();
     };
-    let now = shared.clock.now();
-    if !shared.code_tries.allowed(peer.ip(), now) {
-        let body = json!({"error": "too_many_tries", "message": "Too many wrong codes; wait a minute"});
-        return (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    let ip = peer.ip();
+    match shared.code_tries.try_code(ip, shared.clock.now()) {
+        CodeTry::Now => {}
+        CodeTry::After(wait) => {
+            // Given back however this ends, also when the phone gives up and the request is dropped.
+            let _turn = shared.code_tries.waiting(ip);
+            tracing::debug!(%ip, wait_ms = wait / MILLISECOND, "room-code try waits its turn");
+            tokio::time::sleep(std::time::Duration::from_micros(wait)).await;
+        }
+        CodeTry::Refused(retry) => {
+            let retry_ms = retry.div_ceil(MILLISECOND);
+            tracing::debug!(%ip, retry_ms, "room-code try refused: over budget");
+            let body = json!({
+                "error": "too_many_tries",
+                "message": "Too many room-code tries; try again shortly",
+                "retryAfterMs": retry_ms,
+            });
+            let seconds = retry.div_ceil(SECOND).to_string();
+            return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, seconds)], axum::Json(body)).into_response();
+        }
     }
     let given = query.code.unwrap_or_default().trim().to_ascii_uppercase();
-    if given == expected {
+    if auth::keys_equal(&given, expected) {
         axum::Json(json!({"joinKey": key})).into_response()
     } else {
-        shared.code_tries.failed(peer.ip(), now);
         let body = json!({"error": "wrong_code", "message": "That code is not this party's"});
         (StatusCode::FORBIDDEN, axum::Json(body)).into_response()
     }
@@ -262,22 +276,30 @@ impl Drop for AddrSlot {
     }
 }
 
-/// Wrong room-code tries per address, in one-minute windows.
+/// The room-code budget, shared by the `/api/join` requests.
 #[derive(Default)]
-pub(crate) struct CodeTries(Mutex<HashMap<IpAddr, (Time, u32)>>);
+pub(crate) struct CodeTries(Mutex<CodeBudget>);
 
 impl CodeTries {
-    fn allowed(&self, ip: IpAddr, now: Time) -> bool {
-        let map = self.0.lock().expect("code tries poisoned");
-        map.get(&ip).is_none_or(|(since, count)| now >= since + 60 * SECOND || *count < ROOM_CODE_TRIES)
+    fn try_code(&self, ip: IpAddr, now: Time) -> CodeTry {
+        self.0.lock().expect("code tries poisoned").try_code(ip, now)
     }
 
-    fn failed(&self, ip: IpAddr, now: Time) {
-        let mut map = self.0.lock().expect("code tries poisoned");
-        let entry = map.entry(ip).or_insert((now, 0));
-        if now >= entry.0 + 60 * SECOND {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
+    /// A waiting try's place, given back on drop.
+    fn waiting(&self, ip: IpAddr) -> WaitingTry<'_> {
+        WaitingTry { tries: self, ip }
+    }
+}
+
+/// One try waiting its turn; dropping it (checked, or the request abandoned) frees the place.
+struct WaitingTry<'a> {
+    tries: &'a CodeTries,
+    ip: IpAddr,
+}
+
+impl Drop for WaitingTry<'_> {
+    fn drop(&mut self) {
+        let mut budget = self.tries.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        budget.done_waiting(self.ip);
     }
 }

@@ -8,7 +8,7 @@
 //!   its checks (Origin, key, connections per address).
 //! - `handler`: one task per connection: rate limit, decode, pings, batched writes.
 //! - `driver`: the session task, and the bounded queues between it and the connections.
-//! - [`auth`]: key and Origin checks.
+//! - [`auth`]: key and Origin checks, and the room-code budget.
 //! - [`device`]: the member's device label ("iPhone", "Windows PC") from the upgrade request.
 //! - [`media`]: the shared media folder: the SyncPlay library, and the only files `/media/`
 //!   serves (by lookup, with Range requests).
