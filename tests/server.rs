@@ -474,7 +474,7 @@ async fn latency_is_measured() {
     assert!(members[1].latency.is_some(), "{members:?}");
 }
 
-/// The room code is exchanged for the key; wrong codes are limited per address.
+/// The room code is exchanged for the key; a wrong one is 403 (the budget: `hardening_http`).
 #[tokio::test]
 async fn room_code_exchange() {
     let host = default_host().await;
@@ -489,11 +489,7 @@ async fn room_code_exchange() {
     let (code, body) = get(format!("{base}/api/join?code=abcde")).await;
     assert_eq!(code, "200");
     assert!(body.contains(host.join_key().unwrap()), "{body}");
-    for _ in 0..5 {
-        assert_eq!(get(format!("{base}/api/join?code=WRONG")).await.0, "403");
-    }
-    assert_eq!(get(format!("{base}/api/join?code=WRONG")).await.0, "429");
-    assert_eq!(get(format!("{base}/api/join?code=ABCDE")).await.0, "429", "blocked for the minute, right code or not");
+    assert_eq!(get(format!("{base}/api/join?code=WRONG")).await.0, "403");
     let (code, body) = get(format!("{base}/api/info")).await;
     assert_eq!(code, "200");
     let info: Value = serde_json::from_str(&body).unwrap();

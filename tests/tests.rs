@@ -1,6 +1,7 @@
 //! End-to-end tests across crates, compiled into one binary (ripgrep's layout). One module
 //! an area.
 
+mod hardening_http;
 mod host_actions;
 mod messaging;
 mod server;

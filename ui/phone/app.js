@@ -100,9 +100,9 @@ let info = null; // /api/info
 let client = null;
 let renderQueued = false;
 
-async function fetchJSON(url) {
+async function fetchJSON(url, ms = 8000) {
   const ctl = typeof AbortController === 'function' ? new AbortController() : null;
-  const timer = setTimeout(() => ctl && ctl.abort(), 8000);
+  const timer = setTimeout(() => ctl && ctl.abort(), ms);
   try {
     const res = await fetch(url, { cache: 'no-store', signal: ctl ? ctl.signal : undefined });
     let body = null;
@@ -168,9 +168,24 @@ function setJoinError(text) {
   $('join-error').hidden = !text;
 }
 
-function setJoinBusy(busy) {
+function setJoinBusy(busy, label) {
   $('join-button').disabled = busy;
-  $('join-button').textContent = busy ? 'Joining…' : 'Join the party';
+  $('join-button').textContent = busy ? label || 'Joining…' : 'Join the party';
+}
+
+// The host may hold a room-code try for its turn (up to roomCodeWaitMs); on 429 it says when to
+// come back (retryAfterMs), and the page tries once more by itself, at most 30 s later.
+const CODE_RETRY_CAP_MS = 30000;
+async function tradeCode(code) {
+  const ms = 8000 + (info && typeof info.roomCodeWaitMs === 'number' ? info.roomCodeWaitMs : 0);
+  const url = '/api/join?code=' + encodeURIComponent(code);
+  const r = await fetchJSON(url, ms);
+  if (r.status !== 429) return r;
+  const wait = Math.min(Math.max(Number(r.body && r.body.retryAfterMs) || 1000, 0), CODE_RETRY_CAP_MS);
+  setJoinBusy(true, 'Checking… (busy, a few seconds)');
+  await new Promise((res) => setTimeout(res, wait));
+  setJoinBusy(true, 'Checking the code…');
+  return fetchJSON(url, ms);
 }
 
 $('code-input').addEventListener('input', (e) => {
@@ -194,17 +209,17 @@ $('join-form').addEventListener('submit', async (e) => {
       $('code-input').focus();
       return;
     }
-    setJoinBusy(true);
+    setJoinBusy(true, 'Checking the code…');
     let r;
     try {
-      r = await fetchJSON('/api/join?code=' + encodeURIComponent(code));
+      r = await tradeCode(code);
     } catch (err) {
       setJoinBusy(false);
       setJoinError("Couldn't reach the host. Are you on the same Wi-Fi?");
       return;
     }
     setJoinBusy(false);
-    if (r.status === 429) return setJoinError('Too many tries. Wait a minute, then try again.');
+    if (r.status === 429) return setJoinError('Too many tries right now. Wait a few seconds, then try again.');
     if (r.status === 403 || r.status === 401 || r.status === 404) {
       return setJoinError("That code isn't right. Check the host's screen and try again.");
     }

@@ -8,16 +8,16 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use partyline_protocol::{MAX_MESSAGE_BYTES, SUPPORTED_VERSIONS};
-use partyline_session::{ConnId, SECOND, Time};
+use partyline_session::{ConnId, MILLISECOND, SECOND, Time};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::Shared;
-use crate::auth::{self, KeyCheck};
+use crate::auth::{self, CodeBudget, CodeTry, KeyCheck};
 use crate::handler;
 
 /// The phone client, embedded in the binary: a party needs no internet and no build step.
@@ -27,10 +27,6 @@ const STYLE_CSS: &str = include_str!("../../../ui/phone/style.css");
 const CLIENT_JS: &str = include_str!("../../../ui/shared/client.js");
 const PLAYER_JS: &str = include_str!("../../../ui/phone/player.js");
 const SYNCPLAY_JS: &str = include_str!("../../../ui/shared/syncplay.js");
-
-/// Wrong room codes allowed per address per minute: enough for typos, too few to guess one
-/// of 28 million codes before the party ends.
-const ROOM_CODE_TRIES: u32 = 5;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -44,26 +40,87 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/join", get(room_code))
         .route("/ws", get(upgrade))
         .nest("/media", media_router(&shared))
+        .layer(axum::middleware::from_fn(security_headers))
         .with_state(shared)
 }
 
-/// The shared folder with Range support (404 for everything when nothing is shared), behind
-/// the join key: the host's files are for its guests only. An `<audio>` element cannot send
-/// headers, so the key rides in the query (`?token=`), as for the WebSocket. The folder is read
-/// on each request: the host may share another one while the party goes on.
+/// The phone page and its assets: scripts, styles and sockets from this host only, no inline
+/// script or style, media and images also from `data:`/`blob:` (the player unlocks audio with
+/// a generated `data:` WAV), never framed. An injected `<script>` has nowhere to load from.
+const PAGE_CSP: &str = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; \
+    media-src 'self' data: blob:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; \
+    frame-ancestors 'none'; form-action 'self'";
+
+/// Media: a file a browser would render as a document (opened directly, or mislabelled)
+/// runs sandboxed, in an opaque origin that cannot read the phone page's `sessionStorage` (the
+/// join key, the resume secret), and loads nothing. `<audio>`/`<video>` ignore it.
+const MEDIA_CSP: &str = "sandbox; default-src 'none'";
+
+/// JSON answers and everything else: nothing to run, nothing to load.
+const NONE_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// One layer over every route, 404s included: `nosniff` (a browser never guesses a type from
+/// the bytes, so a file is only ever what its `Content-Type` says), no `Referer` (URLs carry the
+/// key in `?token=`), and a Content-Security-Policy by what is answered.
+async fn security_headers(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = request.uri().path();
+    let media = path == "/media" || path.starts_with("/media/");
+    let csp = if media {
+        MEDIA_CSP
+    } else if path.starts_with("/api/") || path == "/ws" {
+        NONE_CSP
+    } else {
+        PAGE_CSP
+    };
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+    if media {
+        // Another site's page cannot embed the host's files as `<img>`/`<audio>` either.
+        headers.insert(
+            header::HeaderName::from_static("cross-origin-resource-policy"),
+            HeaderValue::from_static("same-origin"),
+        );
+    }
+    response
+}
+
+/// The shared library with Range support, behind the join key: the host's files are for its
+/// guests only. An `<audio>` element cannot send headers, so the key rides in the query
+/// (`?token=`), as for the WebSocket. The library is read on each request: the host may share
+/// another folder while the party goes on.
 fn media_router(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
     Router::new().fallback(serve_media).layer(axum::middleware::from_fn_with_state(shared.clone(), media_key))
 }
 
+/// Serves `/media/<path>` only when `<path>` is exactly a library item's scanned path, and only
+/// while that file is still where the scan found it (a file swapped for a link since is
+/// refused). Everything else is a plain 404: no directory listing, no redirect.
 async fn serve_media(State(shared): State<Arc<Shared>>, request: axum::extract::Request) -> Response {
-    let dir = shared.media.read().map(|dir| dir.clone()).unwrap_or_default();
-    let Some(dir) = dir else {
+    let library = shared.media.read().ok().and_then(|library| library.clone());
+    let Some(library) = library else {
         return (StatusCode::NOT_FOUND, "This host shares no media\n").into_response();
     };
-    match tower::ServiceExt::oneshot(tower_http::services::ServeDir::new(dir), request).await {
+    let Some(file) = library.resolve(request.uri().path()).cloned() else {
+        return not_in_library();
+    };
+    let checked = file.clone();
+    let inside = tokio::task::spawn_blocking(move || library.still_inside(&checked)).await.unwrap_or(false);
+    if !inside {
+        tracing::debug!(path = %file.path.display(), "library file moved or became a link; refused");
+        return not_in_library();
+    }
+    let serve = tower_http::services::ServeFile::new_with_mime(&file.path, &file.mime);
+    match tower::ServiceExt::oneshot(serve, request).await {
         Ok(response) => response.into_response(),
         Err(never) => match never {},
     }
+}
+
+fn not_in_library() -> Response {
+    (StatusCode::NOT_FOUND, "Not in this party's library\n").into_response()
 }
 
 async fn media_key(
@@ -92,6 +149,7 @@ async fn info(State(shared): State<Arc<Shared>>) -> Response {
         "locked": state.locked,
         "open": shared.join_key.is_none(),
         "protocolVersions": SUPPORTED_VERSIONS,
+        "roomCodeWaitMs": auth::MAX_WAIT / MILLISECOND,
     }))
     .into_response()
 }
@@ -101,7 +159,9 @@ struct CodeQuery {
     code: Option<String>,
 }
 
-/// Exchanges the short room code shown by the host for the join key.
+/// Exchanges the short room code shown by the host for the join key. Every try is budgeted
+/// ([`auth::CodeBudget`]): within budget it is checked at once; over it, it waits its turn
+/// (at most [`auth::MAX_WAIT`]) and is then checked, or is refused with 429 and when to retry.
 async fn room_code(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -110,16 +170,31 @@ async fn room_code(
     let (Some(expected), Some(key)) = (shared.room_code.as_deref(), shared.join_key.as_deref()) else {
         return (StatusCode::OK, axum::Json(json!({"joinKey": null, "open": true}))).into_response();
     };
-    let now = shared.clock.now();
-    if !shared.code_tries.allowed(peer.ip(), now) {
-        let body = json!({"error": "too_many_tries", "message": "Too many wrong codes; wait a minute"});
-        return (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    let ip = peer.ip();
+    match shared.code_tries.try_code(ip, shared.clock.now()) {
+        CodeTry::Now => {}
+        CodeTry::After(wait) => {
+            // Given back however this ends, also when the phone gives up and the request is dropped.
+            let _turn = shared.code_tries.waiting(ip);
+            tracing::debug!(%ip, wait_ms = wait / MILLISECOND, "room-code try waits its turn");
+            tokio::time::sleep(std::time::Duration::from_micros(wait)).await;
+        }
+        CodeTry::Refused(retry) => {
+            let retry_ms = retry.div_ceil(MILLISECOND);
+            tracing::debug!(%ip, retry_ms, "room-code try refused: over budget");
+            let body = json!({
+                "error": "too_many_tries",
+                "message": "Too many room-code tries; try again shortly",
+                "retryAfterMs": retry_ms,
+            });
+            let seconds = retry.div_ceil(SECOND).to_string();
+            return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, seconds)], axum::Json(body)).into_response();
+        }
     }
     let given = query.code.unwrap_or_default().trim().to_ascii_uppercase();
-    if given == expected {
+    if auth::keys_equal(&given, expected) {
         axum::Json(json!({"joinKey": key})).into_response()
     } else {
-        shared.code_tries.failed(peer.ip(), now);
         let body = json!({"error": "wrong_code", "message": "That code is not this party's"});
         (StatusCode::FORBIDDEN, axum::Json(body)).into_response()
     }
@@ -201,22 +276,30 @@ impl Drop for AddrSlot {
     }
 }
 
-/// Wrong room-code tries per address, in one-minute windows.
+/// The room-code budget, shared by the `/api/join` requests.
 #[derive(Default)]
-pub(crate) struct CodeTries(Mutex<HashMap<IpAddr, (Time, u32)>>);
+pub(crate) struct CodeTries(Mutex<CodeBudget>);
 
 impl CodeTries {
-    fn allowed(&self, ip: IpAddr, now: Time) -> bool {
-        let map = self.0.lock().expect("code tries poisoned");
-        map.get(&ip).is_none_or(|(since, count)| now >= since + 60 * SECOND || *count < ROOM_CODE_TRIES)
+    fn try_code(&self, ip: IpAddr, now: Time) -> CodeTry {
+        self.0.lock().expect("code tries poisoned").try_code(ip, now)
     }
 
-    fn failed(&self, ip: IpAddr, now: Time) {
-        let mut map = self.0.lock().expect("code tries poisoned");
-        let entry = map.entry(ip).or_insert((now, 0));
-        if now >= entry.0 + 60 * SECOND {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
+    /// A waiting try's place, given back on drop.
+    fn waiting(&self, ip: IpAddr) -> WaitingTry<'_> {
+        WaitingTry { tries: self, ip }
+    }
+}
+
+/// One try waiting its turn; dropping it (checked, or the request abandoned) frees the place.
+struct WaitingTry<'a> {
+    tries: &'a CodeTries,
+    ip: IpAddr,
+}
+
+impl Drop for WaitingTry<'_> {
+    fn drop(&mut self) {
+        let mut budget = self.tries.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        budget.done_waiting(self.ip);
     }
 }

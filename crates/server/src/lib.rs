@@ -8,9 +8,10 @@
 //!   its checks (Origin, key, connections per address).
 //! - `handler`: one task per connection: rate limit, decode, pings, batched writes.
 //! - `driver`: the session task, and the bounded queues between it and the connections.
-//! - [`auth`]: key and Origin checks.
+//! - [`auth`]: key and Origin checks, and the room-code budget.
 //! - [`device`]: the member's device label ("iPhone", "Windows PC") from the upgrade request.
-//! - [`media`]: the shared media folder: the SyncPlay library, served with Range requests.
+//! - [`media`]: the shared media folder: the SyncPlay library, and the only files `/media/`
+//!   serves (by lookup, with Range requests).
 //! - [`clock`]: the host's one clock.
 //!
 //! # Backpressure
@@ -146,13 +147,13 @@ pub(crate) struct Shared {
     pub(crate) per_addr: http::PerAddr,
     pub(crate) code_tries: http::CodeTries,
     pub(crate) tracker: TaskTracker,
-    /// The shared folder `/media/` serves; replaced by [`ServerHandle::set_media`].
+    /// The library `/media/` serves; replaced by [`ServerHandle::set_media`].
     pub(crate) media: MediaDir,
 }
 
-/// The folder `/media/` serves now (`None`: nothing shared), shared by the HTTP routes and the
-/// handle that can replace it while the party goes on.
-pub(crate) type MediaDir = Arc<std::sync::RwLock<Option<std::path::PathBuf>>>;
+/// The scanned library `/media/` serves now (`None`: nothing shared), shared by the HTTP routes
+/// and the handle that can replace it while the party goes on. Only its items are served.
+pub(crate) type MediaDir = Arc<std::sync::RwLock<Option<Arc<media::Library>>>>;
 
 /// A 128-bit join key, base64url without padding (22 characters).
 pub fn generate_join_key() -> String {
@@ -205,8 +206,8 @@ impl Server {
     /// an error, never a silent port 0.
     pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServerError> {
         let library = match &config.media {
-            Some(dir) => media::scan(dir)?,
-            None => Vec::new(),
+            Some(dir) => Some(Arc::new(media::scan(dir)?)),
+            None => None,
         };
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
@@ -214,7 +215,7 @@ impl Server {
         let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.bind, source })?;
         let clock = Clock::new();
         let mut session = Session::new(config.session, clock.now(), rand::rng().random());
-        session.set_library(clock.now(), library)?;
+        session.set_library(clock.now(), library.as_ref().map(|l| l.items().to_vec()).unwrap_or_default())?;
         let session_id = session.id().to_string();
         let (state_tx, state_rx) = watch::channel(session.state());
         let (events, _) = broadcast::channel(EVENT_QUEUE);
@@ -222,7 +223,7 @@ impl Server {
         let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE);
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let media: MediaDir = Arc::new(std::sync::RwLock::new(config.media));
+        let media: MediaDir = Arc::new(std::sync::RwLock::new(library));
         let shared = Arc::new(Shared {
             clock,
             limits: config.limits,
@@ -407,34 +408,35 @@ impl ServerHandle {
 
     /// The folder shared now, if any.
     pub fn media_dir(&self) -> Option<std::path::PathBuf> {
-        self.media.read().map(|dir| dir.clone()).unwrap_or_default()
+        self.media.read().ok().and_then(|library| library.as_ref().map(|l| l.dir().to_path_buf()))
     }
 
     /// Shares another folder (or none) while the party goes on: it is scanned, `/media/` serves
-    /// it from now on, and every extension member gets the new library (`library.update`).
-    /// Queue entries of items no longer shared stay until removed. A folder that cannot be read
-    /// is an error and changes nothing. Returns the new library.
+    /// its library from now on, and every extension member gets the new library
+    /// (`library.update`). Queue entries of items no longer shared stay until removed. A folder
+    /// that cannot be read is an error and changes nothing. Returns the new library.
     pub async fn set_media(&self, dir: Option<std::path::PathBuf>) -> Result<Vec<LibraryItem>, ServerError> {
-        let items = match dir.clone() {
-            Some(dir) => {
-                tokio::task::spawn_blocking(move || media::scan(&dir)).await.map_err(|_| ServerError::Stopped)??
-            }
-            None => Vec::new(),
+        let library = match dir {
+            Some(dir) => Some(Arc::new(
+                tokio::task::spawn_blocking(move || media::scan(&dir)).await.map_err(|_| ServerError::Stopped)??,
+            )),
+            None => None,
         };
-        // The folder first, so a member that fetches as soon as the library arrives finds it.
-        let previous = self.replace_media_dir(dir);
+        let items = library.as_ref().map(|l| l.items().to_vec()).unwrap_or_default();
+        // The files first, so a member that fetches as soon as the library arrives finds them.
+        let previous = self.replace_media(library);
         let answer = self.ask(|reply| Command::Library { items: items.clone(), reply }).await;
         if !matches!(answer, Ok(Ok(()))) {
-            self.replace_media_dir(previous);
+            self.replace_media(previous);
         }
         answer??;
         Ok(items)
     }
 
-    fn replace_media_dir(&self, dir: Option<std::path::PathBuf>) -> Option<std::path::PathBuf> {
+    fn replace_media(&self, library: Option<Arc<media::Library>>) -> Option<Arc<media::Library>> {
         match self.media.write() {
-            Ok(mut slot) => std::mem::replace(&mut *slot, dir),
-            Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), dir),
+            Ok(mut slot) => std::mem::replace(&mut *slot, library),
+            Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), library),
         }
     }
 

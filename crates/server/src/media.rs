@@ -1,12 +1,20 @@
-//! The media a host shares: a folder scanned into the SyncPlay library, and served over HTTP
-//! with Range requests (tower-http's `ServeDir`), so phones can seek and stream.
+//! The media a host shares: a folder scanned into a [`Library`] (the SyncPlay items and, for
+//! each, the one file it stands for), and served by lookup in that library, with Range
+//! requests (tower-http's `ServeFile` on the resolved file), so phones can seek and stream.
+//!
+//! Only what the scan listed is ever served: `/media/<path>` answers when `<path>` is exactly
+//! an item's scanned path, and nothing else in the folder (other files, hidden ones, deeper
+//! ones, folders) has a URL. A symbolic link is followed only when its target lies inside the
+//! shared folder, at scan time and again at request time.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use partyline_protocol::LibraryItem;
 
-/// Files a browser can play, by extension, with their MIME types. Audio first; video plays
-/// through the same path.
+/// Files a browser can play or show, by extension, with their MIME types: audio, video and
+/// still images only. Never a type a browser runs as a document (HTML, SVG, XML, PDF): a file
+/// served from the phone page's origin must not be able to run script there.
 const PLAYABLE: &[(&str, &str)] = &[
     ("mp3", "audio/mpeg"),
     ("m4a", "audio/mp4"),
@@ -19,6 +27,12 @@ const PLAYABLE: &[(&str, &str)] = &[
     ("webm", "video/webm"),
     ("mp4", "video/mp4"),
     ("m4v", "video/mp4"),
+    ("jpg", "image/jpeg"),
+    ("jpeg", "image/jpeg"),
+    ("png", "image/png"),
+    ("webp", "image/webp"),
+    ("gif", "image/gif"),
+    ("avif", "image/avif"),
 ];
 
 /// The most files a library lists: more than a party plays in a night, and it keeps one
@@ -41,45 +55,123 @@ pub enum MediaError {
     },
 }
 
-/// Lists the playable files under `dir`, sorted by path, as library items whose URLs are
+/// A scanned folder: the items phones see, and the file each one serves.
+#[derive(Debug, Clone, Default)]
+pub struct Library {
+    dir: PathBuf,
+    root: PathBuf,
+    items: Vec<LibraryItem>,
+    files: HashMap<String, MediaFile>,
+}
+
+/// The one file a library item serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaFile {
+    /// Its canonical path (no links, no `..`), inside the canonical shared folder.
+    pub path: PathBuf,
+    /// Its MIME type, from [`PLAYABLE`]: audio, video or an image.
+    pub mime: mime::Mime,
+}
+
+impl Library {
+    /// The folder as it was given to [`scan`].
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The items, sorted by path.
+    pub fn items(&self) -> &[LibraryItem] {
+        &self.items
+    }
+
+    /// The file behind a scanned path (`/`-separated, not encoded: `Album/Song.mp3`), if it is
+    /// exactly an item's.
+    pub fn file(&self, path: &str) -> Option<&MediaFile> {
+        self.files.get(path)
+    }
+
+    /// The file behind a request path under `/media` (`/Album/Song%20One.mp3`): percent-decoded,
+    /// then looked up exactly. Anything that is not an item's path is `None`, whatever it
+    /// encodes (`..`, `%2F`, a folder, a file the scan skipped).
+    pub fn resolve(&self, request_path: &str) -> Option<&MediaFile> {
+        let encoded = request_path.strip_prefix('/')?;
+        let decoded = percent_encoding::percent_decode_str(encoded).decode_utf8().ok()?;
+        self.file(&decoded)
+    }
+
+    /// Whether `file` is still what the scan found: its path is still canonical (no component
+    /// was swapped for a link since) and inside the shared folder, and it is a regular file.
+    /// Blocking: call it off the async threads.
+    pub fn still_inside(&self, file: &MediaFile) -> bool {
+        let Ok(now) = std::fs::canonicalize(&file.path) else { return false };
+        now == file.path && now.starts_with(&self.root) && std::fs::metadata(&now).is_ok_and(|m| m.is_file())
+    }
+}
+
+/// Scans `dir` into a library: the playable files, sorted by path, as items whose URLs are
 /// `/media/<path>` (percent-encoded). Ids are derived from the path, so they stay the same
-/// across restarts.
-pub fn scan(dir: &Path) -> Result<Vec<LibraryItem>, MediaError> {
+/// across restarts. Hidden files and folders (a leading `.`) are skipped, and so is a link whose
+/// target lies outside `dir`.
+pub fn scan(dir: &Path) -> Result<Library, MediaError> {
+    let read = |source| MediaError::Read { path: dir.to_path_buf(), source };
+    let root = std::fs::canonicalize(dir).map_err(read)?;
     let mut files = Vec::new();
-    walk(dir, dir, 0, &mut files).map_err(|source| MediaError::Read { path: dir.to_path_buf(), source })?;
-    files.sort();
+    walk(&root, &root, 0, &mut files).map_err(read)?;
+    files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    // Two names that are not UTF-8 can read alike: one path, one file.
+    files.dedup_by(|a, b| a.rel == b.rel);
     if files.len() > MAX_ITEMS {
         tracing::warn!(found = files.len(), kept = MAX_ITEMS, "media folder has more files than a library lists");
         files.truncate(MAX_ITEMS);
     }
-    Ok(files
-        .into_iter()
-        .map(|(rel, mime, size)| {
-            let title = Path::new(&rel).file_stem().map_or(rel.clone(), |s| s.to_string_lossy().into_owned());
-            LibraryItem {
-                id: format!("t-{:08x}", fnv1a(rel.as_bytes()) as u32),
-                title,
-                mime: mime.into(),
-                url: format!("/media/{}", encode_path(&rel)),
-                size,
-            }
-        })
-        .collect())
+    let mut library = Library { dir: dir.to_path_buf(), root, ..Library::default() };
+    for found in files {
+        let title = Path::new(&found.rel).file_stem().map_or(found.rel.clone(), |s| s.to_string_lossy().into_owned());
+        library.items.push(LibraryItem {
+            id: format!("t-{:08x}", fnv1a(found.rel.as_bytes()) as u32),
+            title,
+            mime: found.mime.into(),
+            url: format!("/media/{}", encode_path(&found.rel)),
+            size: found.size,
+        });
+        let mime = found.mime.parse().expect("every MIME type in PLAYABLE parses");
+        library.files.insert(found.rel, MediaFile { path: found.path, mime });
+    }
+    Ok(library)
 }
 
-fn walk(root: &Path, dir: &Path, depth: usize, out: &mut Vec<(String, &'static str, u64)>) -> std::io::Result<()> {
+/// A playable file the walk found.
+struct Found {
+    rel: String,
+    path: PathBuf,
+    mime: &'static str,
+    size: u64,
+}
+
+/// Lists playable files under `dir` (a path below `root`, the canonical shared folder). Each
+/// entry's canonical path must lie inside `root`: that one check keeps out a link to `/etc`, a
+/// link to a file elsewhere, and a link below a linked folder alike.
+fn walk(root: &Path, dir: &Path, depth: usize, out: &mut Vec<Found>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
         let path = entry.path();
-        let kind = entry.file_type()?;
-        if kind.is_dir() && depth < MAX_DEPTH {
+        let Ok(target) = std::fs::canonicalize(&path) else { continue };
+        if !target.starts_with(root) {
+            tracing::debug!(path = %path.display(), target = %target.display(), "skipping a link out of the media folder");
+            continue;
+        }
+        let Ok(meta) = std::fs::metadata(&target) else { continue };
+        if meta.is_dir() && depth < MAX_DEPTH {
             walk(root, &path, depth + 1, out)?;
-        } else if kind.is_file() {
+        } else if meta.is_file() {
             let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
             let Some((_, mime)) = PLAYABLE.iter().find(|(e, _)| *e == ext) else { continue };
             let Ok(rel) = path.strip_prefix(root) else { continue };
             let rel: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
-            out.push((rel.join("/"), mime, entry.metadata()?.len()));
+            out.push(Found { rel: rel.join("/"), path: target, mime, size: meta.len() });
         }
     }
     Ok(())
@@ -106,20 +198,60 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 mod tests {
     use super::*;
 
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("partyline-media-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
     /// Playable files are listed with MIME, size and encoded URL; others and hidden depths not.
     #[test]
     fn scans_a_folder() {
-        let dir = std::env::temp_dir().join(format!("partyline-media-{}", std::process::id()));
+        let dir = temp_dir("scan");
         std::fs::create_dir_all(dir.join("Album One")).unwrap();
         std::fs::write(dir.join("b song.mp3"), b"12345").unwrap();
         std::fs::write(dir.join("Album One/a#1.ogg"), b"1").unwrap();
         std::fs::write(dir.join("notes.txt"), b"x").unwrap();
-        let items = scan(&dir).unwrap();
+        let library = scan(&dir).unwrap();
+        let items = library.items();
         let urls: Vec<&str> = items.iter().map(|i| i.url.as_str()).collect();
         assert_eq!(urls, ["/media/Album%20One/a%231.ogg", "/media/b%20song.mp3"]);
         assert_eq!((items[1].title.as_str(), items[1].mime.as_str(), items[1].size), ("b song", "audio/mpeg", 5));
-        assert_eq!(items[0].id, scan(&dir).unwrap()[0].id, "ids are stable");
+        assert_eq!(items[0].id, scan(&dir).unwrap().items()[0].id, "ids are stable");
+        assert_eq!(library.dir(), dir.as_path());
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(matches!(scan(&dir), Err(MediaError::Read { .. })));
+    }
+
+    /// A request path resolves only when it decodes to exactly an item's scanned path.
+    #[test]
+    fn resolves_only_scanned_paths() {
+        let dir = temp_dir("resolve");
+        std::fs::create_dir_all(dir.join("Album One/.hidden")).unwrap();
+        std::fs::write(dir.join("Album One/a#1.ogg"), b"1").unwrap();
+        std::fs::write(dir.join("Album One/.hidden/x.mp3"), b"1").unwrap();
+        std::fs::write(dir.join("pic.svg"), b"<svg/>").unwrap();
+        std::fs::write(dir.join("photo.JPG"), b"jpeg").unwrap();
+        let library = scan(&dir).unwrap();
+        let canonical = std::fs::canonicalize(&dir).unwrap();
+        let song = library.resolve("/Album%20One/a%231.ogg").expect("the item's own URL");
+        assert_eq!((song.path.clone(), song.mime.as_ref()), (canonical.join("Album One/a#1.ogg"), "audio/ogg"));
+        assert_eq!(library.resolve("/photo.JPG").map(|f| f.mime.as_ref()), Some("image/jpeg"));
+        for path in [
+            "/Album%20One",
+            "/Album%20One/",
+            "/Album%20One/.hidden/x.mp3",
+            "/pic.svg",
+            "/Album%20One/../Album%20One/a%231.ogg",
+            "/./photo.JPG",
+            "/%ff",
+            "",
+        ] {
+            assert_eq!(library.resolve(path), None, "{path} is not an item");
+        }
+        assert!(library.still_inside(song));
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(!library.still_inside(song), "a file gone since the scan");
     }
 }
