@@ -290,6 +290,22 @@ async fn the_right_code_gets_through_after_wrong_ones() {
     host.shutdown(None).await;
 }
 
+/// The facade's join (`partyline join`, the desktop's Browse tab) waits for its turn like the
+/// phone page: after five wrong codes from the same address, the right one still resolves.
+#[tokio::test]
+async fn the_facade_join_waits_its_turn() {
+    let host = default_host().await;
+    let addr = host.local_addr();
+    for _ in 0..5 {
+        let wrong = request(addr, Ipv4Addr::LOCALHOST, "GET", "/api/join?code=WRONG", &[]).await;
+        assert_eq!(wrong.status, 403);
+    }
+    let target = partyline_host::join::resolve(&addr.to_string(), Some("abcde")).await;
+    let target = target.unwrap_or_else(|err| panic!("the right code after five wrong ones: {err:?}"));
+    assert!(target.ws_url.ends_with(&format!("?token={}", host.join_key().unwrap())), "{}", target.ws_url);
+    host.shutdown(None).await;
+}
+
 /// Twenty addresses trying five wrong codes each, all at once: the party's budget holds (most
 /// tries are refused with when to retry, not all 100 checked), and afterwards a guest with the
 /// right code from a new address still gets the key.

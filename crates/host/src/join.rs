@@ -74,7 +74,7 @@ pub fn parse_address(input: &str) -> Result<Address, JoinError> {
 /// the host is open).
 pub async fn resolve(address: &str, room_code: Option<&str>) -> Result<JoinTarget, JoinError> {
     let addr = parse_address(address)?;
-    let (status, info) = get_json(&addr.authority, "/api/info").await?;
+    let (status, info) = get_json(&addr.authority, "/api/info", HTTP_TIMEOUT).await?;
     if status != 200 {
         return Err(JoinError::new(
             "join_failed",
@@ -93,14 +93,32 @@ pub async fn resolve(address: &str, room_code: Option<&str>) -> Result<JoinTarge
             if code.is_empty() {
                 return Err(JoinError::new("wrong_code", "This party needs its room code"));
             }
-            let (status, body) =
-                get_json(&addr.authority, &format!("/api/join?code={}", code.to_ascii_uppercase())).await?;
-            match status {
-                200 => {
-                    Some(text(&body["joinKey"]).ok_or_else(|| JoinError::new("join_failed", "the host sent no key"))?)
+            // A host busy with room-code tries holds one for up to `roomCodeWaitMs` before
+            // checking it (it never refuses the right code outright): wait that long, and after
+            // a 429 once more after the delay it names.
+            let held = Duration::from_millis(info["roomCodeWaitMs"].as_u64().unwrap_or(0).min(60_000));
+            let path = format!("/api/join?code={}", code.to_ascii_uppercase());
+            let mut tries = 0;
+            loop {
+                tries += 1;
+                let (status, body) = get_json(&addr.authority, &path, HTTP_TIMEOUT + held).await?;
+                match status {
+                    200 => {
+                        let key = text(&body["joinKey"]);
+                        break Some(key.ok_or_else(|| JoinError::new("join_failed", "the host sent no key"))?);
+                    }
+                    429 if tries == 1 => {
+                        let retry = body["retryAfterMs"].as_u64().unwrap_or(1000).min(30_000);
+                        tokio::time::sleep(Duration::from_millis(retry)).await;
+                    }
+                    429 => {
+                        return Err(JoinError::new(
+                            "too_many_tries",
+                            "The host is busy checking room codes: try again soon",
+                        ));
+                    }
+                    _ => return Err(JoinError::new("wrong_code", "That room code is not this party's")),
                 }
-                429 => return Err(JoinError::new("too_many_tries", "Too many wrong codes: wait a minute")),
-                _ => return Err(JoinError::new("wrong_code", "That room code is not this party's")),
             }
         }
     };
@@ -117,7 +135,7 @@ pub async fn resolve(address: &str, room_code: Option<&str>) -> Result<JoinTarge
 }
 
 /// A bare HTTP/1.0 GET (the server closes after answering; no chunked bodies).
-async fn get_json(authority: &str, path: &str) -> Result<(u16, Value), JoinError> {
+async fn get_json(authority: &str, path: &str, limit: Duration) -> Result<(u16, Value), JoinError> {
     let unreachable = |err: String| JoinError::new("unreachable", format!("cannot reach {authority}: {err}"));
     let exchange = async {
         let mut stream = TcpStream::connect(authority).await.map_err(|e| unreachable(e.to_string()))?;
@@ -127,8 +145,7 @@ async fn get_json(authority: &str, path: &str) -> Result<(u16, Value), JoinError
         stream.take(MAX_RESPONSE as u64).read_to_end(&mut response).await.map_err(|e| unreachable(e.to_string()))?;
         Ok::<_, JoinError>(response)
     };
-    let response =
-        tokio::time::timeout(HTTP_TIMEOUT, exchange).await.map_err(|_| unreachable("timed out".into()))??;
+    let response = tokio::time::timeout(limit, exchange).await.map_err(|_| unreachable("timed out".into()))??;
     let text = String::from_utf8_lossy(&response);
     let (head, body) = text.split_once("\r\n\r\n").ok_or_else(|| unreachable("not an HTTP answer".into()))?;
     let status = head
