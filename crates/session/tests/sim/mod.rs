@@ -2,6 +2,8 @@
 //! session tests share (quinn's `Pair`, for one session and many connections).
 #![allow(dead_code)]
 
+pub mod net;
+
 use std::collections::HashMap;
 
 use partyline_protocol::{ClientMessage, decode};
