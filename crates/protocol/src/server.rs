@@ -600,6 +600,21 @@ mod tests {
         assert_eq!(Frame::encode(&pong).as_str(), r#"{"type":"pong","timestamp":1706889650000.125}"#);
     }
 
+    /// A client's sub-millisecond timestamp comes back as the same number in the same digits:
+    /// JSON numbers are parsed exactly (serde_json's `float_roundtrip`; without it 17-digit
+    /// values like this one came back one ulp off, found by the decode fuzz target) and printed
+    /// shortest, as JavaScript prints them.
+    #[test]
+    fn pong_echoes_a_seventeen_digit_timestamp() {
+        for text in ["1709637127385.7385", "1706889650000.125", "1700000000123.456"] {
+            let ping = crate::decode(&format!(r#"{{"type":"ping","timestamp":{text}}}"#)).unwrap();
+            let crate::ClientMessage::Ping(ping) = ping else { panic!("a ping") };
+            let pong =
+                ServerMessage::Pong { timestamp: ping.timestamp, server_receive_time: None, server_send_time: None };
+            assert_eq!(Frame::encode(&pong).as_str(), format!(r#"{{"type":"pong","timestamp":{text}}}"#));
+        }
+    }
+
     /// The sequence number is spliced in as the first field and the rest is untouched.
     #[test]
     fn seq_splice() {
