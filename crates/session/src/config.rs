@@ -27,19 +27,18 @@ pub struct Config {
     /// How often the server measures each member's round trip with a WebSocket ping. The
     /// heartbeat interval: fresh enough to show, cheap enough for thousands of members.
     pub probe_interval: Time,
-    /// How many sequenced messages each extension member keeps for resume. At a busy party's
-    /// few messages a second, 512 covers the whole resume window; the messages themselves are
-    /// shared with every other member's buffer, so each entry costs a pointer and a number.
+    /// How many sequenced messages the party's log keeps for resume, shared by every member
+    /// (each message is kept once, whoever its recipients). 4,096: at a busy party's ten
+    /// broadcasts a second, more than the two-minute resume window.
     pub replay_capacity: usize,
-    /// The most bytes one member's replay buffer keeps. 256 KiB holds the whole resume window
-    /// of a busy party's chat (a few hundred bytes a message) and bounds what anyone can make
-    /// the host hold for a member that is away: 32 maximal `direct`s, not 512.
+    /// The most bytes of messages the party's log keeps: 16 MiB whatever the number of members,
+    /// the bound on what resume costs the host.
+    pub replay_log_bytes: usize,
+    /// The most bytes the log keeps for one member alone (`direct`s, acks): past it, those are
+    /// dropped and the member's resume gets a snapshot. 256 KiB is a long absence's worth of
+    /// private messages, and 32 maximal `direct`s: nobody can fill the party's log through one
+    /// member that is away.
     pub replay_bytes: usize,
-    /// The most bytes all replay buffers together keep (counting a shared frame once per
-    /// buffer, so the true figure is lower). Past it, the largest buffer of a reconnecting
-    /// member (else the largest one) is dropped; that member resumes with a snapshot.
-    /// 64 MiB: 256 KiB for each of 256 members, and a fixed ceiling for 10,000.
-    pub replay_total_bytes: usize,
     /// The most members (connected or reconnecting) whose connections come from one address.
     /// The same 32 as the server's WebSocket connections per address: a household behind one
     /// NAT fits, and one address cannot take a party's places.
@@ -64,9 +63,9 @@ impl Default for Config {
             join_timeout: 15 * SECOND,
             resume_window: 120 * SECOND,
             probe_interval: 5 * SECOND,
-            replay_capacity: 512,
+            replay_capacity: 4096,
+            replay_log_bytes: 16 * 1024 * 1024,
             replay_bytes: 256 * 1024,
-            replay_total_bytes: 64 * 1024 * 1024,
             max_members_per_addr: 32,
         }
     }

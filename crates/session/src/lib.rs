@@ -11,7 +11,9 @@
 //!   (mutators); `poll_transmit` / `poll_event` / `poll_timeout` for what goes out. It is a
 //!   conductor over parts, each an `impl Session` of its own: the roster (members, connections,
 //!   probes), messaging, playback (the glue to `syncplay`) and the fan-out.
-//! - [`member`]: one member's state and its replay buffer for resume.
+//! - [`member`]: one member's state.
+//! - [`log`]: the party's log of sequenced messages, appended once each, from which a resume's
+//!   replay is derived.
 //! - [`config`]: [`Config`], every tunable with its default and the reason for it.
 //! - [`limit`]: [`TokenBucket`], the per-connection rate limiter the I/O layer applies.
 //! - [`ids`]: random ids and secrets.
@@ -21,6 +23,7 @@
 pub mod config;
 pub mod ids;
 pub mod limit;
+pub mod log;
 pub mod member;
 pub mod session;
 pub mod syncplay;

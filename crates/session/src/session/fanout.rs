@@ -1,25 +1,31 @@
 //! Who receives what: broadcasts to every member (or every extension member), sequenced
 //! delivery into each member's stream with its replay bounds, and replies to one connection.
 
-use super::*;
+use std::sync::Arc;
 
-/// A message on its way to members: serialized at most once per wire format, when the first
+use super::*;
+use crate::log::{Audience, Encoded};
+
+/// A message on its way to members (and kept in the party's log for resume): serialized at most once per wire format, when the first
 /// member speaking that format gets it ([`Wire::encode`]: the format decides whether it has
 /// such a message and with which fields), and sequenced or not as the message says
 /// ([`ServerMessage::is_sequenced`]) — facts of the message, not booleans passed by callers.
+#[derive(Debug)]
 pub(super) struct Outgoing {
     message: ServerMessage,
     /// It carries `seq` and is kept for resume.
     sequenced: bool,
     /// One slot per wire format: `None` inside when the format has no such message.
-    frames: [std::cell::OnceCell<Option<Frame>>; 2],
+    frames: [std::sync::OnceLock<Option<Frame>>; 2],
 }
 
 impl Outgoing {
-    pub(super) fn new(message: &ServerMessage) -> Outgoing {
-        Outgoing { message: message.clone(), sequenced: message.is_sequenced(), frames: Default::default() }
+    pub(super) fn new(message: &ServerMessage) -> Arc<Outgoing> {
+        Arc::new(Outgoing { message: message.clone(), sequenced: message.is_sequenced(), frames: Default::default() })
     }
+}
 
+impl Encoded for Outgoing {
     /// The message as `wire` writes it, or `None` when that format has no such message.
     fn frame(&self, wire: Wire) -> Option<&Frame> {
         let slot = match wire {
@@ -27,6 +33,10 @@ impl Outgoing {
             Wire::Partyline => 1,
         };
         self.frames[slot].get_or_init(|| wire.encode(&self.message)).as_ref()
+    }
+
+    fn size(&self) -> usize {
+        self.frame(Wire::Partyline).map_or(0, Frame::len)
     }
 }
 
@@ -39,55 +49,79 @@ impl Session {
     }
 
     /// Sends a message to every member that may receive it (see [`Session::deliver`]) but
-    /// `except`.
-    pub(super) fn broadcast(&mut self, out: &Outgoing, except: Option<u64>) {
+    /// `except`: one entry in the party's log, whatever the number of members.
+    pub(super) fn broadcast(&mut self, out: &Arc<Outgoing>, except: Option<u64>) {
+        self.log_append(out, Audience::All { except });
         for i in 0..self.order.len() {
             let key = self.order[i];
             if Some(key) != except {
-                self.deliver(key, out);
+                self.number_and_send(key, out);
             }
         }
     }
 
-    /// Puts a message into a member's stream in its wire format: numbered and kept for an
-    /// extension member when it is sequenced, written if the member is connected. The one place
-    /// that decides who gets what: a member whose format has no such message gets nothing (a
-    /// LOUDSYNC 1.0 member never sees a type outside LOUDSYNC).
-    pub(super) fn deliver(&mut self, key: u64, out: &Outgoing) {
+    /// Sends a message to these members only (a topic's subscribers): one entry in the log.
+    pub(super) fn broadcast_to(&mut self, keys: Vec<u64>, out: &Arc<Outgoing>) {
+        if keys.iter().any(|key| self.members[key].ext()) {
+            self.log_append(out, Audience::Some(keys.clone()));
+        }
+        for key in keys {
+            self.number_and_send(key, out);
+        }
+    }
+
+    /// Sends a message to one member: an entry in the log addressed to it alone, which counts
+    /// against its quota (`Config::replay_bytes`): past it, what the log holds for it alone is
+    /// dropped and its resume gets a snapshot, so nobody can fill the party's log through one
+    /// member that is away.
+    pub(super) fn deliver(&mut self, key: u64, out: &Arc<Outgoing>) {
+        if self.members[&key].ext() && out.sequenced {
+            let bytes = self.log_append(out, Audience::One(key));
+            let member = self.members.get_mut(&key).expect("deliver to a member");
+            member.stream.own_bytes += bytes;
+            if member.stream.own_bytes > self.config.replay_bytes {
+                self.log.drop_own(key, &mut member.stream);
+            }
+        }
+        self.number_and_send(key, out);
+    }
+
+    /// A message of a member's snapshot (the welcome bundle): numbered and written, not logged,
+    /// since a resume from before a snapshot gets a new one.
+    pub(super) fn send_snapshot(&mut self, key: u64, out: &Arc<Outgoing>) {
+        self.number_and_send(key, out);
+    }
+
+    /// Appends a sequenced message to the log (unsequenced ones are never replayed). Returns
+    /// its size.
+    fn log_append(&mut self, out: &Arc<Outgoing>, audience: Audience) -> usize {
+        if !out.sequenced {
+            return 0;
+        }
+        let members = &mut self.members;
+        let by_id = out.clone() as Arc<dyn Encoded>;
+        self.log.append(by_id, audience, |key, bytes| {
+            if let Some(member) = members.get_mut(&key) {
+                member.stream.own_bytes = member.stream.own_bytes.saturating_sub(bytes);
+            }
+        })
+    }
+
+    /// Writes a message to a member in its wire format, numbered for an extension member when it
+    /// is sequenced. The one place that decides who gets what: a member whose format has no
+    /// such message gets nothing (a LOUDSYNC 1.0 member never sees a type outside LOUDSYNC), and
+    /// the number it takes is the one the log's replay derives for it.
+    fn number_and_send(&mut self, key: u64, out: &Outgoing) {
         let member = self.members.get_mut(&key).expect("deliver to a member");
         let Some(frame) = out.frame(member.wire) else { return };
         let seq = (member.ext() && out.sequenced).then(|| {
-            let before = member.stream.bytes();
-            let seq = member.stream.push(frame);
-            self.replay_bytes = self.replay_bytes + member.stream.bytes() - before;
+            let seq = member.stream.next_seq;
+            member.stream.next_seq += 1;
             seq
         });
         if let Some(conn) = member.conn {
             self.transmits.push_back(Transmit::Send { conn, frame: frame.clone(), seq });
         }
-        if self.replay_bytes > self.config.replay_total_bytes {
-            self.trim_replay();
-        }
-    }
-
-    /// All replay buffers together hold more than their bound: drops the largest buffer of a
-    /// member that is reconnecting (it resumes with a snapshot), or the largest one of all.
-    pub(super) fn trim_replay(&mut self) {
-        let largest = self
-            .members
-            .iter()
-            .max_by_key(|(_, member)| (member.conn.is_none(), member.stream.bytes()))
-            .map(|(key, _)| *key);
-        if let Some(member) = largest.and_then(|key| self.members.get_mut(&key)) {
-            self.replay_bytes -= member.stream.bytes();
-            member.stream.forget_buffered();
-        }
-    }
-
-    /// A member's sequenced stream: extension members keep recent messages for resume.
-    pub(super) fn new_stream(&self, ext: bool) -> Stream {
-        let capacity = if ext { self.config.replay_capacity } else { 0 };
-        Stream::new(capacity, self.config.replay_bytes)
     }
 
     /// An unsequenced reply to one connection.

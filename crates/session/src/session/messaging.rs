@@ -78,17 +78,18 @@ impl Session {
             topic: broadcast.topic.clone(),
             payload: broadcast.payload,
         };
-        let out = Outgoing::new(&message);
-        let mut recipients = 0;
-        for i in 0..self.order.len() {
-            let other = self.order[i];
-            let member = &self.members[&other];
-            let wants = member.ext() && broadcast.topic.as_ref().is_none_or(|topic| member.topics.contains(topic));
-            if other != key && wants {
-                self.deliver(other, &out);
-                recipients += 1;
-            }
-        }
+        let to: Vec<u64> = self
+            .order
+            .iter()
+            .copied()
+            .filter(|other| {
+                let member = &self.members[other];
+                let wants = member.ext() && broadcast.topic.as_ref().is_none_or(|topic| member.topics.contains(topic));
+                *other != key && wants
+            })
+            .collect();
+        let recipients = to.len() as u32;
+        self.broadcast_to(to, &Outgoing::new(&message));
         if broadcast.ack {
             let ack = ServerMessage::BroadcastAck { timestamp: now / MILLISECOND, id: broadcast.id, recipients };
             self.deliver(key, &Outgoing::new(&ack));

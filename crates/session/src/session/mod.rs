@@ -35,7 +35,8 @@ use rand::rngs::StdRng;
 use serde_json::json;
 
 use crate::config::MAX_CAPACITY;
-use crate::member::{Member, Replay, Stream};
+use crate::log::{Cursor, Log, Replay};
+use crate::member::Member;
 use crate::syncplay::{Actor, Change, PlayError, QueueChange, SyncPlay};
 use crate::{Config, MILLISECOND, Time, ids};
 
@@ -82,8 +83,8 @@ pub struct Session {
     timers: BinaryHeap<Reverse<(Time, Timer)>>,
     /// The timers in `timers` now: one entry each.
     armed: HashSet<Timer>,
-    /// Bytes kept in every member's replay buffer together (see `Config::replay_total_bytes`).
-    replay_bytes: usize,
+    /// The party's log of sequenced messages, for resume.
+    log: Log,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     syncplay: SyncPlay,
@@ -104,6 +105,7 @@ impl Session {
             latency: None,
             device: None,
         };
+        let log = Log::new(config.replay_capacity, config.replay_log_bytes);
         let mut session = Session {
             name: config.name.clone(),
             config,
@@ -122,7 +124,7 @@ impl Session {
             next_notification: 0,
             timers: BinaryHeap::new(),
             armed: HashSet::new(),
-            replay_bytes: 0,
+            log,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             syncplay: SyncPlay::default(),
@@ -156,10 +158,9 @@ impl Session {
         list
     }
 
-    /// Bytes held in the members' replay buffers, counting a shared frame once per buffer:
-    /// at most `Config::replay_total_bytes`.
+    /// Bytes of messages the party's log keeps for resume: at most `Config::replay_log_bytes`.
     pub fn replay_bytes(&self) -> usize {
-        self.replay_bytes
+        self.log.bytes()
     }
 
     /// Timers armed now (one per kind and member at most): what `poll_timeout` chooses from.
@@ -431,17 +432,13 @@ impl Session {
         }
         self.closed = true;
         let message = ServerMessage::SessionClosed { timestamp: now / MILLISECOND, reason: reason.map(str::to_string) };
-        let out = Outgoing::new(&message);
-        for key in self.order.clone() {
-            self.deliver(key, &out);
-        }
+        self.broadcast(&Outgoing::new(&message), None);
         let mut conns: Vec<ConnId> = self.conns.drain().map(|(conn, _)| conn).collect();
         conns.sort();
         for conn in conns {
             self.close_conn(conn, close::SESSION_CLOSED, "session closed");
         }
         self.members.clear();
-        self.replay_bytes = 0;
         self.by_id.clear();
         self.by_device.clear();
         self.order.clear();

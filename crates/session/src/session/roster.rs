@@ -107,7 +107,7 @@ impl Session {
             rtt: None,
             probe: None,
             announced_latency: None,
-            stream: self.new_stream(wire.extended()),
+            stream: Cursor::new(&self.log),
             progress: None,
             topics: BTreeSet::new(),
             presence: PresenceStatus::Online,
@@ -133,7 +133,7 @@ impl Session {
     /// and keeps its member id, so the others see no one leave.
     pub(super) fn rejoin(&mut self, now: Time, conn: ConnId, key: u64, join: Join, wire: Wire, peer: Peer) {
         let ext = wire.extended();
-        let stream = self.new_stream(ext);
+        let stream = Cursor::new(&self.log);
         let member = self.members.get_mut(&key).expect("by_device points at a member");
         let device = peer.device;
         let old_conn = member.conn.replace(conn);
@@ -146,7 +146,7 @@ impl Session {
         member.secret = ext.then(|| ids::secret(&mut self.rng));
         member.last_heartbeat = now;
         member.probe = None;
-        self.replay_bytes -= std::mem::replace(&mut member.stream, stream).bytes();
+        member.stream = stream;
         member.topics.clear();
         let had_presence = member.has_presence();
         member.presence = PresenceStatus::Online;
@@ -180,7 +180,7 @@ impl Session {
             session_info: SessionInfo { id: self.id.clone(), name: self.name.clone(), host_id: self.host.id.clone() },
             resume_secret: member.secret.clone(),
         };
-        self.deliver(key, &Outgoing::new(&welcome));
+        self.send_snapshot(key, &Outgoing::new(&welcome));
         if ext {
             let hello = ServerMessage::Hello {
                 timestamp: now / MILLISECOND,
@@ -194,14 +194,14 @@ impl Session {
         }
         let members = self.members();
         let list = ServerMessage::MemberList { timestamp: now / MILLISECOND, members };
-        self.deliver(key, &Outgoing::new(&list));
+        self.send_snapshot(key, &Outgoing::new(&list));
         if ext {
             // A late joiner learns the library and where playback is, and catches up on its own.
             let library =
                 ServerMessage::LibraryUpdate { timestamp: now / MILLISECOND, items: self.syncplay.library().to_vec() };
-            self.deliver(key, &Outgoing::new(&library));
+            self.send_snapshot(key, &Outgoing::new(&library));
             let state = ServerMessage::SyncplayState { timestamp: now / MILLISECOND, state: self.syncplay.state() };
-            self.deliver(key, &Outgoing::new(&state));
+            self.send_snapshot(key, &Outgoing::new(&state));
             // And who is away or busy (everyone else is online).
             for i in 0..self.order.len() {
                 let other = &self.members[&self.order[i]];
@@ -212,13 +212,14 @@ impl Session {
                         status: other.presence,
                         text: other.presence_text.clone(),
                     };
-                    self.deliver(key, &Outgoing::new(&update));
+                    self.send_snapshot(key, &Outgoing::new(&update));
                 }
             }
         }
         if let Some(member) = self.members.get_mut(&key) {
-            self.replay_bytes -= member.stream.bytes();
-            member.stream.forget_buffered();
+            // A resume from before the snapshot gets a new one: count from here.
+            member.stream.start = self.log.end();
+            member.stream.lost_through = member.stream.last_seq();
         }
     }
 
@@ -242,7 +243,7 @@ impl Session {
         member.last_heartbeat = now;
         member.addr = addr;
         member.probe = None;
-        let replay = member.stream.replay_after(resume.last_seq);
+        let replay = self.log.replay(key, member.wire, &member.stream, resume.last_seq);
         if let Some(old) = old_conn {
             self.conns.remove(&old);
             self.close_conn(old, close::REPLACED, "resumed on a new connection");
@@ -306,20 +307,13 @@ impl Session {
             Outgoing::new(&ServerMessage::MemberUpdated { timestamp: now / MILLISECOND, member: info.clone() });
         // The 1.0 list is the whole party: built only when some 1.0 member is there to get it,
         // not on every status change of a party of extension members (n² in a reconnect storm).
-        let any_loudsync = self.order.iter().any(|other| *other != key && !self.members[other].ext());
-        let list = any_loudsync.then(|| {
-            let members = self.members();
-            Outgoing::new(&ServerMessage::MemberList { timestamp: now / MILLISECOND, members })
-        });
-        for i in 0..self.order.len() {
-            let other = self.order[i];
-            if other == key {
-                continue;
-            }
-            match (&list, self.members[&other].ext()) {
-                (Some(list), false) => self.deliver(other, list),
-                _ => self.deliver(other, &updated),
-            }
+        let loudsync: Vec<u64> =
+            self.order.iter().copied().filter(|other| *other != key && !self.members[other].ext()).collect();
+        self.broadcast(&updated, Some(key));
+        if !loudsync.is_empty() {
+            let list =
+                Outgoing::new(&ServerMessage::MemberList { timestamp: now / MILLISECOND, members: self.members() });
+            self.broadcast_to(loudsync, &list);
         }
         self.events.push_back(Event::MemberUpdated(info));
     }
@@ -332,7 +326,6 @@ impl Session {
         close: Option<(u16, &'static str)>,
     ) {
         let Some(member) = self.members.remove(&key) else { return };
-        self.replay_bytes -= member.stream.bytes();
         self.by_id.remove(&member.id);
         self.by_device.remove(&member.device_id);
         self.order.retain(|other| *other != key);
