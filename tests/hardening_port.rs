@@ -302,6 +302,9 @@ async fn idle_keep_alive_connection_is_closed() {
     assert!(reply.starts_with("HTTP/1.1 200") && reply.contains("\"sessionId\""), "the request was answered: {reply}");
 }
 
+/// Header lines of a request.
+type Headers<'a> = [(&'a str, &'a str)];
+
 /// `Host: evil.example` (with or without an `Origin` of the same name, as a DNS-rebinding
 /// page sends) gets 421 on every route; the host's own address (and localhost) is served.
 #[tokio::test]
@@ -315,7 +318,7 @@ async fn host_header_must_name_this_host() {
         ("Sec-WebSocket-Version", "13"),
         ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
     ];
-    let routes: [(&str, &[(&str, &str)], u16); 4] =
+    let routes: [(&str, &Headers, u16); 4] =
         [("/", &[], 200), ("/api/info", &[], 200), ("/api/join?code=ABCDE", &[], 200), (&ws_path, &upgrade, 101)];
     let right = addr.to_string();
     let wrong_port = format!("127.0.0.1:{}", addr.port() + 1);
@@ -404,17 +407,34 @@ async fn protocol_errors_get_their_close_codes() {
     }
 }
 
-/// A 70 KiB message, fully sent, gets `error` message_too_large and close 1009, 20 times of 20
-/// (the close is never destroyed by a reset for the unread rest).
+/// A 70 KiB message, fully sent by a client that is slow to read (the host's answer waits
+/// behind 100 KB of chat), gets `error` message_too_large and close 1009, 20 times of 20: the
+/// host reads the unread rest instead of dropping the socket, whose reset would destroy the
+/// close still queued.
 #[tokio::test]
 async fn oversize_message_gets_1009_every_time() {
-    let host = default_host().await;
-    let text = format!(r#"{{"type":"chat","timestamp":1,"text":"{}"}}"#, "x".repeat(70 * 1024));
+    let limits = Limits { burst: 100_000, per_second: 100_000, ..Limits::default() };
+    let host = start_host(SessionConfig::default(), limits).await;
+    let (mut talker, _) = Client::join(&host, "dev-talker", false).await;
+    let (mut reader, _) = Client::join(&host, "dev-reader", true).await;
+    reader.recv_until("member_list").await;
+    let oversize = format!(r#"{{"type":"chat","timestamp":1,"text":"{}"}}"#, "x".repeat(70 * 1024));
+    let line = "y".repeat(1000);
     let mut endings = Vec::new();
     for run in 0..20 {
-        let (mut client, _) = Client::join(&host, &format!("dev-big-{run}"), true).await;
-        client.recv_until("member_list").await;
-        client.send_text(&text).await;
+        let mut client = Client::connect_small_buffer(&ws_url(&host)).await;
+        client.send(join_msg(&format!("dev-big-{run}"), true)).await;
+        assert_eq!(client.recv().await["type"], "welcome");
+        for _ in 0..100 {
+            talker.send(json!({"type": "chat", "timestamp": 1, "text": line})).await;
+        }
+        // What the reader has, the client's queue has too, ahead of the answer to come.
+        for _ in 0..100 {
+            reader.recv_until("chat").await;
+        }
+        client.send_text(&oversize).await;
+        // The client is slow to read (the shape of the attack): the answer sits queued.
+        tokio::time::sleep(Duration::from_millis(300)).await;
         let (error, _) = client.recv_until("error").await;
         assert_eq!(error["code"], "message_too_large", "run {run}: {error}");
         endings.push(client.ending().await);
@@ -481,7 +501,9 @@ async fn kicked_member_that_stopped_reading_is_dropped() {
 /// member's pings are answered all the while.
 #[tokio::test]
 async fn ping_frame_flood_is_rate_limited() {
-    let host = default_host().await;
+    // Ping frames are no heartbeat: a long timeout keeps 4012 out of the way of 4029.
+    let session = SessionConfig { heartbeat_timeout: 60_000_000, ..SessionConfig::default() };
+    let host = start_host(session, Limits::default()).await;
     let limits = Limits::default();
     let (flooder, _) = Client::join(&host, "dev-f", true).await;
     let (mut other, _) = Client::join(&host, "dev-o", true).await;
