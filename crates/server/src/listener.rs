@@ -466,8 +466,10 @@ pub(crate) async fn check_host(request: Request, next: Next) -> Response {
     (StatusCode::MISDIRECTED_REQUEST, "This host answers only to its own address (the Host header)\n").into_response()
 }
 
-/// Whether a `Host` value names `local`: its IP literal (or `localhost` for a loopback
-/// address) and its port (80 when none is given).
+/// Whether a `Host` value names `local`: its IP literal, or `localhost` for a loopback
+/// address. The port, when given, must be a port but need not be ours: a browser always sends
+/// the port it connected to, so only a TCP proxy or a port forward in between makes it differ
+/// (our browser tests' proxy does), and a rebinding page is caught by its name alone.
 fn names_this_host(host: &str, local: SocketAddr) -> bool {
     let (name, port, bracketed) = match host.strip_prefix('[') {
         Some(rest) => match rest.split_once(']') {
@@ -479,14 +481,7 @@ fn names_this_host(host: &str, local: SocketAddr) -> bool {
             None => (host, "", false),
         },
     };
-    let port = match port {
-        "" => 80,
-        port => match port.strip_prefix(':').and_then(|port| port.parse::<u16>().ok()) {
-            Some(port) => port,
-            None => return false,
-        },
-    };
-    if port != local.port() {
+    if !port.is_empty() && port.strip_prefix(':').and_then(|port| port.parse::<u16>().ok()).is_none() {
         return false;
     }
     let ip = local.ip().to_canonical();
@@ -522,8 +517,8 @@ mod tests {
         IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
     }
 
-    /// Only an IP literal equal to the local address (or `localhost` on loopback), with its
-    /// port, names this host.
+    /// Only an IP literal equal to the local address (or `localhost` on loopback) names this
+    /// host, with any well-formed port.
     #[test]
     fn host_names() {
         let local: SocketAddr = "192.168.1.20:48321".parse().unwrap();
@@ -532,8 +527,11 @@ mod tests {
         let mapped: SocketAddr = "[::ffff:192.168.1.20]:48321".parse().unwrap();
         let cases = [
             ("192.168.1.20:48321", local, true),
-            ("192.168.1.20:48322", local, false),
-            ("192.168.1.20", local, false),
+            ("192.168.1.20:48322", local, true),
+            ("192.168.1.20", local, true),
+            ("192.168.1.20:", local, false),
+            ("192.168.1.20:99999", local, false),
+            ("192.168.1.20:http", local, false),
             ("192.168.1.21:48321", local, false),
             ("evil.example:48321", local, false),
             ("localhost:48321", local, false),
@@ -542,7 +540,8 @@ mod tests {
             ("127.0.0.1", loopback, true),
             ("127.1:80", loopback, false),
             ("[fe80::1]:4000", v6, true),
-            ("[fe80::1]", v6, false),
+            ("[fe80::1]", v6, true),
+            ("[fe80::2]:4000", v6, false),
             ("fe80::1:4000", v6, false),
             ("[fe80::1:4000", v6, false),
             ("192.168.1.20:48321", mapped, true),
