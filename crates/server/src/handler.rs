@@ -325,9 +325,17 @@ impl<S: Io> Connection<S> {
             Ok(ClientMessage::Ping(ping)) => {
                 let clock = self.ext.then(|| (received_at, self.shared.clock.now()));
                 let frame = Frame::encode(&pong(ping.timestamp, clock));
-                match self.sink.send(text(&frame, None)).await {
-                    Ok(()) => Step::Continue,
-                    Err(_) => Step::Done(Ending::Drop),
+                // A peer that sends but does not read must not hold this task here: a queued
+                // close or a kill takes over (the pong stays buffered ahead of the close).
+                let (kill, closing) = (self.kill.token.clone(), self.kill.closing.clone());
+                tokio::select! {
+                    biased;
+                    () = kill.cancelled() => Step::Continue,
+                    () = closing.cancelled() => Step::Continue,
+                    sent = self.sink.send(text(&frame, None)) => match sent {
+                        Ok(()) => Step::Continue,
+                        Err(_) => Step::Done(Ending::Drop),
+                    },
                 }
             }
             Ok(message) => {
