@@ -305,6 +305,22 @@ async fn idle_keep_alive_connection_is_closed() {
 /// Header lines of a request.
 type Headers<'a> = [(&'a str, &'a str)];
 
+/// A request head over 64 KiB is refused with 431, so that 256 unfinished requests cannot
+/// hold more than a bounded amount of memory; a head of a few KiB is served.
+#[tokio::test]
+async fn long_request_head_is_refused() {
+    let host = default_host().await;
+    let addr = host.local_addr().to_string();
+    let long = "a".repeat(100 * 1024);
+    let (status, _) =
+        get_from(Ipv4Addr::LOCALHOST, host.local_addr(), "/api/info", &[("Host", &addr), ("X-Pad", &long)]).await;
+    assert_eq!(status, 431, "a 100 KiB head");
+    let short = "a".repeat(4 * 1024);
+    let (status, _) =
+        get_from(Ipv4Addr::LOCALHOST, host.local_addr(), "/api/info", &[("Host", &addr), ("X-Pad", &short)]).await;
+    assert_eq!(status, 200, "a 4 KiB head");
+}
+
 /// `Host: evil.example` (with or without an `Origin` of the same name, as a DNS-rebinding
 /// page sends) gets 421 on every route; the host's own address (and localhost) is served.
 #[tokio::test]

@@ -46,6 +46,12 @@ const HOST_FILES: u64 = 64;
 /// connections close and costs a guest little.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// The largest request head (and response buffer) one HTTP connection may hold. hyper's
+/// default, ~400 KB, times 256 connections would let unfinished requests hold 100 MB; a phone's
+/// head is under 2 KiB (we set no cookies), so 64 KiB bounds them at 16 MiB and refuses no
+/// browser. A longer head gets 431.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
 /// Shedding and accept errors are logged at most this often, with a count: a flood of
 /// thousands of connections a second must not become a flood of log lines.
 const LOG_EVERY: Duration = Duration::from_secs(1);
@@ -423,7 +429,11 @@ impl Connection {
             }
         });
         let mut builder = hyper::server::conn::http1::Builder::new();
-        builder.timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_read_timeout)
+            .max_header_size(MAX_HEAD_BYTES)
+            .max_buf_size(MAX_HEAD_BYTES);
         let connection = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
         tokio::pin!(connection);
         tokio::select! {
