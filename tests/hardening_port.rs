@@ -457,6 +457,29 @@ async fn oversize_message_gets_1009_every_time() {
     assert_eq!(endings, (0..20).map(|_| Ending::Code(1009)).collect::<Vec<_>>());
 }
 
+/// A message sent in 100 fragments costs 100 tokens, one a frame: with a burst of 60 it is
+/// answered only after `rate_limited`, once the bucket has refilled.
+#[tokio::test]
+async fn every_fragment_costs_a_token() {
+    let host = default_host().await;
+    let (mut client, _) = Client::join(&host, "dev-frag", false).await;
+    client.recv_until("member_list").await;
+    let text = r#"{"type":"ping","timestamp":77}"#.as_bytes();
+    let mut pieces: Vec<&[u8]> = vec![&text[..1]];
+    pieces.extend(std::iter::repeat_n(&b" "[..], 98));
+    pieces.push(&text[1..]);
+    for (n, piece) in pieces.iter().enumerate() {
+        let opcode = if n == 0 { OpCode::Data(Data::Text) } else { OpCode::Data(Data::Continue) };
+        let frame = Frame::message(Bytes::copy_from_slice(piece), opcode, n == pieces.len() - 1);
+        client.ws.feed(Message::Frame(frame)).await.unwrap();
+    }
+    client.ws.flush().await.unwrap();
+    let first = client.recv().await;
+    assert_eq!(first["code"], "rate_limited", "100 frames exceed the burst of 60: {first}");
+    let (pong, _) = client.recv_until("pong").await;
+    assert_eq!(pong["timestamp"], 77, "the message is answered once its frames are paid");
+}
+
 /// A member kicked while its socket is full (it stopped reading) is gone within the close
 /// bounds: its address can connect again, though it never read its close.
 #[tokio::test]

@@ -14,7 +14,10 @@
 //!   After a framing error the stream cannot be parsed, so we half-close and discard bytes
 //!   until the peer closes. A peer that reads nothing is dropped when the bounds pass.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -22,7 +25,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{Sink, SinkExt, StreamExt};
 use partyline_protocol::{ClientMessage, DecodeError, Frame, MAX_MESSAGE_BYTES, PARTYLINE_V1, close, decode};
 use partyline_session::{ConnId, SECOND, Time, TokenBucket, session::pong};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
@@ -62,7 +65,7 @@ type WsStream<S> = SplitStream<WebSocketStream<S>>;
 /// Serves one authorized connection until it ends. `device`: its device label
 /// ([`crate::device`]).
 pub(crate) async fn serve<S: Io>(
-    socket: WebSocketStream<S>,
+    socket: WebSocketStream<Counted<S>>,
     conn: ConnId,
     shared: Arc<Shared>,
     peer: std::net::SocketAddr,
@@ -72,6 +75,7 @@ pub(crate) async fn serve<S: Io>(
     async move {
         let (tx, rx) = mpsc::channel(shared.limits.outbound_queue);
         let kill = Arc::new(Kill::default());
+        let frames = socket.get_ref().frames.clone();
         let (sink, stream) = socket.split();
         let connected = Inbound::Connected { conn, outbox: Outbox { tx, kill: kill.clone() }, device };
         if shared.inbound.send(connected).await.is_err() {
@@ -91,6 +95,9 @@ pub(crate) async fn serve<S: Io>(
             ext: false,
             bucket,
             notices: Notices::default(),
+            frames,
+            charged: 0,
+            owed: 0,
             held: None,
             wake_at: Instant::now(),
             framing_lost: false,
@@ -123,8 +130,8 @@ pub(crate) async fn refuse<S: Io>(socket: WebSocketStream<S>, now: Time) {
 struct Connection<S> {
     conn: ConnId,
     shared: Arc<Shared>,
-    sink: WsSink<S>,
-    stream: WsStream<S>,
+    sink: WsSink<Counted<S>>,
+    stream: WsStream<Counted<S>>,
     rx: mpsc::Receiver<Out>,
     kill: Arc<Kill>,
     /// Asked for the Partyline extensions (its pongs carry server times).
@@ -132,8 +139,14 @@ struct Connection<S> {
     /// Every frame read takes a token.
     bucket: TokenBucket,
     notices: Notices,
-    /// A frame that arrived with the bucket empty: handled when a token is back, at
-    /// `wake_at`; the socket is not read meanwhile.
+    /// Frames read from the socket so far ([`Counted`]), and how many of them are charged:
+    /// a message of many fragments costs a token for each.
+    frames: Arc<AtomicU64>,
+    charged: u64,
+    /// Tokens the frames read so far still owe; the held message waits until they are paid.
+    owed: u64,
+    /// A message that arrived with tokens owed: handled when they are paid, at `wake_at` or
+    /// later; the socket is not read meanwhile.
     held: Option<Message>,
     wake_at: Instant,
     /// A frame could not be read whole (too large): the byte stream cannot be parsed any more.
@@ -202,7 +215,7 @@ impl<S: Io> Connection<S> {
             () = tokio::time::sleep_until(self.wake_at), if holding => {
                 let now = self.shared.clock.now();
                 match self.held.take() {
-                    Some(message) if self.bucket.try_take(now) => self.process(message, now).await,
+                    Some(message) if self.paid(now) => self.process(message, now).await,
                     Some(message) => self.hold(message, now).await,
                     None => Step::Continue,
                 }
@@ -211,7 +224,10 @@ impl<S: Io> Connection<S> {
                 None => Step::Done(Ending::Peer(false)),
                 Some(Ok(message)) => {
                     let now = self.shared.clock.now();
-                    if self.bucket.try_take(now) {
+                    let seen = self.frames.load(Ordering::Relaxed);
+                    self.owed += seen.saturating_sub(self.charged);
+                    self.charged = self.charged.max(seen);
+                    if self.paid(now) {
                         self.process(message, now).await
                     } else {
                         self.hold(message, now).await
@@ -222,8 +238,18 @@ impl<S: Io> Connection<S> {
         }
     }
 
-    /// A frame arrived with no token for it: it waits, and so does the socket, until a token
-    /// is back. The client is told (at most once a second), and closed after
+    /// Pays what the frames read owe from the bucket; `true` when nothing is owed. Tokens are
+    /// taken for frames as tungstenite reads them, so a frame read ahead with an earlier
+    /// message is paid by that one, and the total is one token a frame.
+    fn paid(&mut self, now: Time) -> bool {
+        while self.owed > 0 && self.bucket.try_take(now) {
+            self.owed -= 1;
+        }
+        self.owed == 0
+    }
+
+    /// A message arrived with tokens owed: it waits, and so does the socket, until they are
+    /// paid. The client is told (at most once a second), and closed after
     /// [`ABUSE_NOTICES`] notices.
     async fn hold(&mut self, message: Message, now: Time) -> Step {
         let retry_after_ms = self.bucket.retry_after_ms(now);
@@ -389,6 +415,117 @@ async fn end<S: Io>(mut sink: WsSink<S>, mut stream: WsStream<S>, ending: Ending
     }
 }
 
+/// A client's byte stream that counts the WebSocket frames in it as they are read, before
+/// tungstenite joins fragments into one message: so that each frame, continuation frames
+/// included, can cost a token.
+pub(crate) struct Counted<S> {
+    inner: S,
+    parser: FrameParser,
+    frames: Arc<AtomicU64>,
+}
+
+impl<S> Counted<S> {
+    pub(crate) fn new(inner: S) -> Counted<S> {
+        Counted { inner, parser: FrameParser::default(), frames: Arc::default() }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = polled {
+            let frames = this.parser.feed(&buf.filled()[before..]);
+            if frames > 0 {
+                this.frames.fetch_add(frames, Ordering::Relaxed);
+            }
+        }
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+/// Follows RFC 6455 frame headers (§5.2) through a byte stream, skipping payloads.
+#[derive(Debug, Default)]
+struct FrameParser {
+    header: [u8; 14],
+    have: usize,
+    /// Payload bytes of the current frame still to skip.
+    remaining: u64,
+}
+
+impl FrameParser {
+    /// Takes the next bytes of the stream; returns how many frame headers they completed.
+    fn feed(&mut self, mut bytes: &[u8]) -> u64 {
+        let mut frames = 0;
+        while !bytes.is_empty() {
+            if self.remaining > 0 {
+                let skip = usize::try_from(self.remaining).unwrap_or(usize::MAX).min(bytes.len());
+                self.remaining -= skip as u64;
+                bytes = &bytes[skip..];
+                continue;
+            }
+            let need = header_len(&self.header[..self.have]);
+            let take = (need - self.have).min(bytes.len());
+            self.header[self.have..self.have + take].copy_from_slice(&bytes[..take]);
+            self.have += take;
+            bytes = &bytes[take..];
+            if self.have == header_len(&self.header[..self.have]) {
+                frames += 1;
+                self.remaining = payload_len(&self.header[..self.have]);
+                self.have = 0;
+            }
+        }
+        frames
+    }
+}
+
+/// A frame header's length once its first two bytes are known (2 until then).
+fn header_len(start: &[u8]) -> usize {
+    let [_, second, ..] = *start else { return 2 };
+    let extended = match second & 0x7f {
+        126 => 2,
+        127 => 8,
+        _ => 0,
+    };
+    let mask = if second & 0x80 != 0 { 4 } else { 0 };
+    2 + extended + mask
+}
+
+fn payload_len(header: &[u8]) -> u64 {
+    match header[1] & 0x7f {
+        126 => u64::from(u16::from_be_bytes([header[2], header[3]])),
+        127 => header[2..10].iter().fold(0, |n, b| n << 8 | u64::from(*b)),
+        n => u64::from(n),
+    }
+}
+
 /// Rate-limit notices: at most one a second, and a verdict of abuse after [`ABUSE_NOTICES`].
 #[derive(Default)]
 struct Notices {
@@ -482,6 +619,44 @@ mod tests {
             assert_eq!(notices.notice(n as u64 * SECOND), Some(false));
         }
         assert_eq!(notices.notice(ABUSE_NOTICES as u64 * SECOND), Some(true));
+    }
+
+    /// A client frame (masked) with this opcode byte and payload.
+    fn client_frame(first: u8, payload: &[u8]) -> Vec<u8> {
+        let mut frame = vec![first];
+        match payload.len() {
+            n @ 0..=125 => frame.push(0x80 | n as u8),
+            n @ 126..=65535 => {
+                frame.push(0x80 | 126);
+                frame.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                frame.push(0x80 | 127);
+                frame.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        frame.extend_from_slice(&[1, 2, 3, 4]);
+        frame.extend_from_slice(payload);
+        frame
+    }
+
+    /// Frames of every header form (7-bit, 16-bit and 64-bit lengths, empty payloads) are
+    /// counted once each, however the stream is cut into reads.
+    #[test]
+    fn frame_parser_counts_frames_across_reads() {
+        let mut stream = Vec::new();
+        stream.extend(client_frame(0x01, b"{"));
+        stream.extend(client_frame(0x00, &[b'x'; 200]));
+        stream.extend(client_frame(0x80, &[]));
+        stream.extend(client_frame(0x89, b"ping"));
+        stream.extend(client_frame(0x82, &vec![0; 70_000]));
+        stream.extend(client_frame(0x8a, b"pong"));
+        for cut in [1, 2, 3, 7, 64, 4096, stream.len()] {
+            let mut parser = FrameParser::default();
+            let frames: u64 = stream.chunks(cut).map(|chunk| parser.feed(chunk)).sum();
+            assert_eq!(frames, 6, "reads of {cut} bytes");
+            assert_eq!((parser.have, parser.remaining), (0, 0), "at a frame boundary after reads of {cut}");
+        }
     }
 
     /// What a sink was asked to do.

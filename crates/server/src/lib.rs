@@ -60,7 +60,7 @@ pub struct Limits {
     /// resuming from its replay buffer than making the host hold more.
     pub outbound_queue: usize,
     /// Token bucket size for each WebSocket connection. Every frame takes a token: text,
-    /// binary, ping and pong alike.
+    /// binary, each fragment of a message, ping and pong alike.
     pub burst: u32,
     /// Token bucket refill per second. A connection with an empty bucket is not read until a
     /// token is back, so TCP slows a flooder down and the host spends nothing on it.

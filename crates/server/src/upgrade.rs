@@ -125,7 +125,8 @@ pub(crate) async fn upgrade(
                 return;
             }
         };
-        let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+        let io = handler::Counted::new(TokioIo::new(upgraded));
+        let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
         if check == KeyCheck::Refused {
             handler::refuse(socket, shared.clock.now()).await;
             return;
