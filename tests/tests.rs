@@ -2,6 +2,7 @@
 //! an area.
 
 mod hardening_http;
+mod hardening_port;
 mod host_actions;
 mod messaging;
 mod server;

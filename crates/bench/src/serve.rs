@@ -61,6 +61,10 @@ pub fn limits(args: &ServeArgs) -> Limits {
         read_buffer: args.read_buffer.unwrap_or(defaults.read_buffer),
         write_buffer: args.write_buffer.unwrap_or(defaults.write_buffer),
         outbound_queue: args.outbound_queue.unwrap_or(defaults.outbound_queue),
+        // Every member connects from loopback, many at once: the HTTP caps out of the way too.
+        max_http_per_addr: args.max_conns_per_addr,
+        max_http: args.max_conns_per_addr,
+        ..defaults
     }
 }
 

@@ -31,6 +31,11 @@ pub(crate) enum Inbound {
 #[derive(Debug)]
 pub(crate) enum Out {
     Text(Frame, Option<u64>),
+    /// Many frames in one outbox slot (a resume replay, a welcome bundle): written in flushes
+    /// of at most `MAX_BATCH`, so a long replay neither overflows the queue nor goes out as one
+    /// huge write.
+    #[cfg_attr(not(test), expect(dead_code, reason = "the session's replay will send batches; the writer is ready"))]
+    Batch(Vec<(Frame, Option<u64>)>),
     Probe(Time),
     Close(u16, &'static str),
 }
@@ -48,6 +53,10 @@ pub(crate) struct Outbox {
 pub(crate) struct Kill {
     pub(crate) token: CancellationToken,
     code: OnceLock<(u16, &'static str)>,
+    /// Cancelled when a close has been queued behind the connection's other frames: from then
+    /// on its writes have a bounded time to finish, or the socket is dropped (a peer that
+    /// stopped reading would otherwise hold it, and its descriptor, for ever).
+    pub(crate) closing: CancellationToken,
 }
 
 impl Kill {
@@ -243,10 +252,11 @@ impl Driver {
                 Transmit::Send { conn, frame, seq } => (conn, Out::Text(frame, seq)),
                 Transmit::Probe { conn, sent_at } => (conn, Out::Probe(sent_at)),
                 Transmit::Close { conn, code, reason } => {
-                    if let Some(outbox) = self.outboxes.remove(&conn)
-                        && outbox.tx.try_send(Out::Close(code, reason)).is_err()
-                    {
-                        outbox.kill.fire(code, reason);
+                    if let Some(outbox) = self.outboxes.remove(&conn) {
+                        match outbox.tx.try_send(Out::Close(code, reason)) {
+                            Ok(()) => outbox.kill.closing.cancel(),
+                            Err(_) => outbox.kill.fire(code, reason),
+                        }
                     }
                     continue;
                 }

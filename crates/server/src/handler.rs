@@ -1,17 +1,39 @@
-//! One task per connection: reads frames (rate limit, size, decode), answers pings at once,
-//! forwards the rest to the session task, and writes what the session sends, in batches.
+//! One task per WebSocket connection: reads frames (every one costs a token; size; decode),
+//! answers pings at once, forwards the rest to the session task, writes what the session
+//! sends, in batches, and ends every connection with a close handshake in bounded time.
+//!
+//! # Closing (RFC 6455 §5.5.1, §7.1, §7.4)
+//! - A client's Close is answered with a Close carrying its code (tungstenite queues the
+//!   answer, 1002 for a code a peer may not send; we flush it), then the socket is dropped.
+//! - A protocol error gets a close with the RFC's code (1002; 1007 for invalid UTF-8), an
+//!   oversize message `error` message_too_large and 1009 (the session sends both).
+//! - Every close we send has [`CLOSE_GRACE`] to be written (from the moment it is queued, when
+//!   frames are still ahead of it); then we wait up to [`CLOSE_WAIT`] for the peer's Close,
+//!   reading and discarding what arrives. Dropping a socket with unread input makes the
+//!   kernel send RST, which destroys the close frame (and the error before it) still in flight.
+//!   After a framing error the stream cannot be parsed, so we half-close and discard bytes
+//!   until the peer closes. A peer that reads nothing is dropped when the bounds pass.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{Sink, SinkExt, StreamExt};
 use partyline_protocol::{ClientMessage, DecodeError, Frame, MAX_MESSAGE_BYTES, PARTYLINE_V1, close, decode};
 use partyline_session::{ConnId, SECOND, Time, TokenBucket, session::pong};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_tungstenite::WebSocketStream;
 use tracing::{Instrument, debug, info_span};
+use tungstenite::error::ProtocolError;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::{Message, Utf8Bytes};
 
 use crate::Shared;
 use crate::driver::{Inbound, Kill, Out, Outbox};
@@ -20,20 +42,30 @@ use crate::driver::{Inbound, Kill, Out, Outbox};
 /// here; 64 small messages fill a few KiB, and a larger batch would delay the first of them.
 const MAX_BATCH: usize = 64;
 
-/// How long a close frame may take to go out before the socket is simply dropped: a peer
-/// that stopped reading will never take it.
+/// How long a close frame (with whatever is queued before it) may take to go out before the
+/// socket is simply dropped: a peer that stopped reading will never take it.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// How long we wait, after our close went out, for the peer's Close (or its end of the
+/// socket). Browsers answer within a round trip; 2 s covers a phone on poor Wi-Fi, and bounds
+/// how long a peer that never answers holds a descriptor and a per-address slot.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 /// After this many `rate_limited` notices (at most one a second) the connection is closed:
 /// ten seconds of flooding after being told is not an accident.
 const ABUSE_NOTICES: u32 = 10;
 
-type Sink = SplitSink<WebSocket, Message>;
+/// What a WebSocket runs over: the upgraded connection, or anything like it in a test.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
+
+type WsSink<S> = SplitSink<WebSocketStream<S>, Message>;
+type WsStream<S> = SplitStream<WebSocketStream<S>>;
 
 /// Serves one authorized connection until it ends. `device`: its device label
 /// ([`crate::device`]).
-pub(crate) async fn serve(
-    socket: WebSocket,
+pub(crate) async fn serve<S: Io>(
+    socket: WebSocketStream<Counted<S>>,
     conn: ConnId,
     shared: Arc<Shared>,
     peer: std::net::SocketAddr,
@@ -43,14 +75,35 @@ pub(crate) async fn serve(
     async move {
         let (tx, rx) = mpsc::channel(shared.limits.outbound_queue);
         let kill = Arc::new(Kill::default());
-        let (mut sink, stream) = socket.split();
+        let frames = socket.get_ref().frames.clone();
+        let (sink, stream) = socket.split();
         let connected = Inbound::Connected { conn, outbox: Outbox { tx, kill: kill.clone() }, addr: peer.ip(), device };
         if shared.inbound.send(connected).await.is_err() {
             // The session task is gone: the session is closed.
-            let _ = close_with(&mut sink, close::SESSION_CLOSED, "session closed").await;
+            end(sink, stream, Ending::Close(close::SESSION_CLOSED, "session closed", Linger::Frames)).await;
             return;
         }
-        let clean = Connection { conn, shared: shared.clone(), sink, stream, rx, kill, ext: false }.run().await;
+        let limits = &shared.limits;
+        let bucket = TokenBucket::new(shared.clock.now(), limits.burst, limits.per_second);
+        let connection = Connection {
+            conn,
+            shared: shared.clone(),
+            sink,
+            stream,
+            rx,
+            kill,
+            ext: false,
+            bucket,
+            notices: Notices::default(),
+            frames,
+            charged: 0,
+            owed: 0,
+            held: None,
+            wake_at: Instant::now(),
+            framing_lost: false,
+            close_by: None,
+        };
+        let clean = connection.run().await;
         debug!(clean, "connection ended");
         let _ = shared.inbound.send(Inbound::Disconnected { conn, clean }).await;
     }
@@ -60,104 +113,229 @@ pub(crate) async fn serve(
 
 /// Sends `error` unauthorized and closes with 4001: a browser sees the close code, where a
 /// 401 on the upgrade would reach its script as a bare failure.
-pub(crate) async fn refuse(socket: WebSocket, now: Time) {
-    let (mut sink, _stream) = socket.split();
+pub(crate) async fn refuse<S: Io>(socket: WebSocketStream<S>, now: Time) {
+    let (mut sink, stream) = socket.split();
     let error = partyline_protocol::ServerMessage::error(
         now / 1000,
         partyline_protocol::ErrorCode::Unauthorized,
         "Wrong or missing join key",
         Some(serde_json::json!({"reason": "bad_key"})),
     );
-    let _ = sink.send(text(&Frame::encode(&error), None)).await;
-    let _ = close_with(&mut sink, close::UNAUTHORIZED, "unauthorized").await;
+    let sent = tokio::time::timeout(CLOSE_GRACE, sink.send(text(&Frame::encode(&error), None))).await;
+    if matches!(sent, Ok(Ok(()))) {
+        end(sink, stream, Ending::Close(close::UNAUTHORIZED, "unauthorized", Linger::Frames)).await;
+    }
 }
 
-struct Connection {
+struct Connection<S> {
     conn: ConnId,
     shared: Arc<Shared>,
-    sink: Sink,
-    stream: SplitStream<WebSocket>,
+    sink: WsSink<Counted<S>>,
+    stream: WsStream<Counted<S>>,
     rx: mpsc::Receiver<Out>,
     kill: Arc<Kill>,
     /// Asked for the Partyline extensions (its pongs carry server times).
     ext: bool,
+    /// Every frame read takes a token.
+    bucket: TokenBucket,
+    notices: Notices,
+    /// Frames read from the socket so far ([`Counted`]), and how many of them are charged:
+    /// a message of many fragments costs a token for each.
+    frames: Arc<AtomicU64>,
+    charged: u64,
+    /// Tokens the frames read so far still owe; the held message waits until they are paid.
+    owed: u64,
+    /// A message that arrived with tokens owed: handled when they are paid, at `wake_at` or
+    /// later; the socket is not read meanwhile.
+    held: Option<Message>,
+    wake_at: Instant,
+    /// A frame could not be read whole (too large): the byte stream cannot be parsed any more.
+    framing_lost: bool,
+    /// When a close was queued: the time by which everything ahead of it must be written.
+    close_by: Option<Instant>,
+}
+
+/// How the connection's task ends.
+enum Ending {
+    /// The peer ended it (its Close answered, or the socket gone); `true` if with a Close.
+    Peer(bool),
+    /// Write this close, then linger.
+    Close(u16, &'static str, Linger),
+    /// Our close has been written; linger.
+    Closed(Linger),
+    /// Drop the socket now: it cannot be written.
+    Drop,
+}
+
+/// How to wait for the peer's answer to our close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Linger {
+    /// Read (and discard) frames until its Close.
+    Frames,
+    /// The frames cannot be parsed: half-close, discard bytes until its end of the socket.
+    Bytes,
 }
 
 enum Step {
     Continue,
-    /// The connection is over; `true` if the peer closed it cleanly.
-    Done(bool),
+    Done(Ending),
 }
 
-impl Connection {
+impl<S: Io> Connection<S> {
     /// Runs until the connection ends; returns whether it ended cleanly.
     async fn run(mut self) -> bool {
-        let limits = &self.shared.limits;
-        let mut bucket = TokenBucket::new(self.shared.clock.now(), limits.burst, limits.per_second);
-        let mut limiter = Notices::default();
-        let mut reading = true;
-        loop {
-            let step = tokio::select! {
-                biased;
-                () = self.kill.token.cancelled() => {
-                    let (code, reason) = self.kill.code();
-                    let _ = close_with(&mut self.sink, code, reason).await;
-                    Step::Done(false)
-                }
-                out = self.rx.recv() => match out {
-                    None => Step::Done(false),
-                    Some(first) => {
-                        let kill = self.kill.token.clone();
-                        tokio::select! {
-                            biased;
-                            () = kill.cancelled() => Step::Continue, // handled on the next turn
-                            written = write_batch(&mut self.sink, &mut self.rx, first) => match written {
-                                Ok(false) => Step::Continue,
-                                Ok(true) | Err(_) => Step::Done(false),
-                            },
-                        }
-                    }
-                },
-                frame = self.stream.next(), if reading => match frame {
-                    None => Step::Done(false),
-                    Some(Ok(Message::Close(_))) => Step::Done(true),
-                    Some(Ok(Message::Pong(payload))) => {
-                        if let Ok(bytes) = <[u8; 8]>::try_from(payload.as_ref()) {
-                            let sent_at = u64::from_be_bytes(bytes);
-                            self.forward(Inbound::ProbeReply { conn: self.conn, sent_at }).await
-                        } else {
-                            Step::Continue
-                        }
-                    }
-                    // tungstenite answers pings itself.
-                    Some(Ok(Message::Ping(_))) => Step::Continue,
-                    Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => {
-                        let now = self.shared.clock.now();
-                        if bucket.try_take(now) {
-                            self.received(message, now).await
-                        } else if let Some(abusive) = limiter.notice(now) {
-                            let retry_after_ms = bucket.retry_after_ms(now);
-                            self.forward(Inbound::RateLimited { conn: self.conn, retry_after_ms, abusive }).await
-                        } else {
-                            Step::Continue
-                        }
-                    }
-                    Some(Err(err)) => {
-                        if is_too_large(err) {
-                            // Stop reading (the stream cannot resync) and let the session
-                            // answer and close with 1009.
-                            reading = false;
-                            let error = DecodeError::TooLarge { size: MAX_MESSAGE_BYTES + 1, limit: MAX_MESSAGE_BYTES };
-                            self.forward(Inbound::Invalid { conn: self.conn, error }).await
-                        } else {
-                            Step::Done(false)
-                        }
-                    }
-                },
-            };
-            if let Step::Done(clean) = step {
-                return clean;
+        let ending = loop {
+            if let Step::Done(ending) = self.turn().await {
+                break ending;
             }
+        };
+        let clean = matches!(ending, Ending::Peer(true));
+        end(self.sink, self.stream, ending).await;
+        clean
+    }
+
+    fn linger(&self) -> Linger {
+        if self.framing_lost { Linger::Bytes } else { Linger::Frames }
+    }
+
+    async fn turn(&mut self) -> Step {
+        let kill = self.kill.token.clone();
+        let holding = self.held.is_some();
+        let reading = !holding && !self.framing_lost;
+        tokio::select! {
+            biased;
+            () = kill.cancelled() => {
+                let (code, reason) = self.kill.code();
+                Step::Done(Ending::Close(code, reason, self.linger()))
+            }
+            out = self.rx.recv() => match out {
+                None => Step::Done(Ending::Drop),
+                Some(first) => self.write(first).await,
+            },
+            () = tokio::time::sleep_until(self.wake_at), if holding => {
+                let now = self.shared.clock.now();
+                match self.held.take() {
+                    Some(message) if self.paid(now) => self.process(message, now).await,
+                    Some(message) => self.hold(message, now).await,
+                    None => Step::Continue,
+                }
+            }
+            frame = self.stream.next(), if reading => match frame {
+                None => Step::Done(Ending::Peer(false)),
+                Some(Ok(message)) => {
+                    let now = self.shared.clock.now();
+                    let seen = self.frames.load(Ordering::Relaxed);
+                    self.owed += seen.saturating_sub(self.charged);
+                    self.charged = self.charged.max(seen);
+                    if self.paid(now) {
+                        self.process(message, now).await
+                    } else {
+                        self.hold(message, now).await
+                    }
+                }
+                Some(Err(err)) => self.read_error(err).await,
+            },
+        }
+    }
+
+    /// Pays what the frames read owe from the bucket; `true` when nothing is owed. Tokens are
+    /// taken for frames as tungstenite reads them, so a frame read ahead with an earlier
+    /// message is paid by that one, and the total is one token a frame.
+    fn paid(&mut self, now: Time) -> bool {
+        while self.owed > 0 && self.bucket.try_take(now) {
+            self.owed -= 1;
+        }
+        self.owed == 0
+    }
+
+    /// A message arrived with tokens owed: it waits, and so does the socket, until they are
+    /// paid. The client is told (at most once a second), and closed after
+    /// [`ABUSE_NOTICES`] notices.
+    async fn hold(&mut self, message: Message, now: Time) -> Step {
+        let retry_after_ms = self.bucket.retry_after_ms(now);
+        self.wake_at = Instant::now() + Duration::from_millis(retry_after_ms.max(1));
+        self.held = Some(message);
+        match self.notices.notice(now) {
+            Some(abusive) => self.forward(Inbound::RateLimited { conn: self.conn, retry_after_ms, abusive }).await,
+            None => Step::Continue,
+        }
+    }
+
+    async fn process(&mut self, message: Message, received_at: Time) -> Step {
+        match message {
+            Message::Close(_) => {
+                // tungstenite has queued the answer; flushing writes it.
+                let _ = tokio::time::timeout(CLOSE_GRACE, self.sink.flush()).await;
+                Step::Done(Ending::Peer(true))
+            }
+            Message::Pong(payload) => match <[u8; 8]>::try_from(payload.as_ref()) {
+                Ok(bytes) => {
+                    let sent_at = u64::from_be_bytes(bytes);
+                    self.forward(Inbound::ProbeReply { conn: self.conn, sent_at }).await
+                }
+                Err(_) => Step::Continue,
+            },
+            // tungstenite queued the pong; it goes out with the next read or write.
+            Message::Ping(_) | Message::Frame(_) => Step::Continue,
+            message @ (Message::Text(_) | Message::Binary(_)) => self.received(message, received_at).await,
+        }
+    }
+
+    /// A read failed. Too large: the session answers (`error`, close 1009). Invalid UTF-8:
+    /// 1007. Any other violation of the protocol: 1002. A lost socket: nothing to say.
+    async fn read_error(&mut self, err: tungstenite::Error) -> Step {
+        debug!(cause = %err, "read failed");
+        match err {
+            tungstenite::Error::Capacity(_) => {
+                // The rest of the frame is still unread: stop parsing, let the session answer.
+                self.framing_lost = true;
+                let error = DecodeError::TooLarge { size: MAX_MESSAGE_BYTES + 1, limit: MAX_MESSAGE_BYTES };
+                self.forward(Inbound::Invalid { conn: self.conn, error }).await
+            }
+            tungstenite::Error::Utf8(_) => {
+                Step::Done(Ending::Close(CloseCode::Invalid.into(), "invalid UTF-8", Linger::Bytes))
+            }
+            tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+                Step::Done(Ending::Peer(false))
+            }
+            tungstenite::Error::Protocol(_) => {
+                Step::Done(Ending::Close(CloseCode::Protocol.into(), "protocol error", Linger::Bytes))
+            }
+            _ => Step::Done(Ending::Drop),
+        }
+    }
+
+    /// Writes `first` and what is queued behind it. Once a close is queued, everything left
+    /// has until [`Connection::close_by`].
+    async fn write(&mut self, first: Out) -> Step {
+        let kill = self.kill.token.clone();
+        let closing = self.kill.closing.clone();
+        let linger = self.linger();
+        let batch = write_batch(&mut self.sink, &mut self.rx, first);
+        tokio::pin!(batch);
+        let written = tokio::select! {
+            biased;
+            () = kill.cancelled() => return Step::Continue, // handled on the next turn
+            written = &mut batch => written,
+            () = closing.cancelled() => {
+                let by = *self.close_by.get_or_insert_with(|| Instant::now() + CLOSE_GRACE);
+                tokio::select! {
+                    biased;
+                    () = kill.cancelled() => return Step::Continue,
+                    written = tokio::time::timeout_at(by, &mut batch) => match written {
+                        Ok(written) => written,
+                        Err(_) => {
+                            debug!("close not written in time; dropping the socket");
+                            return Step::Done(Ending::Drop);
+                        }
+                    },
+                }
+            }
+        };
+        match written {
+            Ok(Written::Open) => Step::Continue,
+            Ok(Written::Closed) => Step::Done(Ending::Closed(linger)),
+            Err(_) => Step::Done(Ending::Drop),
         }
     }
 
@@ -173,9 +351,17 @@ impl Connection {
             Ok(ClientMessage::Ping(ping)) => {
                 let clock = self.ext.then(|| (received_at, self.shared.clock.now()));
                 let frame = Frame::encode(&pong(ping.timestamp, clock));
-                match self.sink.send(text(&frame, None)).await {
-                    Ok(()) => Step::Continue,
-                    Err(_) => Step::Done(false),
+                // A peer that sends but does not read must not hold this task here: a queued
+                // close or a kill takes over (the pong stays buffered ahead of the close).
+                let (kill, closing) = (self.kill.token.clone(), self.kill.closing.clone());
+                tokio::select! {
+                    biased;
+                    () = kill.cancelled() => Step::Continue,
+                    () = closing.cancelled() => Step::Continue,
+                    sent = self.sink.send(text(&frame, None)) => match sent {
+                        Ok(()) => Step::Continue,
+                        Err(_) => Step::Done(Ending::Drop),
+                    },
                 }
             }
             Ok(message) => {
@@ -193,8 +379,150 @@ impl Connection {
     async fn forward(&self, message: Inbound) -> Step {
         match self.shared.inbound.send(message).await {
             Ok(()) => Step::Continue,
-            Err(_) => Step::Done(false),
+            Err(_) => Step::Done(Ending::Drop),
         }
+    }
+}
+
+/// Ends a connection: writes the close if one is due (within [`CLOSE_GRACE`]), waits for the
+/// peer's answer (within [`CLOSE_WAIT`]), and drops the socket.
+async fn end<S: Io>(mut sink: WsSink<S>, mut stream: WsStream<S>, ending: Ending) {
+    let linger = match ending {
+        Ending::Peer(_) | Ending::Drop => return,
+        Ending::Closed(linger) => linger,
+        Ending::Close(code, reason, linger) => {
+            match tokio::time::timeout(CLOSE_GRACE, sink.send(close_frame(code, reason))).await {
+                Ok(Ok(())) => linger,
+                _ => return,
+            }
+        }
+    };
+    match linger {
+        // tungstenite returns the peer's Close, then ends the stream.
+        Linger::Frames => {
+            let _ = tokio::time::timeout(CLOSE_WAIT, async { while let Some(Ok(_)) = stream.next().await {} }).await;
+        }
+        Linger::Bytes => {
+            let Ok(mut socket) = sink.reunite(stream) else { return };
+            let io = socket.get_mut();
+            let _ = tokio::time::timeout(CLOSE_WAIT, async {
+                let _ = io.shutdown().await;
+                let mut discard = [0u8; 4096];
+                while matches!(io.read(&mut discard).await, Ok(n) if n > 0) {}
+            })
+            .await;
+        }
+    }
+}
+
+/// A client's byte stream that counts the WebSocket frames in it as they are read, before
+/// tungstenite joins fragments into one message: so that each frame, continuation frames
+/// included, can cost a token.
+pub(crate) struct Counted<S> {
+    inner: S,
+    parser: FrameParser,
+    frames: Arc<AtomicU64>,
+}
+
+impl<S> Counted<S> {
+    pub(crate) fn new(inner: S) -> Counted<S> {
+        Counted { inner, parser: FrameParser::default(), frames: Arc::default() }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = polled {
+            let frames = this.parser.feed(&buf.filled()[before..]);
+            if frames > 0 {
+                this.frames.fetch_add(frames, Ordering::Relaxed);
+            }
+        }
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+/// Follows RFC 6455 frame headers (§5.2) through a byte stream, skipping payloads.
+#[derive(Debug, Default)]
+struct FrameParser {
+    header: [u8; 14],
+    have: usize,
+    /// Payload bytes of the current frame still to skip.
+    remaining: u64,
+}
+
+impl FrameParser {
+    /// Takes the next bytes of the stream; returns how many frame headers they completed.
+    fn feed(&mut self, mut bytes: &[u8]) -> u64 {
+        let mut frames = 0;
+        while !bytes.is_empty() {
+            if self.remaining > 0 {
+                let skip = usize::try_from(self.remaining).unwrap_or(usize::MAX).min(bytes.len());
+                self.remaining -= skip as u64;
+                bytes = &bytes[skip..];
+                continue;
+            }
+            let need = header_len(&self.header[..self.have]);
+            let take = (need - self.have).min(bytes.len());
+            self.header[self.have..self.have + take].copy_from_slice(&bytes[..take]);
+            self.have += take;
+            bytes = &bytes[take..];
+            if self.have == header_len(&self.header[..self.have]) {
+                frames += 1;
+                self.remaining = payload_len(&self.header[..self.have]);
+                self.have = 0;
+            }
+        }
+        frames
+    }
+}
+
+/// A frame header's length once its first two bytes are known (2 until then).
+fn header_len(start: &[u8]) -> usize {
+    let [_, second, ..] = *start else { return 2 };
+    let extended = match second & 0x7f {
+        126 => 2,
+        127 => 8,
+        _ => 0,
+    };
+    let mask = if second & 0x80 != 0 { 4 } else { 0 };
+    2 + extended + mask
+}
+
+fn payload_len(header: &[u8]) -> u64 {
+    match header[1] & 0x7f {
+        126 => u64::from(u16::from_be_bytes([header[2], header[3]])),
+        127 => header[2..10].iter().fold(0, |n, b| n << 8 | u64::from(*b)),
+        n => u64::from(n),
     }
 }
 
@@ -217,28 +545,51 @@ impl Notices {
     }
 }
 
-/// Writes `first` and whatever else is queued (up to [`MAX_BATCH`]), then flushes once.
-/// Returns `true` when a close was written.
-async fn write_batch(sink: &mut Sink, rx: &mut mpsc::Receiver<Out>, first: Out) -> Result<bool, axum::Error> {
+/// What a batch left behind.
+#[derive(Debug, PartialEq, Eq)]
+enum Written {
+    Open,
+    /// A close was written: nothing may follow it.
+    Closed,
+}
+
+/// Writes `first` and whatever else is queued (up to [`MAX_BATCH`] frames), flushing after
+/// every [`MAX_BATCH`] frames and at the end.
+async fn write_batch<K>(sink: &mut K, rx: &mut mpsc::Receiver<Out>, first: Out) -> Result<Written, tungstenite::Error>
+where
+    K: Sink<Message, Error = tungstenite::Error> + Unpin,
+{
     let mut next = Some(first);
-    let mut written = 0;
+    let mut fed = 0;
+    let mut unflushed = 0;
     while let Some(out) = next.take() {
-        match out {
-            Out::Text(frame, seq) => sink.feed(text(&frame, seq)).await?,
-            Out::Probe(sent_at) => sink.feed(Message::Ping(Bytes::copy_from_slice(&sent_at.to_be_bytes()))).await?,
+        let frames = match out {
+            Out::Text(frame, seq) => vec![text(&frame, seq)],
+            Out::Batch(frames) => frames.iter().map(|(frame, seq)| text(frame, *seq)).collect(),
+            Out::Probe(sent_at) => vec![Message::Ping(Bytes::copy_from_slice(&sent_at.to_be_bytes()))],
             Out::Close(code, reason) => {
                 sink.feed(close_frame(code, reason)).await?;
                 sink.flush().await?;
-                return Ok(true);
+                return Ok(Written::Closed);
+            }
+        };
+        for frame in frames {
+            sink.feed(frame).await?;
+            fed += 1;
+            unflushed += 1;
+            if unflushed == MAX_BATCH {
+                sink.flush().await?;
+                unflushed = 0;
             }
         }
-        written += 1;
-        if written < MAX_BATCH {
+        if fed < MAX_BATCH {
             next = rx.try_recv().ok();
         }
     }
-    sink.flush().await?;
-    Ok(false)
+    if unflushed > 0 {
+        sink.flush().await?;
+    }
+    Ok(Written::Open)
 }
 
 fn text(frame: &Frame, seq: Option<u64>) -> Message {
@@ -249,26 +600,14 @@ fn text(frame: &Frame, seq: Option<u64>) -> Message {
 }
 
 fn close_frame(code: u16, reason: &'static str) -> Message {
-    Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))
-}
-
-async fn close_with(sink: &mut Sink, code: u16, reason: &'static str) -> Result<(), ()> {
-    match tokio::time::timeout(CLOSE_GRACE, sink.send(close_frame(code, reason))).await {
-        Ok(Ok(())) => Ok(()),
-        _ => Err(()),
-    }
-}
-
-fn is_too_large(err: axum::Error) -> bool {
-    match err.into_inner().downcast::<tungstenite::Error>() {
-        Ok(err) => matches!(*err, tungstenite::Error::Capacity(_)),
-        Err(_) => false,
-    }
+    Message::Close(Some(CloseFrame { code: CloseCode::from(code), reason: Utf8Bytes::from_static(reason) }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
 
     /// At most one notice a second, and the eleventh says "abusive".
     #[test]
@@ -280,5 +619,130 @@ mod tests {
             assert_eq!(notices.notice(n as u64 * SECOND), Some(false));
         }
         assert_eq!(notices.notice(ABUSE_NOTICES as u64 * SECOND), Some(true));
+    }
+
+    /// A client frame (masked) with this opcode byte and payload.
+    fn client_frame(first: u8, payload: &[u8]) -> Vec<u8> {
+        let mut frame = vec![first];
+        match payload.len() {
+            n @ 0..=125 => frame.push(0x80 | n as u8),
+            n @ 126..=65535 => {
+                frame.push(0x80 | 126);
+                frame.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                frame.push(0x80 | 127);
+                frame.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        frame.extend_from_slice(&[1, 2, 3, 4]);
+        frame.extend_from_slice(payload);
+        frame
+    }
+
+    /// Frames of every header form (7-bit, 16-bit and 64-bit lengths, empty payloads) are
+    /// counted once each, however the stream is cut into reads.
+    #[test]
+    fn frame_parser_counts_frames_across_reads() {
+        let mut stream = Vec::new();
+        stream.extend(client_frame(0x01, b"{"));
+        stream.extend(client_frame(0x00, &[b'x'; 200]));
+        stream.extend(client_frame(0x80, &[]));
+        stream.extend(client_frame(0x89, b"ping"));
+        stream.extend(client_frame(0x82, &vec![0; 70_000]));
+        stream.extend(client_frame(0x8a, b"pong"));
+        for cut in [1, 2, 3, 7, 64, 4096, stream.len()] {
+            let mut parser = FrameParser::default();
+            let frames: u64 = stream.chunks(cut).map(|chunk| parser.feed(chunk)).sum();
+            assert_eq!(frames, 6, "reads of {cut} bytes");
+            assert_eq!((parser.have, parser.remaining), (0, 0), "at a frame boundary after reads of {cut}");
+        }
+    }
+
+    /// What a sink was asked to do.
+    #[derive(Debug, PartialEq, Eq)]
+    enum Op {
+        Text(String),
+        Close(u16),
+        Flush,
+    }
+
+    #[derive(Default)]
+    struct Recorder(Vec<Op>);
+
+    impl Sink<Message> for Recorder {
+        type Error = tungstenite::Error;
+        fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+        fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Self::Error> {
+            let op = match message {
+                Message::Text(text) => Op::Text(text.to_string()),
+                Message::Close(frame) => Op::Close(frame.map(|frame| u16::from(frame.code)).unwrap_or(0)),
+                other => panic!("unexpected {other:?}"),
+            };
+            self.get_mut().0.push(op);
+            Ok(())
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            self.get_mut().0.push(Op::Flush);
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn frame(n: usize) -> Frame {
+        let message = partyline_protocol::ServerMessage::error(
+            n as u64,
+            partyline_protocol::ErrorCode::InvalidMessage,
+            "x",
+            None,
+        );
+        Frame::encode(&message)
+    }
+
+    /// A batch of 150 frames goes out in flushes of 64, 64 and 22, each frame with its own
+    /// seq, and the close queued behind it is written after all of them, then nothing more.
+    #[tokio::test]
+    async fn batches_flush_every_max_batch_frames() {
+        let (tx, mut rx) = mpsc::channel(8);
+        tx.try_send(Out::Close(close::KICKED, "kicked")).unwrap();
+        tx.try_send(Out::Text(frame(999), None)).unwrap();
+        let batch: Vec<(Frame, Option<u64>)> = (0..150).map(|n| (frame(n), Some(n as u64 + 1))).collect();
+        let mut sink = Recorder::default();
+        let written = write_batch(&mut sink, &mut rx, Out::Batch(batch)).await.unwrap();
+        assert_eq!(written, Written::Open, "150 frames exceed one batch: the close waits for the next");
+        let flushes: Vec<usize> =
+            sink.0.iter().enumerate().filter(|(_, op)| **op == Op::Flush).map(|(i, _)| i).collect();
+        assert_eq!(flushes, [64, 129, 152], "a flush after each 64 frames and one at the end");
+        let texts: Vec<&String> =
+            sink.0.iter().filter_map(|op| if let Op::Text(t) = op { Some(t) } else { None }).collect();
+        assert_eq!(texts.len(), 150);
+        assert!(
+            texts[0].contains(r#""seq":1"#) && texts[149].contains(r#""seq":150"#),
+            "{} … {}",
+            texts[0],
+            texts[149]
+        );
+        let first = rx.try_recv().unwrap();
+        let written = write_batch(&mut sink, &mut rx, first).await.unwrap();
+        assert_eq!(written, Written::Closed);
+        assert_eq!(sink.0[153..], [Op::Close(close::KICKED), Op::Flush], "the close, flushed at once");
+        assert!(matches!(rx.try_recv(), Ok(Out::Text(..))), "nothing is written after a close");
+    }
+
+    /// Small items are gathered into one flush, up to a batch.
+    #[tokio::test]
+    async fn small_items_share_a_flush() {
+        let (tx, mut rx) = mpsc::channel(8);
+        tx.try_send(Out::Batch(vec![(frame(1), None), (frame(2), None)])).unwrap();
+        tx.try_send(Out::Text(frame(3), None)).unwrap();
+        let mut sink = Recorder::default();
+        let written = write_batch(&mut sink, &mut rx, Out::Text(frame(0), None)).await.unwrap();
+        assert_eq!(written, Written::Open);
+        assert_eq!(sink.0.len(), 5, "four frames and one flush: {:?}", sink.0);
+        assert_eq!(sink.0[4], Op::Flush);
     }
 }

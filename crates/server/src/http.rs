@@ -1,24 +1,21 @@
 //! The HTTP side of the one port: the phone web client, `/api/info`, `/api/join` (room code),
-//! and the WebSocket upgrade at `/ws`.
+//! `/media/`, and the route to the WebSocket upgrade at `/ws` (in `upgrade`).
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use partyline_protocol::{MAX_MESSAGE_BYTES, SUPPORTED_VERSIONS};
-use partyline_session::{ConnId, MILLISECOND, SECOND, Time};
+use partyline_protocol::SUPPORTED_VERSIONS;
+use partyline_session::{MILLISECOND, SECOND, Time};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::Shared;
 use crate::auth::{self, CodeBudget, CodeTry, KeyCheck};
-use crate::handler;
 
 /// The phone client, embedded in the binary: a party needs no internet and no build step.
 const INDEX_HTML: &str = include_str!("../../../ui/phone/index.html");
@@ -38,10 +35,12 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/syncplay.js", get(|| async { asset("text/javascript; charset=utf-8", SYNCPLAY_JS) }))
         .route("/api/info", get(info))
         .route("/api/join", get(room_code))
-        .route("/ws", get(upgrade))
+        .route("/ws", get(crate::upgrade::upgrade))
         .nest("/media", media_router(&shared))
-        .layer(axum::middleware::from_fn(security_headers))
         .with_state(shared)
+        .layer(axum::middleware::from_fn(crate::listener::check_host))
+        // Outermost, so that every answer carries the headers, the Host check's refusals too.
+        .layer(axum::middleware::from_fn(security_headers))
 }
 
 /// The phone page and its assets: scripts, styles and sockets from this host only, no inline
@@ -203,77 +202,6 @@ async fn room_code(
 #[derive(Deserialize)]
 struct WsQuery {
     token: Option<String>,
-}
-
-async fn upgrade(
-    State(shared): State<Arc<Shared>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Query(query): Query<WsQuery>,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
-) -> Response {
-    if !auth::origin_allowed(&headers) {
-        return (StatusCode::FORBIDDEN, "Cross-origin WebSocket requests are refused\n").into_response();
-    }
-    let Some(slot) = AddrSlot::acquire(&shared.per_addr, peer.ip(), shared.limits.max_conns_per_addr) else {
-        return (StatusCode::TOO_MANY_REQUESTS, "Too many connections from this address\n").into_response();
-    };
-    let check = auth::check_key(shared.join_key.as_deref(), query.token.as_deref(), &headers);
-    let limits = &shared.limits;
-    let mut ws = ws
-        .read_buffer_size(limits.read_buffer)
-        .write_buffer_size(limits.write_buffer)
-        .max_message_size(MAX_MESSAGE_BYTES)
-        .max_frame_size(MAX_MESSAGE_BYTES);
-    if let KeyCheck::AcceptedSubprotocol(protocol) = &check {
-        ws = ws.protocols([protocol.clone()]);
-    }
-    let device = crate::device::device_label(&headers);
-    let tracker = shared.tracker.clone();
-    ws.on_upgrade(move |socket| {
-        tracker.track_future(async move {
-            let _slot = slot;
-            if check == KeyCheck::Refused {
-                handler::refuse(socket, shared.clock.now()).await;
-                return;
-            }
-            let conn = ConnId(shared.next_conn.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-            handler::serve(socket, conn, shared, peer, device).await;
-        })
-    })
-}
-
-/// Live connections per address, capped so one device cannot take every slot.
-pub(crate) type PerAddr = Arc<Mutex<HashMap<IpAddr, usize>>>;
-
-/// One connection's place in [`PerAddr`], given back on drop.
-pub(crate) struct AddrSlot {
-    map: PerAddr,
-    ip: IpAddr,
-}
-
-impl AddrSlot {
-    fn acquire(map: &PerAddr, ip: IpAddr, max: usize) -> Option<AddrSlot> {
-        let mut counts = map.lock().expect("per-address map poisoned");
-        let count = counts.entry(ip).or_insert(0);
-        if *count >= max {
-            return None;
-        }
-        *count += 1;
-        Some(AddrSlot { map: map.clone(), ip })
-    }
-}
-
-impl Drop for AddrSlot {
-    fn drop(&mut self) {
-        let mut counts = self.map.lock().expect("per-address map poisoned");
-        if let Some(count) = counts.get_mut(&self.ip) {
-            *count -= 1;
-            if *count == 0 {
-                counts.remove(&self.ip);
-            }
-        }
-    }
 }
 
 /// The room-code budget, shared by the `/api/join` requests.

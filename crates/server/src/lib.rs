@@ -4,9 +4,12 @@
 //!
 //! # Layout
 //! - [`Server`] / [`ServerHandle`]: start a host on a port, act on it, stop it.
-//! - `http`: the routes: the phone client, `/api/info`, `/api/join`, the `/ws` upgrade with
-//!   its checks (Origin, key, connections per address).
-//! - `handler`: one task per connection: rate limit, decode, pings, batched writes.
+//! - `listener`: the accept loop: every TCP connection counted, header-read and idle
+//!   timeouts, shedding at the caps, and the `Host` check in front of every route.
+//! - `http`: the routes: the phone client, `/api/info`, `/api/join`, `/media/`.
+//! - `upgrade`: the `/ws` upgrade with its checks (Origin, connections per address, key).
+//! - `handler`: one task per WebSocket: rate limit on every frame, decode, pings, batched
+//!   writes, and the close handshake within bounded times.
 //! - `driver`: the session task, and the bounded queues between it and the connections.
 //! - [`auth`]: key and Origin checks, and the room-code budget.
 //! - [`device`]: the member's device label ("iPhone", "Windows PC") from the upgrade request.
@@ -26,7 +29,9 @@ pub mod device;
 mod driver;
 mod handler;
 mod http;
+mod listener;
 pub mod media;
+mod upgrade;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -41,7 +46,7 @@ use rand::Rng;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{error, info};
+use tracing::info;
 
 pub use clock::Clock;
 pub use partyline_session::Event as HostEvent;
@@ -55,9 +60,11 @@ pub struct Limits {
     /// a few seconds of a busy party; a phone that falls further behind is better off
     /// resuming from its replay buffer than making the host hold more.
     pub outbound_queue: usize,
-    /// Token bucket size for each connection's messages.
+    /// Token bucket size for each WebSocket connection. Every frame takes a token: text,
+    /// binary, each fragment of a message, ping and pong alike.
     pub burst: u32,
-    /// Token bucket refill per second.
+    /// Token bucket refill per second. A connection with an empty bucket is not read until a
+    /// token is back, so TCP slows a flooder down and the host spends nothing on it.
     pub per_second: u32,
     /// Live WebSocket connections from one address. 32: a household behind one NAT with
     /// every phone and tablet, with room for reconnect overlap.
@@ -68,6 +75,22 @@ pub struct Limits {
     /// Bytes buffered before a write goes to the socket even without a flush. We flush after
     /// every batch, so this only bounds a batch; 16 KiB.
     pub write_buffer: usize,
+    /// How long a connection may take to send a request's head, and stay idle between
+    /// requests on a keep-alive connection, before it is closed. 10 s: a phone on poor Wi-Fi
+    /// sends a head in well under a second, and a connection that trickles one must not hold a
+    /// descriptor for long.
+    pub header_read_timeout: Duration,
+    /// HTTP connections (not yet WebSockets) from one address. 16: a phone opens about six
+    /// for a page load; a household behind one NAT loading at once gets more than two phones'
+    /// worth, and one address cannot take the port.
+    pub max_http_per_addr: usize,
+    /// HTTP connections in total. 256: forty phones loading the page at the same moment;
+    /// past it the oldest idle ones are closed, which costs a phone a reconnect. Capped at half
+    /// of [`Limits::max_connections`], so guests always keep the other half.
+    pub max_http: usize,
+    /// Every connection, HTTP and WebSocket. `None`: the open-file limit (raised to its hard
+    /// limit at start) less 64 descriptors kept for the host's own files.
+    pub max_connections: Option<usize>,
 }
 
 impl Default for Limits {
@@ -79,6 +102,10 @@ impl Default for Limits {
             max_conns_per_addr: 32,
             read_buffer: 4 * 1024,
             write_buffer: 16 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            max_http_per_addr: 16,
+            max_http: 256,
+            max_connections: None,
         }
     }
 }
@@ -144,7 +171,7 @@ pub(crate) struct Shared {
     pub(crate) inbound: mpsc::Sender<Inbound>,
     pub(crate) state: watch::Receiver<SessionState>,
     pub(crate) next_conn: AtomicU64,
-    pub(crate) per_addr: http::PerAddr,
+    pub(crate) per_addr: upgrade::PerAddr,
     pub(crate) code_tries: http::CodeTries,
     pub(crate) tracker: TaskTracker,
     /// The library `/media/` serves; replaced by [`ServerHandle::set_media`].
@@ -213,6 +240,10 @@ impl Server {
             .await
             .map_err(|source| ServerError::Bind { addr: config.bind, source })?;
         let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.bind, source })?;
+        let descriptors = listener::raise_descriptor_limit();
+        let caps = listener::Caps::derive(&config.limits, descriptors);
+        listener::log_caps(caps, descriptors);
+        let header_read_timeout = config.limits.header_read_timeout;
         let clock = Clock::new();
         let mut session = Session::new(config.session, clock.now(), rand::rng().random());
         session.set_library(clock.now(), library.as_ref().map(|l| l.items().to_vec()).unwrap_or_default())?;
@@ -239,20 +270,15 @@ impl Server {
         });
         let driver = Driver { session, clock, outboxes: HashMap::new(), events: events.clone(), state: state_tx };
         let session_done = tokio::spawn(driver.run(inbound_rx, commands_rx, shutdown.clone()));
-        // Small messages are the whole protocol: without TCP_NODELAY each batch waits for the
-        // peer's delayed ACK (40 ms on Linux), measured as 40 ms p99s and a quarter of the
-        // throughput in the benchmark.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let app = http::router(shared).into_make_service_with_connect_info::<SocketAddr>();
-        let http_shutdown = shutdown.clone();
-        let http_done = tokio::spawn(async move {
-            let served = axum::serve(listener, app).with_graceful_shutdown(http_shutdown.cancelled_owned()).await;
-            if let Err(err) = served {
-                error!(cause = %err, "HTTP server failed");
-            }
-        });
+        let accept = listener::Listener {
+            listener,
+            admission: listener::Admission::new(caps),
+            router: http::router(shared),
+            header_read_timeout,
+            shutdown: shutdown.clone(),
+            tracker: tracker.clone(),
+        };
+        let http_done = tokio::spawn(accept.run());
         info!(%local_addr, session = %session_id, "hosting");
         Ok(ServerHandle {
             local_addr,

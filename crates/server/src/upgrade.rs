@@ -1,0 +1,171 @@
+//! The WebSocket upgrade at `/ws`, done with tokio-tungstenite directly: the request is
+//! validated (RFC 6455 §4.2.1), then checked in this order: Origin (403), connections per
+//! address (429), the join key (a wrong key is accepted and answered with `error` unauthorized
+//! and close 4001, which a browser's script can see), the device label. The 101 answer echoes a
+//! key-carrying subprotocol; the upgraded socket goes to [`handler`].
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hyper_util::rt::TokioIo;
+use partyline_protocol::MAX_MESSAGE_BYTES;
+use partyline_session::ConnId;
+use serde::Deserialize;
+use tokio_tungstenite::WebSocketStream;
+use tracing::debug;
+use tungstenite::protocol::{Role, WebSocketConfig};
+
+use crate::Shared;
+use crate::auth::{self, KeyCheck};
+use crate::handler;
+use crate::listener::ConnSlot;
+
+#[derive(Deserialize)]
+pub(crate) struct TokenQuery {
+    token: Option<String>,
+}
+
+/// Whether a header lists `token` (comma-separated, any case), as `Connection: keep-alive,
+/// Upgrade` does.
+fn lists(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|item| item.trim().eq_ignore_ascii_case(token))
+}
+
+/// What is wrong with a request that is not a WebSocket opening handshake, as the answer.
+fn not_a_handshake(request: &Request) -> Option<Response> {
+    let headers = request.headers();
+    if request.method() != Method::GET {
+        return Some((StatusCode::BAD_REQUEST, "A WebSocket opening is a GET request\n").into_response());
+    }
+    if !lists(headers, header::UPGRADE, "websocket") {
+        let upgrade = [(header::UPGRADE, HeaderValue::from_static("websocket"))];
+        return Some((StatusCode::UPGRADE_REQUIRED, upgrade, "This is the WebSocket endpoint\n").into_response());
+    }
+    if !lists(headers, header::CONNECTION, "upgrade") {
+        return Some((StatusCode::BAD_REQUEST, "Connection: upgrade is missing\n").into_response());
+    }
+    if headers.get(header::SEC_WEBSOCKET_VERSION).is_none_or(|version| version != "13") {
+        let version = [(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"))];
+        return Some((StatusCode::UPGRADE_REQUIRED, version, "WebSocket version 13 only\n").into_response());
+    }
+    // 16 bytes in base64: 22 characters and "==".
+    let key_ok = headers.get(header::SEC_WEBSOCKET_KEY).is_some_and(|key| {
+        let key = key.as_bytes();
+        key.len() == 24
+            && key.ends_with(b"==")
+            && key[..22].iter().all(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/')
+    });
+    if !key_ok {
+        return Some((StatusCode::BAD_REQUEST, "Sec-WebSocket-Key is missing or malformed\n").into_response());
+    }
+    None
+}
+
+pub(crate) async fn upgrade(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(query): Query<TokenQuery>,
+    mut request: Request,
+) -> Response {
+    if let Some(refusal) = not_a_handshake(&request) {
+        return refusal;
+    }
+    let headers = request.headers();
+    if !auth::origin_allowed(headers) {
+        return (StatusCode::FORBIDDEN, "Cross-origin WebSocket requests are refused\n").into_response();
+    }
+    let Some(slot) = AddrSlot::acquire(&shared.per_addr, peer.ip(), shared.limits.max_conns_per_addr) else {
+        return (StatusCode::TOO_MANY_REQUESTS, "Too many connections from this address\n").into_response();
+    };
+    let check = auth::check_key(shared.join_key.as_deref(), query.token.as_deref(), headers);
+    let device = crate::device::device_label(headers);
+    let mut answer = HeaderMap::new();
+    answer.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    answer.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    let key = headers.get(header::SEC_WEBSOCKET_KEY).map(HeaderValue::as_bytes).unwrap_or_default();
+    let accept = tungstenite::handshake::derive_accept_key(key);
+    let Ok(accept) = HeaderValue::from_str(&accept) else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response(); // base64 is always a header value
+    };
+    answer.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    if let KeyCheck::AcceptedSubprotocol(protocol) = &check {
+        let Ok(protocol) = HeaderValue::from_str(protocol) else {
+            return (StatusCode::BAD_REQUEST, "Bad subprotocol\n").into_response();
+        };
+        answer.insert(header::SEC_WEBSOCKET_PROTOCOL, protocol);
+    }
+    let on_upgrade = hyper::upgrade::on(&mut request);
+    // From here on the connection is a guest's, counted as one and never shed.
+    let conn_slot = request.extensions().get::<Arc<ConnSlot>>().cloned();
+    if let Some(conn_slot) = &conn_slot {
+        conn_slot.upgraded();
+    }
+    let limits = &shared.limits;
+    let config = WebSocketConfig::default()
+        .read_buffer_size(limits.read_buffer)
+        .write_buffer_size(limits.write_buffer)
+        .max_message_size(Some(MAX_MESSAGE_BYTES))
+        .max_frame_size(Some(MAX_MESSAGE_BYTES));
+    let tracker = shared.tracker.clone();
+    tracker.spawn(async move {
+        let _slots = (slot, conn_slot);
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(err) => {
+                debug!(cause = %err, %peer, "upgrade failed");
+                return;
+            }
+        };
+        let io = handler::Counted::new(TokioIo::new(upgraded));
+        let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+        if check == KeyCheck::Refused {
+            handler::refuse(socket, shared.clock.now()).await;
+            return;
+        }
+        let conn = ConnId(shared.next_conn.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        handler::serve(socket, conn, shared, peer, device).await;
+    });
+    (StatusCode::SWITCHING_PROTOCOLS, answer).into_response()
+}
+
+/// Live WebSocket connections per address, capped so one device cannot take every slot.
+pub(crate) type PerAddr = Arc<Mutex<HashMap<IpAddr, usize>>>;
+
+/// One connection's place in [`PerAddr`], given back on drop.
+pub(crate) struct AddrSlot {
+    map: PerAddr,
+    ip: IpAddr,
+}
+
+impl AddrSlot {
+    fn acquire(map: &PerAddr, ip: IpAddr, max: usize) -> Option<AddrSlot> {
+        let mut counts = map.lock().expect("per-address map poisoned");
+        let count = counts.entry(ip).or_insert(0);
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(AddrSlot { map: map.clone(), ip })
+    }
+}
+
+impl Drop for AddrSlot {
+    fn drop(&mut self) {
+        let mut counts = self.map.lock().expect("per-address map poisoned");
+        if let Some(count) = counts.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.ip);
+            }
+        }
+    }
+}
