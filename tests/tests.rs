@@ -3,6 +3,7 @@
 
 mod hardening_http;
 mod hardening_port;
+mod hardening_session;
 mod host_actions;
 mod messaging;
 mod server;

@@ -34,7 +34,6 @@ pub(crate) enum Out {
     /// Many frames in one outbox slot (a resume replay, a welcome bundle): written in flushes
     /// of at most `MAX_BATCH`, so a long replay neither overflows the queue nor goes out as one
     /// huge write.
-    #[cfg_attr(not(test), expect(dead_code, reason = "the session's replay will send batches; the writer is ready"))]
     Batch(Vec<(Frame, Option<u64>)>),
     Probe(Time),
     Close(u16, &'static str),
@@ -46,6 +45,10 @@ pub(crate) enum Out {
 pub(crate) struct Outbox {
     pub(crate) tx: mpsc::Sender<Out>,
     pub(crate) kill: Arc<Kill>,
+    /// Whether the connection speaks the Partyline extensions (its pongs carry server times):
+    /// set by the session task when the session attaches the connection to a member, read by
+    /// the connection task when it answers a ping, with no queue between them.
+    pub(crate) extended: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Stops a connection at once, skipping its queue, with this close code.
@@ -243,9 +246,14 @@ impl Driver {
     fn flush(&mut self) {
         while let Some(transmit) = self.session.poll_transmit() {
             let (conn, out) = match transmit {
+                // One slot for the whole replay, written at the connection's pace.
                 Transmit::Replay { conn, frames } => {
-                    for (seq, frame) in frames {
-                        self.route(conn, Out::Text(frame, Some(seq)));
+                    let frames = frames.into_iter().map(|(seq, frame)| (frame, Some(seq))).collect();
+                    (conn, Out::Batch(frames))
+                }
+                Transmit::Attach { conn, wire } => {
+                    if let Some(outbox) = self.outboxes.get(&conn) {
+                        outbox.extended.store(wire.extended(), std::sync::atomic::Ordering::Relaxed);
                     }
                     continue;
                 }

@@ -23,7 +23,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{Sink, SinkExt, StreamExt};
-use partyline_protocol::{ClientMessage, DecodeError, Frame, MAX_MESSAGE_BYTES, PARTYLINE_V1, close, decode};
+use partyline_protocol::{ClientMessage, DecodeError, Frame, MAX_MESSAGE_BYTES, close, decode};
 use partyline_session::{ConnId, SECOND, Time, TokenBucket, session::pong};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::mpsc;
@@ -77,7 +77,9 @@ pub(crate) async fn serve<S: Io>(
         let kill = Arc::new(Kill::default());
         let frames = socket.get_ref().frames.clone();
         let (sink, stream) = socket.split();
-        let connected = Inbound::Connected { conn, outbox: Outbox { tx, kill: kill.clone() }, addr: peer.ip(), device };
+        let extended = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let outbox = Outbox { tx, kill: kill.clone(), extended: extended.clone() };
+        let connected = Inbound::Connected { conn, outbox, addr: peer.ip(), device };
         if shared.inbound.send(connected).await.is_err() {
             // The session task is gone: the session is closed.
             end(sink, stream, Ending::Close(close::SESSION_CLOSED, "session closed", Linger::Frames)).await;
@@ -92,7 +94,7 @@ pub(crate) async fn serve<S: Io>(
             stream,
             rx,
             kill,
-            ext: false,
+            extended,
             bucket,
             notices: Notices::default(),
             frames,
@@ -134,8 +136,9 @@ struct Connection<S> {
     stream: WsStream<Counted<S>>,
     rx: mpsc::Receiver<Out>,
     kill: Arc<Kill>,
-    /// Asked for the Partyline extensions (its pongs carry server times).
-    ext: bool,
+    /// Speaks the Partyline extensions (its pongs carry server times): the session says so
+    /// when it attaches the connection to a member ([`Outbox::extended`]).
+    extended: Arc<std::sync::atomic::AtomicBool>,
     /// Every frame read takes a token.
     bucket: TokenBucket,
     notices: Notices,
@@ -349,7 +352,8 @@ impl<S: Io> Connection<S> {
             // are taken next to the socket: every hop between them would count as network
             // delay in the client's clock estimate.
             Ok(ClientMessage::Ping(ping)) => {
-                let clock = self.ext.then(|| (received_at, self.shared.clock.now()));
+                let extended = self.extended.load(std::sync::atomic::Ordering::Relaxed);
+                let clock = extended.then(|| (received_at, self.shared.clock.now()));
                 let frame = Frame::encode(&pong(ping.timestamp, clock));
                 // A peer that sends but does not read must not hold this task here: a queued
                 // close or a kill takes over (the pong stays buffered ahead of the close).
@@ -364,14 +368,7 @@ impl<S: Io> Connection<S> {
                     },
                 }
             }
-            Ok(message) => {
-                match &message {
-                    ClientMessage::Join(join) => self.ext = join.protocol_version.as_deref() == Some(PARTYLINE_V1),
-                    ClientMessage::Resume(_) => self.ext = true,
-                    _ => {}
-                }
-                self.forward(Inbound::Message { conn: self.conn, message }).await
-            }
+            Ok(message) => self.forward(Inbound::Message { conn: self.conn, message }).await,
             Err(error) => self.forward(Inbound::Invalid { conn: self.conn, error }).await,
         }
     }

@@ -118,6 +118,8 @@ impl Session {
         self.by_device.insert(join.device_info.id, key);
         self.order.push(key);
         self.conns.insert(conn, Conn::Member(key));
+        let wire = self.members[&key].wire;
+        self.transmits.push_back(Transmit::Attach { conn, wire });
         self.arm(now + self.config.heartbeat_timeout, Timer::Heartbeat(key));
 
         self.welcome(now, key);
@@ -159,6 +161,8 @@ impl Session {
             self.close_conn(old, close::REPLACED, "replaced by a new connection");
         }
         self.conns.insert(conn, Conn::Member(key));
+        let wire = self.members[&key].wire;
+        self.transmits.push_back(Transmit::Attach { conn, wire });
         self.arm(now + self.config.heartbeat_timeout, Timer::Heartbeat(key));
         self.welcome(now, key);
         if was_reconnecting || changed {
@@ -249,6 +253,8 @@ impl Session {
             self.close_conn(old, close::REPLACED, "resumed on a new connection");
         }
         self.conns.insert(conn, Conn::Member(key));
+        let wire = self.members[&key].wire;
+        self.transmits.push_back(Transmit::Attach { conn, wire });
         self.arm(now + self.config.heartbeat_timeout, Timer::Heartbeat(key));
         let client_id = resume.member_id;
         match replay {

@@ -43,6 +43,16 @@ pub enum Transmit {
         /// The member's sequence number for it, for extension members.
         seq: Option<u64>,
     },
+    /// The connection now belongs to a member and speaks `wire` (set at join, kept by a
+    /// resume): the I/O layer answers its pings in that format. Decided here, never guessed by
+    /// the I/O layer from what the client sends (a 1.0 client that sent `resume` got extension
+    /// pongs for the rest of its connection).
+    Attach {
+        /// Which.
+        conn: ConnId,
+        /// What it speaks.
+        wire: Wire,
+    },
     /// Write these sequenced frames, in order, paced by the connection's own writer: a resume's
     /// replay, which may be hundreds of messages and must not count against the connection's
     /// outbound queue one by one (a replay that overflowed it closed the member before

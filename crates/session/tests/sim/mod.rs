@@ -116,6 +116,7 @@ impl Sim {
                     continue;
                 }
                 Transmit::Probe { conn, sent_at } => (conn, Seen::Probe(sent_at)),
+                Transmit::Attach { .. } => continue,
                 Transmit::Close { conn, code, .. } => (conn, Seen::Closed(code)),
             };
             self.inbox.entry(conn).or_default().push(seen);

@@ -179,7 +179,7 @@ impl NetSim {
                         self.send_over(conn, false, Flight::CloseToClient { conn, code });
                     }
                 }
-                Transmit::Probe { .. } => {}
+                Transmit::Probe { .. } | Transmit::Attach { .. } => {}
             }
         }
         while self.session.poll_event().is_some() {}
