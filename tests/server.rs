@@ -488,11 +488,11 @@ async fn room_code_exchange() {
     };
     let (code, body) = get(format!("{base}/api/join?code=abcde")).await;
     assert_eq!(code, "200");
-    assert!(body.contains(host.join_key().unwrap()), "{body}");
+    assert!(body.contains(&host.join_key().unwrap()), "{body}");
     assert_eq!(get(format!("{base}/api/join?code=WRONG")).await.0, "403");
     let (code, body) = get(format!("{base}/api/info")).await;
     assert_eq!(code, "200");
     let info: Value = serde_json::from_str(&body).unwrap();
     assert_eq!((info["sessionId"].as_str(), info["open"].as_bool()), (Some("party1"), Some(false)));
-    assert!(!body.contains(host.join_key().unwrap()), "info never carries the key");
+    assert!(!body.contains(&host.join_key().unwrap()), "info never carries the key");
 }

@@ -5,6 +5,7 @@ mod hardening_http;
 mod hardening_port;
 mod hardening_session;
 mod host_actions;
+mod keys;
 mod messaging;
 mod server;
 mod syncplay;

@@ -57,10 +57,11 @@ pub async fn stop_hosting(state: State<'_, AppState>) -> Result<(), CommandError
     state.stop().await
 }
 
-/// New key and room code (restarts the party; the old QR code stops working).
+/// New key and room code while the party goes on (the old QR code stops letting anyone join;
+/// guests in the party stay).
 #[tauri::command]
-pub async fn new_key<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) -> Result<HostView, CommandError> {
-    state.new_key(&app).await
+pub async fn new_key(state: State<'_, AppState>) -> Result<HostView, CommandError> {
+    state.new_key().await
 }
 
 /// Every member, the host first.

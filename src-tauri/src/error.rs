@@ -53,6 +53,7 @@ impl From<HostError> for CommandError {
                 _ => "refused",
             },
             HostError::Server(ServerError::Media(_)) => "bad_media_folder",
+            HostError::Server(ServerError::Open) => "open_host",
             HostError::Interface(_) => "bad_interface",
             #[allow(unreachable_patterns)]
             _ => "host_error",

@@ -306,11 +306,13 @@ impl AppState {
         Ok(())
     }
 
-    /// A new join key and room code: the old QR code stops working. The facade fixes the key
-    /// at start, so this ends the party and starts a new one (guests must scan again).
-    pub async fn new_key<R: Runtime>(&self, app: &AppHandle<R>) -> Result<HostView, CommandError> {
-        self.stop().await?;
-        self.start(app).await
+    /// A new join key and room code: the old QR code and room code stop letting anyone join;
+    /// the party goes on, on the same port, with every guest still in it.
+    pub async fn new_key(&self) -> Result<HostView, CommandError> {
+        let hosting = self.hosting.lock().await;
+        let running = hosting.current.as_ref().ok_or_else(CommandError::not_hosting)?;
+        running.host.new_key()?;
+        self.view_of(running)
     }
 
     /// The host screen's data.
@@ -368,7 +370,7 @@ impl AppState {
     pub async fn choose_address(&self, addr: &str) -> Result<HostView, CommandError> {
         let hosting = self.hosting.lock().await;
         let running = hosting.current.as_ref().ok_or_else(CommandError::not_hosting)?;
-        let offered = &running.host.info().addresses;
+        let offered = running.host.info().addresses;
         let Some(chosen) = offered.iter().find(|a| a.addr.to_string() == addr.trim()) else {
             let list: Vec<String> = offered.iter().map(|a| a.addr.to_string()).collect();
             return Err(CommandError::new(

@@ -48,7 +48,7 @@ pub async fn default_host() -> ServerHandle {
 
 /// The WebSocket URL of a host, with the key in the query.
 pub fn ws_url(host: &ServerHandle) -> String {
-    format!("ws://{}/ws?token={}", host.local_addr(), host.join_key().unwrap_or(""))
+    format!("ws://{}/ws?token={}", host.local_addr(), host.join_key().unwrap_or_default())
 }
 
 /// A join message.

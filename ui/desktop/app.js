@@ -341,7 +341,7 @@ armed($('stop-button'), 'Sure? Ends the party', async () => {
     fail(e);
   }
 }, haveGuests);
-armed($('new-key'), 'Sure? Everyone must rescan', async () => {
+armed($('new-key'), 'Sure? The old QR code stops working', async () => {
   try {
     showRunning(await invoke('new_key'));
     toast('New QR code and room code: the old ones no longer work.');

@@ -90,7 +90,7 @@ pub fn partyline(args: ServeArgs) -> anyhow::Result<()> {
         };
         let handle = Server::start(config).await?;
         let addr = handle.local_addr();
-        announce("partyline", addr, handle.session_id(), handle.join_key());
+        announce("partyline", addr, handle.session_id(), handle.join_key().as_deref());
         wait_for_stdin_eof().await;
         handle.shutdown(None).await;
         anyhow::Ok(())

@@ -28,6 +28,9 @@ pub enum Command {
     Volume { member_id: String, volume: f64 },
     /// `notify <text…>`: a notification to every phone (`notification`, level info)
     Notify(String),
+    /// `new-key`: a new join key and room code; the party goes on (the old QR code stops
+    /// letting anyone join)
+    NewKey,
     /// `help`
     Help,
 }
@@ -35,7 +38,7 @@ pub enum Command {
 /// What `help` prints.
 pub const HELP: &str = "commands: members | kick <id> [reason] | lock | unlock | capacity <n> | rename <name> | \
 library | play [item] | pause | seek <seconds> | next | prev | rate <x> | queue <item> | start | \
-allow playback|queue|all|none | volume <id> <percent> | notify <text> | close";
+allow playback|queue|all|none | volume <id> <percent> | notify <text> | new-key | close";
 
 /// The default kick reason: LOUDSYNC's own example.
 const KICK_REASON: &str = "Host removed you from the session";
@@ -104,6 +107,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         }
         "notify" if !rest.is_empty() => Command::Notify(rest.to_string()),
         "notify" => return Err("notify needs a text".into()),
+        "new-key" | "newkey" => Command::NewKey,
         "help" | "?" => Command::Help,
         other => return Err(format!("unknown command {other:?}; {HELP}")),
     };
@@ -144,5 +148,6 @@ mod tests {
         assert!(parse("volume m-1 140").unwrap_err().contains("0 to 100"));
         assert_eq!(parse("notify Pizza is here "), Ok(Some(Command::Notify("Pizza is here".into()))));
         assert!(parse("notify").unwrap_err().contains("text"));
+        assert_eq!(parse("new-key"), Ok(Some(Command::NewKey)));
     }
 }

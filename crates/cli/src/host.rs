@@ -69,7 +69,7 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
     // Subscribe before announcing: a client that joins the moment it reads our JSON line must
     // not see its join missing from the event lines.
     let mut events = host.subscribe();
-    let info = host.info().clone();
+    let info = host.info();
     if let Some(path) = &args.qr_png {
         partyline_host::qr_png(&info.join_url, path).with_context(|| format!("could not write {}", path.display()))?;
     }
@@ -223,6 +223,17 @@ async fn execute(host: &Host, out: &mut dyn Write, command: commands::Command) -
             for member in &playback.members {
                 let error = member.error_ms.map_or("?".into(), |e| format!("{e:+.1} ms"));
                 writeln!(out, "  {}: {:?}, {error}", member.member_id, member.state)?;
+            }
+        }
+        Command::NewKey => {
+            let info = host.new_key()?;
+            if let Ok(qr) = partyline_host::qr_terminal(&info.join_url) {
+                writeln!(out, "{qr}")?;
+            }
+            writeln!(out, "new key: the old QR code and room code no longer let anyone join")?;
+            writeln!(out, "  Join URL:   {}", info.join_url)?;
+            if let Some(code) = &info.room_code {
+                writeln!(out, "  Room code:  {code}")?;
             }
         }
         Command::Help => writeln!(out, "{}", commands::HELP)?,

@@ -125,7 +125,8 @@ pub enum HostError {
 #[derive(Debug, Clone)]
 pub struct Host {
     server: ServerHandle,
-    info: HostInfo,
+    /// Changed by [`Host::new_key`] (the key, the code, the join URLs); nothing else changes it.
+    info: Arc<Mutex<HostInfo>>,
     /// Taken (and said goodbye to) on stop.
     advertiser: Arc<Mutex<Option<Advertiser>>>,
 }
@@ -206,12 +207,35 @@ impl Host {
         if info.advertised {
             tokio::spawn(keep_txt_current(server.watch_state(), advertiser.clone()));
         }
-        Ok(Host { server, info, advertiser })
+        Ok(Host { server, info: Arc::new(Mutex::new(info)), advertiser })
     }
 
-    /// The URLs, key and code.
-    pub fn info(&self) -> &HostInfo {
-        &self.info
+    /// The URLs, key and code now.
+    pub fn info(&self) -> HostInfo {
+        match self.info.lock() {
+            Ok(info) => info.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// A new join key and room code while the party goes on, on the same port and with every
+    /// member still there: the old QR code and room code stop letting anyone join (a member
+    /// whose phone reconnects with the old key still resumes). Returns the new info (its join
+    /// URLs, for the QR code). An open host has no key: an error.
+    pub fn new_key(&self) -> Result<HostInfo, HostError> {
+        let (key, code) = self.server.new_key()?;
+        let mut info = match self.info.lock() {
+            Ok(info) => info,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let port = info.local_addr.port();
+        for address in &mut info.addresses {
+            address.join_url = partyline_discovery::join_url(address.addr, port, Some(&key));
+        }
+        info.join_url = info.addresses[0].join_url.clone();
+        info.join_key = Some(key);
+        info.room_code = Some(code);
+        Ok(info.clone())
     }
 
     /// The session now.

@@ -21,8 +21,62 @@ pub enum KeyCheck {
     Accepted,
     /// The key came as this subprotocol, which the upgrade must echo or browsers fail it.
     AcceptedSubprotocol(String),
+    /// A key the host replaced ([`Keys::rotate`]), as a subprotocol to echo if it came as one:
+    /// good for resuming, not for joining.
+    Retired(Option<String>),
     /// Missing or wrong.
     Refused,
+}
+
+/// The keys a host takes: the join key and room code in force, and the join keys it replaced,
+/// which still let a member resume (its resume secret is what proves it) but never join: "New
+/// key" keeps out whoever has the old QR code without disturbing anyone in the party.
+#[derive(Debug, Clone, Default)]
+pub struct Keys {
+    /// The join key; `None` for an open host.
+    pub join_key: Option<String>,
+    /// The room code traded for it; `None` for an open host.
+    pub room_code: Option<String>,
+    /// Earlier join keys, newest last.
+    retired: std::collections::VecDeque<String>,
+}
+
+/// Old join keys kept for resuming: a few rotations in one evening. Older ones are forgotten
+/// (a member whose phone still holds one joins afresh through the QR code).
+const RETIRED_KEYS: usize = 8;
+
+impl Keys {
+    /// The keys a host starts with.
+    pub fn new(join_key: Option<String>, room_code: Option<String>) -> Keys {
+        Keys { join_key, room_code, retired: Default::default() }
+    }
+
+    /// Replaces the join key and room code; the old key is kept for resuming.
+    pub fn rotate(&mut self, join_key: String, room_code: String) {
+        if let Some(old) = self.join_key.replace(join_key) {
+            self.retired.push_back(old);
+            if self.retired.len() > RETIRED_KEYS {
+                self.retired.pop_front();
+            }
+        }
+        self.room_code = Some(room_code);
+    }
+
+    /// Checks what a request presents: the key in force, a retired one, or neither.
+    pub fn check(&self, query_token: Option<&str>, headers: &HeaderMap) -> KeyCheck {
+        let current = check_key(self.join_key.as_deref(), query_token, headers);
+        if current != KeyCheck::Refused {
+            return current;
+        }
+        for old in &self.retired {
+            match check_key(Some(old), query_token, headers) {
+                KeyCheck::Refused => continue,
+                KeyCheck::AcceptedSubprotocol(protocol) => return KeyCheck::Retired(Some(protocol)),
+                KeyCheck::Accepted | KeyCheck::Retired(_) => return KeyCheck::Retired(None),
+            }
+        }
+        KeyCheck::Refused
+    }
 }
 
 /// Checks the key in the query's `token`, an `Authorization: Bearer` header, or an

@@ -19,7 +19,7 @@ use crate::clock::Clock;
 /// arrive, so a busy session slows the readers (and, through TCP, the clients) down.
 #[derive(Debug)]
 pub(crate) enum Inbound {
-    Connected { conn: ConnId, outbox: Outbox, addr: std::net::IpAddr, device: Option<&'static str> },
+    Connected { conn: ConnId, outbox: Outbox, addr: std::net::IpAddr, device: Option<&'static str>, may_join: bool },
     Message { conn: ConnId, message: ClientMessage },
     Invalid { conn: ConnId, error: DecodeError },
     RateLimited { conn: ConnId, retry_after_ms: u64, abusive: bool },
@@ -178,9 +178,9 @@ impl Driver {
     fn inbound(&mut self, message: Inbound) {
         let now = self.clock.now();
         match message {
-            Inbound::Connected { conn, outbox, addr, device } => {
+            Inbound::Connected { conn, outbox, addr, device, may_join } => {
                 self.outboxes.insert(conn, outbox);
-                self.session.handle_connect(now, conn, Peer { addr, device: device.map(str::to_string) });
+                self.session.handle_connect(now, conn, Peer { addr, device: device.map(str::to_string), may_join });
             }
             Inbound::Message { conn, message } => self.session.handle_message(now, conn, message),
             Inbound::Invalid { conn, error } => self.session.handle_invalid(now, conn, &error),

@@ -70,6 +70,7 @@ pub(crate) async fn serve<S: Io>(
     shared: Arc<Shared>,
     peer: std::net::SocketAddr,
     device: Option<&'static str>,
+    may_join: bool,
 ) {
     let span = info_span!("conn", %conn, %peer);
     async move {
@@ -79,7 +80,7 @@ pub(crate) async fn serve<S: Io>(
         let (sink, stream) = socket.split();
         let extended = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let outbox = Outbox { tx, kill: kill.clone(), extended: extended.clone() };
-        let connected = Inbound::Connected { conn, outbox, addr: peer.ip(), device };
+        let connected = Inbound::Connected { conn, outbox, addr: peer.ip(), device, may_join };
         if shared.inbound.send(connected).await.is_err() {
             // The session task is gone: the session is closed.
             end(sink, stream, Ending::Close(close::SESSION_CLOSED, "session closed", Linger::Frames)).await;

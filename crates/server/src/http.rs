@@ -128,7 +128,9 @@ async fn media_key(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    match auth::check_key(shared.join_key.as_deref(), query.token.as_deref(), request.headers()) {
+    // A retired key still fetches media: the members who resumed with it play in sync too.
+    let check = shared.keys().check(query.token.as_deref(), request.headers());
+    match check {
         KeyCheck::Refused => (StatusCode::UNAUTHORIZED, "A join key is needed (?token=)\n").into_response(),
         _ => next.run(request).await,
     }
@@ -146,7 +148,7 @@ async fn info(State(shared): State<Arc<Shared>>) -> Response {
         "memberCount": state.member_count,
         "maxMembers": state.max_members,
         "locked": state.locked,
-        "open": shared.join_key.is_none(),
+        "open": shared.keys().join_key.is_none(),
         "protocolVersions": SUPPORTED_VERSIONS,
         "roomCodeWaitMs": auth::MAX_WAIT / MILLISECOND,
     }))
@@ -166,7 +168,8 @@ async fn room_code(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(query): Query<CodeQuery>,
 ) -> Response {
-    let (Some(expected), Some(key)) = (shared.room_code.as_deref(), shared.join_key.as_deref()) else {
+    let keys = shared.keys();
+    let (Some(expected), Some(key)) = (keys.room_code.as_deref(), keys.join_key.as_deref()) else {
         return (StatusCode::OK, axum::Json(json!({"joinKey": null, "open": true}))).into_response();
     };
     let ip = peer.ip();

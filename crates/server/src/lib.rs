@@ -154,6 +154,9 @@ pub enum ServerError {
     /// The host has stopped; the action cannot be done.
     #[error("the host has stopped")]
     Stopped,
+    /// An open host (`--open`) has no join key to change.
+    #[error("an open host has no join key")]
+    Open,
     /// The session refused the action.
     #[error(transparent)]
     Session(#[from] SessionError),
@@ -166,8 +169,9 @@ pub enum ServerError {
 pub(crate) struct Shared {
     pub(crate) clock: Clock,
     pub(crate) limits: Limits,
-    pub(crate) join_key: Option<String>,
-    pub(crate) room_code: Option<String>,
+    /// The join key and room code in force, and the retired keys ([`auth::Keys`]); replaced by
+    /// [`ServerHandle::new_key`] while the party goes on.
+    pub(crate) keys: SharedKeys,
     pub(crate) inbound: mpsc::Sender<Inbound>,
     pub(crate) state: watch::Receiver<SessionState>,
     pub(crate) next_conn: AtomicU64,
@@ -181,6 +185,24 @@ pub(crate) struct Shared {
 /// The scanned library `/media/` serves now (`None`: nothing shared), shared by the HTTP routes
 /// and the handle that can replace it while the party goes on. Only its items are served.
 pub(crate) type MediaDir = Arc<std::sync::RwLock<Option<Arc<media::Library>>>>;
+
+/// The host's keys, shared by the HTTP routes, the upgrade and the handle that replaces them.
+pub(crate) type SharedKeys = Arc<std::sync::RwLock<auth::Keys>>;
+
+/// The keys now (a copy: a few short strings), whatever a panicked writer left.
+pub(crate) fn read_keys(keys: &SharedKeys) -> auth::Keys {
+    match keys.read() {
+        Ok(keys) => keys.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
+}
+
+impl Shared {
+    /// The keys now.
+    pub(crate) fn keys(&self) -> auth::Keys {
+        read_keys(&self.keys)
+    }
+}
 
 /// A 128-bit join key, base64url without padding (22 characters).
 pub fn generate_join_key() -> String {
@@ -255,11 +277,11 @@ impl Server {
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
         let media: MediaDir = Arc::new(std::sync::RwLock::new(library));
+        let keys: SharedKeys = Arc::new(std::sync::RwLock::new(auth::Keys::new(config.join_key, config.room_code)));
         let shared = Arc::new(Shared {
             clock,
             limits: config.limits,
-            join_key: config.join_key.clone(),
-            room_code: config.room_code.clone(),
+            keys: keys.clone(),
             inbound: inbound_tx,
             state: state_rx.clone(),
             next_conn: AtomicU64::new(1),
@@ -283,8 +305,7 @@ impl Server {
         Ok(ServerHandle {
             local_addr,
             session_id,
-            join_key: config.join_key,
-            room_code: config.room_code,
+            keys,
             commands: commands_tx,
             events,
             state: state_rx,
@@ -304,8 +325,7 @@ type Tasks = Option<(tokio::task::JoinHandle<()>, tokio::task::JoinHandle<()>)>;
 pub struct ServerHandle {
     local_addr: SocketAddr,
     session_id: String,
-    join_key: Option<String>,
-    room_code: Option<String>,
+    keys: SharedKeys,
     commands: mpsc::Sender<Command>,
     events: broadcast::Sender<Event>,
     state: watch::Receiver<SessionState>,
@@ -341,14 +361,32 @@ impl ServerHandle {
         self.clock
     }
 
-    /// The join key, `None` for an open host.
-    pub fn join_key(&self) -> Option<&str> {
-        self.join_key.as_deref()
+    /// The join key in force, `None` for an open host.
+    pub fn join_key(&self) -> Option<String> {
+        read_keys(&self.keys).join_key
     }
 
-    /// The room code, `None` for an open host.
-    pub fn room_code(&self) -> Option<&str> {
-        self.room_code.as_deref()
+    /// The room code in force, `None` for an open host.
+    pub fn room_code(&self) -> Option<String> {
+        read_keys(&self.keys).room_code
+    }
+
+    /// A new join key and room code while the party goes on, on the same port: the old QR code
+    /// and room code stop letting anyone join, and every member stays (a member whose phone
+    /// reconnects with the old key still resumes: its resume secret is what proves it).
+    /// Returns the new key and code. An open host has no key to change.
+    pub fn new_key(&self) -> Result<(String, String), ServerError> {
+        let mut keys = match self.keys.write() {
+            Ok(keys) => keys,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if keys.join_key.is_none() {
+            return Err(ServerError::Open);
+        }
+        let (key, code) = (generate_join_key(), generate_room_code());
+        keys.rotate(key.clone(), code.clone());
+        info!("a new join key and room code; the old ones no longer let anyone join");
+        Ok((key, code))
     }
 
     /// The session's state now (name, lock, capacity, member count).

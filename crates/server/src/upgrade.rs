@@ -86,7 +86,7 @@ pub(crate) async fn upgrade(
     let Some(slot) = AddrSlot::acquire(&shared.per_addr, peer.ip(), shared.limits.max_conns_per_addr) else {
         return (StatusCode::TOO_MANY_REQUESTS, "Too many connections from this address\n").into_response();
     };
-    let check = auth::check_key(shared.join_key.as_deref(), query.token.as_deref(), headers);
+    let check = shared.keys().check(query.token.as_deref(), headers);
     let device = crate::device::device_label(headers);
     let mut answer = HeaderMap::new();
     answer.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
@@ -97,7 +97,7 @@ pub(crate) async fn upgrade(
         return StatusCode::INTERNAL_SERVER_ERROR.into_response(); // base64 is always a header value
     };
     answer.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
-    if let KeyCheck::AcceptedSubprotocol(protocol) = &check {
+    if let KeyCheck::AcceptedSubprotocol(protocol) | KeyCheck::Retired(Some(protocol)) = &check {
         let Ok(protocol) = HeaderValue::from_str(protocol) else {
             return (StatusCode::BAD_REQUEST, "Bad subprotocol\n").into_response();
         };
@@ -132,7 +132,9 @@ pub(crate) async fn upgrade(
             return;
         }
         let conn = ConnId(shared.next_conn.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        handler::serve(socket, conn, shared, peer, device).await;
+        // An old key (the host made a new one since): this connection may resume, not join.
+        let may_join = !matches!(check, KeyCheck::Retired(_));
+        handler::serve(socket, conn, shared, peer, device, may_join).await;
     });
     (StatusCode::SWITCHING_PROTOCOLS, answer).into_response()
 }

@@ -620,21 +620,32 @@ def main():
              f"({'and on its screen, dismissed there' if phone_shows else 'the phone page shows no notifications yet'}); "
              f"card: {shown['reads']} ({shown['readers']}); Tess listed as 'away · getting napkins'")
 
-        # New key: the old QR code stops working.
+        # New key: the old QR code stops letting anyone in; the party goes on, on the same port.
         stop_or_new = by_testid(desktop, "new-key-button")
         stop_or_new.click()  # guests present (Desk): the first click asks
         until(desktop, "the confirm question", lambda d: "Sure" in by_testid(d, "new-key-button").text)
         stop_or_new.click()
         until(desktop, "a new join URL", lambda d: by_testid(d, "join-url").text not in ("", join_url))
         new_url = by_testid(desktop, "join-url").text
-        try:
-            urllib.request.urlopen(join_url.split("#")[0] + "api/info", timeout=3)
-            raise AssertionError("the old host still answers after a new key")
-        except OSError:
-            pass
-        assert api_info(new_url)["name"] == "Rooftop"
+        assert new_url.split("#")[0] == join_url.split("#")[0], f"same address and port: {new_url} vs {join_url}"
+        info = api_info(new_url)
+        assert info["name"] == "Rooftop", info
+        old_key = join_url.split("#k=")[1]
+        old_ws = join_url.split("#")[0].replace("http://", "ws://") + "ws?token=" + old_key
+        refused = phone.execute_async_script("""
+            const [url, sessionId, done] = arguments;
+            const ws = new WebSocket(url);
+            let error = null;
+            ws.onopen = () => ws.send(JSON.stringify({type: 'join', timestamp: Date.now(), sessionId,
+                deviceInfo: {id: 'e2e-old-key', name: 'Old key', type: 'client'}}));
+            ws.onmessage = (e) => { const m = JSON.parse(e.data); if (m.type === 'error') error = m; };
+            ws.onclose = (e) => done({code: e.code, error});
+            setTimeout(() => done({code: -1, error}), 5000);
+        """, old_ws, info["sessionId"])
+        assert refused["code"] == 4001 and (refused["error"] or {}).get("details", {}).get("reason") == "old_key", refused
         wait_for_qr(display, out / "11-new-key.png", expect=new_url)
-        step(f"new key: the QR code now says {new_url}; the old address is gone")
+        step(f"new key: the QR code now says {new_url} (same port, same party); a join with the old key "
+             f"is refused ({refused['code']}, old_key)")
 
         # Stop hosting.
         by_testid(desktop, "stop-button").click()

@@ -19,6 +19,13 @@ impl Session {
                 );
             }
         };
+        if !peer.may_join {
+            // The host made a new key: the old QR code no longer lets anyone in.
+            let message = "That join key is no longer this party's: scan the new QR code";
+            self.reply_error(now, conn, ErrorCode::Unauthorized, message, json!({"reason": "old_key"}));
+            self.conns.remove(&conn);
+            return self.close_conn(conn, close::UNAUTHORIZED, "unauthorized");
+        }
         if join.session_id != self.id {
             let message = format!("Session {} not found", join.session_id);
             return self.reply_error(

@@ -22,12 +22,15 @@ pub struct Peer {
     /// A short label for the device ("iPhone", "Windows PC"), if the I/O layer could tell; a
     /// member that joins on the connection carries it as `device` to extension members.
     pub device: Option<String>,
+    /// Whether it may `join`: false when it presented a join key the host has replaced since
+    /// (it may still `resume`, with the member's secret).
+    pub may_join: bool,
 }
 
 impl Peer {
-    /// A connection from `addr` whose device is unknown.
+    /// A connection from `addr` whose device is unknown, with the key in force.
     pub fn from_addr(addr: IpAddr) -> Peer {
-        Peer { addr, device: None }
+        Peer { addr, device: None, may_join: true }
     }
 }
 
