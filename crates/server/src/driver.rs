@@ -5,14 +5,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
-use partyline_protocol::client::PlayCommand;
-use partyline_protocol::{ClientMessage, DecodeError, Frame, MemberInfo, Permissions, SessionState};
-use partyline_session::{ConnId, Event, Peer, Session, SessionError, Time, Transmit};
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use partyline_protocol::{ClientMessage, DecodeError, Frame, SessionState};
+use partyline_session::{ConnId, Event, Peer, Session, Time, Transmit};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use crate::Playback;
 use crate::clock::Clock;
 
 /// What a connection task tells the session task. Sent with `send().await`: these must
@@ -73,56 +71,15 @@ impl Kill {
     }
 }
 
-/// A host action, with the channel its answer goes back on.
-#[derive(Debug)]
-pub(crate) enum Command {
-    Members(oneshot::Sender<Vec<MemberInfo>>),
-    Kick {
-        member_id: String,
-        reason: String,
-        reply: oneshot::Sender<Result<MemberInfo, SessionError>>,
-    },
-    Lock {
-        locked: bool,
-        reply: oneshot::Sender<Result<SessionState, SessionError>>,
-    },
-    Capacity {
-        max_members: u32,
-        reply: oneshot::Sender<Result<SessionState, SessionError>>,
-    },
-    Rename {
-        name: String,
-        reply: oneshot::Sender<Result<SessionState, SessionError>>,
-    },
-    Close {
-        reason: Option<String>,
-    },
-    Play {
-        command: PlayCommand,
-        reply: oneshot::Sender<Result<(), SessionError>>,
-    },
-    Permissions {
-        permissions: Permissions,
-        reply: oneshot::Sender<Result<(), SessionError>>,
-    },
-    Notify {
-        title: String,
-        body: String,
-        level: partyline_protocol::NotificationLevel,
-        reply: oneshot::Sender<Result<String, SessionError>>,
-    },
-    Remote {
-        member_id: String,
-        command: String,
-        value: Option<serde_json::Value>,
-        reply: oneshot::Sender<Result<(), SessionError>>,
-    },
-    Playback(oneshot::Sender<Playback>),
-    Library {
-        items: Vec<partyline_protocol::LibraryItem>,
-        reply: oneshot::Sender<Result<(), SessionError>>,
-    },
-}
+/// A host action: any call on the session, run by the session task with `now`. What it returns
+/// is an answer to send back, which the task sends only after flushing (transmits routed, events
+/// sent, the watched state updated), so whoever awaits it sees the change everywhere. One
+/// variant for every action: a new host action is a session method and one line in the handle,
+/// not a variant here, a match arm there and a forwarding method between.
+pub(crate) type Action = Box<dyn FnOnce(&mut Session, Time) -> Answer + Send>;
+
+/// The answer of an [`Action`], sent when the session task says so.
+pub(crate) type Answer = Box<dyn FnOnce() + Send>;
 
 pub(crate) struct Driver {
     pub(crate) session: Session,
@@ -144,7 +101,7 @@ impl Driver {
     pub(crate) async fn run(
         mut self,
         mut inbound: mpsc::Receiver<Inbound>,
-        mut commands: mpsc::Receiver<Command>,
+        mut commands: mpsc::Receiver<Action>,
         shutdown: CancellationToken,
     ) {
         let mut since_yield = 0;
@@ -160,7 +117,7 @@ impl Driver {
                 () = shutdown.cancelled(), if !self.session.is_closed() => {
                     self.session.close(self.clock.now(), Some("Host ended the session"));
                 }
-                Some(command) = commands.recv() => self.command(command),
+                Some(action) = commands.recv() => self.act(action),
                 message = inbound.recv() => match message {
                     Some(message) => self.inbound(message),
                     None => break,
@@ -195,50 +152,10 @@ impl Driver {
         }
     }
 
-    fn command(&mut self, command: Command) {
-        let now = self.clock.now();
-        // The answer goes back only after the change is out: transmits queued, events sent and
-        // the watched state updated, so a caller that reads anything once answered sees it.
-        macro_rules! answer {
-            ($reply:expr, $result:expr) => {{
-                let result = $result;
-                self.flush();
-                let _ = $reply.send(result);
-            }};
-        }
-        // A caller that stopped waiting for its answer is no error of ours: ignore send failures.
-        match command {
-            Command::Members(reply) => {
-                let _ = reply.send(self.session.members());
-            }
-            Command::Kick { member_id, reason, reply } => answer!(reply, self.session.kick(now, &member_id, &reason)),
-            Command::Lock { locked, reply } => answer!(reply, self.session.set_locked(now, locked)),
-            Command::Capacity { max_members, reply } => answer!(reply, self.session.set_capacity(now, max_members)),
-            Command::Rename { name, reply } => answer!(reply, self.session.rename(now, &name)),
-            Command::Close { reason } => self.session.close(now, reason.as_deref()),
-            Command::Play { command, reply } => {
-                let _ = reply.send(self.session.syncplay_command(now, command));
-            }
-            Command::Permissions { permissions, reply } => {
-                let _ = reply.send(self.session.set_permissions(now, permissions));
-            }
-            Command::Notify { title, body, level, reply } => {
-                let _ = reply.send(self.session.notify(now, &title, &body, level));
-            }
-            Command::Remote { member_id, command, value, reply } => {
-                let _ = reply.send(self.session.remote_command(now, &member_id, &command, value));
-            }
-            Command::Playback(reply) => {
-                let _ = reply.send(Playback {
-                    state: self.session.play_state(),
-                    library: self.session.library().to_vec(),
-                    members: self.session.sync_report(),
-                });
-            }
-            Command::Library { items, reply } => {
-                let _ = reply.send(self.session.set_library(now, items));
-            }
-        }
+    fn act(&mut self, action: Action) {
+        let answer = action(&mut self.session, self.clock.now());
+        self.flush();
+        answer();
     }
 
     /// Routes everything the session wants done. A full outbox means that member cannot keep

@@ -41,7 +41,7 @@ use std::time::Duration;
 
 pub use partyline_protocol::client::PlayCommand;
 use partyline_protocol::{LibraryItem, MemberInfo, Permissions, PlayState, SessionState};
-use partyline_session::{Config as SessionConfig, Event, MemberSync, Session, SessionError};
+use partyline_session::{Config as SessionConfig, Event, MemberSync, Session, SessionError, Time};
 use rand::Rng;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
@@ -51,7 +51,7 @@ use tracing::info;
 pub use clock::Clock;
 pub use partyline_session::Event as HostEvent;
 
-use driver::{Command, Driver, Inbound};
+use driver::{Driver, Inbound};
 
 /// Resource limits, each default with its reason.
 #[derive(Debug, Clone)]
@@ -326,7 +326,7 @@ pub struct ServerHandle {
     local_addr: SocketAddr,
     session_id: String,
     keys: SharedKeys,
-    commands: mpsc::Sender<Command>,
+    commands: mpsc::Sender<driver::Action>,
     events: broadcast::Sender<Event>,
     state: watch::Receiver<SessionState>,
     shutdown: CancellationToken,
@@ -406,41 +406,41 @@ impl ServerHandle {
 
     /// Every member, the host first.
     pub async fn members(&self) -> Result<Vec<MemberInfo>, ServerError> {
-        self.ask(Command::Members).await
+        self.act(|session, _| session.members()).await
     }
 
     /// Kicks a member.
     pub async fn kick(&self, member_id: &str, reason: &str) -> Result<MemberInfo, ServerError> {
         let (member_id, reason) = (member_id.to_string(), reason.to_string());
-        Ok(self.ask(|reply| Command::Kick { member_id, reason, reply }).await??)
+        Ok(self.act(move |session, now| session.kick(now, &member_id, &reason)).await??)
     }
 
     /// Locks (no new joins; resumes still work) or unlocks. Like the other actions that change
     /// the session, it answers once the change is visible everywhere (members told, events
     /// sent, [`ServerHandle::state`] updated), with the session as it is then.
     pub async fn set_locked(&self, locked: bool) -> Result<SessionState, ServerError> {
-        Ok(self.ask(|reply| Command::Lock { locked, reply }).await??)
+        Ok(self.act(move |session, now| session.set_locked(now, locked)).await??)
     }
 
     /// Sets the capacity (1 to 10,000).
     pub async fn set_capacity(&self, max_members: u32) -> Result<SessionState, ServerError> {
-        Ok(self.ask(|reply| Command::Capacity { max_members, reply }).await??)
+        Ok(self.act(move |session, now| session.set_capacity(now, max_members)).await??)
     }
 
     /// Renames the session.
     pub async fn rename(&self, name: &str) -> Result<SessionState, ServerError> {
         let name = name.to_string();
-        Ok(self.ask(|reply| Command::Rename { name, reply }).await??)
+        Ok(self.act(move |session, now| session.rename(now, &name)).await??)
     }
 
     /// A SyncPlay command as the host (who may do anything).
     pub async fn syncplay(&self, command: PlayCommand) -> Result<(), ServerError> {
-        Ok(self.ask(|reply| Command::Play { command, reply }).await??)
+        Ok(self.act(move |session, now| session.syncplay_command(now, command)).await??)
     }
 
     /// Lets members control playback and/or the queue.
     pub async fn set_permissions(&self, permissions: Permissions) -> Result<(), ServerError> {
-        Ok(self.ask(|reply| Command::Permissions { permissions, reply }).await??)
+        Ok(self.act(move |session, now| session.set_permissions(now, permissions)).await??)
     }
 
     /// A notification to every extension member; returns its id (which `mark_read` names).
@@ -451,7 +451,7 @@ impl ServerHandle {
         level: partyline_protocol::NotificationLevel,
     ) -> Result<String, ServerError> {
         let (title, body) = (title.to_string(), body.to_string());
-        Ok(self.ask(|reply| Command::Notify { title, body, level, reply }).await??)
+        Ok(self.act(move |session, now| session.notify(now, &title, &body, level)).await??)
     }
 
     /// Acts on one member's device (`remote.command`), e.g. `volume` with `0.5`.
@@ -462,12 +462,17 @@ impl ServerHandle {
         value: Option<serde_json::Value>,
     ) -> Result<(), ServerError> {
         let (member_id, command) = (member_id.to_string(), command.to_string());
-        Ok(self.ask(|reply| Command::Remote { member_id, command, value, reply }).await??)
+        Ok(self.act(move |session, now| session.remote_command(now, &member_id, &command, value)).await??)
     }
 
     /// SyncPlay's state, the library, and how in sync each member is.
     pub async fn playback(&self) -> Result<Playback, ServerError> {
-        self.ask(Command::Playback).await
+        self.act(|session, _| Playback {
+            state: session.play_state(),
+            library: session.library().to_vec(),
+            members: session.sync_report(),
+        })
+        .await
     }
 
     /// The folder shared now, if any.
@@ -489,7 +494,8 @@ impl ServerHandle {
         let items = library.as_ref().map(|l| l.items().to_vec()).unwrap_or_default();
         // The files first, so a member that fetches as soon as the library arrives finds them.
         let previous = self.replace_media(library);
-        let answer = self.ask(|reply| Command::Library { items: items.clone(), reply }).await;
+        let shared = items.clone();
+        let answer = self.act(move |session, now| session.set_library(now, shared)).await;
         if !matches!(answer, Ok(Ok(()))) {
             self.replace_media(previous);
         }
@@ -507,7 +513,8 @@ impl ServerHandle {
     /// Closes the session (`session_closed` to everyone), stops accepting, and waits (at most
     /// five seconds) for the connections to drain. Safe to call twice.
     pub async fn shutdown(&self, reason: Option<&str>) {
-        let _ = self.commands.send(Command::Close { reason: reason.map(str::to_string) }).await;
+        let reason = reason.map(str::to_string);
+        let _ = self.act(move |session, now| session.close(now, reason.as_deref())).await;
         self.shutdown.cancel();
         let Some((session_done, http_done)) = self.tasks.lock().await.take() else { return };
         let _ = tokio::time::timeout(DRAIN_LIMIT, async {
@@ -519,9 +526,21 @@ impl ServerHandle {
         .await;
     }
 
-    async fn ask<T>(&self, command: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, ServerError> {
+    /// Runs `action` on the session in the session task, and answers once its effect is out
+    /// (see [`driver::Action`]).
+    async fn act<T: Send + 'static>(
+        &self,
+        action: impl FnOnce(&mut Session, Time) -> T + Send + 'static,
+    ) -> Result<T, ServerError> {
         let (reply, answer) = oneshot::channel();
-        self.commands.send(command(reply)).await.map_err(|_| ServerError::Stopped)?;
+        let run: driver::Action = Box::new(move |session, now| {
+            let result = action(session, now);
+            // A caller that stopped waiting for its answer is no error of ours.
+            Box::new(move || {
+                let _ = reply.send(result);
+            })
+        });
+        self.commands.send(run).await.map_err(|_| ServerError::Stopped)?;
         answer.await.map_err(|_| ServerError::Stopped)
     }
 }
