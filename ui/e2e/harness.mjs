@@ -194,21 +194,21 @@ export class Host {
 
 /**
  * The host serves the page embedded at build time: a stale binary would test stale files. Checks
- * that every page file it serves (`/` = ui/phone/index.html, `/<name>` for the .js and .css files of
- * ui/phone and ui/shared) is byte for byte what is on disk. Files it does not serve (404) are skipped.
+ * that every page file it serves (`/` = ui/phone/index.html, `/<name>` for the other files of
+ * ui/phone, `/shared/<name>` for those of ui/shared; Node's .mjs files are not served) is byte for
+ * byte what is on disk; one it does not serve (404) is stale too.
  */
 export async function assertServesCurrentUi(base) {
-  const files = [['/', 'ui/phone/index.html']];
-  for (const dir of ['ui/phone', 'ui/shared']) {
+  const files = [];
+  for (const [dir, prefix] of [['ui/phone', '/'], ['ui/shared', '/shared/']]) {
     for (const f of readdirSync(join(ROOT, dir)).sort()) {
-      if (/\.(js|css)$/.test(f)) files.push(['/' + f, dir + '/' + f]);
+      if (/\.(html|js|css|svg)$/.test(f)) files.push([prefix === '/' && f === 'index.html' ? '/' : prefix + f, dir + '/' + f]);
     }
   }
   const stale = [];
   for (const [path, file] of files) {
     const res = await within(5000, 'GET ' + path, fetch(base + path));
     const served = await res.text();
-    if (res.status === 404) continue;
     const disk = readFileSync(join(ROOT, file), 'utf8');
     if (served !== disk) stale.push(`${file} (${disk.length} chars on disk, ${served.length} served)`);
   }

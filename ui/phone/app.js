@@ -1,6 +1,6 @@
-// Partyline phone page: DOM rendering and browser glue only. Protocol logic lives in /client.js.
-import { PartylineClient } from '/client.js';
-import { attachSyncPlay, createSyncClock } from '/player.js';
+// Partyline phone page: DOM rendering and browser glue only. Protocol logic lives in ../shared/client.js.
+import { PartylineClient } from '../shared/client.js';
+import { attachSyncPlay, createSyncClock } from './player.js';
 
 const $ = (id) => document.getElementById(id);
 const KEYS = {

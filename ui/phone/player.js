@@ -1,5 +1,5 @@
 // SyncPlay on the phone: the media element glue and the "Now playing" panel.
-// The math (clock filter, positions, start planning, correction tiers) is in /syncplay.js.
+// The math (clock filter, positions, start planning, correction tiers) is in ../shared/syncplay.js.
 //
 // One <video playsinline> element (#np-media) plays every entry, audio or video: mobile browsers
 // unlock sound per element, on a user gesture, so the same element is reused for the whole party.
@@ -22,7 +22,7 @@ import {
   syncError,
   targetPosition,
   toLocalMs,
-} from '/syncplay.js';
+} from '../shared/syncplay.js';
 
 const $ = (id) => document.getElementById(id);
 const STORE = {
