@@ -2,12 +2,21 @@
 // in Rust (src-tauri, through the host facade) and this page calls its commands; joining another
 // party uses the same protocol client as the phone (ui/shared/client.js).
 import { PartylineClient } from '../shared/client.js';
+import { limitInput } from '../shared/text.js';
+import { LIMITS, VERSIONS } from '../shared/wire.js';
 import { createSyncPlay } from './syncplay.js';
 import { createMessaging, presenceLabel } from './messaging.js';
 import { el } from './dom.js';
 
 const $ = (id) => document.getElementById(id);
 const TAURI = window.__TAURI__;
+
+// The host's limits, counted as it counts them (code points; `maxlength` counts UTF-16 units).
+limitInput($('party-name'), LIMITS.maxNameChars);
+limitInput($('announce-title'), LIMITS.maxTitleChars);
+limitInput($('announce-body'), LIMITS.maxChatChars);
+limitInput($('join-name'), LIMITS.maxNameChars);
+$('capacity-input').max = String(LIMITS.maxCapacity);
 
 // ---- debug: ?theme=dark|light forces a color scheme (screenshots) ----------------------------
 const query = new URLSearchParams(location.search);
@@ -538,7 +547,7 @@ function joinParty(target, name) {
     sessionId: target.sessionId,
     sessionName: target.name,
     device: { id: deviceId(), name },
-    protocolVersion: target.protocolVersions.indexOf('partyline/1') >= 0 ? 'partyline/1' : null,
+    protocolVersion: target.protocolVersions.indexOf(VERSIONS.partyline) >= 0 ? VERSIONS.partyline : null,
   });
   guest = c;
   c.on('change', () => c === guest && renderJoined());

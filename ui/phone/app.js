@@ -1,5 +1,7 @@
 // Partyline phone page: DOM rendering and browser glue only. Protocol logic lives in ../shared/client.js.
 import { PartylineClient } from '../shared/client.js';
+import { limitInput } from '../shared/text.js';
+import { CLOSE, LIMITS, VERSIONS } from '../shared/wire.js';
 import { attachSyncPlay, createSyncClock } from './player.js';
 
 const $ = (id) => document.getElementById(id);
@@ -173,6 +175,12 @@ function setJoinBusy(busy) {
   $('join-button').textContent = busy ? 'Joining…' : 'Join the party';
 }
 
+// The host's limits, counted as it counts them (code points; `maxlength` counts UTF-16 units).
+limitInput($('name-input'), LIMITS.maxNameChars);
+limitInput($('presence-text'), LIMITS.maxPresenceChars);
+limitInput($('dm-input'), LIMITS.maxChatChars);
+limitInput($('chat-input'), LIMITS.maxChatChars);
+
 $('code-input').addEventListener('input', (e) => {
   const v = e.target.value.toUpperCase().replace(/[^A-Z0-9]/g, '');
   if (v !== e.target.value) e.target.value = v;
@@ -223,14 +231,14 @@ function wsUrl() {
 
 function start(resume) {
   if (client) client.destroy();
-  const versions = (info && info.protocolVersions) || ['partyline/1'];
+  const versions = (info && info.protocolVersions) || [VERSIONS.partyline];
   client = new PartylineClient({
     url: wsUrl(),
     sessionId: info.sessionId,
     sessionName: info.name,
     device: { id: deviceId(), name: local.get(KEYS.name) || 'Guest' },
     resume: resume || undefined,
-    protocolVersion: versions.indexOf('partyline/1') >= 0 ? 'partyline/1' : null,
+    protocolVersion: versions.indexOf(VERSIONS.partyline) >= 0 ? VERSIONS.partyline : null,
     clock: createSyncClock(), // SyncPlay's clock filter (player.js)
     readNotes: readNoteIds(), // dismissed before a reload: a resume replays them, they stay dismissed
   });
@@ -594,7 +602,7 @@ function render() {
   $('reconnect-banner').hidden = !trouble;
   if (trouble) {
     const code = s.lastClose && s.lastClose.code;
-    const why = code === 4008 ? 'Your connection fell behind.' : code === 4012 ? 'Lost contact for a moment.' : 'Connection lost.';
+    const why = code === CLOSE.TOO_SLOW ? 'Your connection fell behind.' : code === CLOSE.HEARTBEAT_TIMEOUT ? 'Lost contact for a moment.' : 'Connection lost.';
     $('banner-text').textContent = why + ' Reconnecting' + (s.attempt > 1 ? ' (try ' + s.attempt + ')' : '') + '…';
   }
   $('self-name').textContent = client.device.name;

@@ -23,6 +23,7 @@ import {
   targetPosition,
   toLocalMs,
 } from '../shared/syncplay.js';
+import { TIMING } from '../shared/wire.js';
 
 const $ = (id) => document.getElementById(id);
 const STORE = {
@@ -368,7 +369,7 @@ class SyncPlayer {
     const prev = this.group;
     if (prev && typeof s.revision === 'number' && s.revision < prev.revision) return;
     this.group = s;
-    this.client.setPingInterval(s.state === 'idle' ? 5000 : this.client.clock.samples && this.client.clock.samples.length < 24 ? 1000 : 2000);
+    this.client.setPingInterval(s.state === 'idle' ? TIMING.probeInterval : this.client.clock.samples && this.client.clock.samples.length < 24 ? 1000 : 2000);
     const unchanged = prev && this.loaded && this.loaded.entryId === s.entryId && sameTrajectory(prev, s, this.serverNowUs(), 1);
     if (unchanged && s.state !== 'waiting') {
       if (this.active === prev) this.active = s;

@@ -65,7 +65,7 @@ test('no secure-context-only APIs', () => {
 });
 
 test('the protocol client and its shared modules are DOM-free', () => {
-  for (const url of ['/shared/client.js', '/shared/syncplay.js']) {
+  for (const url of ['/shared/client.js', '/shared/syncplay.js', '/shared/wire.js', '/shared/text.js']) {
     const { file, text } = served.get(url) || { file: url, text: '' };
     ok(text.length > 0, `${file} is served`);
     const found = ['document.', 'window.', 'localStorage', 'sessionStorage', 'location.'].filter((w) => text.includes(w));
