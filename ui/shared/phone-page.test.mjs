@@ -45,7 +45,22 @@ test('index.html loads /style.css and /app.js, and every import is a served file
     eq(/import\(/.test(text), false, `${file}: dynamic imports`);
   }
   eq(missing, [], 'imports that are not served');
-  ok(importsOf(served.get('/app.js').text).length >= 2, 'app.js imports its modules');
+});
+
+test('every served module is loaded by the page (from /app.js)', () => {
+  const reached = new Set(['/app.js']);
+  const queue = ['/app.js'];
+  while (queue.length) {
+    const url = queue.shift();
+    for (const spec of importsOf(served.get(url).text)) {
+      const next = new URL(spec, 'http://host' + url).pathname;
+      if (served.has(next) && !reached.has(next)) {
+        reached.add(next);
+        queue.push(next);
+      }
+    }
+  }
+  eq(modules.map(([url]) => url).filter((url) => !reached.has(url)), [], 'served modules the page never loads');
 });
 
 test('nothing is loaded from another origin', () => {
