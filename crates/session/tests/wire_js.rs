@@ -232,16 +232,12 @@ fn render() -> String {
         out.push_str(&format!("  {}: {},\n", name.to_uppercase(), js_string(&name)));
     }
     out.push_str("});\n\n");
-    out.push_str("/** Every `type` a client may send. */\nexport const CLIENT_TYPES = Object.freeze([\n");
-    for kind in CLIENT_TYPES {
-        out.push_str(&format!("  {},\n", js_string(kind)));
-    }
-    out.push_str("]);\n\n");
-    out.push_str("/** Every `type` the server sends. */\nexport const SERVER_TYPES = Object.freeze([\n");
-    for kind in SERVER_TYPES {
-        out.push_str(&format!("  {},\n", js_string(kind)));
-    }
-    out.push_str("]);\n");
+    let client_types: Vec<String> = CLIENT_TYPES.iter().map(|t| js_string(t)).collect();
+    out.push_str("/** Every `type` a client may send. */\n");
+    out.push_str(&format!("export const CLIENT_TYPES = Object.freeze([{}]);\n\n", client_types.join(", ")));
+    let server_types: Vec<String> = SERVER_TYPES.iter().map(|t| js_string(t)).collect();
+    out.push_str("/** Every `type` the server sends. */\n");
+    out.push_str(&format!("export const SERVER_TYPES = Object.freeze([{}]);\n", server_types.join(", ")));
     out
 }
 
