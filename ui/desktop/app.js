@@ -539,7 +539,7 @@ function renderJoined() {
   pill.textContent = CONNECTION_TEXT[s.connection] || s.connection;
   const over = s.connection === 'ended' || s.connection === 'failed';
   $('joined-ending').hidden = !over;
-  if (over) $('joined-ending').textContent = ((ENDING_TEXT[(s.ending || {}).kind] || {}).title || 'Disconnected') + '.';
+  if (over) $('joined-ending').textContent = (ENDING_TEXT[(s.ending || {}).kind] || ENDING_TEXT.failed).message;
   $('leave-button').hidden = over;
   $('back-button').hidden = !over;
   const ul = $('joined-members');

@@ -20,5 +20,5 @@ export const ENDING_TEXT = {
   replaced: { title: 'You joined from another tab', message: 'This party is open in another tab or window on this device, so this one was disconnected.' },
   not_found: { title: 'This party no longer exists', message: 'The host may have restarted it.' },
   left: { title: 'You left the party', message: 'See you next time.' },
-  failed: { title: "Can't reach the host", message: "Your phone can't reach the party right now." },
+  failed: { title: "Can't reach the host", message: "This device can't reach the party right now." },
 };
