@@ -572,6 +572,20 @@ export class Page {
   }
 }
 
+/**
+ * The usual start of a test file: a host (`Host.start(options)`) whose page files are checked
+ * against the disk, and Chromium, both stopped by `cleanup`.
+ */
+export async function startHostAndBrowser(cleanup, options) {
+  requireEnvironment();
+  const host = await Host.start(options);
+  cleanup.add('host', () => host.stop());
+  await assertServesCurrentUi(host.httpBase);
+  const browser = await Browser.launch();
+  cleanup.add('chromium', () => browser.close());
+  return { host, browser };
+}
+
 /** Opens `url`, types `name` (and `code`, if given) and taps Join. */
 export async function joinFromPage(page, url, name, code) {
   await page.goto(url);
