@@ -2,12 +2,23 @@
 // in Rust (src-tauri, through the host facade) and this page calls its commands; joining another
 // party uses the same protocol client as the phone (ui/shared/client.js).
 import { PartylineClient } from '../shared/client.js';
+import { limitInput } from '../shared/text.js';
+import { LIMITS, VERSIONS } from '../shared/wire.js';
 import { createSyncPlay } from './syncplay.js';
 import { createMessaging, presenceLabel } from './messaging.js';
-import { el } from './dom.js';
+import { el, fmtMs, hue, initial } from '../shared/dom.js';
+import { deviceId, store } from '../shared/storage.js';
+import { CONNECTION_TEXT, ENDING_TEXT } from '../shared/texts.js';
 
 const $ = (id) => document.getElementById(id);
 const TAURI = window.__TAURI__;
+
+// The host's limits, counted as it counts them (code points; `maxlength` counts UTF-16 units).
+limitInput($('party-name'), LIMITS.maxNameChars);
+limitInput($('announce-title'), LIMITS.maxTitleChars);
+limitInput($('announce-body'), LIMITS.maxChatChars);
+limitInput($('join-name'), LIMITS.maxNameChars);
+$('capacity-input').max = String(LIMITS.maxCapacity);
 
 // ---- debug: ?theme=dark|light forces a color scheme (screenshots) ----------------------------
 const query = new URLSearchParams(location.search);
@@ -36,13 +47,6 @@ const fail = (e) => toast(sentence((e && e.message) || String(e)));
 const syncplay = createSyncPlay({ invoke, fail, toast });
 const messaging = createMessaging({ invoke, onPresence: () => renderMembers() });
 
-function hue(id) {
-  let h = 0;
-  for (let i = 0; i < id.length; i++) h = (h * 31 + id.charCodeAt(i)) % 360;
-  return h;
-}
-
-const fmtMs = (ms) => (typeof ms === 'number' ? Math.round(ms) + ' ms' : '—');
 const fmtTime = (ms) => (typeof ms === 'number' ? new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '');
 
 // ---- tabs -------------------------------------------------------------------------------------
@@ -231,7 +235,7 @@ function renderMembers() {
     const li = memberEl(m.id);
     const r = li._r;
     r.nameText.textContent = m.name;
-    r.av.textContent = (Array.from(m.name.trim())[0] || '?').toUpperCase();
+    r.av.textContent = initial(m.name);
     r.badge.hidden = !m.isHost;
     const p = messaging.presenceOf(m.id);
     r.presence.textContent = presenceLabel(p);
@@ -471,30 +475,8 @@ $('browse-refresh').addEventListener('click', refreshBrowse);
 
 const DEVICE_KEY = 'partyline.desktop.deviceId';
 const NAME_KEY = 'partyline.desktop.name';
-function deviceId() {
-  let id = null;
-  try {
-    id = localStorage.getItem(DEVICE_KEY);
-  } catch (e) {
-    id = null;
-  }
-  if (!id) {
-    const b = new Uint8Array(12);
-    crypto.getRandomValues(b);
-    id = 'desktop-' + Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-    try {
-      localStorage.setItem(DEVICE_KEY, id);
-    } catch (e) {
-      /* not remembered */
-    }
-  }
-  return id;
-}
-try {
-  $('join-name').value = localStorage.getItem(NAME_KEY) || '';
-} catch (e) {
-  /* ignore */
-}
+const local = store('localStorage');
+$('join-name').value = local.get(NAME_KEY) || '';
 $('join-code').addEventListener('input', (e) => {
   const v = e.target.value.toUpperCase().replace(/[^A-Z0-9]/g, '');
   if (v !== e.target.value) e.target.value = v;
@@ -523,11 +505,7 @@ $('join-form').addEventListener('submit', async (e) => {
   } finally {
     $('join-button').disabled = false;
   }
-  try {
-    localStorage.setItem(NAME_KEY, name);
-  } catch (err) {
-    /* ignore */
-  }
+  local.set(NAME_KEY, name);
   joinParty(target, name);
 });
 
@@ -537,8 +515,8 @@ function joinParty(target, name) {
     url: target.wsUrl,
     sessionId: target.sessionId,
     sessionName: target.name,
-    device: { id: deviceId(), name },
-    protocolVersion: target.protocolVersions.indexOf('partyline/1') >= 0 ? 'partyline/1' : null,
+    device: { id: deviceId(local, DEVICE_KEY, 'desktop'), name },
+    protocolVersion: target.protocolVersions.indexOf(VERSIONS.partyline) >= 0 ? VERSIONS.partyline : null,
   });
   guest = c;
   c.on('change', () => c === guest && renderJoined());
@@ -551,21 +529,6 @@ function joinParty(target, name) {
   renderJoined();
 }
 
-const CONNECTION_TEXT = {
-  idle: 'Starting…', connecting: 'Connecting…', connected: 'Connected',
-  reconnecting: 'Reconnecting…', failed: 'Disconnected', ended: 'Disconnected',
-};
-const ENDINGS = {
-  kicked: 'The host removed you from the party.',
-  closed: 'The host ended the party.',
-  full: 'The party is full.',
-  locked: 'The host locked the party.',
-  unauthorized: "The join key didn't work: check the room code.",
-  replaced: 'You joined this party from somewhere else.',
-  not_found: 'This party no longer exists.',
-  left: 'You left the party.',
-  failed: "Can't reach the host.",
-};
 
 function renderJoined() {
   const s = guest.state;
@@ -576,7 +539,7 @@ function renderJoined() {
   pill.textContent = CONNECTION_TEXT[s.connection] || s.connection;
   const over = s.connection === 'ended' || s.connection === 'failed';
   $('joined-ending').hidden = !over;
-  if (over) $('joined-ending').textContent = ENDINGS[(s.ending || {}).kind] || 'Disconnected.';
+  if (over) $('joined-ending').textContent = (ENDING_TEXT[(s.ending || {}).kind] || ENDING_TEXT.failed).message;
   $('leave-button').hidden = over;
   $('back-button').hidden = !over;
   const ul = $('joined-members');
@@ -584,7 +547,7 @@ function renderJoined() {
   if (over) return;
   for (const m of s.members) {
     const li = el('li', 'member', 'joined-member');
-    const av = el('span', 'avatar', null, (Array.from(m.name.trim())[0] || '?').toUpperCase());
+    const av = el('span', 'avatar', null, initial(m.name));
     av.style.setProperty('--h', String(hue(m.id)));
     const who = el('div');
     const n = el('p', 'name', null, m.name);

@@ -2,7 +2,7 @@
 // message and a level, to every guest's phone), the last few announcements with how many guests
 // have read each (from `notificationsRead` host events: distinct members per announcement), and
 // each guest's presence (from `presence` host events) for the guest list.
-import { el } from './dom.js';
+import { el } from '../shared/dom.js';
 
 /** How many sent announcements the card lists (newest first). */
 export const SHOWN = 5;

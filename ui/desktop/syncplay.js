@@ -3,7 +3,7 @@
 // how in sync each phone is. The party's SyncPlay runs in Rust (src-tauri/src/syncplay.rs); this
 // calls its commands and follows its `syncPlay` / `playbackProgress` host events.
 import { SYNC_DEFAULTS, formatTime, targetPosition } from '../shared/syncplay.js';
-import { el } from './dom.js';
+import { el } from '../shared/dom.js';
 
 /** A phone within this many ms of the group counts as in sync (the phone's own badge agrees). */
 export const IN_SYNC_MS = SYNC_DEFAULTS.deadband + 5;

@@ -15,19 +15,43 @@
 // the media clock advances in real time (checked below), so playback can be measured.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, joinParty, libraryIds, quantiles, sleep, startChrome, startHost } from './harness.mjs';
+import { Browser, Host, requireEnvironment, sleep } from '../e2e/harness.mjs';
 import { writeClickTrack } from './wav.mjs';
 
-const BIN = process.env.PARTYLINE_BIN || join(ROOT, 'target', 'debug', 'partyline');
 // Run on purpose (scripts/test), so a missing piece is a failure with its reason, never a skip.
-const missing = typeof WebSocket === 'undefined' ? 'needs WebSocket (Node 22+, or node --experimental-websocket)'
-  : !existsSync(BIN) ? 'needs the host binary (cargo build -p partyline-cli)'
-  : !existsSync('/usr/bin/chromium') ? 'needs /usr/bin/chromium' : null;
-if (missing) throw new Error(`SyncPlay browser tests cannot run: ${missing}`);
+requireEnvironment();
 const skip = false;
+
+function quantiles(values) {
+  const s = values.slice().sort((a, b) => a - b);
+  const q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
+  return { n: s.length, p50: q(0.5), p95: q(0.95), max: s[s.length - 1] };
+}
+
+/** Library items (title → id) from the host's stderr listing after its `library` command. */
+async function libraryIds(host) {
+  host.stderr = '';
+  host.command('library');
+  const end = Date.now() + 5000;
+  while (Date.now() < end && !/now:/.test(host.stderr)) await sleep(50);
+  const out = {};
+  for (const m of host.stderr.matchAll(/^\s+(t-[0-9a-f]+)\s+(.+?) \(/gm)) out[m[2]] = m[1];
+  return out;
+}
+
+/** Opens the join URL, types a name and taps Join (a real gesture); waits until connected. */
+async function joinParty(page, joinUrl, name, { gesture = true } = {}) {
+  await page.goto(joinUrl);
+  await page.waitFor(`!document.querySelector('[data-testid="screen-join"]').hidden`, 'join screen');
+  await page.type('name-input', name);
+  if (gesture) await page.tap('join-button');
+  else await page.eval(`document.querySelector('[data-testid="join-button"]').click()`);
+  await page.waitFor(`document.querySelector('[data-testid="connection-state"]').dataset.state === 'connected'`, 'connected');
+  return page.eval('window.__partyline.client.state.selfId');
+}
 
 let host;
 let chrome;
@@ -83,19 +107,19 @@ before(async () => {
   mediaDir = mkdtempSync(join(tmpdir(), 'pl-sync-media-'));
   writeClickTrack(join(mediaDir, 'Click track.wav'), { seconds: 20 });
   writeClickTrack(join(mediaDir, 'Long click track.wav'), { seconds: 90 });
-  host = await startHost({ media: mediaDir, name: 'Rooftop' });
-  chrome = await startChrome();
+  host = await Host.start({ media: mediaDir, name: 'Rooftop' });
+  chrome = await Browser.launch({ autoplay: true });
   ids = await libraryIds(host);
 });
 
 after(async () => {
-  if (chrome) await chrome.stop();
+  if (chrome) await chrome.close();
   if (host) await host.stop();
   if (mediaDir) rmSync(mediaDir, { recursive: true, force: true });
 });
 
 test('clock: serverNow() on loopback against the true time (p50/p95/max over 30 samples)', { skip }, async () => {
-  ana = await chrome.page();
+  ana = await chrome.newPage();
   anaId = await joinParty(ana, host.info.joinUrl, 'Ana');
   await ana.waitFor('window.__partyline.clock.samples.length >= 8', 'join burst');
   bias = await measureBias(ana);
@@ -115,9 +139,9 @@ test('clock: serverNow() on loopback against the true time (p50/p95/max over 30 
 });
 
 test('play: the phone loads, reports ready, starts at the server time and is in sync', { skip }, async () => {
-  host.cmd('play ' + ids['Long click track']);
-  await host.waitEvent((e) => e.event === 'playback_progress' && e.memberId === anaId && e.state === 'ready', 10000, 'ready');
-  const playing = await host.waitEvent((e) => e.event === 'sync_play' && e.state === 'playing', 10000, 'group playing');
+  host.command('play ' + ids['Long click track']);
+  await host.waitEvent((e) => e.event === 'playback_progress' && e.memberId === anaId && e.state === 'ready', 'ready', 10000);
+  const playing = await host.waitEvent((e) => e.event === 'sync_play' && e.state === 'playing', 'group playing', 10000);
   console.log(`# group start scheduled ${((playing.serverTime / 1000) - playing._at).toFixed(0)} ms after it was decided`);
   await ana.waitFor(`window.__partyline.player.status === 'playing'`, 'page playing', 5000);
   const startError = await ana.waitFor(`(window.__partyline.player.trace.find(e => e.what === 'learn-start') || {}).e`, 'start measured', 3000);
@@ -133,21 +157,21 @@ test('play: the phone loads, reports ready, starts at the server time and is in 
   assert.ok(Math.abs(advance - 1) < 0.05, `the media clock advances in real time without a sound card (${advance} s per s)`);
   const badge = await ana.eval(`document.querySelector('[data-testid="sync-badge"]').textContent`);
   assert.match(badge, /^In sync ±\d+ ms$/, 'badge');
-  await ana.shot('syncplay-playing-light.png');
-  await ana.shot('syncplay-playing-dark.png', true);
+  await ana.shot('syncplay-playing-light', { scroll: false });
+  await ana.shot('syncplay-playing-dark', { dark: true, scroll: false });
 });
 
 test('pause and resume: everyone stops at the same position and restarts together', { skip }, async () => {
-  host.cmd('pause');
-  const paused = await host.waitEvent((e) => e.event === 'sync_play' && e.state === 'paused', 5000, 'group paused');
+  host.command('pause');
+  const paused = await host.waitEvent((e) => e.event === 'sync_play' && e.state === 'paused', 'group paused', 5000);
   await ana.waitFor(`window.__partyline.player.status === 'paused'`, 'page paused', 5000);
   const parked = await ana.eval(`document.querySelector('[data-testid="np-media"]').currentTime * 1000`);
   console.log(`# paused at ${fmt(paused.position)} ms; the element parked at ${fmt(parked)} ms`);
   assert.ok(Math.abs(parked - paused.position) < 2, 'parked exactly at the group position');
   assert.equal(await ana.eval(`document.querySelector('[data-testid="np-state"]').textContent`), 'Paused');
   await sleep(1000);
-  host.cmd('play');
-  await host.waitEvent((e) => e.event === 'sync_play' && e.state === 'playing' && e.revision > paused.revision, 5000, 'resumed');
+  host.command('play');
+  await host.waitEvent((e) => e.event === 'sync_play' && e.state === 'playing' && e.revision > paused.revision, 'resumed', 5000);
   await sleep(1500);
   const startError = await ana.eval(`(window.__partyline.player.trace.filter(e => e.what === 'learn-start').pop() || {}).e`);
   await sleep(2500);
@@ -158,26 +182,26 @@ test('pause and resume: everyone stops at the same position and restarts togethe
 });
 
 test('seek and rate: the phone follows the group', { skip }, async () => {
-  host.cmd('seek 40');
-  const sought = await host.waitEvent((e) => e.event === 'sync_play' && e.state === 'playing' && e.position === 40000, 5000, 'group seek');
+  host.command('seek 40');
+  const sought = await host.waitEvent((e) => e.event === 'sync_play' && e.state === 'playing' && e.position === 40000, 'group seek', 5000);
   await sleep(3500);
   let tv = await trueErrors(ana, 10);
   summary('after a group seek to 40 s (3.5–5.5 s later)', tv.map((v) => v.trueError));
   assert.ok(tv.every((v) => v.ct > 40), 'past 40 s');
   assert.ok(tv.every((v) => Math.abs(v.trueError) < 10), 'in sync after the seek');
-  host.cmd('rate 1.25');
-  await host.waitEvent((e) => e.event === 'sync_play' && e.rate === 1.25 && e.revision > sought.revision, 5000, 'rate');
+  host.command('rate 1.25');
+  await host.waitEvent((e) => e.event === 'sync_play' && e.rate === 1.25 && e.revision > sought.revision, 'rate', 5000);
   await sleep(3000);
   tv = await trueErrors(ana, 10);
   summary('at rate 1.25 (3–5 s later)', tv.map((v) => v.trueError));
   assert.ok(tv.every((v) => Math.abs(v.trueError) < 10), 'in sync at 1.25');
   assert.ok(tv.every((v) => Math.abs(v.rate - 1.25) < 0.0126), 'element rate ≈ 1.25 (± the 1 % of a small correction)');
-  host.cmd('rate 1');
+  host.command('rate 1');
   await sleep(2500);
 });
 
 test('late joiner with a 200 ms Bluetooth delay: catches up on its own, its element 200 ms ahead', { skip }, async () => {
-  const ben = await chrome.page();
+  const ben = await chrome.newPage();
   await ben.goto(host.info.httpUrl.replace(/\/$/, '') + '/api/info');
   await ben.eval(`localStorage.setItem('partyline.outputDelay', '200')`);
   const benId = await joinParty(ben, host.info.joinUrl, 'Ben');
@@ -203,19 +227,19 @@ test('late joiner with a 200 ms Bluetooth delay: catches up on its own, its elem
   await ben.tap('output-delay-minus');
   assert.equal(await ben.eval(`document.querySelector('[data-testid="output-delay-summary"]').textContent`), '200 ms', '− takes them back');
   await sleep(1500);
-  await ben.shot('syncplay-speaker-delay.png');
+  await ben.shot('syncplay-speaker-delay', { scroll: false });
   assert.deepEqual(ben.errors, [], 'no page exceptions');
   await ben.close();
 });
 
 test('stall: a phone on a slow network reports buffering and catches up; the group never pauses', { skip }, async () => {
-  const cal = await chrome.page();
+  const cal = await chrome.newPage();
   await cal.send('Network.enable');
   // 90 KB/s: half what the 176 KB/s WAV needs.
   await cal.send('Network.emulateNetworkConditions', { offline: false, latency: 5, downloadThroughput: 90 * 1024, uploadThroughput: 1e6 });
   const calId = await joinParty(cal, host.info.joinUrl, 'Cal');
   const revision = host.events.filter((e) => e.event === 'sync_play').pop().revision;
-  await host.waitEvent((e) => e.event === 'playback_progress' && e.memberId === calId && e.state === 'buffering', 25000, 'buffering report');
+  await host.waitEvent((e) => e.event === 'playback_progress' && e.memberId === calId && e.state === 'buffering', 'buffering report', 25000);
   await cal.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
   await cal.waitFor(`window.__partyline.player.status === 'playing' && Math.abs(window.__partyline.player.error) < 10`, 'caught up', 15000);
   const after = progressOf(calId).slice(-2).map((e) => [e.state, e.errorMs]);
@@ -228,20 +252,20 @@ test('stall: a phone on a slow network reports buffering and catches up; the gro
 test('permissions: controls only when allowed; a phone pauses the group; refused commands do not end the party', { skip }, async () => {
   assert.equal(await ana.eval(`document.querySelector('[data-testid="np-controls"]').hidden`), true, 'no controls by default');
   assert.equal(await ana.eval(`document.querySelectorAll('[data-testid="library-play"]').length`), 0, 'no play buttons');
-  host.cmd('allow all');
+  host.command('allow all');
   await ana.waitFor(`!document.querySelector('[data-testid="np-controls"]').hidden`, 'controls shown');
   await ana.eval(`document.querySelector('[data-testid="library-section"]').open = true`);
   await ana.waitFor(`document.querySelectorAll('[data-testid="library-play"]').length === 2 && document.querySelectorAll('[data-testid="library-queue"]').length === 2`, 'library buttons');
   await ana.tap('library-queue');
   await ana.waitFor(`document.querySelectorAll('[data-testid="queue-entry"]').length === 2`, 'queued');
   await sleep(500);
-  await ana.shot('syncplay-controls-light.png');
-  await ana.shot('syncplay-controls-dark.png', true);
+  await ana.shot('syncplay-controls-light', { scroll: false });
+  await ana.shot('syncplay-controls-dark', { dark: true, scroll: false });
   const before = host.events.filter((e) => e.event === 'sync_play').pop().revision;
   await ana.tap('ctl-play'); // playing → pause
-  await host.waitEvent((e) => e.event === 'sync_play' && e.state === 'paused' && e.revision > before, 5000, 'paused by the phone');
+  await host.waitEvent((e) => e.event === 'sync_play' && e.state === 'paused' && e.revision > before, 'paused by the phone', 5000);
   await ana.waitFor(`window.__partyline.player.status === 'paused'`, 'page paused');
-  host.cmd('allow none');
+  host.command('allow none');
   await ana.waitFor(`document.querySelector('[data-testid="np-controls"]').hidden`, 'controls hidden again');
   await ana.eval(`window.__partyline.client.sendSyncplayCommand('play')`);
   await ana.waitFor(`!document.querySelector('[data-testid="np-notice"]').hidden`, 'refusal shown');
@@ -251,11 +275,11 @@ test('permissions: controls only when allowed; a phone pauses the group; refused
 });
 
 test('a phone that joined without a tap asks for one before sound', { skip }, async () => {
-  const dee = await chrome.page();
+  const dee = await chrome.newPage();
   await joinParty(dee, host.info.joinUrl, 'Dee', { gesture: false });
   await dee.waitFor(`!document.querySelector('[data-testid="enable-sound"]').hidden`, 'enable-sound shown');
   await sleep(300);
-  await dee.shot('syncplay-enable-sound.png');
+  await dee.shot('syncplay-enable-sound', { scroll: false });
   await dee.tap('enable-sound');
   await dee.waitFor(`document.querySelector('[data-testid="enable-sound"]').hidden`, 'hidden after the tap');
   await dee.close();

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  Browser, Cleanup, Host, WsMember, assertServesCurrentUi, joinFromPage, requireEnvironment, sleep, within,
+  Cleanup, Host, WsMember, joinFromPage, sleep, startHostAndBrowser, within,
 } from './harness.mjs';
 
 const cleanup = new Cleanup();
@@ -14,12 +14,7 @@ let host; // the party most tests use; `close` ends it in the last test
 let browser;
 
 before(async () => {
-  requireEnvironment();
-  host = await Host.start({ name: 'Garden' });
-  cleanup.add('host', () => host.stop());
-  await assertServesCurrentUi(host.httpBase);
-  browser = await Browser.launch();
-  cleanup.add('chromium', () => browser.close());
+  ({ host, browser } = await startHostAndBrowser(cleanup, { name: 'Garden' }));
 });
 after(() => cleanup.run());
 

@@ -1,4 +1,4 @@
-// Shared harness of the phone page's end-to-end tests (not a test file itself).
+// Shared harness of the end-to-end tests of the phone page, ui/e2e and ui/e2e-sync (not a test file itself): the one CDP client.
 //
 // Everything real, everything on 127.0.0.1: the `partyline host` binary (target/debug/partyline,
 // driven through its --json event lines and its stdin commands), headless Chromium driven over
@@ -124,11 +124,12 @@ async function stopChild(child, { gracefully, ms = 5000, group = false } = {}) {
  * `events` every later event line (parsed), in order.
  */
 export class Host {
-  static async start({ maxMembers, open, name } = {}) {
+  static async start({ maxMembers, open, name, media } = {}) {
     const args = ['host', '--bind', '127.0.0.1', '--port', '0', '--json', '--no-mdns', '--no-qr'];
     if (maxMembers != null) args.push('--max-members', String(maxMembers));
     if (open) args.push('--open');
     if (name) args.push('--name', name);
+    if (media) args.push('--media', media); // the shared folder (SyncPlay)
     const child = spawn(BIN, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const h = new Host(child);
     const info = await within(10000, 'the host to print its JSON line', h._firstLine);
@@ -194,21 +195,21 @@ export class Host {
 
 /**
  * The host serves the page embedded at build time: a stale binary would test stale files. Checks
- * that every page file it serves (`/` = ui/phone/index.html, `/<name>` for the .js and .css files of
- * ui/phone and ui/shared) is byte for byte what is on disk. Files it does not serve (404) are skipped.
+ * that every page file it serves (`/` = ui/phone/index.html, `/<name>` for the other files of
+ * ui/phone, `/shared/<name>` for those of ui/shared; Node's .mjs files are not served) is byte for
+ * byte what is on disk; one it does not serve (404) is stale too.
  */
 export async function assertServesCurrentUi(base) {
-  const files = [['/', 'ui/phone/index.html']];
-  for (const dir of ['ui/phone', 'ui/shared']) {
+  const files = [];
+  for (const [dir, prefix] of [['ui/phone', '/'], ['ui/shared', '/shared/']]) {
     for (const f of readdirSync(join(ROOT, dir)).sort()) {
-      if (/\.(js|css)$/.test(f)) files.push(['/' + f, dir + '/' + f]);
+      if (/\.(html|js|css|svg)$/.test(f)) files.push([prefix === '/' && f === 'index.html' ? '/' : prefix + f, dir + '/' + f]);
     }
   }
   const stale = [];
   for (const [path, file] of files) {
     const res = await within(5000, 'GET ' + path, fetch(base + path));
     const served = await res.text();
-    if (res.status === 404) continue;
     const disk = readFileSync(join(ROOT, file), 'utf8');
     if (served !== disk) stale.push(`${file} (${disk.length} chars on disk, ${served.length} served)`);
   }
@@ -370,11 +371,15 @@ class CDP {
   }
 }
 
-/** Headless Chromium with a fresh profile; `newPage()` opens a page in its own browser context. */
+/**
+ * Headless Chromium with a fresh profile; `newPage()` opens a page in its own browser context.
+ * `autoplay`: media may play without a gesture (SyncPlay's timing tests; `tap` is still a gesture).
+ */
 export class Browser {
-  static async launch() {
+  static async launch({ autoplay = false } = {}) {
     const profile = mkdtempSync(join(tmpdir(), 'partyline-e2e-chrome-'));
     const child = spawn(CHROMIUM, [
+      ...(autoplay ? ['--autoplay-policy=no-user-gesture-required'] : []),
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run',
       '--disable-component-update', '--disable-sync', '--disable-quic', '--disable-extensions',
       '--disable-features=Translate,MediaRouter,OptimizationHints',
@@ -479,8 +484,9 @@ export class Page {
     if (r.errorText) throw new Error(`navigation to ${url} failed: ${r.errorText}`);
     await within(10000, 'load of ' + url, loaded);
   }
-  async eval(expr) {
-    const r = await this.send('Runtime.evaluate', { expression: expr, returnByValue: true, awaitPromise: true });
+  /** Evaluates `expr` in the page; `userGesture`: as if inside a tap (it unlocks sound). */
+  async eval(expr, userGesture = false) {
+    const r = await this.send('Runtime.evaluate', { expression: expr, returnByValue: true, awaitPromise: true, userGesture });
     if (r.exceptionDetails) {
       const d = r.exceptionDetails;
       throw new Error('in page: ' + ((d.exception && d.exception.description) || d.text) + ' ← ' + expr);
@@ -522,6 +528,10 @@ export class Page {
       await this.send('Input.dispatchMouseEvent', { type, x: box.x, y: box.y, button: 'left', clickCount: 1 });
     }
   }
+  /** A tap: the element's click() run as a user gesture (it unlocks sound, as on a phone). */
+  async tap(testid) {
+    await this.eval(`${q(testid)}.click()`, true);
+  }
   connectionState() {
     return this.eval(`(${q('connection-state')} || {}).dataset?.state || null`);
   }
@@ -539,19 +549,41 @@ export class Page {
       latency: e.querySelector('[data-testid="latency"]').textContent,
       device: (e.querySelector('[data-testid="member-device"]') || {}).textContent || '' }))`);
   }
-  /** Saves a 390×844 PNG to tests/output/phone/<name>.png (scrolled to the top first). */
-  async shot(name) {
+  /**
+   * Saves a 390×844 PNG to tests/output/phone/<name>.png, scrolled to the top first unless
+   * `scroll` is false; `dark`: in the dark color scheme (then back to light).
+   */
+  async shot(name, { dark = false, scroll = true } = {}) {
     mkdirSync(SHOTS, { recursive: true });
-    await this.eval('window.scrollTo(0, 0); document.activeElement && document.activeElement.blur && document.activeElement.blur(); true');
-    await sleep(100);
+    if (scroll) await this.eval('window.scrollTo(0, 0); document.activeElement && document.activeElement.blur && document.activeElement.blur(); true');
+    if (dark) await this.send('Emulation.setEmulatedMedia', { features: [{ name: 'prefers-color-scheme', value: 'dark' }] });
+    await sleep(dark ? 200 : 100);
     const { data } = await this.send('Page.captureScreenshot', { format: 'png' });
+    if (dark) await this.send('Emulation.setEmulatedMedia', { features: [{ name: 'prefers-color-scheme', value: 'light' }] });
     const file = join(SHOTS, name + '.png');
     writeFileSync(file, Buffer.from(data, 'base64'));
     return file;
   }
+  async close() {
+    await this.cdp.send('Target.closeTarget', { targetId: this.targetId });
+  }
   assertNoErrors() {
     assert.deepEqual(this.errors, [], 'expected no uncaught exceptions in the page, got ' + show(this.errors));
   }
+}
+
+/**
+ * The usual start of a test file: a host (`Host.start(options)`) whose page files are checked
+ * against the disk, and Chromium, both stopped by `cleanup`.
+ */
+export async function startHostAndBrowser(cleanup, options) {
+  requireEnvironment();
+  const host = await Host.start(options);
+  cleanup.add('host', () => host.stop());
+  await assertServesCurrentUi(host.httpBase);
+  const browser = await Browser.launch();
+  cleanup.add('chromium', () => browser.close());
+  return { host, browser };
 }
 
 /** Opens `url`, types `name` (and `code`, if given) and taps Join. */

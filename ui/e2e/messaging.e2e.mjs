@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  Browser, Cleanup, Host, Proxy, WsMember, assertServesCurrentUi, joinFromPage, requireEnvironment, SHOTS, sleep, waitUntil,
+  Cleanup, Proxy, SHOTS, WsMember, joinFromPage, sleep, startHostAndBrowser, waitUntil,
 } from './harness.mjs';
 
 const cleanup = new Cleanup();
@@ -18,12 +18,7 @@ let host;
 let browser;
 
 before(async () => {
-  requireEnvironment();
-  host = await Host.start({ name: 'Rooftop' });
-  cleanup.add('host', () => host.stop());
-  await assertServesCurrentUi(host.httpBase);
-  browser = await Browser.launch();
-  cleanup.add('chromium', () => browser.close());
+  ({ host, browser } = await startHostAndBrowser(cleanup, { name: 'Rooftop' }));
 });
 after(() => cleanup.run());
 

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  Browser, Cleanup, Host, WsMember, assertServesCurrentUi, requireEnvironment, waitUntil,
+  Cleanup, WsMember, startHostAndBrowser, waitUntil,
 } from './harness.mjs';
 
 const cleanup = new Cleanup();
@@ -14,12 +14,7 @@ let host;
 let browser;
 
 before(async () => {
-  requireEnvironment();
-  host = await Host.start({ name: 'Rooftop' });
-  cleanup.add('host', () => host.stop());
-  await assertServesCurrentUi(host.httpBase);
-  browser = await Browser.launch();
-  cleanup.add('chromium', () => browser.close());
+  ({ host, browser } = await startHostAndBrowser(cleanup, { name: 'Rooftop' }));
 });
 after(() => cleanup.run());
 

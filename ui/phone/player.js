@@ -1,9 +1,10 @@
-// SyncPlay on the phone: the media element glue and the "Now playing" panel.
-// The math (clock filter, positions, start planning, correction tiers) is in /syncplay.js.
+// SyncPlay on the phone: the playback engine. It plays along with the group on one media
+// element, corrects drift, learns this device's start and seek latencies and reports
+// `playback.progress`; the math (clock filter, positions, start planning, correction tiers) is in
+// ../shared/syncplay.js, the "Now playing" panel in now-playing.js, the sound unlock in unlock.js.
 //
 // One <video playsinline> element (#np-media) plays every entry, audio or video: mobile browsers
 // unlock sound per element, on a user gesture, so the same element is reused for the whole party.
-// The first tap anywhere (the join button) unlocks it and an AudioContext.
 //
 //   createSyncClock()         the clock filter to give PartylineClient ({ clock })
 //   attachSyncPlay(client)    plays along with the group; returns the controller
@@ -14,15 +15,16 @@ import {
   SYNC_DEFAULTS,
   SyncClock,
   correction,
-  describeSync,
-  formatTime,
   mediaTarget,
   planStart,
   sameTrajectory,
   syncError,
   targetPosition,
   toLocalMs,
-} from '/syncplay.js';
+} from '../shared/syncplay.js';
+import { TIMING } from '../shared/wire.js';
+import { bindControls, renderPanel, renderTime } from './now-playing.js';
+import { markUnlocked, setUnlockTarget } from './unlock.js';
 
 const $ = (id) => document.getElementById(id);
 const STORE = {
@@ -56,98 +58,7 @@ export function createSyncClock() {
   return new SyncClock();
 }
 
-// ---- sound unlock (iOS/Android need a user gesture before audio plays) -------------------------
-
-let audioCtx = null;
-let unlocked = false;
-let current = null; // the attached controller
-
-/** A tiny silent WAV (8 kHz, 8-bit, 50 ms) to play on the element inside the gesture. */
-function silentWav() {
-  const n = 400;
-  const bytes = new Uint8Array(44 + n);
-  const dv = new DataView(bytes.buffer);
-  const str = (o, s) => {
-    for (let i = 0; i < s.length; i++) bytes[o + i] = s.charCodeAt(i);
-  };
-  str(0, 'RIFF');
-  dv.setUint32(4, 36 + n, true);
-  str(8, 'WAVE');
-  str(12, 'fmt ');
-  dv.setUint32(16, 16, true);
-  dv.setUint16(20, 1, true);
-  dv.setUint16(22, 1, true);
-  dv.setUint32(24, 8000, true);
-  dv.setUint32(28, 8000, true);
-  dv.setUint16(32, 1, true);
-  dv.setUint16(34, 8, true);
-  str(36, 'data');
-  dv.setUint32(40, n, true);
-  bytes.fill(128, 44);
-  let bin = '';
-  for (let i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
-  return 'data:audio/wav;base64,' + btoa(bin);
-}
-
-function unlockAudio() {
-  try {
-    const AC = window.AudioContext || window.webkitAudioContext;
-    if (AC) {
-      if (!audioCtx) audioCtx = new AC();
-      if (audioCtx.state === 'suspended') audioCtx.resume();
-      const buf = audioCtx.createBuffer(1, 1, 22050);
-      const src = audioCtx.createBufferSource();
-      src.buffer = buf;
-      src.connect(audioCtx.destination);
-      src.start(0);
-    }
-  } catch (e) {
-    /* no Web Audio: the media element alone */
-  }
-  const media = $('np-media');
-  if (!media) return;
-  if (current && current.playFromGesture()) {
-    unlocked = true;
-    return;
-  }
-  // Nothing to play yet: play silence (or the parked entry, muted) so that the element is unlocked.
-  const parked = !!media.getAttribute('src');
-  if (!parked) media.src = silentWav();
-  const wasMuted = media.muted;
-  if (parked) media.muted = true;
-  const p = media.play();
-  const done = () => {
-    if (!current || !current.wantsPlaying()) media.pause();
-    media.muted = wasMuted;
-    if (!parked && media.getAttribute('src') && media.getAttribute('src').startsWith('data:')) {
-      media.removeAttribute('src');
-      media.load();
-    }
-  };
-  if (p && typeof p.then === 'function') {
-    p.then(() => {
-      unlocked = true;
-      done();
-      if (current) current.onUnlocked();
-    }).catch(() => {
-      media.muted = wasMuted;
-    });
-  } else {
-    unlocked = true;
-    done();
-  }
-}
-
-for (const type of ['click', 'touchend', 'keydown']) {
-  document.addEventListener(type, (e) => {
-    if (!unlocked && e.isTrusted !== false) unlockAudio();
-  }, true);
-}
-
-function neverActivated() {
-  const ua = navigator.userActivation;
-  return !!ua && !ua.hasBeenActive;
-}
+let current = null; // the attached player
 
 // ---- the controller -----------------------------------------------------------------------------
 
@@ -285,32 +196,7 @@ class SyncPlayer {
       this.report('error');
     });
     on('durationchange', () => this.render());
-    const ui = (id, type, fn) => {
-      const e = $(id);
-      if (!e) return;
-      e.addEventListener(type, fn);
-      this.offs.push(() => e.removeEventListener(type, fn));
-    };
-    ui('ctl-play', 'click', () => this.command(this.group && this.group.state === 'playing' ? 'pause' : 'play'));
-    ui('ctl-prev', 'click', () => this.command('previous'));
-    ui('ctl-next', 'click', () => this.command('next'));
-    ui('np-progress', 'click', (e) => {
-      if (!this.can('playback') || !this.group || this.group.state === 'idle') return;
-      const dur = this.media.duration;
-      if (!Number.isFinite(dur)) return;
-      const r = e.currentTarget.getBoundingClientRect();
-      const f = clamp((e.clientX - r.left) / r.width, 0, 1);
-      this.command('seek', { position: Math.round(f * dur * 1000) });
-    });
-    ui('enable-sound', 'click', () => {
-      unlockAudio();
-      this.render();
-    });
-    ui('output-delay-minus', 'click', () => this.setOutputDelay(this.outputDelay - 10));
-    ui('output-delay-plus', 'click', () => this.setOutputDelay(this.outputDelay + 10));
-    ui('output-delay', 'change', (e) => this.setOutputDelay(parseFloat(e.target.value)));
-    ui('library-list', 'click', (e) => this.listClick(e));
-    ui('queue-list', 'click', (e) => this.listClick(e));
+    this.offs.push(...bindControls(this));
     const vis = () => {
       if (document.visibilityState === 'visible' && this.group) this.apply();
     };
@@ -368,7 +254,7 @@ class SyncPlayer {
     const prev = this.group;
     if (prev && typeof s.revision === 'number' && s.revision < prev.revision) return;
     this.group = s;
-    this.client.setPingInterval(s.state === 'idle' ? 5000 : this.client.clock.samples && this.client.clock.samples.length < 24 ? 1000 : 2000);
+    this.client.setPingInterval(s.state === 'idle' ? TIMING.probeInterval : this.client.clock.samples && this.client.clock.samples.length < 24 ? 1000 : 2000);
     const unchanged = prev && this.loaded && this.loaded.entryId === s.entryId && sameTrajectory(prev, s, this.serverNowUs(), 1);
     if (unchanged && s.state !== 'waiting') {
       if (this.active === prev) this.active = s;
@@ -561,7 +447,7 @@ class SyncPlayer {
     this.settleUntil = this.now() + SETTLE_MS;
     if (p && typeof p.then === 'function') {
       p.then(() => {
-        unlocked = true;
+        markUnlocked();
         if (this.status !== 'buffering') this.setStatus('playing');
         this.settleUntil = this.now() + SETTLE_MS;
         this.report('playing');
@@ -717,15 +603,6 @@ class SyncPlayer {
     if (!this.client.sendSyncplayCommand(name, fields)) this.showNotice("Not connected: try again in a moment.");
   }
 
-  listClick(e) {
-    const btn = e.target.closest('button[data-action]');
-    if (!btn) return;
-    const a = btn.dataset.action;
-    if (a === 'play') this.command('play', { itemId: btn.dataset.itemId });
-    else if (a === 'queue') this.command('queue.add', { itemId: btn.dataset.itemId });
-    else if (a === 'remove') this.command('queue.remove', { entryId: btn.dataset.entryId });
-  }
-
   setOutputDelay(ms) {
     if (!Number.isFinite(ms)) ms = 0;
     this.outputDelay = clamp(Math.round(ms), 0, 2000);
@@ -748,159 +625,19 @@ class SyncPlayer {
   }
 
   render() {
-    const panel = $('now-playing');
-    if (!panel) return;
-    const s = this.group;
-    const active = !!(s && s.state !== 'idle' && s.entryId);
-    const visible = active || this.items.length > 0;
-    panel.hidden = !visible;
-    $('np-lists').hidden = !visible;
-    if (!visible) return;
-    const item = s && s.itemId ? this.library.get(s.itemId) : null;
-    $('np-title').textContent = active ? (item ? item.title : 'Loading…') : 'Nothing playing';
-    panel.dataset.state = s ? s.state : 'idle';
-    panel.dataset.status = this.status;
-    const STATE = { waiting: 'Getting ready…', paused: 'Paused', playing: 'Playing', idle: '' };
-    const dur = this.media.duration;
-    const finished = active && s.state === 'playing' && Number.isFinite(dur) && targetPosition(s, this.serverNowUs()) >= dur * 1000;
-    $('np-state').textContent = finished ? 'Finished' : active ? STATE[s.state] || s.state : this.can('playback') ? 'Pick something from the library.' : 'The host will pick the music.';
-    $('np-state').dataset.state = s ? s.state : 'idle';
-    const blocked = this.status === 'blocked' || (active && !unlocked && neverActivated());
-    $('enable-sound').hidden = !blocked;
-    const badgeStatus = blocked ? 'blocked' : this.status === 'error' ? 'error' : this.status === 'buffering' ? 'buffering'
-      : this.status === 'seeking' ? 'seeking' : s && s.state === 'playing' && this.status === 'playing' ? 'playing' : 'other';
-    const b = describeSync(this.error, badgeStatus);
-    const badge = $('sync-badge');
-    badge.textContent = b.text;
-    badge.dataset.kind = b.kind;
-    badge.hidden = !b.text;
-    if (Number.isFinite(this.error)) badge.dataset.errorMs = String(Math.round(this.error * 10) / 10);
-    else delete badge.dataset.errorMs;
-    // controls
-    const canPlay = this.can('playback');
-    const canQueue = this.can('queue');
-    $('np-controls').hidden = !canPlay || !active;
-    const playing = s && s.state === 'playing';
-    const pb = $('ctl-play');
-    pb.dataset.action = playing ? 'pause' : 'play';
-    pb.setAttribute('aria-label', playing ? 'Pause' : 'Play');
-    pb.innerHTML = playing ? ICON.pause : ICON.play;
-    $('np-progress').classList.toggle('seekable', canPlay && active);
-    if (document.activeElement !== $('output-delay')) $('output-delay').value = String(this.outputDelay);
-    $('output-delay-summary').textContent = this.outputDelay + ' ms';
-    const n = this.notice && this.notice.until > this.now() ? this.notice.text : '';
-    $('np-notice').textContent = n;
-    $('np-notice').hidden = !n;
-    this.renderTime();
-    this.renderLists(canPlay, canQueue);
+    renderPanel(this);
   }
 
   renderTime() {
-    const s = this.group;
-    const bar = $('np-bar');
-    if (!bar) return;
-    const active = !!(s && s.state !== 'idle' && s.entryId);
-    const dur = this.media.duration;
-    let pos = active ? targetPosition(s, this.serverNowUs()) : 0;
-    if (Number.isFinite(dur)) pos = Math.min(pos, dur * 1000);
-    $('np-position').textContent = active ? formatTime(pos) : '0:00';
-    $('np-duration').textContent = Number.isFinite(dur) && active ? formatTime(dur * 1000) : '–:––';
-    bar.style.width = Number.isFinite(dur) && dur > 0 && active ? ((pos / (dur * 1000)) * 100).toFixed(2) + '%' : '0%';
-    $('np-progress').setAttribute('aria-valuenow', String(Math.round(pos / 1000)));
-    if (this.status === 'playing' || this.status === 'seeking') {
-      const b = describeSync(this.error, this.status === 'seeking' ? 'seeking' : s && s.state === 'playing' ? 'playing' : 'other');
-      const badge = $('sync-badge');
-      if (badge.textContent !== b.text) {
-        badge.textContent = b.text;
-        badge.dataset.kind = b.kind;
-        badge.hidden = !b.text;
-      }
-      if (Number.isFinite(this.error)) badge.dataset.errorMs = String(Math.round(this.error * 10) / 10);
-    }
-    if (this.notice && this.notice.until <= this.now() && !$('np-notice').hidden) {
-      this.notice = null;
-      $('np-notice').hidden = true;
-    }
-  }
-
-  renderLists(canPlay, canQueue) {
-    const s = this.group;
-    const queue = (s && Array.isArray(s.queue) && s.queue) || [];
-    // Rebuilt only when something shown changed (a library can hold 300 items).
-    const sig = JSON.stringify([this.items, queue, canPlay, canQueue, s && s.state !== 'idle' ? s.entryId : null]);
-    if (sig === this.listSig) return;
-    this.listSig = sig;
-    const ql = $('queue-list');
-    ql.textContent = '';
-    for (const q of queue) {
-      const it = this.library.get(q.itemId);
-      const li = document.createElement('li');
-      li.className = 'np-row';
-      li.setAttribute('data-testid', 'queue-entry');
-      li.dataset.entryId = q.entryId;
-      const now = s && q.entryId === s.entryId && s.state !== 'idle';
-      if (now) li.setAttribute('data-current', '');
-      const t = document.createElement('span');
-      t.className = 'np-row-title';
-      t.textContent = (it ? it.title : q.itemId);
-      if (now) {
-        const tag = document.createElement('span');
-        tag.className = 'badge';
-        tag.textContent = 'Now';
-        t.append(tag);
-      }
-      li.append(t);
-      if (canQueue) li.append(rowButton('Remove', 'remove', 'queue-remove', { entryId: q.entryId }));
-      ql.append(li);
-    }
-    $('queue-empty').hidden = queue.length > 0;
-    const ll = $('library-list');
-    ll.textContent = '';
-    for (const it of this.items) {
-      const li = document.createElement('li');
-      li.className = 'np-row';
-      li.setAttribute('data-testid', 'library-item');
-      li.dataset.itemId = it.id;
-      const t = document.createElement('span');
-      t.className = 'np-row-title';
-      t.textContent = it.title;
-      li.append(t);
-      if (canPlay) li.append(rowButton('Play', 'play', 'library-play', { itemId: it.id }));
-      if (canQueue) li.append(rowButton('Queue', 'queue', 'library-queue', { itemId: it.id }));
-      ll.append(li);
-    }
-    $('library-section').hidden = this.items.length === 0;
-    $('library-count').textContent = String(this.items.length);
-    if (!this.libraryOpened && this.items.length) {
-      // A short library starts open; a long one stays out of the way of the people and the chat.
-      this.libraryOpened = true;
-      $('library-section').open = this.items.length <= 6;
-    }
-    $('queue-section').hidden = queue.length === 0 && !canQueue;
+    renderTime(this);
   }
 }
-
-function rowButton(text, action, testid, data) {
-  const b = document.createElement('button');
-  b.type = 'button';
-  b.className = 'small';
-  b.textContent = text;
-  b.dataset.action = action;
-  b.setAttribute('data-testid', testid);
-  for (const k of Object.keys(data)) b.dataset[k] = data[k];
-  return b;
-}
-
-const svg = (d) => '<svg viewBox="0 0 24 24" width="26" height="26" fill="currentColor" aria-hidden="true">' + d + '</svg>';
-const ICON = {
-  play: svg('<path d="M7 4.5v15a1 1 0 0 0 1.5.86l12-7.5a1 1 0 0 0 0-1.72l-12-7.5A1 1 0 0 0 7 4.5z"/>'),
-  pause: svg('<rect x="5.5" y="4" width="4.5" height="16" rx="1"/><rect x="14" y="4" width="4.5" height="16" rx="1"/>'),
-};
 
 /** Plays along with the group on `client` (replacing any previous client's player). */
 export function attachSyncPlay(client) {
   if (current) current.destroy();
   current = new SyncPlayer(client);
+  setUnlockTarget(current);
   window.__partyline = {
     client,
     player: current,

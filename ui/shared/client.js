@@ -2,27 +2,39 @@
 //
 // DOM-free and dependency-injected (WebSocket constructor, timers, clock, randomness) so that the
 // phone page, the desktop app and the Node unit tests all run the same code.
-// Plain ES2020: no class fields, no private names, no `??=`.
+// Plain ES2020: no class fields, no private names, no `??=`. Every close code, limit, version,
+// timing default and error code the host defines comes from wire.js, generated from the Rust side.
+import { CLOSE, ERROR, LIMITS, TIMING, VERSIONS } from './wire.js';
+import { charCount, clip } from './text.js';
 
 /** Close codes after which the client must not reconnect on its own. */
 export const ENDING_CLOSE_CODES = {
-  4001: 'unauthorized',
-  4009: 'replaced',
-  4010: 'kicked',
-  4011: 'closed',
+  [CLOSE.UNAUTHORIZED]: 'unauthorized',
+  [CLOSE.REPLACED]: 'replaced',
+  [CLOSE.KICKED]: 'kicked',
+  [CLOSE.SESSION_CLOSED]: 'closed',
 };
+
+/**
+ * The close code this client uses when it abandons a socket itself (timeout, silent server). Not
+ * one of the host's: 4000 is the first application code and says nothing more than "the client".
+ */
+const CLIENT_DROP = 4000;
+
+/** Chat lines queued while reconnecting: a few thoughts typed in a tunnel, not a backlog. */
+const MAX_QUEUED_CHAT = 20;
 
 /** Default tuning. All durations in milliseconds. */
 export const DEFAULTS = {
-  protocolVersion: 'partyline/1',
-  heartbeatInterval: 5000,
-  pingInterval: 5000,
+  protocolVersion: VERSIONS.partyline,
+  heartbeatInterval: TIMING.heartbeatInterval, // until `hello` says otherwise
+  pingInterval: TIMING.probeInterval, // as often as the host measures the round trip itself
   burstPings: 8,
   burstSpacing: 150,
   backoffBase: 500,
   backoffCap: 10000,
   handshakeTimeout: 10000, // socket open + welcome/resumed
-  deadAfter: 15000, // nothing heard from the server for this long on an open socket: it is dead
+  deadAfter: TIMING.heartbeatTimeout, // nothing heard for as long as the host waits for us: it is dead
   wakeProbeTimeout: 3000, // after wake(): no answer to a probe ping within this: reconnect
   giveUpAfter: 180000, // reconnecting for this long: give up (state `failed`)
   initialGiveUpAfter: 20000, // never connected at all for this long: give up
@@ -266,7 +278,7 @@ export class PartylineClient {
       clockOffset: null, // server − client (ms)
       extensions: false, // true once the server speaks partyline/1
       heartbeatInterval: this.opts.heartbeatInterval,
-      resumeWindow: 120000,
+      resumeWindow: TIMING.resumeWindow,
       lastSeq: 0,
       attempt: 0,
       nextRetryAt: null,
@@ -365,7 +377,7 @@ export class PartylineClient {
     }
   }
 
-  /** Leaves the party for good (sends `leave`; the server closes with 1000). */
+  /** Leaves the party for good (sends `leave`; the server closes with CLOSE.NORMAL). */
   leave(reason) {
     const ws = this._ws;
     this._leaving = true;
@@ -378,7 +390,7 @@ export class PartylineClient {
 
   /** Sends a chat line (extension). Queued while reconnecting. Returns false if impossible. */
   sendChat(text) {
-    const t = String(text == null ? '' : text).trim().slice(0, 1000);
+    const t = clip(String(text == null ? '' : text).trim(), LIMITS.maxChatChars);
     if (!t) return false;
     const c = this.state.connection;
     if (c === 'failed' || c === 'ended') return false;
@@ -386,7 +398,7 @@ export class PartylineClient {
       if (!this.state.extensions) return false;
       return this._send({ type: 'chat', text: t });
     }
-    if (this._chatQueue.length >= 20) return false;
+    if (this._chatQueue.length >= MAX_QUEUED_CHAT) return false;
     this._chatQueue.push(t);
     return true;
   }
@@ -394,13 +406,14 @@ export class PartylineClient {
   // ---- messaging extensions ----------------------------------------------------------------
 
   /**
-   * `presence`: status online | away | busy, text optional (trimmed, up to 64 characters; none
+   * `presence`: status online | away | busy, text optional (trimmed, up to LIMITS.maxPresenceChars; none
    * when online). Returns false when not connected or the status is unknown.
    */
   setPresence(status, text) {
     if (status !== 'online' && status !== 'away' && status !== 'busy') return false;
     if (this._phase !== 'live' || !this.state.extensions) return false;
-    const t = status === 'online' ? '' : String(text == null ? '' : text).replace(/\s+/g, ' ').trim().slice(0, 64);
+    const words = status === 'online' ? '' : String(text == null ? '' : text).replace(/\s+/g, ' ').trim();
+    const t = clip(words, LIMITS.maxPresenceChars);
     const msg = { type: 'presence', status: status };
     if (t) msg.text = t;
     if (!this._send(msg)) return false;
@@ -416,7 +429,7 @@ export class PartylineClient {
    * message id, or null when impossible (not connected, empty text, to self).
    */
   sendDirect(to, text) {
-    const t = String(text == null ? '' : text).trim().slice(0, 1000);
+    const t = clip(String(text == null ? '' : text).trim(), LIMITS.maxChatChars);
     if (!t || !to || to === this.state.selfId) return null;
     if (this._phase !== 'live' || !this.state.extensions) return null;
     this._directSeq += 1;
@@ -428,7 +441,7 @@ export class PartylineClient {
 
   /** Marks host notifications read (they leave the banner) and tells the host (`mark_read`). */
   markRead(ids) {
-    const fresh = (ids || []).map(String).filter((id) => id && id.length <= 64 && !this._readNotes[id]);
+    const fresh = (ids || []).map(String).filter((id) => id && charCount(id) <= LIMITS.maxMessageIdChars && !this._readNotes[id]);
     if (!fresh.length) return false;
     for (const id of fresh) this._readNotes[id] = true;
     this.state.notes = this.state.notes.map((n) => (this._readNotes[n.id] && !n.read ? Object.assign({}, n, { read: true }) : n));
@@ -446,7 +459,7 @@ export class PartylineClient {
   _flushReads() {
     if (this._phase !== 'live' || !this.state.extensions) return;
     while (this._unsentReads.length) {
-      const ids = this._unsentReads.slice(0, 100);
+      const ids = this._unsentReads.slice(0, LIMITS.maxMarkReadIds);
       if (!this._send({ type: 'mark_read', ids: ids })) return;
       this._unsentReads = this._unsentReads.slice(ids.length);
     }
@@ -481,19 +494,7 @@ export class PartylineClient {
   setPingInterval(ms) {
     if (!(ms > 0) || ms === this.opts.pingInterval) return;
     this.opts.pingInterval = ms;
-    if (this._phase === 'live' && this._timers.ping != null) {
-      this._clear('ping');
-      const ping = () => {
-        const p = this._lastPingAt;
-        if (p && this._lastRecvAt < p && this.now() - p > this.opts.deadAfter) {
-          this._drop('server silent');
-          return;
-        }
-        this._sendPing();
-        this._timers.ping = this._setTimeout(ping, this.opts.pingInterval);
-      };
-      this._timers.ping = this._setTimeout(ping, ms);
-    }
+    if (this._phase === 'live' && this._timers.ping != null) this._schedulePing();
   }
 
   /**
@@ -643,14 +644,14 @@ export class PartylineClient {
   /** The socket is broken (timeout, dead): abandon it and reconnect. */
   _drop(why) {
     const wasLive = this._phase === 'live';
-    this._detach(4000, why);
+    this._detach(CLIENT_DROP, why);
     this.state.lastClose = { code: 0, reason: why };
     if (wasLive) this._attempt = 0;
     this._scheduleReconnect();
   }
 
   _teardown() {
-    this._detach(1000, 'bye');
+    this._detach(CLOSE.NORMAL, 'bye');
     for (const k of Object.keys(this._timers)) this._clear(k);
   }
 
@@ -713,19 +714,7 @@ export class PartylineClient {
   _startTimers() {
     this._scheduleHeartbeat();
 
-    const ping = () => {
-      // Dead socket: a ping went out deadAfter ago and nothing at all has come back since.
-      // (Measured from the last ping, so timers throttled in a background tab do not count.)
-      const p = this._lastPingAt;
-      if (p && this._lastRecvAt < p && this.now() - p > this.opts.deadAfter) {
-        this._drop('server silent');
-        return;
-      }
-      this._sendPing();
-      this._timers.ping = this._setTimeout(ping, this.opts.pingInterval);
-    };
-    this._clear('ping');
-    this._timers.ping = this._setTimeout(ping, this.opts.pingInterval);
+    this._schedulePing();
 
     // Clock sync burst: fresh samples for this connection (the phone may have slept).
     this.clock.reset();
@@ -739,6 +728,25 @@ export class PartylineClient {
     };
     this._clear('burst');
     burst();
+  }
+
+  /**
+   * The ping loop: a ping every `pingInterval` (clock samples and this phone's latency). A dead
+   * socket: a ping went out `deadAfter` ago and nothing at all has come back since (measured from
+   * the last ping, so timers throttled in a background tab do not count).
+   */
+  _schedulePing() {
+    this._clear('ping');
+    this._timers.ping = this._setTimeout(() => {
+      this._timers.ping = null;
+      const p = this._lastPingAt;
+      if (p && this._lastRecvAt < p && this.now() - p > this.opts.deadAfter) {
+        this._drop('server silent');
+        return;
+      }
+      this._sendPing();
+      this._schedulePing();
+    }, this.opts.pingInterval);
   }
 
   _scheduleHeartbeat() {
@@ -770,12 +778,34 @@ export class PartylineClient {
     if (!msg || typeof msg !== 'object' || typeof msg.type !== 'string') return;
     if (!this.seq.accept(msg.seq)) return; // replayed duplicate
     this._emit('message', msg);
-    const h = this['_on_' + msg.type];
-    if (typeof h === 'function') h.call(this, msg);
+    const handle = MESSAGE_HANDLERS.get(msg.type);
+    if (handle) handle.call(this, msg);
     this._changed();
   }
 
-  _on_welcome(m) {
+  _upsert(member) {
+    if (!member || member.id == null) return;
+    const c = cleanMember(member);
+    const list = this.state.members;
+    const i = list.findIndex((x) => x.id === c.id);
+    if (i < 0) this.state.members = list.concat([c]);
+    else {
+      if (c.latency == null && list[i].latency != null) c.latency = list[i].latency;
+      this.state.members = list.slice(0, i).concat([c], list.slice(i + 1));
+    }
+  }
+}
+
+/** Nothing more to do: the message reaches whoever listens to `message` (SyncPlay's player, ...). */
+function passOn() {}
+
+/**
+ * What the client does with each message type the host sends (wire.js SERVER_TYPES; dotted ones
+ * too), called with the client as `this` after the message is emitted as `message`. A type
+ * missing here is only emitted.
+ */
+export const MESSAGE_HANDLERS = new Map(Object.entries({
+  welcome(m) {
     const s = this.state;
     s.selfId = m.clientId;
     s.session = Object.assign({}, s.session, m.sessionInfo || {});
@@ -794,18 +824,18 @@ export class PartylineClient {
     } else {
       s.presence = {}; // a snapshot: the presence updates that follow rebuild it
     }
-  }
+  },
 
-  _on_hello(m) {
+  hello(m) {
     const s = this.state;
     s.extensions = true;
     if (m.heartbeatInterval > 0) s.heartbeatInterval = m.heartbeatInterval;
     if (m.resumeWindow > 0) s.resumeWindow = m.resumeWindow;
     if (typeof m.serverTime === 'number') this.clock.addCoarse(m.serverTime / 1000, this.now());
     if (this._phase === 'live' && m.heartbeatInterval > 0) this._scheduleHeartbeat();
-  }
+  },
 
-  _on_resumed(m) {
+  resumed(m) {
     if (m.clientId) this.state.selfId = m.clientId;
     if (m.snapshot) {
       // A fresh welcome + member_list follow: accept them whatever their seq, and replace state.
@@ -815,40 +845,28 @@ export class PartylineClient {
     }
     this.state.extensions = true;
     this._becomeLive();
-  }
+  },
 
-  _on_member_list(m) {
+  member_list(m) {
     if (Array.isArray(m.members)) this.state.members = m.members.filter((x) => x && x.id != null).map(cleanMember);
-  }
+  },
 
-  _upsert(member) {
-    if (!member || member.id == null) return;
-    const c = cleanMember(member);
-    const list = this.state.members;
-    const i = list.findIndex((x) => x.id === c.id);
-    if (i < 0) this.state.members = list.concat([c]);
-    else {
-      if (c.latency == null && list[i].latency != null) c.latency = list[i].latency;
-      this.state.members = list.slice(0, i).concat([c], list.slice(i + 1));
-    }
-  }
-
-  _on_member_joined(m) {
+  member_joined(m) {
     this._upsert(m.member);
-  }
+  },
 
-  _on_member_updated(m) {
+  member_updated(m) {
     this._upsert(m.member);
-  }
+  },
 
-  _on_member_left(m) {
+  member_left(m) {
     const gone = this.state.members.find((x) => x.id === m.memberId);
     if (gone) this._goneNames[gone.id] = gone.name; // a private message may still name them
     this.state.members = this.state.members.filter((x) => x.id !== m.memberId);
     if (this.state.presence[m.memberId]) this._setPresence(m.memberId, 'online', '');
-  }
+  },
 
-  _on_presence_update(m) {
+  presence_update(m) {
     if (m.memberId == null) return;
     const id = String(m.memberId);
     const status = m.status === 'away' || m.status === 'busy' ? m.status : 'online';
@@ -856,9 +874,9 @@ export class PartylineClient {
     this._setPresence(id, status, text);
     if (id === this.state.selfId) this.state.myPresence = { status: status, text: text };
     this._emit('presence', { memberId: id, status: status, text: text });
-  }
+  },
 
-  _on_notification(m) {
+  notification(m) {
     if (m.id == null) return;
     const id = String(m.id);
     if (this.state.notes.some((n) => n.id === id)) return; // replayed on resume: already known
@@ -868,20 +886,20 @@ export class PartylineClient {
     const next = this.state.notes.concat([note]);
     this.state.notes = next.length > this.opts.maxNotes ? next.slice(next.length - this.opts.maxNotes) : next;
     this._emit('notice', note);
-  }
+  },
 
-  _on_direct(m) {
+  direct(m) {
     const p = m.payload;
     if (m.from == null || m.id == null || !p || typeof p.text !== 'string') return; // not a text message
     const key = 'dm:' + m.from + ':' + m.id;
     if (this.state.chat.some((c) => c.id === key)) return;
     const entry = { kind: 'direct', direction: 'in', id: key, seq: m.seq, from: String(m.from), to: this.state.selfId,
-      name: this._nameOf(String(m.from)), text: p.text.slice(0, 1000), timestamp: m.timestamp };
+      name: this._nameOf(String(m.from)), text: clip(p.text, LIMITS.maxChatChars), timestamp: m.timestamp };
     this._pushChat(entry);
     this._emit('direct', entry);
-  }
+  },
 
-  _on_direct_ack(m) {
+  direct_ack(m) {
     const pending = this._pendingDirects[m.id];
     if (!pending) return;
     delete this._pendingDirects[m.id];
@@ -889,38 +907,38 @@ export class PartylineClient {
       from: this.state.selfId, to: pending.to, name: pending.name, text: pending.text, timestamp: m.timestamp };
     this._pushChat(entry);
     this._emit('direct', entry);
-  }
+  },
 
-  _on_latency_update(m) {
+  latency_update(m) {
     const l = m.latencies || {};
     this.state.members = this.state.members.map((x) =>
       typeof l[x.id] === 'number' ? Object.assign({}, x, { latency: l[x.id] }) : x,
     );
-  }
+  },
 
-  _on_session_updated(m) {
+  session_updated(m) {
     this.state.session = Object.assign({}, this.state.session, m.session || {});
-  }
+  },
 
-  _on_chat(m) {
+  chat(m) {
     const chat = this.state.chat;
     if (m.id != null && chat.some((c) => c.id === m.id)) return;
     const entry = { id: m.id, seq: m.seq, from: m.from, name: m.name, text: String(m.text || ''), timestamp: m.timestamp };
     this._pushChat(entry);
     this._emit('chat', entry);
-  }
+  },
 
-  _on_kicked(m) {
+  kicked(m) {
     this._forgetCredentials();
-    this._end({ kind: 'kicked', reason: m.reason || null, closeCode: 4010 });
-  }
+    this._end({ kind: 'kicked', reason: m.reason || null, closeCode: CLOSE.KICKED });
+  },
 
-  _on_session_closed(m) {
+  session_closed(m) {
     this._forgetCredentials();
-    this._end({ kind: 'closed', reason: m.reason || null, closeCode: 4011 });
-  }
+    this._end({ kind: 'closed', reason: m.reason || null, closeCode: CLOSE.SESSION_CLOSED });
+  },
 
-  _on_pong(m) {
+  pong(m) {
     const t3 = this.now();
     const t0 = m.timestamp;
     if (typeof t0 !== 'number' || t3 < t0 || t3 - t0 > 60000) return;
@@ -930,13 +948,13 @@ export class PartylineClient {
     if (typeof m.serverReceiveTime === 'number' && typeof m.serverSendTime === 'number') {
       this.clock.addSample(t0, m.serverReceiveTime, m.serverSendTime, t3);
     }
-  }
+  },
 
-  _on_error(m) {
+  error(m) {
     const code = m.code;
     const details = m.details || {};
     const handshake = this._phase === 'joining' || this._phase === 'resuming' || this._phase === 'opening';
-    if (code === 'resume_failed' || (code === 'invalid_message' && this._phase === 'resuming')) {
+    if (code === ERROR.RESUME_FAILED || (code === ERROR.INVALID_MESSAGE && this._phase === 'resuming')) {
       // Join afresh as the same device (new member; state rebuilt from scratch).
       this._forgetCredentials();
       this.state.members = [];
@@ -944,31 +962,31 @@ export class PartylineClient {
       this._sendJoin();
       return;
     }
-    if (code === 'version_mismatch' && handshake && this.protocolVersion) {
+    if (code === ERROR.VERSION_MISMATCH && handshake && this.protocolVersion) {
       this.protocolVersion = null; // fall back to plain LOUDSYNC 1.0
       this._sendJoin();
       return;
     }
-    if (code === 'unauthorized' && !(details.reason === 'syncplay' && this._phase === 'live')) {
+    if (code === ERROR.UNAUTHORIZED && !(details.reason === 'syncplay' && this._phase === 'live')) {
       this._forgetCredentials();
       const locked = details.reason === 'locked';
       this._end({ kind: locked ? 'locked' : 'unauthorized', reason: m.message || null, details });
       return;
     }
-    if (code === 'session_full') {
+    if (code === ERROR.SESSION_FULL) {
       this._end({ kind: 'full', reason: m.message || null, details });
       return;
     }
-    if (code === 'already_joined') {
-      this._end({ kind: 'replaced', reason: m.message || null, details, closeCode: 4009 });
+    if (code === ERROR.ALREADY_JOINED) {
+      this._end({ kind: 'replaced', reason: m.message || null, details, closeCode: CLOSE.REPLACED });
       return;
     }
-    if (code === 'session_not_found' && handshake) {
+    if (code === ERROR.SESSION_NOT_FOUND && handshake) {
       this._forgetCredentials();
       this._end({ kind: 'not_found', reason: m.message || null, details });
       return;
     }
-    if (code === 'recipient_unavailable' && details.id != null && this._pendingDirects[details.id]) {
+    if (code === ERROR.RECIPIENT_UNAVAILABLE && details.id != null && this._pendingDirects[details.id]) {
       const pending = this._pendingDirects[details.id];
       delete this._pendingDirects[details.id];
       const entry = { kind: 'direct-failed', id: 'dm-failed:' + details.id, to: pending.to, name: pending.name,
@@ -978,5 +996,13 @@ export class PartylineClient {
       return;
     }
     this._emit('servererror', m);
-  }
-}
+  },
+  subscriptions: passOn,
+  broadcast: passOn,
+  broadcast_ack: passOn,
+  'voice.signal': passOn,
+  'syncplay.state': passOn,
+  'syncplay.queue': passOn,
+  'library.update': passOn,
+  'remote.command': passOn,
+}));

@@ -17,22 +17,11 @@ use serde_json::json;
 use crate::Shared;
 use crate::auth::{self, CodeBudget, CodeTry, KeyCheck};
 
-/// The phone client, embedded in the binary: a party needs no internet and no build step.
-const INDEX_HTML: &str = include_str!("../../../ui/phone/index.html");
-const APP_JS: &str = include_str!("../../../ui/phone/app.js");
-const STYLE_CSS: &str = include_str!("../../../ui/phone/style.css");
-const CLIENT_JS: &str = include_str!("../../../ui/shared/client.js");
-const PLAYER_JS: &str = include_str!("../../../ui/phone/player.js");
-const SYNCPLAY_JS: &str = include_str!("../../../ui/shared/syncplay.js");
+mod assets;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
-        .route("/", get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }))
-        .route("/app.js", get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }))
-        .route("/client.js", get(|| async { asset("text/javascript; charset=utf-8", CLIENT_JS) }))
-        .route("/style.css", get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }))
-        .route("/player.js", get(|| async { asset("text/javascript; charset=utf-8", PLAYER_JS) }))
-        .route("/syncplay.js", get(|| async { asset("text/javascript; charset=utf-8", SYNCPLAY_JS) }))
+        .merge(assets::routes())
         .route("/api/info", get(info))
         .route("/api/join", get(room_code))
         .route("/ws", get(crate::upgrade::upgrade))
@@ -134,10 +123,6 @@ async fn media_key(
         KeyCheck::Refused => (StatusCode::UNAUTHORIZED, "A join key is needed (?token=)\n").into_response(),
         _ => next.run(request).await,
     }
-}
-
-fn asset(content_type: &'static str, body: &'static str) -> Response {
-    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body).into_response()
 }
 
 async fn info(State(shared): State<Arc<Shared>>) -> Response {
