@@ -1,6 +1,8 @@
 //! `partyline host` is usable by a script and by a person: `--json` prints one line with what a
 //! client needs, a client joins with it, and Ctrl-C ends the party cleanly (session_closed to
 //! every member) before the process exits 0. A bad flag gets a clear error and a failure code.
+//! What guests choose (names, chat, presence words) reaches the host's terminal with its control
+//! characters shown escaped, never obeyed, while `--json` lines keep it exactly.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -131,6 +133,70 @@ async fn stdin_commands_and_event_lines() {
     assert!(stderr.contains("no member with id nobody"), "volume for an unknown member: {stderr}");
     assert!(stderr.contains("Kickee uses a LOUDSYNC 1.0 client, which takes no remote commands"), "{stderr}");
     assert!(stderr.contains(&format!("{id}  Kickee (Connected, iPhone")), "members shows the device: {stderr}");
+}
+
+/// A guest named to forge a line ("Bob", CR, erase-line, "- Alice left (Kicked)", an OSC window
+/// title) and chatting in escape sequences cannot reach the host's terminal: its human output
+/// holds no ESC, CR or BEL, no line that starts as the forged one, and shows the name escaped;
+/// the JSON event lines carry the exact text.
+#[tokio::test]
+async fn guest_text_cannot_forge_the_host_terminal() {
+    use std::io::{Read, Write};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_partyline"))
+        .args(["host", "--bind", "127.0.0.1", "--json", "--no-mdns", "--no-qr"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("partyline starts");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let human = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        stderr.read_to_end(&mut all).unwrap();
+        String::from_utf8(all).unwrap()
+    });
+    let events = lines_of(child.stdout.take().unwrap());
+    let info = wait_line(&events, "the host's info line", |v| v["wsUrl"].is_string());
+
+    let name = "Bob\r\x1b[2K- Alice left (Kicked)\x1b]0;pwned\x07";
+    let chat = "\x1b[31mred\x1b[0m\r- Carol left (Kicked)\x1b]0;chat\x07\u{202e}desrever";
+    let away = "\x1b[8mhidden\x08";
+    let url = format!("{}?token={}", info["wsUrl"].as_str().unwrap(), info["joinKey"].as_str().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let join = json!({"type": "join", "timestamp": 1, "sessionId": info["sessionId"], "protocolVersion": "partyline/1",
+        "deviceInfo": {"id": "cli-forger", "name": name, "type": "client"}});
+    ws.send(Message::text(join.to_string())).await.unwrap();
+    assert_eq!(next_json(&mut ws).await["type"], "welcome");
+    ws.send(Message::text(json!({"type": "chat", "timestamp": 2, "text": chat}).to_string())).await.unwrap();
+    ws.send(Message::text(json!({"type": "presence", "timestamp": 3, "status": "away", "text": away}).to_string()))
+        .await
+        .unwrap();
+
+    let joined = wait_line(&events, "the forger's join", |v| v["event"] == "member_joined");
+    assert_eq!(joined["name"].as_str(), Some(name), "the JSON line keeps the name exactly: {joined}");
+    let said = wait_line(&events, "the forger's chat", |v| v["event"] == "chat");
+    assert_eq!(said["text"].as_str(), Some(chat), "the JSON line keeps the chat exactly: {said}");
+    wait_line(&events, "the forger's presence", |v| v["event"] == "presence");
+    writeln!(stdin, "members").unwrap();
+    writeln!(stdin, "close").unwrap();
+    let exit = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    assert!(exit.success(), "exit {exit:?}");
+    let human = human.join().unwrap();
+
+    for (c, what) in [('\x1b', "ESC"), ('\r', "CR"), ('\x07', "BEL"), ('\x08', "BS"), ('\u{202e}', "RLO")] {
+        assert!(!human.contains(c), "expected no {what} in the host's output, got {human:?}");
+    }
+    let forged: Vec<&str> =
+        human.lines().filter(|line| line.starts_with("- Alice") || line.starts_with("- Carol")).collect();
+    assert!(forged.is_empty(), "expected no forged line, got {forged:?} in {human:?}");
+    let shown = r"Bob\r\x1b[2K- Alice left (Kicked)\x1b]0;pwned\x07";
+    assert!(human.contains(&format!("+ {shown} joined")), "expected the name shown escaped, got {human:?}");
+    assert!(
+        human.contains(r"\x1b[31mred\x1b[0m\r- Carol left (Kicked)\x1b]0;chat\x07\u{202e}desrever"),
+        "expected the chat shown escaped, got {human:?}"
+    );
+    assert!(human.contains(r"is Away: \x1b[8mhidden\x08"), "expected the presence shown escaped, got {human:?}");
 }
 
 /// A port that is taken is an error that names the address, and a failure exit code.
