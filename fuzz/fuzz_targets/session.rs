@@ -27,7 +27,9 @@ use std::collections::HashMap;
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use partyline_protocol::{DecodeError, LibraryItem, NotificationLevel, Permissions, decode};
+use partyline_protocol::{
+    ClientMessage, DecodeError, LibraryItem, NotificationLevel, PARTYLINE_V1, Permissions, decode,
+};
 use partyline_session::{Config, ConnId, SECOND, Session, Time, Transmit};
 use serde_json::{Value, json};
 
@@ -366,11 +368,13 @@ impl Run {
             }
             Step::Send { conn, message } => {
                 let Some(conn) = self.conn(conn) else { return };
-                let text = self.render(conn, message);
+                let text = self.render(message);
+                self.note_version(conn, &text);
                 api::text(&mut self.session, now, conn, &text);
             }
             Step::Raw { conn, text } => {
                 let Some(conn) = self.conn(conn) else { return };
+                self.note_version(conn, &text);
                 api::text(&mut self.session, now, conn, &text);
             }
             Step::Binary { conn } => {
@@ -454,12 +458,21 @@ impl Run {
         self.now = self.now.max(until);
     }
 
+    /// What a join or resume on `conn` asks for, as the session will read it (templated or raw).
+    fn note_version(&mut self, conn: ConnId, text: &str) {
+        let asked_ext = match decode(text) {
+            Ok(ClientMessage::Join(join)) => join.protocol_version.as_deref() == Some(PARTYLINE_V1),
+            Ok(ClientMessage::Resume(_)) => true,
+            _ => return,
+        };
+        self.state.get_mut(&conn).expect("known conn").asked_ext = asked_ext;
+    }
+
     /// A valid message of the template's type with its fuzzed fields, as JSON text.
-    fn render(&mut self, conn: ConnId, message: Template) -> String {
+    fn render(&self, message: Template) -> String {
         let ts = 1_706_889_600_000u64;
         let value = match message {
             Template::Join { device, name, ext, right_session } => {
-                self.state.get_mut(&conn).expect("known conn").asked_ext = ext;
                 let mut v = json!({"type": "join", "timestamp": ts,
                     "sessionId": if right_session { "party1" } else { "other" },
                     "deviceInfo": {"id": DEVICES[usize::from(device) % DEVICES.len()], "name": name.text(), "type": "client"}});
@@ -469,7 +482,6 @@ impl Run {
                 v
             }
             Template::Resume { member, right_secret, last_seq } => {
-                self.state.get_mut(&conn).expect("known conn").asked_ext = true;
                 let (id, secret) = self
                     .members
                     .get(usize::from(member) % self.members.len().max(1))
