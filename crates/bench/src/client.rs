@@ -197,14 +197,15 @@ impl Run {
     }
 }
 
-const OP_CONT: u8 = 0x0;
-const OP_TEXT: u8 = 0x1;
-const OP_CLOSE: u8 = 0x8;
-const OP_PING: u8 = 0x9;
-const OP_PONG: u8 = 0xA;
+pub(crate) const OP_CONT: u8 = 0x0;
+pub(crate) const OP_TEXT: u8 = 0x1;
+pub(crate) const OP_BINARY: u8 = 0x2;
+pub(crate) const OP_CLOSE: u8 = 0x8;
+pub(crate) const OP_PING: u8 = 0x9;
+pub(crate) const OP_PONG: u8 = 0xA;
 
 /// Appends a masked client frame.
-fn encode(out: &mut Vec<u8>, opcode: u8, payload: &[u8], mask: [u8; 4]) {
+pub(crate) fn encode(out: &mut Vec<u8>, opcode: u8, payload: &[u8], mask: [u8; 4]) {
     out.push(0x80 | opcode);
     let len = payload.len();
     if len < 126 {
@@ -221,14 +222,14 @@ fn encode(out: &mut Vec<u8>, opcode: u8, payload: &[u8], mask: [u8; 4]) {
 }
 
 /// A parsed frame header: FIN, opcode, header length, payload length.
-struct Header {
-    fin: bool,
-    opcode: u8,
-    header: usize,
-    len: usize,
+pub(crate) struct Header {
+    pub fin: bool,
+    pub opcode: u8,
+    pub header: usize,
+    pub len: usize,
 }
 
-fn parse_header(b: &[u8]) -> Option<Result<Header, &'static str>> {
+pub(crate) fn parse_header(b: &[u8]) -> Option<Result<Header, &'static str>> {
     if b.len() < 2 {
         return None;
     }
@@ -255,7 +256,7 @@ fn parse_header(b: &[u8]) -> Option<Result<Header, &'static str>> {
 
 /// Opens a connection and completes the WebSocket handshake. Returns the halves and whatever
 /// arrived after the handshake's response.
-async fn connect(
+pub(crate) async fn connect(
     target: &Target,
     source: Option<IpAddr>,
 ) -> std::io::Result<(OwnedReadHalf, OwnedWriteHalf, BytesMut)> {
@@ -292,12 +293,12 @@ async fn connect(
     }
 }
 
-fn epoch_ms() -> u64 {
+pub(crate) fn epoch_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The `"type"` of a server message, found by byte search.
-fn message_type(data: &[u8]) -> &[u8] {
+pub(crate) fn message_type(data: &[u8]) -> &[u8] {
     let head = &data[..data.len().min(64)];
     let at = memmem::find(head, b"\"type\":\"").or_else(|| memmem::find(data, b"\"type\":\""));
     let Some(at) = at else { return b"" };

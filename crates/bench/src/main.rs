@@ -9,6 +9,7 @@
 //! # Layout
 //! - `main`: the command line and the run loop (scenarios × pairs × servers).
 //! - `client`: the members (a minimal, fast WebSocket client) and a run's tallies.
+//! - `flood`: the one guest of the `flood-*` scenarios that floods a kind of frame.
 //! - `runner`: scenarios, server processes, one measured run.
 //! - `report`: medians, ratios, the goals.
 //! - `serve`: `serve-partyline`, Partyline's server in its own process.
@@ -17,6 +18,7 @@
 
 mod bare;
 mod client;
+mod flood;
 mod procfs;
 mod report;
 mod runner;
@@ -351,6 +353,21 @@ fn progress_line(scenario: &runner::Scenario, record: &Record) -> String {
     }
     if get("pings") > 0.0 {
         line.push_str(&format!("; ping p99 {} ms", report::num(get("ping_ms_p99"))));
+    }
+    if m.contains_key("flood_sent") {
+        line.push_str(&format!(
+            "; flood sent {} ({}/s), answered {}, rate-limited {}, connections {}; ping p99 before {} ms; \
+             server {} cores, RSS +{} kB (peak +{} kB)",
+            report::num(get("flood_sent")),
+            report::num(get("flood_sent_per_s")),
+            report::num(get("flood_answered")),
+            report::num(get("flood_rate_limited")),
+            report::num(get("flood_connections")),
+            report::num(get("ping_before_ms_p99")),
+            report::num(get("flood_server_cores")),
+            report::num(get("flood_rss_growth_kb")),
+            report::num(get("flood_rss_peak_growth_kb")),
+        ));
     }
     if get("closed") > 0.0 || get("errors") > 0.0 {
         line.push_str(&format!("; closed {} errors {}", get("closed"), get("errors")));

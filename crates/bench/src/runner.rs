@@ -14,6 +14,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
 use crate::client::{Cmd, MemberConf, Run, Target, member};
+use crate::flood::{self, Flood};
 use crate::procfs;
 
 /// The servers under test.
@@ -77,6 +78,18 @@ pub enum Work {
         /// Broadcasts in flight at most.
         window: usize,
     },
+    /// The members ping every `ping_every` for `before`; then one more guest floods `frame` as
+    /// fast as its socket takes for `secs`, reconnecting whenever it is closed.
+    Flood {
+        /// What the flooder sends.
+        frame: Flood,
+        /// The members' ping interval (the run's `--ping-every-ms` does not apply).
+        ping_every: Duration,
+        /// Pings measured before the flood.
+        before: Duration,
+        /// How long the flood lasts.
+        secs: Duration,
+    },
 }
 
 /// One scenario.
@@ -94,6 +107,8 @@ pub struct Scenario {
     pub kinds: Vec<Kind>,
     /// Pairs for this scenario, if fewer than the run's.
     pub max_pairs: Option<usize>,
+    /// Extra arguments for `serve-partyline` in this scenario.
+    pub partyline_args: Vec<String>,
 }
 
 /// Chat text lengths giving server `chat` frames of about 128 B and 1 KiB: a frame carries
@@ -113,6 +128,19 @@ pub fn scenarios(quick: bool) -> Vec<Scenario> {
         work,
         kinds: kinds.to_vec(),
         max_pairs: None,
+        partyline_args: Vec::new(),
+    };
+    // One guest flooding, against Partyline only: the references have no rate limit or any
+    // other defence to compare. The server keeps the host's own rate limit (`--host-limits`),
+    // since what a flood costs the others is the question.
+    let floods = |n: usize, before: Duration, secs: Duration| {
+        [Flood::Ping, Flood::Pong, Flood::Text, Flood::Binary, Flood::Direct8k, Flood::Oversize].map(|frame| {
+            let work = Work::Flood { frame, ping_every: Duration::from_millis(100), before, secs };
+            Scenario {
+                partyline_args: vec!["--host-limits".into()],
+                ..s(&format!("flood-{}", frame.name()), n, true, work, &[Partyline])
+            }
+        })
     };
     let secs = Duration::from_secs;
     if quick {
@@ -121,13 +149,16 @@ pub fn scenarios(quick: bool) -> Vec<Scenario> {
             s("join-storm-100", 100, true, Work::Storm, &all),
             s("steady-50-128B", 50, true, Work::Steady { rate: 10.0, secs: 2.0, size: TEXT_128B }, &all),
             s("burst-100x100-128B", 100, true, Work::Burst { count: 100, size: TEXT_128B, window: 64 }, &all),
-        ];
+        ]
+        .into_iter()
+        .chain(floods(10, secs(1), secs(1)))
+        .collect();
     }
     let steady = |size: usize| Work::Steady { rate: 10.0, secs: 6.0, size };
     // Node's joins are quadratic in JavaScript (10 s for 1,000 members here, minutes for
     // 5,000): the largest scenarios compare Partyline with the bare server only.
     let big = [Partyline, Bare];
-    vec![
+    let mut list = vec![
         // Idle memory: two probe rounds (5 s each) after the joins, so that the latency
         // updates and pings of a live party are in the figure.
         s("idle-1k", 1000, true, Work::Idle { hold: secs(11) }, &all),
@@ -145,7 +176,11 @@ pub fn scenarios(quick: bool) -> Vec<Scenario> {
         // 10,000 members: their joins alone are 50 M member_joined deliveries and 6.5 GB of
         // member lists (see docs/performance.md); one pair.
         Scenario { max_pairs: Some(1), ..s("idle-10k", 10_000, true, Work::Idle { hold: secs(20) }, &big) },
-    ]
+    ];
+    // 50 members pinging every 100 ms: 500 round trips a second to take a p99 from, 3 s of
+    // them before the flood and 10 s during it.
+    list.extend(floods(50, secs(3), secs(10)));
+    list
 }
 
 /// How runs are made.
@@ -271,6 +306,11 @@ pub async fn run_once(
     opts: &Opts,
     tag: &str,
 ) -> anyhow::Result<(Metrics, Option<String>)> {
+    let mut opts = opts.clone();
+    if kind == Kind::Partyline {
+        opts.partyline_args.extend(scenario.partyline_args.iter().cloned());
+    }
+    let opts = &opts;
     let mut server = ServerProc::spawn(kind, opts).await?;
     let result = measure(scenario, &mut server, opts, tag).await;
     server.stop().await;
@@ -298,7 +338,10 @@ async fn measure(
     let conf = Rc::new(MemberConf {
         ext: scenario.ext,
         heartbeat: Duration::from_secs(5),
-        ping_every: Some(opts.ping_every),
+        ping_every: Some(match scenario.work {
+            Work::Flood { ping_every, .. } => ping_every,
+            _ => opts.ping_every,
+        }),
         sources: opts.sources.clone(),
         tag: tag.to_string(),
         read_chunk,
@@ -391,6 +434,9 @@ async fn measure(
             }
             wait_delivered(&run, broadcasts, Duration::from_secs(10)).await;
         }
+        Work::Flood { frame, before, secs, .. } => {
+            flood_phase(&run, &target, &pid, frame, before, secs, tag, &mut metrics).await?;
+        }
     }
     let wall = wall0.elapsed().as_secs_f64();
     let cpu1 = procfs::cpu(&pid).unwrap_or_default();
@@ -448,6 +494,70 @@ async fn measure(
         bail!("no member could join: {}", note.unwrap_or_default());
     }
     Ok((metrics, note))
+}
+
+/// The flood: pings before it (their percentiles as `ping_before_ms_*`), then one guest
+/// flooding for `secs` while the server's CPU and RSS are read; the pings during the flood are
+/// left in `run.pings` for the run's usual `ping_ms_*`.
+#[allow(clippy::too_many_arguments)]
+async fn flood_phase(
+    run: &Run,
+    target: &Rc<Target>,
+    pid: &str,
+    frame: Flood,
+    before: Duration,
+    secs: Duration,
+    tag: &str,
+    metrics: &mut Metrics,
+) -> anyhow::Result<()> {
+    // The recipient of the directs: a member that joined and dropped, so it is reconnecting.
+    let to = match frame {
+        Flood::Direct8k => flood::reconnecting_member(target, &format!("{tag}-gone")).await?,
+        _ => String::new(),
+    };
+    tokio::time::sleep(before).await;
+    let mut pings_before = std::mem::take(&mut *run.pings.borrow_mut());
+    metrics.insert("pings_before".into(), pings_before.len() as f64);
+    put_percentiles(metrics, "ping_before_ms", &mut pings_before, 1e6);
+    let lost_before = run.pings_lost.replace(0);
+    metrics.insert("pings_lost_before".into(), lost_before as f64);
+
+    let tally = Rc::new(flood::Tally::default());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let rss0 = procfs::rss(pid).unwrap_or(0);
+    let cpu0 = procfs::cpu(pid).unwrap_or_default();
+    let wall0 = Instant::now();
+    let flooder = tokio::task::spawn_local(flood::flooder(
+        target.clone(),
+        frame,
+        format!("{tag}-flood"),
+        to,
+        stop.clone(),
+        tally.clone(),
+    ));
+    // RSS every 100 ms: the peak, not only the end, is what a host must have room for.
+    let mut peak = rss0;
+    while wall0.elapsed() < secs {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        peak = peak.max(procfs::rss(pid).unwrap_or(0));
+    }
+    let cpu1 = procfs::cpu(pid).unwrap_or_default();
+    let wall = wall0.elapsed().as_secs_f64();
+    let rss1 = procfs::rss(pid).unwrap_or(0);
+    stop.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(5), flooder).await;
+    metrics.insert("flood_server_cores".into(), cpu1.ns_since(&cpu0) as f64 / 1e9 / wall.max(1e-9));
+    metrics.insert("flood_rss_growth_kb".into(), rss1.saturating_sub(rss0) as f64 / 1024.0);
+    metrics.insert("flood_rss_peak_growth_kb".into(), peak.saturating_sub(rss0) as f64 / 1024.0);
+    metrics.insert("flood_sent".into(), tally.sent.get() as f64);
+    metrics.insert("flood_sent_per_s".into(), tally.sent.get() as f64 / wall.max(1e-9));
+    metrics.insert("flood_answered".into(), tally.answered.get() as f64);
+    metrics.insert("flood_rate_limited".into(), tally.rate_limited.get() as f64);
+    metrics.insert("flood_connections".into(), tally.connections.get() as f64);
+    for (code, count) in tally.closes.borrow().iter() {
+        metrics.insert(format!("flood_closed_{code}"), *count as f64);
+    }
+    Ok(())
 }
 
 /// Waits until `broadcasts` have reached every receiver, or `grace` passes without a delivery.

@@ -44,6 +44,10 @@ pub struct ServeArgs {
     /// Sequenced messages kept per extension member for resume (Partyline's default: 512).
     #[arg(long)]
     pub replay_capacity: Option<usize>,
+    /// Partyline only: the host's own rate limit (`Limits::default()`'s burst and refill),
+    /// overriding `--burst` and `--per-second`, for the flood scenarios.
+    #[arg(long)]
+    pub host_limits: bool,
     /// Bare server only: leave Nagle's algorithm on (no TCP_NODELAY), as Partyline's server
     /// does today. By default the bare server sets TCP_NODELAY, as Node's ws does.
     #[arg(long)]
@@ -55,8 +59,8 @@ pub struct ServeArgs {
 pub fn limits(args: &ServeArgs) -> Limits {
     let defaults = Limits::default();
     Limits {
-        burst: args.burst,
-        per_second: args.per_second,
+        burst: if args.host_limits { defaults.burst } else { args.burst },
+        per_second: if args.host_limits { defaults.per_second } else { args.per_second },
         max_conns_per_addr: args.max_conns_per_addr,
         read_buffer: args.read_buffer.unwrap_or(defaults.read_buffer),
         write_buffer: args.write_buffer.unwrap_or(defaults.write_buffer),

@@ -8,6 +8,8 @@ use clap::Args;
 use partyline_host::browse::{BrowseEvent, Browser, SessionAd};
 use serde_json::json;
 
+use crate::terminal::safe;
+
 #[derive(Args)]
 pub struct BrowseArgs {
     /// One JSON object a line: {"event": "found"|"updated"|"lost", ...}.
@@ -41,15 +43,17 @@ pub fn run(args: BrowseArgs) -> anyhow::Result<()> {
             writeln!(out, "{}", to_json(&event))?;
         } else {
             match &event {
-                BrowseEvent::Found(ad) => writeln!(out, "+ {}", describe(ad))?,
-                BrowseEvent::Updated(ad) => writeln!(out, "~ {}", describe(ad))?,
-                BrowseEvent::Lost { instance } => writeln!(out, "- {instance}")?,
+                BrowseEvent::Found(ad) => writeln!(out, "+ {}", safe(&describe(ad)))?,
+                BrowseEvent::Updated(ad) => writeln!(out, "~ {}", safe(&describe(ad)))?,
+                BrowseEvent::Lost { instance } => writeln!(out, "- {}", safe(instance))?,
             }
         }
         out.flush()?;
     }
 }
 
+/// One line for an advertised party. Every field comes from another host on the LAN: the caller
+/// prints it through [`safe`].
 fn describe(ad: &SessionAd) -> String {
     let addr = ad.addrs.first().map_or("?".to_string(), |a| a.to_string());
     let locked = if ad.txt.locked { ", locked" } else { "" };

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use anyhow::Context;
 
 use crate::commands;
+use crate::terminal::safe;
 use clap::Args;
 use partyline_host::{Host, HostConfig, HostEvent, Limits};
 use serde_json::json;
@@ -98,10 +99,10 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
             Err(err) => writeln!(human, "(no QR code: {err})")?,
         }
     }
-    writeln!(human, "Partyline is hosting \"{}\"", info.name)?;
+    writeln!(human, "Partyline is hosting \"{}\"", safe(&info.name))?;
     writeln!(human, "  Join URL:   {}", info.join_url)?;
     for other in info.addresses.iter().skip(1) {
-        writeln!(human, "     or on {}: {}", other.interface, other.join_url)?;
+        writeln!(human, "     or on {}: {}", safe(&other.interface), other.join_url)?;
     }
     if let Some(code) = &info.room_code {
         writeln!(human, "  Room code:  {code}")?;
@@ -110,7 +111,7 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
     writeln!(human, "  WebSocket:  {}", info.ws_url)?;
     writeln!(human, "  mDNS:       {}", if info.advertised { "advertised on the LAN" } else { "off" })?;
     for warning in &info.warnings {
-        writeln!(human, "  warning:    {warning}")?;
+        writeln!(human, "  warning:    {}", safe(warning))?;
     }
     writeln!(human, "Press Ctrl-C to end the party; type `help` for commands.")?;
     human.flush()?;
@@ -142,12 +143,12 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
                 Ok(Some(commands::Command::Close)) => break,
                 Ok(Some(command)) => {
                     if let Err(err) = execute(&host, &mut human, command).await {
-                        let _ = writeln!(human, "! {err}");
+                        let _ = writeln!(human, "! {}", safe(&err.to_string()));
                     }
                 }
                 Ok(None) => {}
                 Err(err) => {
-                    let _ = writeln!(human, "! {err}");
+                    let _ = writeln!(human, "! {}", safe(&err.to_string()));
                 }
             },
         }
@@ -173,7 +174,7 @@ async fn execute(host: &Host, out: &mut dyn Write, command: commands::Command) -
     match command {
         Command::Kick { member_id, reason } => {
             let member = host.kick(&member_id, &reason).await?;
-            writeln!(out, "kicked {}", member.name)?;
+            writeln!(out, "kicked {}", safe(&member.name))?;
         }
         Command::Lock(locked) => {
             host.set_locked(locked).await?;
@@ -185,13 +186,14 @@ async fn execute(host: &Host, out: &mut dyn Write, command: commands::Command) -
         }
         Command::Rename(name) => {
             host.rename(&name).await?;
-            writeln!(out, "renamed to {name}")?;
+            writeln!(out, "renamed to {}", safe(&name))?;
         }
         Command::Members => {
             for member in host.members().await? {
-                let device = member.device.as_deref().map_or(String::new(), |device| format!(", {device}"));
+                let device = member.device.as_deref().map_or(String::new(), |device| format!(", {}", safe(device)));
                 let latency = member.latency.map_or(String::new(), |ms| format!(", {ms} ms"));
-                writeln!(out, "  {}  {} ({:?}{device}{latency})", member.id, member.name, member.connection_status)?;
+                let (id, name) = (safe(&member.id), safe(&member.name));
+                writeln!(out, "  {id}  {name} ({:?}{device}{latency})", member.connection_status)?;
             }
         }
         Command::Play(command) => host.syncplay(command).await?,
@@ -205,24 +207,24 @@ async fn execute(host: &Host, out: &mut dyn Write, command: commands::Command) -
         }
         Command::Volume { member_id, volume } => {
             host.remote_command(&member_id, "volume", Some(serde_json::json!(volume))).await?;
-            writeln!(out, "volume of {member_id} set to {:.0}%", volume * 100.0)?;
+            writeln!(out, "volume of {} set to {:.0}%", safe(&member_id), volume * 100.0)?;
         }
         Command::Library => {
             let playback = host.playback().await?;
             for item in &playback.library {
-                writeln!(out, "  {}  {} ({})", item.id, item.title, item.mime)?;
+                writeln!(out, "  {}  {} ({})", safe(&item.id), safe(&item.title), safe(&item.mime))?;
             }
             let state = &playback.state;
             writeln!(
                 out,
                 "  now: {:?} {} at {:.1} s",
                 state.state,
-                state.item_id.as_deref().unwrap_or("-"),
+                safe(state.item_id.as_deref().unwrap_or("-")),
                 state.position / 1000.0
             )?;
             for member in &playback.members {
                 let error = member.error_ms.map_or("?".into(), |e| format!("{e:+.1} ms"));
-                writeln!(out, "  {}: {:?}, {error}", member.member_id, member.state)?;
+                writeln!(out, "  {}: {:?}, {error}", safe(&member.member_id), member.state)?;
             }
         }
         Command::NewKey => {
@@ -257,28 +259,38 @@ fn commands_from_stdin() -> tokio::sync::mpsc::Receiver<String> {
     rx
 }
 
+/// One line for a person per event. Every name, id, text and reason in it was chosen by a
+/// guest (or typed by the host, or read from a file name): all of it goes through [`safe`].
 fn describe(out: &mut dyn Write, event: &HostEvent) -> std::io::Result<()> {
     match event {
-        HostEvent::MemberJoined(member) => match &member.device {
-            Some(device) => writeln!(out, "+ {} joined ({}, {device})", member.name, member.id),
-            None => writeln!(out, "+ {} joined ({})", member.name, member.id),
-        },
-        HostEvent::MemberLeft { member, reason } => writeln!(out, "- {} left ({reason:?})", member.name),
+        HostEvent::MemberJoined(member) => {
+            let (name, id) = (safe(&member.name), safe(&member.id));
+            match &member.device {
+                Some(device) => writeln!(out, "+ {name} joined ({id}, {})", safe(device)),
+                None => writeln!(out, "+ {name} joined ({id})"),
+            }
+        }
+        HostEvent::MemberLeft { member, reason } => writeln!(out, "- {} left ({reason:?})", safe(&member.name)),
         HostEvent::MemberUpdated(member) => match member.latency {
-            Some(ms) => writeln!(out, "  {} is {:?}, {ms} ms", member.name, member.connection_status),
-            None => writeln!(out, "  {} is {:?}", member.name, member.connection_status),
+            Some(ms) => writeln!(out, "  {} is {:?}, {ms} ms", safe(&member.name), member.connection_status),
+            None => writeln!(out, "  {} is {:?}", safe(&member.name), member.connection_status),
         },
         HostEvent::SessionUpdated(state) => {
-            writeln!(out, "  party: {} ({} of {})", state.name, state.member_count, state.max_members)
+            writeln!(out, "  party: {} ({} of {})", safe(&state.name), state.member_count, state.max_members)
         }
-        HostEvent::Chat { name, text, .. } => writeln!(out, "  {name}: {text}"),
-        HostEvent::SyncPlay(state) => writeln!(out, "  playback: {:?} {:?}", state.state, state.item_id),
+        HostEvent::Chat { name, text, .. } => writeln!(out, "  {}: {}", safe(name), safe(text)),
+        HostEvent::SyncPlay(state) => {
+            let item = state.item_id.as_deref().map(safe);
+            writeln!(out, "  playback: {:?} {item:?}", state.state)
+        }
         HostEvent::PlaybackProgress(_) => Ok(()),
         HostEvent::Presence { name, status, text, .. } => match text {
-            Some(text) => writeln!(out, "  {name} is {status:?}: {text}"),
-            None => writeln!(out, "  {name} is {status:?}"),
+            Some(text) => writeln!(out, "  {} is {status:?}: {}", safe(name), safe(text)),
+            None => writeln!(out, "  {} is {status:?}", safe(name)),
         },
-        HostEvent::NotificationsRead { name, ids, .. } => writeln!(out, "  {name} read {}", ids.join(", ")),
+        HostEvent::NotificationsRead { name, ids, .. } => {
+            writeln!(out, "  {} read {}", safe(name), safe(&ids.join(", ")))
+        }
         HostEvent::Closed => writeln!(out, "  party closed"),
     }
 }

@@ -12,6 +12,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+use crate::terminal::safe;
+
 /// Join a party as a member, from the terminal.
 #[derive(clap::Args)]
 pub struct JoinArgs {
@@ -267,8 +269,11 @@ impl Printer {
         }
     }
 
-    /// People's text: stdout, or stderr when stdout carries JSON.
+    /// People's text: stdout, or stderr when stdout carries JSON. Every line shown is made of
+    /// what others chose (names, chat, presence, the host's notifications), so every line goes
+    /// through [`safe`].
     fn say(&self, text: &str) {
+        let text = safe(text);
         if self.json {
             eprintln!("{text}");
         } else {

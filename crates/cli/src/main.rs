@@ -7,11 +7,14 @@
 //! - `commands`: the commands a running host reads from standard input.
 //! - `browse`: the `browse` subcommand.
 //! - `join`: the `join` subcommand (a member, from the terminal).
+//! - `terminal`: [`terminal::safe`], which every text others chose goes through before it is
+//!   printed for a person.
 
 mod browse;
 mod commands;
 mod host;
 mod join;
+mod terminal;
 
 use std::process::ExitCode;
 
@@ -42,7 +45,8 @@ fn main() -> ExitCode {
         Ok(Some(join::Ending::Kicked)) => ExitCode::from(join::KICKED_EXIT),
         Ok(_) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("partyline: {err:#}");
+            // Errors quote the host we joined (its refusal, its close reason): shown safe.
+            eprintln!("partyline: {}", terminal::safe(&format!("{err:#}")));
             ExitCode::FAILURE
         }
     }

@@ -1,6 +1,8 @@
 //! `partyline host` is usable by a script and by a person: `--json` prints one line with what a
 //! client needs, a client joins with it, and Ctrl-C ends the party cleanly (session_closed to
 //! every member) before the process exits 0. A bad flag gets a clear error and a failure code.
+//! What guests choose (names, chat, presence words) reaches the host's terminal with its control
+//! characters shown escaped, never obeyed, while `--json` lines keep it exactly.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -131,6 +133,146 @@ async fn stdin_commands_and_event_lines() {
     assert!(stderr.contains("no member with id nobody"), "volume for an unknown member: {stderr}");
     assert!(stderr.contains("Kickee uses a LOUDSYNC 1.0 client, which takes no remote commands"), "{stderr}");
     assert!(stderr.contains(&format!("{id}  Kickee (Connected, iPhone")), "members shows the device: {stderr}");
+}
+
+/// A guest named to forge a line ("Bob", CR, erase-line, "- Alice left (Kicked)", an OSC window
+/// title) and chatting in escape sequences cannot reach the host's terminal: its human output
+/// holds no ESC, CR or BEL, no line that starts as the forged one, and shows the name escaped;
+/// the JSON event lines carry the exact text.
+#[tokio::test]
+async fn guest_text_cannot_forge_the_host_terminal() {
+    use std::io::{Read, Write};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_partyline"))
+        .args(["host", "--bind", "127.0.0.1", "--json", "--no-mdns", "--no-qr"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("partyline starts");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let human = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        stderr.read_to_end(&mut all).unwrap();
+        String::from_utf8(all).unwrap()
+    });
+    let events = lines_of(child.stdout.take().unwrap());
+    let info = wait_line(&events, "the host's info line", |v| v["wsUrl"].is_string());
+
+    let name = "Bob\r\x1b[2K- Alice left (Kicked)\x1b]0;pwned\x07";
+    let chat = "\x1b[31mred\x1b[0m\r- Carol left (Kicked)\x1b]0;chat\x07\u{202e}desrever";
+    let away = "\x1b[8mhidden\x08";
+    let url = format!("{}?token={}", info["wsUrl"].as_str().unwrap(), info["joinKey"].as_str().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let join = json!({"type": "join", "timestamp": 1, "sessionId": info["sessionId"], "protocolVersion": "partyline/1",
+        "deviceInfo": {"id": "cli-forger", "name": name, "type": "client"}});
+    ws.send(Message::text(join.to_string())).await.unwrap();
+    assert_eq!(next_json(&mut ws).await["type"], "welcome");
+    ws.send(Message::text(json!({"type": "chat", "timestamp": 2, "text": chat}).to_string())).await.unwrap();
+    ws.send(Message::text(json!({"type": "presence", "timestamp": 3, "status": "away", "text": away}).to_string()))
+        .await
+        .unwrap();
+
+    let joined = wait_line(&events, "the forger's join", |v| v["event"] == "member_joined");
+    assert_eq!(joined["name"].as_str(), Some(name), "the JSON line keeps the name exactly: {joined}");
+    let said = wait_line(&events, "the forger's chat", |v| v["event"] == "chat");
+    assert_eq!(said["text"].as_str(), Some(chat), "the JSON line keeps the chat exactly: {said}");
+    wait_line(&events, "the forger's presence", |v| v["event"] == "presence");
+    writeln!(stdin, "members").unwrap();
+    writeln!(stdin, "close").unwrap();
+    let exit = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    assert!(exit.success(), "exit {exit:?}");
+    let human = human.join().unwrap();
+
+    for (c, what) in [('\x1b', "ESC"), ('\r', "CR"), ('\x07', "BEL"), ('\x08', "BS"), ('\u{202e}', "RLO")] {
+        assert!(!human.contains(c), "expected no {what} in the host's output, got {human:?}");
+    }
+    let forged: Vec<&str> =
+        human.lines().filter(|line| line.starts_with("- Alice") || line.starts_with("- Carol")).collect();
+    assert!(forged.is_empty(), "expected no forged line, got {forged:?} in {human:?}");
+    let shown = r"Bob\r\x1b[2K- Alice left (Kicked)\x1b]0;pwned\x07";
+    assert!(human.contains(&format!("+ {shown} joined")), "expected the name shown escaped, got {human:?}");
+    assert!(
+        human.contains(r"\x1b[31mred\x1b[0m\r- Carol left (Kicked)\x1b]0;chat\x07\u{202e}desrever"),
+        "expected the chat shown escaped, got {human:?}"
+    );
+    assert!(human.contains(r"is Away: \x1b[8mhidden\x08"), "expected the presence shown escaped, got {human:?}");
+}
+
+/// The same forged name and chat reach a `partyline join` terminal shown escaped: its output
+/// (stdout, without --json) holds no ESC, CR or BEL and no line that starts as the forged one.
+#[tokio::test]
+async fn guest_text_cannot_forge_a_member_terminal() {
+    use std::io::Read;
+    let mut host = Command::new(env!("CARGO_BIN_EXE_partyline"))
+        .args(["host", "--bind", "127.0.0.1", "--json", "--no-mdns", "--no-qr"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("partyline host starts");
+    let host_in = host.stdin.take().unwrap();
+    let events = lines_of(host.stdout.take().unwrap());
+    let info = wait_line(&events, "the host's info line", |v| v["joinUrl"].is_string());
+    let mut tess = Command::new(env!("CARGO_BIN_EXE_partyline"))
+        .args(["join", info["joinUrl"].as_str().unwrap(), "--name", "Tess"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("partyline join starts");
+    let tess_in = tess.stdin.take().unwrap();
+    let mut tess_out = tess.stdout.take().unwrap();
+    // Tess's screen, read as it comes, so the test can wait for the chat to be on it.
+    let (screen_tx, screen_rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = tess_out.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&chunk[..n]);
+            let _ = screen_tx.send(String::from_utf8_lossy(&all).into_owned());
+        }
+        String::from_utf8(all).unwrap()
+    });
+    wait_line(&events, "Tess joined", |v| v["event"] == "member_joined" && v["name"] == "Tess");
+
+    let name = "Bob\r\x1b[2K- Alice left (Kicked)\x1b]0;pwned\x07";
+    let url = format!("{}?token={}", info["wsUrl"].as_str().unwrap(), info["joinKey"].as_str().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let join = json!({"type": "join", "timestamp": 1, "sessionId": info["sessionId"], "protocolVersion": "partyline/1",
+        "deviceInfo": {"id": "cli-forger-2", "name": name, "type": "client"}});
+    ws.send(Message::text(join.to_string())).await.unwrap();
+    assert_eq!(next_json(&mut ws).await["type"], "welcome");
+    let chat = "\x1b[31mred\x1b[0m\r- Carol left (Kicked)\x07";
+    ws.send(Message::text(json!({"type": "chat", "timestamp": 2, "text": chat}).to_string())).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut screen = String::new();
+    while !screen.contains("Carol") {
+        let left =
+            deadline.checked_duration_since(std::time::Instant::now()).expect("the chat on Tess's screen in 10 s");
+        screen = screen_rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("expected the chat on Tess's screen, got {screen:?}"));
+    }
+    drop(tess_in); // end of input: Tess leaves
+    assert!(tess.wait().unwrap().success(), "Tess leaves cleanly");
+    let screen = reader.join().unwrap();
+    drop(host_in); // the host reads no more commands; end it
+    let _ = host.kill();
+    let _ = host.wait();
+
+    for (c, what) in [('\x1b', "ESC"), ('\r', "CR"), ('\x07', "BEL")] {
+        assert!(!screen.contains(c), "expected no {what} on Tess's screen, got {screen:?}");
+    }
+    let forged: Vec<&str> =
+        screen.lines().filter(|line| line.starts_with("- Alice") || line.starts_with("- Carol")).collect();
+    assert!(forged.is_empty(), "expected no forged line, got {forged:?} in {screen:?}");
+    let shown = r"Bob\r\x1b[2K- Alice left (Kicked)\x1b]0;pwned\x07";
+    assert!(screen.contains(&format!("+ {shown} joined")), "expected the name shown escaped, got {screen:?}");
+    assert!(screen.contains(r"\x1b[31mred\x1b[0m\r- Carol left (Kicked)\x07"), "expected the chat escaped: {screen:?}");
 }
 
 /// A port that is taken is an error that names the address, and a failure exit code.
