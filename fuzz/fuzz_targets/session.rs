@@ -24,13 +24,14 @@
 #![no_main]
 
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use partyline_protocol::{
     ClientMessage, DecodeError, LibraryItem, NotificationLevel, PARTYLINE_V1, Permissions, decode,
 };
-use partyline_session::{Config, ConnId, SECOND, Session, Time, Transmit};
+use partyline_session::{Config, ConnId, Peer, SECOND, Session, Time, Transmit};
 use serde_json::{Value, json};
 
 /// The most steps one script runs: long enough to join, drop, resume and time out a few members,
@@ -171,13 +172,15 @@ fuzz_target!(|script: Vec<Step>| {
 mod api {
     use super::*;
 
-    pub fn new_session() -> Session {
+    /// A session and the settings it was made with (the session does not hand them back).
+    pub fn new_session() -> (Session, Config) {
         let config = Config { session_id: Some("party1".into()), max_members: 3, ..Config::default() };
-        Session::new(config, T0, 7)
+        (Session::new(config.clone(), T0, 7), config)
     }
 
     pub fn connect(session: &mut Session, now: Time, conn: ConnId, device: Option<String>) {
-        session.handle_connect(now, conn, device);
+        let peer = Peer { addr: IpAddr::V4(Ipv4Addr::LOCALHOST), device, may_join: true };
+        session.handle_connect(now, conn, peer);
     }
 
     /// A text frame, as the server hands it over: decoded, or refused.
@@ -225,9 +228,9 @@ mod api {
         let member = |i: u8| members.get(usize::from(i) % members.len().max(1)).cloned().unwrap_or_default();
         let _ = match action {
             HostAction::Kick { member: i, reason } => session.kick(now, &member(i), &reason).map(drop),
-            HostAction::Lock(locked) => session.set_locked(now, locked),
-            HostAction::Capacity(max) => session.set_capacity(now, u32::from(max)),
-            HostAction::Rename(name) => session.rename(now, &name),
+            HostAction::Lock(locked) => session.set_locked(now, locked).map(drop),
+            HostAction::Capacity(max) => session.set_capacity(now, u32::from(max)).map(drop),
+            HostAction::Rename(name) => session.rename(now, &name).map(drop),
             HostAction::Notify { title, body, level } => {
                 let level = [NotificationLevel::Info, NotificationLevel::Warning, NotificationLevel::Alert]
                     [usize::from(level % 3)];
@@ -331,12 +334,14 @@ struct Run {
     /// below the count (nobody is removed, and nobody may be added).
     allowed: usize,
     capacity: usize,
+    /// The settings the session was made with.
+    config: Config,
 }
 
 impl Run {
     fn new() -> Run {
-        let session = api::new_session();
-        let capacity = session.config().max_members as usize;
+        let (session, config) = api::new_session();
+        let capacity = config.max_members as usize;
         Run {
             session,
             now: T0,
@@ -346,6 +351,7 @@ impl Run {
             library: Vec::new(),
             allowed: capacity,
             capacity,
+            config,
         }
     }
 
@@ -410,7 +416,7 @@ impl Run {
                 api::disconnect(&mut self.session, now, conn, clean);
             }
             Step::Advance(advance) => {
-                let config = self.session.config();
+                let config = &self.config;
                 let until = match advance {
                     Advance::Millis(ms) => now + Time::from(ms % 1001) * 1000,
                     Advance::HeartbeatInterval => now + config.heartbeat_interval,
@@ -549,7 +555,16 @@ impl Run {
                         state.last_probe = Some(sent_at);
                     }
                 }
-                Transmit::Close { .. } => {}
+                Transmit::Replay { conn, frames } => {
+                    for (seq, frame) in frames {
+                        let text = frame.with_seq(seq);
+                        let value: Value = serde_json::from_str(&text)
+                            .unwrap_or_else(|err| panic!("a replayed frame to {conn} is not JSON ({err}): {text}"));
+                        let kind = value["type"].as_str().unwrap_or_else(|| panic!("a frame without a type: {text}"));
+                        self.seen(conn, kind, &value);
+                    }
+                }
+                Transmit::Close { .. } | Transmit::Attach { .. } => {}
             }
         }
         api::drain_events(&mut self.session);
