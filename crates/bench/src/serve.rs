@@ -41,7 +41,7 @@ pub struct ServeArgs {
     /// Outbound queue per connection, messages (Partyline's default: 256).
     #[arg(long)]
     pub outbound_queue: Option<usize>,
-    /// Sequenced messages kept per extension member for resume (Partyline's default: 512).
+    /// Sequenced messages the party's log keeps for resume (Partyline's default: 4,096).
     #[arg(long)]
     pub replay_capacity: Option<usize>,
     /// Partyline only: the host's own rate limit (`Limits::default()`'s burst and refill),

@@ -267,7 +267,10 @@ impl Server {
         listener::log_caps(caps, descriptors);
         let header_read_timeout = config.limits.header_read_timeout;
         let clock = Clock::new();
-        let mut session = Session::new(config.session, clock.now(), rand::rng().random());
+        // One figure for one address: as many members as WebSocket connections (a load test that
+        // raises the connection cap raises this with it).
+        let session_config = SessionConfig { max_members_per_addr: config.limits.max_conns_per_addr, ..config.session };
+        let mut session = Session::new(session_config, clock.now(), rand::rng().random());
         session.set_library(clock.now(), library.as_ref().map(|l| l.items().to_vec()).unwrap_or_default())?;
         let session_id = session.id().to_string();
         let (state_tx, state_rx) = watch::channel(session.state());

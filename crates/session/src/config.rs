@@ -40,8 +40,8 @@ pub struct Config {
     /// member that is away.
     pub replay_bytes: usize,
     /// The most members (connected or reconnecting) whose connections come from one address.
-    /// The same 32 as the server's WebSocket connections per address: a household behind one
-    /// NAT fits, and one address cannot take a party's places.
+    /// The same 32 as the server's WebSocket connections per address (the server sets it from
+    /// that limit): a household behind one NAT fits, and one address cannot take a party's places.
     pub max_members_per_addr: usize,
 }
 
