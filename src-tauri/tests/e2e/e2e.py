@@ -647,8 +647,12 @@ def main():
         step(f"new key: the QR code now says {new_url} (same port, same party); a join with the old key "
              f"is refused ({refused['code']}, old_key)")
 
-        # Stop hosting.
-        by_testid(desktop, "stop-button").click()
+        # Stop hosting. The new key kept the party, and its guests (Desk) with it: the first click
+        # asks, the second ends the party.
+        stop = by_testid(desktop, "stop-button")
+        stop.click()
+        until(desktop, "the confirm question", lambda d: "Sure" in by_testid(d, "stop-button").text)
+        stop.click()
         until(desktop, "the stopped screen", lambda d: visible(d, "host-stopped"))
         screenshot(display, out / "12-stopped.png", desktop)
         by_testid(desktop, "start-button").click()
