@@ -386,12 +386,14 @@ def main():
         # ---- 2. through WebDriver -----------------------------------------------------------------
         desktop = launch_app(start_tauri_driver(procs, logs, env), app, logs)
         step("app started through tauri-driver + WebKitWebDriver")
+        # A stalled display link renders no frames at all; a busy first second after launch (the
+        # page loading, on a machine shared with builds) renders fewer than 60, 17 seen here.
         frames = desktop.execute_async_script(
             "const done = arguments[arguments.length - 1]; let n = 0;"
             "const f = () => { n++; requestAnimationFrame(f); }; requestAnimationFrame(f);"
-            "setTimeout(() => done(n), 1000);"
+            "setTimeout(() => done(n), 2000);"
         )
-        assert frames >= 20, f"the web view rendered {frames} frames in a second: its display link is stalled"
+        assert frames >= 10, f"the web view rendered {frames} frames in two seconds: its display link is stalled"
 
         until(desktop, "the QR code", lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="qr"] svg'))
         join_url = by_testid(desktop, "join-url").text
