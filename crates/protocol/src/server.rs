@@ -486,18 +486,23 @@ mod tests {
         assert_eq!(json(&error), expected);
     }
 
-    /// `device` (extension) is sent when known, and the LOUDSYNC view of a member drops it.
-    #[test]
-    fn member_device_is_an_extension() {
-        let member = MemberInfo {
+    /// A connected member, Sara, with this device label.
+    fn sara(device: Option<&str>) -> MemberInfo {
+        MemberInfo {
             id: "m-1".into(),
             name: "Sara".into(),
             is_host: false,
             connection_status: ConnectionStatus::Connected,
             joined_at: 5,
             latency: None,
-            device: Some("Android phone".into()),
-        };
+            device: device.map(str::to_string),
+        }
+    }
+
+    /// `device` (extension) is sent when known, and the LOUDSYNC view of a member drops it.
+    #[test]
+    fn member_device_is_an_extension() {
+        let member = sara(Some("Android phone"));
         assert!(member.has_extensions());
         let joined = |member: MemberInfo| json(&ServerMessage::MemberJoined { timestamp: 6, member });
         let base = serde_json::json!({"id": "m-1", "name": "Sara", "isHost": false,
@@ -558,15 +563,7 @@ mod tests {
     #[test]
     fn wire_formats() {
         use crate::Wire;
-        let member = MemberInfo {
-            id: "m-1".into(),
-            name: "Sara".into(),
-            is_host: false,
-            connection_status: ConnectionStatus::Connected,
-            joined_at: 5,
-            latency: None,
-            device: Some("iPhone".into()),
-        };
+        let member = sara(Some("iPhone"));
         let joined = ServerMessage::MemberJoined { timestamp: 6, member: member.clone() };
         let text = |frame: Option<Frame>| frame.map(|f| f.as_str().to_string());
         assert!(text(Wire::Partyline.encode(&joined)).unwrap().contains("\"device\":\"iPhone\""));
