@@ -29,9 +29,7 @@ async fn a_long_replay_is_paced_not_closed() {
         talker.recv_until("chat").await;
     }
     let mut back = Client::connect(&ws_url(&host)).await;
-    back.send(json!({"type": "resume", "timestamp": 1, "sessionId": "party1", "memberId": welcome["clientId"],
-        "resumeSecret": welcome["resumeSecret"], "lastSeq": last_seq}))
-        .await;
+    back.send(partyline_support::resume_msg(&welcome, &json!(last_seq))).await;
     let resumed = back.recv().await;
     assert_eq!(resumed["type"], "resumed", "{resumed}");
     assert_eq!((resumed["replayed"].as_u64(), resumed["snapshot"].as_bool()), (Some(MISSED), Some(false)));

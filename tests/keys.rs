@@ -29,9 +29,7 @@ async fn a_new_key_keeps_the_party() {
 
     drop(drops);
     let mut back = Client::connect(&old_url(&host)).await;
-    back.send(json!({"type": "resume", "timestamp": 1, "sessionId": "party1", "memberId": welcome["clientId"],
-        "resumeSecret": welcome["resumeSecret"], "lastSeq": last["seq"]}))
-        .await;
+    back.send(partyline_support::resume_msg(&welcome, &json!(last["seq"]))).await;
     let (resumed, _) = back.recv_until("resumed").await;
     assert_eq!(resumed["clientId"], welcome["clientId"], "resumed with the old key: {resumed}");
 

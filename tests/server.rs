@@ -321,9 +321,7 @@ async fn resume_after_drop_loses_nothing() {
     }
 
     let mut back = Client::connect(&ws_url(&host)).await;
-    back.send(json!({"type": "resume", "timestamp": 1, "sessionId": "party1", "memberId": welcome["clientId"],
-        "resumeSecret": welcome["resumeSecret"], "lastSeq": last_seq}))
-        .await;
+    back.send(partyline_support::resume_msg(&welcome, &json!(last_seq))).await;
     let resumed = back.recv().await;
     assert_eq!(resumed["type"], "resumed", "{resumed}");
     assert_eq!((resumed["replayed"].as_u64(), resumed["snapshot"].as_bool()), (Some(5), Some(false)));

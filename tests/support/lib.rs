@@ -51,6 +51,12 @@ pub fn ws_url(host: &ServerHandle) -> String {
     format!("ws://{}/ws?token={}", host.local_addr(), host.join_key().unwrap_or_default())
 }
 
+/// A resume for the member a `welcome` named, from `last_seq`.
+pub fn resume_msg(welcome: &Value, last_seq: &Value) -> Value {
+    json!({"type": "resume", "timestamp": 1, "sessionId": "party1", "memberId": welcome["clientId"],
+        "resumeSecret": welcome["resumeSecret"], "lastSeq": last_seq})
+}
+
 /// A join message.
 pub fn join_msg(device: &str, ext: bool) -> Value {
     let mut join = json!({
