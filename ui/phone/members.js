@@ -6,7 +6,7 @@ import { $ } from './page.js';
 
 const memberEls = new Map();
 
-const PRESENCE_TEXT = { online: 'Here', away: 'Away', busy: 'Busy' };
+const PRESENCE_TEXT = { online: 'Here', away: 'Away', busy: 'Busy', offline: 'Appears offline' };
 
 export function resetMembers() {
   memberEls.clear();

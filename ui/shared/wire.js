@@ -61,6 +61,7 @@ export const ERROR = Object.freeze({
   MESSAGE_TOO_LARGE: "message_too_large",
   RESUME_FAILED: "resume_failed",
   RECIPIENT_UNAVAILABLE: "recipient_unavailable",
+  INVALID_SUBSCRIPTION: "invalid_subscription",
 });
 
 /** Every `type` a client may send. */

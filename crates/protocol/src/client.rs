@@ -42,6 +42,8 @@ pub enum ClientMessage {
     Broadcast(Broadcast),
     /// Extension: the member's presence (online, away, busy).
     Presence(Presence),
+    /// Pavilion's `subscribe`/`unsubscribe` of a channel (a topic is one kind of channel).
+    Feed(Feed),
     /// Extension: WebRTC signaling for one member, relayed by the host.
     VoiceSignal(VoiceSignal),
     /// Extension: the member has read these host notifications.
@@ -67,6 +69,8 @@ impl ClientMessage {
             ClientMessage::Unsubscribe(_) => "unsubscribe",
             ClientMessage::Broadcast(_) => "broadcast",
             ClientMessage::Presence(_) => "presence",
+            ClientMessage::Feed(Feed { add: true, .. }) => "subscribe",
+            ClientMessage::Feed(Feed { add: false, .. }) => "unsubscribe",
             ClientMessage::VoiceSignal(_) => "voice.signal",
             ClientMessage::MarkRead(_) => "mark_read",
             ClientMessage::SyncplayCommand(_) => "syncplay.command",
@@ -306,6 +310,59 @@ pub enum DeviceState {
     Ended,
 }
 
+/// A subscription change to one of Pavilion's channels (seed 004, "Subscription Channels").
+#[derive(Debug, Clone, PartialEq)]
+pub struct Feed {
+    /// Which channel.
+    pub channel: Channel,
+    /// Subscribe (true) or unsubscribe.
+    pub add: bool,
+}
+
+/// A channel as Pavilion names it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Channel {
+    /// `user`: my notifications.
+    User,
+    /// `zone:{id}`: the party, whose id is the session id.
+    Zone(String),
+    /// `channel:{id}`: a topic, the same as a partyline/1 topic.
+    Topic(String),
+    /// `chat:{roomId}`: a room's chat lines.
+    Chat(String),
+    /// Anything else: answered with an invalid-subscription error.
+    Unknown(String),
+}
+
+impl Channel {
+    /// Reads a channel name.
+    pub fn parse(name: &str) -> Channel {
+        let owned = |rest: &str| rest.to_string();
+        if name == "user" {
+            Channel::User
+        } else if let Some(id) = name.strip_prefix("zone:").filter(|id| !id.is_empty()) {
+            Channel::Zone(owned(id))
+        } else if let Some(id) = name.strip_prefix("channel:").filter(|id| !id.is_empty()) {
+            Channel::Topic(owned(id))
+        } else if let Some(id) = name.strip_prefix("chat:").filter(|id| !id.is_empty()) {
+            Channel::Chat(owned(id))
+        } else {
+            Channel::Unknown(truncate(name, 64))
+        }
+    }
+
+    /// The channel's name as Pavilion writes it.
+    pub fn name(&self) -> String {
+        match self {
+            Channel::User => "user".to_string(),
+            Channel::Zone(id) => format!("zone:{id}"),
+            Channel::Topic(id) => format!("channel:{id}"),
+            Channel::Chat(id) => format!("chat:{id}"),
+            Channel::Unknown(name) => name.clone(),
+        }
+    }
+}
+
 /// Why a text frame is not a valid client message. Each becomes an `invalid_message` (or
 /// `message_too_large`) error for the client, with this text as its message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -392,7 +449,7 @@ fn strip_position(err: &serde_json::Error) -> String {
     }
 }
 
-fn validate(message: &ClientMessage) -> Result<(), DecodeError> {
+pub(crate) fn validate(message: &ClientMessage) -> Result<(), DecodeError> {
     let bad = |kind: &'static str, detail: &str| DecodeError::BadFields { kind, detail: detail.to_string() };
     match message {
         ClientMessage::Join(join) => {
@@ -471,7 +528,11 @@ fn validate(message: &ClientMessage) -> Result<(), DecodeError> {
                 return Err(bad("playback.progress", "position and error must be finite numbers"));
             }
         }
-        ClientMessage::Leave(_) | ClientMessage::Heartbeat(_) | ClientMessage::Ping(_) | ClientMessage::Resume(_) => {}
+        ClientMessage::Leave(_)
+        | ClientMessage::Heartbeat(_)
+        | ClientMessage::Ping(_)
+        | ClientMessage::Resume(_)
+        | ClientMessage::Feed(_) => {}
     }
     Ok(())
 }
@@ -512,7 +573,7 @@ fn check_payload(kind: &'static str, payload: &Value) -> Result<(), DecodeError>
     Ok(())
 }
 
-fn truncate(text: &str, max_chars: usize) -> String {
+pub(crate) fn truncate(text: &str, max_chars: usize) -> String {
     text.chars().take(max_chars).collect()
 }
 

@@ -10,10 +10,15 @@
 //!   once and shared by every recipient.
 //! - [`types`]: the shapes both directions share ([`MemberInfo`], [`ErrorCode`], ...).
 //! - [`close`]: the WebSocket close codes and why each exists.
+//! - [`together`], [`pavilion`]: seeds 002 and 004, each its own envelope over the same
+//!   session ([`Wire`]); [`iso`]: the ISO 8601 timestamps both write.
 
 pub mod client;
 pub mod close;
+pub mod iso;
+pub mod pavilion;
 pub mod server;
+pub mod together;
 pub mod types;
 
 pub use client::{ClientMessage, DecodeError, decode};
@@ -25,7 +30,8 @@ pub const PARTYLINE_V1: &str = "partyline/1";
 
 /// What a connection speaks: decided by the session when the connection joins (or resumes) and
 /// told to the connection's task, never guessed from the messages it sends. Each wire format
-/// turns the session's messages into its own bytes in one place.
+/// turns the session's messages into its own bytes in one place ([`Wire::encode`]) and its
+/// own frames into the session's messages in another ([`Wire::decode`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Wire {
     /// LOUDSYNC 1.0 exactly: its twelve message types with its fields, nothing else.
@@ -33,13 +39,68 @@ pub enum Wire {
     Loudsync,
     /// LOUDSYNC plus every Partyline extension (`protocolVersion: "partyline/1"`).
     Partyline,
+    /// Seed 002, Together's gateway (`/together/ws`, `{op, t, d}`): see [`together`].
+    Together,
+    /// Seed 004, Pavilion's notifications socket (`/pavilion/ws`, `{type, payload, timestamp}`):
+    /// see [`pavilion`].
+    Pavilion,
 }
 
 impl Wire {
+    /// Every format, in the order of [`Wire::index`].
+    pub const ALL: [Wire; 4] = [Wire::Loudsync, Wire::Partyline, Wire::Together, Wire::Pavilion];
+
+    /// A small number per format, for tables indexed by it (a message's encodings).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// Whether the connection gets the Partyline extensions (sequence numbers, resume, clock
-    /// sync, messaging, SyncPlay).
+    /// sync).
     pub fn extended(self) -> bool {
         matches!(self, Wire::Partyline)
+    }
+
+    /// Whether it is LOUDSYNC 1.0, which knows none of the party's features beyond its member
+    /// list (chat, presence, notifications...): every other format has them in its own words.
+    pub fn is_plain_loudsync(self) -> bool {
+        matches!(self, Wire::Loudsync)
+    }
+
+    /// Whether it carries voice signals (partyline/1 `voice.signal`, Together `VOICE_SIGNAL`).
+    pub fn has_voice(self) -> bool {
+        matches!(self, Wire::Partyline | Wire::Together)
+    }
+
+    /// Whether a member joins at connect, from the URL (`?name=`, `?device=`), rather than
+    /// with a `join` message: the formats whose documents have no join.
+    pub fn joins_at_connect(self) -> bool {
+        matches!(self, Wire::Together | Wire::Pavilion)
+    }
+
+    /// Decodes one text frame of this format into the session's vocabulary.
+    pub fn decode(self, text: &str) -> Result<ClientMessage, DecodeError> {
+        match self {
+            Wire::Loudsync | Wire::Partyline => decode(text),
+            Wire::Together => together::decode(text),
+            Wire::Pavilion => pavilion::decode(text),
+        }
+    }
+
+    /// The close code this format uses for one of ours ([`close`]): each seed's own where it
+    /// has one (Together: 4001, 4002, 1000, 1001), RFC 6455's nearest where it has none.
+    pub fn close_code(self, code: u16) -> u16 {
+        match self {
+            Wire::Loudsync | Wire::Partyline => code,
+            Wire::Together | Wire::Pavilion => match code {
+                close::NORMAL | close::MESSAGE_TOO_BIG => code,
+                close::UNAUTHORIZED if self == Wire::Together => close::UNAUTHORIZED,
+                close::MALFORMED if self == Wire::Together => close::MALFORMED,
+                close::SESSION_CLOSED => close::GOING_AWAY,
+                close::UNAUTHORIZED | close::MALFORMED | close::KICKED | close::RATE_LIMITED => close::POLICY,
+                _ => close::NORMAL,
+            },
+        }
     }
 }
 

@@ -6,7 +6,9 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{Number, Value};
 
-use crate::types::{ErrorCode, LeaveReason, MemberInfo, NotificationLevel, PresenceStatus, SessionInfo, SessionState};
+use crate::types::{
+    ErrorCode, LeaveReason, MemberInfo, NotificationLevel, PresenceStatus, Room, SessionInfo, SessionState,
+};
 
 /// Every message the server sends. `timestamp` is the server's clock in milliseconds since the
 /// Unix epoch, except in `pong`, where it echoes the ping's.
@@ -96,6 +98,8 @@ pub enum ServerMessage {
         name: String,
         /// The line.
         text: String,
+        /// The room it was said in ([`crate::DEFAULT_ROOM`] unless another).
+        room: String,
     },
     /// Extension: a `direct` message from another member.
     Direct {
@@ -180,6 +184,10 @@ pub enum ServerMessage {
         body: String,
         /// How much it matters.
         level: NotificationLevel,
+        /// Who sent it: the host's member id.
+        from: String,
+        /// The host's name.
+        name: String,
     },
     /// LOUDSYNC `kicked`.
     Kicked {
@@ -278,6 +286,34 @@ pub enum ServerMessage {
         /// True when the gap was too old: a fresh `welcome` and `member_list` follow instead.
         snapshot: bool,
     },
+    /// For formats that greet a member with everything at once (Together's `READY`): the member
+    /// itself and the party. No LOUDSYNC or partyline/1 form (they have `welcome` and
+    /// `member_list`).
+    Ready {
+        /// Server time, ms.
+        timestamp: u64,
+        /// The member greeted.
+        member: MemberInfo,
+        /// Its presence.
+        status: PresenceStatus,
+        /// The party.
+        session: SessionState,
+        /// When the party started, ms.
+        created_at: u64,
+        /// Its rooms and voice channels.
+        rooms: Vec<Room>,
+    },
+    /// The answer to a heartbeat, for formats that have one (Together's `HEARTBEAT_ACK`).
+    HeartbeatAck {
+        /// Server time, ms.
+        timestamp: u64,
+    },
+    /// The server's own keep-alive, for formats whose server sends one (Pavilion's
+    /// `heartbeat`, every `Config::server_heartbeat_interval`).
+    ServerHeartbeat {
+        /// Server time, ms.
+        timestamp: u64,
+    },
 }
 
 impl ServerMessage {
@@ -294,8 +330,20 @@ impl ServerMessage {
                 | ServerMessage::Error { .. }
                 | ServerMessage::Resumed { .. }
                 | ServerMessage::VoiceSignal { .. }
+                | ServerMessage::Ready { .. }
+                | ServerMessage::HeartbeatAck { .. }
+                | ServerMessage::ServerHeartbeat { .. }
         )
     }
+
+    /// Whether partyline/1 has this message (every one but those other formats alone have).
+    pub fn is_partyline(&self) -> bool {
+        !matches!(
+            self,
+            ServerMessage::Ready { .. } | ServerMessage::HeartbeatAck { .. } | ServerMessage::ServerHeartbeat { .. }
+        )
+    }
+
 
     /// Whether a plain LOUDSYNC 1.0 client may receive this message.
     pub fn is_loudsync(&self) -> bool {
@@ -330,7 +378,9 @@ impl crate::Wire {
     ///   `pong` without the server times.
     pub fn encode(self, message: &ServerMessage) -> Option<Frame> {
         match self {
-            crate::Wire::Partyline => Some(Frame::encode(message)),
+            crate::Wire::Partyline => message.is_partyline().then(|| Frame::encode(message)),
+            crate::Wire::Together => crate::together::encode(message),
+            crate::Wire::Pavilion => crate::pavilion::encode(message),
             crate::Wire::Loudsync => {
                 if !message.is_loudsync() {
                     return None;
@@ -380,6 +430,12 @@ impl crate::Wire {
 pub struct Frame(Bytes);
 
 impl Frame {
+    /// Serializes any value as a frame (another format's envelope).
+    pub fn json<T: Serialize + ?Sized>(value: &T) -> Frame {
+        let text = serde_json::to_string(value).expect("wire envelopes always serialize");
+        Frame(Bytes::from(text))
+    }
+
     /// Serializes a message.
     pub fn encode(message: &ServerMessage) -> Frame {
         // Serializing these types cannot fail: every map key is a string and no value is a float.
@@ -544,6 +600,8 @@ mod tests {
                 title: s(),
                 body: s(),
                 level: NotificationLevel::Info,
+                from: s(),
+                name: s(),
             },
             ServerMessage::VoiceSignal { timestamp: t, from: s(), signal: serde_json::Map::new() },
         ];
@@ -576,6 +634,7 @@ mod tests {
             from: "m".into(),
             name: "n".into(),
             text: "hi".into(),
+            room: crate::DEFAULT_ROOM.into(),
         };
         assert_eq!(Wire::Loudsync.encode(&chat), None, "no chat in LOUDSYNC 1.0");
         let welcome = ServerMessage::Welcome {

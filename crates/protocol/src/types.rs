@@ -70,6 +70,9 @@ pub enum PresenceStatus {
     Away,
     /// Here, but not to be disturbed.
     Busy,
+    /// Connected, but appearing offline (Together's and Pavilion's `offline` set by the member
+    /// itself; a member that is really gone is not in the list at all).
+    Offline,
 }
 
 /// How much a host notification (extension `notification`) matters.
@@ -177,6 +180,35 @@ pub enum ErrorCode {
     /// Extension: the member a message is for does not exist, is not reachable now, or uses a
     /// LOUDSYNC 1.0 client, which knows no such message.
     RecipientUnavailable,
+    /// Extension: a subscription to a channel that does not exist or that this member may
+    /// not see (Pavilion's 1003).
+    InvalidSubscription,
+}
+
+/// The party's default chat room: every chat line without a room is in it (a Together
+/// channel and a Pavilion `chat:general`).
+pub const DEFAULT_ROOM: &str = "general";
+
+/// A chat room or voice channel of the party (a Together channel).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Room {
+    /// Its id (`general` for the default room).
+    pub id: String,
+    /// What the room list shows.
+    pub name: String,
+    /// Text or voice.
+    pub kind: RoomKind,
+}
+
+/// What a room is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomKind {
+    /// Chat lines.
+    Text,
+    /// Voice: members join it and signal each other.
+    Voice,
 }
 
 /// SyncPlay's group state (extension `syncplay.state`): every device plays `entryId` from

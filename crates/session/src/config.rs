@@ -43,6 +43,11 @@ pub struct Config {
     /// The same 32 as the server's WebSocket connections per address (the server sets it from
     /// that limit): a household behind one NAT fits, and one address cannot take a party's places.
     pub max_members_per_addr: usize,
+    /// How long a Together or Pavilion member may send nothing before it is closed: seed 002
+    /// closes "a client silent for three intervals" of 30 s, seed 004 after "90 seconds".
+    pub silence_timeout: Time,
+    /// How often Pavilion members get the server's `heartbeat` (seed 004: "every 30 seconds").
+    pub server_heartbeat_interval: Time,
 }
 
 /// The highest capacity a host may set: the benchmarks carry 10,000 members on two cores.
@@ -67,6 +72,8 @@ impl Default for Config {
             replay_log_bytes: 16 * 1024 * 1024,
             replay_bytes: 256 * 1024,
             max_members_per_addr: 32,
+            silence_timeout: 90 * SECOND,
+            server_heartbeat_interval: 30 * SECOND,
         }
     }
 }

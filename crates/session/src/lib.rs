@@ -30,7 +30,7 @@ pub mod syncplay;
 
 pub use config::Config;
 pub use limit::TokenBucket;
-pub use session::{ConnId, Event, MemberSync, Peer, Session, SessionError, Transmit};
+pub use session::{Arrival, ConnId, Event, MemberSync, Peer, Session, SessionError, Transmit};
 pub use syncplay::{Actor, Change, PlayError, QueueChange, SyncPlay};
 
 /// The host's one clock: microseconds since the Unix epoch. The I/O layer derives it from a

@@ -57,12 +57,38 @@ pub struct Member {
     pub presence: PresenceStatus,
     /// The words with its presence, if any.
     pub presence_text: Option<String>,
+    /// Pavilion's subscriptions other than topics (those are in `topics`).
+    pub feeds: Feeds,
+}
+
+/// What a Pavilion member subscribed to besides topics: `user`, the party's `zone:{id}`, and
+/// rooms' `chat:{roomId}`. Other formats get what their document says without subscribing.
+#[derive(Debug, Default)]
+pub struct Feeds {
+    /// `user`: its own notifications.
+    pub user: bool,
+    /// `zone:{sessionId}`: the party's presence and members coming and going.
+    pub zone: bool,
+    /// `chat:{roomId}`: those rooms' chat lines.
+    pub rooms: BTreeSet<String>,
 }
 
 impl Member {
     /// Whether it gets the Partyline extensions.
     pub fn ext(&self) -> bool {
         self.wire.extended()
+    }
+
+    /// Whether this member takes a message on `channel` (Pavilion: only what it subscribed to).
+    pub fn subscribed(&self, channel: &partyline_protocol::client::Channel) -> bool {
+        use partyline_protocol::client::Channel;
+        match channel {
+            Channel::User => self.feeds.user,
+            Channel::Zone(_) => self.feeds.zone,
+            Channel::Chat(room) => self.feeds.rooms.contains(room),
+            Channel::Topic(topic) => self.topics.contains(topic),
+            Channel::Unknown(_) => false,
+        }
     }
 
     /// Whether its presence is other than the default (online, no text).

@@ -533,7 +533,7 @@ fn notifications_and_mark_read() {
     for conn in [a.0, b.0] {
         let seen = sim.messages(conn);
         assert_eq!(seen.len(), 1, "{seen:?}");
-        assert_eq!(keys(&seen[0]), ["body", "id", "level", "seq", "timestamp", "title", "type"]);
+        assert_eq!(keys(&seen[0]), ["body", "from", "id", "level", "name", "seq", "timestamp", "title", "type"]);
         assert_eq!(
             (seen[0]["type"].as_str(), seen[0]["id"].as_str(), seen[0]["title"].as_str()),
             (Some("notification"), Some("n-1"), Some("Pizza is here"))

@@ -42,7 +42,7 @@ const LIMITS: [(&str, usize); 12] = [
 ];
 
 /// Every error code, in declaration order.
-const ERROR_CODES: [ErrorCode; 10] = [
+const ERROR_CODES: [ErrorCode; 11] = [
     ErrorCode::SessionNotFound,
     ErrorCode::SessionFull,
     ErrorCode::AlreadyJoined,
@@ -53,6 +53,7 @@ const ERROR_CODES: [ErrorCode; 10] = [
     ErrorCode::MessageTooLarge,
     ErrorCode::ResumeFailed,
     ErrorCode::RecipientUnavailable,
+    ErrorCode::InvalidSubscription,
 ];
 
 /// A new error code breaks this match, so that it is added to [`ERROR_CODES`] too.
@@ -67,7 +68,8 @@ fn error_code_is_listed(code: ErrorCode) -> bool {
         | ErrorCode::RateLimited
         | ErrorCode::MessageTooLarge
         | ErrorCode::ResumeFailed
-        | ErrorCode::RecipientUnavailable => ERROR_CODES.contains(&code),
+        | ErrorCode::RecipientUnavailable
+        | ErrorCode::InvalidSubscription => ERROR_CODES.contains(&code),
     }
 }
 
@@ -108,6 +110,8 @@ fn client_type_is_listed(message: &ClientMessage) -> bool {
         | ClientMessage::MarkRead(_)
         | ClientMessage::SyncplayCommand(_)
         | ClientMessage::PlaybackProgress(_) => CLIENT_TYPES.contains(&message.kind()),
+        // Pavilion's subscriptions: no `/ws` client sends one.
+        ClientMessage::Feed(_) => true,
     }
 }
 
@@ -170,6 +174,10 @@ fn server_type_is_listed(message: &ServerMessage) -> bool {
         ServerMessage::LibraryUpdate { .. } => "library.update",
         ServerMessage::RemoteCommand { .. } => "remote.command",
         ServerMessage::Resumed { .. } => "resumed",
+        // Other formats' alone: partyline/1 has none of them (`ServerMessage::is_partyline`).
+        ServerMessage::Ready { .. } | ServerMessage::HeartbeatAck { .. } | ServerMessage::ServerHeartbeat { .. } => {
+            return !message.is_partyline();
+        }
     };
     SERVER_TYPES.contains(&kind)
 }
@@ -292,6 +300,7 @@ fn the_lists_match_the_protocol() {
         from: "m-1".into(),
         name: "Ana".into(),
         text: "hi".into(),
+        room: "general".into(),
     };
     assert!(server_type_is_listed(&chat), "expected chat listed");
     let unknown = protocol::decode(r#"{"type":"dance","timestamp":1}"#);

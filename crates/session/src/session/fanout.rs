@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use super::*;
 use crate::log::{Audience, Encoded};
+use crate::member::Member;
+use partyline_protocol::client::Channel;
 
 /// A message on its way to members (and kept in the party's log for resume): serialized at most once per wire format, when the first
 /// member speaking that format gets it ([`Wire::encode`]: the format decides whether it has
@@ -15,24 +17,40 @@ pub(super) struct Outgoing {
     message: ServerMessage,
     /// It carries `seq` and is kept for resume.
     sequenced: bool,
-    /// One slot per wire format: `None` inside when the format has no such message.
-    frames: [std::sync::OnceLock<Option<Frame>>; 2],
+    /// One slot per wire format ([`Wire::index`]): `None` inside when the format has no such
+    /// message.
+    frames: [std::sync::OnceLock<Option<Frame>>; Wire::ALL.len()],
+    /// The Pavilion channel it arrives on (`None`: no channel's), worked out once.
+    channel: std::sync::OnceLock<Option<Channel>>,
 }
 
 impl Outgoing {
     pub(super) fn new(message: &ServerMessage) -> Arc<Outgoing> {
-        Arc::new(Outgoing { message: message.clone(), sequenced: message.is_sequenced(), frames: Default::default() })
+        Arc::new(Outgoing {
+            message: message.clone(),
+            sequenced: message.is_sequenced(),
+            frames: Default::default(),
+            channel: Default::default(),
+        })
+    }
+
+    /// Whether `member` takes it: a Pavilion member only what arrives on a channel it
+    /// subscribed to (seed 004: "Apply proper access control on subscription channels").
+    fn wanted_by(&self, member: &Member) -> bool {
+        if member.wire != Wire::Pavilion {
+            return true;
+        }
+        match self.channel.get_or_init(|| partyline_protocol::pavilion::channel_of(&self.message, "")) {
+            Some(channel) => member.subscribed(channel),
+            None => true,
+        }
     }
 }
 
 impl Encoded for Outgoing {
     /// The message as `wire` writes it, or `None` when that format has no such message.
     fn frame(&self, wire: Wire) -> Option<&Frame> {
-        let slot = match wire {
-            Wire::Loudsync => 0,
-            Wire::Partyline => 1,
-        };
-        self.frames[slot].get_or_init(|| wire.encode(&self.message)).as_ref()
+        self.frames[wire.index()].get_or_init(|| wire.encode(&self.message)).as_ref()
     }
 
     fn size(&self) -> usize {
@@ -113,6 +131,9 @@ impl Session {
     /// the number it takes is the one the log's replay derives for it.
     fn number_and_send(&mut self, key: u64, out: &Outgoing) {
         let member = self.members.get_mut(&key).expect("deliver to a member");
+        if !out.wanted_by(member) {
+            return;
+        }
         let Some(frame) = out.frame(member.wire) else { return };
         let seq = (member.ext() && out.sequenced).then(|| {
             let seq = member.stream.next_seq;
@@ -124,9 +145,22 @@ impl Session {
         }
     }
 
-    /// An unsequenced reply to one connection.
+    /// An unsequenced reply to one connection, in its format (nothing when the format has no
+    /// such message: a Together client gets no `error`).
     pub(super) fn reply(&mut self, conn: ConnId, message: ServerMessage) {
-        self.transmits.push_back(Transmit::Send { conn, frame: Frame::encode(&message), seq: None });
+        if let Some(frame) = self.wire_of(conn).encode(&message) {
+            self.transmits.push_back(Transmit::Send { conn, frame, seq: None });
+        }
+    }
+
+    /// What a connection speaks: its member's format, or for one that has not joined, the
+    /// format its URL chose (partyline/1's vocabulary at `/ws` until a `join` decides).
+    pub(super) fn wire_of(&self, conn: ConnId) -> Wire {
+        match self.conns.get(&conn) {
+            Some(Conn::Member(key)) => self.members[key].wire,
+            Some(Conn::Pending { peer, .. }) => peer.arrival.as_ref().map_or(Wire::Partyline, |arrival| arrival.wire),
+            None => Wire::Partyline,
+        }
     }
 
     pub(super) fn reply_error(

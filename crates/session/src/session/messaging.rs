@@ -14,6 +14,7 @@ impl Session {
             from: from.clone(),
             name: name.clone(),
             text: chat.text.clone(),
+            room: DEFAULT_ROOM.to_string(),
         };
         self.broadcast(&Outgoing::new(&message), None);
         self.events.push_back(Event::Chat { from, name, text: chat.text });
@@ -84,7 +85,9 @@ impl Session {
             .copied()
             .filter(|other| {
                 let member = &self.members[other];
-                let wants = member.ext() && broadcast.topic.as_ref().is_none_or(|topic| member.topics.contains(topic));
+                // A Pavilion member takes a topic's broadcasts on its `channel:{topic}`.
+                let format = member.ext() || (member.wire == Wire::Pavilion && broadcast.topic.is_some());
+                let wants = format && broadcast.topic.as_ref().is_none_or(|topic| member.topics.contains(topic));
                 *other != key && wants
             })
             .collect();
@@ -132,7 +135,9 @@ impl Session {
     /// Whether the member joined with `partyline/1`. A 1.0 member that sends an extension
     /// message gets `invalid_message` instead: the answer would be a type it does not know.
     pub(super) fn require_ext(&mut self, now: Time, conn: ConnId, key: u64, kind: &str) -> bool {
-        if self.members[&key].ext() {
+        // Every format but LOUDSYNC 1.0 has these in its own words (its decoder only makes the
+        // messages it has).
+        if !self.members[&key].wire.is_plain_loudsync() {
             return true;
         }
         let message = format!("{kind}: an extension message; join with protocolVersion \"{PARTYLINE_V1}\" to use it");
@@ -152,9 +157,12 @@ impl Session {
         id: Option<&str>,
         connected: bool,
     ) -> Option<u64> {
+        // A voice signal reaches every format that carries them; the rest is partyline/1's alone.
+        let takes = |wire: Wire| if kind == "voice.signal" { wire.has_voice() } else { wire.extended() };
         let (reason, why) = match self.by_id.get(to) {
             None => ("unknown_member", "is not in the session"),
-            Some(key) if !self.members[key].ext() => ("loudsync_client", "uses a LOUDSYNC 1.0 client"),
+            Some(key) if self.members[key].wire.is_plain_loudsync() => ("loudsync_client", "uses a LOUDSYNC 1.0 client"),
+            Some(key) if !takes(self.members[key].wire) => ("other_format", "uses a client that has no such message"),
             Some(key) if connected && self.members[key].conn.is_none() => ("reconnecting", "is reconnecting"),
             Some(key) => return Some(*key),
         };
@@ -189,8 +197,59 @@ impl Session {
             title: title.to_string(),
             body: body.trim().to_string(),
             level,
+            from: self.host.id.clone(),
+            name: self.host.name.clone(),
         };
         self.broadcast(&Outgoing::new(&message), None);
         Ok(id)
+    }
+
+    /// The party's rooms: the default chat room, for now the only one.
+    pub(super) fn rooms(&self) -> Vec<Room> {
+        vec![Room { id: DEFAULT_ROOM.to_string(), name: "General".to_string(), kind: RoomKind::Text }]
+    }
+
+    /// Pavilion's `subscribe`/`unsubscribe`: `user`, the party's zone, a room's chat or a topic.
+    /// A channel that does not exist here, or another party's zone, is `invalid_subscription`
+    /// (Pavilion's 1003), and nothing is delivered on it.
+    pub(super) fn feed(&mut self, now: Time, conn: ConnId, key: u64, feed: Feed) {
+        let refuse = |session: &mut Session, why: String| {
+            let details = json!({"channel": feed.channel.name()});
+            session.reply_error(now, conn, ErrorCode::InvalidSubscription, why, details);
+        };
+        match &feed.channel {
+            Channel::Zone(id) if *id != self.id => return refuse(self, format!("no zone {id} here")),
+            Channel::Chat(room) if !self.rooms().iter().any(|r| r.id == *room && r.kind == RoomKind::Text) => {
+                return refuse(self, format!("no chat room {room}"));
+            }
+            Channel::Topic(topic) if !partyline_protocol::client::is_topic(topic) => {
+                return refuse(self, format!("\"{topic}\" is not a channel name (a-z, 0-9, '.', '_', '-')"));
+            }
+            Channel::Topic(_) if feed.add && self.members[&key].topics.len() >= MAX_TOPICS => {
+                return refuse(self, format!("at most {MAX_TOPICS} channels"));
+            }
+            Channel::Unknown(name) => {
+                return refuse(self, format!("unknown channel \"{name}\" (user, zone:{{id}}, channel:{{id}}, chat:{{roomId}})"));
+            }
+            _ => {}
+        }
+        let member = self.members.get_mut(&key).expect("a member");
+        match feed.channel {
+            Channel::User => member.feeds.user = feed.add,
+            Channel::Zone(_) => member.feeds.zone = feed.add,
+            Channel::Chat(room) if feed.add => {
+                member.feeds.rooms.insert(room);
+            }
+            Channel::Chat(room) => {
+                member.feeds.rooms.remove(&room);
+            }
+            Channel::Topic(topic) if feed.add => {
+                member.topics.insert(topic);
+            }
+            Channel::Topic(topic) => {
+                member.topics.remove(&topic);
+            }
+            Channel::Unknown(_) => {}
+        }
     }
 }

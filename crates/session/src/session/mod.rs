@@ -14,21 +14,23 @@ mod playback;
 mod roster;
 mod types;
 
-pub use types::{ConnId, Event, MemberSync, Peer, SessionError, Transmit};
+pub use types::{Arrival, ConnId, Event, MemberSync, Peer, SessionError, Transmit};
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 
 use partyline_protocol::client::{
-    Broadcast, Chat, DeviceState, Direct, Join, MarkRead, PlayCommand, PlaybackProgress, Resume, Topics, VoiceSignal,
+    Broadcast, Channel, Chat, DeviceState, Direct, Feed, Join, MarkRead, PlayCommand, PlaybackProgress, Resume, Topics,
+    VoiceSignal,
 };
 use partyline_protocol::{
-    ClientMessage, ConnectionStatus, DecodeError, ErrorCode, Frame, LeaveReason, MAX_NAME_CHARS, MAX_TOPICS,
+    ClientMessage, ConnectionStatus, DecodeError, DeviceInfo, DeviceType, ErrorCode, Frame, LeaveReason, MAX_NAME_CHARS, MAX_TOPICS,
     MemberInfo, PARTYLINE_V1, SUPPORTED_VERSIONS, ServerMessage, SessionInfo, SessionState, Wire, close,
 };
 use partyline_protocol::{
-    LibraryItem, MAX_CHAT_CHARS, MAX_TITLE_CHARS, NotificationLevel, Permissions, PlayState, PresenceStatus,
+    DEFAULT_ROOM, LibraryItem, MAX_CHAT_CHARS, MAX_TITLE_CHARS, NotificationLevel, Permissions, PlayState,
+    PresenceStatus, Room, RoomKind,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -51,6 +53,8 @@ enum Timer {
     Heartbeat(u64),
     Resume(u64),
     Ready,
+    /// Pavilion's server heartbeat, to every Pavilion member.
+    ServerHeartbeat,
 }
 
 #[derive(Debug, Clone)]
@@ -78,6 +82,10 @@ pub struct Session {
     /// Member keys in order of joining.
     order: Vec<u64>,
     next_key: u64,
+    /// The N of the next "Guest N" (a member that joined at connect without `?name=`).
+    next_guest: u64,
+    /// When the session started, ms (Together's server `created_at`).
+    started_ms: u64,
     next_chat: u64,
     next_notification: u64,
     timers: BinaryHeap<Reverse<(Time, Timer)>>,
@@ -120,6 +128,8 @@ impl Session {
             by_device: HashMap::new(),
             order: Vec::new(),
             next_key: 0,
+            next_guest: 0,
+            started_ms: now / MILLISECOND,
             next_chat: 0,
             next_notification: 0,
             timers: BinaryHeap::new(),
@@ -130,6 +140,7 @@ impl Session {
             syncplay: SyncPlay::default(),
         };
         session.arm(now + session.config.probe_interval, Timer::Probe);
+        session.arm(now + session.config.server_heartbeat_interval, Timer::ServerHeartbeat);
         session
     }
 
@@ -220,14 +231,54 @@ impl Session {
             return;
         }
         let deadline = now + self.config.join_timeout;
-        self.conns.insert(conn, Conn::Pending { deadline, peer });
-        self.arm(deadline, Timer::JoinDeadline(conn));
+        let arrival = peer.arrival.clone();
+        self.conns.insert(conn, Conn::Pending { deadline, peer: peer.clone() });
+        match arrival {
+            None => self.arm(deadline, Timer::JoinDeadline(conn)),
+            Some(arrival) => {
+                let join = self.join_from_url(arrival);
+                self.join(now, conn, join, peer);
+                if let Some(Conn::Pending { .. }) = self.conns.get(&conn) {
+                    // Refused (locked, full, an old key): told in its format, then closed, since
+                    // a format that joins at connect has no second try on the same socket.
+                    self.conns.remove(&conn);
+                    self.close_conn(conn, close::POLICY, "not admitted");
+                }
+            }
+        }
+    }
+
+    /// The `join` a connection's URL amounts to.
+    fn join_from_url(&mut self, arrival: Arrival) -> Join {
+        let name = arrival.name.map(|name| name.trim().chars().take(MAX_NAME_CHARS).collect::<String>());
+        let name = match name.filter(|name| !name.is_empty()) {
+            Some(name) => name,
+            None => {
+                self.next_guest += 1;
+                format!("Guest {}", self.next_guest)
+            }
+        };
+        let device = arrival.device_id.map(|id| id.trim().to_string()).filter(|id| (1..=128).contains(&id.chars().count()));
+        let id = device.unwrap_or_else(|| format!("anon-{}", ids::secret(&mut self.rng)));
+        Join {
+            timestamp: 0.into(),
+            session_id: self.id.clone(),
+            device_info: DeviceInfo { id, name, kind: DeviceType::Client },
+            protocol_version: None,
+        }
     }
 
     /// A message arrived on a connection.
     pub fn handle_message(&mut self, now: Time, conn: ConnId, message: ClientMessage) {
         // Cloning allocates only for a connection that has not joined yet (its device label).
         let Some(state) = self.conns.get(&conn).cloned() else { return };
+        if let Conn::Member(key) = state
+            && let Some(member) = self.members.get_mut(&key)
+            && member.wire.joins_at_connect()
+        {
+            // Together and Pavilion close a client that is silent, whatever it sends.
+            member.last_heartbeat = now;
+        }
         match (state, message) {
             (_, ClientMessage::Ping(ping)) => {
                 let clock = self.is_ext(conn).then_some((now, now));
@@ -243,7 +294,10 @@ impl Session {
                 if let Some(member) = self.members.get_mut(&key) {
                     member.last_heartbeat = now;
                 }
+                // Together answers each one (`HEARTBEAT_ACK`); the other formats have no answer.
+                self.reply(conn, ServerMessage::HeartbeatAck { timestamp: now / MILLISECOND });
             }
+            (Conn::Member(key), ClientMessage::Feed(feed)) => self.feed(now, conn, key, feed),
             (Conn::Member(key), ClientMessage::Leave(_)) => {
                 self.remove_member(now, key, LeaveReason::Left, Some((close::NORMAL, "left")));
             }
@@ -296,6 +350,10 @@ impl Session {
                 let details = json!({"maxBytes": limit});
                 self.reply_error(now, conn, ErrorCode::MessageTooLarge, error.to_string(), details);
                 self.drop_conn(now, conn, close::MESSAGE_TOO_BIG, "message too large", LeaveReason::Error);
+            }
+            _ if self.wire_of(conn) == Wire::Together => {
+                // Seed 002: "4002 Invalid message format (malformed JSON or unknown opcode)".
+                self.drop_conn(now, conn, close::MALFORMED, "invalid message format", LeaveReason::Error);
             }
             _ => {
                 let details = json!({"reason": error.to_string()});
@@ -355,7 +413,12 @@ impl Session {
                 Timer::Heartbeat(key) => {
                     let Some(member) = self.members.get(&key) else { continue };
                     let Some(conn) = member.conn else { continue };
-                    let deadline = member.last_heartbeat + self.config.heartbeat_timeout;
+                    let timeout = if member.wire.joins_at_connect() {
+                        self.config.silence_timeout
+                    } else {
+                        self.config.heartbeat_timeout
+                    };
+                    let deadline = member.last_heartbeat + timeout;
                     if deadline <= now {
                         self.conns.remove(&conn);
                         self.close_conn(conn, close::HEARTBEAT_TIMEOUT, "heartbeat timeout");
@@ -363,6 +426,13 @@ impl Session {
                     } else {
                         self.arm(deadline, Timer::Heartbeat(key));
                     }
+                }
+                Timer::ServerHeartbeat => {
+                    let beat = Outgoing::new(&ServerMessage::ServerHeartbeat { timestamp: now / MILLISECOND });
+                    let pavilion: Vec<u64> =
+                        self.order.iter().copied().filter(|key| self.members[key].wire == Wire::Pavilion).collect();
+                    self.broadcast_to(pavilion, &beat);
+                    self.arm(now + self.config.server_heartbeat_interval, Timer::ServerHeartbeat);
                 }
                 Timer::Ready => {
                     let lead = self.lead_time();

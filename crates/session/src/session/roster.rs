@@ -6,6 +6,7 @@ use super::*;
 impl Session {
     pub(super) fn join(&mut self, now: Time, conn: ConnId, join: Join, peer: Peer) {
         let wire = match join.protocol_version.as_deref() {
+            _ if peer.arrival.is_some() => peer.arrival.as_ref().map_or(Wire::Loudsync, |arrival| arrival.wire),
             None | Some(partyline_protocol::LOUDSYNC_V1) => Wire::Loudsync,
             Some(PARTYLINE_V1) => Wire::Partyline,
             Some(other) => {
@@ -119,6 +120,7 @@ impl Session {
             topics: BTreeSet::new(),
             presence: PresenceStatus::Online,
             presence_text: None,
+            feeds: Default::default(),
         };
         self.members.insert(key, member);
         self.by_id.insert(id, key);
@@ -191,7 +193,16 @@ impl Session {
             session_info: SessionInfo { id: self.id.clone(), name: self.name.clone(), host_id: self.host.id.clone() },
             resume_secret: member.secret.clone(),
         };
+        let ready = ServerMessage::Ready {
+            timestamp: now / MILLISECOND,
+            member: member.info(),
+            status: member.presence,
+            session: self.state(),
+            created_at: self.started_ms,
+            rooms: self.rooms(),
+        };
         self.send_snapshot(key, &Outgoing::new(&welcome));
+        self.reply(conn, ready);
         if ext {
             let hello = ServerMessage::Hello {
                 timestamp: now / MILLISECOND,

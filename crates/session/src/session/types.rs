@@ -25,12 +25,27 @@ pub struct Peer {
     /// Whether it may `join`: false when it presented a join key the host has replaced since
     /// (it may still `resume`, with the member's secret).
     pub may_join: bool,
+    /// For formats that join at connect ([`Wire::joins_at_connect`]): what the URL said. The
+    /// connection is a member (or refused) as soon as it opens.
+    pub arrival: Option<Arrival>,
+}
+
+/// A connection that joins as it opens: its format and what its URL names (`?name=`,
+/// `?device=`), as the I/O layer read them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arrival {
+    /// What it speaks.
+    pub wire: Wire,
+    /// Its display name; `None`: "Guest N".
+    pub name: Option<String>,
+    /// A stable device id, so that a reconnect is the same member; `None`: a new one each time.
+    pub device_id: Option<String>,
 }
 
 impl Peer {
     /// A connection from `addr` whose device is unknown, with the key in force.
     pub fn from_addr(addr: IpAddr) -> Peer {
-        Peer { addr, device: None, may_join: true }
+        Peer { addr, device: None, may_join: true, arrival: None }
     }
 }
 

@@ -45,7 +45,7 @@ impl Sim {
 
     /// Connects from a device the I/O layer labelled (`"iPhone"`), or could not.
     pub fn connect_from(&mut self, device: Option<&str>) -> ConnId {
-        self.connect_peer(Peer { addr: LOCAL, device: device.map(str::to_string), may_join: true })
+        self.connect_peer(Peer { addr: LOCAL, device: device.map(str::to_string), may_join: true, arrival: None })
     }
 
     /// Connects from another address (the sim's default is [`LOCAL`]).
