@@ -1,6 +1,7 @@
 //! End-to-end tests across crates, compiled into one binary (ripgrep's layout). One module
 //! an area.
 
+mod formats;
 mod hardening_http;
 mod hardening_port;
 mod hardening_session;

@@ -31,7 +31,10 @@ mod tests {
         assert_eq!(parse_ms("2025-01-01T00:00:00Z"), Some(1_735_689_600_000));
         assert_eq!(format_ms(1_735_689_600_000), "2025-01-01T00:00:00Z");
         assert_eq!(format_ms(1_735_689_600_123), "2025-01-01T00:00:00.123Z");
-        assert_eq!(parse_ms("2024-03-15T12:00:00Z").map(|ms| format_ms(ms as u64)).as_deref(), Some("2024-03-15T12:00:00Z"));
+        assert_eq!(
+            parse_ms("2024-03-15T12:00:00Z").map(|ms| format_ms(ms as u64)).as_deref(),
+            Some("2024-03-15T12:00:00Z")
+        );
         assert_eq!(parse_ms("2024-03-15T13:00:00+01:00"), parse_ms("2024-03-15T12:00:00Z"), "offsets are honoured");
         assert_eq!(parse_ms("yesterday"), None);
     }

@@ -173,8 +173,9 @@ pub fn decode(text: &str) -> Result<ClientMessage, DecodeError> {
     // The seed's timestamp is ISO 8601; a client may leave it out, but not send another kind.
     let at = match &envelope.timestamp {
         None | Some(Value::Null) => 0,
-        Some(Value::String(text)) => parse_ms(text)
-            .ok_or_else(|| bad("timestamp", "timestamp must be an ISO 8601 date and time, e.g. 2024-03-15T12:00:00Z"))?,
+        Some(Value::String(text)) => parse_ms(text).ok_or_else(|| {
+            bad("timestamp", "timestamp must be an ISO 8601 date and time, e.g. 2024-03-15T12:00:00Z")
+        })?,
         Some(_) => return Err(bad("timestamp", "timestamp must be an ISO 8601 string")),
     };
     let timestamp = Number::from(at.max(0));
@@ -193,7 +194,10 @@ pub fn decode(text: &str) -> Result<ClientMessage, DecodeError> {
         "presence" => {
             let status = field(&payload, "presence", "status")?;
             let status = status_from(status).ok_or_else(|| {
-                bad("presence", format!("status must be online, offline, busy or away, not \"{}\"", truncate(status, 32)))
+                bad(
+                    "presence",
+                    format!("status must be online, offline, busy or away, not \"{}\"", truncate(status, 32)),
+                )
             })?;
             ClientMessage::Presence(Presence { timestamp, status, text: None })
         }
@@ -217,15 +221,28 @@ mod tests {
     /// Every client example of the seed decodes, ISO timestamps included.
     #[test]
     fn seed_client_examples_decode() {
-        let sub = decode(r#"{"type": "subscribe", "payload": {"channel": "zone:123"}, "timestamp": "2024-03-15T12:00:00Z"}"#);
-        assert!(matches!(&sub, Ok(ClientMessage::Feed(Feed { channel: Channel::Zone(id), add: true })) if id == "123"), "{sub:?}");
-        let chat = decode(r#"{"type": "subscribe", "payload": {"channel": "chat:456", "parameters": {}}, "timestamp": "2024-03-15T12:00:00Z"}"#);
-        assert!(matches!(&chat, Ok(ClientMessage::Feed(Feed { channel: Channel::Chat(id), .. })) if id == "456"), "{chat:?}");
-        let off = decode(r#"{"type": "unsubscribe", "payload": {"channel": "user"}, "timestamp": "2024-03-15T12:00:00Z"}"#);
+        let sub =
+            decode(r#"{"type": "subscribe", "payload": {"channel": "zone:123"}, "timestamp": "2024-03-15T12:00:00Z"}"#);
+        assert!(
+            matches!(&sub, Ok(ClientMessage::Feed(Feed { channel: Channel::Zone(id), add: true })) if id == "123"),
+            "{sub:?}"
+        );
+        let chat = decode(
+            r#"{"type": "subscribe", "payload": {"channel": "chat:456", "parameters": {}}, "timestamp": "2024-03-15T12:00:00Z"}"#,
+        );
+        assert!(
+            matches!(&chat, Ok(ClientMessage::Feed(Feed { channel: Channel::Chat(id), .. })) if id == "456"),
+            "{chat:?}"
+        );
+        let off =
+            decode(r#"{"type": "unsubscribe", "payload": {"channel": "user"}, "timestamp": "2024-03-15T12:00:00Z"}"#);
         assert!(matches!(off, Ok(ClientMessage::Feed(Feed { channel: Channel::User, add: false }))));
-        let read = decode(r#"{"type": "mark_read", "payload": {"notificationId": "n-1"}, "timestamp": "2024-03-15T12:00:00Z"}"#);
+        let read = decode(
+            r#"{"type": "mark_read", "payload": {"notificationId": "n-1"}, "timestamp": "2024-03-15T12:00:00Z"}"#,
+        );
         assert!(matches!(&read, Ok(ClientMessage::MarkRead(MarkRead { ids, .. })) if ids == &["n-1"]), "{read:?}");
-        let busy = decode(r#"{"type": "presence", "payload": {"status": "busy"}, "timestamp": "2024-03-15T12:00:00Z"}"#);
+        let busy =
+            decode(r#"{"type": "presence", "payload": {"status": "busy"}, "timestamp": "2024-03-15T12:00:00Z"}"#);
         assert!(matches!(busy, Ok(ClientMessage::Presence(Presence { status: PresenceStatus::Busy, .. }))));
         let ack = decode(r#"{"type": "heartbeat_ack", "timestamp": "2024-03-15T12:00:00Z"}"#);
         assert!(matches!(ack, Ok(ClientMessage::Heartbeat(_))));
@@ -278,7 +295,10 @@ mod tests {
         };
         let v = value(encode(&note));
         let p = &v["payload"];
-        assert_eq!((p["id"].as_str(), p["content"].as_str(), p["isRead"].as_bool()), (Some("n-1"), Some("Pizza"), Some(false)));
+        assert_eq!(
+            (p["id"].as_str(), p["content"].as_str(), p["isRead"].as_bool()),
+            (Some("n-1"), Some("Pizza"), Some(false))
+        );
         assert_eq!(p["sender"]["id"], "h-1");
 
         let away = ServerMessage::PresenceUpdate {

@@ -344,7 +344,6 @@ impl ServerMessage {
         )
     }
 
-
     /// Whether a plain LOUDSYNC 1.0 client may receive this message.
     pub fn is_loudsync(&self) -> bool {
         matches!(

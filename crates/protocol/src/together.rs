@@ -141,18 +141,19 @@ pub fn decode(text: &str) -> Result<ClientMessage, DecodeError> {
     let message = match op.as_str() {
         "HEARTBEAT" => ClientMessage::Heartbeat(Heartbeat { timestamp }),
         "PRESENCE_UPDATE" => {
-            let status = d.get("status").and_then(Value::as_str).ok_or_else(|| {
-                bad("PRESENCE_UPDATE", "d.status must be one of online, idle, dnd, offline")
-            })?;
-            let status = status_from(status).ok_or_else(|| {
-                bad("PRESENCE_UPDATE", format!("unknown status \"{}\"", truncate(status, 32)))
-            })?;
+            let status = d
+                .get("status")
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad("PRESENCE_UPDATE", "d.status must be one of online, idle, dnd, offline"))?;
+            let status = status_from(status)
+                .ok_or_else(|| bad("PRESENCE_UPDATE", format!("unknown status \"{}\"", truncate(status, 32))))?;
             ClientMessage::Presence(Presence { timestamp, status, text: None })
         }
         "VOICE_SIGNAL" => {
-            let to = d.get("to_user_id").and_then(Value::as_str).ok_or_else(|| {
-                bad("VOICE_SIGNAL", "d.to_user_id must be a user id")
-            })?;
+            let to = d
+                .get("to_user_id")
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad("VOICE_SIGNAL", "d.to_user_id must be a user id"))?;
             let signal: Map<String, Value> = match d.get("signal") {
                 Some(Value::Object(signal)) => signal.clone(),
                 _ => return Err(bad("VOICE_SIGNAL", "d.signal must be an object")),
@@ -183,7 +184,8 @@ mod tests {
         assert!(matches!(decode(r#"{"op": "HEARTBEAT"}"#), Ok(ClientMessage::Heartbeat(_))));
         let idle = decode(r#"{"op": "PRESENCE_UPDATE", "d": {"status": "idle"}}"#);
         assert!(matches!(idle, Ok(ClientMessage::Presence(Presence { status: PresenceStatus::Away, .. }))), "{idle:?}");
-        let signal = decode(r#"{"op": "VOICE_SIGNAL", "d": {"to_user_id": "m-2", "signal": {"type": "offer", "sdp": "v=0"}}}"#);
+        let signal =
+            decode(r#"{"op": "VOICE_SIGNAL", "d": {"to_user_id": "m-2", "signal": {"type": "offer", "sdp": "v=0"}}}"#);
         let Ok(ClientMessage::VoiceSignal(signal)) = signal else { panic!("{signal:?}") };
         assert_eq!((signal.to.as_str(), signal.signal["type"].as_str()), ("m-2", Some("offer")));
     }

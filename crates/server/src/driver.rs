@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
-use partyline_protocol::{ClientMessage, DecodeError, Frame, SessionState};
-use partyline_session::{ConnId, Event, Peer, Session, Time, Transmit};
+use partyline_protocol::{ClientMessage, DecodeError, Frame, SessionState, Wire};
+use partyline_session::{Arrival, ConnId, Event, Peer, Session, Time, Transmit};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
@@ -17,12 +17,35 @@ use crate::clock::Clock;
 /// arrive, so a busy session slows the readers (and, through TCP, the clients) down.
 #[derive(Debug)]
 pub(crate) enum Inbound {
-    Connected { conn: ConnId, outbox: Outbox, addr: std::net::IpAddr, device: Option<&'static str>, may_join: bool },
-    Message { conn: ConnId, message: ClientMessage },
-    Invalid { conn: ConnId, error: DecodeError },
-    RateLimited { conn: ConnId, retry_after_ms: u64, abusive: bool },
-    ProbeReply { conn: ConnId, sent_at: Time },
-    Disconnected { conn: ConnId, clean: bool },
+    Connected {
+        conn: ConnId,
+        outbox: Outbox,
+        addr: std::net::IpAddr,
+        device: Option<&'static str>,
+        may_join: bool,
+        arrival: Option<Arrival>,
+    },
+    Message {
+        conn: ConnId,
+        message: ClientMessage,
+    },
+    Invalid {
+        conn: ConnId,
+        error: DecodeError,
+    },
+    RateLimited {
+        conn: ConnId,
+        retry_after_ms: u64,
+        abusive: bool,
+    },
+    ProbeReply {
+        conn: ConnId,
+        sent_at: Time,
+    },
+    Disconnected {
+        conn: ConnId,
+        clean: bool,
+    },
 }
 
 /// What the session task asks a connection task to write.
@@ -47,6 +70,9 @@ pub(crate) struct Outbox {
     /// set by the session task when the session attaches the connection to a member, read by
     /// the connection task when it answers a ping, with no queue between them.
     pub(crate) extended: Arc<std::sync::atomic::AtomicBool>,
+    /// The format of the endpoint it came in on (`/ws`: partyline/1's codes), which writes the
+    /// session's close codes its own way ([`Wire::close_code`]).
+    pub(crate) format: Wire,
 }
 
 /// Stops a connection at once, skipping its queue, with this close code.
@@ -135,9 +161,10 @@ impl Driver {
     fn inbound(&mut self, message: Inbound) {
         let now = self.clock.now();
         match message {
-            Inbound::Connected { conn, outbox, addr, device, may_join } => {
+            Inbound::Connected { conn, outbox, addr, device, may_join, arrival } => {
                 self.outboxes.insert(conn, outbox);
-                self.session.handle_connect(now, conn, Peer { addr, device: device.map(str::to_string), may_join });
+                let peer = Peer { addr, device: device.map(str::to_string), may_join, arrival };
+                self.session.handle_connect(now, conn, peer);
             }
             Inbound::Message { conn, message } => self.session.handle_message(now, conn, message),
             Inbound::Invalid { conn, error } => self.session.handle_invalid(now, conn, &error),
@@ -178,6 +205,7 @@ impl Driver {
                 Transmit::Probe { conn, sent_at } => (conn, Out::Probe(sent_at)),
                 Transmit::Close { conn, code, reason } => {
                     if let Some(outbox) = self.outboxes.remove(&conn) {
+                        let code = outbox.format.close_code(code);
                         match outbox.tx.try_send(Out::Close(code, reason)) {
                             Ok(()) => outbox.kill.closing.cancel(),
                             Err(_) => outbox.kill.fire(code, reason),

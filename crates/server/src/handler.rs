@@ -23,8 +23,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{Sink, SinkExt, StreamExt};
-use partyline_protocol::{ClientMessage, DecodeError, Frame, MAX_MESSAGE_BYTES, close, decode};
-use partyline_session::{ConnId, SECOND, Time, TokenBucket, session::pong};
+use partyline_protocol::{ClientMessage, DecodeError, Frame, MAX_MESSAGE_BYTES, Wire, close};
+use partyline_session::{Arrival, ConnId, SECOND, Time, TokenBucket, session::pong};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -71,6 +71,7 @@ pub(crate) async fn serve<S: Io>(
     peer: std::net::SocketAddr,
     device: Option<&'static str>,
     may_join: bool,
+    arrival: Option<Arrival>,
 ) {
     let span = info_span!("conn", %conn, %peer);
     async move {
@@ -79,11 +80,13 @@ pub(crate) async fn serve<S: Io>(
         let frames = socket.get_ref().frames.clone();
         let (sink, stream) = socket.split();
         let extended = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let outbox = Outbox { tx, kill: kill.clone(), extended: extended.clone() };
-        let connected = Inbound::Connected { conn, outbox, addr: peer.ip(), device, may_join };
+        let format = arrival.as_ref().map_or(Wire::Partyline, |arrival| arrival.wire);
+        let outbox = Outbox { tx, kill: kill.clone(), extended: extended.clone(), format };
+        let connected = Inbound::Connected { conn, outbox, addr: peer.ip(), device, may_join, arrival };
         if shared.inbound.send(connected).await.is_err() {
             // The session task is gone: the session is closed.
-            end(sink, stream, Ending::Close(close::SESSION_CLOSED, "session closed", Linger::Frames)).await;
+            let code = format.close_code(close::SESSION_CLOSED);
+            end(sink, stream, Ending::Close(code, "session closed", Linger::Frames)).await;
             return;
         }
         let limits = &shared.limits;
@@ -96,6 +99,7 @@ pub(crate) async fn serve<S: Io>(
             rx,
             kill,
             extended,
+            format,
             bucket,
             notices: Notices::default(),
             frames,
@@ -114,20 +118,34 @@ pub(crate) async fn serve<S: Io>(
     .await
 }
 
-/// Sends `error` unauthorized and closes with 4001: a browser sees the close code, where a
-/// 401 on the upgrade would reach its script as a bare failure.
-pub(crate) async fn refuse<S: Io>(socket: WebSocketStream<S>, now: Time) {
+/// Refuses a wrong or missing join key in the endpoint's format: `/ws` sends `error`
+/// unauthorized and closes with 4001 (a browser sees the close code, where a 401 on the upgrade
+/// would reach its script as a bare failure); Together closes with 4001 alone (seed 002);
+/// Pavilion sends `error` 1001 and closes (seed 004).
+pub(crate) async fn refuse<S: Io>(socket: WebSocketStream<S>, now: Time, format: Wire) {
     let (mut sink, stream) = socket.split();
-    let error = partyline_protocol::ServerMessage::error(
-        now / 1000,
-        partyline_protocol::ErrorCode::Unauthorized,
-        "Wrong or missing join key",
-        Some(serde_json::json!({"reason": "bad_key"})),
-    );
-    let sent = tokio::time::timeout(CLOSE_GRACE, sink.send(text(&Frame::encode(&error), None))).await;
-    if matches!(sent, Ok(Ok(()))) {
-        end(sink, stream, Ending::Close(close::UNAUTHORIZED, "unauthorized", Linger::Frames)).await;
+    let error = match format {
+        Wire::Together => None,
+        Wire::Pavilion => Some(partyline_protocol::pavilion::error(
+            partyline_protocol::pavilion::AUTHENTICATION,
+            "Wrong or missing token",
+            now / 1000,
+        )),
+        Wire::Loudsync | Wire::Partyline => Some(Frame::encode(&partyline_protocol::ServerMessage::error(
+            now / 1000,
+            partyline_protocol::ErrorCode::Unauthorized,
+            "Wrong or missing join key",
+            Some(serde_json::json!({"reason": "bad_key"})),
+        ))),
+    };
+    if let Some(error) = error {
+        let sent = tokio::time::timeout(CLOSE_GRACE, sink.send(text(&error, None))).await;
+        if !matches!(sent, Ok(Ok(()))) {
+            return;
+        }
     }
+    let code = format.close_code(close::UNAUTHORIZED);
+    end(sink, stream, Ending::Close(code, "unauthorized", Linger::Frames)).await;
 }
 
 struct Connection<S> {
@@ -140,6 +158,8 @@ struct Connection<S> {
     /// Speaks the Partyline extensions (its pongs carry server times): the session says so
     /// when it attaches the connection to a member ([`Outbox::extended`]).
     extended: Arc<std::sync::atomic::AtomicBool>,
+    /// The format its frames are read in: its endpoint's.
+    format: Wire,
     /// Every frame read takes a token.
     bucket: TokenBucket,
     notices: Notices,
@@ -345,7 +365,7 @@ impl<S: Io> Connection<S> {
 
     async fn received(&mut self, message: Message, received_at: Time) -> Step {
         let decoded = match &message {
-            Message::Text(text) => decode(text.as_str()),
+            Message::Text(text) => self.format.decode(text.as_str()),
             _ => Err(DecodeError::Binary),
         };
         match decoded {

@@ -25,6 +25,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/info", get(info))
         .route("/api/join", get(room_code))
         .route("/ws", get(crate::upgrade::upgrade))
+        .route("/together/ws", get(crate::upgrade::together))
+        .route("/pavilion/ws", get(crate::upgrade::pavilion))
         .nest("/media", media_router(&shared))
         .with_state(shared)
         .layer(axum::middleware::from_fn(crate::listener::check_host))
@@ -55,7 +57,7 @@ async fn security_headers(request: axum::extract::Request, next: axum::middlewar
     let media = path == "/media" || path.starts_with("/media/");
     let csp = if media {
         MEDIA_CSP
-    } else if path.starts_with("/api/") || path == "/ws" {
+    } else if path.starts_with("/api/") || path == "/ws" || path.ends_with("/ws") {
         NONE_CSP
     } else {
         PAGE_CSP

@@ -12,8 +12,8 @@ use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hyper_util::rt::TokioIo;
-use partyline_protocol::MAX_MESSAGE_BYTES;
-use partyline_session::ConnId;
+use partyline_protocol::{MAX_MESSAGE_BYTES, Wire};
+use partyline_session::{Arrival, ConnId};
 use serde::Deserialize;
 use tokio_tungstenite::WebSocketStream;
 use tracing::debug;
@@ -24,9 +24,13 @@ use crate::auth::{self, KeyCheck};
 use crate::handler;
 use crate::listener::ConnSlot;
 
+/// What an upgrade's URL may carry: the key (`?token=`, also the seeds' name for it), and for
+/// the formats that join at connect, the member's name and device id.
 #[derive(Deserialize)]
 pub(crate) struct TokenQuery {
     token: Option<String>,
+    name: Option<String>,
+    device: Option<String>,
 }
 
 /// Whether a header lists `token` (comma-separated, any case), as `Connection: keep-alive,
@@ -70,11 +74,44 @@ fn not_a_handshake(request: &Request) -> Option<Response> {
     None
 }
 
+/// `/ws`: LOUDSYNC 1.0 and partyline/1 (the `join` says which).
 pub(crate) async fn upgrade(
+    state: State<Arc<Shared>>,
+    peer: ConnectInfo<SocketAddr>,
+    query: Query<TokenQuery>,
+    request: Request,
+) -> Response {
+    open(state, peer, query, request, None).await
+}
+
+/// `/together/ws`: seed 002's gateway.
+pub(crate) async fn together(
+    state: State<Arc<Shared>>,
+    peer: ConnectInfo<SocketAddr>,
+    query: Query<TokenQuery>,
+    request: Request,
+) -> Response {
+    open(state, peer, query, request, Some(Wire::Together)).await
+}
+
+/// `/pavilion/ws`: seed 004's socket.
+pub(crate) async fn pavilion(
+    state: State<Arc<Shared>>,
+    peer: ConnectInfo<SocketAddr>,
+    query: Query<TokenQuery>,
+    request: Request,
+) -> Response {
+    open(state, peer, query, request, Some(Wire::Pavilion)).await
+}
+
+/// The upgrade, the same for every endpoint but for `format` (`None`: `/ws`, where the `join`
+/// decides).
+async fn open(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(query): Query<TokenQuery>,
     mut request: Request,
+    format: Option<Wire>,
 ) -> Response {
     if let Some(refusal) = not_a_handshake(&request) {
         return refusal;
@@ -128,13 +165,14 @@ pub(crate) async fn upgrade(
         let io = handler::Counted::new(TokioIo::new(upgraded));
         let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
         if check == KeyCheck::Refused {
-            handler::refuse(socket, shared.clock.now()).await;
+            handler::refuse(socket, shared.clock.now(), format.unwrap_or(Wire::Partyline)).await;
             return;
         }
+        let arrival = format.map(|wire| Arrival { wire, name: query.name, device_id: query.device });
         let conn = ConnId(shared.next_conn.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         // An old key (the host made a new one since): this connection may resume, not join.
         let may_join = !matches!(check, KeyCheck::Retired(_));
-        handler::serve(socket, conn, shared, peer, device, may_join).await;
+        handler::serve(socket, conn, shared, peer, device, may_join, arrival).await;
     });
     (StatusCode::SWITCHING_PROTOCOLS, answer).into_response()
 }

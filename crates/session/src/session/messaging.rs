@@ -161,7 +161,9 @@ impl Session {
         let takes = |wire: Wire| if kind == "voice.signal" { wire.has_voice() } else { wire.extended() };
         let (reason, why) = match self.by_id.get(to) {
             None => ("unknown_member", "is not in the session"),
-            Some(key) if self.members[key].wire.is_plain_loudsync() => ("loudsync_client", "uses a LOUDSYNC 1.0 client"),
+            Some(key) if self.members[key].wire.is_plain_loudsync() => {
+                ("loudsync_client", "uses a LOUDSYNC 1.0 client")
+            }
             Some(key) if !takes(self.members[key].wire) => ("other_format", "uses a client that has no such message"),
             Some(key) if connected && self.members[key].conn.is_none() => ("reconnecting", "is reconnecting"),
             Some(key) => return Some(*key),
@@ -229,7 +231,10 @@ impl Session {
                 return refuse(self, format!("at most {MAX_TOPICS} channels"));
             }
             Channel::Unknown(name) => {
-                return refuse(self, format!("unknown channel \"{name}\" (user, zone:{{id}}, channel:{{id}}, chat:{{roomId}})"));
+                return refuse(
+                    self,
+                    format!("unknown channel \"{name}\" (user, zone:{{id}}, channel:{{id}}, chat:{{roomId}})"),
+                );
             }
             _ => {}
         }

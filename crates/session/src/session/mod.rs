@@ -25,8 +25,9 @@ use partyline_protocol::client::{
     VoiceSignal,
 };
 use partyline_protocol::{
-    ClientMessage, ConnectionStatus, DecodeError, DeviceInfo, DeviceType, ErrorCode, Frame, LeaveReason, MAX_NAME_CHARS, MAX_TOPICS,
-    MemberInfo, PARTYLINE_V1, SUPPORTED_VERSIONS, ServerMessage, SessionInfo, SessionState, Wire, close,
+    ClientMessage, ConnectionStatus, DecodeError, DeviceInfo, DeviceType, ErrorCode, Frame, LeaveReason,
+    MAX_NAME_CHARS, MAX_TOPICS, MemberInfo, PARTYLINE_V1, SUPPORTED_VERSIONS, ServerMessage, SessionInfo, SessionState,
+    Wire, close,
 };
 use partyline_protocol::{
     DEFAULT_ROOM, LibraryItem, MAX_CHAT_CHARS, MAX_TITLE_CHARS, NotificationLevel, Permissions, PlayState,
@@ -258,7 +259,8 @@ impl Session {
                 format!("Guest {}", self.next_guest)
             }
         };
-        let device = arrival.device_id.map(|id| id.trim().to_string()).filter(|id| (1..=128).contains(&id.chars().count()));
+        let device =
+            arrival.device_id.map(|id| id.trim().to_string()).filter(|id| (1..=128).contains(&id.chars().count()));
         let id = device.unwrap_or_else(|| format!("anon-{}", ids::secret(&mut self.rng)));
         Join {
             timestamp: 0.into(),

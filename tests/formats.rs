@@ -1,0 +1,267 @@
+//! Seeds 002 (Together) and 004 (Pavilion) spoken by clients written from those documents
+//! alone, in one party with partyline/1 phones and a LOUDSYNC 1.0 client, over real sockets.
+//! Every frame a client here sends or expects is the seed's shape (`{op, t, d}`; `{type,
+//! payload, timestamp}` with ISO 8601 times), and every bad input gets that format's answer
+//! while the connection and the party carry on.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use partyline_protocol::NotificationLevel;
+use partyline_server::{Limits, ServerHandle};
+use partyline_support::{Client, Ending, SessionConfig, WAIT, default_host, start_host};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+fn url(host: &ServerHandle, path: &str, query: &str) -> String {
+    format!("ws://{}{path}?token={}&{query}", host.local_addr(), host.join_key().unwrap_or_default())
+}
+
+/// The next JSON text frame, pings skipped.
+async fn next(client: &mut Client) -> Value {
+    loop {
+        let frame = tokio::time::timeout(WAIT, client.ws.next()).await.expect("a frame within the time limit");
+        match frame {
+            Some(Ok(Message::Text(text))) => return serde_json::from_str(text.as_str()).expect("JSON"),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+}
+
+/// Frames until `pick` accepts one; returns it.
+async fn until(client: &mut Client, what: &str, pick: impl Fn(&Value) -> bool) -> Value {
+    let mut seen = Vec::new();
+    loop {
+        let frame = tokio::time::timeout(WAIT * 2, next(client)).await.unwrap_or_else(|_| {
+            panic!("expected {what}; got only {seen:?}");
+        });
+        if pick(&frame) {
+            return frame;
+        }
+        seen.push(frame);
+    }
+}
+
+fn together_event(t: &'static str) -> impl Fn(&Value) -> bool {
+    move |frame| frame["op"] == "DISPATCH" && frame["t"] == t
+}
+
+fn pavilion_type(kind: &'static str) -> impl Fn(&Value) -> bool {
+    move |frame| frame["type"] == kind
+}
+
+fn is_iso(value: &Value) -> bool {
+    value.as_str().is_some_and(|text| partyline_protocol::iso::parse_ms(text).is_some())
+}
+
+fn now_iso() -> String {
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    partyline_protocol::iso::format_ms(ms)
+}
+
+fn pavilion(kind: &str, payload: Value) -> Value {
+    json!({"type": kind, "payload": payload, "timestamp": now_iso()})
+}
+
+/// A Together client connects with `?token=` and gets READY: itself, and the party as its one
+/// server with the default channel; a wrong token closes with 4001.
+#[tokio::test]
+async fn together_ready_and_a_wrong_token() {
+    let host = default_host().await;
+    let mut alice = Client::connect(&url(&host, "/together/ws", "name=alice&device=dev-alice")).await;
+    let ready = until(&mut alice, "READY", together_event("READY")).await;
+    let user = &ready["d"]["user"];
+    assert_eq!(user["username"], "alice", "{ready}");
+    assert_eq!(user["status"], "online");
+    assert!(user["email"].is_null() && user["avatar_url"].is_null(), "{ready}");
+    assert!(is_iso(&user["created_at"]), "created_at is ISO 8601: {ready}");
+    let server = &ready["d"]["servers"][0];
+    assert_eq!(server["id"], "party1");
+    assert_eq!(server["name"], "Test Party");
+    assert_eq!(server["member_count"], 1);
+    assert_eq!(server["owner_id"], host.state().host_id);
+    assert!(is_iso(&server["created_at"]));
+    assert_eq!(server["channels"][0], json!({"id": "general", "name": "General", "type": "text"}));
+    let members = host.members().await.unwrap();
+    assert!(members.iter().any(|m| m.name == "alice" && m.id == user["id"]), "alice is a member: {members:?}");
+
+    let wrong = format!("ws://{}/together/ws?token=nope", host.local_addr());
+    let mut eve = Client::connect(&wrong).await;
+    assert_eq!(eve.ending().await, Ending::Code(4001), "a wrong token closes with 4001");
+}
+
+/// HEARTBEAT is answered with HEARTBEAT_ACK; a malformed frame and an unknown op close with
+/// 4002, and the party carries on for the others.
+#[tokio::test]
+async fn together_heartbeat_and_bad_frames() {
+    let host = default_host().await;
+    let mut alice = Client::connect(&url(&host, "/together/ws", "name=alice")).await;
+    until(&mut alice, "READY", together_event("READY")).await;
+    alice.send(json!({"op": "HEARTBEAT"})).await;
+    let ack = until(&mut alice, "HEARTBEAT_ACK", |f| f["op"] == "HEARTBEAT_ACK").await;
+    assert_eq!(ack, json!({"op": "HEARTBEAT_ACK", "t": null, "d": null}));
+
+    for bad in ["{not json", r#"{"op": "IDENTIFY", "d": {}}"#, r#"{"t": "READY"}"#] {
+        let mut bob = Client::connect(&url(&host, "/together/ws", "name=bob")).await;
+        until(&mut bob, "READY", together_event("READY")).await;
+        bob.send_text(bad).await;
+        assert_eq!(bob.ending().await, Ending::Code(4002), "{bad} closes with 4002");
+    }
+    alice.send(json!({"op": "HEARTBEAT"})).await;
+    until(&mut alice, "HEARTBEAT_ACK after the others' mistakes", |f| f["op"] == "HEARTBEAT_ACK").await;
+    let names: Vec<String> = host.members().await.unwrap().into_iter().map(|m| m.name).collect();
+    assert!(names.contains(&"alice".to_string()), "alice is still in the party: {names:?}");
+}
+
+/// A Pavilion client: the server's heartbeat arrives on its schedule, `error` 1002 answers a bad
+/// frame without closing, an unknown zone or channel is 1003, a wrong token is `error` 1001
+/// and a close.
+#[tokio::test]
+async fn pavilion_heartbeat_errors_and_a_wrong_token() {
+    let config =
+        SessionConfig { server_heartbeat_interval: 300 * partyline_session::MILLISECOND, ..Default::default() };
+    let host = start_host(config, Limits::default()).await;
+    let mut pat = Client::connect(&url(&host, "/pavilion/ws", "name=pat")).await;
+    let beat = until(&mut pat, "heartbeat", pavilion_type("heartbeat")).await;
+    assert!(is_iso(&beat["timestamp"]), "{beat}");
+    pat.send(pavilion("heartbeat_ack", Value::Null)).await;
+
+    for (bad, code) in [
+        ("{oops".to_string(), 1002),
+        (pavilion("dance", json!({})).to_string(), 1002),
+        (json!({"type": "presence", "payload": {"status": "online"}, "timestamp": 1710504000000u64}).to_string(), 1002),
+        (pavilion("subscribe", json!({"channel": "zone:elsewhere"})).to_string(), 1003),
+        (pavilion("subscribe", json!({"channel": "chat:nowhere"})).to_string(), 1003),
+        (pavilion("subscribe", json!({"channel": "galaxy"})).to_string(), 1003),
+    ] {
+        pat.send_text(&bad).await;
+        let error = until(&mut pat, "error", pavilion_type("error")).await;
+        assert_eq!(error["payload"]["code"], code, "{bad} → {error}");
+        assert!(error["payload"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{error}");
+        assert!(is_iso(&error["timestamp"]), "{error}");
+    }
+    // Still connected: the next heartbeat comes.
+    until(&mut pat, "heartbeat after the errors", pavilion_type("heartbeat")).await;
+
+    let wrong = format!("ws://{}/pavilion/ws?token=nope", host.local_addr());
+    let mut eve = Client::connect(&wrong).await;
+    let error = next(&mut eve).await;
+    assert_eq!((error["type"].as_str(), error["payload"]["code"].as_u64()), (Some("error"), Some(1001)), "{error}");
+    assert!(matches!(eve.ending().await, Ending::Code(_)), "then the socket closes");
+}
+
+/// One party, four formats: a phone's chat reaches the Together client as MESSAGE_CREATE and
+/// the Pavilion client (subscribed to `chat:general`) as `chat_message`; presence set in
+/// Together and in Pavilion reaches the phone and each other; a host announcement reaches the
+/// Pavilion client (on `user`) and the phone; the LOUDSYNC client sees the others join as
+/// plain members and nothing else.
+#[tokio::test]
+async fn four_formats_in_one_party() {
+    let host = default_host().await;
+    let (mut phone, phone_welcome) = Client::join(&host, "phone-1", true).await;
+    let phone_id = phone_welcome["clientId"].as_str().unwrap().to_string();
+    let (mut plain, _) = Client::join(&host, "plain-1", false).await;
+
+    let mut pat = Client::connect(&url(&host, "/pavilion/ws", "name=pat&device=pat-1")).await;
+    for channel in ["zone:party1", "chat:general", "user"] {
+        pat.send(pavilion("subscribe", json!({"channel": channel, "parameters": {}}))).await;
+    }
+    // A subscription has no answer in the seed: a heartbeat_ack round-trip is not one either,
+    // so wait until the session has the member, by watching the phone see it join.
+    let pat_joined =
+        until(&mut phone, "pat joins", |m| m["type"] == "member_joined" && m["member"]["name"] == "pat").await;
+    let pat_id = pat_joined["member"]["id"].as_str().unwrap().to_string();
+
+    let mut alice = Client::connect(&url(&host, "/together/ws", "name=alice&device=alice-1")).await;
+    let ready = until(&mut alice, "READY", together_event("READY")).await;
+    let alice_id = ready["d"]["user"]["id"].as_str().unwrap().to_string();
+    assert_eq!(ready["d"]["servers"][0]["member_count"], 4, "{ready}");
+
+    // Pavilion sees Together's alice come online on the zone.
+    let online = until(&mut pat, "alice online", |f| {
+        f["type"] == "status_update" && f["payload"]["userId"] == alice_id.as_str()
+    })
+    .await;
+    assert_eq!(online["payload"]["status"], "online");
+    assert!(is_iso(&online["payload"]["lastActive"]), "{online}");
+
+    // A phone's chat line reaches both.
+    phone.send(json!({"type": "chat", "timestamp": 1, "text": "pizza's here"})).await;
+    let created = until(&mut alice, "MESSAGE_CREATE", together_event("MESSAGE_CREATE")).await;
+    let d = &created["d"];
+    assert_eq!(
+        (d["content"].as_str(), d["author_id"].as_str(), d["channel_id"].as_str()),
+        (Some("pizza's here"), Some(phone_id.as_str()), Some("general"))
+    );
+    assert!(is_iso(&d["created_at"]) && d["updated_at"].is_null(), "{created}");
+    let line = until(&mut pat, "chat_message", pavilion_type("chat_message")).await;
+    let p = &line["payload"];
+    assert_eq!(
+        (p["content"].as_str(), p["roomId"].as_str(), p["sender"]["id"].as_str()),
+        (Some("pizza's here"), Some("general"), Some(phone_id.as_str()))
+    );
+    assert_eq!(p["sender"]["username"], "phone-1 phone");
+    assert_eq!(p["id"], d["id"], "one message, one id in every format");
+
+    // Together's idle is the phone's away and Pavilion's away.
+    alice.send(json!({"op": "PRESENCE_UPDATE", "d": {"status": "idle"}})).await;
+    let away =
+        until(&mut phone, "alice away", |m| m["type"] == "presence_update" && m["memberId"] == alice_id.as_str()).await;
+    assert_eq!(away["status"], "away");
+    let away =
+        until(&mut pat, "alice away", |f| f["type"] == "status_update" && f["payload"]["userId"] == alice_id.as_str())
+            .await;
+    assert_eq!(away["payload"]["status"], "away");
+    // Pavilion's busy is Together's dnd.
+    pat.send(pavilion("presence", json!({"status": "busy"}))).await;
+    let dnd =
+        until(&mut alice, "pat dnd", |f| f["t"] == "PRESENCE_UPDATE" && f["d"]["user_id"] == pat_id.as_str()).await;
+    assert_eq!(dnd["d"]["status"], "dnd");
+    let busy =
+        until(&mut phone, "pat busy", |m| m["type"] == "presence_update" && m["memberId"] == pat_id.as_str()).await;
+    assert_eq!(busy["status"], "busy");
+
+    // A host announcement reaches Pavilion's `user` channel and the phone.
+    let id = host.notify("Cake in 5", "kitchen", NotificationLevel::Info).await.unwrap();
+    let note = until(&mut pat, "notification", pavilion_type("notification")).await;
+    let p = &note["payload"];
+    assert_eq!(
+        (p["id"].as_str(), p["isRead"].as_bool(), p["sender"]["id"].as_str()),
+        (Some(id.as_str()), Some(false), Some(host.state().host_id.as_str()))
+    );
+    assert!(p["content"].as_str().unwrap().starts_with("Cake in 5"), "{note}");
+    assert!(is_iso(&p["createdAt"]));
+    until(&mut phone, "notification", |m| m["type"] == "notification" && m["id"] == id.as_str()).await;
+    let mut read = host.subscribe();
+    pat.send(pavilion("mark_read", json!({"notificationId": id}))).await;
+    let event = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Ok(partyline_session::Event::NotificationsRead { member_id, ids, .. }) = read.recv().await {
+                return (member_id, ids);
+            }
+        }
+    })
+    .await
+    .expect("the host hears of the read");
+    assert_eq!(event, (pat_id.clone(), vec![id.clone()]));
+
+    // Together leaves: Pavilion and the phone see it go; the plain client saw only LOUDSYNC.
+    alice.ws.close(None).await.unwrap();
+    until(&mut pat, "alice offline", |f| {
+        f["type"] == "status_update"
+            && f["payload"]["userId"] == alice_id.as_str()
+            && f["payload"]["status"] == "offline"
+    })
+    .await;
+    until(&mut phone, "alice left", |m| m["type"] == "member_left" && m["memberId"] == alice_id.as_str()).await;
+    let loudsync =
+        ["welcome", "member_list", "member_joined", "member_left", "kicked", "session_closed", "pong", "error"];
+    let mut seen = Vec::new();
+    while let Ok(frame) = tokio::time::timeout(Duration::from_millis(300), next(&mut plain)).await {
+        seen.push(frame);
+    }
+    assert!(seen.iter().all(|m| loudsync.contains(&m["type"].as_str().unwrap_or(""))), "LOUDSYNC only: {seen:?}");
+    assert!(seen.iter().any(|m| m["type"] == "member_joined" && m["member"]["name"] == "alice"), "{seen:?}");
+    assert!(seen.iter().all(|m| m.get("device").is_none()), "{seen:?}");
+}
