@@ -1,5 +1,5 @@
-//! `decode`: every frame a client can send goes through `partyline_protocol::decode` without a
-//! panic, and what it promises holds for whatever decodes.
+//! `decode`: every frame a client can send goes through `partyline_protocol::decode` (and the
+//! Together and Pavilion decoders) without a panic, and what each promises holds for whatever decodes.
 //!
 //! The input is the frame's bytes. Valid UTF-8 is a text frame, decoded as the server decodes
 //! it. Anything else never reaches `decode` on the server: a binary frame is
@@ -19,7 +19,7 @@
 use libfuzzer_sys::fuzz_target;
 use partyline_protocol::{
     ClientMessage, DecodeError, ErrorCode, Frame, MAX_CHAT_CHARS, MAX_MESSAGE_BYTES, MAX_NAME_CHARS, ServerMessage,
-    decode,
+    Wire, decode,
 };
 use serde_json::Value;
 
@@ -34,7 +34,14 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn check(text: &str) {
-    let decoded = decode(text);
+    // Every format's decoder takes every string, with the same promises.
+    for wire in [Wire::Together, Wire::Pavilion] {
+        check_one(text, wire.decode(text));
+    }
+    check_one(text, decode(text));
+}
+
+fn check_one(text: &str, decoded: Result<ClientMessage, DecodeError>) {
     match &decoded {
         Err(err) => {
             answer(err);

@@ -179,7 +179,7 @@ mod api {
     }
 
     pub fn connect(session: &mut Session, now: Time, conn: ConnId, device: Option<String>) {
-        let peer = Peer { addr: IpAddr::V4(Ipv4Addr::LOCALHOST), device, may_join: true };
+        let peer = Peer { addr: IpAddr::V4(Ipv4Addr::LOCALHOST), device, may_join: true, arrival: None };
         session.handle_connect(now, conn, peer);
     }
 
