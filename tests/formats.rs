@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use partyline_protocol::NotificationLevel;
 use partyline_server::{Limits, ServerHandle};
-use partyline_support::{Client, Ending, SessionConfig, WAIT, default_host, start_host};
+use partyline_support::{Client, Ending, SessionConfig, WAIT, curl, default_host, start_host};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -264,4 +264,106 @@ async fn four_formats_in_one_party() {
     assert!(seen.iter().all(|m| loudsync.contains(&m["type"].as_str().unwrap_or(""))), "LOUDSYNC only: {seen:?}");
     assert!(seen.iter().any(|m| m["type"] == "member_joined" && m["member"]["name"] == "alice"), "{seen:?}");
     assert!(seen.iter().all(|m| m.get("device").is_none()), "{seen:?}");
+}
+
+/// `curl` against a host's REST route with the key as a Bearer token; (status, JSON or Null).
+async fn rest(host: &ServerHandle, method: &str, path: &str, token: &str, body: Option<&str>) -> (u16, Value) {
+    let url = format!("http://{}{path}", host.local_addr());
+    let auth = format!("Authorization: Bearer {token}");
+    let mut args = vec!["-X", method, "-H", auth.as_str(), "-H", "Content-Type: application/json"];
+    if let Some(body) = body {
+        args.extend(["--data", body]);
+    }
+    args.push(url.as_str());
+    let (status, bytes) = curl(&args).await;
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// Chat through Together's REST routes and the phone's edits: a post by `?device=` is the
+/// member's line everywhere; a phone's edit and delete reach the Together client as
+/// MESSAGE_UPDATE and MESSAGE_DELETE; the host deletes any line; and every bad call gets its
+/// status (401 key, 400 body or device, 403 not yours, 404 unknown) and changes nothing.
+#[tokio::test]
+async fn together_messages_over_rest_and_edits_from_a_phone() {
+    let host = default_host().await;
+    let key = host.join_key().unwrap();
+    let (mut phone, phone_welcome) = Client::join(&host, "phone-1", true).await;
+    let phone_id = phone_welcome["clientId"].as_str().unwrap().to_string();
+    let mut alice = Client::connect(&url(&host, "/together/ws", "name=alice&device=alice-1")).await;
+    let ready = until(&mut alice, "READY", together_event("READY")).await;
+    let alice_id = ready["d"]["user"]["id"].as_str().unwrap().to_string();
+
+    // Alice posts over REST: 201 with the seed's message, and the phone hears it from her.
+    let (status, posted) =
+        rest(&host, "POST", "/channels/general/messages?device=alice-1", &key, Some(r#"{"content": "hi all"}"#)).await;
+    assert_eq!(status, 201, "{posted}");
+    assert_eq!(
+        (posted["author_id"].as_str(), posted["channel_id"].as_str(), posted["content"].as_str()),
+        (Some(alice_id.as_str()), Some("general"), Some("hi all"))
+    );
+    assert!(is_iso(&posted["created_at"]) && posted["updated_at"].is_null(), "{posted}");
+    let heard = until(&mut phone, "alice's line", |m| m["type"] == "chat" && m["text"] == "hi all").await;
+    assert_eq!((heard["from"].as_str(), heard["id"].as_str()), (Some(alice_id.as_str()), posted["id"].as_str()));
+    let created = until(&mut alice, "her own MESSAGE_CREATE", together_event("MESSAGE_CREATE")).await;
+    assert_eq!(created["d"]["id"], posted["id"]);
+    let alice_line = posted["id"].as_str().unwrap().to_string();
+
+    // Alice edits her line over REST: MESSAGE_UPDATE with updated_at set; the phone gets chat.edited.
+    let (status, edited) = rest(
+        &host,
+        "PATCH",
+        &format!("/channels/general/messages/{alice_line}?device=alice-1"),
+        &key,
+        Some(r#"{"content": "hi everyone"}"#),
+    )
+    .await;
+    assert_eq!(status, 200, "{edited}");
+    assert!(is_iso(&edited["updated_at"]), "{edited}");
+    let update = until(&mut alice, "MESSAGE_UPDATE", together_event("MESSAGE_UPDATE")).await;
+    assert_eq!(
+        (update["d"]["content"].as_str(), update["d"]["id"].as_str()),
+        (Some("hi everyone"), Some(alice_line.as_str()))
+    );
+    until(&mut phone, "chat.edited", |m| m["type"] == "chat.edited" && m["text"] == "hi everyone").await;
+
+    // The phone's own line, edited and deleted on the socket: Together hears both.
+    phone.send(json!({"type": "chat", "timestamp": 1, "text": "typo hre"})).await;
+    let line = until(&mut alice, "MESSAGE_CREATE", together_event("MESSAGE_CREATE")).await;
+    let phone_line = line["d"]["id"].as_str().unwrap().to_string();
+    assert_eq!(line["d"]["author_id"], phone_id.as_str());
+    phone.send(json!({"type": "chat.edit", "timestamp": 1, "id": phone_line, "text": "typo here"})).await;
+    let update = until(&mut alice, "MESSAGE_UPDATE", together_event("MESSAGE_UPDATE")).await;
+    assert_eq!(
+        (update["d"]["id"].as_str(), update["d"]["content"].as_str()),
+        (Some(phone_line.as_str()), Some("typo here"))
+    );
+    assert!(is_iso(&update["d"]["updated_at"]), "{update}");
+
+    // Bad calls: each its status, nothing changes.
+    let other = format!("/channels/general/messages/{phone_line}?device=alice-1");
+    for (method, path, token, body, status) in [
+        ("POST", "/channels/general/messages?device=alice-1", "wrong", Some(r#"{"content": "x"}"#), 401),
+        ("POST", "/channels/general/messages", key.as_str(), Some(r#"{"content": "x"}"#), 400),
+        ("POST", "/channels/general/messages?device=alice-1", key.as_str(), Some("{oops"), 400),
+        ("POST", "/channels/general/messages?device=alice-1", key.as_str(), Some(r#"{"content": ""}"#), 400),
+        ("POST", "/channels/attic/messages?device=alice-1", key.as_str(), Some(r#"{"content": "x"}"#), 404),
+        ("POST", "/channels/general/messages?device=nobody", key.as_str(), Some(r#"{"content": "x"}"#), 404),
+        ("PATCH", other.as_str(), key.as_str(), Some(r#"{"content": "mine now"}"#), 403),
+        ("DELETE", other.as_str(), key.as_str(), None, 403),
+        ("DELETE", "/channels/general/messages/c-999?device=alice-1", key.as_str(), None, 404),
+    ] {
+        let (got, body) = rest(&host, method, path, token, body).await;
+        assert_eq!(got, status, "{method} {path} → {got} {body}");
+        assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "an error says why: {body}");
+    }
+
+    phone.send(json!({"type": "chat.delete", "timestamp": 1, "id": phone_line})).await;
+    let deleted = until(&mut alice, "MESSAGE_DELETE", together_event("MESSAGE_DELETE")).await;
+    assert_eq!(deleted["d"], json!({"id": phone_line, "channel_id": "general"}));
+
+    // The host deletes Alice's line (moderation): both hear of it.
+    host.delete_chat(&alice_line).await.unwrap();
+    let deleted = until(&mut alice, "MESSAGE_DELETE", together_event("MESSAGE_DELETE")).await;
+    assert_eq!(deleted["d"]["id"], alice_line.as_str());
+    until(&mut phone, "chat.deleted", |m| m["type"] == "chat.deleted" && m["id"] == alice_line.as_str()).await;
 }

@@ -140,12 +140,26 @@ pub enum UiEvent {
     },
     /// A chat line.
     Chat {
+        /// The line's id.
+        id: String,
         /// Sender's member id.
         from: String,
         /// Sender's name.
         name: String,
         /// The line.
         text: String,
+    },
+    /// A chat line was edited.
+    ChatEdited {
+        /// The line's id.
+        id: String,
+        /// The new words.
+        text: String,
+    },
+    /// A chat line was deleted.
+    ChatDeleted {
+        /// The line's id.
+        id: String,
     },
     /// The session closed.
     Closed,
@@ -193,7 +207,9 @@ impl From<HostEvent> for UiEvent {
             HostEvent::MemberLeft { member, reason } => UiEvent::MemberLeft { member, reason },
             HostEvent::MemberUpdated(member) => UiEvent::MemberUpdated { member },
             HostEvent::SessionUpdated(session) => UiEvent::SessionUpdated { session },
-            HostEvent::Chat { from, name, text } => UiEvent::Chat { from, name, text },
+            HostEvent::Chat { id, from, name, text, .. } => UiEvent::Chat { id, from, name, text },
+            HostEvent::ChatEdited { id, text } => UiEvent::ChatEdited { id, text },
+            HostEvent::ChatDeleted { id } => UiEvent::ChatDeleted { id },
             HostEvent::Closed => UiEvent::Closed,
             HostEvent::SyncPlay(state) => UiEvent::SyncPlay { state },
             HostEvent::PlaybackProgress(sync) => UiEvent::PlaybackProgress { sync },

@@ -65,7 +65,7 @@ export const ERROR = Object.freeze({
 });
 
 /** Every `type` a client may send. */
-export const CLIENT_TYPES = Object.freeze(["join", "leave", "heartbeat", "ping", "resume", "chat", "direct", "subscribe", "unsubscribe", "broadcast", "presence", "voice.signal", "mark_read", "syncplay.command", "playback.progress"]);
+export const CLIENT_TYPES = Object.freeze(["join", "leave", "heartbeat", "ping", "resume", "chat", "chat.edit", "chat.delete", "direct", "subscribe", "unsubscribe", "broadcast", "presence", "voice.signal", "mark_read", "syncplay.command", "playback.progress"]);
 
 /** Every `type` the server sends. */
-export const SERVER_TYPES = Object.freeze(["welcome", "hello", "member_list", "member_joined", "member_left", "member_updated", "latency_update", "session_updated", "chat", "direct", "direct_ack", "subscriptions", "broadcast", "broadcast_ack", "presence_update", "voice.signal", "notification", "kicked", "session_closed", "pong", "error", "syncplay.state", "syncplay.queue", "library.update", "remote.command", "resumed"]);
+export const SERVER_TYPES = Object.freeze(["welcome", "hello", "member_list", "member_joined", "member_left", "member_updated", "latency_update", "session_updated", "chat", "chat.edited", "chat.deleted", "direct", "direct_ack", "subscriptions", "broadcast", "broadcast_ack", "presence_update", "voice.signal", "notification", "kicked", "session_closed", "pong", "error", "syncplay.state", "syncplay.queue", "library.update", "remote.command", "resumed"]);

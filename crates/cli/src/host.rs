@@ -279,6 +279,8 @@ fn describe(out: &mut dyn Write, event: &HostEvent) -> std::io::Result<()> {
             writeln!(out, "  party: {} ({} of {})", safe(&state.name), state.member_count, state.max_members)
         }
         HostEvent::Chat { name, text, .. } => writeln!(out, "  {}: {}", safe(name), safe(text)),
+        HostEvent::ChatEdited { id, text } => writeln!(out, "  (line {} edited) {}", safe(id), safe(text)),
+        HostEvent::ChatDeleted { id } => writeln!(out, "  (line {} deleted)", safe(id)),
         HostEvent::SyncPlay(state) => {
             let item = state.item_id.as_deref().map(safe);
             writeln!(out, "  playback: {:?} {item:?}", state.state)

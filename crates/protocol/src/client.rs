@@ -32,6 +32,10 @@ pub enum ClientMessage {
     Resume(Resume),
     /// Extension: a chat line for everyone.
     Chat(Chat),
+    /// Extension: edit one's own chat line (`chat.edit`).
+    ChatEdit(ChatEdit),
+    /// Extension: delete one's own chat line (`chat.delete`).
+    ChatDelete(ChatDelete),
     /// Extension: a message for one member.
     Direct(Direct),
     /// Extension: add topics to the member's subscriptions.
@@ -64,6 +68,8 @@ impl ClientMessage {
             ClientMessage::Ping(_) => "ping",
             ClientMessage::Resume(_) => "resume",
             ClientMessage::Chat(_) => "chat",
+            ClientMessage::ChatEdit(_) => "chat.edit",
+            ClientMessage::ChatDelete(_) => "chat.delete",
             ClientMessage::Direct(_) => "direct",
             ClientMessage::Subscribe(_) => "subscribe",
             ClientMessage::Unsubscribe(_) => "unsubscribe",
@@ -141,6 +147,29 @@ pub struct Chat {
     pub timestamp: Number,
     /// The line, at most [`MAX_CHAT_CHARS`] characters.
     pub text: String,
+    /// Extension: the room to say it in (default [`crate::DEFAULT_ROOM`]).
+    #[serde(default)]
+    pub room: Option<String>,
+}
+
+/// Extension: `chat.edit`, new words for one's own line.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ChatEdit {
+    /// The client's clock.
+    pub timestamp: Number,
+    /// The line's id (from its `chat`).
+    pub id: String,
+    /// The new text, at most [`MAX_CHAT_CHARS`] characters.
+    pub text: String,
+}
+
+/// Extension: `chat.delete`, takes one's own line back.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ChatDelete {
+    /// The client's clock.
+    pub timestamp: Number,
+    /// The line's id.
+    pub id: String,
 }
 
 /// Extension: `direct`, a message for one member.
@@ -421,6 +450,8 @@ pub fn decode(text: &str) -> Result<ClientMessage, DecodeError> {
         "ping" => ClientMessage::Ping(fields::<Ping>("ping", text)?),
         "resume" => ClientMessage::Resume(fields::<Resume>("resume", text)?),
         "chat" => ClientMessage::Chat(fields::<Chat>("chat", text)?),
+        "chat.edit" => ClientMessage::ChatEdit(fields::<ChatEdit>("chat.edit", text)?),
+        "chat.delete" => ClientMessage::ChatDelete(fields::<ChatDelete>("chat.delete", text)?),
         "direct" => ClientMessage::Direct(fields::<Direct>("direct", text)?),
         "subscribe" => ClientMessage::Subscribe(fields::<Topics>("subscribe", text)?),
         "unsubscribe" => ClientMessage::Unsubscribe(fields::<Topics>("unsubscribe", text)?),
@@ -467,14 +498,16 @@ pub(crate) fn validate(message: &ClientMessage) -> Result<(), DecodeError> {
                 return Err(bad("join", "deviceInfo.name is longer than 64 characters"));
             }
         }
-        ClientMessage::Chat(chat) => {
-            if chat.text.trim().is_empty() {
-                return Err(bad("chat", "text must not be empty"));
+        ClientMessage::Chat(Chat { text, .. }) | ClientMessage::ChatEdit(ChatEdit { text, .. }) => {
+            let kind = message.kind();
+            if text.trim().is_empty() {
+                return Err(bad(kind, "text must not be empty"));
             }
-            if chat.text.chars().count() > MAX_CHAT_CHARS {
-                return Err(bad("chat", "text is longer than 1000 characters"));
+            if text.chars().count() > MAX_CHAT_CHARS {
+                return Err(bad(kind, "text is longer than 1000 characters"));
             }
         }
+        ClientMessage::ChatDelete(ChatDelete { id, .. }) => check_id("chat.delete", id)?,
         ClientMessage::Direct(direct) => {
             check_id("direct", &direct.id)?;
             check_payload("direct", &direct.payload)?;

@@ -101,6 +101,34 @@ pub enum ServerMessage {
         /// The room it was said in ([`crate::DEFAULT_ROOM`] unless another).
         room: String,
     },
+    /// Extension: a chat line was edited (by its author, or the host).
+    #[serde(rename = "chat.edited")]
+    ChatEdited {
+        /// Server time, ms.
+        timestamp: u64,
+        /// The line's id.
+        id: String,
+        /// Its room.
+        room: String,
+        /// Its author's member id.
+        from: String,
+        /// The new text.
+        text: String,
+        /// When it was first said, ms.
+        created_at: u64,
+        /// When it was edited, ms.
+        edited_at: u64,
+    },
+    /// Extension: a chat line was deleted (by its author, or the host).
+    #[serde(rename = "chat.deleted")]
+    ChatDeleted {
+        /// Server time, ms.
+        timestamp: u64,
+        /// The line's id.
+        id: String,
+        /// Its room.
+        room: String,
+    },
     /// Extension: a `direct` message from another member.
     Direct {
         /// Server time, ms.

@@ -41,6 +41,26 @@ fn status_from(name: &str) -> Option<PresenceStatus> {
     })
 }
 
+/// A message object as the seed writes it (in `MESSAGE_CREATE`/`MESSAGE_UPDATE`, and as the REST
+/// routes answer).
+pub fn message(
+    id: &str,
+    channel: &str,
+    author: &str,
+    content: &str,
+    created_ms: u64,
+    updated_ms: Option<u64>,
+) -> Value {
+    json!({
+        "id": id,
+        "channel_id": channel,
+        "author_id": author,
+        "content": content,
+        "created_at": format_ms(created_ms),
+        "updated_at": updated_ms.map(format_ms),
+    })
+}
+
 fn dispatch(t: &str, d: Value) -> Frame {
     Frame::json(&json!({"op": "DISPATCH", "t": t, "d": d}))
 }
@@ -52,8 +72,8 @@ fn presence(user_id: &str, status: &str) -> Frame {
 /// One of the session's messages as Together writes it, or `None` when Together has no such
 /// message (LOUDSYNC's member list, SyncPlay, errors: a Together client learns of members from
 /// `READY` and `PRESENCE_UPDATE`, and of its own mistakes from close 4002).
-pub fn encode(message: &ServerMessage) -> Option<Frame> {
-    Some(match message {
+pub fn encode(out: &ServerMessage) -> Option<Frame> {
+    Some(match out {
         ServerMessage::Ready { member, status, session, created_at, rooms, .. } => {
             let channels: Vec<Value> = rooms
                 .iter()
@@ -96,17 +116,15 @@ pub fn encode(message: &ServerMessage) -> Option<Frame> {
             ConnectionStatus::Reconnecting | ConnectionStatus::Disconnected => presence(&member.id, "offline"),
         },
         ServerMessage::PresenceUpdate { member_id, status, .. } => presence(member_id, status_name(*status)),
-        ServerMessage::Chat { timestamp, id, from, text, room, .. } => dispatch(
-            "MESSAGE_CREATE",
-            json!({
-                "id": id,
-                "channel_id": room,
-                "author_id": from,
-                "content": text,
-                "created_at": format_ms(*timestamp),
-                "updated_at": null,
-            }),
-        ),
+        ServerMessage::Chat { timestamp, id, from, text, room, .. } => {
+            dispatch("MESSAGE_CREATE", message(id, room, from, text, *timestamp, None))
+        }
+        ServerMessage::ChatEdited { id, room, from, text, created_at, edited_at, .. } => {
+            dispatch("MESSAGE_UPDATE", message(id, room, from, text, *created_at, Some(*edited_at)))
+        }
+        ServerMessage::ChatDeleted { id, room, .. } => {
+            dispatch("MESSAGE_DELETE", json!({"id": id, "channel_id": room}))
+        }
         ServerMessage::VoiceSignal { from, signal, .. } => {
             dispatch("VOICE_SIGNAL", json!({"from_user_id": from, "signal": signal}))
         }

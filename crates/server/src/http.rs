@@ -18,10 +18,12 @@ use crate::Shared;
 use crate::auth::{self, CodeBudget, CodeTry, KeyCheck};
 
 mod assets;
+mod rest;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .merge(assets::routes())
+        .merge(rest::routes())
         .route("/api/info", get(info))
         .route("/api/join", get(room_code))
         .route("/ws", get(crate::upgrade::upgrade))
@@ -57,7 +59,7 @@ async fn security_headers(request: axum::extract::Request, next: axum::middlewar
     let media = path == "/media" || path.starts_with("/media/");
     let csp = if media {
         MEDIA_CSP
-    } else if path.starts_with("/api/") || path == "/ws" || path.ends_with("/ws") {
+    } else if path.starts_with("/api/") || path.starts_with("/channels/") || path.ends_with("/ws") {
         NONE_CSP
     } else {
         PAGE_CSP

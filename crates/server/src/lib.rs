@@ -173,6 +173,8 @@ pub(crate) struct Shared {
     /// [`ServerHandle::new_key`] while the party goes on.
     pub(crate) keys: SharedKeys,
     pub(crate) inbound: mpsc::Sender<Inbound>,
+    /// Host actions for the session task: the REST routes act through it as the handle does.
+    pub(crate) commands: mpsc::Sender<driver::Action>,
     pub(crate) state: watch::Receiver<SessionState>,
     pub(crate) next_conn: AtomicU64,
     pub(crate) per_addr: upgrade::PerAddr,
@@ -286,6 +288,7 @@ impl Server {
             limits: config.limits,
             keys: keys.clone(),
             inbound: inbound_tx,
+            commands: commands_tx.clone(),
             state: state_rx.clone(),
             next_conn: AtomicU64::new(1),
             per_addr: Default::default(),
@@ -457,6 +460,12 @@ impl ServerHandle {
         Ok(self.act(move |session, now| session.notify(now, &title, &body, level)).await??)
     }
 
+    /// Deletes any chat line (moderation); every member is told, in its format.
+    pub async fn delete_chat(&self, id: &str) -> Result<partyline_session::ChatLine, ServerError> {
+        let id = id.to_string();
+        Ok(self.act(move |session, now| session.delete_chat(now, None, &id)).await??)
+    }
+
     /// Acts on one member's device (`remote.command`), e.g. `volume` with `0.5`.
     pub async fn remote_command(
         &self,
@@ -535,17 +544,26 @@ impl ServerHandle {
         &self,
         action: impl FnOnce(&mut Session, Time) -> T + Send + 'static,
     ) -> Result<T, ServerError> {
-        let (reply, answer) = oneshot::channel();
-        let run: driver::Action = Box::new(move |session, now| {
-            let result = action(session, now);
-            // A caller that stopped waiting for its answer is no error of ours.
-            Box::new(move || {
-                let _ = reply.send(result);
-            })
-        });
-        self.commands.send(run).await.map_err(|_| ServerError::Stopped)?;
-        answer.await.map_err(|_| ServerError::Stopped)
+        act(&self.commands, action).await
     }
+}
+
+/// Runs `action` on the session task and waits for its answer (after the task has flushed what
+/// it did): the one way in for host actions, from the handle and from the REST routes.
+pub(crate) async fn act<T: Send + 'static>(
+    commands: &mpsc::Sender<driver::Action>,
+    action: impl FnOnce(&mut Session, Time) -> T + Send + 'static,
+) -> Result<T, ServerError> {
+    let (reply, answer) = oneshot::channel();
+    let run: driver::Action = Box::new(move |session, now| {
+        let result = action(session, now);
+        // A caller that stopped waiting for its answer is no error of ours.
+        Box::new(move || {
+            let _ = reply.send(result);
+        })
+    });
+    commands.send(run).await.map_err(|_| ServerError::Stopped)?;
+    answer.await.map_err(|_| ServerError::Stopped)
 }
 
 #[cfg(test)]

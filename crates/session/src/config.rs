@@ -48,6 +48,9 @@ pub struct Config {
     pub silence_timeout: Time,
     /// How often Pavilion members get the server's `heartbeat` (seed 004: "every 30 seconds").
     pub server_heartbeat_interval: Time,
+    /// Chat lines kept for editing and deleting: a few hours of a lively party's chat (a line a
+    /// few hundred bytes: under a megabyte).
+    pub chat_lines: usize,
 }
 
 /// The highest capacity a host may set: the benchmarks carry 10,000 members on two cores.
@@ -74,6 +77,7 @@ impl Default for Config {
             max_members_per_addr: 32,
             silence_timeout: 90 * SECOND,
             server_heartbeat_interval: 30 * SECOND,
+            chat_lines: 2000,
         }
     }
 }

@@ -12,6 +12,7 @@
 //!   conductor over parts, each an `impl Session` of its own: the roster (members, connections,
 //!   probes), messaging, playback (the glue to `syncplay`) and the fan-out.
 //! - [`member`]: one member's state.
+//! - [`chat`]: the party's kept chat lines, for edits and deletions.
 //! - [`log`]: the party's log of sequenced messages, appended once each, from which a resume's
 //!   replay is derived.
 //! - [`config`]: [`Config`], every tunable with its default and the reason for it.
@@ -20,6 +21,7 @@
 //! - [`syncplay`]: [`SyncPlay`], the group's playback state (play, pause, seek, queue, the
 //!   ready barrier), scheduled ahead on the host's clock.
 
+pub mod chat;
 pub mod config;
 pub mod ids;
 pub mod limit;
@@ -28,9 +30,10 @@ pub mod member;
 pub mod session;
 pub mod syncplay;
 
+pub use chat::ChatLine;
 pub use config::Config;
 pub use limit::TokenBucket;
-pub use session::{Arrival, ConnId, Event, MemberSync, Peer, Session, SessionError, Transmit};
+pub use session::{Arrival, Author, ConnId, Event, MemberSync, Peer, Session, SessionError, Transmit};
 pub use syncplay::{Actor, Change, PlayError, QueueChange, SyncPlay};
 
 /// The host's one clock: microseconds since the Unix epoch. The I/O layer derives it from a

@@ -74,13 +74,15 @@ fn error_code_is_listed(code: ErrorCode) -> bool {
 }
 
 /// Every `type` a client may send, in `ClientMessage`'s order.
-const CLIENT_TYPES: [&str; 15] = [
+const CLIENT_TYPES: [&str; 17] = [
     "join",
     "leave",
     "heartbeat",
     "ping",
     "resume",
     "chat",
+    "chat.edit",
+    "chat.delete",
     "direct",
     "subscribe",
     "unsubscribe",
@@ -101,6 +103,8 @@ fn client_type_is_listed(message: &ClientMessage) -> bool {
         | ClientMessage::Ping(_)
         | ClientMessage::Resume(_)
         | ClientMessage::Chat(_)
+        | ClientMessage::ChatEdit(_)
+        | ClientMessage::ChatDelete(_)
         | ClientMessage::Direct(_)
         | ClientMessage::Subscribe(_)
         | ClientMessage::Unsubscribe(_)
@@ -116,7 +120,7 @@ fn client_type_is_listed(message: &ClientMessage) -> bool {
 }
 
 /// Every `type` the server sends, in `ServerMessage`'s order.
-const SERVER_TYPES: [&str; 26] = [
+const SERVER_TYPES: [&str; 28] = [
     "welcome",
     "hello",
     "member_list",
@@ -126,6 +130,8 @@ const SERVER_TYPES: [&str; 26] = [
     "latency_update",
     "session_updated",
     "chat",
+    "chat.edited",
+    "chat.deleted",
     "direct",
     "direct_ack",
     "subscriptions",
@@ -157,6 +163,8 @@ fn server_type_is_listed(message: &ServerMessage) -> bool {
         ServerMessage::LatencyUpdate { .. } => "latency_update",
         ServerMessage::SessionUpdated { .. } => "session_updated",
         ServerMessage::Chat { .. } => "chat",
+        ServerMessage::ChatEdited { .. } => "chat.edited",
+        ServerMessage::ChatDeleted { .. } => "chat.deleted",
         ServerMessage::Direct { .. } => "direct",
         ServerMessage::DirectAck { .. } => "direct_ack",
         ServerMessage::Subscriptions { .. } => "subscriptions",

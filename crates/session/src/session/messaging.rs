@@ -4,20 +4,142 @@
 use super::*;
 
 impl Session {
-    pub(super) fn chat(&mut self, now: Time, key: u64, chat: Chat) {
+    /// A member says `text` in `room`: kept (for edits), sent to every member in its format, and
+    /// the host hears of it. Returns the line.
+    pub(super) fn say(&mut self, now: Time, key: u64, room: &str, text: String) -> Result<ChatLine, SessionError> {
+        if text.trim().is_empty() || text.chars().count() > MAX_CHAT_CHARS {
+            return Err(SessionError::BadChat);
+        }
+        if !self.rooms().iter().any(|r| r.id == room && r.kind == RoomKind::Text) {
+            return Err(SessionError::NoSuchRoom(room.to_string()));
+        }
         let member = &self.members[&key];
         self.next_chat += 1;
-        let (from, name) = (member.id.clone(), member.name.clone());
-        let message = ServerMessage::Chat {
-            timestamp: now / MILLISECOND,
+        let line = ChatLine {
             id: format!("c-{}", self.next_chat),
-            from: from.clone(),
-            name: name.clone(),
-            text: chat.text.clone(),
-            room: DEFAULT_ROOM.to_string(),
+            room: room.to_string(),
+            from: member.id.clone(),
+            name: member.name.clone(),
+            text,
+            created_at: now / MILLISECOND,
+            edited_at: None,
         };
+        let message = ServerMessage::Chat {
+            timestamp: line.created_at,
+            id: line.id.clone(),
+            from: line.from.clone(),
+            name: line.name.clone(),
+            text: line.text.clone(),
+            room: line.room.clone(),
+        };
+        self.chat.push(line.clone());
         self.broadcast(&Outgoing::new(&message), None);
-        self.events.push_back(Event::Chat { from, name, text: chat.text });
+        self.events.push_back(Event::Chat {
+            id: line.id.clone(),
+            room: line.room.clone(),
+            from: line.from.clone(),
+            name: line.name.clone(),
+            text: line.text.clone(),
+        });
+        Ok(line)
+    }
+
+    /// Edits (`Some(text)`) or deletes (`None`) a kept line: its author may do either, the host
+    /// may delete. Everyone is told (`chat.edited`/`chat.deleted`, Together's
+    /// `MESSAGE_UPDATE`/`MESSAGE_DELETE`). Returns the line as it now is (as it was, if deleted).
+    pub(super) fn change_line(
+        &mut self,
+        now: Time,
+        by: Author,
+        id: &str,
+        text: Option<String>,
+    ) -> Result<ChatLine, SessionError> {
+        let line = self.chat.get(id).ok_or_else(|| SessionError::NoSuchLine(id.to_string()))?;
+        let own = match by {
+            Author::Member(key) => self.members.get(&key).is_some_and(|member| member.id == line.from),
+            Author::Host => text.is_none(),
+        };
+        if !own {
+            return Err(SessionError::NotYourLine(id.to_string()));
+        }
+        let timestamp = now / MILLISECOND;
+        match text {
+            Some(text) => {
+                if text.trim().is_empty() || text.chars().count() > MAX_CHAT_CHARS {
+                    return Err(SessionError::BadChat);
+                }
+                let line = self.chat.get_mut(id).expect("found above");
+                line.text = text;
+                line.edited_at = Some(timestamp);
+                let line = line.clone();
+                let message = ServerMessage::ChatEdited {
+                    timestamp,
+                    id: line.id.clone(),
+                    room: line.room.clone(),
+                    from: line.from.clone(),
+                    text: line.text.clone(),
+                    created_at: line.created_at,
+                    edited_at: timestamp,
+                };
+                self.broadcast(&Outgoing::new(&message), None);
+                self.events.push_back(Event::ChatEdited { id: line.id.clone(), text: line.text.clone() });
+                Ok(line)
+            }
+            None => {
+                let line = self.chat.remove(id).expect("found above");
+                let message = ServerMessage::ChatDeleted { timestamp, id: line.id.clone(), room: line.room.clone() };
+                self.broadcast(&Outgoing::new(&message), None);
+                self.events.push_back(Event::ChatDeleted { id: line.id.clone() });
+                Ok(line)
+            }
+        }
+    }
+
+    /// A member's chat message that cannot be done, answered on its connection.
+    pub(super) fn chat_refused(&mut self, now: Time, conn: ConnId, kind: &str, err: SessionError) {
+        let (code, reason) = match &err {
+            SessionError::NotYourLine(_) => (ErrorCode::Unauthorized, "not_yours"),
+            SessionError::NoSuchLine(_) => (ErrorCode::InvalidMessage, "no_such_line"),
+            SessionError::NoSuchRoom(_) => (ErrorCode::InvalidMessage, "no_such_room"),
+            _ => (ErrorCode::InvalidMessage, "bad_chat"),
+        };
+        self.reply_error(now, conn, code, format!("{kind}: {err}"), json!({"reason": reason}));
+    }
+
+    /// The member whose device id this is (a REST call names its member so).
+    fn by_device_id(&self, device_id: &str) -> Result<u64, SessionError> {
+        self.by_device.get(device_id).copied().ok_or_else(|| SessionError::NoSuchDevice(device_id.to_string()))
+    }
+
+    /// Posts a chat line for the member with this device id (Together's
+    /// `POST /channels/{id}/messages`).
+    pub fn post_chat(&mut self, now: Time, device_id: &str, room: &str, text: &str) -> Result<ChatLine, SessionError> {
+        self.check_open()?;
+        let key = self.by_device_id(device_id)?;
+        self.say(now, key, room, text.to_string())
+    }
+
+    /// Edits a line for the member with this device id (its author).
+    pub fn edit_chat(&mut self, now: Time, device_id: &str, id: &str, text: &str) -> Result<ChatLine, SessionError> {
+        self.check_open()?;
+        let key = self.by_device_id(device_id)?;
+        self.change_line(now, Author::Member(key), id, Some(text.to_string()))
+    }
+
+    /// Deletes a line: for the member with this device id (its author), or with `None` for the
+    /// host (moderation: any line).
+    pub fn delete_chat(&mut self, now: Time, device_id: Option<&str>, id: &str) -> Result<ChatLine, SessionError> {
+        self.check_open()?;
+        let by = match device_id {
+            Some(device_id) => Author::Member(self.by_device_id(device_id)?),
+            None => Author::Host,
+        };
+        self.change_line(now, by, id, None)
+    }
+
+    /// A kept chat line.
+    pub fn chat_line(&self, id: &str) -> Option<&ChatLine> {
+        self.chat.get(id)
     }
 
     /// `direct`: to the member `to` (sequenced: a reconnecting recipient gets it on resume), then

@@ -14,14 +14,14 @@ mod playback;
 mod roster;
 mod types;
 
-pub use types::{Arrival, ConnId, Event, MemberSync, Peer, SessionError, Transmit};
+pub use types::{Arrival, Author, ConnId, Event, MemberSync, Peer, SessionError, Transmit};
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 
 use partyline_protocol::client::{
-    Broadcast, Channel, Chat, DeviceState, Direct, Feed, Join, MarkRead, PlayCommand, PlaybackProgress, Resume, Topics,
+    Broadcast, Channel, DeviceState, Direct, Feed, Join, MarkRead, PlayCommand, PlaybackProgress, Resume, Topics,
     VoiceSignal,
 };
 use partyline_protocol::{
@@ -37,6 +37,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
 
+use crate::chat::{ChatLine, ChatStore};
 use crate::config::MAX_CAPACITY;
 use crate::log::{Cursor, Log, Replay};
 use crate::member::Member;
@@ -88,6 +89,8 @@ pub struct Session {
     /// When the session started, ms (Together's server `created_at`).
     started_ms: u64,
     next_chat: u64,
+    /// The chat lines kept for edits and deletions.
+    chat: ChatStore,
     next_notification: u64,
     timers: BinaryHeap<Reverse<(Time, Timer)>>,
     /// The timers in `timers` now: one entry each.
@@ -115,6 +118,7 @@ impl Session {
             device: None,
         };
         let log = Log::new(config.replay_capacity, config.replay_log_bytes);
+        let chat = ChatStore::new(config.chat_lines);
         let mut session = Session {
             name: config.name.clone(),
             config,
@@ -132,6 +136,7 @@ impl Session {
             next_guest: 0,
             started_ms: now / MILLISECOND,
             next_chat: 0,
+            chat,
             next_notification: 0,
             timers: BinaryHeap::new(),
             armed: HashSet::new(),
@@ -303,7 +308,27 @@ impl Session {
             (Conn::Member(key), ClientMessage::Leave(_)) => {
                 self.remove_member(now, key, LeaveReason::Left, Some((close::NORMAL, "left")));
             }
-            (Conn::Member(key), ClientMessage::Chat(chat)) => self.chat(now, key, chat),
+            (Conn::Member(key), ClientMessage::Chat(chat)) => {
+                let room = chat.room.as_deref().unwrap_or(DEFAULT_ROOM).to_string();
+                if let Err(err) = self.say(now, key, &room, chat.text) {
+                    self.chat_refused(now, conn, "chat", err);
+                }
+            }
+            (Conn::Member(key), ClientMessage::ChatEdit(edit)) => {
+                if self.require_ext(now, conn, key, "chat.edit") {
+                    let by = Author::Member(key);
+                    if let Err(err) = self.change_line(now, by, &edit.id, Some(edit.text)) {
+                        self.chat_refused(now, conn, "chat.edit", err);
+                    }
+                }
+            }
+            (Conn::Member(key), ClientMessage::ChatDelete(delete)) => {
+                if self.require_ext(now, conn, key, "chat.delete")
+                    && let Err(err) = self.change_line(now, Author::Member(key), &delete.id, None)
+                {
+                    self.chat_refused(now, conn, "chat.delete", err);
+                }
+            }
             (Conn::Member(key), ClientMessage::Direct(direct)) => self.direct(now, conn, key, direct),
             (Conn::Member(key), ClientMessage::Subscribe(topics)) => self.subscribe(now, conn, key, topics, true),
             (Conn::Member(key), ClientMessage::Unsubscribe(topics)) => self.subscribe(now, conn, key, topics, false),

@@ -122,12 +122,28 @@ pub enum Event {
     SessionUpdated(SessionState),
     /// A chat line.
     Chat {
+        /// The line's id (to delete it).
+        id: String,
+        /// Its room.
+        room: String,
         /// Sender's member id.
         from: String,
         /// Sender's name.
         name: String,
         /// The line.
         text: String,
+    },
+    /// A chat line was edited.
+    ChatEdited {
+        /// The line's id.
+        id: String,
+        /// The new text.
+        text: String,
+    },
+    /// A chat line was deleted.
+    ChatDeleted {
+        /// The line's id.
+        id: String,
     },
     /// A member's presence changed (a fresh join of its device resets it to online).
     Presence {
@@ -173,6 +189,15 @@ pub struct MemberSync {
     pub at: Time,
 }
 
+/// Who changes a chat line: its author may edit or delete it, the host may delete any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Author {
+    /// The host (moderation).
+    Host,
+    /// A member, by its key.
+    Member(u64),
+}
+
 /// A host action that cannot be done.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SessionError {
@@ -194,6 +219,21 @@ pub enum SessionError {
     /// The member joined with a LOUDSYNC 1.0 client, which knows no `remote.command`.
     #[error("{0} uses a LOUDSYNC 1.0 client, which takes no remote commands")]
     NoRemote(String),
+    /// No member has that device id (a REST call names its member by `?device=`).
+    #[error("no member with device id {0}")]
+    NoSuchDevice(String),
+    /// No chat line with that id is kept.
+    #[error("no chat line {0}")]
+    NoSuchLine(String),
+    /// Only a line's author may edit it, and only its author or the host may delete it.
+    #[error("only its author may change chat line {0}")]
+    NotYourLine(String),
+    /// No such chat room.
+    #[error("no chat room {0}")]
+    NoSuchRoom(String),
+    /// A chat line must be 1 to 1,000 characters.
+    #[error("a chat line must be 1 to {MAX_CHAT_CHARS} characters")]
+    BadChat,
     /// SyncPlay refused the command.
     #[error(transparent)]
     Play(#[from] PlayError),
