@@ -367,3 +367,119 @@ async fn together_messages_over_rest_and_edits_from_a_phone() {
     assert_eq!(deleted["d"]["id"], alice_line.as_str());
     until(&mut phone, "chat.deleted", |m| m["type"] == "chat.deleted" && m["id"] == alice_line.as_str()).await;
 }
+
+/// Voice as seed 002 describes it: `POST /channels/{id}/voice` joins, `PATCH` mutes, `DELETE`
+/// leaves, each a VOICE_STATE_UPDATE to all (`channel_id` null on leave, and `voice.state` to a
+/// phone); VOICE_SIGNAL reaches a Together member only in the same voice channel, and crosses
+/// to and from a partyline/1 member (which has no voice channels) as `voice.signal`.
+#[tokio::test]
+async fn together_voice_and_signals_crossing_to_a_phone() {
+    let host = default_host().await;
+    let key = host.join_key().unwrap();
+    let (mut phone, phone_welcome) = Client::join(&host, "phone-1", true).await;
+    let phone_id = phone_welcome["clientId"].as_str().unwrap().to_string();
+    let mut alice = Client::connect(&url(&host, "/together/ws", "name=alice&device=alice-1")).await;
+    let alice_id =
+        until(&mut alice, "READY", together_event("READY")).await["d"]["user"]["id"].as_str().unwrap().to_string();
+    let mut bob = Client::connect(&url(&host, "/together/ws", "name=bob&device=bob-1")).await;
+    let ready = until(&mut bob, "READY", together_event("READY")).await;
+    let bob_id = ready["d"]["user"]["id"].as_str().unwrap().to_string();
+    assert_eq!(ready["d"]["servers"][0]["channels"][1], json!({"id": "voice", "name": "Voice", "type": "voice"}));
+
+    let (status, state) = rest(&host, "POST", "/channels/voice/voice?device=alice-1", &key, None).await;
+    assert_eq!(status, 200, "{state}");
+    assert_eq!(state, json!({"user_id": alice_id, "channel_id": "voice", "muted": false, "deafened": false}));
+    let update = until(&mut bob, "VOICE_STATE_UPDATE", together_event("VOICE_STATE_UPDATE")).await;
+    assert_eq!(update["d"], state);
+    let seen = until(&mut phone, "voice.state", |m| m["type"] == "voice.state").await;
+    assert_eq!((seen["memberId"].as_str(), seen["channel"].as_str()), (Some(alice_id.as_str()), Some("voice")));
+
+    // Bob is not in the channel yet: alice's signal does not reach him.
+    let offer = json!({"type": "offer", "sdp": "v=0 alice"});
+    alice.send(json!({"op": "VOICE_SIGNAL", "d": {"to_user_id": bob_id, "signal": offer}})).await;
+    let (status, _) = rest(&host, "POST", "/channels/voice/voice?device=bob-1", &key, Some(r#"{"muted": true}"#)).await;
+    assert_eq!(status, 200);
+    let joined = until(&mut bob, "his own VOICE_STATE_UPDATE", |f| {
+        f["t"] == "VOICE_STATE_UPDATE" && f["d"]["user_id"] == bob_id.as_str()
+    })
+    .await;
+    assert_eq!(
+        (joined["d"]["muted"].as_bool(), joined["d"]["channel_id"].as_str()),
+        (Some(true), Some("voice")),
+        "{joined}"
+    );
+    alice.send(json!({"op": "VOICE_SIGNAL", "d": {"to_user_id": bob_id, "signal": offer}})).await;
+    let signal = until(&mut bob, "VOICE_SIGNAL", together_event("VOICE_SIGNAL")).await;
+    assert_eq!(signal["d"], json!({"from_user_id": alice_id, "signal": offer}));
+
+    // Across formats: alice → phone is voice.signal; phone → alice is VOICE_SIGNAL.
+    alice.send(json!({"op": "VOICE_SIGNAL", "d": {"to_user_id": phone_id, "signal": {"candidate": "c1", "sdpMid": "0", "sdpMLineIndex": 0}}})).await;
+    let got = until(&mut phone, "voice.signal", |m| m["type"] == "voice.signal").await;
+    assert_eq!((got["from"].as_str(), got["signal"]["candidate"].as_str()), (Some(alice_id.as_str()), Some("c1")));
+    phone.send(json!({"type": "voice.signal", "timestamp": 1, "to": alice_id, "signal": {"type": "answer", "sdp": "v=0 phone"}})).await;
+    let answer = until(&mut alice, "VOICE_SIGNAL from the phone", together_event("VOICE_SIGNAL")).await;
+    assert_eq!(answer["d"], json!({"from_user_id": phone_id, "signal": {"type": "answer", "sdp": "v=0 phone"}}));
+
+    // Mute, leave, and the refusals.
+    let (status, muted) = rest(
+        &host,
+        "PATCH",
+        "/channels/voice/voice?device=alice-1",
+        &key,
+        Some(r#"{"muted": true, "deafened": true}"#),
+    )
+    .await;
+    assert_eq!(
+        (status, muted["muted"].as_bool(), muted["deafened"].as_bool()),
+        (200, Some(true), Some(true)),
+        "{muted}"
+    );
+    until(&mut bob, "alice muted", |f| {
+        f["t"] == "VOICE_STATE_UPDATE" && f["d"]["muted"] == true && f["d"]["user_id"] == alice_id.as_str()
+    })
+    .await;
+    let (status, _) = rest(&host, "DELETE", "/channels/voice/voice?device=alice-1", &key, None).await;
+    assert_eq!(status, 204);
+    let left = until(&mut bob, "alice left voice", |f| {
+        f["t"] == "VOICE_STATE_UPDATE" && f["d"]["user_id"] == alice_id.as_str() && f["d"]["channel_id"].is_null()
+    })
+    .await;
+    assert_eq!(left["d"]["channel_id"], Value::Null);
+    for (method, path, body, status) in [
+        ("POST", "/channels/general/voice?device=alice-1", None, 404),
+        ("PATCH", "/channels/voice/voice?device=alice-1", Some(r#"{"muted": false}"#), 409),
+        ("DELETE", "/channels/voice/voice?device=alice-1", None, 409),
+        ("PATCH", "/channels/voice/voice?device=bob-1", Some(r#"{"muted": "yes"}"#), 400),
+        ("POST", "/channels/voice/voice?device=ghost", None, 404),
+    ] {
+        let (got, body) = rest(&host, method, path, &key, body).await;
+        assert_eq!(got, status, "{method} {path} → {got} {body}");
+    }
+}
+
+/// `?device=` makes a Together client the same member across a broken connection: its place is
+/// kept (offline to the others meanwhile) and it comes back with the same id. A client that
+/// closes, or named no device, is gone with its connection.
+#[tokio::test]
+async fn together_reconnect_with_the_same_device_is_the_same_member() {
+    let host = default_host().await;
+    let (mut phone, _) = Client::join(&host, "phone-1", true).await;
+    let mut alice = Client::connect(&url(&host, "/together/ws", "name=alice&device=alice-1")).await;
+    let first = until(&mut alice, "READY", together_event("READY")).await["d"]["user"]["id"].clone();
+    drop(alice); // the socket breaks: no close frame
+    let away =
+        until(&mut phone, "alice reconnecting", |m| m["type"] == "member_updated" && m["member"]["id"] == first).await;
+    assert_eq!(away["member"]["connectionStatus"], "reconnecting");
+    let mut again = Client::connect(&url(&host, "/together/ws", "name=alice&device=alice-1")).await;
+    let second = until(&mut again, "READY", together_event("READY")).await["d"]["user"]["id"].clone();
+    assert_eq!(second, first, "the same member");
+    let back = until(&mut phone, "alice back", |m| m["type"] == "member_updated" && m["member"]["id"] == first).await;
+    assert_eq!(back["member"]["connectionStatus"], "connected");
+
+    again.ws.close(None).await.unwrap();
+    until(&mut phone, "alice left", |m| m["type"] == "member_left" && m["memberId"] == first).await;
+    let mut anon = Client::connect(&url(&host, "/together/ws", "name=anon")).await;
+    let anon_id = until(&mut anon, "READY", together_event("READY")).await["d"]["user"]["id"].clone();
+    drop(anon);
+    until(&mut phone, "anon left", |m| m["type"] == "member_left" && m["memberId"] == anon_id).await;
+}

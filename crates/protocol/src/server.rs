@@ -129,6 +129,21 @@ pub enum ServerMessage {
         /// Its room.
         room: String,
     },
+    /// Extension: a member joined, left or changed its voice channel, or muted or deafened
+    /// itself (Together's `VOICE_STATE_UPDATE`).
+    #[serde(rename = "voice.state")]
+    VoiceState {
+        /// Server time, ms.
+        timestamp: u64,
+        /// The member.
+        member_id: String,
+        /// Its voice channel; `None`: it left voice.
+        channel: Option<String>,
+        /// It does not send.
+        muted: bool,
+        /// It does not hear.
+        deafened: bool,
+    },
     /// Extension: a `direct` message from another member.
     Direct {
         /// Server time, ms.

@@ -125,6 +125,10 @@ pub fn encode(out: &ServerMessage) -> Option<Frame> {
         ServerMessage::ChatDeleted { id, room, .. } => {
             dispatch("MESSAGE_DELETE", json!({"id": id, "channel_id": room}))
         }
+        ServerMessage::VoiceState { member_id, channel, muted, deafened, .. } => dispatch(
+            "VOICE_STATE_UPDATE",
+            json!({"user_id": member_id, "channel_id": channel, "muted": muted, "deafened": deafened}),
+        ),
         ServerMessage::VoiceSignal { from, signal, .. } => {
             dispatch("VOICE_SIGNAL", json!({"from_user_id": from, "signal": signal}))
         }

@@ -189,6 +189,9 @@ pub enum ErrorCode {
 /// channel and a Pavilion `chat:general`).
 pub const DEFAULT_ROOM: &str = "general";
 
+/// The party's default voice channel.
+pub const DEFAULT_VOICE: &str = "voice";
+
 /// A chat room or voice channel of the party (a Together channel).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -460,6 +460,21 @@ impl ServerHandle {
         Ok(self.act(move |session, now| session.notify(now, &title, &body, level)).await??)
     }
 
+    /// The party's chat rooms and voice channels.
+    pub async fn rooms(&self) -> Result<Vec<partyline_protocol::Room>, ServerError> {
+        self.act(|session, _| session.rooms()).await
+    }
+
+    /// Adds a chat room or voice channel; returns it.
+    pub async fn add_room(
+        &self,
+        name: &str,
+        kind: partyline_protocol::RoomKind,
+    ) -> Result<partyline_protocol::Room, ServerError> {
+        let name = name.to_string();
+        Ok(self.act(move |session, _| session.add_room(&name, kind)).await??)
+    }
+
     /// Deletes any chat line (moderation); every member is told, in its format.
     pub async fn delete_chat(&self, id: &str) -> Result<partyline_session::ChatLine, ServerError> {
         let id = id.to_string();

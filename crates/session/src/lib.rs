@@ -33,7 +33,7 @@ pub mod syncplay;
 pub use chat::ChatLine;
 pub use config::Config;
 pub use limit::TokenBucket;
-pub use session::{Arrival, Author, ConnId, Event, MemberSync, Peer, Session, SessionError, Transmit};
+pub use session::{Arrival, Author, ConnId, Event, MemberSync, Peer, Session, SessionError, Transmit, VoiceChange};
 pub use syncplay::{Actor, Change, PlayError, QueueChange, SyncPlay};
 
 /// The host's one clock: microseconds since the Unix epoch. The I/O layer derives it from a

@@ -10,6 +10,20 @@ use crate::Time;
 use crate::log::Cursor;
 use crate::session::ConnId;
 
+/// How the device id of a member that named none begins: such a member is new each time.
+pub const ANONYMOUS_DEVICE: &str = "anon-";
+
+/// A member's voice: which voice channel it is in, and whether it is muted or deafened.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Voice {
+    /// The voice channel (`None`: in none).
+    pub channel: Option<String>,
+    /// It does not send.
+    pub muted: bool,
+    /// It does not hear.
+    pub deafened: bool,
+}
+
 /// A member of the session (the host's own member is kept apart, in the session).
 #[derive(Debug)]
 pub struct Member {
@@ -59,6 +73,8 @@ pub struct Member {
     pub presence_text: Option<String>,
     /// Pavilion's subscriptions other than topics (those are in `topics`).
     pub feeds: Feeds,
+    /// Its voice channel and state (Together's voice).
+    pub voice: Voice,
 }
 
 /// What a Pavilion member subscribed to besides topics: `user`, the party's `zone:{id}`, and
@@ -77,6 +93,15 @@ impl Member {
     /// Whether it gets the Partyline extensions.
     pub fn ext(&self) -> bool {
         self.wire.extended()
+    }
+
+    /// Whether it keeps its place when its connection is gone (until the resume window ends):
+    /// a partyline/1 member (it resumes, or says `leave`), and a Together or Pavilion member
+    /// that named its device (`?device=`: connecting again with it is the same member) and whose
+    /// connection broke rather than closed (their formats have no `leave`: a close is one).
+    /// The others are gone with their connection.
+    pub fn keeps_place(&self, closed: bool) -> bool {
+        self.ext() || (self.wire.joins_at_connect() && !closed && !self.device_id.starts_with(ANONYMOUS_DEVICE))
     }
 
     /// Whether this member takes a message on `channel` (Pavilion: only what it subscribed to).

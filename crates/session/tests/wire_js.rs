@@ -120,7 +120,7 @@ fn client_type_is_listed(message: &ClientMessage) -> bool {
 }
 
 /// Every `type` the server sends, in `ServerMessage`'s order.
-const SERVER_TYPES: [&str; 28] = [
+const SERVER_TYPES: [&str; 29] = [
     "welcome",
     "hello",
     "member_list",
@@ -132,6 +132,7 @@ const SERVER_TYPES: [&str; 28] = [
     "chat",
     "chat.edited",
     "chat.deleted",
+    "voice.state",
     "direct",
     "direct_ack",
     "subscriptions",
@@ -165,6 +166,7 @@ fn server_type_is_listed(message: &ServerMessage) -> bool {
         ServerMessage::Chat { .. } => "chat",
         ServerMessage::ChatEdited { .. } => "chat.edited",
         ServerMessage::ChatDeleted { .. } => "chat.deleted",
+        ServerMessage::VoiceState { .. } => "voice.state",
         ServerMessage::Direct { .. } => "direct",
         ServerMessage::DirectAck { .. } => "direct_ack",
         ServerMessage::Subscriptions { .. } => "subscriptions",

@@ -6,6 +6,10 @@
 //! - `POST /channels/{id}/messages` `{"content": "..."}` → 201 and the message.
 //! - `PATCH /channels/{id}/messages/{message_id}` `{"content": "..."}` → 200 and the message.
 //! - `DELETE /channels/{id}/messages/{message_id}` → 204.
+//! - `POST /channels/{id}/voice` (`{"muted": false, "deafened": false}`, optional) joins a voice
+//!   channel, `PATCH` on it mutes or deafens (`{"muted": true}`), `DELETE` leaves: 200 and the
+//!   voice state `{user_id, channel_id, muted, deafened}` (`DELETE`: 204); every change is a
+//!   `VOICE_STATE_UPDATE` to all.
 
 use std::sync::Arc;
 
@@ -16,7 +20,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{patch, post};
 use partyline_protocol::together;
-use partyline_session::{ChatLine, SessionError};
+use partyline_session::{ChatLine, SessionError, VoiceChange};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -30,6 +34,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/channels/{channel}/messages", post(create))
         .route("/channels/{channel}/messages/{message}", patch(edit).delete(remove))
+        .route("/channels/{channel}/voice", post(voice_join).patch(voice_set).delete(voice_leave))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
 }
 
@@ -153,4 +158,81 @@ async fn remove(
     })
     .await;
     answer(result, StatusCode::NO_CONTENT)
+}
+
+/// A voice body's flags (absent ones `None`); an empty body has none.
+fn flags(body: &Bytes) -> Result<(Option<bool>, Option<bool>), Refusal> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok((None, None));
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|err| refusal(StatusCode::BAD_REQUEST, format!("the body must be JSON: {err}")))?;
+    let flag = |name: &str| match value.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(on)) => Ok(Some(*on)),
+        Some(_) => Err(refusal(StatusCode::BAD_REQUEST, format!("{name} must be true or false"))),
+    };
+    Ok((flag("muted")?, flag("deafened")?))
+}
+
+async fn voice_change(shared: Arc<Shared>, device: String, change: VoiceChange, status: StatusCode) -> Response {
+    let result = crate::act(&shared.commands, move |session, now| session.voice(now, &device, change)).await;
+    match result {
+        Ok(Ok(_)) if status == StatusCode::NO_CONTENT => StatusCode::NO_CONTENT.into_response(),
+        Ok(Ok((member_id, voice))) => {
+            let body = json!({"user_id": member_id, "channel_id": voice.channel, "muted": voice.muted, "deafened": voice.deafened});
+            (status, axum::Json(body)).into_response()
+        }
+        Ok(Err(err)) => {
+            let status = match err {
+                SessionError::NoSuchDevice(_) | SessionError::NoSuchRoom(_) => StatusCode::NOT_FOUND,
+                SessionError::NotInVoice(_) => StatusCode::CONFLICT,
+                SessionError::Closed => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            refusal(status, err.to_string()).into_response()
+        }
+        Err(err) => refusal(StatusCode::SERVICE_UNAVAILABLE, err.to_string()).into_response(),
+    }
+}
+
+async fn voice_join(
+    State(shared): State<Arc<Shared>>,
+    Path(channel): Path<String>,
+    Query(caller): Query<Caller>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (device, (muted, deafened)) = match (device(&shared, &caller, &headers), flags(&body)) {
+        (Ok(device), Ok(flags)) => (device, flags),
+        (Err(refused), _) | (_, Err(refused)) => return refused.into_response(),
+    };
+    let change = VoiceChange::Join { channel, muted: muted.unwrap_or(false), deafened: deafened.unwrap_or(false) };
+    voice_change(shared, device, change, StatusCode::OK).await
+}
+
+async fn voice_set(
+    State(shared): State<Arc<Shared>>,
+    Path(channel): Path<String>,
+    Query(caller): Query<Caller>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (device, (muted, deafened)) = match (device(&shared, &caller, &headers), flags(&body)) {
+        (Ok(device), Ok(flags)) => (device, flags),
+        (Err(refused), _) | (_, Err(refused)) => return refused.into_response(),
+    };
+    voice_change(shared, device, VoiceChange::Set { channel, muted, deafened }, StatusCode::OK).await
+}
+
+async fn voice_leave(
+    State(shared): State<Arc<Shared>>,
+    Path(channel): Path<String>,
+    Query(caller): Query<Caller>,
+    headers: HeaderMap,
+) -> Response {
+    match device(&shared, &caller, &headers) {
+        Ok(device) => voice_change(shared, device, VoiceChange::Leave { channel }, StatusCode::NO_CONTENT).await,
+        Err(refused) => refused.into_response(),
+    }
 }

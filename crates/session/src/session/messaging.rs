@@ -107,7 +107,7 @@ impl Session {
     }
 
     /// The member whose device id this is (a REST call names its member so).
-    fn by_device_id(&self, device_id: &str) -> Result<u64, SessionError> {
+    pub(super) fn by_device_id(&self, device_id: &str) -> Result<u64, SessionError> {
         self.by_device.get(device_id).copied().ok_or_else(|| SessionError::NoSuchDevice(device_id.to_string()))
     }
 
@@ -229,6 +229,17 @@ impl Session {
             return;
         }
         let Some(to) = self.recipient(now, conn, "voice.signal", &voice.to, None, true) else { return };
+        // Seed 002: "to another participant in your current voice channel". A partyline/1
+        // member has no voice channels: signals to and from it need none.
+        let (from, target) = (&self.members[&key], &self.members[&to]);
+        if from.wire == Wire::Together
+            && target.wire == Wire::Together
+            && (from.voice.channel.is_none() || from.voice.channel != target.voice.channel)
+        {
+            let message = format!("voice.signal: member {} is not in your voice channel", voice.to);
+            let details = json!({"to": voice.to, "reason": "not_in_voice"});
+            return self.reply_error(now, conn, ErrorCode::RecipientUnavailable, message, details);
+        }
         let message = ServerMessage::VoiceSignal {
             timestamp: now / MILLISECOND,
             from: self.members[&key].id.clone(),
@@ -328,9 +339,87 @@ impl Session {
         Ok(id)
     }
 
-    /// The party's rooms: the default chat room, for now the only one.
-    pub(super) fn rooms(&self) -> Vec<Room> {
-        vec![Room { id: DEFAULT_ROOM.to_string(), name: "General".to_string(), kind: RoomKind::Text }]
+    /// The party's chat rooms and voice channels.
+    pub fn rooms(&self) -> Vec<Room> {
+        self.rooms.clone()
+    }
+
+    /// The host adds a chat room or voice channel; returns it. Its id is made from its name
+    /// (`Kitchen talk` → `kitchen-talk`, with a number after it if taken): a Together channel
+    /// id and Pavilion's `chat:{id}`.
+    pub fn add_room(&mut self, name: &str, kind: RoomKind) -> Result<Room, SessionError> {
+        self.check_open()?;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+            return Err(SessionError::BadRoomName);
+        }
+        let mut slug: String = name
+            .chars()
+            .map(|c| if c.is_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+            .collect::<String>()
+            .split('-')
+            .filter(|part| !part.is_empty())
+            .collect::<Vec<_>>()
+            .join("-");
+        if slug.is_empty() {
+            slug = "room".to_string();
+        }
+        let mut id = slug.clone();
+        let mut n = 1;
+        while self.rooms.iter().any(|room| room.id == id) {
+            n += 1;
+            id = format!("{slug}-{n}");
+        }
+        let room = Room { id, name: name.to_string(), kind };
+        self.rooms.push(room.clone());
+        Ok(room)
+    }
+
+    /// Changes the voice of the member with this device id; everyone hears of it
+    /// (`voice.state`, Together's `VOICE_STATE_UPDATE`). Returns the member id and its voice.
+    pub fn voice(
+        &mut self,
+        now: Time,
+        device_id: &str,
+        change: VoiceChange,
+    ) -> Result<(String, crate::member::Voice), SessionError> {
+        self.check_open()?;
+        let key = self.by_device_id(device_id)?;
+        let is_voice = |session: &Session, channel: &str| {
+            session.rooms.iter().any(|room| room.id == channel && room.kind == RoomKind::Voice)
+        };
+        let member = &self.members[&key];
+        let mut voice = member.voice.clone();
+        match change {
+            VoiceChange::Join { channel, muted, deafened } => {
+                if !is_voice(self, &channel) {
+                    return Err(SessionError::NoSuchRoom(channel));
+                }
+                voice = crate::member::Voice { channel: Some(channel), muted, deafened };
+            }
+            VoiceChange::Leave { channel } | VoiceChange::Set { channel, .. }
+                if voice.channel.as_deref() != Some(channel.as_str()) =>
+            {
+                return Err(SessionError::NotInVoice(channel));
+            }
+            VoiceChange::Leave { .. } => voice.channel = None,
+            VoiceChange::Set { muted, deafened, .. } => {
+                voice.muted = muted.unwrap_or(voice.muted);
+                voice.deafened = deafened.unwrap_or(voice.deafened);
+            }
+        }
+        let member = self.members.get_mut(&key).expect("a member");
+        member.voice = voice.clone();
+        let member_id = member.id.clone();
+        let message = ServerMessage::VoiceState {
+            timestamp: now / MILLISECOND,
+            member_id: member_id.clone(),
+            channel: voice.channel.clone(),
+            muted: voice.muted,
+            deafened: voice.deafened,
+        };
+        self.broadcast(&Outgoing::new(&message), None);
+        Ok((member_id, voice))
     }
 
     /// Pavilion's `subscribe`/`unsubscribe`: `user`, the party's zone, a room's chat or a topic.

@@ -14,7 +14,7 @@ mod playback;
 mod roster;
 mod types;
 
-pub use types::{Arrival, Author, ConnId, Event, MemberSync, Peer, SessionError, Transmit};
+pub use types::{Arrival, Author, ConnId, Event, MemberSync, Peer, SessionError, Transmit, VoiceChange};
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
@@ -30,8 +30,8 @@ use partyline_protocol::{
     Wire, close,
 };
 use partyline_protocol::{
-    DEFAULT_ROOM, LibraryItem, MAX_CHAT_CHARS, MAX_TITLE_CHARS, NotificationLevel, Permissions, PlayState,
-    PresenceStatus, Room, RoomKind,
+    DEFAULT_ROOM, DEFAULT_VOICE, LibraryItem, MAX_CHAT_CHARS, MAX_TITLE_CHARS, NotificationLevel, Permissions,
+    PlayState, PresenceStatus, Room, RoomKind,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -40,7 +40,7 @@ use serde_json::json;
 use crate::chat::{ChatLine, ChatStore};
 use crate::config::MAX_CAPACITY;
 use crate::log::{Cursor, Log, Replay};
-use crate::member::Member;
+use crate::member::{ANONYMOUS_DEVICE, Member};
 use crate::syncplay::{Actor, Change, PlayError, QueueChange, SyncPlay};
 use crate::{Config, MILLISECOND, Time, ids};
 
@@ -91,6 +91,8 @@ pub struct Session {
     next_chat: u64,
     /// The chat lines kept for edits and deletions.
     chat: ChatStore,
+    /// The party's chat rooms and voice channels, the default ones first.
+    rooms: Vec<Room>,
     next_notification: u64,
     timers: BinaryHeap<Reverse<(Time, Timer)>>,
     /// The timers in `timers` now: one entry each.
@@ -137,6 +139,10 @@ impl Session {
             started_ms: now / MILLISECOND,
             next_chat: 0,
             chat,
+            rooms: vec![
+                Room { id: DEFAULT_ROOM.to_string(), name: "General".to_string(), kind: RoomKind::Text },
+                Room { id: DEFAULT_VOICE.to_string(), name: "Voice".to_string(), kind: RoomKind::Voice },
+            ],
             next_notification: 0,
             timers: BinaryHeap::new(),
             armed: HashSet::new(),
@@ -266,7 +272,7 @@ impl Session {
         };
         let device =
             arrival.device_id.map(|id| id.trim().to_string()).filter(|id| (1..=128).contains(&id.chars().count()));
-        let id = device.unwrap_or_else(|| format!("anon-{}", ids::secret(&mut self.rng)));
+        let id = device.unwrap_or_else(|| format!("{ANONYMOUS_DEVICE}{}", ids::secret(&mut self.rng)));
         Join {
             timestamp: 0.into(),
             session_id: self.id.clone(),

@@ -121,6 +121,7 @@ impl Session {
             presence: PresenceStatus::Online,
             presence_text: None,
             feeds: Default::default(),
+            voice: Default::default(),
         };
         self.members.insert(key, member);
         self.by_id.insert(id, key);
@@ -159,6 +160,7 @@ impl Session {
         member.probe = None;
         member.stream = stream;
         member.topics.clear();
+        member.feeds = Default::default();
         let had_presence = member.has_presence();
         member.presence = PresenceStatus::Online;
         member.presence_text = None;
@@ -313,7 +315,7 @@ impl Session {
     pub(super) fn lose_connection(&mut self, now: Time, key: u64, reason: LeaveReason) {
         let Some(member) = self.members.get_mut(&key) else { return };
         member.conn = None;
-        if member.ext() {
+        if member.keeps_place(reason == LeaveReason::Left) {
             member.lost_at = Some(now);
             self.arm(now + self.config.resume_window, Timer::Resume(key));
             self.member_changed(now, key);
@@ -358,6 +360,16 @@ impl Session {
             if let Some((code, text)) = close {
                 self.close_conn(conn, code, text);
             }
+        }
+        if member.voice.channel.is_some() {
+            let gone = ServerMessage::VoiceState {
+                timestamp: now / MILLISECOND,
+                member_id: member.id.clone(),
+                channel: None,
+                muted: member.voice.muted,
+                deafened: member.voice.deafened,
+            };
+            self.broadcast(&Outgoing::new(&gone), None);
         }
         let left = ServerMessage::MemberLeft { timestamp: now / MILLISECOND, member_id: member.id.clone(), reason };
         self.broadcast(&Outgoing::new(&left), None);

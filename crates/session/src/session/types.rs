@@ -198,6 +198,34 @@ pub enum Author {
     Member(u64),
 }
 
+/// A change to a member's voice (Together's `POST`/`DELETE`/`PATCH /channels/{id}/voice`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VoiceChange {
+    /// Join this voice channel (leaving any other), muted and deafened as given.
+    Join {
+        /// The voice channel.
+        channel: String,
+        /// Muted.
+        muted: bool,
+        /// Deafened.
+        deafened: bool,
+    },
+    /// Leave this voice channel.
+    Leave {
+        /// The voice channel.
+        channel: String,
+    },
+    /// Mute or deafen in this voice channel (what is `None` stays).
+    Set {
+        /// The voice channel.
+        channel: String,
+        /// Muted.
+        muted: Option<bool>,
+        /// Deafened.
+        deafened: Option<bool>,
+    },
+}
+
 /// A host action that cannot be done.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SessionError {
@@ -231,6 +259,12 @@ pub enum SessionError {
     /// No such chat room.
     #[error("no chat room {0}")]
     NoSuchRoom(String),
+    /// The member is not in that voice channel.
+    #[error("not in voice channel {0}")]
+    NotInVoice(String),
+    /// A room name must be 1 to 64 characters.
+    #[error("a room name must be 1 to {MAX_NAME_CHARS} characters")]
+    BadRoomName,
     /// A chat line must be 1 to 1,000 characters.
     #[error("a chat line must be 1 to {MAX_CHAT_CHARS} characters")]
     BadChat,
