@@ -483,3 +483,73 @@ async fn together_reconnect_with_the_same_device_is_the_same_member() {
     drop(anon);
     until(&mut phone, "anon left", |m| m["type"] == "member_left" && m["memberId"] == anon_id).await;
 }
+
+/// Refusals and endings in each format's words: a locked party closes a Together client with
+/// 1008 and sends Pavilion's `error` 1004 first; a kick closes with 1008 and the others see the
+/// member go; the host stopping closes both with 1001.
+#[tokio::test]
+async fn locked_kicked_and_closed_in_each_format() {
+    let host = default_host().await;
+    let (mut phone, _) = Client::join(&host, "phone-1", true).await;
+    host.set_locked(true).await.unwrap();
+    let mut late = Client::connect(&url(&host, "/together/ws", "name=late")).await;
+    assert_eq!(late.ending().await, Ending::Code(1008), "a locked party refuses a Together client");
+    let mut late = Client::connect(&url(&host, "/pavilion/ws", "name=late")).await;
+    let refused = next(&mut late).await;
+    assert_eq!(
+        (refused["type"].as_str(), refused["payload"]["code"].as_u64()),
+        (Some("error"), Some(1004)),
+        "{refused}"
+    );
+    assert_eq!(late.ending().await, Ending::Code(1008));
+    host.set_locked(false).await.unwrap();
+
+    let mut alice = Client::connect(&url(&host, "/together/ws", "name=alice")).await;
+    let alice_id =
+        until(&mut alice, "READY", together_event("READY")).await["d"]["user"]["id"].as_str().unwrap().to_string();
+    let mut pat = Client::connect(&url(&host, "/pavilion/ws", "name=pat")).await;
+    until(&mut phone, "pat", |m| m["type"] == "member_joined" && m["member"]["name"] == "pat").await;
+    host.kick(&alice_id, "bye").await.unwrap();
+    assert_eq!(alice.ending().await, Ending::Code(1008), "a kicked Together client");
+    let left =
+        until(&mut phone, "alice kicked", |m| m["type"] == "member_left" && m["memberId"] == alice_id.as_str()).await;
+    assert_eq!(left["reason"], "kicked");
+    let mut bob = Client::connect(&url(&host, "/together/ws", "name=bob")).await;
+    until(&mut bob, "READY", together_event("READY")).await;
+    host.shutdown(Some("good night")).await;
+    assert_eq!(bob.ending().await, Ending::Code(1001), "Together: server going away");
+    assert_eq!(pat.ending().await, Ending::Code(1001), "Pavilion too");
+}
+
+/// Each format's heartbeat rule, on a host with short timeouts: a Together client that sends
+/// HEARTBEAT stays, one that falls silent is closed; a Pavilion client that answers the
+/// server's heartbeat stays, a silent one is closed.
+#[tokio::test]
+async fn silent_clients_are_closed_by_their_formats_rule() {
+    use partyline_session::MILLISECOND;
+    let config = SessionConfig {
+        silence_timeout: 600 * MILLISECOND,
+        server_heartbeat_interval: 200 * MILLISECOND,
+        ..Default::default()
+    };
+    let host = start_host(config, Limits::default()).await;
+    let mut talker = Client::connect(&url(&host, "/together/ws", "name=talker")).await;
+    until(&mut talker, "READY", together_event("READY")).await;
+    let mut quiet = Client::connect(&url(&host, "/together/ws", "name=quiet")).await;
+    until(&mut quiet, "READY", together_event("READY")).await;
+    let mut pat = Client::connect(&url(&host, "/pavilion/ws", "name=pat")).await;
+    let mut mute = Client::connect(&url(&host, "/pavilion/ws", "name=mute")).await;
+    // 1.5 s: more than two silence timeouts. The talkers keep talking.
+    let until_when = tokio::time::Instant::now() + Duration::from_millis(1500);
+    while tokio::time::Instant::now() < until_when {
+        talker.send(json!({"op": "HEARTBEAT"})).await;
+        until(&mut talker, "HEARTBEAT_ACK", |f| f["op"] == "HEARTBEAT_ACK").await;
+        until(&mut pat, "heartbeat", pavilion_type("heartbeat")).await;
+        pat.send(pavilion("heartbeat_ack", Value::Null)).await;
+    }
+    assert_eq!(quiet.ending().await, Ending::Code(1000), "a silent Together client is closed");
+    assert_eq!(mute.ending().await, Ending::Code(1000), "a silent Pavilion client is closed");
+    let names: Vec<String> = host.members().await.unwrap().into_iter().map(|m| m.name).collect();
+    assert!(names.contains(&"talker".to_string()) && names.contains(&"pat".to_string()), "{names:?}");
+    assert!(!names.contains(&"quiet".to_string()) && !names.contains(&"mute".to_string()), "{names:?}");
+}

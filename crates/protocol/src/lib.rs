@@ -93,7 +93,7 @@ impl Wire {
         match self {
             Wire::Loudsync | Wire::Partyline => code,
             Wire::Together | Wire::Pavilion => match code {
-                close::NORMAL | close::MESSAGE_TOO_BIG => code,
+                close::NORMAL | close::MESSAGE_TOO_BIG | close::GOING_AWAY | close::POLICY => code,
                 close::UNAUTHORIZED if self == Wire::Together => close::UNAUTHORIZED,
                 close::MALFORMED if self == Wire::Together => close::MALFORMED,
                 close::SESSION_CLOSED => close::GOING_AWAY,

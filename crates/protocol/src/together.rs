@@ -284,4 +284,25 @@ mod tests {
         let ack = value(encode(&ServerMessage::HeartbeatAck { timestamp: 0 }));
         assert_eq!(ack, json!({"op": "HEARTBEAT_ACK", "t": null, "d": null}));
     }
+
+    /// Our close codes as Together writes them: the seed's four where it has them, RFC 6455's
+    /// nearest otherwise, never one of our 40xx codes the seed does not know.
+    #[test]
+    fn close_codes_are_the_seeds() {
+        use crate::{Wire, close};
+        let together = |code| Wire::Together.close_code(code);
+        assert_eq!(together(close::UNAUTHORIZED), 4001);
+        assert_eq!(together(close::MALFORMED), 4002);
+        assert_eq!(together(close::NORMAL), 1000);
+        assert_eq!(together(close::SESSION_CLOSED), 1001);
+        assert_eq!(
+            (together(close::KICKED), together(close::RATE_LIMITED), together(close::POLICY)),
+            (1008, 1008, 1008)
+        );
+        for ours in [close::TOO_SLOW, close::REPLACED, close::HEARTBEAT_TIMEOUT, close::JOIN_TIMEOUT] {
+            assert_eq!(together(ours), 1000, "{ours}");
+        }
+        assert_eq!(Wire::Pavilion.close_code(close::UNAUTHORIZED), 1008, "Pavilion has no 4001");
+        assert_eq!(Wire::Partyline.close_code(close::KICKED), close::KICKED, "/ws keeps ours");
+    }
 }

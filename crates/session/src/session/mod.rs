@@ -446,12 +446,7 @@ impl Session {
                 Timer::Heartbeat(key) => {
                     let Some(member) = self.members.get(&key) else { continue };
                     let Some(conn) = member.conn else { continue };
-                    let timeout = if member.wire.joins_at_connect() {
-                        self.config.silence_timeout
-                    } else {
-                        self.config.heartbeat_timeout
-                    };
-                    let deadline = member.last_heartbeat + timeout;
+                    let deadline = member.last_heartbeat + self.heartbeat_timeout(member.wire);
                     if deadline <= now {
                         self.conns.remove(&conn);
                         self.close_conn(conn, close::HEARTBEAT_TIMEOUT, "heartbeat timeout");
@@ -572,6 +567,18 @@ impl Session {
         if self.armed.insert(timer) {
             self.timers.push(Reverse((at, timer)));
         }
+    }
+
+    /// How long a member speaking `wire` may go without a sign of life: LOUDSYNC's heartbeat
+    /// timeout, or for Together and Pavilion, their 90 s of silence.
+    fn heartbeat_timeout(&self, wire: Wire) -> Time {
+        if wire.joins_at_connect() { self.config.silence_timeout } else { self.config.heartbeat_timeout }
+    }
+
+    /// Arms a member's heartbeat deadline from now, by its format's rule.
+    fn arm_heartbeat(&mut self, now: Time, key: u64) {
+        let wire = self.members[&key].wire;
+        self.arm(now + self.heartbeat_timeout(wire), Timer::Heartbeat(key));
     }
 
     fn check_open(&self) -> Result<(), SessionError> {

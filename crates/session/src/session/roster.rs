@@ -130,7 +130,7 @@ impl Session {
         self.conns.insert(conn, Conn::Member(key));
         let wire = self.members[&key].wire;
         self.transmits.push_back(Transmit::Attach { conn, wire });
-        self.arm(now + self.config.heartbeat_timeout, Timer::Heartbeat(key));
+        self.arm_heartbeat(now, key);
 
         self.welcome(now, key);
         let info = self.members[&key].info();
@@ -174,7 +174,7 @@ impl Session {
         self.conns.insert(conn, Conn::Member(key));
         let wire = self.members[&key].wire;
         self.transmits.push_back(Transmit::Attach { conn, wire });
-        self.arm(now + self.config.heartbeat_timeout, Timer::Heartbeat(key));
+        self.arm_heartbeat(now, key);
         self.welcome(now, key);
         if was_reconnecting || changed {
             self.member_changed(now, key);
@@ -275,7 +275,7 @@ impl Session {
         self.conns.insert(conn, Conn::Member(key));
         let wire = self.members[&key].wire;
         self.transmits.push_back(Transmit::Attach { conn, wire });
-        self.arm(now + self.config.heartbeat_timeout, Timer::Heartbeat(key));
+        self.arm_heartbeat(now, key);
         let client_id = resume.member_id;
         match replay {
             Replay::Messages(messages) => {
