@@ -553,3 +553,42 @@ async fn silent_clients_are_closed_by_their_formats_rule() {
     assert!(names.contains(&"talker".to_string()) && names.contains(&"pat".to_string()), "{names:?}");
     assert!(!names.contains(&"quiet".to_string()) && !names.contains(&"mute".to_string()), "{names:?}");
 }
+
+/// A notification's read state is the member's: marked read from Pavilion, it is still read after
+/// the client's connection breaks and it comes back with the same `?device=` and subscribes to
+/// `user` again (the kept notifications arrive with `isRead`).
+#[tokio::test]
+async fn pavilion_read_state_survives_a_reconnect() {
+    let host = default_host().await;
+    let mut pat = Client::connect(&url(&host, "/pavilion/ws", "name=pat&device=pat-1")).await;
+    pat.send(pavilion("subscribe", json!({"channel": "user"}))).await;
+    // The subscription is in once a bad frame sent after it is answered.
+    pat.send(pavilion("dance", json!({}))).await;
+    until(&mut pat, "error", pavilion_type("error")).await;
+    let first = host.notify("Pizza", "", NotificationLevel::Info).await.unwrap();
+    let second = host.notify("Cake", "", NotificationLevel::Info).await.unwrap();
+    until(&mut pat, "the first", |f| f["type"] == "notification" && f["payload"]["id"] == first.as_str()).await;
+    until(&mut pat, "the second", |f| f["type"] == "notification" && f["payload"]["id"] == second.as_str()).await;
+    pat.send(pavilion("mark_read", json!({"notificationId": first}))).await;
+    pat.send(pavilion("dance", json!({}))).await;
+    until(&mut pat, "error after mark_read", pavilion_type("error")).await;
+    let members = host.members().await.unwrap();
+    let pat_id = members.iter().find(|m| m.name == "pat").unwrap().id.clone();
+    drop(pat);
+
+    let mut back = Client::connect(&url(&host, "/pavilion/ws", "name=pat&device=pat-1")).await;
+    back.send(pavilion("subscribe", json!({"channel": "user"}))).await;
+    let a =
+        until(&mut back, "the first again", |f| f["type"] == "notification" && f["payload"]["id"] == first.as_str())
+            .await;
+    let b =
+        until(&mut back, "the second again", |f| f["type"] == "notification" && f["payload"]["id"] == second.as_str())
+            .await;
+    assert_eq!(
+        (a["payload"]["isRead"].as_bool(), b["payload"]["isRead"].as_bool()),
+        (Some(true), Some(false)),
+        "{a} {b}"
+    );
+    let again = host.members().await.unwrap();
+    assert!(again.iter().any(|m| m.id == pat_id), "the same member: {again:?}");
+}

@@ -89,7 +89,7 @@ pub fn encode(message: &ServerMessage) -> Option<Frame> {
             }),
             *timestamp,
         ),
-        ServerMessage::Notification { timestamp, id, title, body, from, name, .. } => {
+        ServerMessage::Notification { timestamp, id, title, body, from, name, read, .. } => {
             let content = if body.is_empty() { title.clone() } else { format!("{title}\n\n{body}") };
             frame(
                 "notification",
@@ -97,7 +97,7 @@ pub fn encode(message: &ServerMessage) -> Option<Frame> {
                     "id": id,
                     "type": "announcement",
                     "content": content,
-                    "isRead": false,
+                    "isRead": read.unwrap_or(false),
                     "createdAt": format_ms(*timestamp),
                     "sender": {"id": from, "username": name, "profilePhoto": ""},
                     "reference": {"type": "announcement", "id": id},
@@ -292,6 +292,7 @@ mod tests {
             level: crate::NotificationLevel::Info,
             from: "h-1".into(),
             name: "Host".into(),
+            read: None,
         };
         let v = value(encode(&note));
         let p = &v["payload"];

@@ -231,6 +231,10 @@ pub enum ServerMessage {
         from: String,
         /// The host's name.
         name: String,
+        /// Whether the recipient has read it: only in a member's own backlog (a Pavilion client
+        /// subscribing to `user` gets the kept ones with its read state); absent when new.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        read: Option<bool>,
     },
     /// LOUDSYNC `kicked`.
     Kicked {
@@ -644,6 +648,7 @@ mod tests {
                 level: NotificationLevel::Info,
                 from: s(),
                 name: s(),
+                read: None,
             },
             ServerMessage::VoiceSignal { timestamp: t, from: s(), signal: serde_json::Map::new() },
         ];

@@ -75,6 +75,8 @@ pub struct Member {
     pub feeds: Feeds,
     /// Its voice channel and state (Together's voice).
     pub voice: Voice,
+    /// The host notifications it has read (`mark_read`, in any format), of those still kept.
+    pub read: BTreeSet<String>,
 }
 
 /// What a Pavilion member subscribed to besides topics: `user`, the party's `zone:{id}`, and

@@ -137,6 +137,18 @@ impl Session {
         self.change_line(now, by, id, None)
     }
 
+    /// A kept host notification.
+    pub(super) fn notification(&self, id: &str) -> Option<&ServerMessage> {
+        self.notifications
+            .iter()
+            .find(|note| matches!(note, ServerMessage::Notification { id: kept, .. } if kept == id))
+    }
+
+    /// The notifications (of those kept) a member has read.
+    pub fn read_by(&self, member_id: &str) -> Vec<String> {
+        self.by_id.get(member_id).map(|key| self.members[key].read.iter().cloned().collect()).unwrap_or_default()
+    }
+
     /// A kept chat line.
     pub fn chat_line(&self, id: &str) -> Option<&ChatLine> {
         self.chat.get(id)
@@ -334,8 +346,17 @@ impl Session {
             level,
             from: self.host.id.clone(),
             name: self.host.name.clone(),
+            read: None,
         };
         self.broadcast(&Outgoing::new(&message), None);
+        if self.notifications.len() == KEPT_NOTIFICATIONS
+            && let Some(ServerMessage::Notification { id: old, .. }) = self.notifications.pop_front()
+        {
+            self.members.values_mut().for_each(|member| {
+                member.read.remove(&old);
+            });
+        }
+        self.notifications.push_back(message);
         Ok(id)
     }
 
@@ -448,6 +469,25 @@ impl Session {
                 );
             }
             _ => {}
+        }
+        if feed.channel == Channel::User && feed.add && !self.members[&key].feeds.user {
+            // Its notifications so far, each with whether it has read it (seed 004's `isRead`),
+            // so that a client that reconnects knows what is still unread.
+            let member = &self.members[&key];
+            let backlog: Vec<ServerMessage> = self
+                .notifications
+                .iter()
+                .map(|note| {
+                    let mut note = note.clone();
+                    if let ServerMessage::Notification { id, read, .. } = &mut note {
+                        *read = Some(member.read.contains(id));
+                    }
+                    note
+                })
+                .collect();
+            for note in backlog {
+                self.reply(conn, note);
+            }
         }
         let member = self.members.get_mut(&key).expect("a member");
         match feed.channel {

@@ -44,6 +44,9 @@ use crate::member::{ANONYMOUS_DEVICE, Member};
 use crate::syncplay::{Actor, Change, PlayError, QueueChange, SyncPlay};
 use crate::{Config, MILLISECOND, Time, ids};
 
+/// Host notifications kept for read state: a party sees a few dozen announcements in a night.
+const KEPT_NOTIFICATIONS: usize = 100;
+
 /// The session's timers. Each is armed at most once at a time (see `Session::arm`): a deadline
 /// only ever moves later (a heartbeat, a new drop, a new start), so a timer that fires re-checks
 /// the true deadline and re-arms itself, and a member that rejoins a thousand times still holds
@@ -94,6 +97,9 @@ pub struct Session {
     /// The party's chat rooms and voice channels, the default ones first.
     rooms: Vec<Room>,
     next_notification: u64,
+    /// The last [`KEPT_NOTIFICATIONS`] host notifications, oldest first: a member's read state
+    /// refers to them, and a Pavilion client subscribing to `user` gets them with it.
+    notifications: VecDeque<ServerMessage>,
     timers: BinaryHeap<Reverse<(Time, Timer)>>,
     /// The timers in `timers` now: one entry each.
     armed: HashSet<Timer>,
@@ -144,6 +150,7 @@ impl Session {
                 Room { id: DEFAULT_VOICE.to_string(), name: "Voice".to_string(), kind: RoomKind::Voice },
             ],
             next_notification: 0,
+            notifications: VecDeque::new(),
             timers: BinaryHeap::new(),
             armed: HashSet::new(),
             log,
@@ -347,6 +354,9 @@ impl Session {
             (Conn::Member(key), ClientMessage::VoiceSignal(voice)) => self.voice_signal(now, conn, key, voice),
             (Conn::Member(key), ClientMessage::MarkRead(MarkRead { ids, .. })) => {
                 if self.require_ext(now, conn, key, "mark_read") {
+                    let kept: Vec<String> = ids.iter().filter(|id| self.notification(id).is_some()).cloned().collect();
+                    let member = self.members.get_mut(&key).expect("a member");
+                    member.read.extend(kept);
                     let member = &self.members[&key];
                     let (member_id, name) = (member.id.clone(), member.name.clone());
                     self.events.push_back(Event::NotificationsRead { member_id, name, ids });

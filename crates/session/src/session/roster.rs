@@ -122,6 +122,7 @@ impl Session {
             presence_text: None,
             feeds: Default::default(),
             voice: Default::default(),
+            read: BTreeSet::new(),
         };
         self.members.insert(key, member);
         self.by_id.insert(id, key);
