@@ -592,3 +592,20 @@ async fn pavilion_read_state_survives_a_reconnect() {
     let again = host.members().await.unwrap();
     assert!(again.iter().any(|m| m.id == pat_id), "the same member: {again:?}");
 }
+
+/// Pavilion's rate limit: a client over the host's per-connection rate gets `error` 1005 (with
+/// the seed's shape), and the connection stays open.
+#[tokio::test]
+async fn pavilion_rate_limit_is_1005() {
+    let limits = Limits { burst: 5, per_second: 2, ..Limits::default() };
+    let host = start_host(SessionConfig::default(), limits).await;
+    let mut pat = Client::connect(&url(&host, "/pavilion/ws", "name=pat")).await;
+    for _ in 0..20 {
+        pat.send(pavilion("heartbeat_ack", Value::Null)).await;
+    }
+    let error = until(&mut pat, "the rate limit", |f| f["type"] == "error" && f["payload"]["code"] == 1005).await;
+    assert!(error["payload"]["message"].as_str().is_some_and(|m| m.contains("retry")), "{error}");
+    assert!(is_iso(&error["timestamp"]), "{error}");
+    let members = host.members().await.unwrap();
+    assert!(members.iter().any(|m| m.name == "pat"), "still a member: {members:?}");
+}
