@@ -8,5 +8,6 @@ mod hardening_session;
 mod host_actions;
 mod keys;
 mod messaging;
+mod rt;
 mod server;
 mod syncplay;

@@ -518,7 +518,7 @@ pub(crate) fn validate(message: &ClientMessage) -> Result<(), DecodeError> {
                 let detail = format!("at most {MAX_TOPICS} topics");
                 return Err(DecodeError::BadFields { kind, detail });
             }
-            topics.iter().try_for_each(|topic| check_topic(kind, topic))?;
+            topics.iter().try_for_each(|topic| check_pattern(kind, topic))?;
         }
         ClientMessage::Broadcast(broadcast) => {
             check_id("broadcast", &broadcast.id)?;
@@ -579,10 +579,41 @@ fn check_id(kind: &'static str, id: &str) -> Result<(), DecodeError> {
     Ok(())
 }
 
+/// Whether `pattern` is a subscription: a topic name, or one ending in `.*` (`updates.*`: every
+/// topic under `updates.`, at any depth), or `*` alone (every topic).
+pub fn is_topic_pattern(pattern: &str) -> bool {
+    pattern == "*" || pattern.strip_suffix(".*").map_or_else(|| is_topic(pattern), is_topic)
+}
+
+/// Whether a subscription `pattern` takes `topic`: the same name, or for `prefix.*` any topic
+/// that starts with `prefix.` (`updates.*` takes `updates.score` and `updates.score.home`, not
+/// `updates` itself), or for `*` any topic.
+pub fn topic_matches(pattern: &str, topic: &str) -> bool {
+    if pattern == "*" {
+        return true;
+    }
+    match pattern.strip_suffix('*') {
+        Some(prefix) => topic.len() > prefix.len() && topic.starts_with(prefix),
+        None => pattern == topic,
+    }
+}
+
 /// Whether `name` is a topic name: 1 to [`MAX_TOPIC_CHARS`] characters of `[a-z0-9._-]`.
 pub fn is_topic(name: &str) -> bool {
     (1..=MAX_TOPIC_CHARS).contains(&name.len())
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+fn check_pattern(kind: &'static str, pattern: &str) -> Result<(), DecodeError> {
+    if !is_topic_pattern(pattern) {
+        let detail = format!(
+            "topic \"{}\" is not a topic name (1 to {MAX_TOPIC_CHARS} characters of a-z, 0-9, '.', '_', '-'), \
+             nor one ending in \".*\", nor \"*\"",
+            truncate(pattern, MAX_TOPIC_CHARS + 1)
+        );
+        return Err(DecodeError::BadFields { kind, detail });
+    }
+    Ok(())
 }
 
 fn check_topic(kind: &'static str, topic: &str) -> Result<(), DecodeError> {

@@ -17,6 +17,7 @@ pub mod client;
 pub mod close;
 pub mod iso;
 pub mod pavilion;
+pub mod rt;
 pub mod server;
 pub mod together;
 pub mod types;
@@ -44,11 +45,13 @@ pub enum Wire {
     /// Seed 004, Pavilion's notifications socket (`/pavilion/ws`, `{type, payload, timestamp}`):
     /// see [`pavilion`].
     Pavilion,
+    /// Seed 001, the Real-time Communication Service (`/rt/ws`, `{type, data, id?}`): see [`rt`].
+    Rt,
 }
 
 impl Wire {
     /// Every format, in the order of [`Wire::index`].
-    pub const ALL: [Wire; 4] = [Wire::Loudsync, Wire::Partyline, Wire::Together, Wire::Pavilion];
+    pub const ALL: [Wire; 5] = [Wire::Loudsync, Wire::Partyline, Wire::Together, Wire::Pavilion, Wire::Rt];
 
     /// A small number per format, for tables indexed by it (a message's encodings).
     pub fn index(self) -> usize {
@@ -75,7 +78,13 @@ impl Wire {
     /// Whether a member joins at connect, from the URL (`?name=`, `?device=`), rather than
     /// with a `join` message: the formats whose documents have no join.
     pub fn joins_at_connect(self) -> bool {
-        matches!(self, Wire::Together | Wire::Pavilion)
+        matches!(self, Wire::Together | Wire::Pavilion | Wire::Rt)
+    }
+
+    /// Whether it carries direct messages to a member (partyline/1 `direct`, seed 001's
+    /// `DirectMessage`).
+    pub fn has_direct(self) -> bool {
+        matches!(self, Wire::Partyline | Wire::Rt)
     }
 
     /// Decodes one text frame of this format into the session's vocabulary.
@@ -84,6 +93,7 @@ impl Wire {
             Wire::Loudsync | Wire::Partyline => decode(text),
             Wire::Together => together::decode(text),
             Wire::Pavilion => pavilion::decode(text),
+            Wire::Rt => rt::decode(text),
         }
     }
 
@@ -92,7 +102,7 @@ impl Wire {
     pub fn close_code(self, code: u16) -> u16 {
         match self {
             Wire::Loudsync | Wire::Partyline => code,
-            Wire::Together | Wire::Pavilion => match code {
+            Wire::Together | Wire::Pavilion | Wire::Rt => match code {
                 close::NORMAL | close::MESSAGE_TOO_BIG | close::GOING_AWAY | close::POLICY => code,
                 close::UNAUTHORIZED if self == Wire::Together => close::UNAUTHORIZED,
                 close::MALFORMED if self == Wire::Together => close::MALFORMED,

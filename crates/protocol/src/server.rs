@@ -161,6 +161,12 @@ pub enum ServerMessage {
         timestamp: u64,
         /// The sender's id for the message.
         id: String,
+        /// The recipient's member id.
+        to: String,
+        /// True when the recipient is reconnecting: the message waits for it (a partyline/1
+        /// member gets it on resume).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        queued: bool,
     },
     /// Extension: the member's topics, after a `subscribe` or `unsubscribe`.
     Subscriptions {
@@ -355,6 +361,18 @@ pub enum ServerMessage {
         /// Server time, ms.
         timestamp: u64,
     },
+    /// A subscription change as seed 001 answers it (`Status` `subscribed`): the topics asked
+    /// for, and how many the member now has. partyline/1 has `subscriptions` instead.
+    SubscriptionChange {
+        /// Server time, ms.
+        timestamp: u64,
+        /// The topics in the request.
+        topics: Vec<String>,
+        /// Subscribed (true) or unsubscribed.
+        added: bool,
+        /// The member's subscriptions now.
+        active: usize,
+    },
     /// The server's own keep-alive, for formats whose server sends one (Pavilion's
     /// `heartbeat`, every `Config::server_heartbeat_interval`).
     ServerHeartbeat {
@@ -380,6 +398,7 @@ impl ServerMessage {
                 | ServerMessage::Ready { .. }
                 | ServerMessage::HeartbeatAck { .. }
                 | ServerMessage::ServerHeartbeat { .. }
+                | ServerMessage::SubscriptionChange { .. }
         )
     }
 
@@ -387,7 +406,10 @@ impl ServerMessage {
     pub fn is_partyline(&self) -> bool {
         !matches!(
             self,
-            ServerMessage::Ready { .. } | ServerMessage::HeartbeatAck { .. } | ServerMessage::ServerHeartbeat { .. }
+            ServerMessage::Ready { .. }
+                | ServerMessage::HeartbeatAck { .. }
+                | ServerMessage::ServerHeartbeat { .. }
+                | ServerMessage::SubscriptionChange { .. }
         )
     }
 
@@ -427,6 +449,7 @@ impl crate::Wire {
             crate::Wire::Partyline => message.is_partyline().then(|| Frame::encode(message)),
             crate::Wire::Together => crate::together::encode(message),
             crate::Wire::Pavilion => crate::pavilion::encode(message),
+            crate::Wire::Rt => crate::rt::encode(message),
             crate::Wire::Loudsync => {
                 if !message.is_loudsync() {
                     return None;
@@ -635,7 +658,7 @@ mod tests {
         let (t, s) = (1, String::new);
         let messages = [
             ServerMessage::Direct { timestamp: t, from: s(), id: s(), payload: Value::Null },
-            ServerMessage::DirectAck { timestamp: t, id: s() },
+            ServerMessage::DirectAck { timestamp: t, id: s(), to: s(), queued: false },
             ServerMessage::Subscriptions { timestamp: t, topics: vec![] },
             ServerMessage::Broadcast { timestamp: t, from: s(), id: s(), topic: None, payload: Value::Null },
             ServerMessage::BroadcastAck { timestamp: t, id: s(), recipients: 0 },

@@ -131,6 +131,9 @@ pub(crate) async fn refuse<S: Io>(socket: WebSocketStream<S>, now: Time, format:
             "Wrong or missing token",
             now / 1000,
         )),
+        Wire::Rt => {
+            Some(partyline_protocol::rt::error(401, "Wrong or missing token", serde_json::json!({"reason": "bad_key"})))
+        }
         Wire::Loudsync | Wire::Partyline => Some(Frame::encode(&partyline_protocol::ServerMessage::error(
             now / 1000,
             partyline_protocol::ErrorCode::Unauthorized,
@@ -372,7 +375,8 @@ impl<S: Io> Connection<S> {
             // Answered here, not in the session task, so that the pong's two server times
             // are taken next to the socket: every hop between them would count as network
             // delay in the client's clock estimate.
-            Ok(ClientMessage::Ping(ping)) => {
+            // At `/ws`; seed 001's `Ping` is answered by the session, in its format.
+            Ok(ClientMessage::Ping(ping)) if self.format == Wire::Partyline => {
                 let extended = self.extended.load(std::sync::atomic::Ordering::Relaxed);
                 let clock = extended.then(|| (received_at, self.shared.clock.now()));
                 let frame = Frame::encode(&pong(ping.timestamp, clock));

@@ -29,6 +29,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/ws", get(crate::upgrade::upgrade))
         .route("/together/ws", get(crate::upgrade::together))
         .route("/pavilion/ws", get(crate::upgrade::pavilion))
+        .route("/rt/ws", get(crate::upgrade::rt))
         .nest("/media", media_router(&shared))
         .with_state(shared)
         .layer(axum::middleware::from_fn(crate::listener::check_host))

@@ -104,6 +104,16 @@ pub(crate) async fn pavilion(
     open(state, peer, query, request, Some(Wire::Pavilion)).await
 }
 
+/// `/rt/ws`: seed 001's socket.
+pub(crate) async fn rt(
+    state: State<Arc<Shared>>,
+    peer: ConnectInfo<SocketAddr>,
+    query: Query<TokenQuery>,
+    request: Request,
+) -> Response {
+    open(state, peer, query, request, Some(Wire::Rt)).await
+}
+
 /// The upgrade, the same for every endpoint but for `format` (`None`: `/ws`, where the `join`
 /// decides).
 async fn open(

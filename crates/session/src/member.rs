@@ -10,6 +10,10 @@ use crate::Time;
 use crate::log::Cursor;
 use crate::session::ConnId;
 
+/// Messages held for a reconnecting member of a format without resume: a few minutes of
+/// direct messages; older ones go first.
+pub const HELD_MESSAGES: usize = 64;
+
 /// How the device id of a member that named none begins: such a member is new each time.
 pub const ANONYMOUS_DEVICE: &str = "anon-";
 
@@ -75,6 +79,10 @@ pub struct Member {
     pub feeds: Feeds,
     /// Its voice channel and state (Together's voice).
     pub voice: Voice,
+    /// What waits for it while it is reconnecting, for a format with no resume of its own (seed
+    /// 001's direct messages "queued" for a member that is not connected): written when it is
+    /// back, oldest first, at most [`HELD_MESSAGES`].
+    pub held: std::collections::VecDeque<partyline_protocol::Frame>,
     /// The host notifications it has read (`mark_read`, in any format), of those still kept.
     pub read: BTreeSet<String>,
 }
@@ -106,6 +114,12 @@ impl Member {
         self.ext() || (self.wire.joins_at_connect() && !closed && !self.device_id.starts_with(ANONYMOUS_DEVICE))
     }
 
+    /// Whether one of its subscriptions takes `topic` (a name, or a pattern such as `updates.*`).
+    pub fn subscribes_to(&self, topic: &str) -> bool {
+        self.topics.contains(topic)
+            || self.topics.iter().any(|pattern| partyline_protocol::client::topic_matches(pattern, topic))
+    }
+
     /// Whether this member takes a message on `channel` (Pavilion: only what it subscribed to).
     pub fn subscribed(&self, channel: &partyline_protocol::client::Channel) -> bool {
         use partyline_protocol::client::Channel;
@@ -113,7 +127,7 @@ impl Member {
             Channel::User => self.feeds.user,
             Channel::Zone(_) => self.feeds.zone,
             Channel::Chat(room) => self.feeds.rooms.contains(room),
-            Channel::Topic(topic) => self.topics.contains(topic),
+            Channel::Topic(topic) => self.subscribes_to(topic),
             Channel::Unknown(_) => false,
         }
     }

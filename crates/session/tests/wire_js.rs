@@ -185,7 +185,10 @@ fn server_type_is_listed(message: &ServerMessage) -> bool {
         ServerMessage::RemoteCommand { .. } => "remote.command",
         ServerMessage::Resumed { .. } => "resumed",
         // Other formats' alone: partyline/1 has none of them (`ServerMessage::is_partyline`).
-        ServerMessage::Ready { .. } | ServerMessage::HeartbeatAck { .. } | ServerMessage::ServerHeartbeat { .. } => {
+        ServerMessage::Ready { .. }
+        | ServerMessage::HeartbeatAck { .. }
+        | ServerMessage::ServerHeartbeat { .. }
+        | ServerMessage::SubscriptionChange { .. } => {
             return !message.is_partyline();
         }
     };

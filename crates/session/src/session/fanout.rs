@@ -101,6 +101,17 @@ impl Session {
                 self.log.drop_own(key, &mut member.stream);
             }
         }
+        let member = self.members.get_mut(&key).expect("deliver to a member");
+        if member.conn.is_none() && !member.ext() && member.wire.has_direct() && out.sequenced {
+            // A seed-001 member that is reconnecting: its direct messages wait for it.
+            if let Some(frame) = out.frame(member.wire) {
+                if member.held.len() == crate::member::HELD_MESSAGES {
+                    member.held.pop_front();
+                }
+                member.held.push_back(frame.clone());
+            }
+            return;
+        }
         self.number_and_send(key, out);
     }
 

@@ -168,7 +168,13 @@ impl Session {
             payload: direct.payload,
         };
         self.deliver(to, &Outgoing::new(&message));
-        let ack = ServerMessage::DirectAck { timestamp: now / MILLISECOND, id: direct.id };
+        let recipient = &self.members[&to];
+        let ack = ServerMessage::DirectAck {
+            timestamp: now / MILLISECOND,
+            id: direct.id,
+            to: recipient.id.clone(),
+            queued: recipient.conn.is_none(),
+        };
         self.deliver(key, &Outgoing::new(&ack));
     }
 
@@ -188,15 +194,24 @@ impl Session {
                 let details = json!({"reason": "too_many_topics", "maxTopics": MAX_TOPICS});
                 return self.reply_error(now, conn, ErrorCode::InvalidMessage, message, details);
             }
-            member.topics.extend(request.topics);
+            member.topics.extend(request.topics.iter().cloned());
         } else {
             for topic in &request.topics {
                 member.topics.remove(topic);
             }
         }
         let topics = member.topics.iter().cloned().collect();
+        let active = member.topics.len();
         let reply = ServerMessage::Subscriptions { timestamp: now / MILLISECOND, topics };
         self.deliver(key, &Outgoing::new(&reply));
+        // Seed 001 answers with the topics asked for and the count (partyline/1 has the list).
+        let change = ServerMessage::SubscriptionChange {
+            timestamp: now / MILLISECOND,
+            topics: request.topics,
+            added: add,
+            active,
+        };
+        self.reply(conn, change);
     }
 
     /// `broadcast`: to every other extension member subscribed to its topic (every other one
@@ -219,9 +234,11 @@ impl Session {
             .copied()
             .filter(|other| {
                 let member = &self.members[other];
-                // A Pavilion member takes a topic's broadcasts on its `channel:{topic}`.
-                let format = member.ext() || (member.wire == Wire::Pavilion && broadcast.topic.is_some());
-                let wants = format && broadcast.topic.as_ref().is_none_or(|topic| member.topics.contains(topic));
+                // A Pavilion member takes a topic's broadcasts on its `channel:{topic}`, a seed-001
+                // member as its own `Broadcast`; neither has a broadcast to everyone.
+                let topical = matches!(member.wire, Wire::Pavilion | Wire::Rt) && broadcast.topic.is_some();
+                let wants = (member.ext() || topical)
+                    && broadcast.topic.as_ref().is_none_or(|topic| member.subscribes_to(topic));
                 *other != key && wants
             })
             .collect();
@@ -303,7 +320,7 @@ impl Session {
         connected: bool,
     ) -> Option<u64> {
         // A voice signal reaches every format that carries them; the rest is partyline/1's alone.
-        let takes = |wire: Wire| if kind == "voice.signal" { wire.has_voice() } else { wire.extended() };
+        let takes = |wire: Wire| if kind == "voice.signal" { wire.has_voice() } else { wire.has_direct() };
         let (reason, why) = match self.by_id.get(to) {
             None => ("unknown_member", "is not in the session"),
             Some(key) if self.members[key].wire.is_plain_loudsync() => {

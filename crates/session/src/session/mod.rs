@@ -467,9 +467,11 @@ impl Session {
                 }
                 Timer::ServerHeartbeat => {
                     let beat = Outgoing::new(&ServerMessage::ServerHeartbeat { timestamp: now / MILLISECOND });
-                    let pavilion: Vec<u64> =
-                        self.order.iter().copied().filter(|key| self.members[key].wire == Wire::Pavilion).collect();
-                    self.broadcast_to(pavilion, &beat);
+                    // Pavilion's server heartbeat, and seed 001's server Ping (its client must Pong).
+                    let beating = |wire: Wire| matches!(wire, Wire::Pavilion | Wire::Rt);
+                    let members: Vec<u64> =
+                        self.order.iter().copied().filter(|key| beating(self.members[key].wire)).collect();
+                    self.broadcast_to(members, &beat);
                     self.arm(now + self.config.server_heartbeat_interval, Timer::ServerHeartbeat);
                 }
                 Timer::Ready => {

@@ -123,6 +123,7 @@ impl Session {
             feeds: Default::default(),
             voice: Default::default(),
             read: BTreeSet::new(),
+            held: Default::default(),
         };
         self.members.insert(key, member);
         self.by_id.insert(id, key);
@@ -177,6 +178,10 @@ impl Session {
         self.transmits.push_back(Transmit::Attach { conn, wire });
         self.arm_heartbeat(now, key);
         self.welcome(now, key);
+        let held = std::mem::take(&mut self.members.get_mut(&key).expect("a member").held);
+        for frame in held {
+            self.transmits.push_back(Transmit::Send { conn, frame, seq: None });
+        }
         if was_reconnecting || changed {
             self.member_changed(now, key);
         }
