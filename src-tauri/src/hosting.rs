@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use partyline_host::{Host, HostConfig, HostEvent, JoinAddress, LeaveReason, Limits, MemberInfo, SessionState};
-use partyline_host::{HostError, PlayState, ServerError};
+use partyline_host::{HostError, PlayState, ServerError, SvgSize};
 use partyline_session::MemberSync;
 use serde::Serialize;
 use tauri::async_runtime::JoinHandle;
@@ -17,7 +17,6 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::error::CommandError;
 use crate::launch::LaunchOptions;
-use crate::qr::qr_svg;
 use crate::settings::Settings;
 
 /// The event name the web view listens to.
@@ -410,7 +409,8 @@ impl AppState {
             http_url: format!("http://{authority}/"),
             ws_url: format!("ws://{authority}/ws"),
             room_code: info.room_code.clone(),
-            qr_svg: qr_svg(&chosen.join_url)?,
+            qr_svg: partyline_host::qr_svg(&chosen.join_url, SvgSize::Scalable)
+                .map_err(|err| CommandError::new("qr", format!("cannot make a QR code of the join URL: {err}")))?,
             local_addr: info.local_addr.to_string(),
             addresses: info
                 .addresses

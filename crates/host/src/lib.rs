@@ -14,7 +14,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use partyline_discovery::{Advertisement, Advertiser, SessionTxt};
-pub use partyline_discovery::{BrowseEvent, Browser, SessionAd, qr_png, qr_png_bytes, qr_svg, qr_terminal};
+pub use partyline_discovery::{BrowseEvent, Browser, SessionAd, SvgSize, qr_png, qr_png_bytes, qr_svg, qr_terminal};
 use tracing::warn;
 
 pub mod join;
