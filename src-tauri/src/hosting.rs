@@ -221,7 +221,7 @@ impl AppState {
     /// Removes a member; returns it as it was.
     pub async fn kick(&self, member_id: &str, reason: Option<&str>) -> Result<MemberInfo, CommandError> {
         let host = self.host().await?;
-        let reason = reason.map(str::trim).filter(|r| !r.is_empty()).unwrap_or("Host removed you from the session");
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty()).unwrap_or(partyline_host::DEFAULT_KICK_REASON);
         Ok(host.kick(member_id, reason).await?)
     }
 

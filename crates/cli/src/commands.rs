@@ -1,6 +1,6 @@
 //! What a person (or a script) can type into a running `partyline host`, one command a line.
 
-use partyline_host::{Permissions, PlayCommand};
+use partyline_host::{DEFAULT_KICK_REASON as KICK_REASON, Permissions, PlayCommand};
 
 /// A command read from standard input.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,9 +39,6 @@ pub enum Command {
 pub const HELP: &str = "commands: members | kick <id> [reason] | lock | unlock | capacity <n> | rename <name> | \
 library | play [item] | pause | seek <seconds> | next | prev | rate <x> | queue <item> | start | \
 allow playback|queue|all|none | volume <id> <percent> | notify <text> | new-key | close";
-
-/// The default kick reason: LOUDSYNC's own example.
-const KICK_REASON: &str = "Host removed you from the session";
 
 /// Parses one line. Blank lines are `Ok(None)`; anything else unknown is an error that says
 /// what is accepted.

@@ -5,7 +5,7 @@
 //! reads it from `location.hash`.
 
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use qrcode::render::{svg, unicode::Dense1x2};
@@ -49,13 +49,10 @@ pub enum QrError {
 /// IPv6 addresses are bracketed (RFC 3986 §3.2.2). The key is percent-encoded except for RFC 3986
 /// unreserved characters, so any key survives the trip through the fragment.
 pub fn join_url(addr: IpAddr, port: u16, join_key: Option<&str>) -> String {
-    let host = match addr {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => format!("[{v6}]"),
-    };
+    let authority = SocketAddr::new(addr, port);
     match join_key {
-        Some(key) => format!("http://{host}:{port}/#k={}", percent_encode(key)),
-        None => format!("http://{host}:{port}/"),
+        Some(key) => format!("http://{authority}/#k={}", percent_encode(key)),
+        None => format!("http://{authority}/"),
     }
 }
 

@@ -184,6 +184,9 @@ pub enum HostError {
     BadVolume(f64),
 }
 
+/// The reason a kicked guest is shown when the host gives none: LOUDSYNC's own example.
+pub const DEFAULT_KICK_REASON: &str = "Host removed you from the session";
+
 /// A running party.
 #[derive(Debug, Clone)]
 pub struct Host {
@@ -323,7 +326,8 @@ impl Host {
         Ok(self.server.members().await?)
     }
 
-    /// Removes a member (it may not resume).
+    /// Removes a member (it may not resume), telling it `reason` ([`DEFAULT_KICK_REASON`] when
+    /// the host gives none).
     pub async fn kick(&self, member_id: &str, reason: &str) -> Result<MemberInfo, HostError> {
         Ok(self.server.kick(member_id, reason).await?)
     }
