@@ -2,8 +2,7 @@
 //!
 //! `code` is stable and machine-readable (the UI switches on it); `message` is for people.
 
-use partyline_host::{HostError, ServerError};
-use partyline_session::{PlayError, SessionError};
+use partyline_host::{HostError, PlayError, ServerError, SessionError};
 use serde::Serialize;
 
 /// A command that could not be done.
@@ -14,7 +13,8 @@ pub struct CommandError {
     /// `bad_capacity`, `bad_name`, `session_closed`, `refused` (any other refusal), `bad_interface`, `host_error`, `settings`, `qr`, `bad_address`,
     /// `unreachable`, `wrong_code`, `too_many_tries`, `join_failed`; SyncPlay: `bad_media_folder`,
     /// `unknown_item`, `unknown_entry`, `nothing_to_play`, `not_allowed`, `bad_command`;
-    /// announcements: `bad_title`, `bad_body`, `bad_level`, `bad_notification`.
+    /// `bad_volume`; announcements: `bad_notification` (title or message too long, no title),
+    /// `bad_level`.
     pub code: String,
     /// What went wrong, in words.
     pub message: String,
@@ -55,6 +55,8 @@ impl From<HostError> for CommandError {
             HostError::Server(ServerError::Media(_)) => "bad_media_folder",
             HostError::Server(ServerError::Open) => "open_host",
             HostError::Interface(_) => "bad_interface",
+            HostError::BadCommand(_) => "bad_command",
+            HostError::BadVolume(_) => "bad_volume",
             #[allow(unreachable_patterns)]
             _ => "host_error",
         };

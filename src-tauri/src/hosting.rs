@@ -1,23 +1,24 @@
 //! The app's one party: start it through the `partyline_host` facade, act on it, forward its
 //! typed events to the web view, remember its settings. Each command in `commands` is one call
 //! to a method here, so tests can call these directly or through IPC.
+//!
+//! The page receives the facade's own shapes: [`HostView`] is a [`HostInfo`] with what only the
+//! window has, and each `host-event` is a [`HostEvent`] (or [`Lagged`]) as `partyline host --json`
+//! prints it, with the `generation` added.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use partyline_host::{Host, HostConfig, HostEvent, JoinAddress, LeaveReason, Limits, MemberInfo, SessionState};
-use partyline_host::{HostError, PlayState, ServerError};
-use partyline_session::MemberSync;
+use partyline_host::{Host, HostConfig, HostEvent, HostInfo, JoinAddress, Lagged, Limits, MemberInfo, SessionState};
+use partyline_host::{HostError, ServerError, SvgSize};
 use serde::Serialize;
 use tauri::async_runtime::JoinHandle;
 use tauri::{AppHandle, Emitter, Runtime};
-use tokio::sync::broadcast::error::RecvError;
 
 use crate::error::CommandError;
 use crate::launch::LaunchOptions;
-use crate::qr::qr_svg;
 use crate::settings::Settings;
 
 /// The event name the web view listens to.
@@ -58,169 +59,36 @@ struct Running {
     forwarder: JoinHandle<()>,
 }
 
-/// What the host screen shows.
+/// What the host screen shows: the facade's [`HostInfo`], its URLs on the selected address, and
+/// what only the window has.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HostView {
-    /// Which start of the host this is (a new key starts a new one).
+    /// Which start of the host this is; its events carry it too.
     pub generation: u64,
-    /// The session id.
-    pub session_id: String,
-    /// What the QR code holds: the web client URL with the join key in its fragment.
-    pub join_url: String,
-    /// The web client URL without the key.
-    pub http_url: String,
-    /// The WebSocket endpoint (no key).
-    pub ws_url: String,
-    /// The code to type instead of scanning.
-    pub room_code: Option<String>,
-    /// The join URL as an SVG QR code.
+    /// The party's URLs, key, code and addresses (`partyline host --json`'s first line), the
+    /// URLs and QR code on `selected`.
+    #[serde(flatten)]
+    pub info: HostInfo,
+    /// The address picker's choice: which of `addresses` the QR code and URLs use.
+    pub selected: IpAddr,
+    /// The join URL as an SVG QR code that scales with the window.
     pub qr_svg: String,
-    /// The address actually bound.
-    pub local_addr: String,
-    /// Every address guests may use (best first); the QR code holds the selected one's URL.
-    pub addresses: Vec<AddressCandidate>,
     /// Whether mDNS was asked for (off with `--no-mdns` / `PARTYLINE_NO_MDNS=1`).
     pub mdns: bool,
-    /// Whether the party is being advertised on the LAN.
-    pub advertised: bool,
-    /// Things the user should know (no LAN address found, mDNS failed), from the facade.
-    pub warnings: Vec<String>,
     /// The session now: name, lock, capacity, member count.
     pub session: SessionState,
 }
 
-/// An address the join URL could use (the address picker).
+/// A host event as the web view receives it: the event as `partyline host --json` prints it, plus
+/// which host sent it: `{"generation": 1, "event": "member_joined", "id": "m-…", ...}`.
 #[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AddressCandidate {
-    /// The interface name, e.g. `wlan0` (`bound` when the app was started with `--bind`).
-    pub interface: String,
-    /// Its address.
-    pub addr: String,
-    /// Whether the QR code and join URL use it.
-    pub selected: bool,
-}
-
-/// A host event as the web view receives it: `{ "generation": 1, "kind": "memberJoined", ... }`.
-#[derive(Debug, Clone, Serialize)]
-pub struct HostEventPayload {
+pub struct HostEventPayload<E> {
     /// Which host sent it.
     pub generation: u64,
-    /// The event.
+    /// A [`HostEvent`] or [`Lagged`].
     #[serde(flatten)]
-    pub event: UiEvent,
-}
-
-/// [`HostEvent`], serializable, plus `lagged` when the page missed some.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
-pub enum UiEvent {
-    /// A member joined.
-    MemberJoined {
-        /// Who.
-        member: MemberInfo,
-    },
-    /// A member left.
-    MemberLeft {
-        /// Who, as it was.
-        member: MemberInfo,
-        /// Why.
-        reason: LeaveReason,
-    },
-    /// A member's status, name or latency changed.
-    MemberUpdated {
-        /// The member now.
-        member: MemberInfo,
-    },
-    /// The session's name, lock, capacity or member count changed.
-    SessionUpdated {
-        /// The session now.
-        session: SessionState,
-    },
-    /// A chat line.
-    Chat {
-        /// The line's id.
-        id: String,
-        /// Sender's member id.
-        from: String,
-        /// Sender's name.
-        name: String,
-        /// The line.
-        text: String,
-    },
-    /// A chat line was edited.
-    ChatEdited {
-        /// The line's id.
-        id: String,
-        /// The new words.
-        text: String,
-    },
-    /// A chat line was deleted.
-    ChatDeleted {
-        /// The line's id.
-        id: String,
-    },
-    /// The session closed.
-    Closed,
-    /// Events were dropped because the page was slow: re-read the member list.
-    Lagged {
-        /// How many.
-        skipped: u64,
-    },
-    /// SyncPlay's group state changed (play, pause, seek, queue, permissions...).
-    SyncPlay {
-        /// The state now.
-        state: PlayState,
-    },
-    /// A member reported its playback: how in sync it is.
-    PlaybackProgress {
-        /// Its report.
-        sync: MemberSync,
-    },
-    /// A member's presence changed (online, away, busy).
-    Presence {
-        /// The member.
-        member_id: String,
-        /// Its name.
-        name: String,
-        /// Online, away or busy.
-        status: partyline_host::PresenceStatus,
-        /// Its words, if any.
-        text: Option<String>,
-    },
-    /// A member has read host notifications.
-    NotificationsRead {
-        /// The member.
-        member_id: String,
-        /// Its name.
-        name: String,
-        /// The notification ids.
-        ids: Vec<String>,
-    },
-}
-
-impl From<HostEvent> for UiEvent {
-    fn from(event: HostEvent) -> Self {
-        match event {
-            HostEvent::MemberJoined(member) => UiEvent::MemberJoined { member },
-            HostEvent::MemberLeft { member, reason } => UiEvent::MemberLeft { member, reason },
-            HostEvent::MemberUpdated(member) => UiEvent::MemberUpdated { member },
-            HostEvent::SessionUpdated(session) => UiEvent::SessionUpdated { session },
-            HostEvent::Chat { id, from, name, text, .. } => UiEvent::Chat { id, from, name, text },
-            HostEvent::ChatEdited { id, text } => UiEvent::ChatEdited { id, text },
-            HostEvent::ChatDeleted { id } => UiEvent::ChatDeleted { id },
-            HostEvent::Closed => UiEvent::Closed,
-            HostEvent::SyncPlay(state) => UiEvent::SyncPlay { state },
-            HostEvent::PlaybackProgress(sync) => UiEvent::PlaybackProgress { sync },
-            HostEvent::NotificationsRead { member_id, name, ids } => {
-                UiEvent::NotificationsRead { member_id, name, ids }
-            }
-            HostEvent::Presence { member_id, name, status, text } => {
-                UiEvent::Presence { member_id, name, status, text }
-            }
-        }
-    }
+    pub event: E,
 }
 
 impl AppState {
@@ -353,7 +221,7 @@ impl AppState {
     /// Removes a member; returns it as it was.
     pub async fn kick(&self, member_id: &str, reason: Option<&str>) -> Result<MemberInfo, CommandError> {
         let host = self.host().await?;
-        let reason = reason.map(str::trim).filter(|r| !r.is_empty()).unwrap_or("Host removed you from the session");
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty()).unwrap_or(partyline_host::DEFAULT_KICK_REASON);
         Ok(host.kick(member_id, reason).await?)
     }
 
@@ -414,32 +282,16 @@ impl AppState {
 
     fn view_of(&self, running: &Running) -> Result<HostView, CommandError> {
         let info = running.host.info();
-        let chosen = self.selected(&info.addresses);
-        let authority = match chosen.addr {
-            IpAddr::V4(ip) => format!("{ip}:{}", info.local_addr.port()),
-            IpAddr::V6(ip) => format!("[{ip}]:{}", info.local_addr.port()),
-        };
+        let selected = self.selected(&info.addresses).addr;
+        let info = info.via(selected).unwrap_or(info);
+        let qr_svg = partyline_host::qr_svg(&info.join_url, SvgSize::Scalable)
+            .map_err(|err| CommandError::new("qr", format!("cannot make a QR code of the join URL: {err}")))?;
         Ok(HostView {
             generation: running.generation,
-            session_id: info.session_id.clone(),
-            join_url: chosen.join_url.clone(),
-            http_url: format!("http://{authority}/"),
-            ws_url: format!("ws://{authority}/ws"),
-            room_code: info.room_code.clone(),
-            qr_svg: qr_svg(&chosen.join_url)?,
-            local_addr: info.local_addr.to_string(),
-            addresses: info
-                .addresses
-                .iter()
-                .map(|a| AddressCandidate {
-                    interface: a.interface.clone(),
-                    addr: a.addr.to_string(),
-                    selected: a.addr == chosen.addr,
-                })
-                .collect(),
+            info,
+            selected,
+            qr_svg,
             mdns: self.launch.mdns,
-            advertised: info.advertised,
-            warnings: info.warnings.clone(),
             session: running.host.state(),
         })
     }
@@ -451,14 +303,13 @@ async fn forward<R: Runtime>(
     generation: u64,
     mut events: tokio::sync::broadcast::Receiver<HostEvent>,
 ) {
-    loop {
-        let event = match events.recv().await {
-            Ok(event) => UiEvent::from(event),
-            Err(RecvError::Lagged(skipped)) => UiEvent::Lagged { skipped },
-            Err(RecvError::Closed) => break,
+    while let Some(event) = partyline_host::next_event(&mut events).await {
+        let closed = matches!(event, Ok(HostEvent::Closed));
+        let sent = match event {
+            Ok(event) => app.emit(HOST_EVENT, HostEventPayload { generation, event }),
+            Err(lagged) => app.emit(HOST_EVENT, HostEventPayload::<Lagged> { generation, event: lagged }),
         };
-        let closed = matches!(event, UiEvent::Closed);
-        if let Err(err) = app.emit(HOST_EVENT, HostEventPayload { generation, event }) {
+        if let Err(err) = sent {
             tracing::warn!(%err, "cannot send a host event to the window");
         }
         if closed {

@@ -8,7 +8,6 @@
 //! - [`settings`]: party name, capacity, interface and media folder, remembered in `settings.json`.
 //! - [`launch`]: `--bind` / `PARTYLINE_BIND`, `--port`, `--no-mdns` / `PARTYLINE_NO_MDNS`,
 //!   `--media` / `PARTYLINE_MEDIA`.
-//! - [`qr`]: the join URL as an SVG QR code.
 //! - [`syncplay`]: the SyncPlay panel: media folder, library, transport, queue, who is in sync.
 //! - [`join`]: looking up another host to join it from the Browse tab.
 //! - [`browse`]: the parties on the LAN (mDNS), live, for the Browse tab.
@@ -23,7 +22,6 @@ pub mod hosting;
 pub mod join;
 pub mod launch;
 pub mod messaging;
-pub mod qr;
 pub mod settings;
 pub mod syncplay;
 

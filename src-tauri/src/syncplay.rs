@@ -5,13 +5,10 @@
 //! The commands at the bottom are one call each into the [`AppState`] methods here.
 
 use std::collections::HashMap;
-use std::io::{Read, Seek, SeekFrom};
-use std::path::{Component, Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use partyline_host::{LibraryItem, Permissions, PlayCommand, PlayState};
-use partyline_session::MemberSync;
+use partyline_host::{Host, LibraryItem, MemberSync, Permissions, PlayCommand, PlayState};
 use serde::Serialize;
 use tauri::State;
 
@@ -75,7 +72,7 @@ pub struct LibraryEntry {
     pub mime: String,
     /// Size in bytes.
     pub size: u64,
-    /// Its length, when the file says (WAV and FLAC headers); `None` otherwise.
+    /// Its length, when the file says (WAV and FLAC headers, read by the host); `None` otherwise.
     pub duration_ms: Option<f64>,
 }
 
@@ -96,7 +93,6 @@ impl AppState {
         let host = self.host().await?;
         let playback = host.playback().await?;
         let names: HashMap<String, String> = host.members().await?.into_iter().map(|m| (m.id, m.name)).collect();
-        let shared = host.media_dir();
         let (folder, problem) = {
             let media = self.media.lock().unwrap();
             (media.folder.clone(), media.problem.clone())
@@ -105,7 +101,7 @@ impl AppState {
             media_folder: folder.map(|f| f.display().to_string()),
             media_problem: problem,
             state: playback.state,
-            library: playback.library.iter().map(|item| entry(item, shared.as_deref())).collect(),
+            library: playback.library.iter().map(|item| entry(&host, item)).collect(),
             members: playback
                 .members
                 .into_iter()
@@ -143,7 +139,6 @@ impl AppState {
     /// A SyncPlay command as the host: play (an item, or resume), pause, seek, next, previous,
     /// rate, queue add/remove, start anyway. Returns the group's state after it.
     pub async fn syncplay(&self, command: PlayCommand) -> Result<PlayState, CommandError> {
-        check_command(&command)?;
         let host = self.host().await?;
         host.syncplay(command).await?;
         Ok(host.playback().await?.state)
@@ -151,11 +146,7 @@ impl AppState {
 
     /// Sets one phone's playback volume, 0 to 1 (`remote.command` `volume`).
     pub async fn set_member_volume(&self, member_id: &str, volume: f64) -> Result<(), CommandError> {
-        if !(0.0..=1.0).contains(&volume) {
-            return Err(CommandError::new("bad_volume", format!("a volume is 0 to 1 (0 to 100%), not {volume}")));
-        }
-        let host = self.host().await?;
-        Ok(host.remote_command(member_id, "volume", Some(serde_json::json!(volume))).await?)
+        Ok(self.host().await?.set_volume(member_id, volume).await?)
     }
 
     /// Lets members control playback and/or the queue. Returns the group's state after it.
@@ -196,121 +187,14 @@ fn check_folder(text: &str) -> Result<Option<PathBuf>, CommandError> {
     }
 }
 
-/// What the session would accept from a member (the host's own commands skip the protocol's
-/// checks): positions finite and not negative, a rate from 0.5 to 2.
-fn check_command(command: &PlayCommand) -> Result<(), CommandError> {
-    match command {
-        PlayCommand::Play { position: Some(position), .. } | PlayCommand::Seek { position }
-            if !position.is_finite() || *position < 0.0 =>
-        {
-            Err(CommandError::new("bad_command", "a position is a number of milliseconds, 0 or more"))
-        }
-        PlayCommand::SetRate { rate } if !(0.5..=2.0).contains(rate) => {
-            Err(CommandError::new("bad_command", "the speed must be between 0.5 and 2"))
-        }
-        _ => Ok(()),
-    }
-}
-
-fn entry(item: &LibraryItem, folder: Option<&Path>) -> LibraryEntry {
-    let duration_ms =
-        folder.and_then(|folder| file_of(folder, &item.url)).and_then(|file| cached_duration(&file, item.size));
+fn entry(host: &Host, item: &LibraryItem) -> LibraryEntry {
     LibraryEntry {
         id: item.id.clone(),
         title: item.title.clone(),
         mime: item.mime.clone(),
         size: item.size,
-        duration_ms,
+        duration_ms: host.duration_ms(item),
     }
-}
-
-/// The file behind a library URL (`/media/<percent-encoded path>`), inside `folder`.
-fn file_of(folder: &Path, url: &str) -> Option<PathBuf> {
-    let encoded = url.strip_prefix("/media/")?;
-    let bytes = encoded.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?;
-            decoded.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            decoded.push(bytes[i]);
-            i += 1;
-        }
-    }
-    let relative = PathBuf::from(String::from_utf8(decoded).ok()?);
-    if !relative.components().all(|c| matches!(c, Component::Normal(_))) {
-        return None;
-    }
-    Some(folder.join(relative))
-}
-
-/// Durations already read, by file and size.
-type Durations = Mutex<HashMap<(PathBuf, u64), Option<f64>>>;
-
-/// A file's duration, read once (the panel asks every few seconds).
-fn cached_duration(file: &Path, size: u64) -> Option<f64> {
-    static CACHE: OnceLock<Durations> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    let key = (file.to_path_buf(), size);
-    if let Some(known) = cache.lock().unwrap().get(&key) {
-        return *known;
-    }
-    let found = duration_ms(file);
-    cache.lock().unwrap().insert(key, found);
-    found
-}
-
-/// A file's length from its header, for the formats whose header says: WAV (data size over
-/// byte rate) and FLAC (STREAMINFO's samples over sample rate). Others: `None`.
-pub fn duration_ms(path: &Path) -> Option<f64> {
-    let mut file = std::fs::File::open(path).ok()?;
-    let len = file.metadata().ok()?.len();
-    let mut head = [0u8; 42];
-    let got = file.read(&mut head).ok()?;
-    if got >= 12 && &head[0..4] == b"RIFF" && &head[8..12] == b"WAVE" {
-        wav_duration(&mut file, len)
-    } else if got >= 42 && &head[0..4] == b"fLaC" && head[4] & 0x7f == 0 {
-        // STREAMINFO: sample rate (20 bits) at byte 18, total samples (36 bits) from byte 21.
-        let info = &head[8..42];
-        let rate = (info[10] as u64) << 12 | (info[11] as u64) << 4 | (info[12] as u64) >> 4;
-        let samples =
-            ((info[13] & 0x0f) as u64) << 32 | u32::from_be_bytes([info[14], info[15], info[16], info[17]]) as u64;
-        (rate > 0 && samples > 0).then(|| samples as f64 * 1000.0 / rate as f64)
-    } else {
-        None
-    }
-}
-
-fn wav_duration(file: &mut std::fs::File, len: u64) -> Option<f64> {
-    let mut at = 12u64;
-    let mut byte_rate = None;
-    // A few chunks at most come before the data (fmt, LIST, fact...).
-    for _ in 0..16 {
-        file.seek(SeekFrom::Start(at)).ok()?;
-        let mut header = [0u8; 8];
-        file.read_exact(&mut header).ok()?;
-        let size = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as u64;
-        match &header[0..4] {
-            b"fmt " => {
-                let mut fmt = [0u8; 12];
-                file.read_exact(&mut fmt).ok()?;
-                byte_rate = Some(u32::from_le_bytes([fmt[8], fmt[9], fmt[10], fmt[11]]) as u64);
-            }
-            b"data" => {
-                // A streamed WAV may say 0 or 0xFFFFFFFF: the data then runs to the end.
-                let data =
-                    if size == 0 || size == u32::MAX as u64 || at + 8 + size > len { len - at - 8 } else { size };
-                let rate = byte_rate.filter(|r| *r > 0)?;
-                return Some(data as f64 * 1000.0 / rate as f64);
-            }
-            _ => {}
-        }
-        at += 8 + size + (size & 1);
-    }
-    None
 }
 
 // ---- the commands ----------------------------------------------------------------------------
@@ -357,66 +241,8 @@ pub async fn set_permissions(
 mod tests {
     use super::*;
 
-    fn wav(path: &Path, seconds: u32, extra_chunk: bool) {
-        let (rate, n) = (8000u32, 8000 * seconds);
-        let mut b = Vec::new();
-        b.extend_from_slice(b"RIFF");
-        b.extend_from_slice(&(36 + n * 2 + if extra_chunk { 12 } else { 0 }).to_le_bytes());
-        b.extend_from_slice(b"WAVEfmt ");
-        b.extend_from_slice(&16u32.to_le_bytes());
-        b.extend_from_slice(&1u16.to_le_bytes()); // PCM
-        b.extend_from_slice(&1u16.to_le_bytes()); // mono
-        b.extend_from_slice(&rate.to_le_bytes());
-        b.extend_from_slice(&(rate * 2).to_le_bytes());
-        b.extend_from_slice(&2u16.to_le_bytes());
-        b.extend_from_slice(&16u16.to_le_bytes());
-        if extra_chunk {
-            b.extend_from_slice(b"LIST");
-            b.extend_from_slice(&3u32.to_le_bytes());
-            b.extend_from_slice(b"abc\0"); // odd size, padded
-        }
-        b.extend_from_slice(b"data");
-        b.extend_from_slice(&(n * 2).to_le_bytes());
-        b.resize(b.len() + (n * 2) as usize, 0);
-        std::fs::write(path, b).unwrap();
-    }
-
-    #[test]
-    fn durations_from_headers() {
-        let dir = std::env::temp_dir().join(format!("partyline-durations-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        wav(&dir.join("a.wav"), 2, false);
-        wav(&dir.join("b.wav"), 3, true);
-        assert_eq!(duration_ms(&dir.join("a.wav")), Some(2000.0));
-        assert_eq!(duration_ms(&dir.join("b.wav")), Some(3000.0));
-        // FLAC STREAMINFO: 44,100 Hz, 441,000 samples = 10 s.
-        let mut flac = b"fLaC".to_vec();
-        flac.extend_from_slice(&[0x80, 0, 0, 34]);
-        let mut info = [0u8; 34];
-        let (rate, samples) = (44_100u64, 441_000u64);
-        info[10] = (rate >> 12) as u8;
-        info[11] = (rate >> 4) as u8;
-        info[12] = ((rate & 0xf) << 4) as u8 | 0b0010; // + channels bits, ignored
-        info[13] = 0xf0 | (samples >> 32) as u8;
-        info[14..18].copy_from_slice(&(samples as u32).to_be_bytes());
-        flac.extend_from_slice(&info);
-        std::fs::write(dir.join("c.flac"), flac).unwrap();
-        assert_eq!(duration_ms(&dir.join("c.flac")), Some(10_000.0));
-        std::fs::write(dir.join("d.mp3"), b"ID3 not a header we read").unwrap();
-        assert_eq!(duration_ms(&dir.join("d.mp3")), None);
-        assert_eq!(duration_ms(&dir.join("missing.wav")), None);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn library_urls_map_back_to_files() {
-        let folder = Path::new("/srv/music");
-        assert_eq!(file_of(folder, "/media/Album%20One/a%231.ogg"), Some("/srv/music/Album One/a#1.ogg".into()));
-        assert_eq!(file_of(folder, "/media/..%2Fetc%2Fpasswd"), None);
-        assert_eq!(file_of(folder, "/elsewhere/x.mp3"), None);
-        assert_eq!(file_of(folder, "/media/bad%zz"), None);
-    }
-
+    /// A typed folder is expanded and checked: empty is none, a relative path, a file and a
+    /// missing folder are `bad_media_folder` with words saying which.
     #[test]
     fn folders_are_checked() {
         assert_eq!(check_folder("  ").unwrap(), None);

@@ -98,12 +98,13 @@ impl Drop for TestApp {
     }
 }
 
+/// The next `host-event` named `kind` (`member_joined`, ...); others are skipped.
 fn next_event(events: &mpsc::Receiver<Value>, kind: &str) -> Value {
     let deadline = std::time::Instant::now() + WAIT;
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         let event = events.recv_timeout(left).unwrap_or_else(|_| panic!("no {kind} event"));
-        if event["kind"] == kind {
+        if event["event"] == kind {
             return event;
         }
     }
@@ -113,6 +114,7 @@ fn join_key(join_url: &str) -> String {
     join_url.split_once("#k=").expect("a key in the join URL").1.to_string()
 }
 
+/// `host_info` is the facade's HostInfo (join URL with the key, room code) plus the window's own: QR SVG, session, generation.
 #[test]
 fn host_info_returns_join_url_room_code_and_qr() {
     let t = app("info");
@@ -133,11 +135,19 @@ fn host_info_returns_join_url_room_code_and_qr() {
         (json!(false), json!(false), json!([]))
     );
     assert_eq!(info["generation"], 1);
+    // The facade's HostInfo (the CLI's `--json` line) and what only the window adds.
+    let keys: std::collections::BTreeSet<&str> = info.as_object().unwrap().keys().map(String::as_str).collect();
+    let host_info = ["sessionId", "name", "localAddr", "port", "httpUrl", "wsUrl", "joinUrl", "joinKey", "roomCode"];
+    let host_info = host_info.into_iter().chain(["addresses", "advertised", "warnings"]);
+    let window = ["generation", "selected", "qrSvg", "mdns", "session"];
+    assert_eq!(keys, host_info.chain(window).collect(), "{info}");
+    assert_eq!(info["joinKey"].as_str(), Some(join_key(join_url).as_str()));
     let members = t.ok("members", json!({}));
     assert_eq!(members.as_array().unwrap().len(), 1, "the host's own member: {members}");
     assert_eq!(members[0]["isHost"], true);
 }
 
+/// A capacity outside 1..=10,000 is the core's `bad_capacity`, and changes nothing.
 #[test]
 fn set_capacity_zero_is_the_command_error() {
     let t = app("capacity0");
@@ -148,12 +158,14 @@ fn set_capacity_zero_is_the_command_error() {
     assert_eq!(session["maxMembers"], 7);
 }
 
+/// Kicking nobody is `no_such_member`.
 #[test]
 fn kick_of_an_unknown_member_is_an_error() {
     let t = app("kick");
     assert_eq!(t.err_code("kick", json!({"memberId": "m-nobody"})), "no_such_member");
 }
 
+/// Lock and rename take effect, show in `host_info`, and a bad name is the core's `bad_name`.
 #[test]
 fn lock_and_rename_round_trip() {
     let t = app("lock");
@@ -169,6 +181,7 @@ fn lock_and_rename_round_trip() {
     assert_eq!(t.ok("get_settings", json!({}))["partyName"], "Rooftop");
 }
 
+/// Name, capacity and interface are written to the settings file and used by the next launch.
 #[test]
 fn settings_are_remembered_between_launches() {
     let settings = temp_settings("remember");
@@ -187,6 +200,7 @@ fn settings_are_remembered_between_launches() {
     assert_eq!((info["session"]["name"].clone(), info["session"]["maxMembers"].clone()), (json!("Garden"), json!(12)));
 }
 
+/// Stop, start (a new generation and session) and a new key (same party and port, new key and code).
 #[test]
 fn stop_start_and_new_key() {
     let t = app("stop");
@@ -221,7 +235,8 @@ fn browse_off_without_mdns_and_the_address_picker() {
     let t = app("browse");
     assert_eq!(t.ok("browse_sessions", json!({})), json!({"enabled": false, "error": null, "sessions": []}));
     let info = t.ok("host_info", json!({}));
-    assert_eq!(info["addresses"], json!([{"interface": "bound", "addr": "127.0.0.1", "selected": true}]));
+    let bound = json!([{"interface": "bound", "addr": "127.0.0.1", "joinUrl": info["joinUrl"]}]);
+    assert_eq!((&info["addresses"], &info["selected"]), (&bound, &json!("127.0.0.1")), "{info}");
     let chosen = t.ok("choose_address", json!({"addr": " 127.0.0.1 "}));
     assert_eq!(chosen["joinUrl"], info["joinUrl"]);
     assert_eq!(t.err_code("choose_address", json!({"addr": "10.9.9.9"})), "bad_address");
@@ -231,8 +246,8 @@ fn browse_off_without_mdns_and_the_address_picker() {
     assert_eq!(t.err_code("choose_address", json!({"addr": "127.0.0.1"})), "not_hosting");
 }
 
-/// A phone joins over a real WebSocket: the page gets `memberJoined`, `members` lists it, and
-/// `kick` removes it (the phone gets `kicked`, the page `memberLeft` with reason `kicked`).
+/// A phone joins over a real WebSocket: the page gets `member_joined`, `members` lists it, and
+/// `kick` removes it (the phone gets `kicked`, the page `member_left` with reason `kicked`).
 #[test]
 fn a_member_joins_is_listed_and_kicked() {
     let t = app("member");
@@ -241,17 +256,24 @@ fn a_member_joins_is_listed_and_kicked() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut ws = join_ext(&rt, &info, "dev-1", "Sara's phone");
 
-    let joined = next_event(&events, "memberJoined");
+    let joined = next_event(&events, "member_joined");
     assert_eq!(joined["generation"], 1);
-    assert_eq!(joined["member"]["name"], "Sara's phone");
-    let id = joined["member"]["id"].as_str().unwrap().to_string();
+    assert_eq!(joined["name"], "Sara's phone");
+    // Exactly the facade's event, as `partyline host --json` prints it, plus the generation.
+    let mut fields = joined.clone();
+    fields.as_object_mut().unwrap().retain(|key, _| key != "event" && key != "generation");
+    let member: partyline_host::MemberInfo = serde_json::from_value(fields).unwrap();
+    let mut facade = serde_json::to_value(partyline_host::HostEvent::MemberJoined(member)).unwrap();
+    facade["generation"] = json!(1);
+    assert_eq!(joined, facade, "the page's event against the facade's serialized");
+    let id = joined["id"].as_str().unwrap().to_string();
     let members = t.ok("members", json!({}));
     assert!(members.as_array().unwrap().iter().any(|m| m["id"] == id.as_str()), "{members}");
     assert_eq!(t.ok("host_info", json!({}))["session"]["memberCount"], 1);
 
     let kicked = t.ok("kick", json!({"memberId": id}));
     assert_eq!(kicked["name"], "Sara's phone");
-    let left = next_event(&events, "memberLeft");
+    let left = next_event(&events, "member_left");
     assert_eq!((left["member"]["id"].as_str(), left["reason"].as_str()), (Some(id.as_str()), Some("kicked")));
     let got_kicked = rt.block_on(async {
         tokio::time::timeout(WAIT, async {
@@ -378,12 +400,12 @@ fn syncplay_media_folder_library_and_transport() {
     assert_eq!(t.ok("playback", json!({}))["library"], json!(library));
     assert_eq!(saved_settings(&t)["mediaFolder"], media.path(), "remembered");
 
-    // Play: nobody to wait for, so it plays at once; the page hears it as `syncPlay`.
+    // Play: nobody to wait for, so it plays at once; the page hears it as `sync_play`.
     let item = library[0]["id"].clone();
     let state = t.ok("syncplay_command", play_item(&item));
     assert_eq!((state["state"].as_str(), &state["itemId"]), (Some("playing"), &item), "{state}");
-    let event = next_event(&events, "syncPlay");
-    assert_eq!((event["state"]["itemId"].clone(), event["generation"].clone()), (item.clone(), json!(1)), "{event}");
+    let event = next_event(&events, "sync_play");
+    assert_eq!((event["itemId"].clone(), event["generation"].clone()), (item.clone(), json!(1)), "{event}");
     let state = t.ok("syncplay_command", json!({"command": {"command": "pause"}}));
     assert_eq!((state["state"].as_str(), state["paused"].as_bool()), (Some("paused"), Some(true)));
     let state = t.ok("syncplay_command", json!({"command": {"command": "seek", "position": 500}}));
@@ -439,7 +461,7 @@ fn syncplay_media_folder_library_and_transport() {
 }
 
 /// A guest's phone is in the ready barrier and reports its sync: "start anyway" starts without
-/// it, its reports reach the page as `playbackProgress`, and `playback` lists it by name with its
+/// it, its reports reach the page as `playback_progress`, and `playback` lists it by name with its
 /// error against the group.
 #[test]
 fn syncplay_member_sync_reaches_the_panel() {
@@ -451,7 +473,7 @@ fn syncplay_member_sync_reaches_the_panel() {
     let info = t.ok("host_info", json!({}));
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut ws = join_ext(&rt, &info, "dev-1", "Sara's phone");
-    let member = next_event(&events, "memberJoined")["member"]["id"].clone();
+    let member = next_event(&events, "member_joined")["id"].clone();
 
     // The phone is an extension member: the start waits for it.
     let state = t.ok("syncplay_command", play_item(&item));
@@ -465,9 +487,9 @@ fn syncplay_member_sync_reaches_the_panel() {
         "state": "playing", "error": -2.5,
     });
     rt.block_on(ws.send(Message::text(progress.to_string()))).unwrap();
-    let event = next_event(&events, "playbackProgress");
-    assert_eq!(event["sync"]["memberId"], member, "{event}");
-    assert_eq!((event["sync"]["state"].as_str(), event["sync"]["errorMs"].as_f64()), (Some("playing"), Some(-2.5)));
+    let event = next_event(&events, "playback_progress");
+    assert_eq!(event["memberId"], member, "{event}");
+    assert_eq!((event["state"].as_str(), event["errorMs"].as_f64()), (Some("playing"), Some(-2.5)), "{event}");
     let panel = t.ok("playback", json!({}));
     let members = panel["members"].as_array().unwrap();
     assert_eq!(members.len(), 1, "{panel}");
@@ -552,16 +574,16 @@ fn notify_reaches_a_member_and_reads_and_presence_come_back() {
     let info = t.ok("host_info", json!({}));
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut ws = join_ext(&rt, &info, "dev-1", "Sara");
-    let member = next_event(&events, "memberJoined")["member"]["id"].as_str().unwrap().to_string();
+    let member = next_event(&events, "member_joined")["id"].as_str().unwrap().to_string();
     assert!(next_message(&rt, &mut ws, "welcome", WAIT).is_some());
 
-    // Refused before anything is sent.
+    // Refused by the host before anything is sent.
     let long_title = "t".repeat(101);
     let long_body = "b".repeat(1001);
-    assert_eq!(t.err_code("notify", json!({"title": ""})), "bad_title");
-    assert_eq!(t.err_code("notify", json!({"title": "   ", "body": "nothing to say"})), "bad_title");
-    assert_eq!(t.err_code("notify", json!({"title": long_title})), "bad_title");
-    assert_eq!(t.err_code("notify", json!({"title": "Pizza", "body": long_body})), "bad_body");
+    assert_eq!(t.err_code("notify", json!({"title": ""})), "bad_notification");
+    assert_eq!(t.err_code("notify", json!({"title": "   ", "body": "nothing to say"})), "bad_notification");
+    assert_eq!(t.err_code("notify", json!({"title": long_title})), "bad_notification");
+    assert_eq!(t.err_code("notify", json!({"title": "Pizza", "body": long_body})), "bad_notification");
     assert_eq!(t.err_code("notify", json!({"title": "Pizza", "level": "urgent"})), "bad_level");
     assert_eq!(t.err_code("notify", json!({"title": "Pizza", "level": ""})), "bad_level");
     assert_eq!(
@@ -591,7 +613,7 @@ fn notify_reaches_a_member_and_reads_and_presence_come_back() {
 
     // The member has read both: the page hears who read which.
     send(&rt, &mut ws, json!({"type": "mark_read", "timestamp": 2, "ids": [id, most["id"]]}));
-    let read = next_event(&events, "notificationsRead");
+    let read = next_event(&events, "notifications_read");
     assert_eq!((read["memberId"].as_str(), read["name"].as_str()), (Some(member.as_str()), Some("Sara")), "{read}");
     assert_eq!(read["ids"], json!([id, most["id"]]));
     assert_eq!(read["generation"], 1);

@@ -267,26 +267,29 @@ function renderMembers() {
   renderMeta();
 }
 
+// A host event is the facade's HostEvent as `partyline host --json` prints it, plus the
+// generation: {generation, event: 'member_joined', ...the event's fields}.
 function onHostEvent(ev) {
   if (!view || ev.generation !== view.generation) return; // an earlier host's last words
-  switch (ev.kind) {
-    case 'memberJoined':
-    case 'memberUpdated': {
-      const old = members.get(ev.member.id);
-      const m = Object.assign({}, ev.member);
+  const { event, generation, ...body } = ev;
+  switch (event) {
+    case 'member_joined':
+    case 'member_updated': {
+      const old = members.get(body.id);
+      const m = body;
       if (!old) messaging.forget(m.id); // new here: online
       if (m.latency == null && old && old.latency != null) m.latency = old.latency;
       members.set(m.id, m);
       renderMembers();
       break;
     }
-    case 'memberLeft':
-      members.delete(ev.member.id);
-      messaging.forget(ev.member.id);
+    case 'member_left':
+      members.delete(body.member.id);
+      messaging.forget(body.member.id);
       renderMembers();
       break;
-    case 'sessionUpdated':
-      renderSession(ev.session);
+    case 'session_updated':
+      renderSession(body);
       break;
     case 'lagged':
       refreshMembers();
@@ -295,8 +298,8 @@ function onHostEvent(ev) {
       showStopped(null);
       break;
     default:
-      // Presence and reads, then SyncPlay's (syncPlay, playbackProgress); chat is not shown.
-      if (!messaging.onEvent(ev)) syncplay.onEvent(ev);
+      // Presence and reads, then SyncPlay's (sync_play, playback_progress); chat is not shown.
+      if (!messaging.onEvent(event, body)) syncplay.onEvent(event, body, generation);
       break;
   }
 }
@@ -311,7 +314,7 @@ function renderAddresses(v) {
   for (const c of list) {
     const o = el('option', null, null, c.addr + ' (' + c.interface + ')');
     o.value = c.addr;
-    o.selected = !!c.selected;
+    o.selected = c.addr === v.selected;
     select.append(o);
   }
 }

@@ -124,16 +124,16 @@ export function createMessaging({ invoke, onPresence }) {
       setError('');
       render();
     },
-    /** A `presence` or `notificationsRead` host event; false for any other. */
-    onEvent(ev) {
-      if (ev.kind === 'presence') {
-        if (ev.status === 'online' && !ev.text) presence.delete(ev.memberId);
-        else presence.set(ev.memberId, { status: ev.status, text: ev.text || null });
+    /** A `presence` or `notifications_read` host event (its name and fields); false for any other. */
+    onEvent(event, body) {
+      if (event === 'presence') {
+        if (body.status === 'online' && !body.text) presence.delete(body.memberId);
+        else presence.set(body.memberId, { status: body.status, text: body.text || null });
         onPresence();
         return true;
       }
-      if (ev.kind === 'notificationsRead') {
-        reads.add(ev.memberId, ev.name, ev.ids);
+      if (event === 'notifications_read') {
+        reads.add(body.memberId, body.name, body.ids);
         render();
         return true;
       }

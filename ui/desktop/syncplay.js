@@ -372,19 +372,19 @@ export function createSyncPlay({ invoke, fail, toast }) {
       clearInterval(tickTimer);
       render();
     },
-    /** A host event app.js does not handle itself. */
-    onEvent(ev) {
-      if (ev.generation !== generation || !data) return;
-      if (ev.kind === 'syncPlay') {
-        data.state = ev.state;
+    /** A host event app.js does not handle itself: its name, its fields, and its host's generation. */
+    onEvent(event, body, gen) {
+      if (gen !== generation || !data) return;
+      if (event === 'sync_play') {
+        data.state = body; // the group's PlayState
         render();
-      } else if (ev.kind === 'playbackProgress') {
-        const known = syncs.get(ev.sync.memberId);
+      } else if (event === 'playback_progress') {
+        const known = syncs.get(body.memberId); // body: the member's MemberSync
         if (!known) {
           refresh(); // a new phone: its name comes with the panel's data
           return;
         }
-        syncs.set(ev.sync.memberId, Object.assign({}, known, ev.sync));
+        syncs.set(body.memberId, Object.assign({}, known, body));
         renderSync();
         renderSummary();
       }

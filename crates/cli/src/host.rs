@@ -8,8 +8,7 @@ use anyhow::Context;
 use crate::commands;
 use crate::terminal::safe;
 use clap::Args;
-use partyline_host::{Host, HostConfig, HostEvent, Limits};
-use serde_json::json;
+use partyline_host::{Host, HostConfig, HostEvent, Limits, next_event, try_next_event};
 
 #[derive(Args)]
 pub struct HostArgs {
@@ -28,7 +27,8 @@ pub struct HostArgs {
     /// No join key: anyone on the network may join (for clients that know no key).
     #[arg(long)]
     open: bool,
-    /// Print one JSON line with the session's URLs and key on stdout; human output goes to stderr.
+    /// Print the host's info as one JSON line on stdout, then each event as one (the shapes of
+    /// `partyline_host::HostInfo` and `HostEvent`); human output goes to stderr.
     #[arg(long)]
     json: bool,
     /// Live WebSocket connections allowed from one address (raise it for load tests).
@@ -77,21 +77,7 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
     let mut human: Box<dyn Write + Send> =
         if args.json { Box::new(std::io::stderr()) } else { Box::new(std::io::stdout()) };
     if args.json {
-        let line = json!({
-            "sessionId": info.session_id,
-            "name": info.name,
-            "httpUrl": info.http_url,
-            "wsUrl": info.ws_url,
-            "joinUrl": info.join_url,
-            "joinKey": info.join_key,
-            "roomCode": info.room_code,
-            "port": info.local_addr.port(),
-            "addresses": info.addresses.iter().map(|a| json!({"interface": a.interface, "addr": a.addr.to_string(), "joinUrl": a.join_url})).collect::<Vec<_>>(),
-            "advertised": info.advertised,
-        });
-        let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "{line}")?;
-        stdout.flush()?;
+        json_line(serde_json::to_string(&info))?;
     }
     if !args.no_qr {
         match partyline_host::qr_terminal(&info.join_url) {
@@ -124,20 +110,9 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             () = &mut stop => break,
-            event = events.recv() => match event {
-                Ok(event) => {
-                    if json_events {
-                        // Events as JSON lines on stdout, for scripts and tests.
-                        let mut stdout = std::io::stdout().lock();
-                        let line = serde_json::to_string(&event)?;
-                        json_events = writeln!(stdout, "{line}").and_then(|()| stdout.flush()).is_ok();
-                    }
-                    let _ = describe(&mut human, &event);
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    let _ = writeln!(human, "({n} events skipped)");
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            event = next_event(&mut events) => match event {
+                Some(event) => show(&mut human, &mut json_events, event),
+                None => break,
             },
             Some(line) = lines.recv() => match commands::parse(&line) {
                 Ok(Some(commands::Command::Close)) => break,
@@ -157,16 +132,34 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
     let _ = writeln!(human, "Ending the party…");
     host.stop().await;
     // The last events (members leaving, `closed`) still go out, so a script sees the end.
-    while let Ok(event) = events.try_recv() {
-        if json_events {
-            let mut stdout = std::io::stdout().lock();
-            let line = serde_json::to_string(&event)?;
-            json_events = writeln!(stdout, "{line}").and_then(|()| stdout.flush()).is_ok();
-        }
-        let _ = describe(&mut human, &event);
+    while let Some(event) = try_next_event(&mut events) {
+        show(&mut human, &mut json_events, event);
     }
     let _ = writeln!(human, "Party ended.");
     Ok(())
+}
+
+/// One line of JSON on stdout, for scripts and tests.
+fn json_line(json: serde_json::Result<String>) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}", json?)?;
+    stdout.flush()
+}
+
+/// An event (or word that some were skipped) as a JSON line while `json_events` holds (it stops
+/// at the first failed write), and as a line for a person.
+fn show(human: &mut dyn Write, json_events: &mut bool, event: Result<HostEvent, partyline_host::Lagged>) {
+    if *json_events {
+        *json_events = match &event {
+            Ok(event) => json_line(serde_json::to_string(event)),
+            Err(lagged) => json_line(serde_json::to_string(lagged)),
+        }
+        .is_ok();
+    }
+    let _ = match &event {
+        Ok(event) => describe(human, event),
+        Err(lagged) => writeln!(human, "({} events skipped)", lagged.skipped),
+    };
 }
 
 async fn execute(host: &Host, out: &mut dyn Write, command: commands::Command) -> anyhow::Result<()> {
@@ -206,7 +199,7 @@ async fn execute(host: &Host, out: &mut dyn Write, command: commands::Command) -
             writeln!(out, "notification {id} sent")?;
         }
         Command::Volume { member_id, volume } => {
-            host.remote_command(&member_id, "volume", Some(serde_json::json!(volume))).await?;
+            host.set_volume(&member_id, volume).await?;
             writeln!(out, "volume of {} set to {:.0}%", safe(&member_id), volume * 100.0)?;
         }
         Command::Library => {

@@ -104,6 +104,7 @@ async fn stdin_commands_and_event_lines() {
     writeln!(stdin, "dance").unwrap();
     writeln!(stdin, "volume nobody 40").unwrap();
     writeln!(stdin, "volume {id} 40%").unwrap();
+    writeln!(stdin, "rate 3").unwrap();
     writeln!(stdin, "kick {id} too loud").unwrap();
     let kicked = loop {
         let message = next_json(&mut ws).await;
@@ -131,6 +132,7 @@ async fn stdin_commands_and_event_lines() {
     assert!(stderr.contains("unknown command \"dance\""), "bad command answered: {stderr}");
     assert!(stderr.contains("kicked Kickee"), "{stderr}");
     assert!(stderr.contains("no member with id nobody"), "volume for an unknown member: {stderr}");
+    assert!(stderr.contains("the speed must be between 0.5 and 2"), "the host's check of a rate: {stderr}");
     assert!(stderr.contains("Kickee uses a LOUDSYNC 1.0 client, which takes no remote commands"), "{stderr}");
     assert!(stderr.contains(&format!("{id}  Kickee (Connected, iPhone")), "members shows the device: {stderr}");
 }

@@ -5,7 +5,7 @@
 //! reads it from `location.hash`.
 
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use qrcode::render::{svg, unicode::Dense1x2};
@@ -49,13 +49,10 @@ pub enum QrError {
 /// IPv6 addresses are bracketed (RFC 3986 §3.2.2). The key is percent-encoded except for RFC 3986
 /// unreserved characters, so any key survives the trip through the fragment.
 pub fn join_url(addr: IpAddr, port: u16, join_key: Option<&str>) -> String {
-    let host = match addr {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => format!("[{v6}]"),
-    };
+    let authority = SocketAddr::new(addr, port);
     match join_key {
-        Some(key) => format!("http://{host}:{port}/#k={}", percent_encode(key)),
-        None => format!("http://{host}:{port}/"),
+        Some(key) => format!("http://{authority}/#k={}", percent_encode(key)),
+        None => format!("http://{authority}/"),
     }
 }
 
@@ -90,15 +87,36 @@ pub fn qr_terminal(text: &str) -> Result<String, QrError> {
         .build())
 }
 
-/// The QR code as a standalone SVG document (black on white, with a quiet zone).
-pub fn qr_svg(text: &str) -> Result<String, QrError> {
-    Ok(encode(text)?
+/// How an SVG QR code is sized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SvgSize {
+    /// This many pixels per module, with `width` and `height`: a file to open or embed as is.
+    Pixels(u32),
+    /// One `viewBox` unit per module and no `width` or `height`, so the page's CSS scales it
+    /// with the window.
+    Scalable,
+}
+
+/// The QR code as SVG (black on white, with a quiet zone), without an XML declaration, so the
+/// same text is a standalone file and an element an HTML page can hold.
+pub fn qr_svg(text: &str, size: SvgSize) -> Result<String, QrError> {
+    let px = match size {
+        SvgSize::Pixels(px) => px,
+        SvgSize::Scalable => 1,
+    };
+    let svg = encode(text)?
         .render::<svg::Color<'_>>()
         .dark_color(svg::Color("#000000"))
         .light_color(svg::Color("#ffffff"))
         .quiet_zone(true)
-        .module_dimensions(PNG_MODULE_PX, PNG_MODULE_PX)
-        .build())
+        .module_dimensions(px, px)
+        .build();
+    // The declaration means nothing inside an HTML page, and an SVG file is valid without it.
+    let svg = svg.split_once("?>").map_or(svg.as_str(), |(_, rest)| rest).trim_start();
+    Ok(match size {
+        SvgSize::Pixels(_) => svg.to_string(),
+        SvgSize::Scalable => svg.replacen(" width=", " data-w=", 1).replacen(" height=", " data-h=", 1),
+    })
 }
 
 /// The QR code as PNG bytes: 8-bit grayscale, [`PNG_MODULE_PX`] pixels per module, a
@@ -196,15 +214,28 @@ mod tests {
         );
     }
 
-    /// The SVG is a document with a white background and black modules.
+    /// The SVG is a document with a white background and black modules, sized in pixels.
     #[test]
     fn svg_is_a_document() {
-        let svg = qr_svg("http://10.0.0.2:7000/").unwrap();
+        let svg = qr_svg("http://10.0.0.2:7000/", SvgSize::Pixels(PNG_MODULE_PX)).unwrap();
+        let open_tag = &svg[..svg.find('>').unwrap()];
         assert!(
-            svg.contains("<svg") && svg.contains("#ffffff") && svg.contains("#000000"),
+            svg.starts_with("<svg") && svg.contains("#ffffff") && svg.contains("#000000"),
             "expected an SVG with #ffffff and #000000, got {}",
             &svg[..svg.len().min(200)]
         );
+        assert!(open_tag.contains(" width=") && open_tag.contains(" height="), "expected a fixed size: {open_tag}");
+    }
+
+    /// The scalable SVG has a view box and no fixed size, so CSS decides how big it is.
+    #[test]
+    fn scalable_svg_has_only_a_view_box() {
+        let svg = qr_svg("http://192.168.1.20:48321/#k=AAAAAAAAAAAAAAAAAAAAAA", SvgSize::Scalable).unwrap();
+        assert!(svg.starts_with("<svg"), "expected it to open with <svg, got {}", &svg[..svg.len().min(80)]);
+        let open_tag = &svg[..svg.find('>').unwrap()];
+        assert!(open_tag.contains("viewBox=\"0 0 "), "expected a viewBox, got {open_tag}");
+        assert!(!open_tag.contains(" width=") && !open_tag.contains(" height="), "expected no size, got {open_tag}");
+        assert!(svg.ends_with("</svg>"), "expected it to end with </svg>");
     }
 
     /// Text too long for any QR version is an error, not a panic.

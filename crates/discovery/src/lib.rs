@@ -27,5 +27,5 @@ pub use advertise::{Advertisement, Advertiser};
 pub use browse::{BrowseEvent, Browser, SessionAd};
 pub use error::Error;
 pub use interfaces::{Candidate, InterfaceError, choose};
-pub use join::{QrError, join_url, qr_png, qr_png_bytes, qr_svg, qr_terminal};
+pub use join::{QrError, SvgSize, join_url, qr_png, qr_png_bytes, qr_svg, qr_terminal};
 pub use txt::{REVISION_KEY, SERVICE_TYPE, SessionTxt, TxtError};

@@ -3,18 +3,26 @@
 //! [`HostEvent`]s.
 //!
 //! # Layout
-//! - [`Host`], [`HostConfig`], [`HostInfo`], [`HostError`]: this file. It wires the server
+//! - [`Host`], [`HostConfig`], [`HostInfo`], [`HostError`], [`Lagged`]: this file. It wires the server
 //!   and LAN discovery together: picks the addresses a guest can reach, builds their join URLs,
 //!   advertises the session over mDNS and keeps its TXT record current. The protocol lives in
 //!   the session crate, the sockets in the server crate, mDNS in the discovery crate.
 //! - [`browse`]: other hosts' sessions on the LAN (re-exported from the discovery crate).
 //! - [`join`]: joining another host as a member: address → WebSocket URL (room code → key).
+//!
+//! # One shape for each thing a front end shows
+//! [`HostInfo`] and [`HostEvent`] serialize to the JSON both front ends emit: `partyline host
+//! --json` prints the info, then one event a line; the desktop sends its web view the same objects
+//! (its events with a `generation` added). An event is an object whose `event` field names it
+//! (`member_joined`, ...), other fields camelCase; a subscriber that fell behind gets [`Lagged`]
+//! (`{"event": "lagged", "skipped": 3}`) from [`next_event`].
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use partyline_discovery::{Advertisement, Advertiser, SessionTxt};
-pub use partyline_discovery::{BrowseEvent, Browser, SessionAd, qr_png, qr_png_bytes, qr_svg, qr_terminal};
+pub use partyline_discovery::{BrowseEvent, Browser, SessionAd, SvgSize, qr_png, qr_png_bytes, qr_svg, qr_terminal};
 use tracing::warn;
 
 pub mod join;
@@ -28,6 +36,9 @@ pub use partyline_protocol::{LeaveReason, MemberInfo, NotificationLevel, Presenc
 pub use partyline_server::{HostEvent, Limits, PlayCommand, Playback, ServerError};
 use partyline_server::{Server, ServerConfig, ServerHandle, generate_join_key, generate_room_code};
 use partyline_session::Config as SessionConfig;
+pub use partyline_session::{MemberSync, PlayError, SessionError};
+use serde::Serialize;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, watch};
 
 /// How to host.
@@ -73,7 +84,8 @@ impl Default for HostConfig {
 }
 
 /// One address guests may use, with its URLs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct JoinAddress {
     /// The interface that holds it (`wlan0`), or `bound` when the host was bound to it.
     pub interface: String,
@@ -83,8 +95,11 @@ pub struct JoinAddress {
     pub join_url: String,
 }
 
-/// What a guest needs to reach the party.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a guest needs to reach the party. Serialized (camelCase) it is `partyline host --json`'s
+/// first line and the heart of the desktop's host screen; `sessionId` and `name` are named as in
+/// `/api/info`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct HostInfo {
     /// The session id.
     pub session_id: String,
@@ -92,6 +107,8 @@ pub struct HostInfo {
     pub name: String,
     /// The address actually bound.
     pub local_addr: SocketAddr,
+    /// The port guests use (the bound one).
+    pub port: u16,
     /// Where a phone opens the web client (no key).
     pub http_url: String,
     /// The WebSocket endpoint (no key).
@@ -102,7 +119,8 @@ pub struct HostInfo {
     pub join_key: Option<String>,
     /// The short code to type instead of scanning; `None` for an open host.
     pub room_code: Option<String>,
-    /// Every address guests may use, best first (the first is the one in the URLs above).
+    /// Every address guests may use, best first. The URLs above are the first's, or the one
+    /// [`HostInfo::via`] chose.
     pub addresses: Vec<JoinAddress>,
     /// Whether the session is being advertised over mDNS.
     pub advertised: bool,
@@ -110,7 +128,45 @@ pub struct HostInfo {
     pub warnings: Vec<String>,
 }
 
-/// Why hosting failed.
+impl HostInfo {
+    /// The same info with its URLs on `addr`, one of [`HostInfo::addresses`] (a front end's
+    /// address picker); `None` when `addr` is not one of them.
+    pub fn via(&self, addr: IpAddr) -> Option<HostInfo> {
+        let chosen = self.addresses.iter().find(|a| a.addr == addr)?;
+        let (http_url, ws_url) = urls(addr, self.port);
+        Some(HostInfo { http_url, ws_url, join_url: chosen.join_url.clone(), ..self.clone() })
+    }
+}
+
+/// Events a subscriber missed because it read too slowly: it should re-read what it shows
+/// (the members). Serializes as `{"event": "lagged", "skipped": 3}`, beside [`HostEvent`]'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename = "lagged")]
+pub struct Lagged {
+    /// How many.
+    pub skipped: u64,
+}
+
+/// The next event for a subscriber: `None` once the host is gone; `Err(Lagged)` when events were
+/// dropped because it fell behind (the channel keeps the newest).
+pub async fn next_event(events: &mut broadcast::Receiver<HostEvent>) -> Option<Result<HostEvent, Lagged>> {
+    match events.recv().await {
+        Ok(event) => Some(Ok(event)),
+        Err(RecvError::Lagged(skipped)) => Some(Err(Lagged { skipped })),
+        Err(RecvError::Closed) => None,
+    }
+}
+
+/// [`next_event`] without waiting: `None` when nothing is queued (or the host is gone).
+pub fn try_next_event(events: &mut broadcast::Receiver<HostEvent>) -> Option<Result<HostEvent, Lagged>> {
+    match events.try_recv() {
+        Ok(event) => Some(Ok(event)),
+        Err(TryRecvError::Lagged(skipped)) => Some(Err(Lagged { skipped })),
+        Err(TryRecvError::Empty | TryRecvError::Closed) => None,
+    }
+}
+
+/// Why hosting failed, or why the host refused an action.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
     /// The server could not start or act.
@@ -119,7 +175,17 @@ pub enum HostError {
     /// The interface asked for does not exist or has no usable address.
     #[error(transparent)]
     Interface(#[from] partyline_discovery::InterfaceError),
+    /// A SyncPlay command a member could not send either: a negative or non-finite position, a
+    /// rate outside 0.5 to 2.
+    #[error("{0}")]
+    BadCommand(&'static str),
+    /// A volume outside 0 to 1.
+    #[error("a volume is 0 to 1 (0 to 100%), not {0}")]
+    BadVolume(f64),
 }
+
+/// The reason a kicked guest is shown when the host gives none: LOUDSYNC's own example.
+pub const DEFAULT_KICK_REASON: &str = "Host removed you from the session";
 
 /// A running party.
 #[derive(Debug, Clone)]
@@ -129,6 +195,8 @@ pub struct Host {
     info: Arc<Mutex<HostInfo>>,
     /// Taken (and said goodbye to) on stop.
     advertiser: Arc<Mutex<Option<Advertiser>>>,
+    /// Media lengths already read (a UI asks every few seconds).
+    durations: Arc<partyline_server::media::Durations>,
 }
 
 impl Host {
@@ -175,8 +243,7 @@ impl Host {
                 addr,
             })
             .collect();
-        let authority = authority(addresses[0].addr, port);
-        let http_url = format!("http://{authority}/");
+        let (http_url, ws_url) = urls(addresses[0].addr, port);
         let state = server.state();
         let mut advertiser = None;
         if config.mdns {
@@ -194,7 +261,8 @@ impl Host {
             session_id: server.session_id().to_string(),
             name: config.name,
             local_addr,
-            ws_url: format!("ws://{authority}/ws"),
+            port,
+            ws_url,
             join_url: addresses[0].join_url.clone(),
             http_url,
             join_key,
@@ -207,7 +275,7 @@ impl Host {
         if info.advertised {
             tokio::spawn(keep_txt_current(server.watch_state(), advertiser.clone()));
         }
-        Ok(Host { server, info: Arc::new(Mutex::new(info)), advertiser })
+        Ok(Host { server, info: Arc::new(Mutex::new(info)), advertiser, durations: Default::default() })
     }
 
     /// The URLs, key and code now.
@@ -258,7 +326,8 @@ impl Host {
         Ok(self.server.members().await?)
     }
 
-    /// Removes a member (it may not resume).
+    /// Removes a member (it may not resume), telling it `reason` ([`DEFAULT_KICK_REASON`] when
+    /// the host gives none).
     pub async fn kick(&self, member_id: &str, reason: &str) -> Result<MemberInfo, HostError> {
         Ok(self.server.kick(member_id, reason).await?)
     }
@@ -279,8 +348,11 @@ impl Host {
         Ok(self.server.rename(name).await?)
     }
 
-    /// A SyncPlay command (play, pause, seek, next, previous, rate, queue, start anyway).
+    /// A SyncPlay command (play, pause, seek, next, previous, rate, queue, start anyway). It
+    /// passes the check a member's `syncplay.command` passes (the session core trusts the host's
+    /// commands), so no front end checks positions or rates of its own.
     pub async fn syncplay(&self, command: PlayCommand) -> Result<(), HostError> {
+        check_play(&command)?;
         Ok(self.server.syncplay(command).await?)
     }
 
@@ -305,19 +377,34 @@ impl Host {
         Ok(self.server.remote_command(member_id, command, value).await?)
     }
 
+    /// Sets one phone's playback volume, 0 to 1 (`remote.command` `volume`).
+    pub async fn set_volume(&self, member_id: &str, volume: f64) -> Result<(), HostError> {
+        if !(0.0..=1.0).contains(&volume) {
+            return Err(HostError::BadVolume(volume));
+        }
+        self.remote_command(member_id, "volume", Some(serde_json::json!(volume))).await
+    }
+
+    /// A library item's length in ms, when its file's header says (WAV, FLAC; see
+    /// [`partyline_server::media::duration_ms`]); read once per file. Reads the file: call it
+    /// off the async threads when many are asked for.
+    pub fn duration_ms(&self, item: &LibraryItem) -> Option<f64> {
+        self.durations.of(&self.media_dir()?, item)
+    }
+
     /// SyncPlay's state, the library, and each member's sync.
     pub async fn playback(&self) -> Result<Playback, HostError> {
         Ok(self.server.playback().await?)
     }
 
     /// The media folder shared now, if any.
-    pub fn media_dir(&self) -> Option<std::path::PathBuf> {
+    pub fn media_dir(&self) -> Option<PathBuf> {
         self.server.media_dir()
     }
 
     /// Shares another media folder (or none) without ending the party: members get the new
     /// library. A folder that cannot be read changes nothing. Returns the new library.
-    pub async fn set_media(&self, dir: Option<std::path::PathBuf>) -> Result<Vec<LibraryItem>, HostError> {
+    pub async fn set_media(&self, dir: Option<PathBuf>) -> Result<Vec<LibraryItem>, HostError> {
         Ok(self.server.set_media(dir).await?)
     }
 
@@ -380,10 +467,25 @@ fn reachable(bound: IpAddr, interface: Option<&str>) -> Result<Vec<(String, IpAd
     Ok(found)
 }
 
-fn authority(addr: IpAddr, port: u16) -> String {
-    match addr {
-        IpAddr::V4(ip) => format!("{ip}:{port}"),
-        IpAddr::V6(ip) => format!("[{ip}]:{port}"),
+/// The web client's and the WebSocket's URLs (no key) on one address.
+fn urls(addr: IpAddr, port: u16) -> (String, String) {
+    let authority = SocketAddr::new(addr, port);
+    (format!("http://{authority}/"), format!("ws://{authority}/ws"))
+}
+
+/// What a member's `syncplay.command` must be to pass the protocol's decoding (`partyline_protocol`
+/// `client::validate`), asked of the host's too: the session core trusts the host's commands.
+fn check_play(command: &PlayCommand) -> Result<(), HostError> {
+    match command {
+        PlayCommand::Play { position: Some(position), .. } | PlayCommand::Seek { position }
+            if !position.is_finite() || *position < 0.0 =>
+        {
+            Err(HostError::BadCommand("a position is a number of milliseconds, 0 or more"))
+        }
+        PlayCommand::SetRate { rate } if !(0.5..=2.0).contains(rate) => {
+            Err(HostError::BadCommand("the speed must be between 0.5 and 2"))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -400,6 +502,69 @@ async fn keep_txt_current(mut state: watch::Receiver<SessionState>, advertiser: 
         let Some(advertiser) = slot.as_ref() else { return };
         if let Err(err) = advertiser.update(txt) {
             warn!(cause = %err, "could not update the mDNS record");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The facade's own rules: one shape for a lagged subscriber beside the host's events, the
+    //! address picker's URLs, and the check the host's SyncPlay commands pass.
+    use super::*;
+
+    /// `Lagged` is an event line like the others: `{"event": "lagged", "skipped": n}`.
+    #[test]
+    fn lagged_is_tagged_like_the_events() {
+        let got = serde_json::to_value(Lagged { skipped: 3 }).unwrap();
+        let want = serde_json::json!({"event": "lagged", "skipped": 3});
+        assert_eq!(got, want, "expected {want}, got {got}");
+    }
+
+    /// `via` moves every URL to the chosen address (IPv6 bracketed) and refuses one not offered.
+    #[test]
+    fn via_points_the_urls_at_one_address() {
+        let address = |addr: &str| JoinAddress {
+            interface: "wlan0".into(),
+            addr: addr.parse().unwrap(),
+            join_url: partyline_discovery::join_url(addr.parse().unwrap(), 4000, Some("k")),
+        };
+        let (http_url, ws_url) = urls("192.168.1.2".parse().unwrap(), 4000);
+        let info = HostInfo {
+            session_id: "s".into(),
+            name: "Party".into(),
+            local_addr: "0.0.0.0:4000".parse().unwrap(),
+            port: 4000,
+            join_url: address("192.168.1.2").join_url,
+            http_url,
+            ws_url,
+            join_key: Some("k".into()),
+            room_code: Some("ABCDE".into()),
+            addresses: vec![address("192.168.1.2"), address("fd00::5")],
+            advertised: false,
+            warnings: vec![],
+        };
+        let moved = info.via("fd00::5".parse().unwrap()).expect("an offered address");
+        let got = (moved.http_url.as_str(), moved.ws_url.as_str(), moved.join_url.as_str());
+        let want = ("http://[fd00::5]:4000/", "ws://[fd00::5]:4000/ws", "http://[fd00::5]:4000/#k=k");
+        assert_eq!(got, want, "expected the URLs on fd00::5");
+        assert_eq!(moved.addresses, info.addresses, "the list stays as it was");
+        assert_eq!(info.via("10.0.0.9".parse().unwrap()), None, "an address not offered");
+    }
+
+    /// The host's SyncPlay commands pass a member's check: positions of 0 ms or more, rates 0.5 to 2.
+    #[test]
+    fn host_play_commands_are_checked() {
+        for bad in [
+            PlayCommand::Seek { position: -1.0 },
+            PlayCommand::Seek { position: f64::NAN },
+            PlayCommand::Play { item_id: None, position: Some(f64::INFINITY) },
+            PlayCommand::SetRate { rate: 3.0 },
+            PlayCommand::SetRate { rate: 0.25 },
+        ] {
+            assert!(matches!(check_play(&bad), Err(HostError::BadCommand(_))), "expected {bad:?} refused");
+        }
+        for good in [PlayCommand::Seek { position: 0.0 }, PlayCommand::SetRate { rate: 2.0 }, PlayCommand::Pause] {
+            assert!(check_play(&good).is_ok(), "expected {good:?} accepted");
         }
     }
 }

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use partyline_protocol::SUPPORTED_VERSIONS;
 use partyline_session::{MILLISECOND, SECOND, Time};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::Shared;
@@ -130,18 +130,36 @@ async fn media_key(
     }
 }
 
+/// `/api/info`: what anyone may know before holding the key (it carries no key). The facts it
+/// shares with `partyline_host::HostInfo` (`sessionId`, `name`) and with `SessionState`
+/// (`memberCount`, `maxMembers`, `locked`) have the same names there.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PublicInfo {
+    session_id: String,
+    name: String,
+    member_count: u32,
+    max_members: u32,
+    locked: bool,
+    /// No join key is needed.
+    open: bool,
+    protocol_versions: [&'static str; SUPPORTED_VERSIONS.len()],
+    /// The longest a room-code try may wait for its answer.
+    room_code_wait_ms: Time,
+}
+
 async fn info(State(shared): State<Arc<Shared>>) -> Response {
     let state = shared.state.borrow().clone();
-    axum::Json(json!({
-        "sessionId": state.id,
-        "name": state.name,
-        "memberCount": state.member_count,
-        "maxMembers": state.max_members,
-        "locked": state.locked,
-        "open": shared.keys().join_key.is_none(),
-        "protocolVersions": SUPPORTED_VERSIONS,
-        "roomCodeWaitMs": auth::MAX_WAIT / MILLISECOND,
-    }))
+    axum::Json(PublicInfo {
+        session_id: state.id,
+        name: state.name,
+        member_count: state.member_count,
+        max_members: state.max_members,
+        locked: state.locked,
+        open: shared.keys().join_key.is_none(),
+        protocol_versions: SUPPORTED_VERSIONS,
+        room_code_wait_ms: auth::MAX_WAIT / MILLISECOND,
+    })
     .into_response()
 }
 

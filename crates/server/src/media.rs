@@ -6,9 +6,14 @@
 //! an item's scanned path, and nothing else in the folder (other files, hidden ones, deeper
 //! ones, folders) has a URL. A symbolic link is followed only when its target lies inside the
 //! shared folder, at scan time and again at request time.
+//!
+//! It also reads a file's length from its header for the formats whose header says (WAV, FLAC):
+//! [`duration_ms`], remembered per file by [`Durations`], for a host's UI.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
 
 use partyline_protocol::LibraryItem;
 
@@ -194,6 +199,87 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf29ce484222325, |hash, b| (hash ^ *b as u64).wrapping_mul(0x100000001b3))
 }
 
+/// Lengths already read, by file and size: a host's UI asks for the library's every few seconds,
+/// and a file is read once (again only when its size changes).
+#[derive(Debug, Default)]
+pub struct Durations(Mutex<HashMap<(PathBuf, u64), Option<f64>>>);
+
+impl Durations {
+    /// `item`'s length in ms, `item` being one of `dir`'s library (its `url` names its file
+    /// there); `None` when the header does not say or the file is not `dir`'s.
+    pub fn of(&self, dir: &Path, item: &LibraryItem) -> Option<f64> {
+        let file = file_of(dir, &item.url)?;
+        let key = (file, item.size);
+        if let Some(known) = self.0.lock().ok()?.get(&key) {
+            return *known;
+        }
+        let found = duration_ms(&key.0);
+        self.0.lock().ok()?.insert(key, found);
+        found
+    }
+}
+
+/// The file behind a library URL (`/media/<percent-encoded path>`) inside `dir`; `None` for a
+/// URL that is not `/media/`'s or whose path leaves `dir` (`..`, a root).
+fn file_of(dir: &Path, url: &str) -> Option<PathBuf> {
+    let encoded = url.strip_prefix("/media/")?;
+    let relative = PathBuf::from(percent_encoding::percent_decode_str(encoded).decode_utf8().ok()?.as_ref());
+    relative.components().all(|c| matches!(c, Component::Normal(_))).then(|| dir.join(relative))
+}
+
+/// A file's length in ms from its header, for the formats whose header says: WAV (data size
+/// over byte rate) and FLAC (STREAMINFO's samples over sample rate). Others: `None`.
+pub fn duration_ms(path: &Path) -> Option<f64> {
+    let mut file = std::fs::File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    let mut head = [0u8; 42];
+    let got = file.read(&mut head).ok()?;
+    if got >= 12 && &head[0..4] == b"RIFF" && &head[8..12] == b"WAVE" {
+        wav_duration(&mut file, len)
+    } else if got >= 42 && &head[0..4] == b"fLaC" && head[4] & 0x7f == 0 {
+        // STREAMINFO: sample rate (20 bits) at byte 18, total samples (36 bits) from byte 21.
+        let info = &head[8..42];
+        let rate = (info[10] as u64) << 12 | (info[11] as u64) << 4 | (info[12] as u64) >> 4;
+        let samples =
+            ((info[13] & 0x0f) as u64) << 32 | u32::from_be_bytes([info[14], info[15], info[16], info[17]]) as u64;
+        (rate > 0 && samples > 0).then(|| samples as f64 * 1000.0 / rate as f64)
+    } else {
+        None
+    }
+}
+
+/// How many RIFF chunks a WAV may have before its data: a few in practice (fmt, LIST, fact...);
+/// past this the file is not worth walking.
+const MAX_WAV_CHUNKS: usize = 16;
+
+fn wav_duration(file: &mut std::fs::File, len: u64) -> Option<f64> {
+    let mut at = 12u64;
+    let mut byte_rate = None;
+    for _ in 0..MAX_WAV_CHUNKS {
+        file.seek(SeekFrom::Start(at)).ok()?;
+        let mut header = [0u8; 8];
+        file.read_exact(&mut header).ok()?;
+        let size = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as u64;
+        match &header[0..4] {
+            b"fmt " => {
+                let mut fmt = [0u8; 12];
+                file.read_exact(&mut fmt).ok()?;
+                byte_rate = Some(u32::from_le_bytes([fmt[8], fmt[9], fmt[10], fmt[11]]) as u64);
+            }
+            b"data" => {
+                // A streamed WAV may say 0 or 0xFFFFFFFF: the data then runs to the end.
+                let data =
+                    if size == 0 || size == u32::MAX as u64 || at + 8 + size > len { len - at - 8 } else { size };
+                let rate = byte_rate.filter(|r| *r > 0)?;
+                return Some(data as f64 * 1000.0 / rate as f64);
+            }
+            _ => {}
+        }
+        at += 8 + size + (size & 1);
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,5 +339,74 @@ mod tests {
         assert!(library.still_inside(song));
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(!library.still_inside(song), "a file gone since the scan");
+    }
+
+    fn wav(path: &Path, seconds: u32, extra_chunk: bool) {
+        let (rate, n) = (8000u32, 8000 * seconds);
+        let mut b = Vec::new();
+        b.extend_from_slice(b"RIFF");
+        b.extend_from_slice(&(36 + n * 2 + if extra_chunk { 12 } else { 0 }).to_le_bytes());
+        b.extend_from_slice(b"WAVEfmt ");
+        b.extend_from_slice(&16u32.to_le_bytes());
+        b.extend_from_slice(&1u16.to_le_bytes()); // PCM
+        b.extend_from_slice(&1u16.to_le_bytes()); // mono
+        b.extend_from_slice(&rate.to_le_bytes());
+        b.extend_from_slice(&(rate * 2).to_le_bytes());
+        b.extend_from_slice(&2u16.to_le_bytes());
+        b.extend_from_slice(&16u16.to_le_bytes());
+        if extra_chunk {
+            b.extend_from_slice(b"LIST");
+            b.extend_from_slice(&3u32.to_le_bytes());
+            b.extend_from_slice(b"abc\0"); // odd size, padded
+        }
+        b.extend_from_slice(b"data");
+        b.extend_from_slice(&(n * 2).to_le_bytes());
+        b.resize(b.len() + (n * 2) as usize, 0);
+        std::fs::write(path, b).unwrap();
+    }
+
+    /// WAV and FLAC lengths come from their headers (a chunk before the data is skipped, padded
+    /// to even); other files and missing ones have none.
+    #[test]
+    fn durations_from_headers() {
+        let dir = temp_dir("durations");
+        wav(&dir.join("a.wav"), 2, false);
+        wav(&dir.join("b.wav"), 3, true);
+        assert_eq!(duration_ms(&dir.join("a.wav")), Some(2000.0), "a 2 s WAV");
+        assert_eq!(duration_ms(&dir.join("b.wav")), Some(3000.0), "a 3 s WAV with a LIST chunk");
+        // FLAC STREAMINFO: 44,100 Hz, 441,000 samples = 10 s.
+        let mut flac = b"fLaC".to_vec();
+        flac.extend_from_slice(&[0x80, 0, 0, 34]);
+        let mut info = [0u8; 34];
+        let (rate, samples) = (44_100u64, 441_000u64);
+        info[10] = (rate >> 12) as u8;
+        info[11] = (rate >> 4) as u8;
+        info[12] = ((rate & 0xf) << 4) as u8 | 0b0010; // + channels bits, ignored
+        info[13] = 0xf0 | (samples >> 32) as u8;
+        info[14..18].copy_from_slice(&(samples as u32).to_be_bytes());
+        flac.extend_from_slice(&info);
+        std::fs::write(dir.join("c.flac"), flac).unwrap();
+        assert_eq!(duration_ms(&dir.join("c.flac")), Some(10_000.0), "a 10 s FLAC");
+        std::fs::write(dir.join("d.mp3"), b"ID3 not a header we read").unwrap();
+        assert_eq!(duration_ms(&dir.join("d.mp3")), None, "an MP3 says nothing");
+        assert_eq!(duration_ms(&dir.join("missing.wav")), None, "a missing file");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A library's items find their files (and lengths) through their URLs; a URL that leaves the
+    /// folder or is not `/media/`'s finds none.
+    #[test]
+    fn items_find_their_files() {
+        let dir = temp_dir("item-files");
+        std::fs::create_dir_all(dir.join("Album One")).unwrap();
+        wav(&dir.join("Album One/a#1.wav"), 1, false);
+        let library = scan(&dir).unwrap();
+        let durations = Durations::default();
+        assert_eq!(durations.of(&dir, &library.items()[0]), Some(1000.0), "{:?}", library.items()[0]);
+        assert_eq!(file_of(&dir, "/media/Album%20One/a%231.wav"), Some(dir.join("Album One/a#1.wav")));
+        assert_eq!(file_of(&dir, "/media/..%2Fetc%2Fpasswd"), None, "a path out of the folder");
+        assert_eq!(file_of(&dir, "/elsewhere/x.mp3"), None, "not a media URL");
+        assert_eq!(file_of(&dir, "/media/%ff"), None, "not UTF-8");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
