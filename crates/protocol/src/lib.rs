@@ -10,14 +10,20 @@
 //!   once and shared by every recipient.
 //! - [`types`]: the shapes both directions share ([`MemberInfo`], [`ErrorCode`], ...).
 //! - [`close`]: the WebSocket close codes and why each exists.
+//! - [`reason`]: the `details.reason` strings of errors, and the default `leave` reason.
+//!
+//! Both directions read and write: the host decodes [`ClientMessage`] and encodes
+//! [`ServerMessage`]; Rust clients and tests build [`ClientMessage`]s
+//! ([`ClientMessage::to_text`]) and read [`Received`] server messages, never JSON by hand.
 
 pub mod client;
 pub mod close;
+pub mod reason;
 pub mod server;
 pub mod types;
 
 pub use client::{ClientMessage, DecodeError, decode};
-pub use server::{Frame, ServerMessage};
+pub use server::{Frame, Received, ServerMessage};
 pub use types::*;
 
 /// The `protocolVersion` a client sends at join to receive every Partyline extension.

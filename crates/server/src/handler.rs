@@ -122,7 +122,7 @@ pub(crate) async fn refuse<S: Io>(socket: WebSocketStream<S>, now: Time) {
         now / 1000,
         partyline_protocol::ErrorCode::Unauthorized,
         "Wrong or missing join key",
-        Some(serde_json::json!({"reason": "bad_key"})),
+        Some(serde_json::json!({"reason": partyline_protocol::reason::BAD_KEY})),
     );
     let sent = tokio::time::timeout(CLOSE_GRACE, sink.send(text(&Frame::encode(&error), None))).await;
     if matches!(sent, Ok(Ok(()))) {

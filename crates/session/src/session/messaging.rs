@@ -50,7 +50,7 @@ impl Session {
             if member.topics.len() + new.len() > MAX_TOPICS {
                 let message =
                     format!("subscribe: at most {MAX_TOPICS} topics; already subscribed to {}", member.topics.len());
-                let details = json!({"reason": "too_many_topics", "maxTopics": MAX_TOPICS});
+                let details = json!({"reason": reason::TOO_MANY_TOPICS, "maxTopics": MAX_TOPICS});
                 return self.reply_error(now, conn, ErrorCode::InvalidMessage, message, details);
             }
             member.topics.extend(request.topics);
@@ -136,7 +136,7 @@ impl Session {
             return true;
         }
         let message = format!("{kind}: an extension message; join with protocolVersion \"{PARTYLINE_V1}\" to use it");
-        self.reply_error(now, conn, ErrorCode::InvalidMessage, message, json!({"reason": "extension_only"}));
+        self.reply_error(now, conn, ErrorCode::InvalidMessage, message, json!({"reason": reason::EXTENSION_ONLY}));
         false
     }
 
@@ -153,9 +153,9 @@ impl Session {
         connected: bool,
     ) -> Option<u64> {
         let (reason, why) = match self.by_id.get(to) {
-            None => ("unknown_member", "is not in the session"),
-            Some(key) if !self.members[key].ext() => ("loudsync_client", "uses a LOUDSYNC 1.0 client"),
-            Some(key) if connected && self.members[key].conn.is_none() => ("reconnecting", "is reconnecting"),
+            None => (reason::UNKNOWN_MEMBER, "is not in the session"),
+            Some(key) if !self.members[key].ext() => (reason::LOUDSYNC_CLIENT, "uses a LOUDSYNC 1.0 client"),
+            Some(key) if connected && self.members[key].conn.is_none() => (reason::RECONNECTING, "is reconnecting"),
             Some(key) => return Some(*key),
         };
         let message = format!("{kind}: member {to} {why}");
