@@ -63,6 +63,26 @@ export const ERROR = Object.freeze({
   RECIPIENT_UNAVAILABLE: "recipient_unavailable",
 });
 
+/** An `error`'s `details.reason` values, and the `reason` of a `leave` that names none. */
+export const REASON = Object.freeze({
+  LOCKED: "locked",
+  OLD_KEY: "old_key",
+  BAD_KEY: "bad_key",
+  SYNCPLAY: "syncplay",
+  ADDRESS_LIMIT: "address_limit",
+  TOO_MANY_TOPICS: "too_many_topics",
+  EXTENSION_ONLY: "extension_only",
+  NOT_JOINED: "not_joined",
+  ALREADY_JOINED: "already_joined",
+  UNKNOWN_MEMBER: "unknown_member",
+  LOUDSYNC_CLIENT: "loudsync_client",
+  RECONNECTING: "reconnecting",
+  UNKNOWN_SESSION: "unknown session",
+  RESUME_UNKNOWN_MEMBER: "unknown member",
+  WRONG_SECRET: "wrong secret",
+  DEFAULT_LEAVE: "User exited session",
+});
+
 /** Every `type` a client may send. */
 export const CLIENT_TYPES = Object.freeze(["join", "leave", "heartbeat", "ping", "resume", "chat", "direct", "subscribe", "unsubscribe", "broadcast", "presence", "voice.signal", "mark_read", "syncplay.command", "playback.progress"]);
 

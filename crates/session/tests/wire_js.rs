@@ -1,13 +1,14 @@
 //! The wire contract has one definition, the Rust one: `ui/shared/wire.js`, which the phone, the
 //! desktop page and `client.js` import, is rendered from `partyline_protocol` (close codes,
-//! versions, limits, error codes, the message types a client may send) and
+//! versions, limits, error codes, error reasons and the default leave reason, the message types)
+//! and
 //! `partyline_session::Config::default()` (timing), and this test fails when the checked-in copy
 //! is not what the Rust side renders. `UPDATE_WIRE_JS=1 nice -n 10 cargo test -p
 //! partyline-session --test wire_js` rewrites it.
 
 use std::path::PathBuf;
 
-use partyline_protocol::{self as protocol, ClientMessage, DecodeError, ErrorCode, ServerMessage, close};
+use partyline_protocol::{self as protocol, ClientMessage, DecodeError, ErrorCode, ServerMessage, close, reason};
 use partyline_session::{Config, SECOND, Time};
 
 /// Every close code, by the name JS uses.
@@ -39,6 +40,27 @@ const LIMITS: [(&str, usize); 12] = [
     ("maxMarkReadIds", protocol::MAX_MARK_READ_IDS),
     ("maxNameChars", protocol::MAX_NAME_CHARS),
     ("maxCapacity", partyline_session::config::MAX_CAPACITY as usize),
+];
+
+/// Every `details.reason` the host sends, and the default `leave` reason, by the name JS uses
+/// (the Rust constant's).
+const REASONS: [(&str, &str); 16] = [
+    ("LOCKED", reason::LOCKED),
+    ("OLD_KEY", reason::OLD_KEY),
+    ("BAD_KEY", reason::BAD_KEY),
+    ("SYNCPLAY", reason::SYNCPLAY),
+    ("ADDRESS_LIMIT", reason::ADDRESS_LIMIT),
+    ("TOO_MANY_TOPICS", reason::TOO_MANY_TOPICS),
+    ("EXTENSION_ONLY", reason::EXTENSION_ONLY),
+    ("NOT_JOINED", reason::NOT_JOINED),
+    ("ALREADY_JOINED", reason::ALREADY_JOINED),
+    ("UNKNOWN_MEMBER", reason::UNKNOWN_MEMBER),
+    ("LOUDSYNC_CLIENT", reason::LOUDSYNC_CLIENT),
+    ("RECONNECTING", reason::RECONNECTING),
+    ("UNKNOWN_SESSION", reason::UNKNOWN_SESSION),
+    ("RESUME_UNKNOWN_MEMBER", reason::RESUME_UNKNOWN_MEMBER),
+    ("WRONG_SECRET", reason::WRONG_SECRET),
+    ("DEFAULT_LEAVE", reason::DEFAULT_LEAVE),
 ];
 
 /// Every error code, in declaration order.
@@ -230,6 +252,12 @@ fn render() -> String {
     for code in ERROR_CODES {
         let name = error_code_name(code);
         out.push_str(&format!("  {}: {},\n", name.to_uppercase(), js_string(&name)));
+    }
+    out.push_str("});\n\n");
+    out.push_str("/** An `error`'s `details.reason` values, and the `reason` of a `leave` that names none. */\n");
+    out.push_str("export const REASON = Object.freeze({\n");
+    for (name, value) in REASONS {
+        out.push_str(&format!("  {name}: {},\n", js_string(value)));
     }
     out.push_str("});\n\n");
     let client_types: Vec<String> = CLIENT_TYPES.iter().map(|t| js_string(t)).collect();
