@@ -92,3 +92,23 @@ pub const MAX_MARK_READ_IDS: usize = 100;
 /// The longest display name accepted, in characters: enough for "Rishad's iPhone 15 Pro Max"
 /// in any script, short enough to fit a member row on a phone.
 pub const MAX_NAME_CHARS: usize = 64;
+
+/// The fields of a message of one variant, or a panic that shows the pattern expected and the
+/// message that came instead: for clients and tests, where a message of another type is a
+/// failure, not a silent `None`.
+///
+/// ```
+/// use partyline_protocol::{ServerMessage, expect_message};
+/// let ack = ServerMessage::DirectAck { timestamp: 1, id: "d-1".into() };
+/// let id = expect_message!(ack, ServerMessage::DirectAck { id, .. } => id);
+/// assert_eq!(id, "d-1");
+/// ```
+#[macro_export]
+macro_rules! expect_message {
+    ($message:expr, $pattern:pat => $out:expr) => {
+        match $message {
+            $pattern => $out,
+            other => panic!("expected {}, got {:?}", stringify!($pattern), other),
+        }
+    };
+}
