@@ -482,3 +482,12 @@ fn a_bad_server_frame_is_an_error() {
         assert!(err.contains(expected), "expected {expected:?} in the error for {text}, got {err:?}");
     }
 }
+
+/// A message of another type than the one expected fails, showing the pattern expected and the
+/// message that came.
+#[test]
+#[should_panic(expected = "got Kicked { timestamp: 1, reason: \"bye\" }")]
+fn expect_message_shows_expected_and_actual() {
+    let kicked = ServerMessage::Kicked { timestamp: 1, reason: "bye".into() };
+    partyline_protocol::expect_message!(kicked, ServerMessage::DirectAck { id, .. } => id);
+}
