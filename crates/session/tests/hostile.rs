@@ -7,9 +7,11 @@ mod sim;
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use partyline_protocol::ClientMessage;
+use partyline_protocol::client::{Chat, Direct, PlayCommand, SyncplayCommand};
 use partyline_session::{Config, SECOND};
 use serde_json::Value;
-use sim::{Sim, T0, closed, join_text, resume_text};
+use sim::{Sim, T0, closed, join_msg, resume_msg};
 
 const OTHER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9));
 
@@ -48,7 +50,7 @@ fn a_device_id_is_not_a_credential() {
     sim.flush();
     sim.take(a);
     let thief = sim.connect_at(OTHER);
-    sim.send(thief, &join_text("dev-a", true));
+    sim.send_msg(thief, join_msg("dev-a", true));
     let seen = sim.messages(thief);
     assert_eq!(error_code(&seen).as_deref(), Some("already_joined"), "{seen:?}");
     assert!(seen.iter().all(|m| m["type"] != "welcome"), "no welcome for the thief: {seen:?}");
@@ -57,11 +59,11 @@ fn a_device_id_is_not_a_credential() {
     sim.flush();
     sim.take(a);
     let again = sim.connect_at(OTHER);
-    sim.send(again, &join_text("dev-a", true));
+    sim.send_msg(again, join_msg("dev-a", true));
     assert_eq!(error_code(&sim.messages(again)).as_deref(), Some("already_joined"), "unlocked: still refused");
 
     let same_place = sim.connect();
-    sim.send(same_place, &join_text("dev-a", true));
+    sim.send_msg(same_place, join_msg("dev-a", true));
     let welcome = sim.messages(same_place).into_iter().find(|m| m["type"] == "welcome").unwrap();
     assert_eq!(welcome["clientId"], a_id.as_str(), "from its own address the device takes over");
     assert_eq!(closed(&sim.take(a)), Some(4009));
@@ -78,7 +80,7 @@ fn a_reconnecting_member_is_not_taken_over() {
     sim.flush();
     sim.take(w);
     let other = sim.connect_at(OTHER);
-    sim.send(other, &join_text("dev-a", true));
+    sim.send_msg(other, join_msg("dev-a", true));
     let welcome = sim.messages(other).into_iter().find(|m| m["type"] == "welcome").unwrap();
     assert_ne!(welcome["clientId"], a_id.as_str(), "a new member, not the one that was away");
     let to_w = sim.messages(w);
@@ -94,13 +96,13 @@ fn places_per_address_are_capped() {
         sim.join(&format!("dev-{n}"), true);
     }
     let fourth = sim.connect();
-    sim.send(fourth, &join_text("dev-3", true));
+    sim.send_msg(fourth, join_msg("dev-3", true));
     let seen = sim.messages(fourth);
     assert_eq!(error_code(&seen).as_deref(), Some("session_full"), "{seen:?}");
     let error = seen.iter().find(|m| m["type"] == "error").unwrap();
     assert_eq!(error["details"]["reason"], "address_limit");
     let elsewhere = sim.connect_at(OTHER);
-    sim.send(elsewhere, &join_text("dev-3", true));
+    sim.send_msg(elsewhere, join_msg("dev-3", true));
     assert!(sim.messages(elsewhere).iter().any(|m| m["type"] == "welcome"), "another address joins");
 }
 
@@ -122,7 +124,7 @@ fn a_reconnecting_place_yields_to_a_new_guest() {
     assert_eq!(sim.session.member_count(), 5, "full: 1 here and 4 reconnecting");
     sim.take(w);
     let guest = sim.connect_at(OTHER);
-    sim.send(guest, &join_text("guest", true));
+    sim.send_msg(guest, join_msg("guest", true));
     assert!(sim.messages(guest).iter().any(|m| m["type"] == "welcome"), "the new guest is in");
     let to_w = sim.messages(w);
     let left = to_w.iter().find(|m| m["type"] == "member_left").expect("a ghost gave up its place");
@@ -141,9 +143,10 @@ fn replay_is_bounded_per_member() {
     let last_seq = sim.messages(a).last().unwrap()["seq"].as_u64().unwrap(); // b's member_joined
     sim.session.handle_disconnect(sim.now, a, false);
     sim.flush();
-    let payload = format!("\"{}\"", "x".repeat(8000));
+    let payload = serde_json::Value::String("x".repeat(8000));
     for n in 0..100 {
-        sim.send(b, &format!(r#"{{"type":"direct","timestamp":1,"to":"{a_id}","id":"d-{n}","payload":{payload}}}"#));
+        let direct = Direct { timestamp: 1.into(), to: a_id.clone(), id: format!("d-{n}"), payload: payload.clone() };
+        sim.send(b, &ClientMessage::Direct(direct).to_text());
         if n % 20 == 0 {
             sim.heartbeat(b);
         }
@@ -151,7 +154,7 @@ fn replay_is_bounded_per_member() {
     sim.take(b);
     assert!(sim.session.replay_bytes() <= 64 * 1024 + 16 * 1024, "held {} bytes", sim.session.replay_bytes());
     let back = sim.connect();
-    sim.send(back, &resume_text(&a_id, &secret, last_seq));
+    sim.send_msg(back, resume_msg(&a_id, &secret, last_seq));
     let seen = sim.messages(back);
     assert_eq!(seen[0]["type"], "resumed");
     assert_eq!(seen[0]["snapshot"], true, "what was dropped is not silently skipped");
@@ -173,7 +176,7 @@ fn replay_is_bounded_in_total() {
     sim.flush();
     let text = "y".repeat(900);
     for round in 0..200 {
-        sim.send(sender, &format!(r#"{{"type":"chat","timestamp":1,"text":"{round} {text}"}}"#));
+        sim.send(sender, &ClientMessage::Chat(Chat { timestamp: 1.into(), text: format!("{round} {text}") }).to_text());
         sim.heartbeat(sender);
         assert!(sim.session.replay_bytes() <= 100 * 1024, "round {round}: {} bytes", sim.session.replay_bytes());
     }
@@ -199,7 +202,8 @@ fn queue_changes_are_steps_and_the_queue_is_bounded() {
     let (a, _) = sim.join("dev-a", true);
     let (b, _) = sim.join("dev-b", true);
     sim.take(b);
-    let add = r#"{"type":"syncplay.command","timestamp":1,"command":"queue.add","itemId":"t-1"}"#;
+    let add = PlayCommand::QueueAdd { item_id: "t-1".into() };
+    let add = &ClientMessage::SyncplayCommand(SyncplayCommand { timestamp: 1.into(), command: add }).to_text();
     sim.send(a, add);
     let to_b = sim.messages(b);
     assert_eq!(to_b.len(), 1, "{to_b:?}");

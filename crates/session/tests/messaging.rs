@@ -7,14 +7,18 @@
 
 mod sim;
 
-use partyline_protocol::{NotificationLevel, PresenceStatus};
+use partyline_protocol::client::{Broadcast, Direct, MarkRead, Presence, Topics, VoiceSignal};
+use partyline_protocol::{ClientMessage, NotificationLevel, PresenceStatus};
 use partyline_session::limit::DEFAULT_PER_SECOND;
 use partyline_session::{Config, ConnId, Event, SECOND, SessionError, TokenBucket};
 use serde_json::{Value, json};
-use sim::{Seen, Sim, T0, join_text, resume_text};
+use sim::{Seen, Sim, T0, join_msg, resume_msg};
+
+// The builders below write typed messages as text: the session reads them through the decoder,
+// as it reads a client's frames, so a message the decoder refuses is refused here too.
 
 fn direct(to: &str, id: &str, payload: Value) -> String {
-    json!({"type": "direct", "timestamp": 1, "to": to, "id": id, "payload": payload}).to_string()
+    ClientMessage::Direct(Direct { timestamp: 1.into(), to: to.into(), id: id.into(), payload }).to_text()
 }
 
 /// Three extension members and a 1.0 one, joined, with their inboxes emptied.
@@ -90,6 +94,7 @@ fn direct_errors_change_nothing() {
 
     sim.send(a.0, &direct(&b.1, &"i".repeat(65), json!(1)));
     assert_eq!(sim.messages(a.0)[0]["code"], "invalid_message");
+    // Written out: a direct without `to` cannot be built typed.
     sim.send(a.0, r#"{"type":"direct","timestamp":1,"id":"d-5","payload":1}"#);
     assert_eq!(sim.messages(a.0)[0]["message"], "direct: missing field `to`");
 
@@ -135,7 +140,7 @@ fn resume_replays_direct_messages() {
     assert_eq!(sim.types(y), ["direct_ack", "direct_ack"], "queued for a reconnecting member");
 
     let back = sim.connect();
-    sim.send(back, &resume_text(&x_id, &secret, ack_seq));
+    sim.send_msg(back, resume_msg(&x_id, &secret, ack_seq));
     let seen = sim.messages(back);
     let types: Vec<&str> = seen.iter().map(|m| m["type"].as_str().unwrap()).collect();
     assert_eq!(types, ["resumed", "direct", "direct"]);
@@ -180,18 +185,19 @@ fn rate_limit_applies_to_direct() {
 }
 
 fn topics_msg(kind: &str, topics: &[&str]) -> String {
-    json!({"type": kind, "timestamp": 1, "topics": topics}).to_string()
+    let topics = Topics { timestamp: 1.into(), topics: topics.iter().map(|t| t.to_string()).collect() };
+    match kind {
+        "subscribe" => ClientMessage::Subscribe(topics),
+        "unsubscribe" => ClientMessage::Unsubscribe(topics),
+        other => panic!("expected subscribe or unsubscribe, got {other}"),
+    }
+    .to_text()
 }
 
 fn broadcast(id: &str, topic: Option<&str>, ack: bool) -> String {
-    let mut message = json!({"type": "broadcast", "timestamp": 1, "id": id, "payload": {"n": id}});
-    if let Some(topic) = topic {
-        message["topic"] = topic.into();
-    }
-    if ack {
-        message["ack"] = true.into();
-    }
-    message.to_string()
+    let topic = topic.map(str::to_string);
+    ClientMessage::Broadcast(Broadcast { timestamp: 1.into(), id: id.into(), topic, payload: json!({"n": id}), ack })
+        .to_text()
 }
 
 /// subscribe / unsubscribe answer with the member's whole list, sorted, without duplicates.
@@ -311,7 +317,7 @@ fn subscriptions_survive_resume_and_broadcasts_replay() {
     assert_eq!(sim.messages(y)[0]["recipients"], 1, "a reconnecting subscriber counts");
 
     let back = sim.connect();
-    sim.send(back, &resume_text(&x_id, &secret, last_seq));
+    sim.send_msg(back, resume_msg(&x_id, &secret, last_seq));
     let seen = sim.messages(back);
     let types: Vec<&str> = seen.iter().map(|m| m["type"].as_str().unwrap()).collect();
     assert_eq!(types, ["resumed", "broadcast"]);
@@ -323,18 +329,14 @@ fn subscriptions_survive_resume_and_broadcasts_replay() {
 
     // The same device joins afresh: no topics.
     let again = sim.connect();
-    sim.send(again, &join_text("dev-x", true));
+    sim.send_msg(again, join_msg("dev-x", true));
     sim.take(y);
     sim.send(y, &broadcast("fresh", Some("news"), true));
     assert_eq!(sim.messages(y)[0]["recipients"], 0);
 }
 
-fn presence(status: &str, text: Option<&str>) -> String {
-    let mut message = json!({"type": "presence", "timestamp": 1, "status": status});
-    if let Some(text) = text {
-        message["text"] = text.into();
-    }
-    message.to_string()
+fn presence(status: PresenceStatus, text: Option<&str>) -> String {
+    ClientMessage::Presence(Presence { timestamp: 1.into(), status, text: text.map(str::to_string) }).to_text()
 }
 
 /// `presence` reaches every other extension member as `presence_update` (sequenced), never the
@@ -343,7 +345,7 @@ fn presence(status: &str, text: Option<&str>) -> String {
 fn presence_reaches_the_others() {
     let Party { mut sim, a, b, c, legacy } = party();
     sim.events();
-    sim.send(a.0, &presence("away", Some("  back in 5 ")));
+    sim.send(a.0, &presence(PresenceStatus::Away, Some("  back in 5 ")));
     for conn in [b.0, c.0] {
         let seen = sim.messages(conn);
         assert_eq!(seen.len(), 1, "{seen:?}");
@@ -360,19 +362,20 @@ fn presence_reaches_the_others() {
             if *member_id == a.1 && text == "back in 5"),
         "{events:?}"
     );
-    sim.send(a.0, &presence("online", None));
+    sim.send(a.0, &presence(PresenceStatus::Online, None));
     let seen = sim.messages(b.0);
     assert_eq!(seen[0]["status"], "online");
     assert!(seen[0].get("text").is_none(), "no text, no key: {}", seen[0]);
     sim.take(c.0);
 
     // Bad input: an error to the sender, nothing to anyone.
-    sim.send(a.0, &presence("asleep", None));
-    sim.send(a.0, &presence("busy", Some(&"t".repeat(65))));
+    // Written out: no PresenceStatus is "asleep".
+    sim.send(a.0, r#"{"type":"presence","timestamp":1,"status":"asleep"}"#);
+    sim.send(a.0, &presence(PresenceStatus::Busy, Some(&"t".repeat(65))));
     let errors = sim.messages(a.0);
     assert_eq!(errors.len(), 2);
     assert!(errors.iter().all(|m| m["code"] == "invalid_message"), "{errors:?}");
-    sim.send(legacy.0, &presence("busy", None));
+    sim.send(legacy.0, &presence(PresenceStatus::Busy, None));
     assert_eq!(sim.messages(legacy.0)[0]["details"]["reason"], "extension_only");
     for conn in [b.0, c.0, legacy.0] {
         assert_eq!(sim.messages(conn), Vec::<Value>::new());
@@ -384,15 +387,15 @@ fn presence_reaches_the_others() {
 #[test]
 fn presence_for_joiners_and_reset_on_rejoin() {
     let Party { mut sim, a, b, c, .. } = party();
-    sim.send(a.0, &presence("busy", Some("DJing")));
-    sim.send(b.0, &presence("away", None));
-    sim.send(b.0, &presence("online", None));
+    sim.send(a.0, &presence(PresenceStatus::Busy, Some("DJing")));
+    sim.send(b.0, &presence(PresenceStatus::Away, None));
+    sim.send(b.0, &presence(PresenceStatus::Online, None));
     for conn in [a.0, b.0, c.0] {
         sim.take(conn);
     }
 
     let d = sim.connect();
-    sim.send(d, &join_text("dev-d", true));
+    sim.send_msg(d, join_msg("dev-d", true));
     let seen = sim.messages(d);
     let types: Vec<&str> = seen.iter().map(|m| m["type"].as_str().unwrap()).collect();
     assert_eq!(types, ["welcome", "hello", "member_list", "library.update", "syncplay.state", "presence_update"]);
@@ -401,7 +404,7 @@ fn presence_for_joiners_and_reset_on_rejoin() {
     assert_eq!(seen[5]["seq"].as_u64(), Some(seen[4]["seq"].as_u64().unwrap() + 1));
 
     let e = sim.connect();
-    sim.send(e, &join_text("dev-e", false));
+    sim.send_msg(e, join_msg("dev-e", false));
     assert_eq!(sim.types(e), ["welcome", "member_list"], "exactly LOUDSYNC's join for a 1.0 client");
 
     // a's device joins afresh: online again, and the others are told.
@@ -410,7 +413,7 @@ fn presence_for_joiners_and_reset_on_rejoin() {
     }
     sim.events();
     let again = sim.connect();
-    sim.send(again, &join_text("dev-a", true));
+    sim.send_msg(again, join_msg("dev-a", true));
     assert!(!sim.types(again).contains(&"presence_update".to_string()), "its own old presence is gone");
     for conn in [b.0, d] {
         let update = sim.messages(conn).into_iter().find(|m| m["type"] == "presence_update").expect("told");
@@ -419,7 +422,7 @@ fn presence_for_joiners_and_reset_on_rejoin() {
     assert!(sim.events().iter().any(|e| matches!(e, Event::Presence { status: PresenceStatus::Online, .. })));
     assert_eq!(sim.messages(e), Vec::<Value>::new(), "the 1.0 member hears nothing of it");
     let f = sim.connect();
-    sim.send(f, &join_text("dev-f", true));
+    sim.send_msg(f, join_msg("dev-f", true));
     assert!(!sim.types(f).contains(&"presence_update".to_string()), "nobody is away or busy now");
 }
 
@@ -429,7 +432,13 @@ fn keys(value: &Value) -> Vec<&str> {
 }
 
 fn voice(to: &str, signal: Value) -> String {
-    json!({"type": "voice.signal", "timestamp": 1, "to": to, "signal": signal}).to_string()
+    let signal = signal.as_object().expect("a signal is an object (write a malformed one out)").clone();
+    ClientMessage::VoiceSignal(VoiceSignal { timestamp: 1.into(), to: to.into(), signal }).to_text()
+}
+
+fn mark_read(ids: &[&str]) -> String {
+    ClientMessage::MarkRead(MarkRead { timestamp: 1.into(), ids: ids.iter().map(|id| id.to_string()).collect() })
+        .to_text()
 }
 
 /// `voice.signal` reaches only its recipient, unsequenced, with the signal as sent; nothing
@@ -469,7 +478,8 @@ fn voice_signal_errors_change_nothing() {
     assert_eq!(reason(&mut sim, a.0), ("recipient_unavailable".into(), "unknown_member".into()));
     sim.send(a.0, &voice(&legacy.1, json!({"type": "offer"})));
     assert_eq!(reason(&mut sim, a.0), ("recipient_unavailable".into(), "loudsync_client".into()));
-    sim.send(a.0, &voice(&b.1, json!("offer")));
+    // Written out: a signal that is no object cannot be built typed.
+    sim.send(a.0, r#"{"type":"voice.signal","timestamp":1,"to":"m-any","signal":"offer"}"#);
     assert_eq!(reason(&mut sim, a.0).0, "invalid_message");
     sim.send(a.0, &voice(&b.1, json!({"sdp": "s".repeat(16 * 1024)})));
     assert_eq!(reason(&mut sim, a.0).0, "invalid_message");
@@ -510,7 +520,7 @@ fn resume_does_not_replay_voice_signal() {
     sim.send(y, &direct(&x_id, "kept", json!(1)));
 
     let back = sim.connect();
-    sim.send(back, &resume_text(&x_id, &secret, last_seq));
+    sim.send_msg(back, resume_msg(&x_id, &secret, last_seq));
     let types = sim.types(back);
     assert_eq!(types, ["resumed", "direct"], "the direct, and no signal");
 }
@@ -556,14 +566,14 @@ fn notifications_and_mark_read() {
     assert_eq!(sim.messages(a.0)[0]["level"], "alert");
 
     sim.events();
-    sim.send(a.0, r#"{"type":"mark_read","timestamp":1,"ids":["n-1","n-2"]}"#);
+    sim.send(a.0, &mark_read(&["n-1", "n-2"]));
     assert_eq!(sim.messages(a.0), Vec::<Value>::new(), "no reply");
     let events = sim.events();
     assert!(
         matches!(&events[..], [Event::NotificationsRead { member_id, ids, .. }] if *member_id == a.1 && ids == &["n-1", "n-2"]),
         "{events:?}"
     );
-    sim.send(legacy.0, r#"{"type":"mark_read","timestamp":1,"ids":["n-1"]}"#);
+    sim.send(legacy.0, &mark_read(&["n-1"]));
     assert_eq!(sim.messages(legacy.0)[0]["details"]["reason"], "extension_only");
     assert_eq!(sim.events(), []);
     assert_eq!(sim.take(c.0), [], "nothing on a dropped connection");
@@ -574,7 +584,7 @@ fn notifications_and_mark_read() {
 fn resume_replays_notifications() {
     let mut sim = Sim::new(Config::default());
     let x = sim.connect();
-    sim.send(x, &join_text("dev-x", true));
+    sim.send_msg(x, join_msg("dev-x", true));
     let seen = sim.messages(x);
     let last_seq = seen.iter().filter_map(|m| m["seq"].as_u64()).max().unwrap();
     let x_id = seen[0]["clientId"].as_str().unwrap().to_string();
@@ -582,7 +592,7 @@ fn resume_replays_notifications() {
     sim.session.handle_disconnect(sim.now, x, false);
     sim.session.notify(sim.now, "While you were away", "", NotificationLevel::Warning).unwrap();
     let back = sim.connect();
-    sim.send(back, &resume_text(&x_id, &secret, last_seq));
+    sim.send_msg(back, resume_msg(&x_id, &secret, last_seq));
     let seen = sim.messages(back);
     let types: Vec<&str> = seen.iter().map(|m| m["type"].as_str().unwrap()).collect();
     assert_eq!(types, ["resumed", "notification"]);
@@ -599,11 +609,11 @@ fn loudsync_member_sees_none_of_it() {
     sim.send(a.0, &topics_msg("subscribe", &["t"]));
     sim.send(b.0, &broadcast("b", Some("t"), true));
     sim.send(b.0, &broadcast("b2", None, true));
-    sim.send(a.0, &presence("busy", Some("DJing")));
+    sim.send(a.0, &presence(PresenceStatus::Busy, Some("DJing")));
     sim.send(a.0, &voice(&b.1, json!({"type": "offer"})));
     sim.session.notify(sim.now, "Hello", "", NotificationLevel::Info).unwrap();
     sim.flush();
-    sim.send(a.0, r#"{"type":"mark_read","timestamp":1,"ids":["n-1"]}"#);
+    sim.send(a.0, &mark_read(&["n-1"]));
     assert_eq!(sim.messages(legacy.0), Vec::<Value>::new());
     let types: Vec<String> = [sim.types(a.0), sim.types(b.0)].concat();
     for kind in ["direct", "direct_ack", "subscriptions", "broadcast", "broadcast_ack", "voice.signal", "notification"]
@@ -611,6 +621,6 @@ fn loudsync_member_sees_none_of_it() {
         assert!(types.iter().any(|t| t == kind), "the extension members did get {kind}: {types:?}");
     }
     let l2 = sim.connect();
-    sim.send(l2, &join_text("dev-l2", false));
+    sim.send_msg(l2, join_msg("dev-l2", false));
     assert_eq!(sim.types(l2), ["welcome", "member_list"]);
 }

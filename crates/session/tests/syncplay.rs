@@ -6,8 +6,8 @@
 
 mod sim;
 
-use partyline_protocol::client::PlayCommand;
-use partyline_protocol::{LibraryItem, Permissions};
+use partyline_protocol::client::{DeviceState, PlayCommand, PlaybackProgress, SyncplayCommand};
+use partyline_protocol::{ClientMessage, LibraryItem, Permissions};
 use partyline_session::{Config, ConnId, Event, MILLISECOND, SECOND, Time};
 use serde_json::{Value, json};
 use sim::{Sim, T0};
@@ -46,9 +46,15 @@ fn states(sim: &mut Sim, conn: ConnId) -> Vec<Value> {
     sim.messages(conn).into_iter().filter(|m| m["type"] == "syncplay.state").collect()
 }
 
+/// A `playback.progress` report, as text (the session reads it through the decoder).
+fn progress(entry: &str, position: f64, state: DeviceState, error: Option<f64>) -> String {
+    let entry_id = Some(entry.to_string());
+    ClientMessage::PlaybackProgress(PlaybackProgress { timestamp: 1.into(), entry_id, position, state, error })
+        .to_text()
+}
+
 fn ready(sim: &mut Sim, conn: ConnId, entry: &str) {
-    let text = json!({"type": "playback.progress", "timestamp": 1, "entryId": entry, "position": 0, "state": "ready"});
-    sim.send(conn, &text.to_string());
+    sim.send(conn, &progress(entry, 0.0, DeviceState::Ready, None));
 }
 
 fn host_play(sim: &mut Sim, item: &str) {
@@ -145,7 +151,7 @@ fn late_join_does_not_pause_the_group() {
     sim.heartbeat(conns[0]);
     let revision = sim.session.play_state().revision;
     let late = sim.connect();
-    sim.send(late, &sim::join_text("dev-late", true));
+    sim.send_msg(late, sim::join_msg("dev-late", true));
     let got = states(&mut sim, late);
     assert_eq!(got.len(), 1);
     assert_eq!(got[0]["state"], "playing");
@@ -172,13 +178,10 @@ fn stall_recovery_is_local() {
         sim.take(conn);
     }
     let revision = sim.session.play_state().revision;
-    let report = |state: &str, error: f64| {
-        json!({"type": "playback.progress", "timestamp": 1, "entryId": "q-1", "position": 1000, "state": state, "error": error})
-            .to_string()
-    };
-    sim.send(conns[1], &report("buffering", -900.0));
+    let report = |state, error| progress("q-1", 1000.0, state, Some(error));
+    sim.send(conns[1], &report(DeviceState::Buffering, -900.0));
     sim.advance(2 * SECOND);
-    sim.send(conns[1], &report("playing", -4.0));
+    sim.send(conns[1], &report(DeviceState::Playing, -4.0));
     assert!(states(&mut sim, conns[0]).is_empty(), "no group change");
     assert_eq!(sim.session.play_state().revision, revision);
     assert_eq!(sim.session.play_state().state, partyline_protocol::GroupState::Playing);
@@ -223,7 +226,11 @@ fn pause_seek_rate_scheduled() {
 #[test]
 fn permissions_enforced() {
     let (mut sim, conns) = party(&[10]);
-    let command = json!({"type": "syncplay.command", "timestamp": 1, "command": "play", "itemId": "t-1"}).to_string();
+    let command = ClientMessage::SyncplayCommand(SyncplayCommand {
+        timestamp: 1.into(),
+        command: PlayCommand::Play { item_id: Some("t-1".into()), position: None },
+    })
+    .to_text();
     sim.send(conns[0], &command);
     let reply = sim.messages(conns[0]);
     assert_eq!(
@@ -292,9 +299,7 @@ fn end_of_entry_advances_the_queue() {
     for &conn in &conns {
         sim.take(conn);
     }
-    let ended =
-        json!({"type": "playback.progress", "timestamp": 1, "entryId": "q-1", "position": 180000, "state": "ended"})
-            .to_string();
+    let ended = progress("q-1", 180000.0, DeviceState::Ended, None);
     sim.send(conns[0], &ended);
     let next = states(&mut sim, conns[1]).pop().expect("a new state");
     assert_eq!((next["state"].as_str(), next["entryId"].as_str()), (Some("waiting"), Some("q-2")));
