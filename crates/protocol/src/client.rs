@@ -65,6 +65,23 @@ impl ClientMessage {
         serde_json::to_string(self).expect("client messages always serialize")
     }
 
+    /// A `join` of a client device at `timestamp` (ms), asking for `protocol_version` (`None`:
+    /// plain LOUDSYNC 1.0, [`crate::PARTYLINE_V1`]: every extension).
+    pub fn join(
+        timestamp: impl Into<Number>,
+        session_id: impl Into<String>,
+        device_id: impl Into<String>,
+        name: impl Into<String>,
+        protocol_version: Option<&str>,
+    ) -> ClientMessage {
+        ClientMessage::Join(Join {
+            timestamp: timestamp.into(),
+            session_id: session_id.into(),
+            device_info: DeviceInfo { id: device_id.into(), name: name.into(), kind: crate::types::DeviceType::Client },
+            protocol_version: protocol_version.map(str::to_string),
+        })
+    }
+
     /// The wire name of this message's type.
     pub fn kind(&self) -> &'static str {
         match self {

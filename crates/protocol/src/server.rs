@@ -287,6 +287,37 @@ pub enum ServerMessage {
 }
 
 impl ServerMessage {
+    /// Every `type` the server sends, in the enum's order ([`ServerMessage::kind`] of each
+    /// variant; `tests/round_trip.rs` checks the two agree).
+    pub const KINDS: [&'static str; 26] = [
+        "welcome",
+        "hello",
+        "member_list",
+        "member_joined",
+        "member_left",
+        "member_updated",
+        "latency_update",
+        "session_updated",
+        "chat",
+        "direct",
+        "direct_ack",
+        "subscriptions",
+        "broadcast",
+        "broadcast_ack",
+        "presence_update",
+        "voice.signal",
+        "notification",
+        "kicked",
+        "session_closed",
+        "pong",
+        "error",
+        "syncplay.state",
+        "syncplay.queue",
+        "library.update",
+        "remote.command",
+        "resumed",
+    ];
+
     /// The wire name of this message's `type`.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -279,6 +279,8 @@ fn every_server_message_round_trips() {
     let samples = server_samples();
     let covered: Vec<usize> = samples.iter().map(server_index).collect();
     assert_eq!(covered, (0..SERVER_VARIANTS).collect::<Vec<_>>(), "expected one sample per variant, in order");
+    let kinds: Vec<&str> = samples.iter().map(ServerMessage::kind).collect();
+    assert_eq!(kinds, ServerMessage::KINDS, "KINDS lists every variant's type, in order");
     for message in samples {
         let frame = Frame::encode(&message);
         let back = Received::decode(frame.as_str()).unwrap_or_else(|err| panic!("{}: {err}", frame.as_str()));

@@ -1,9 +1,8 @@
 //! The wire contract has one definition, the Rust one: `ui/shared/wire.js`, which the phone, the
 //! desktop page and `client.js` import, is rendered from `partyline_protocol` (close codes,
-//! versions, limits, error codes, error reasons and the default leave reason, the message types)
-//! and
-//! `partyline_session::Config::default()` (timing), and this test fails when the checked-in copy
-//! is not what the Rust side renders. `UPDATE_WIRE_JS=1 nice -n 10 cargo test -p
+//! versions, limits, error codes, error reasons and the default leave reason, the message types,
+//! the server's from `ServerMessage::KINDS`) and `partyline_session::Config::default()`
+//! (timing), and this test fails when the checked-in copy is not what the Rust side renders. `UPDATE_WIRE_JS=1 nice -n 10 cargo test -p
 //! partyline-session --test wire_js` rewrites it.
 
 use std::path::PathBuf;
@@ -133,69 +132,6 @@ fn client_type_is_listed(message: &ClientMessage) -> bool {
     }
 }
 
-/// Every `type` the server sends, in `ServerMessage`'s order.
-const SERVER_TYPES: [&str; 26] = [
-    "welcome",
-    "hello",
-    "member_list",
-    "member_joined",
-    "member_left",
-    "member_updated",
-    "latency_update",
-    "session_updated",
-    "chat",
-    "direct",
-    "direct_ack",
-    "subscriptions",
-    "broadcast",
-    "broadcast_ack",
-    "presence_update",
-    "voice.signal",
-    "notification",
-    "kicked",
-    "session_closed",
-    "pong",
-    "error",
-    "syncplay.state",
-    "syncplay.queue",
-    "library.update",
-    "remote.command",
-    "resumed",
-];
-
-/// A new server message breaks this match, so that its type is added to [`SERVER_TYPES`] too.
-fn server_type_is_listed(message: &ServerMessage) -> bool {
-    let kind = match message {
-        ServerMessage::Welcome { .. } => "welcome",
-        ServerMessage::Hello { .. } => "hello",
-        ServerMessage::MemberList { .. } => "member_list",
-        ServerMessage::MemberJoined { .. } => "member_joined",
-        ServerMessage::MemberLeft { .. } => "member_left",
-        ServerMessage::MemberUpdated { .. } => "member_updated",
-        ServerMessage::LatencyUpdate { .. } => "latency_update",
-        ServerMessage::SessionUpdated { .. } => "session_updated",
-        ServerMessage::Chat { .. } => "chat",
-        ServerMessage::Direct { .. } => "direct",
-        ServerMessage::DirectAck { .. } => "direct_ack",
-        ServerMessage::Subscriptions { .. } => "subscriptions",
-        ServerMessage::Broadcast { .. } => "broadcast",
-        ServerMessage::BroadcastAck { .. } => "broadcast_ack",
-        ServerMessage::PresenceUpdate { .. } => "presence_update",
-        ServerMessage::VoiceSignal { .. } => "voice.signal",
-        ServerMessage::Notification { .. } => "notification",
-        ServerMessage::Kicked { .. } => "kicked",
-        ServerMessage::SessionClosed { .. } => "session_closed",
-        ServerMessage::Pong { .. } => "pong",
-        ServerMessage::Error { .. } => "error",
-        ServerMessage::SyncplayState { .. } => "syncplay.state",
-        ServerMessage::SyncplayQueue { .. } => "syncplay.queue",
-        ServerMessage::LibraryUpdate { .. } => "library.update",
-        ServerMessage::RemoteCommand { .. } => "remote.command",
-        ServerMessage::Resumed { .. } => "resumed",
-    };
-    SERVER_TYPES.contains(&kind)
-}
-
 fn ms(t: Time) -> Time {
     t / (SECOND / 1000)
 }
@@ -263,7 +199,7 @@ fn render() -> String {
     let client_types: Vec<String> = CLIENT_TYPES.iter().map(|t| js_string(t)).collect();
     out.push_str("/** Every `type` a client may send. */\n");
     out.push_str(&format!("export const CLIENT_TYPES = Object.freeze([{}]);\n\n", client_types.join(", ")));
-    let server_types: Vec<String> = SERVER_TYPES.iter().map(|t| js_string(t)).collect();
+    let server_types: Vec<String> = ServerMessage::KINDS.iter().map(|t| js_string(t)).collect();
     out.push_str("/** Every `type` the server sends. */\n");
     out.push_str(&format!("export const SERVER_TYPES = Object.freeze([{}]);\n", server_types.join(", ")));
     out
@@ -321,7 +257,7 @@ fn the_lists_match_the_protocol() {
         name: "Ana".into(),
         text: "hi".into(),
     };
-    assert!(server_type_is_listed(&chat), "expected chat listed");
+    assert!(ServerMessage::KINDS.contains(&chat.kind()), "expected chat listed");
     let unknown = protocol::decode(r#"{"type":"dance","timestamp":1}"#);
     assert!(matches!(unknown, Err(DecodeError::UnknownType(_))), "expected dance unknown, got {unknown:?}");
     for code in ERROR_CODES {
