@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use partyline_protocol::client::{Chat, Heartbeat, Join, Ping, Resume};
-use partyline_protocol::{DeviceInfo, DeviceType, PARTYLINE_V1};
+use partyline_protocol::PARTYLINE_V1;
+use partyline_protocol::client::{Chat, Heartbeat, Ping, Resume};
 use partyline_server::{Limits, Server, ServerConfig, ServerHandle};
 use serde_json::Value;
 use tokio::net::TcpStream;
@@ -98,12 +98,7 @@ pub fn resume_msg(welcome: &Welcome, last_seq: u64) -> ClientMessage {
 
 /// A join for the device `device` (named "`device` phone"), with partyline/1 when `ext`.
 pub fn join_msg(device: &str, ext: bool) -> ClientMessage {
-    ClientMessage::Join(Join {
-        timestamp: 1706889600000u64.into(),
-        session_id: "party1".into(),
-        device_info: DeviceInfo { id: device.into(), name: format!("{device} phone"), kind: DeviceType::Client },
-        protocol_version: ext.then(|| PARTYLINE_V1.to_string()),
-    })
+    ClientMessage::join(1706889600000u64, "party1", device, format!("{device} phone"), ext.then_some(PARTYLINE_V1))
 }
 
 /// A chat line.

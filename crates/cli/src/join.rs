@@ -7,10 +7,9 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use futures_util::{SinkExt, StreamExt};
-use partyline_protocol::client::{Chat, Direct, Heartbeat, Join, Leave, Presence};
+use partyline_protocol::client::{Chat, Direct, Heartbeat, Leave, Presence};
 use partyline_protocol::{
-    ClientMessage, DeviceInfo, DeviceType, ErrorCode, MemberInfo, PARTYLINE_V1, PresenceStatus, Received,
-    ServerMessage, reason,
+    ClientMessage, ErrorCode, MemberInfo, PARTYLINE_V1, PresenceStatus, Received, ServerMessage, reason,
 };
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -61,12 +60,7 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<Ending> {
     let (mut ws, _) = tokio_tungstenite::connect_async(request)
         .await
         .with_context(|| format!("cannot connect to {}", target.ws_url.split('?').next().unwrap_or("")))?;
-    let join = ClientMessage::Join(Join {
-        timestamp: now_ms().into(),
-        session_id: target.session_id.clone(),
-        device_info: DeviceInfo { id: device_id(), name: name.trim().to_string(), kind: DeviceType::Client },
-        protocol_version: Some(PARTYLINE_V1.into()),
-    });
+    let join = ClientMessage::join(now_ms(), target.session_id.clone(), device_id(), name.trim(), Some(PARTYLINE_V1));
     send(&mut ws, &join).await?;
 
     let mut out = Printer { json: args.json, me: None, members: Vec::new() };

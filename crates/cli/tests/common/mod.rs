@@ -6,8 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use partyline_protocol::client::Join;
-use partyline_protocol::{ClientMessage, DeviceInfo, DeviceType, PARTYLINE_V1, Received};
+use partyline_protocol::{ClientMessage, PARTYLINE_V1, Received};
 use tokio_tungstenite::tungstenite::Message;
 
 /// A member's WebSocket.
@@ -22,13 +21,7 @@ pub fn host(args: &[&str]) -> Command {
 
 /// A join for device `id` named `name`, with partyline/1 when `ext`.
 pub fn join_msg(session_id: &str, id: &str, name: &str, ext: bool) -> Message {
-    let join = ClientMessage::Join(Join {
-        timestamp: 1.into(),
-        session_id: session_id.into(),
-        device_info: DeviceInfo { id: id.into(), name: name.into(), kind: DeviceType::Client },
-        protocol_version: ext.then(|| PARTYLINE_V1.to_string()),
-    });
-    Message::text(join.to_text())
+    frame(&ClientMessage::join(1, session_id, id, name, ext.then_some(PARTYLINE_V1)))
 }
 
 /// A client message as a text frame.

@@ -8,8 +8,8 @@ pub mod net;
 
 use std::collections::HashMap;
 
-use partyline_protocol::client::{Heartbeat, Join, Resume};
-use partyline_protocol::{ClientMessage, DeviceInfo, DeviceType, PARTYLINE_V1, Received, ServerMessage, decode};
+use partyline_protocol::client::{Heartbeat, Resume};
+use partyline_protocol::{ClientMessage, PARTYLINE_V1, Received, ServerMessage, decode};
 use std::net::{IpAddr, Ipv4Addr};
 
 use partyline_session::{Config, ConnId, Event, Peer, SECOND, Session, Time, Transmit};
@@ -190,12 +190,7 @@ fn typed_json(text: &str) -> Value {
 
 /// A join for `device` (named "`device` phone"), with partyline/1 when `ext`.
 pub fn join_msg(device: &str, ext: bool) -> ClientMessage {
-    ClientMessage::Join(Join {
-        timestamp: 1706889600000u64.into(),
-        session_id: "party1".into(),
-        device_info: DeviceInfo { id: device.into(), name: format!("{device} phone"), kind: DeviceType::Client },
-        protocol_version: ext.then(|| PARTYLINE_V1.to_string()),
-    })
+    ClientMessage::join(1706889600000u64, "party1", device, format!("{device} phone"), ext.then_some(PARTYLINE_V1))
 }
 
 /// [`join_msg`] as text.
