@@ -7,10 +7,12 @@ mod sim;
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use partyline_protocol::ClientMessage;
 use partyline_protocol::client::{Chat, Direct, PlayCommand, SyncplayCommand};
+use partyline_protocol::{
+    ClientMessage, ErrorCode, LeaveReason, QueueEntry, Received, ServerMessage, expect_message, reason,
+};
 use partyline_session::{Config, SECOND};
-use serde_json::Value;
+use serde_json::{Value, json};
 use sim::{Sim, T0, closed, join_msg, resume_msg};
 
 const OTHER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9));
@@ -19,8 +21,28 @@ fn latency_of(sim: &Sim, id: &str) -> Option<u32> {
     sim.session.members().into_iter().find(|m| m.id == id).and_then(|m| m.latency)
 }
 
-fn error_code(seen: &[Value]) -> Option<String> {
-    seen.iter().find(|m| m["type"] == "error").map(|m| m["code"].as_str().unwrap().to_string())
+/// The code and details of the first `error` among these messages, if one came.
+fn error_in(seen: &[Received]) -> Option<(ErrorCode, Value)> {
+    seen.iter().find_map(|m| match &m.message {
+        ServerMessage::Error { code, details, .. } => Some((*code, details.clone().unwrap_or(Value::Null))),
+        _ => None,
+    })
+}
+
+/// The member id of the `welcome` among these messages, if one came.
+fn welcome_in(seen: &[Received]) -> Option<&str> {
+    seen.iter().find_map(|m| match &m.message {
+        ServerMessage::Welcome { client_id, .. } => Some(client_id.as_str()),
+        _ => None,
+    })
+}
+
+/// Who left and why, from the first `member_left` among these messages, if one came.
+fn left_in(seen: &[Received]) -> Option<(&str, LeaveReason)> {
+    seen.iter().find_map(|m| match &m.message {
+        ServerMessage::MemberLeft { member_id, reason, .. } => Some((member_id.as_str(), *reason)),
+        _ => None,
+    })
 }
 
 /// An unsolicited pong (payload 0, or any time but the probe's) measures nothing; the probe's
@@ -51,21 +73,22 @@ fn a_device_id_is_not_a_credential() {
     sim.take(a);
     let thief = sim.connect_at(OTHER);
     sim.send_msg(thief, join_msg("dev-a", true));
-    let seen = sim.messages(thief);
-    assert_eq!(error_code(&seen).as_deref(), Some("already_joined"), "{seen:?}");
-    assert!(seen.iter().all(|m| m["type"] != "welcome"), "no welcome for the thief: {seen:?}");
+    let seen = sim.received(thief);
+    assert_eq!(error_in(&seen).map(|e| e.0), Some(ErrorCode::AlreadyJoined), "{seen:?}");
+    assert_eq!(welcome_in(&seen), None, "no welcome for the thief: {seen:?}");
     assert_eq!(sim.take(a), vec![], "the member noticed nothing");
     sim.session.set_locked(sim.now, false).unwrap();
     sim.flush();
     sim.take(a);
     let again = sim.connect_at(OTHER);
     sim.send_msg(again, join_msg("dev-a", true));
-    assert_eq!(error_code(&sim.messages(again)).as_deref(), Some("already_joined"), "unlocked: still refused");
+    let refused = error_in(&sim.received(again)).map(|e| e.0);
+    assert_eq!(refused, Some(ErrorCode::AlreadyJoined), "unlocked: still refused");
 
     let same_place = sim.connect();
     sim.send_msg(same_place, join_msg("dev-a", true));
-    let welcome = sim.messages(same_place).into_iter().find(|m| m["type"] == "welcome").unwrap();
-    assert_eq!(welcome["clientId"], a_id.as_str(), "from its own address the device takes over");
+    let seen = sim.received(same_place);
+    assert_eq!(welcome_in(&seen), Some(a_id.as_str()), "from its own address the device takes over");
     assert_eq!(closed(&sim.take(a)), Some(4009));
 }
 
@@ -81,11 +104,11 @@ fn a_reconnecting_member_is_not_taken_over() {
     sim.take(w);
     let other = sim.connect_at(OTHER);
     sim.send_msg(other, join_msg("dev-a", true));
-    let welcome = sim.messages(other).into_iter().find(|m| m["type"] == "welcome").unwrap();
-    assert_ne!(welcome["clientId"], a_id.as_str(), "a new member, not the one that was away");
-    let to_w = sim.messages(w);
-    let left = to_w.iter().find(|m| m["type"] == "member_left").expect("the old place is let go");
-    assert_eq!(left["memberId"], a_id.as_str());
+    let seen = sim.received(other);
+    let welcome = welcome_in(&seen).expect("a welcome");
+    assert_ne!(welcome, a_id, "a new member, not the one that was away");
+    let to_w = sim.received(w);
+    assert_eq!(left_in(&to_w), Some((a_id.as_str(), LeaveReason::Timeout)), "the old place is let go");
 }
 
 /// One address cannot hold more than `max_members_per_addr` places; another address can still join.
@@ -97,13 +120,12 @@ fn places_per_address_are_capped() {
     }
     let fourth = sim.connect();
     sim.send_msg(fourth, join_msg("dev-3", true));
-    let seen = sim.messages(fourth);
-    assert_eq!(error_code(&seen).as_deref(), Some("session_full"), "{seen:?}");
-    let error = seen.iter().find(|m| m["type"] == "error").unwrap();
-    assert_eq!(error["details"]["reason"], "address_limit");
+    let seen = sim.received(fourth);
+    let limit = json!({"reason": reason::ADDRESS_LIMIT, "maxMembersPerAddress": 3});
+    assert_eq!(error_in(&seen), Some((ErrorCode::SessionFull, limit)), "{seen:?}");
     let elsewhere = sim.connect_at(OTHER);
     sim.send_msg(elsewhere, join_msg("dev-3", true));
-    assert!(sim.messages(elsewhere).iter().any(|m| m["type"] == "welcome"), "another address joins");
+    assert!(welcome_in(&sim.received(elsewhere)).is_some(), "another address joins");
 }
 
 /// Joins that drop at once cannot hold a full party's places: a new guest takes the place of
@@ -125,10 +147,10 @@ fn a_reconnecting_place_yields_to_a_new_guest() {
     sim.take(w);
     let guest = sim.connect_at(OTHER);
     sim.send_msg(guest, join_msg("guest", true));
-    assert!(sim.messages(guest).iter().any(|m| m["type"] == "welcome"), "the new guest is in");
-    let to_w = sim.messages(w);
-    let left = to_w.iter().find(|m| m["type"] == "member_left").expect("a ghost gave up its place");
-    assert_eq!((left["memberId"].as_str(), left["reason"].as_str()), (first_away.as_deref(), Some("timeout")));
+    assert!(welcome_in(&sim.received(guest)).is_some(), "the new guest is in");
+    let to_w = sim.received(w);
+    let first_away = first_away.expect("a ghost");
+    assert_eq!(left_in(&to_w), Some((first_away.as_str(), LeaveReason::Timeout)), "a ghost gave up its place");
     assert_eq!(sim.session.member_count(), 5);
 }
 
@@ -140,7 +162,7 @@ fn replay_is_bounded_per_member() {
     let mut sim = Sim::new(config);
     let (a, a_id, secret) = sim.join_resumable("dev-a");
     let (b, _) = sim.join("dev-b", true);
-    let last_seq = sim.messages(a).last().unwrap()["seq"].as_u64().unwrap(); // b's member_joined
+    let last_seq = sim.received(a).last().unwrap().seq.unwrap(); // b's member_joined
     sim.session.handle_disconnect(sim.now, a, false);
     sim.flush();
     let payload = serde_json::Value::String("x".repeat(8000));
@@ -155,9 +177,9 @@ fn replay_is_bounded_per_member() {
     assert!(sim.session.replay_bytes() <= 64 * 1024 + 16 * 1024, "held {} bytes", sim.session.replay_bytes());
     let back = sim.connect();
     sim.send_msg(back, resume_msg(&a_id, &secret, last_seq));
-    let seen = sim.messages(back);
-    assert_eq!(seen[0]["type"], "resumed");
-    assert_eq!(seen[0]["snapshot"], true, "what was dropped is not silently skipped");
+    let seen = sim.received(back);
+    let snapshot = expect_message!(&seen[0].message, ServerMessage::Resumed { snapshot, .. } => *snapshot);
+    assert!(snapshot, "what was dropped is not silently skipped");
 }
 
 /// The party's log stays under `replay_log_bytes`, however many members are away: each message
@@ -205,10 +227,10 @@ fn queue_changes_are_steps_and_the_queue_is_bounded() {
     let add = PlayCommand::QueueAdd { item_id: "t-1".into() };
     let add = &ClientMessage::SyncplayCommand(SyncplayCommand { timestamp: 1.into(), command: add }).to_text();
     sim.send(a, add);
-    let to_b = sim.messages(b);
+    let to_b = sim.received(b);
     assert_eq!(to_b.len(), 1, "{to_b:?}");
-    assert_eq!(to_b[0]["type"], "syncplay.queue");
-    assert_eq!((to_b[0]["added"]["itemId"].as_str(), to_b[0]["index"].as_u64()), (Some("t-1"), Some(0)));
+    let step = expect_message!(&to_b[0].message, ServerMessage::SyncplayQueue { added, index, .. } => (added, *index));
+    assert_eq!((step.0.as_ref().map(|e: &QueueEntry| e.item_id.as_str()), step.1), (Some("t-1"), Some(0)));
     for _ in 1..MAX_QUEUE {
         sim.send(a, add);
         sim.heartbeat(a);
@@ -217,9 +239,10 @@ fn queue_changes_are_steps_and_the_queue_is_bounded() {
     sim.take(a);
     sim.take(b);
     sim.send(a, add);
-    let seen = sim.messages(a);
-    assert_eq!(error_code(&seen).as_deref(), Some("invalid_message"), "{seen:?}");
-    assert!(seen[0]["message"].as_str().unwrap().contains("queue is full"), "{seen:?}");
-    assert_eq!(sim.messages(b), Vec::<Value>::new(), "nothing sent to the others");
+    let seen = sim.received(a);
+    let refused = expect_message!(&seen[0].message, ServerMessage::Error { code, message, .. } => (*code, message));
+    assert_eq!(refused.0, ErrorCode::InvalidMessage, "{seen:?}");
+    assert!(refused.1.contains("queue is full"), "{seen:?}");
+    assert_eq!(sim.received(b), [], "nothing sent to the others");
     assert_eq!(sim.session.play_state().queue.len(), MAX_QUEUE);
 }
