@@ -331,9 +331,11 @@ fn join_from_the_terminal_chats_and_is_kicked() {
         .expect("partyline join starts");
     let mut join_in = join.stdin.take().unwrap();
     let join_out = lines_of(join.stdout.take().unwrap());
-    let list = wait_line(&join_out, "Tess's member_list", |v| v["type"] == "member_list");
-    let names: Vec<&str> = list["members"].as_array().unwrap().iter().filter_map(|m| m["name"].as_str()).collect();
-    assert!(names.contains(&"Tess") && names.len() == 2, "{list}");
+    // `join --json` prints the host's frames: read them as server messages.
+    let list = typed(wait_line(&join_out, "Tess's member_list", |v| v["type"] == "member_list"));
+    let members = expect_message!(list.message, ServerMessage::MemberList { members, .. } => members);
+    let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+    assert!(names.contains(&"Tess") && names.len() == 2, "{members:?}");
     let joined = wait_line(&host_out, "Tess joined, on the host", |v| v["event"] == "member_joined");
     assert_eq!(joined["name"], "Tess", "{joined}");
 
@@ -355,14 +357,13 @@ fn join_from_the_terminal_chats_and_is_kicked() {
     writeln!(uma_in, "/dm tess psst, over here").unwrap(); // read once Uma is in
     let joined = wait_line(&host_out, "Uma joined with the room code", |v| v["event"] == "member_joined");
     assert_eq!(joined["name"], "Uma");
-    let direct = wait_line(&join_out, "Uma's direct message to Tess", |v| v["type"] == "direct");
-    assert_eq!(
-        (direct["from"].as_str(), direct["payload"]["text"].as_str()),
-        (joined["id"].as_str(), Some("psst, over here"))
-    );
+    let direct = typed(wait_line(&join_out, "Uma's direct message to Tess", |v| v["type"] == "direct"));
+    let (from, payload) =
+        expect_message!(direct.message, ServerMessage::Direct { from, payload, .. } => (from, payload));
+    assert_eq!((Some(from.as_str()), &payload["text"]), (joined["id"].as_str(), &serde_json::json!("psst, over here")));
     writeln!(host_in, "notify Pizza is here").unwrap();
-    let note = wait_line(&join_out, "the host's notification", |v| v["type"] == "notification");
-    assert_eq!(note["title"], "Pizza is here");
+    let note = typed(wait_line(&join_out, "the host's notification", |v| v["type"] == "notification"));
+    assert_eq!(expect_message!(note.message, ServerMessage::Notification { title, .. } => title), "Pizza is here");
     drop(uma_in); // end of input: Uma leaves
     let uma = uma.wait_with_output().unwrap();
     assert!(uma.status.success(), "leaving on end of input exits 0: {:?}", uma.status);
@@ -374,7 +375,8 @@ fn join_from_the_terminal_chats_and_is_kicked() {
     assert_eq!(wrong.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("That room code is not this party's"));
 
-    writeln!(host_in, "kick {} enough", joined_id(&list, "Tess")).unwrap();
+    let tess = members.iter().find(|m| m.name == "Tess").expect("Tess in the list");
+    writeln!(host_in, "kick {} enough", tess.id).unwrap();
     let out = join.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(3), "a kick exits 3");
     let said = String::from_utf8_lossy(&out.stderr);
@@ -384,7 +386,7 @@ fn join_from_the_terminal_chats_and_is_kicked() {
     let _ = host.wait();
 }
 
-fn joined_id(list: &Value, name: &str) -> String {
-    let member = list["members"].as_array().unwrap().iter().find(|m| m["name"] == name).unwrap();
-    member["id"].as_str().unwrap().to_string()
+/// A line of `partyline join --json`, a frame from the host, as a server message.
+fn typed(line: Value) -> partyline_protocol::Received {
+    serde_json::from_value(line.clone()).unwrap_or_else(|err| panic!("expected a server message, got {line}: {err}"))
 }
