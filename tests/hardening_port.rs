@@ -11,9 +11,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
+use partyline_protocol::ErrorCode;
 use partyline_server::Limits;
-use partyline_support::{Client, Ending, SessionConfig, WAIT, default_host, join_msg, start_host, ws_url};
-use serde_json::{Value, json};
+use partyline_support::{
+    Client, ClientMessage, Ending, ServerMessage, SessionConfig, WAIT, Welcome, chat_msg, default_host, expect_message,
+    fast_host, join_msg, ping_msg, start_host, ws_url,
+};
+use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::MaybeTlsStream;
@@ -53,14 +57,20 @@ async fn ws_from(from: Ipv4Addr, url: &str, small_buffer: bool) -> Result<Client
 }
 
 /// Joins from `from` over `url` into session `session`; returns the client and its welcome.
-async fn join_from(from: Ipv4Addr, url: &str, session: &str, device: &str) -> (Client, Value) {
+async fn join_from(from: Ipv4Addr, url: &str, session: &str, device: &str) -> (Client, Welcome) {
     let mut client = ws_from(from, url, false).await.expect("the guest's WebSocket opens");
     let mut join = join_msg(device, true);
-    join["sessionId"] = json!(session);
+    if let ClientMessage::Join(join) = &mut join {
+        join.session_id = session.into();
+    }
     client.send(join).await;
-    let welcome = client.recv().await;
-    assert_eq!(welcome["type"], "welcome", "expected welcome, got {welcome}");
+    let welcome = Welcome::of(client.recv().await);
     (client, welcome)
+}
+
+/// The id of the member a `member_joined` names; any other message fails the test.
+fn joined_id(message: ServerMessage) -> String {
+    expect_message!(message, ServerMessage::MemberJoined { member, .. } => member.id)
 }
 
 /// A GET over a fresh connection from `from`, with these header lines; the status and what
@@ -200,7 +210,7 @@ async fn flood_then_guest(source: impl Fn(usize) -> Ipv4Addr, cap: &str) {
     assert_eq!(status, 200, "the guest's /api/info during the flood: {reply}");
     let (_guest, welcome) = join_from(GUEST, &ws_url(&host), "party1", "dev-guest").await;
     let (joined, _) = member.recv_until("member_joined").await;
-    assert_eq!(joined["member"]["id"], welcome["clientId"], "the joined member keeps getting messages");
+    assert_eq!(joined_id(joined.message), welcome.client_id, "the joined member keeps getting messages");
     let log = logs.text();
     assert!(
         log.contains("shedding load") && log.contains(&format!("cap=\"{cap}\"")),
@@ -270,7 +280,7 @@ async fn trickling_flood_cannot_exhaust_the_hosts_descriptors() {
     assert_eq!(status, 200, "the guest's /api/info during the flood: {reply}");
     let (_guest, welcome) = join_from(GUEST, &ws, session, "dev-guest").await;
     let (joined, _) = member.recv_until("member_joined").await;
-    assert_eq!(joined["member"]["id"], welcome["clientId"]);
+    assert_eq!(joined_id(joined.message), welcome.client_id);
     let log = stderr.lock().unwrap().clone();
     assert!(log.contains("shedding load"), "expected the host to say it sheds, stderr:\n{log}");
 }
@@ -378,8 +388,7 @@ async fn close_code(client: &mut Client) -> Option<u16> {
 async fn client_close_is_answered() {
     let host = default_host().await;
     for code in [1000, 1001, 4321] {
-        let (mut client, _) = Client::join(&host, &format!("dev-{code}"), true).await;
-        client.recv_until("member_list").await;
+        let (mut client, _) = Client::join_in(&host, &format!("dev-{code}"), true).await;
         let frame = CloseFrame { code: CloseCode::from(code), reason: "bye".into() };
         client.ws.send(Message::Close(Some(frame))).await.unwrap();
         assert_eq!(close_code(&mut client).await, Some(code), "the server's answer to Close({code})");
@@ -428,30 +437,29 @@ async fn protocol_errors_get_their_close_codes() {
 /// close still queued.
 #[tokio::test]
 async fn oversize_message_gets_1009_every_time() {
-    let limits = Limits { burst: 100_000, per_second: 100_000, ..Limits::default() };
-    let host = start_host(SessionConfig::default(), limits).await;
+    let host = fast_host().await;
     let (mut talker, _) = Client::join(&host, "dev-talker", false).await;
-    let (mut reader, _) = Client::join(&host, "dev-reader", true).await;
-    reader.recv_until("member_list").await;
-    let oversize = format!(r#"{{"type":"chat","timestamp":1,"text":"{}"}}"#, "x".repeat(70 * 1024));
+    let (mut reader, _) = Client::join_in(&host, "dev-reader", true).await;
+    let oversize = chat_msg("x".repeat(70 * 1024));
     let line = "y".repeat(1000);
     let mut endings = Vec::new();
     for run in 0..20 {
         let mut client = Client::connect_small_buffer(&ws_url(&host)).await;
         client.send(join_msg(&format!("dev-big-{run}"), true)).await;
-        assert_eq!(client.recv().await["type"], "welcome");
+        Welcome::of(client.recv().await);
         for _ in 0..100 {
-            talker.send(json!({"type": "chat", "timestamp": 1, "text": line})).await;
+            talker.send(chat_msg(line.clone())).await;
         }
         // What the reader has, the client's queue has too, ahead of the answer to come.
         for _ in 0..100 {
             reader.recv_until("chat").await;
         }
-        client.send_text(&oversize).await;
+        client.send(oversize.clone()).await;
         // The client is slow to read (the shape of the attack): the answer sits queued.
         tokio::time::sleep(Duration::from_millis(300)).await;
         let (error, _) = client.recv_until("error").await;
-        assert_eq!(error["code"], "message_too_large", "run {run}: {error}");
+        let code = expect_message!(error.message, ServerMessage::Error { code, .. } => code);
+        assert_eq!(code, ErrorCode::MessageTooLarge, "run {run}");
         endings.push(client.ending().await);
     }
     assert_eq!(endings, (0..20).map(|_| Ending::Code(1009)).collect::<Vec<_>>());
@@ -462,8 +470,7 @@ async fn oversize_message_gets_1009_every_time() {
 #[tokio::test]
 async fn every_fragment_costs_a_token() {
     let host = default_host().await;
-    let (mut client, _) = Client::join(&host, "dev-frag", false).await;
-    client.recv_until("member_list").await;
+    let (mut client, _) = Client::join_in(&host, "dev-frag", false).await;
     let text = r#"{"type":"ping","timestamp":77}"#.as_bytes();
     let mut pieces: Vec<&[u8]> = vec![&text[..1]];
     pieces.extend(std::iter::repeat_n(&b" "[..], 98));
@@ -474,10 +481,11 @@ async fn every_fragment_costs_a_token() {
         client.ws.feed(Message::Frame(frame)).await.unwrap();
     }
     client.ws.flush().await.unwrap();
-    let first = client.recv().await;
-    assert_eq!(first["code"], "rate_limited", "100 frames exceed the burst of 60: {first}");
+    let first = expect_message!(client.recv().await.message, ServerMessage::Error { code, .. } => code);
+    assert_eq!(first, ErrorCode::RateLimited, "100 frames exceed the burst of 60");
     let (pong, _) = client.recv_until("pong").await;
-    assert_eq!(pong["timestamp"], 77, "the message is answered once its frames are paid");
+    let timestamp = expect_message!(pong.message, ServerMessage::Pong { timestamp, .. } => timestamp);
+    assert_eq!(timestamp, 77.into(), "the message is answered once its frames are paid");
 }
 
 /// A member kicked while its socket is full (it stopped reading) is gone within the close
@@ -496,7 +504,7 @@ async fn kicked_member_that_stopped_reading_is_dropped() {
     let (mut sender, _) = {
         let mut client = ws_from(Ipv4Addr::new(127, 0, 0, 2), &url, false).await.unwrap();
         client.send(join_msg("dev-s", false)).await;
-        let welcome = client.recv().await;
+        let welcome = Welcome::of(client.recv().await);
         (client, welcome)
     };
     let (mut reader, _) = join_from(Ipv4Addr::new(127, 0, 0, 4), &url, "party1", "dev-r").await;
@@ -504,14 +512,13 @@ async fn kicked_member_that_stopped_reading_is_dropped() {
     let stalled_ip = Ipv4Addr::new(127, 0, 0, 3);
     let mut stalled = ws_from(stalled_ip, &url, true).await.unwrap();
     stalled.send(join_msg("dev-x", true)).await;
-    let welcome = stalled.recv().await;
-    let stalled_id = welcome["clientId"].as_str().unwrap().to_string();
+    let stalled_id = Welcome::of(stalled.recv().await).client_id;
     // 8 MB of chat: more than loopback's largest send buffer (4 MiB) and the stalled
     // client's 4 KiB receive buffer hold, far less than its queue.
     const N: usize = 8000;
     let line = "y".repeat(1000);
     for n in 0..N {
-        sender.send(json!({"type": "chat", "timestamp": 1, "text": line})).await;
+        sender.send(chat_msg(line.clone())).await;
         if n % 100 == 99 {
             // The reader is fast: what it has, the stalled member's queue has too.
             for _ in 0..100 {
@@ -544,8 +551,7 @@ async fn ping_frame_flood_is_rate_limited() {
     let host = start_host(session, Limits::default()).await;
     let limits = Limits::default();
     let (flooder, _) = Client::join(&host, "dev-f", true).await;
-    let (mut other, _) = Client::join(&host, "dev-o", true).await;
-    other.recv_until("member_list").await;
+    let (mut other, _) = Client::join_in(&host, "dev-o", true).await;
     let started = Instant::now();
     let (mut sink, mut stream) = flooder.ws.split();
     let writer = tokio::spawn(async move {
@@ -573,9 +579,9 @@ async fn ping_frame_flood_is_rate_limited() {
     });
     let mut answered = 0;
     while !reader.is_finished() {
-        other.send(json!({"type": "ping", "timestamp": answered})).await;
+        other.send(ping_msg(answered)).await;
         let (pong, _) = other.recv_until("pong").await;
-        assert_eq!(pong["timestamp"], answered);
+        assert_eq!(expect_message!(pong.message, ServerMessage::Pong { timestamp, .. } => timestamp), answered.into());
         answered += 1;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -2,15 +2,14 @@
 //! state (`state()`, which `/api/info` and mDNS read) and the members' `session_updated` all
 //! already reflect it, so no caller needs to poll.
 
-use partyline_support::{Client, curl, default_host};
+use partyline_support::{Client, ServerMessage, curl, default_host, expect_message};
 
 /// Lock, capacity and rename: the reply carries the new session, `state()` says the same at
 /// once, `/api/info` too, and a member's next message is the `session_updated`.
 #[tokio::test]
 async fn replies_reflect_their_effect() {
     let host = default_host().await;
-    let (mut member, _) = Client::join(&host, "dev-a", true).await;
-    member.recv_until("syncplay.state").await;
+    let (mut member, _) = Client::join_in(&host, "dev-a", true).await;
     for round in 0..20 {
         let locked = round % 2 == 0;
         let replied = host.set_locked(locked).await.unwrap();
@@ -24,13 +23,15 @@ async fn replies_reflect_their_effect() {
         let name = format!("Party {round}");
         let replied = host.rename(&format!("  {name} ")).await.unwrap();
         assert_eq!((replied.name.as_str(), host.state().name.as_str()), (name.as_str(), name.as_str()));
-        for expected in [serde_json::json!(locked), capacity.into(), name.clone().into()] {
-            let (update, _) = member.recv_until("session_updated").await;
-            let session = &update["session"];
-            assert!(
-                [&session["locked"], &session["maxMembers"], &session["name"]].contains(&&expected),
-                "round {round}: {update}"
-            );
-        }
+        // One session_updated per action, each showing that action's effect.
+        let (update, _) = member.recv_until("session_updated").await;
+        let session = expect_message!(update.message, ServerMessage::SessionUpdated { session, .. } => session);
+        assert_eq!(session.locked, locked, "round {round}: {session:?}");
+        let (update, _) = member.recv_until("session_updated").await;
+        let session = expect_message!(update.message, ServerMessage::SessionUpdated { session, .. } => session);
+        assert_eq!(session.max_members, capacity, "round {round}: {session:?}");
+        let (update, _) = member.recv_until("session_updated").await;
+        let session = expect_message!(update.message, ServerMessage::SessionUpdated { session, .. } => session);
+        assert_eq!(session.name, name, "round {round}: {session:?}");
     }
 }

@@ -2,8 +2,8 @@
 //! the old QR code, on the same port, without disturbing anyone already in the party (a member
 //! whose phone reconnects with the old key still resumes: its resume secret proves it).
 
-use partyline_support::{Client, curl, default_host, join_msg};
-use serde_json::json;
+use partyline_protocol::{ErrorCode, reason};
+use partyline_support::{Client, ServerMessage, chat_msg, curl, default_host, expect_message, join_msg};
 
 /// New key: members stay and chat on; a member that drops resumes with the old key; a join
 /// with the old key is refused (unauthorized, old_key, then 4001); the old room code no longer
@@ -13,8 +13,7 @@ async fn a_new_key_keeps_the_party() {
     let host = default_host().await;
     let (old_key, old_code) = (host.join_key().unwrap(), host.room_code().unwrap());
     let old_url = |host: &partyline_server::ServerHandle| format!("ws://{}/ws?token={old_key}", host.local_addr());
-    let (mut stays, _) = Client::join(&host, "dev-stays", true).await;
-    stays.recv_until("syncplay.state").await;
+    let (mut stays, _) = Client::join_in(&host, "dev-stays", true).await;
     let (mut drops, welcome) = Client::join(&host, "dev-drops", true).await;
     let (last, _) = drops.recv_until("syncplay.state").await;
     let port = host.local_addr().port();
@@ -23,20 +22,23 @@ async fn a_new_key_keeps_the_party() {
     assert_ne!((&new_key, &new_code), (&old_key, &old_code));
     assert_eq!((host.join_key(), host.local_addr().port()), (Some(new_key.clone()), port));
 
-    stays.send(json!({"type": "chat", "timestamp": 1, "text": "still here"})).await;
+    stays.send(chat_msg("still here")).await;
     let (chat, _) = stays.recv_until("chat").await;
-    assert_eq!(chat["text"], "still here", "a member in the party is not disturbed");
+    let text = expect_message!(chat.message, ServerMessage::Chat { text, .. } => text);
+    assert_eq!(text, "still here", "a member in the party is not disturbed");
 
     drop(drops);
     let mut back = Client::connect(&old_url(&host)).await;
-    back.send(partyline_support::resume_msg(&welcome, &json!(last["seq"]))).await;
+    back.send(partyline_support::resume_msg(&welcome, last.seq.unwrap())).await;
     let (resumed, _) = back.recv_until("resumed").await;
-    assert_eq!(resumed["clientId"], welcome["clientId"], "resumed with the old key: {resumed}");
+    let client_id = expect_message!(resumed.message, ServerMessage::Resumed { client_id, .. } => client_id);
+    assert_eq!(client_id, welcome.client_id, "resumed with the old key");
 
     let mut stranger = Client::connect(&old_url(&host)).await;
     stranger.send(join_msg("dev-stranger", true)).await;
     let (error, _) = stranger.recv_until("error").await;
-    assert_eq!((error["code"].as_str(), error["details"]["reason"].as_str()), (Some("unauthorized"), Some("old_key")));
+    assert_eq!((error.message.error_reason(), error.kind()), (Some(reason::OLD_KEY), "error"));
+    assert_eq!(expect_message!(error.message, ServerMessage::Error { code, .. } => code), ErrorCode::Unauthorized);
     match stranger.ending().await {
         partyline_support::Ending::Code(code) => assert_eq!(code, 4001),
         other => panic!("expected close 4001 for a join with the old key, got {other:?}"),
@@ -48,6 +50,5 @@ async fn a_new_key_keeps_the_party() {
     let (_, body) = curl(&[&api(&new_code)]).await;
     let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(answer["joinKey"].as_str(), Some(new_key.as_str()));
-    let (mut newcomer, _) = Client::join(&host, "dev-new", true).await;
-    newcomer.recv_until("member_list").await;
+    Client::join_in(&host, "dev-new", true).await;
 }

@@ -5,9 +5,30 @@
 
 use std::time::Duration;
 
+use partyline_protocol::{ConnectionStatus, ErrorCode, LeaveReason, MemberInfo, reason};
 use partyline_server::Limits;
-use partyline_support::{Client, Ending, SessionConfig, WAIT, default_host, join_msg, start_host, ws_url};
+use partyline_support::{
+    Client, Ending, ServerMessage, SessionConfig, WAIT, Welcome, chat_msg, default_host, expect_message, fast_host,
+    heartbeat_msg, join_msg, ping_msg, start_host, ws_url,
+};
 use serde_json::{Value, json};
+
+/// The members of a `member_list`; any other message fails the test.
+fn members_of(message: ServerMessage) -> Vec<MemberInfo> {
+    expect_message!(message, ServerMessage::MemberList { members, .. } => members)
+}
+
+/// The member of a `member_joined` or `member_updated`; any other message fails the test.
+fn member_of(message: ServerMessage) -> MemberInfo {
+    expect_message!(message,
+        ServerMessage::MemberJoined { member, .. } | ServerMessage::MemberUpdated { member, .. } => member)
+}
+
+/// The code and details of an `error`; any other message fails the test.
+fn error_of(message: ServerMessage) -> (ErrorCode, Value) {
+    expect_message!(message,
+        ServerMessage::Error { code, details, .. } => (code, details.unwrap_or(Value::Null)))
+}
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// join → welcome and member_list to the joiner, member_joined to the others; the 1.0 shapes
@@ -16,23 +37,23 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 async fn loudsync_join_flow() {
     let host = default_host().await;
     let (mut a, a_welcome) = Client::join(&host, "dev-a", false).await;
-    let a_list = a.recv().await;
-    assert_eq!(a_list["type"], "member_list");
-    let (mut b, b_welcome) = Client::join(&host, "dev-b", false).await;
+    let a_list = members_of(a.recv().await.message);
+    let host_id = a_list[0].id.clone();
+    // The exact JSON of a 1.0 welcome: read raw, on purpose.
+    let mut b = Client::connect(&ws_url(&host)).await;
+    b.send(join_msg("dev-b", false)).await;
+    let b_welcome = b.recv_json().await;
     let keys: Vec<&String> = b_welcome.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["clientId", "sessionInfo", "timestamp", "type"]);
+    assert_eq!(b_welcome["sessionInfo"], json!({"id": "party1", "name": "Test Party", "hostId": host_id}));
+    let b_id = b_welcome["clientId"].as_str().unwrap();
+    let ids: Vec<String> = members_of(b.recv().await.message).into_iter().map(|m| m.id).collect();
+    assert_eq!(ids, [host_id.as_str(), &a_welcome.client_id, b_id]);
+    let joined = member_of(a.recv().await.message);
     assert_eq!(
-        b_welcome["sessionInfo"],
-        json!({"id": "party1", "name": "Test Party", "hostId": a_list["members"][0]["id"]})
+        (joined.id.as_str(), joined.connection_status, joined.is_host),
+        (b_id, ConnectionStatus::Connected, false)
     );
-    let b_list = b.recv().await;
-    let ids: Vec<&Value> = b_list["members"].as_array().unwrap().iter().map(|m| &m["id"]).collect();
-    assert_eq!(ids, [&a_list["members"][0]["id"], &a_welcome["clientId"], &b_welcome["clientId"]]);
-    let joined = a.recv().await;
-    assert_eq!(joined["type"], "member_joined");
-    assert_eq!(joined["member"]["id"], b_welcome["clientId"]);
-    assert_eq!(joined["member"]["connectionStatus"], "connected");
-    assert_eq!(joined["member"]["isHost"], false);
 }
 
 /// ping → pong with the same timestamp, nothing added for a 1.0 client.
@@ -41,21 +62,23 @@ async fn ping_pong() {
     let host = default_host().await;
     let (mut a, _) = Client::join(&host, "dev-a", false).await;
     a.recv().await;
-    a.send(json!({"type": "ping", "timestamp": 1706889650000u64})).await;
-    assert_eq!(a.recv().await, json!({"type": "pong", "timestamp": 1706889650000u64}));
+    a.send(ping_msg(1706889650000u64)).await;
+    // The exact JSON of a 1.0 pong: read raw, on purpose.
+    assert_eq!(a.recv_json().await, json!({"type": "pong", "timestamp": 1706889650000u64}));
 }
 
 /// The extension pong carries the server's receive and send times in µs, close to our clock.
 #[tokio::test]
 async fn extension_pong_has_server_times() {
     let host = default_host().await;
-    let (mut x, _) = Client::join(&host, "dev-x", true).await;
-    x.recv_until("member_list").await;
+    let (mut x, _) = Client::join_in(&host, "dev-x", true).await;
     let t0 = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as f64;
-    x.send(json!({"type": "ping", "timestamp": t0 / 1000.0})).await;
+    x.send(ping_msg(serde_json::Number::from_f64(t0 / 1000.0).unwrap())).await;
     let (pong, _) = x.recv_until("pong").await;
-    let received = pong["serverReceiveTime"].as_u64().expect("serverReceiveTime") as f64;
-    let sent = pong["serverSendTime"].as_u64().expect("serverSendTime") as f64;
+    let (received, sent) = expect_message!(pong.message,
+        ServerMessage::Pong { server_receive_time, server_send_time, .. } => (server_receive_time, server_send_time));
+    let received = received.expect("serverReceiveTime") as f64;
+    let sent = sent.expect("serverSendTime") as f64;
     assert!(sent >= received, "send {sent} before receive {received}");
     assert!((received - t0).abs() < 1_000_000.0, "server time {received} is a second away from ours {t0}");
 }
@@ -68,12 +91,12 @@ async fn leave_flow() {
     a.recv().await;
     let (mut b, b_welcome) = Client::join(&host, "dev-b", false).await;
     a.recv_until("member_joined").await;
-    b.send(json!({"type": "leave", "timestamp": 1, "reason": "User exited session"})).await;
+    let leave = partyline_protocol::client::Leave { timestamp: 1.into(), reason: Some(reason::DEFAULT_LEAVE.into()) };
+    b.send(partyline_support::ClientMessage::Leave(leave)).await;
     assert_eq!(b.ending().await, Ending::Code(1000));
-    let left = a.recv().await;
-    assert_eq!(left["type"], "member_left");
-    assert_eq!(left["memberId"], b_welcome["clientId"]);
-    assert_eq!(left["reason"], "left");
+    let left = expect_message!(a.recv().await.message,
+        ServerMessage::MemberLeft { member_id, reason, .. } => (member_id, reason));
+    assert_eq!(left, (b_welcome.client_id, LeaveReason::Left));
 }
 
 /// A member that stops heartbeating is closed (4012) and the others get member_left with
@@ -88,18 +111,16 @@ async fn heartbeat_timeout_flow() {
     // a keeps heartbeating; b goes silent.
     let beat = tokio::spawn(async move {
         for _ in 0..8 {
-            a.send(json!({"type": "heartbeat", "timestamp": 1})).await;
+            a.send(heartbeat_msg()).await;
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         a
     });
     assert_eq!(b.ending().await, Ending::Code(4012));
     let mut a = beat.await.unwrap();
-    let left = a.recv().await;
-    assert_eq!(
-        (left["type"].as_str(), left["memberId"].as_str(), left["reason"].as_str()),
-        (Some("member_left"), b_welcome["clientId"].as_str(), Some("timeout"))
-    );
+    let left = expect_message!(a.recv().await.message,
+        ServerMessage::MemberLeft { member_id, reason, .. } => (member_id, reason));
+    assert_eq!(left, (b_welcome.client_id, LeaveReason::Timeout));
 }
 
 /// The same device joining again replaces the old connection (already_joined, 4009) and keeps
@@ -110,9 +131,9 @@ async fn already_joined_replaces() {
     let (mut old, first) = Client::join(&host, "dev-a", false).await;
     old.recv().await;
     let (_new, second) = Client::join(&host, "dev-a", false).await;
-    assert_eq!(first["clientId"], second["clientId"]);
-    let error = old.recv().await;
-    assert_eq!((error["type"].as_str(), error["code"].as_str()), (Some("error"), Some("already_joined")));
+    assert_eq!(first.client_id, second.client_id);
+    let (code, _) = error_of(old.recv().await.message);
+    assert_eq!(code, ErrorCode::AlreadyJoined);
     assert_eq!(old.ending().await, Ending::Code(4009));
 }
 
@@ -123,17 +144,15 @@ async fn full_and_not_found() {
     let (_a, _) = Client::join(&host, "dev-a", false).await;
     let mut c = Client::connect(&ws_url(&host)).await;
     c.send(join_msg("dev-c", false)).await;
-    let error = c.recv().await;
-    assert_eq!(error["code"], "session_full");
-    assert_eq!(error["details"], json!({"maxMembers": 1, "currentMembers": 1}));
+    let error = error_of(c.recv().await.message);
+    assert_eq!(error, (ErrorCode::SessionFull, json!({"maxMembers": 1, "currentMembers": 1})));
     let mut wrong = join_msg("dev-d", false);
-    wrong["sessionId"] = json!("elsewhere");
+    if let partyline_support::ClientMessage::Join(join) = &mut wrong {
+        join.session_id = "elsewhere".into();
+    }
     c.send(wrong).await;
-    let error = c.recv().await;
-    assert_eq!(
-        (error["code"].as_str(), error["details"]["sessionId"].as_str()),
-        (Some("session_not_found"), Some("elsewhere"))
-    );
+    let error = error_of(c.recv().await.message);
+    assert_eq!(error, (ErrorCode::SessionNotFound, json!({"sessionId": "elsewhere"})));
 }
 
 /// Malformed JSON, an unknown type, missing fields and a binary frame each get
@@ -143,30 +162,30 @@ async fn invalid_messages_keep_the_connection() {
     let host = default_host().await;
     let (mut a, _) = Client::join(&host, "dev-a", false).await;
     a.recv().await;
+    // Raw text on purpose: these frames are malformed.
     for bad in ["{not json", "[]", r#"{"type":"dance","timestamp":1}"#, r#"{"type":"heartbeat"}"#] {
         a.send_text(bad).await;
-        let error = a.recv().await;
-        assert_eq!(error["code"], "invalid_message", "for {bad}: {error}");
-        assert!(!error["message"].as_str().unwrap().is_empty());
+        let (code, message) =
+            expect_message!(a.recv().await.message, ServerMessage::Error { code, message, .. } => (code, message));
+        assert_eq!(code, ErrorCode::InvalidMessage, "for {bad}: {message}");
+        assert!(!message.is_empty());
     }
     use futures_util::SinkExt;
     a.ws.send(tokio_tungstenite::tungstenite::Message::binary(vec![1, 2, 3])).await.unwrap();
-    assert_eq!(a.recv().await["code"], "invalid_message");
-    a.send(json!({"type": "ping", "timestamp": 5})).await;
-    assert_eq!(a.recv().await, json!({"type": "pong", "timestamp": 5}));
+    assert_eq!(error_of(a.recv().await.message).0, ErrorCode::InvalidMessage);
+    a.send(ping_msg(5)).await;
+    let pong = expect_message!(a.recv().await.message, ServerMessage::Pong { timestamp, .. } => timestamp);
+    assert_eq!(pong, 5.into());
 }
 
 /// A message over 64 KiB gets message_too_large and close 1009.
 #[tokio::test]
 async fn oversize_message() {
     let host = default_host().await;
-    let (mut a, _) = Client::join(&host, "dev-a", true).await;
-    a.recv_until("member_list").await;
-    let text = format!(r#"{{"type":"chat","timestamp":1,"text":"{}"}}"#, "x".repeat(70 * 1024));
-    a.send_text(&text).await;
+    let (mut a, _) = Client::join_in(&host, "dev-a", true).await;
+    a.send(chat_msg("x".repeat(70 * 1024))).await;
     let (error, _) = a.recv_until("error").await;
-    assert_eq!(error["code"], "message_too_large");
-    assert_eq!(error["details"]["maxBytes"], 65536);
+    assert_eq!(error_of(error.message), (ErrorCode::MessageTooLarge, json!({"maxBytes": 65536})));
     assert_eq!(a.ending().await, Ending::Code(1009));
 }
 
@@ -177,46 +196,45 @@ async fn flood_is_rate_limited() {
     let (mut a, _) = Client::join(&host, "dev-a", false).await;
     a.recv().await;
     for _ in 0..200 {
-        a.send(json!({"type": "heartbeat", "timestamp": 1})).await;
+        a.send(heartbeat_msg()).await;
     }
     let (error, _) = a.recv_until("error").await;
-    assert_eq!(error["code"], "rate_limited");
-    assert!(error["details"]["retryAfterMs"].as_u64().is_some(), "{error}");
+    let (code, details) = error_of(error.message);
+    assert_eq!(code, ErrorCode::RateLimited);
+    assert!(details["retryAfterMs"].as_u64().is_some(), "{details}");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    a.send(json!({"type": "ping", "timestamp": 9})).await;
+    a.send(ping_msg(9)).await;
     let (pong, _) = a.recv_until("pong").await;
-    assert_eq!(pong["timestamp"], 9);
+    assert_eq!(expect_message!(pong.message, ServerMessage::Pong { timestamp, .. } => timestamp), 9.into());
 }
 
 /// A member that stops reading is cut off (its queue overflows: close 4008, shown as
 /// reconnecting), while another member keeps receiving every message, in order.
 #[tokio::test]
 async fn stalled_member_is_cut_off() {
-    let limits = Limits { burst: 100_000, per_second: 100_000, ..Limits::default() };
-    let host = start_host(SessionConfig::default(), limits).await;
+    let host = fast_host().await;
     let mut events = host.subscribe();
     // A 1.0 sender: chat goes to extension members only, so it has nothing to read.
     let (mut sender, _) = Client::join(&host, "dev-s", false).await;
-    let (mut reader, _) = Client::join(&host, "dev-r", true).await;
-    reader.recv_until("member_list").await;
+    let (mut reader, _) = Client::join_in(&host, "dev-r", true).await;
     let mut stalled = Client::connect_small_buffer(&ws_url(&host)).await;
     stalled.send(join_msg("dev-x", true)).await;
-    let welcome = stalled.recv().await;
-    let stalled_id = welcome["clientId"].as_str().unwrap().to_string();
+    let stalled_id = Welcome::of(stalled.recv().await).client_id;
     const N: usize = 6000;
     let line = "y".repeat(1000);
     let read_all = tokio::spawn(async move {
         let mut next = 0;
         while next < N {
             let (chat, _) = reader.recv_until("chat").await;
-            assert_eq!(chat["text"].as_str().unwrap(), format!("{next:04}{}", "y".repeat(996)), "in order");
+            let text = expect_message!(chat.message, ServerMessage::Chat { text, .. } => text);
+            assert_eq!(text, format!("{next:04}{}", "y".repeat(996)), "in order");
             next += 1;
         }
         next
     });
     let send_all = tokio::spawn(async move {
         for n in 0..N {
-            sender.send(json!({"type": "chat", "timestamp": 1, "text": format!("{n:04}{}", &line[4..])})).await;
+            sender.send(chat_msg(format!("{n:04}{}", &line[4..]))).await;
             if n % 50 == 0 {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
@@ -255,13 +273,13 @@ async fn auth_methods() {
 
     let mut query = Client::connect(&format!("{base}?token={key}")).await;
     query.send(join_msg("dev-q", false)).await;
-    assert_eq!(query.recv().await["type"], "welcome");
+    Welcome::of(query.recv().await);
 
     let request =
         Client::with_header(base.as_str().into_client_request().unwrap(), "authorization", &format!("Bearer {key}"));
     let mut bearer = Client::connect_request(request).await.unwrap();
     bearer.send(join_msg("dev-b", false)).await;
-    assert_eq!(bearer.recv().await["type"], "welcome");
+    Welcome::of(bearer.recv().await);
 
     let protocol = format!("access_token.{key}");
     let request =
@@ -269,12 +287,12 @@ async fn auth_methods() {
     let mut sub = Client::connect_request(request).await.unwrap();
     assert_eq!(sub.protocol.as_deref(), Some(protocol.as_str()), "the subprotocol is echoed");
     sub.send(join_msg("dev-p", false)).await;
-    assert_eq!(sub.recv().await["type"], "welcome");
+    Welcome::of(sub.recv().await);
 
     for url in [format!("{base}?token=wrong"), base.clone()] {
         let mut refused = Client::connect(&url).await;
-        let error = refused.recv().await;
-        assert_eq!(error["code"], "unauthorized", "{url}");
+        let error = error_of(refused.recv().await.message);
+        assert_eq!(error, (ErrorCode::Unauthorized, json!({"reason": reason::BAD_KEY})), "{url}");
         assert_eq!(refused.ending().await, Ending::Code(4001), "{url}");
     }
 }
@@ -302,37 +320,36 @@ async fn resume_after_drop_loses_nothing() {
     let host = default_host().await;
     let (mut x, welcome) = Client::join(&host, "dev-x", true).await;
     let (list, _) = x.recv_until("member_list").await;
-    let (mut talker, _) = Client::join(&host, "dev-t", true).await;
-    talker.recv_until("member_list").await;
+    let (mut talker, _) = Client::join_in(&host, "dev-t", true).await;
     let (joined, _) = x.recv_until("member_joined").await;
-    let last_seq = joined["seq"].as_u64().unwrap();
+    let last_seq = joined.seq.unwrap();
     // welcome 1, member_list 2, library.update 3, syncplay.state 4, member_joined 5.
-    assert_eq!((welcome["seq"].as_u64(), list["seq"].as_u64(), last_seq), (Some(1), Some(2), 5));
+    assert_eq!((welcome.seq, list.seq, last_seq), (Some(1), Some(2), 5));
 
     // Cut x's TCP connection without a close frame.
     drop(x);
     let (update, _) = talker.recv_until("member_updated").await;
-    assert_eq!(update["member"]["connectionStatus"], "reconnecting");
+    assert_eq!(member_of(update.message).connection_status, ConnectionStatus::Reconnecting);
     for n in 0..5 {
-        talker.send(json!({"type": "chat", "timestamp": 1, "text": format!("missed {n}")})).await;
+        talker.send(chat_msg(format!("missed {n}"))).await;
     }
     for _ in 0..5 {
         talker.recv_until("chat").await;
     }
 
     let mut back = Client::connect(&ws_url(&host)).await;
-    back.send(partyline_support::resume_msg(&welcome, &json!(last_seq))).await;
-    let resumed = back.recv().await;
-    assert_eq!(resumed["type"], "resumed", "{resumed}");
-    assert_eq!((resumed["replayed"].as_u64(), resumed["snapshot"].as_bool()), (Some(5), Some(false)));
+    back.send(partyline_support::resume_msg(&welcome, last_seq)).await;
+    let resumed = expect_message!(back.recv().await.message,
+        ServerMessage::Resumed { replayed, snapshot, .. } => (replayed, snapshot));
+    assert_eq!(resumed, (5, false));
     for n in 0..5 {
         let chat = back.recv().await;
-        assert_eq!(chat["text"], format!("missed {n}"));
-        assert_eq!(chat["seq"].as_u64(), Some(last_seq + 1 + n), "no gap: {chat}");
+        assert_eq!(chat.seq, Some(last_seq + 1 + n), "no gap: {chat:?}");
+        assert_eq!(expect_message!(chat.message, ServerMessage::Chat { text, .. } => text), format!("missed {n}"));
     }
     let (update, _) = talker.recv_until("member_updated").await;
-    assert_eq!(update["member"]["connectionStatus"], "connected");
-    assert_eq!(update["member"]["id"], welcome["clientId"]);
+    let member = member_of(update.message);
+    assert_eq!((member.connection_status, member.id), (ConnectionStatus::Connected, welcome.client_id));
 }
 
 /// Host actions through the handle: kick (kicked, 4010, member_left kicked), lock (joins
@@ -340,39 +357,39 @@ async fn resume_after_drop_loses_nothing() {
 #[tokio::test]
 async fn host_actions() {
     let host = default_host().await;
-    let (mut a, _) = Client::join(&host, "dev-a", true).await;
-    a.recv_until("member_list").await;
-    let (mut b, b_welcome) = Client::join(&host, "dev-b", false).await;
-    b.recv().await;
+    let (mut a, _) = Client::join_in(&host, "dev-a", true).await;
+    let (mut b, b_welcome) = Client::join_in(&host, "dev-b", false).await;
     a.recv_until("member_joined").await;
 
-    host.kick(b_welcome["clientId"].as_str().unwrap(), "Host removed you from the session").await.unwrap();
+    host.kick(&b_welcome.client_id, "Host removed you from the session").await.unwrap();
     let kicked = b.recv().await;
     assert_eq!(
-        kicked,
-        json!({"type": "kicked", "timestamp": kicked["timestamp"], "reason": "Host removed you from the session"})
+        expect_message!(kicked.message, ServerMessage::Kicked { reason, .. } => reason),
+        "Host removed you from the session"
     );
     assert_eq!(b.ending().await, Ending::Code(4010));
     let (left, _) = a.recv_until("member_left").await;
-    assert_eq!(left["reason"], "kicked");
+    assert_eq!(expect_message!(left.message, ServerMessage::MemberLeft { reason, .. } => reason), LeaveReason::Kicked);
     assert!(host.kick("m-nobody", "x").await.is_err());
 
+    let session_of = |message| expect_message!(message, ServerMessage::SessionUpdated { session, .. } => session);
     host.set_locked(true).await.unwrap();
     let (updated, _) = a.recv_until("session_updated").await;
-    assert_eq!(updated["session"]["locked"], true);
+    assert!(session_of(updated.message).locked);
     let mut late = Client::connect(&ws_url(&host)).await;
     late.send(join_msg("dev-late", false)).await;
-    let error = late.recv().await;
-    assert_eq!((error["code"].as_str(), error["details"]["reason"].as_str()), (Some("unauthorized"), Some("locked")));
+    let error = error_of(late.recv().await.message);
+    assert_eq!(error, (ErrorCode::Unauthorized, json!({"reason": reason::LOCKED})));
 
     host.rename("Rooftop").await.unwrap();
     let (updated, _) = a.recv_until("session_updated").await;
-    assert_eq!(updated["session"]["name"], "Rooftop");
+    assert_eq!(session_of(updated.message).name, "Rooftop");
     assert_eq!(host.state().name, "Rooftop");
 
     host.shutdown(Some("Host ended the session")).await;
     let (closed, _) = a.recv_until("session_closed").await;
-    assert_eq!(closed["reason"], "Host ended the session");
+    let reason = expect_message!(closed.message, ServerMessage::SessionClosed { reason, .. } => reason);
+    assert_eq!(reason.as_deref(), Some("Host ended the session"));
     assert_eq!(a.ending().await, Ending::Code(4011));
     assert_eq!(late.ending().await, Ending::Code(4011), "a connection that never joined is just closed");
 }
@@ -431,29 +448,32 @@ async fn device_from_the_upgrade_request() {
     let mut x = join_with(&host, &[("user-agent", PIXEL_8)], "dev-x", true).await;
     x.recv_until("member_list").await;
     let mut l = join_with(&host, &[("user-agent", IPHONE)], "dev-l", false).await;
-    let (list, _) = l.recv_until("member_list").await;
+    // The exact fields a 1.0 member sees: read raw, on purpose.
+    let list = l.recv_json_until("member_list").await;
     for member in list["members"].as_array().unwrap() {
         assert_loudsync_member(member);
     }
     let (joined, _) = x.recv_until("member_joined").await;
-    assert_eq!(joined["member"]["device"], "iPhone");
+    assert_eq!(member_of(joined.message).device.as_deref(), Some("iPhone"));
     let desktop = [
         ("origin", "tauri://localhost"),
         ("user-agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/605.1.15 (KHTML, like Gecko)"),
     ];
     let mut d = join_with(&host, &desktop, "dev-d", true).await;
     let (list, _) = d.recv_until("member_list").await;
-    let devices: Vec<&Value> = list["members"].as_array().unwrap().iter().map(|m| &m["device"]).collect();
-    assert_eq!(devices, [&Value::Null, &json!("Android phone"), &json!("iPhone"), &json!("Partyline desktop")]);
-    let (joined, _) = l.recv_until("member_joined").await;
+    let devices: Vec<Option<String>> = members_of(list.message).into_iter().map(|m| m.device).collect();
+    let expected = [None, Some("Android phone"), Some("iPhone"), Some("Partyline desktop")];
+    assert_eq!(devices, expected.map(|d| d.map(str::to_string)));
+    let joined = l.recv_json_until("member_joined").await;
     assert_loudsync_member(&joined["member"]);
     let (joined, _) = x.recv_until("member_joined").await;
-    assert_eq!(joined["member"]["device"], "Partyline desktop");
+    assert_eq!(member_of(joined.message).device.as_deref(), Some("Partyline desktop"));
     // A tool's User-Agent (tungstenite sends none at all) gets no label.
     let mut t = join_with(&host, &[("user-agent", "curl/8.5.0")], "dev-t", true).await;
     t.recv_until("member_list").await;
     let (joined, _) = x.recv_until("member_joined").await;
-    assert!(joined["member"].get("device").is_none(), "{joined}");
+    let joined = member_of(joined.message);
+    assert_eq!(joined.device, None, "{joined:?}");
     let members = host.members().await.unwrap();
     let devices: Vec<Option<&str>> = members.iter().map(|m| m.device.as_deref()).collect();
     assert_eq!(devices, [None, Some("Android phone"), Some("iPhone"), Some("Partyline desktop"), None]);
@@ -466,8 +486,8 @@ async fn latency_is_measured() {
     let host = start_host(session, Limits::default()).await;
     let (mut x, welcome) = Client::join(&host, "dev-x", true).await;
     let (update, _) = tokio::time::timeout(WAIT, x.recv_until("latency_update")).await.unwrap();
-    let id = welcome["clientId"].as_str().unwrap();
-    assert!(update["latencies"][id].as_u64().is_some(), "{update}");
+    let latencies = expect_message!(update.message, ServerMessage::LatencyUpdate { latencies, .. } => latencies);
+    assert!(latencies.contains_key(&welcome.client_id), "{latencies:?}");
     let members = host.members().await.unwrap();
     assert!(members[1].latency.is_some(), "{members:?}");
 }

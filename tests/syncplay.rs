@@ -2,9 +2,22 @@
 //! receives, its files are served with Range requests to key holders only, and a play command
 //! reaches every member as the same state scheduled at the same future server time.
 
+use partyline_protocol::client::{DeviceState, PlaybackProgress};
+use partyline_protocol::{GroupState, LibraryItem, PlayState};
 use partyline_server::{Limits, PlayCommand};
-use partyline_support::{Client, SessionConfig, curl, start_host_with_media};
-use serde_json::{Value, json};
+use partyline_support::{
+    Client, ClientMessage, ServerMessage, SessionConfig, curl, expect_message, start_host_with_media,
+};
+
+/// The items of a `library.update`; any other message fails the test.
+fn items_of(message: ServerMessage) -> Vec<LibraryItem> {
+    expect_message!(message, ServerMessage::LibraryUpdate { items, .. } => items)
+}
+
+/// The state of a `syncplay.state`; any other message fails the test.
+fn state_of(message: ServerMessage) -> PlayState {
+    expect_message!(message, ServerMessage::SyncplayState { state, .. } => state)
+}
 
 fn media_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("partyline-syncplay-{}-{}", std::process::id(), rand_suffix()));
@@ -27,13 +40,10 @@ async fn media_range_requests_need_the_key() {
     let base = format!("http://{}", host.local_addr());
     let (mut x, _) = Client::join(&host, "dev-x", true).await;
     let (library, _) = x.recv_until("library.update").await;
-    let items = library["items"].as_array().unwrap();
-    assert_eq!(items.len(), 1, "only playable files: {library}");
-    assert_eq!(
-        (items[0]["title"].as_str(), items[0]["mime"].as_str(), items[0]["size"].as_u64()),
-        (Some("First Song"), Some("audio/mpeg"), Some(10_000))
-    );
-    let url = format!("{base}{}", items[0]["url"].as_str().unwrap());
+    let items = items_of(library.message);
+    assert_eq!(items.len(), 1, "only playable files: {items:?}");
+    assert_eq!((items[0].title.as_str(), items[0].mime.as_str(), items[0].size), ("First Song", "audio/mpeg", 10_000));
+    let url = format!("{base}{}", items[0].url);
     let key = host.join_key().unwrap();
     let (status, body) = curl(&["-H", "Range: bytes=100-199", &format!("{url}?token={key}")]).await;
     assert_eq!(status, 206);
@@ -55,8 +65,7 @@ async fn play_reaches_everyone_with_one_start_time() {
     let host = start_host_with_media(SessionConfig::default(), Limits::default(), Some(dir.clone())).await;
     let mut members = Vec::new();
     for n in 0..3 {
-        let (mut client, _) = Client::join(&host, &format!("dev-{n}"), true).await;
-        client.recv_until("syncplay.state").await;
+        let (client, _) = Client::join_in(&host, &format!("dev-{n}"), true).await;
         members.push(client);
     }
     let item = host.playback().await.unwrap().library[0].id.clone();
@@ -64,25 +73,30 @@ async fn play_reaches_everyone_with_one_start_time() {
     let mut entry = String::new();
     for client in &mut members {
         let (state, _) = client.recv_until("syncplay.state").await;
-        assert_eq!((state["state"].as_str(), state["itemId"].as_str()), (Some("waiting"), Some(item.as_str())));
-        entry = state["entryId"].as_str().unwrap().to_string();
+        let state = state_of(state.message);
+        assert_eq!((state.state, state.item_id.as_deref()), (GroupState::Waiting, Some(item.as_str())));
+        entry = state.entry_id.unwrap();
     }
     for client in &mut members {
-        client
-            .send(
-                json!({"type": "playback.progress", "timestamp": 1, "entryId": entry, "position": 0, "state": "ready"}),
-            )
-            .await;
+        let ready = PlaybackProgress {
+            timestamp: 1.into(),
+            entry_id: Some(entry.clone()),
+            position: 0.0,
+            state: DeviceState::Ready,
+            error: None,
+        };
+        client.send(ClientMessage::PlaybackProgress(ready)).await;
     }
-    let mut starts: Vec<Value> = Vec::new();
+    let mut starts = Vec::new();
     for client in &mut members {
         let (state, _) = client.recv_until("syncplay.state").await;
+        let state = state_of(state.message);
         let now_us = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as u64;
-        assert_eq!(state["state"], "playing");
-        assert!(state["serverTime"].as_u64().unwrap() > now_us, "the start is still ahead when it arrives");
-        starts.push(state);
+        assert_eq!(state.state, GroupState::Playing);
+        assert!(state.server_time > now_us, "the start is still ahead when it arrives");
+        starts.push(state.server_time);
     }
-    assert!(starts.iter().all(|s| s["serverTime"] == starts[0]["serverTime"]), "one start time: {starts:?}");
+    assert!(starts.iter().all(|s| *s == starts[0]), "one start time: {starts:?}");
     let playback = host.playback().await.unwrap();
     assert_eq!(playback.members.len(), 3, "every member's report reaches the host");
     host.shutdown(None).await;
@@ -100,7 +114,7 @@ async fn media_folder_changes_without_ending_the_party() {
     let key = host.join_key().unwrap().to_string();
     let (mut x, _) = Client::join(&host, "dev-x", true).await;
     let (library, _) = x.recv_until("library.update").await;
-    assert_eq!(library["items"][0]["title"], "First Song");
+    assert_eq!(items_of(library.message)[0].title, "First Song");
 
     let second = media_dir();
     std::fs::remove_file(second.join("First Song.mp3")).unwrap();
@@ -108,8 +122,8 @@ async fn media_folder_changes_without_ending_the_party() {
     let items = host.set_media(Some(second.clone())).await.unwrap();
     assert_eq!(items.iter().map(|i| i.title.as_str()).collect::<Vec<_>>(), ["Second"]);
     let (library, _) = x.recv_until("library.update").await;
-    let titles: Vec<&str> = library["items"].as_array().unwrap().iter().map(|i| i["title"].as_str().unwrap()).collect();
-    assert_eq!(titles, ["Second"], "the member learns the new library: {library}");
+    let titles: Vec<String> = items_of(library.message).into_iter().map(|i| i.title).collect();
+    assert_eq!(titles, ["Second"], "the member learns the new library");
     assert_eq!(host.media_dir().as_deref(), Some(second.as_path()));
     let (status, body) = curl(&[&format!("{base}/media/Second.wav?token={key}")]).await;
     assert_eq!((status, body.as_slice()), (200, b"RIFF-not-really".as_slice()));
@@ -129,7 +143,7 @@ async fn media_folder_changes_without_ending_the_party() {
     // Sharing nothing: an empty library, and /media/ answers 404.
     assert!(host.set_media(None).await.unwrap().is_empty());
     let (library, _) = x.recv_until("library.update").await;
-    assert_eq!(library["items"], json!([]));
+    assert_eq!(items_of(library.message), []);
     let (status, _) = curl(&[&format!("{base}/media/Second.wav?token={key}")]).await;
     assert_eq!(status, 404);
     assert_eq!(host.members().await.unwrap().len(), 2, "the same party: the host and x");

@@ -1,11 +1,17 @@
-//! Test support: a host on a free loopback port and a real WebSocket client that speaks JSON.
+//! Test support: a host on a free loopback port and a real WebSocket client that sends
+//! [`ClientMessage`]s and reads [`Received`] server messages, typed: a misspelt field is a
+//! compile error, and a message of the wrong type fails the test showing what came instead
+//! ([`partyline_protocol::expect_message!`]). Raw text (`send_text`, `recv_json`) is only for
+//! tests whose point is a malformed frame or the exact JSON on the wire.
 //! Every wait here has a time limit, so a broken server fails a test instead of hanging it.
 
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use partyline_protocol::PARTYLINE_V1;
+use partyline_protocol::client::{Chat, Heartbeat, Ping, Resume};
 use partyline_server::{Limits, Server, ServerConfig, ServerHandle};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -13,6 +19,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+pub use partyline_protocol::{ClientMessage, Received, ServerMessage, expect_message};
 pub use partyline_session::Config as SessionConfig;
 
 /// How long any single wait in a test may take.
@@ -41,6 +48,12 @@ pub async fn start_host_with_media(
     Server::start(config).await.expect("host starts on a free port")
 }
 
+/// A host whose rate limit lets a test send as fast as the socket takes it (the default, 30
+/// frames a second, would stretch a test of 500 messages to 16 s).
+pub async fn fast_host() -> ServerHandle {
+    start_host(SessionConfig::default(), Limits { burst: 100_000, per_second: 100_000, ..Limits::default() }).await
+}
+
 /// A host with default settings.
 pub async fn default_host() -> ServerHandle {
     start_host(SessionConfig::default(), Limits::default()).await
@@ -51,22 +64,56 @@ pub fn ws_url(host: &ServerHandle) -> String {
     format!("ws://{}/ws?token={}", host.local_addr(), host.join_key().unwrap_or_default())
 }
 
-/// A resume for the member a `welcome` named, from `last_seq`.
-pub fn resume_msg(welcome: &Value, last_seq: &Value) -> Value {
-    json!({"type": "resume", "timestamp": 1, "sessionId": "party1", "memberId": welcome["clientId"],
-        "resumeSecret": welcome["resumeSecret"], "lastSeq": last_seq})
+/// What a `welcome` told its member.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Welcome {
+    /// The member id.
+    pub client_id: String,
+    /// The secret that resumes the member (partyline/1 only).
+    pub resume_secret: Option<String>,
+    /// The welcome's `seq` (partyline/1 only).
+    pub seq: Option<u64>,
 }
 
-/// A join message.
-pub fn join_msg(device: &str, ext: bool) -> Value {
-    let mut join = json!({
-        "type": "join", "timestamp": 1706889600000u64, "sessionId": "party1",
-        "deviceInfo": {"id": device, "name": format!("{device} phone"), "type": "client"}
-    });
-    if ext {
-        join["protocolVersion"] = json!("partyline/1");
+impl Welcome {
+    /// The welcome a received message is; any other message fails the test.
+    pub fn of(received: Received) -> Welcome {
+        let seq = received.seq;
+        let (client_id, resume_secret) = expect_message!(received.message,
+            ServerMessage::Welcome { client_id, resume_secret, .. } => (client_id, resume_secret));
+        Welcome { client_id, resume_secret, seq }
     }
-    join
+}
+
+/// A resume for the member a `welcome` named, from `last_seq`.
+pub fn resume_msg(welcome: &Welcome, last_seq: u64) -> ClientMessage {
+    ClientMessage::Resume(Resume {
+        timestamp: 1.into(),
+        session_id: "party1".into(),
+        member_id: welcome.client_id.clone(),
+        resume_secret: welcome.resume_secret.clone().expect("a partyline/1 welcome has a resume secret"),
+        last_seq,
+    })
+}
+
+/// A join for the device `device` (named "`device` phone"), with partyline/1 when `ext`.
+pub fn join_msg(device: &str, ext: bool) -> ClientMessage {
+    ClientMessage::join(1706889600000u64, "party1", device, format!("{device} phone"), ext.then_some(PARTYLINE_V1))
+}
+
+/// A chat line.
+pub fn chat_msg(text: impl Into<String>) -> ClientMessage {
+    ClientMessage::Chat(Chat { timestamp: 1.into(), text: text.into(), room: None })
+}
+
+/// A ping with this timestamp (a pong echoes it).
+pub fn ping_msg(timestamp: impl Into<serde_json::Number>) -> ClientMessage {
+    ClientMessage::Ping(Ping { timestamp: timestamp.into() })
+}
+
+/// A heartbeat.
+pub fn heartbeat_msg() -> ClientMessage {
+    ClientMessage::Heartbeat(Heartbeat { timestamp: 1.into() })
 }
 
 /// A WebSocket client.
@@ -116,45 +163,74 @@ impl Client {
     }
 
     /// Connects to a host with its key and joins; returns the client and its welcome.
-    pub async fn join(host: &ServerHandle, device: &str, ext: bool) -> (Client, Value) {
+    pub async fn join(host: &ServerHandle, device: &str, ext: bool) -> (Client, Welcome) {
         let mut client = Client::connect(&ws_url(host)).await;
         client.send(join_msg(device, ext)).await;
-        let welcome = client.recv().await;
-        assert_eq!(welcome["type"], "welcome", "expected welcome, got {welcome}");
+        let welcome = Welcome::of(client.recv().await);
         (client, welcome)
     }
 
-    /// Sends a JSON value as a text frame.
-    pub async fn send(&mut self, value: Value) {
-        self.send_text(&value.to_string()).await;
+    /// Joins like [`Client::join`] and reads through the welcome bundle (to `member_list` for a
+    /// 1.0 member, to `syncplay.state` for a partyline/1 one), so that the next message is news.
+    pub async fn join_in(host: &ServerHandle, device: &str, ext: bool) -> (Client, Welcome) {
+        let (mut client, welcome) = Client::join(host, device, ext).await;
+        client.recv_until(if ext { "syncplay.state" } else { "member_list" }).await;
+        (client, welcome)
     }
 
-    /// Sends raw text.
+    /// Sends a message.
+    pub async fn send(&mut self, message: ClientMessage) {
+        self.send_text(&message.to_text()).await;
+    }
+
+    /// Sends raw text: for a malformed or hostile frame, or one the types cannot write.
     pub async fn send_text(&mut self, text: &str) {
         self.ws.send(Message::text(text)).await.expect("send");
     }
 
-    /// The next JSON message (ping and pong frames skipped).
-    pub async fn recv(&mut self) -> Value {
+    /// The next text frame (ping and pong frames skipped).
+    pub async fn recv_text(&mut self) -> String {
         loop {
             let frame = tokio::time::timeout(WAIT, self.ws.next()).await.expect("a message within the time limit");
             match frame {
-                Some(Ok(Message::Text(text))) => return serde_json::from_str(text.as_str()).expect("JSON"),
+                Some(Ok(Message::Text(text))) => return text.as_str().to_string(),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                 other => panic!("expected a text message, got {other:?}"),
             }
         }
     }
 
+    /// The next message, as JSON: for tests of the exact fields on the wire.
+    pub async fn recv_json(&mut self) -> Value {
+        let text = self.recv_text().await;
+        serde_json::from_str(&text).unwrap_or_else(|err| panic!("expected JSON, got {text:?}: {err}"))
+    }
+
+    /// Messages until one of type `kind` arrives, as JSON: for tests of the exact fields on the wire.
+    pub async fn recv_json_until(&mut self, kind: &str) -> Value {
+        loop {
+            let message = self.recv_json().await;
+            if message["type"] == kind {
+                return message;
+            }
+        }
+    }
+
+    /// The next message; one that is not a server message fails the test.
+    pub async fn recv(&mut self) -> Received {
+        let text = self.recv_text().await;
+        Received::decode(&text).unwrap_or_else(|err| panic!("expected a server message, got {text}: {err}"))
+    }
+
     /// Messages until one of type `kind` arrives; returns it and those skipped before it.
-    pub async fn recv_until(&mut self, kind: &str) -> (Value, Vec<Value>) {
+    pub async fn recv_until(&mut self, kind: &str) -> (Received, Vec<Received>) {
         let mut skipped = Vec::new();
         loop {
-            let message = self.recv().await;
-            if message["type"] == kind {
-                return (message, skipped);
+            let received = self.recv().await;
+            if received.kind() == kind {
+                return (received, skipped);
             }
-            skipped.push(message);
+            skipped.push(received);
         }
     }
 

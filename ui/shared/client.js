@@ -4,7 +4,7 @@
 // phone page, the desktop app and the Node unit tests all run the same code.
 // Plain ES2020: no class fields, no private names, no `??=`. Every close code, limit, version,
 // timing default and error code the host defines comes from wire.js, generated from the Rust side.
-import { CLOSE, ERROR, LIMITS, TIMING, VERSIONS } from './wire.js';
+import { CLOSE, ERROR, LIMITS, REASON, TIMING, VERSIONS } from './wire.js';
 import { charCount, clip } from './text.js';
 
 /** Close codes after which the client must not reconnect on its own. */
@@ -382,7 +382,7 @@ export class PartylineClient {
     const ws = this._ws;
     this._leaving = true;
     if (ws && this._phase === 'live') {
-      this._send({ type: 'leave', reason: reason || 'User exited session' });
+      this._send({ type: 'leave', reason: reason || REASON.DEFAULT_LEAVE });
     }
     this._end({ kind: 'left', reason: reason || null });
     this._forgetCredentials();
@@ -967,9 +967,9 @@ export const MESSAGE_HANDLERS = new Map(Object.entries({
       this._sendJoin();
       return;
     }
-    if (code === ERROR.UNAUTHORIZED && !(details.reason === 'syncplay' && this._phase === 'live')) {
+    if (code === ERROR.UNAUTHORIZED && !(details.reason === REASON.SYNCPLAY && this._phase === 'live')) {
       this._forgetCredentials();
-      const locked = details.reason === 'locked';
+      const locked = details.reason === REASON.LOCKED;
       this._end({ kind: locked ? 'locked' : 'unauthorized', reason: m.message || null, details });
       return;
     }
@@ -990,7 +990,7 @@ export const MESSAGE_HANDLERS = new Map(Object.entries({
       const pending = this._pendingDirects[details.id];
       delete this._pendingDirects[details.id];
       const entry = { kind: 'direct-failed', id: 'dm-failed:' + details.id, to: pending.to, name: pending.name,
-        text: pending.text, reason: details.reason || 'unknown_member', timestamp: m.timestamp };
+        text: pending.text, reason: details.reason || REASON.UNKNOWN_MEMBER, timestamp: m.timestamp };
       this._pushChat(entry);
       this._emit('directfailed', entry);
       return;

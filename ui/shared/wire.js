@@ -64,6 +64,32 @@ export const ERROR = Object.freeze({
   INVALID_SUBSCRIPTION: "invalid_subscription",
 });
 
+/** An `error`'s `details.reason` values, and the `reason` of a `leave` that names none. */
+export const REASON = Object.freeze({
+  LOCKED: "locked",
+  OLD_KEY: "old_key",
+  BAD_KEY: "bad_key",
+  SYNCPLAY: "syncplay",
+  ADDRESS_LIMIT: "address_limit",
+  TOO_MANY_TOPICS: "too_many_topics",
+  EXTENSION_ONLY: "extension_only",
+  NOT_JOINED: "not_joined",
+  ALREADY_JOINED: "already_joined",
+  UNKNOWN_MEMBER: "unknown_member",
+  LOUDSYNC_CLIENT: "loudsync_client",
+  RECONNECTING: "reconnecting",
+  UNKNOWN_SESSION: "unknown session",
+  RESUME_UNKNOWN_MEMBER: "unknown member",
+  WRONG_SECRET: "wrong secret",
+  OTHER_FORMAT: "other_format",
+  NOT_IN_VOICE: "not_in_voice",
+  NOT_YOURS: "not_yours",
+  NO_SUCH_LINE: "no_such_line",
+  NO_SUCH_ROOM: "no_such_room",
+  BAD_CHAT: "bad_chat",
+  DEFAULT_LEAVE: "User exited session",
+});
+
 /** Every `type` a client may send. */
 export const CLIENT_TYPES = Object.freeze(["join", "leave", "heartbeat", "ping", "resume", "chat", "chat.edit", "chat.delete", "direct", "subscribe", "unsubscribe", "broadcast", "presence", "voice.signal", "mark_read", "syncplay.command", "playback.progress"]);
 

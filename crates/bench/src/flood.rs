@@ -14,6 +14,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
+use partyline_protocol::client::{Chat, Direct};
+use partyline_protocol::{ClientMessage, PARTYLINE_V1};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
@@ -82,16 +84,22 @@ impl Flood {
         let (opcode, payload) = match self {
             Flood::Ping => (OP_PING, 1u64.to_be_bytes().to_vec()),
             Flood::Pong => (OP_PONG, 0u64.to_be_bytes().to_vec()),
-            Flood::Text => (OP_TEXT, br#"{"type":"chat","timestamp":1,"text":"flood"}"#.to_vec()),
+            Flood::Text => {
+                let chat = ClientMessage::Chat(Chat { timestamp: 1.into(), text: "flood".into(), room: None });
+                (OP_TEXT, chat.to_text().into_bytes())
+            }
             Flood::Binary => (OP_BINARY, vec![0xA5; 1024]),
             Flood::Direct8k => {
-                let text = "x".repeat(DIRECT_TEXT_CHARS);
-                let direct = format!(
-                    r#"{{"type":"direct","timestamp":1,"to":"{to}","id":"d-flood","payload":{{"text":"{text}"}}}}"#
-                );
-                (OP_TEXT, direct.into_bytes())
+                let direct = ClientMessage::Direct(Direct {
+                    timestamp: 1.into(),
+                    to: to.into(),
+                    id: "d-flood".into(),
+                    payload: serde_json::json!({"text": "x".repeat(DIRECT_TEXT_CHARS)}),
+                });
+                (OP_TEXT, direct.to_text().into_bytes())
             }
             Flood::Oversize => {
+                // Written out, not typed: the point is a frame of exactly OVERSIZE_BYTES.
                 let head = r#"{"type":"chat","timestamp":1,"text":""#;
                 let mut chat = head.to_string();
                 chat.push_str(&"x".repeat(OVERSIZE_BYTES - head.len() - 2));
@@ -121,13 +129,9 @@ impl Flood {
 }
 
 fn join_frame(target: &Target, device: &str) -> Vec<u8> {
-    let join = format!(
-        r#"{{"type":"join","timestamp":{},"sessionId":"{}","deviceInfo":{{"id":"{device}","name":"{device}","type":"client"}},"protocolVersion":"partyline/1"}}"#,
-        epoch_ms(),
-        target.session_id
-    );
+    let join = ClientMessage::join(epoch_ms(), target.session_id.clone(), device, device, Some(PARTYLINE_V1));
     let mut out = Vec::new();
-    encode(&mut out, OP_TEXT, join.as_bytes(), [1, 2, 3, 4]);
+    encode(&mut out, OP_TEXT, join.to_text().as_bytes(), [1, 2, 3, 4]);
     out
 }
 

@@ -7,7 +7,11 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use partyline_protocol::client::{Chat, Direct, Heartbeat, Leave, Presence};
+use partyline_protocol::{
+    ClientMessage, ErrorCode, MemberInfo, PARTYLINE_V1, PresenceStatus, Received, ServerMessage, reason,
+};
+use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -56,11 +60,8 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<Ending> {
     let (mut ws, _) = tokio_tungstenite::connect_async(request)
         .await
         .with_context(|| format!("cannot connect to {}", target.ws_url.split('?').next().unwrap_or("")))?;
-    let join = json!({
-        "type": "join", "timestamp": now_ms(), "sessionId": target.session_id, "protocolVersion": "partyline/1",
-        "deviceInfo": {"id": device_id(), "name": name.trim(), "type": "client"},
-    });
-    ws.send(Message::text(join.to_string())).await?;
+    let join = ClientMessage::join(now_ms(), target.session_id.clone(), device_id(), name.trim(), Some(PARTYLINE_V1));
+    send(&mut ws, &join).await?;
 
     let mut out = Printer { json: args.json, me: None, members: Vec::new() };
     let mut heartbeat = tokio::time::interval(Duration::from_secs(5));
@@ -84,8 +85,12 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<Ending> {
                     Some(Err(err)) => return Err(anyhow!(err).context("connection to the host lost")),
                     None => bail!("connection to the host lost"),
                 };
-                let message: Value = serde_json::from_str(&text).context("the host sent something that is not JSON")?;
-                if let Some(ending) = out.show(&message, &target.name)? {
+                if out.json {
+                    println!("{}", text.as_str());
+                }
+                // A message this build does not know (a newer host's) is skipped, not fatal.
+                let Ok(received) = Received::decode(text.as_str()) else { continue };
+                if let Some(ending) = out.show(received.message, &target.name)? {
                     return Ok(ending);
                 }
             }
@@ -106,27 +111,29 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<Ending> {
                         }
                         "/members" => out.print_members(),
                         text if text.starts_with("/dm ") => match out.direct(&text[4..]) {
-                            Ok(message) => ws.send(Message::text(message.to_string())).await?,
+                            Ok(message) => send(&mut ws, &message).await?,
                             Err(why) => out.say(&why),
                         },
                         text if ["/away", "/busy", "/back"].iter().any(|c| text == *c || text.starts_with(&format!("{c} "))) => {
                             let (command, rest) = text.split_once(' ').unwrap_or((text, ""));
-                            let status = match command { "/away" => "away", "/busy" => "busy", _ => "online" };
-                            let mut presence = json!({"type": "presence", "timestamp": now_ms(), "status": status});
-                            if !rest.trim().is_empty() {
-                                presence["text"] = json!(rest.trim());
-                            }
-                            ws.send(Message::text(presence.to_string())).await?;
+                            let status = match command {
+                                "/away" => PresenceStatus::Away,
+                                "/busy" => PresenceStatus::Busy,
+                                _ => PresenceStatus::Online,
+                            };
+                            let text = Some(rest.trim()).filter(|t| !t.is_empty()).map(str::to_string);
+                            send(&mut ws, &ClientMessage::Presence(Presence { timestamp: now_ms().into(), status, text })).await?;
                         }
                         text if text.starts_with('/') => out.say(HELP),
                         text => {
-                            ws.send(Message::text(json!({"type": "chat", "timestamp": now_ms(), "text": text}).to_string())).await?;
+                            let chat = ClientMessage::Chat(Chat { timestamp: now_ms().into(), text: text.to_string(), room: None });
+                            send(&mut ws, &chat).await?;
                         }
                     },
                 }
             }
             _ = heartbeat.tick() => {
-                ws.send(Message::text(json!({"type": "heartbeat", "timestamp": now_ms()}).to_string())).await?;
+                send(&mut ws, &ClientMessage::Heartbeat(Heartbeat { timestamp: now_ms().into() })).await?;
             }
             _ = tokio::signal::ctrl_c() => {
                 leaving = true;
@@ -136,37 +143,41 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<Ending> {
     }
 }
 
+async fn send<S>(ws: &mut S, message: &ClientMessage) -> anyhow::Result<()>
+where
+    S: SinkExt<Message> + Unpin,
+    S::Error: std::error::Error + Send + Sync + 'static,
+{
+    ws.send(Message::text(message.to_text())).await?;
+    Ok(())
+}
+
 async fn leave<S>(ws: &mut S) -> anyhow::Result<()>
 where
     S: SinkExt<Message> + Unpin,
     S::Error: std::error::Error + Send + Sync + 'static,
 {
-    let leave = json!({"type": "leave", "timestamp": now_ms(), "reason": "User exited session"});
-    ws.send(Message::text(leave.to_string())).await?;
-    Ok(())
+    let reason = Some(reason::DEFAULT_LEAVE.to_string());
+    send(ws, &ClientMessage::Leave(Leave { timestamp: now_ms().into(), reason })).await
 }
 
 /// What the terminal shows.
 struct Printer {
     json: bool,
     me: Option<String>,
-    members: Vec<Value>,
+    members: Vec<MemberInfo>,
 }
 
 impl Printer {
     /// Shows one message; returns how the membership ended, if it did.
-    fn show(&mut self, m: &Value, party: &str) -> anyhow::Result<Option<Ending>> {
-        if self.json {
-            println!("{m}");
-        }
-        let name_of = |v: &Value| v["name"].as_str().unwrap_or("someone").to_string();
-        match m["type"].as_str().unwrap_or("") {
-            "welcome" => self.me = m["clientId"].as_str().map(str::to_string),
-            "member_list" => {
+    fn show(&mut self, message: ServerMessage, party: &str) -> anyhow::Result<Option<Ending>> {
+        match message {
+            ServerMessage::Welcome { client_id, .. } => self.me = Some(client_id),
+            ServerMessage::MemberList { members, .. } => {
                 let first = self.members.is_empty();
-                self.members = m["members"].as_array().cloned().unwrap_or_default();
+                self.members = members;
                 if first {
-                    let me = self.members.iter().find(|v| v["id"].as_str() == self.me.as_deref()).map(name_of);
+                    let me = self.members.iter().find(|m| Some(&m.id) == self.me.as_ref()).map(|m| m.name.as_str());
                     self.say(&format!(
                         "Joined \"{party}\" as {} ({} here). Type to chat; /help for more.",
                         me.unwrap_or_default(),
@@ -174,62 +185,60 @@ impl Printer {
                     ));
                 }
             }
-            "member_joined" => {
-                let member = m["member"].clone();
-                self.say(&format!("+ {} joined{}", name_of(&member), device(&member)));
-                self.members.retain(|v| v["id"] != member["id"]);
+            ServerMessage::MemberJoined { member, .. } => {
+                self.say(&format!("+ {} joined{}", member.name, device(&member)));
+                self.members.retain(|m| m.id != member.id);
                 self.members.push(member);
             }
-            "member_updated" => {
-                let member = m["member"].clone();
-                if let Some(slot) = self.members.iter_mut().find(|v| v["id"] == member["id"]) {
+            ServerMessage::MemberUpdated { member, .. } => {
+                if let Some(slot) = self.members.iter_mut().find(|m| m.id == member.id) {
                     *slot = member;
                 }
             }
-            "member_left" => {
-                let gone = self.members.iter().find(|v| v["id"] == m["memberId"]).map(name_of);
-                self.members.retain(|v| v["id"] != m["memberId"]);
-                let why = m["reason"].as_str().unwrap_or("left");
-                self.say(&format!("- {} left ({why})", gone.unwrap_or_else(|| "someone".into())));
+            ServerMessage::MemberLeft { member_id, reason, .. } => {
+                let gone = self.name_of_id(&member_id);
+                self.members.retain(|m| m.id != member_id);
+                self.say(&format!("- {gone} left ({})", wire_name(serde_json::to_value(reason))));
             }
-            "direct" => {
-                let from = self.name_of_id(m["from"].as_str().unwrap_or(""));
-                let text = m["payload"]["text"].as_str().map_or_else(|| m["payload"].to_string(), str::to_string);
+            ServerMessage::Direct { from, payload, .. } => {
+                let from = self.name_of_id(&from);
+                let text = payload["text"].as_str().map_or_else(|| payload.to_string(), str::to_string);
                 self.say(&format!("[{from} → you] {text}"));
             }
-            "presence_update" => {
-                let who = self.name_of_id(m["memberId"].as_str().unwrap_or(""));
-                let text = m["text"].as_str().map(|t| format!(": {t}")).unwrap_or_default();
-                self.say(&format!("({who} is {}{text})", m["status"].as_str().unwrap_or("online")));
+            ServerMessage::PresenceUpdate { member_id, status, text, .. } => {
+                let who = self.name_of_id(&member_id);
+                let text = text.map(|t| format!(": {t}")).unwrap_or_default();
+                self.say(&format!("({who} is {}{text})", wire_name(serde_json::to_value(status))));
             }
-            "notification" => {
-                let body = m["body"].as_str().filter(|b| !b.is_empty()).map(|b| format!(": {b}")).unwrap_or_default();
-                self.say(&format!("** {}{body} **", m["title"].as_str().unwrap_or("")));
+            ServerMessage::Notification { title, body, .. } => {
+                let body = Some(body).filter(|b| !b.is_empty()).map(|b| format!(": {b}")).unwrap_or_default();
+                self.say(&format!("** {title}{body} **"));
             }
-            "chat" => {
-                self.say(&format!("<{}> {}", m["name"].as_str().unwrap_or("?"), m["text"].as_str().unwrap_or("")))
+            ServerMessage::Chat { name, text, .. } => self.say(&format!("<{name}> {text}")),
+            ServerMessage::SessionUpdated { session, .. } => {
+                self.say(&format!("(the party is now \"{}\")", session.name));
             }
-            "session_updated" => {
-                if let Some(name) = m["session"]["name"].as_str() {
-                    self.say(&format!("(the party is now \"{name}\")"));
-                }
-            }
-            "kicked" => {
-                self.say(&format!("The host removed you: {}", m["reason"].as_str().unwrap_or("no reason given")));
+            ServerMessage::Kicked { reason, .. } => {
+                self.say(&format!("The host removed you: {reason}"));
                 return Ok(Some(Ending::Kicked));
             }
-            "session_closed" => {
-                self.say(&format!("The party is over: {}", m["reason"].as_str().unwrap_or("the host ended it")));
+            ServerMessage::SessionClosed { reason, .. } => {
+                self.say(&format!("The party is over: {}", reason.as_deref().unwrap_or("the host ended it")));
                 return Ok(Some(Ending::Done));
             }
-            "error" => {
-                let code = m["code"].as_str().unwrap_or("error");
-                let message = m["message"].as_str().unwrap_or("");
+            ServerMessage::Error { code, message, .. } => {
+                let code_name = wire_name(serde_json::to_value(code));
                 // Refusals at join end the attempt; anything else is said and we carry on.
-                if matches!(code, "session_full" | "session_not_found" | "unauthorized" | "version_mismatch") {
-                    bail!("the host refused: {message} ({code})");
+                if matches!(
+                    code,
+                    ErrorCode::SessionFull
+                        | ErrorCode::SessionNotFound
+                        | ErrorCode::Unauthorized
+                        | ErrorCode::VersionMismatch
+                ) {
+                    bail!("the host refused: {message} ({code_name})");
                 }
-                self.say(&format!("(host: {message} [{code}])"));
+                self.say(&format!("(host: {message} [{code_name}])"));
             }
             _ => {}
         }
@@ -238,18 +247,18 @@ impl Printer {
 
     /// A member's name by id, for messages that name only the id.
     fn name_of_id(&self, id: &str) -> String {
-        self.members.iter().find(|v| v["id"] == id).and_then(|v| v["name"].as_str()).unwrap_or("someone").to_string()
+        self.members.iter().find(|m| m.id == id).map_or("someone", |m| m.name.as_str()).to_string()
     }
 
     /// `/dm NAME TEXT` → a `direct` message to the member of that name (case-blind; the longest
     /// name that fits wins, so "Ann Lee hi" goes to Ann Lee, not Ann).
-    fn direct(&self, rest: &str) -> Result<Value, String> {
+    fn direct(&self, rest: &str) -> Result<ClientMessage, String> {
         let rest = rest.trim();
         let member = self
             .members
             .iter()
-            .filter(|v| v["id"].as_str() != self.me.as_deref())
-            .filter_map(|v| Some((v["id"].as_str()?, v["name"].as_str()?)))
+            .filter(|m| Some(&m.id) != self.me.as_ref())
+            .map(|m| (m.id.as_str(), m.name.as_str()))
             .filter(|(_, name)| rest.len() > name.len() && rest.is_char_boundary(name.len()))
             .filter(|(_, name)| rest[..name.len()].eq_ignore_ascii_case(name) && rest[name.len()..].starts_with(' '))
             .max_by_key(|(_, name)| name.len());
@@ -257,15 +266,19 @@ impl Printer {
             return Err("/dm NAME TEXT: NAME must be someone else in /members".into());
         };
         let text = rest[name.len()..].trim();
-        Ok(json!({"type": "direct", "timestamp": now_ms(), "to": id, "id": format!("d-{}", now_ms()),
-            "payload": {"text": text}}))
+        Ok(ClientMessage::Direct(Direct {
+            timestamp: now_ms().into(),
+            to: id.to_string(),
+            id: format!("d-{}", now_ms()),
+            payload: json!({"text": text}),
+        }))
     }
 
     fn print_members(&self) {
-        for v in &self.members {
-            let you = if v["id"].as_str() == self.me.as_deref() { " (you)" } else { "" };
-            let host = if v["isHost"] == true { " (host)" } else { "" };
-            self.say(&format!("  {}{host}{you}{}", v["name"].as_str().unwrap_or("?"), device(v)));
+        for m in &self.members {
+            let you = if Some(&m.id) == self.me.as_ref() { " (you)" } else { "" };
+            let host = if m.is_host { " (host)" } else { "" };
+            self.say(&format!("  {}{host}{you}{}", m.name, device(m)));
         }
     }
 
@@ -282,8 +295,14 @@ impl Printer {
     }
 }
 
-fn device(member: &Value) -> String {
-    member["device"].as_str().map(|d| format!(" · {d}")).unwrap_or_default()
+/// How the wire spells an enum value (`timeout`, `away`, `session_full`), from
+/// `serde_json::to_value` of it.
+fn wire_name(value: serde_json::Result<serde_json::Value>) -> String {
+    value.ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+fn device(member: &MemberInfo) -> String {
+    member.device.as_deref().map(|d| format!(" · {d}")).unwrap_or_default()
 }
 
 fn now_ms() -> u64 {

@@ -8,8 +8,13 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+mod common;
+
+use common::{frame, join_msg, next_message};
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use partyline_protocol::client::{Chat, Presence};
+use partyline_protocol::{ClientMessage, PresenceStatus, ServerMessage, expect_message};
+use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -35,20 +40,12 @@ async fn host_json_join_and_ctrl_c() {
 
     let url = format!("{}?token={key}", info["wsUrl"].as_str().unwrap());
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    let join = json!({"type": "join", "timestamp": 1, "sessionId": info["sessionId"],
-        "deviceInfo": {"id": "cli-test", "name": "Tester", "type": "client"}});
-    ws.send(Message::text(join.to_string())).await.unwrap();
-    let welcome = next_json(&mut ws).await;
-    assert_eq!(welcome["type"], "welcome");
+    ws.send(join_msg(info["sessionId"].as_str().unwrap(), "cli-test", "Tester", false)).await.unwrap();
+    expect_message!(next_message(&mut ws).await.message, ServerMessage::Welcome { .. } => ());
 
     let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
-    loop {
-        let message = next_json(&mut ws).await;
-        if message["type"] == "session_closed" {
-            break;
-        }
-    }
+    while next_message(&mut ws).await.kind() != "session_closed" {}
     let close = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.unwrap();
     match close {
         Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 4011),
@@ -65,13 +62,7 @@ async fn host_json_join_and_ctrl_c() {
 #[tokio::test]
 async fn stdin_commands_and_event_lines() {
     use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_partyline"))
-        .args(["host", "--bind", "127.0.0.1", "--json", "--no-mdns"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("partyline starts");
+    let mut child = common::host(&["--bind", "127.0.0.1", "--json", "--no-mdns"]).spawn().expect("partyline starts");
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut stdin = child.stdin.take().unwrap();
     let mut line = String::new();
@@ -82,10 +73,9 @@ async fn stdin_commands_and_event_lines() {
     let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
     request.headers_mut().insert("user-agent", iphone.parse().unwrap());
     let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    let join = json!({"type": "join", "timestamp": 1, "sessionId": info["sessionId"],
-        "deviceInfo": {"id": "cli-kick", "name": "Kickee", "type": "client"}});
-    ws.send(Message::text(join.to_string())).await.unwrap();
-    let id = next_json(&mut ws).await["clientId"].as_str().unwrap().to_string();
+    ws.send(join_msg(info["sessionId"].as_str().unwrap(), "cli-kick", "Kickee", false)).await.unwrap();
+    let id =
+        expect_message!(next_message(&mut ws).await.message, ServerMessage::Welcome { client_id, .. } => client_id);
 
     let event = tokio::task::spawn_blocking(move || {
         let mut line = String::new();
@@ -107,12 +97,12 @@ async fn stdin_commands_and_event_lines() {
     writeln!(stdin, "rate 3").unwrap();
     writeln!(stdin, "kick {id} too loud").unwrap();
     let kicked = loop {
-        let message = next_json(&mut ws).await;
-        if message["type"] != "member_list" {
-            break message;
+        let received = next_message(&mut ws).await;
+        if received.kind() != "member_list" {
+            break received.message;
         }
     };
-    assert_eq!((kicked["type"].as_str(), kicked["reason"].as_str()), (Some("kicked"), Some("too loud")));
+    assert_eq!(expect_message!(kicked, ServerMessage::Kicked { reason, .. } => reason), "too loud");
     writeln!(stdin, "close").unwrap();
     let last = tokio::task::spawn_blocking(move || {
         let mut stdout = stdout;
@@ -144,13 +134,8 @@ async fn stdin_commands_and_event_lines() {
 #[tokio::test]
 async fn guest_text_cannot_forge_the_host_terminal() {
     use std::io::{Read, Write};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_partyline"))
-        .args(["host", "--bind", "127.0.0.1", "--json", "--no-mdns", "--no-qr"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("partyline starts");
+    let mut child =
+        common::host(&["--bind", "127.0.0.1", "--json", "--no-mdns", "--no-qr"]).spawn().expect("partyline starts");
     let mut stdin = child.stdin.take().unwrap();
     let mut stderr = child.stderr.take().unwrap();
     let human = std::thread::spawn(move || {
@@ -166,14 +151,11 @@ async fn guest_text_cannot_forge_the_host_terminal() {
     let away = "\x1b[8mhidden\x08";
     let url = format!("{}?token={}", info["wsUrl"].as_str().unwrap(), info["joinKey"].as_str().unwrap());
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    let join = json!({"type": "join", "timestamp": 1, "sessionId": info["sessionId"], "protocolVersion": "partyline/1",
-        "deviceInfo": {"id": "cli-forger", "name": name, "type": "client"}});
-    ws.send(Message::text(join.to_string())).await.unwrap();
-    assert_eq!(next_json(&mut ws).await["type"], "welcome");
-    ws.send(Message::text(json!({"type": "chat", "timestamp": 2, "text": chat}).to_string())).await.unwrap();
-    ws.send(Message::text(json!({"type": "presence", "timestamp": 3, "status": "away", "text": away}).to_string()))
-        .await
-        .unwrap();
+    ws.send(join_msg(info["sessionId"].as_str().unwrap(), "cli-forger", name, true)).await.unwrap();
+    expect_message!(next_message(&mut ws).await.message, ServerMessage::Welcome { .. } => ());
+    ws.send(frame(&ClientMessage::Chat(Chat { timestamp: 2.into(), text: chat.into(), room: None }))).await.unwrap();
+    let presence = Presence { timestamp: 3.into(), status: PresenceStatus::Away, text: Some(away.into()) };
+    ws.send(frame(&ClientMessage::Presence(presence))).await.unwrap();
 
     let joined = wait_line(&events, "the forger's join", |v| v["event"] == "member_joined");
     assert_eq!(joined["name"].as_str(), Some(name), "the JSON line keeps the name exactly: {joined}");
@@ -244,12 +226,10 @@ async fn guest_text_cannot_forge_a_member_terminal() {
     let name = "Bob\r\x1b[2K- Alice left (Kicked)\x1b]0;pwned\x07";
     let url = format!("{}?token={}", info["wsUrl"].as_str().unwrap(), info["joinKey"].as_str().unwrap());
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    let join = json!({"type": "join", "timestamp": 1, "sessionId": info["sessionId"], "protocolVersion": "partyline/1",
-        "deviceInfo": {"id": "cli-forger-2", "name": name, "type": "client"}});
-    ws.send(Message::text(join.to_string())).await.unwrap();
-    assert_eq!(next_json(&mut ws).await["type"], "welcome");
+    ws.send(join_msg(info["sessionId"].as_str().unwrap(), "cli-forger-2", name, true)).await.unwrap();
+    expect_message!(next_message(&mut ws).await.message, ServerMessage::Welcome { .. } => ());
     let chat = "\x1b[31mred\x1b[0m\r- Carol left (Kicked)\x07";
-    ws.send(Message::text(json!({"type": "chat", "timestamp": 2, "text": chat}).to_string())).await.unwrap();
+    ws.send(frame(&ClientMessage::Chat(Chat { timestamp: 2.into(), text: chat.into(), room: None }))).await.unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let mut screen = String::new();
     while !screen.contains("Carol") {
@@ -353,9 +333,11 @@ fn join_from_the_terminal_chats_and_is_kicked() {
         .expect("partyline join starts");
     let mut join_in = join.stdin.take().unwrap();
     let join_out = lines_of(join.stdout.take().unwrap());
-    let list = wait_line(&join_out, "Tess's member_list", |v| v["type"] == "member_list");
-    let names: Vec<&str> = list["members"].as_array().unwrap().iter().filter_map(|m| m["name"].as_str()).collect();
-    assert!(names.contains(&"Tess") && names.len() == 2, "{list}");
+    // `join --json` prints the host's frames: read them as server messages.
+    let list = typed(wait_line(&join_out, "Tess's member_list", |v| v["type"] == "member_list"));
+    let members = expect_message!(list.message, ServerMessage::MemberList { members, .. } => members);
+    let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+    assert!(names.contains(&"Tess") && names.len() == 2, "{members:?}");
     let joined = wait_line(&host_out, "Tess joined, on the host", |v| v["event"] == "member_joined");
     assert_eq!(joined["name"], "Tess", "{joined}");
 
@@ -377,14 +359,13 @@ fn join_from_the_terminal_chats_and_is_kicked() {
     writeln!(uma_in, "/dm tess psst, over here").unwrap(); // read once Uma is in
     let joined = wait_line(&host_out, "Uma joined with the room code", |v| v["event"] == "member_joined");
     assert_eq!(joined["name"], "Uma");
-    let direct = wait_line(&join_out, "Uma's direct message to Tess", |v| v["type"] == "direct");
-    assert_eq!(
-        (direct["from"].as_str(), direct["payload"]["text"].as_str()),
-        (joined["id"].as_str(), Some("psst, over here"))
-    );
+    let direct = typed(wait_line(&join_out, "Uma's direct message to Tess", |v| v["type"] == "direct"));
+    let (from, payload) =
+        expect_message!(direct.message, ServerMessage::Direct { from, payload, .. } => (from, payload));
+    assert_eq!((Some(from.as_str()), &payload["text"]), (joined["id"].as_str(), &serde_json::json!("psst, over here")));
     writeln!(host_in, "notify Pizza is here").unwrap();
-    let note = wait_line(&join_out, "the host's notification", |v| v["type"] == "notification");
-    assert_eq!(note["title"], "Pizza is here");
+    let note = typed(wait_line(&join_out, "the host's notification", |v| v["type"] == "notification"));
+    assert_eq!(expect_message!(note.message, ServerMessage::Notification { title, .. } => title), "Pizza is here");
     drop(uma_in); // end of input: Uma leaves
     let uma = uma.wait_with_output().unwrap();
     assert!(uma.status.success(), "leaving on end of input exits 0: {:?}", uma.status);
@@ -396,7 +377,8 @@ fn join_from_the_terminal_chats_and_is_kicked() {
     assert_eq!(wrong.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("That room code is not this party's"));
 
-    writeln!(host_in, "kick {} enough", joined_id(&list, "Tess")).unwrap();
+    let tess = members.iter().find(|m| m.name == "Tess").expect("Tess in the list");
+    writeln!(host_in, "kick {} enough", tess.id).unwrap();
     let out = join.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(3), "a kick exits 3");
     let said = String::from_utf8_lossy(&out.stderr);
@@ -406,20 +388,7 @@ fn join_from_the_terminal_chats_and_is_kicked() {
     let _ = host.wait();
 }
 
-fn joined_id(list: &Value, name: &str) -> String {
-    let member = list["members"].as_array().unwrap().iter().find(|m| m["name"] == name).unwrap();
-    member["id"].as_str().unwrap().to_string()
-}
-
-async fn next_json(
-    ws: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
-) -> Value {
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("a message in time");
-        match frame {
-            Some(Ok(Message::Text(text))) => return serde_json::from_str(text.as_str()).unwrap(),
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            other => panic!("expected text, got {other:?}"),
-        }
-    }
+/// A line of `partyline join --json`, a frame from the host, as a server message.
+fn typed(line: Value) -> partyline_protocol::Received {
+    serde_json::from_value(line.clone()).unwrap_or_else(|err| panic!("expected a server message, got {line}: {err}"))
 }

@@ -3,14 +3,15 @@
 //! URL. mDNS runs only inside a private network namespace that this test makes itself
 //! (`unshare -rn`); if it cannot, the test fails, and never touches the real network.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use futures_util::SinkExt;
-use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
+use serde_json::Value;
 
 const IN_NETNS: &str = "PARTYLINE_NETNS";
 
@@ -108,9 +109,7 @@ fn browse_sees_host_join_and_goodbye() {
     let url = format!("{}?token={}", info["wsUrl"].as_str().unwrap(), info["joinKey"].as_str().unwrap());
     let _member = runtime.block_on(async {
         let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-        let join = json!({"type": "join", "timestamp": 1, "sessionId": session,
-            "deviceInfo": {"id": "lan-1", "name": "Phone", "type": "client"}});
-        ws.send(Message::text(join.to_string())).await.unwrap();
+        ws.send(common::join_msg(&session, "lan-1", "Phone", false)).await.unwrap();
         ws
     });
     wait_for(&found_lines, Duration::from_secs(5), "an update to 1 member", |v| {

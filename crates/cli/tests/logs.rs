@@ -1,23 +1,23 @@
 //! What a host logs is safe to paste into a bug report: even at `RUST_LOG=trace`, no resume
 //! secret, join key or private message appears in its log.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+mod common;
 
+use std::io::{BufRead, BufReader, Read};
+use std::process::Command;
+
+use common::{frame, join_msg, next_message};
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
+use partyline_protocol::client::Chat;
+use partyline_protocol::{ClientMessage, ServerMessage};
+use serde_json::Value;
 
 /// A partyline/1 member joins a host running at `RUST_LOG=trace`: its resume secret and the
 /// join key are nowhere in the host's stderr.
 #[tokio::test]
 async fn trace_logs_hold_no_secrets() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_partyline"))
-        .args(["host", "--bind", "127.0.0.1", "--json", "--no-mdns", "--no-qr"])
+    let mut child = common::host(&["--bind", "127.0.0.1", "--json", "--no-mdns", "--no-qr"])
         .env("RUST_LOG", "trace")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .expect("partyline starts");
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
@@ -27,17 +27,13 @@ async fn trace_logs_hold_no_secrets() {
     let key = info["joinKey"].as_str().unwrap().to_string();
     let url = format!("{}?token={key}", info["wsUrl"].as_str().unwrap());
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    let join = json!({"type": "join", "timestamp": 1, "sessionId": info["sessionId"], "protocolVersion": "partyline/1",
-        "deviceInfo": {"id": "log-test", "name": "Tester", "type": "client"}});
-    ws.send(Message::text(join.to_string())).await.unwrap();
+    ws.send(join_msg(info["sessionId"].as_str().unwrap(), "log-test", "Tester", true)).await.unwrap();
     let secret = loop {
-        let Some(Ok(Message::Text(text))) = ws.next().await else { panic!("no welcome") };
-        let message: Value = serde_json::from_str(&text).unwrap();
-        if message["type"] == "welcome" {
-            break message["resumeSecret"].as_str().unwrap().to_string();
+        if let ServerMessage::Welcome { resume_secret, .. } = next_message(&mut ws).await.message {
+            break resume_secret.expect("a partyline/1 welcome has a resume secret");
         }
     };
-    ws.send(Message::text(json!({"type": "chat", "timestamp": 2, "text": "psst"}).to_string())).await.unwrap();
+    ws.send(frame(&ClientMessage::Chat(Chat { timestamp: 2.into(), text: "psst".into(), room: None }))).await.unwrap();
     let _ = ws.next().await;
     drop(child.stdin.take()); // stdin closed: the host ends the party
     let _ = ws.close(None).await;

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
-use serde_json::Value;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -44,6 +44,36 @@ pub struct JoinTarget {
     pub protocol_versions: Vec<String>,
 }
 
+/// `GET /api/info`: what a join needs of it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Info {
+    session_id: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    open: bool,
+    /// A host from before versions were listed speaks LOUDSYNC 1.0 only.
+    #[serde(default = "loudsync_only")]
+    protocol_versions: Vec<String>,
+    #[serde(default)]
+    room_code_wait_ms: u64,
+}
+
+fn loudsync_only() -> Vec<String> {
+    vec![partyline_protocol::LOUDSYNC_V1.into()]
+}
+
+/// `GET /api/join`'s answer: the key (200), or when to come back (429).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JoinAnswer {
+    #[serde(default)]
+    join_key: Option<String>,
+    #[serde(default)]
+    retry_after_ms: Option<u64>,
+}
+
 /// Where to join: `host:port`, and the key when the address was a full join URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Address {
@@ -74,18 +104,16 @@ pub fn parse_address(input: &str) -> Result<Address, JoinError> {
 /// the host is open).
 pub async fn resolve(address: &str, room_code: Option<&str>) -> Result<JoinTarget, JoinError> {
     let addr = parse_address(address)?;
-    let (status, info) = get_json(&addr.authority, "/api/info", HTTP_TIMEOUT).await?;
+    let (status, info) = get_json::<Info>(&addr.authority, "/api/info", HTTP_TIMEOUT).await?;
     if status != 200 {
         return Err(JoinError::new(
             "join_failed",
             format!("{} is not a Partyline host (HTTP {status})", addr.authority),
         ));
     }
-    let text = |v: &Value| v.as_str().map(str::to_string);
-    let session_id = text(&info["sessionId"])
-        .ok_or_else(|| JoinError::new("join_failed", format!("{} is not a Partyline host", addr.authority)))?;
-    let open = info["open"].as_bool().unwrap_or(false);
-    let key = match (addr.key, open) {
+    let info =
+        info.ok_or_else(|| JoinError::new("join_failed", format!("{} is not a Partyline host", addr.authority)))?;
+    let key = match (addr.key, info.open) {
         (_, true) => None,
         (Some(key), false) => Some(key),
         (None, false) => {
@@ -96,19 +124,21 @@ pub async fn resolve(address: &str, room_code: Option<&str>) -> Result<JoinTarge
             // A host busy with room-code tries holds one for up to `roomCodeWaitMs` before
             // checking it (it never refuses the right code outright): wait that long, and after
             // a 429 once more after the delay it names.
-            let held = Duration::from_millis(info["roomCodeWaitMs"].as_u64().unwrap_or(0).min(60_000));
+            let held = Duration::from_millis(info.room_code_wait_ms.min(60_000));
             let path = format!("/api/join?code={}", code.to_ascii_uppercase());
             let mut tries = 0;
             loop {
                 tries += 1;
-                let (status, body) = get_json(&addr.authority, &path, HTTP_TIMEOUT + held).await?;
+                let (status, body) = get_json::<JoinAnswer>(&addr.authority, &path, HTTP_TIMEOUT + held).await?;
+                let body = body.unwrap_or_default();
                 match status {
                     200 => {
-                        let key = text(&body["joinKey"]);
-                        break Some(key.ok_or_else(|| JoinError::new("join_failed", "the host sent no key"))?);
+                        break Some(
+                            body.join_key.ok_or_else(|| JoinError::new("join_failed", "the host sent no key"))?,
+                        );
                     }
                     429 if tries == 1 => {
-                        let retry = body["retryAfterMs"].as_u64().unwrap_or(1000).min(30_000);
+                        let retry = body.retry_after_ms.unwrap_or(1000).min(30_000);
                         tokio::time::sleep(Duration::from_millis(retry)).await;
                     }
                     429 => {
@@ -125,17 +155,19 @@ pub async fn resolve(address: &str, room_code: Option<&str>) -> Result<JoinTarge
     let token = key.map(|k| format!("?token={k}")).unwrap_or_default();
     Ok(JoinTarget {
         ws_url: format!("ws://{}/ws{token}", addr.authority),
-        session_id,
-        name: text(&info["name"]).unwrap_or_default(),
-        protocol_versions: info["protocolVersions"]
-            .as_array()
-            .map(|v| v.iter().filter_map(text).collect())
-            .unwrap_or_else(|| vec!["1.0".into()]),
+        session_id: info.session_id,
+        name: info.name,
+        protocol_versions: info.protocol_versions,
     })
 }
 
-/// A bare HTTP/1.0 GET (the server closes after answering; no chunked bodies).
-async fn get_json(authority: &str, path: &str, limit: Duration) -> Result<(u16, Value), JoinError> {
+/// A bare HTTP/1.0 GET (the server closes after answering; no chunked bodies): the status, and
+/// the body when it is the JSON expected.
+async fn get_json<T: DeserializeOwned>(
+    authority: &str,
+    path: &str,
+    limit: Duration,
+) -> Result<(u16, Option<T>), JoinError> {
     let unreachable = |err: String| JoinError::new("unreachable", format!("cannot reach {authority}: {err}"));
     let exchange = async {
         let mut stream = TcpStream::connect(authority).await.map_err(|e| unreachable(e.to_string()))?;
@@ -153,7 +185,7 @@ async fn get_json(authority: &str, path: &str, limit: Duration) -> Result<(u16, 
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| unreachable("not an HTTP answer".into()))?;
-    Ok((status, serde_json::from_str(body).unwrap_or(Value::Null)))
+    Ok((status, serde_json::from_str(body).ok()))
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 //! pass over a small message, and buys an error that names the type and the field at fault
 //! ("join: missing field `sessionId`") instead of serde's "no variant matched".
 
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Number, Value};
 
 use crate::types::{DeviceInfo, PresenceStatus};
@@ -17,8 +17,10 @@ use crate::{
 /// The longest `deviceInfo.id` accepted: a UUID is 36 characters; four times that is generous.
 const MAX_DEVICE_ID_CHARS: usize = 128;
 
-/// Every message a client may send.
-#[derive(Debug, Clone, PartialEq)]
+/// Every message a client may send. The host reads them with [`decode`]; Rust clients and tests
+/// write them with [`ClientMessage::to_text`] (`Serialize`), never with a JSON template.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
     /// LOUDSYNC `join`.
     Join(Join),
@@ -33,8 +35,10 @@ pub enum ClientMessage {
     /// Extension: a chat line for everyone.
     Chat(Chat),
     /// Extension: edit one's own chat line (`chat.edit`).
+    #[serde(rename = "chat.edit")]
     ChatEdit(ChatEdit),
     /// Extension: delete one's own chat line (`chat.delete`).
+    #[serde(rename = "chat.delete")]
     ChatDelete(ChatDelete),
     /// Extension: a message for one member.
     Direct(Direct),
@@ -46,19 +50,48 @@ pub enum ClientMessage {
     Broadcast(Broadcast),
     /// Extension: the member's presence (online, away, busy).
     Presence(Presence),
-    /// Pavilion's `subscribe`/`unsubscribe` of a channel (a topic is one kind of channel).
+    /// Pavilion's `subscribe`/`unsubscribe` of a channel (a topic is one kind of channel). Only
+    /// Pavilion's decoder makes it, and it has no partyline/1 form to write.
+    #[serde(skip_serializing)]
     Feed(Feed),
     /// Extension: WebRTC signaling for one member, relayed by the host.
+    #[serde(rename = "voice.signal")]
     VoiceSignal(VoiceSignal),
     /// Extension: the member has read these host notifications.
     MarkRead(MarkRead),
     /// Extension (SyncPlay): a playback or queue command.
+    #[serde(rename = "syncplay.command")]
     SyncplayCommand(SyncplayCommand),
     /// Extension (SyncPlay): where this device's playback is, and how far off.
+    #[serde(rename = "playback.progress")]
     PlaybackProgress(PlaybackProgress),
 }
 
 impl ClientMessage {
+    /// The message as a client sends it: one line of JSON.
+    pub fn to_text(&self) -> String {
+        // Serializing cannot fail: every map key is a string, and a float that is not finite
+        // becomes `null` (which the host then refuses, as it should).
+        serde_json::to_string(self).expect("client messages always serialize")
+    }
+
+    /// A `join` of a client device at `timestamp` (ms), asking for `protocol_version` (`None`:
+    /// plain LOUDSYNC 1.0, [`crate::PARTYLINE_V1`]: every extension).
+    pub fn join(
+        timestamp: impl Into<Number>,
+        session_id: impl Into<String>,
+        device_id: impl Into<String>,
+        name: impl Into<String>,
+        protocol_version: Option<&str>,
+    ) -> ClientMessage {
+        ClientMessage::Join(Join {
+            timestamp: timestamp.into(),
+            session_id: session_id.into(),
+            device_info: DeviceInfo { id: device_id.into(), name: name.into(), kind: crate::types::DeviceType::Client },
+            protocol_version: protocol_version.map(str::to_string),
+        })
+    }
+
     /// The wire name of this message's type.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -86,7 +119,7 @@ impl ClientMessage {
 }
 
 /// LOUDSYNC `join`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Join {
     /// The client's clock, milliseconds since the Unix epoch.
@@ -96,36 +129,36 @@ pub struct Join {
     /// Who the client is.
     pub device_info: DeviceInfo,
     /// Extension: `"partyline/1"` opts into every extension; absent or `"1.0"` is plain LOUDSYNC.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol_version: Option<String>,
 }
 
 /// LOUDSYNC `leave`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Leave {
     /// The client's clock.
     pub timestamp: Number,
-    /// Why, in the user's words.
-    #[serde(default)]
+    /// Why, in the user's words ([`crate::reason::DEFAULT_LEAVE`] when they gave none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 
 /// LOUDSYNC `heartbeat`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Heartbeat {
     /// The client's clock.
     pub timestamp: Number,
 }
 
 /// LOUDSYNC `ping`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ping {
     /// The client's clock; `pong` echoes it exactly, digit for digit.
     pub timestamp: Number,
 }
 
 /// Extension: `resume`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Resume {
     /// The client's clock.
@@ -141,19 +174,19 @@ pub struct Resume {
 }
 
 /// Extension: `chat`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Chat {
     /// The client's clock.
     pub timestamp: Number,
     /// The line, at most [`MAX_CHAT_CHARS`] characters.
     pub text: String,
     /// Extension: the room to say it in (default [`crate::DEFAULT_ROOM`]).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room: Option<String>,
 }
 
 /// Extension: `chat.edit`, new words for one's own line.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatEdit {
     /// The client's clock.
     pub timestamp: Number,
@@ -164,7 +197,7 @@ pub struct ChatEdit {
 }
 
 /// Extension: `chat.delete`, takes one's own line back.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatDelete {
     /// The client's clock.
     pub timestamp: Number,
@@ -173,7 +206,7 @@ pub struct ChatDelete {
 }
 
 /// Extension: `direct`, a message for one member.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Direct {
     /// The client's clock.
     pub timestamp: Number,
@@ -187,7 +220,7 @@ pub struct Direct {
 }
 
 /// Extension: `subscribe` and `unsubscribe`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Topics {
     /// The client's clock.
     pub timestamp: Number,
@@ -197,14 +230,14 @@ pub struct Topics {
 }
 
 /// Extension: `broadcast`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Broadcast {
     /// The client's clock.
     pub timestamp: Number,
     /// The sender's id for the message (1 to [`MAX_MESSAGE_ID_CHARS`] characters).
     pub id: String,
     /// Only members subscribed to this topic receive it; absent: every other member.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
     /// Anything, at most [`MAX_PAYLOAD_BYTES`] as compact JSON.
     pub payload: Value,
@@ -214,20 +247,20 @@ pub struct Broadcast {
 }
 
 /// Extension: `presence`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Presence {
     /// The client's clock.
     pub timestamp: Number,
     /// Online, away or busy.
     pub status: PresenceStatus,
     /// A few words, at most [`MAX_PRESENCE_CHARS`] characters.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }
 
 /// Extension: `voice.signal`, WebRTC signaling (an SDP offer or answer, an ICE candidate)
 /// for one member.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VoiceSignal {
     /// The client's clock.
     pub timestamp: Number,
@@ -238,7 +271,7 @@ pub struct VoiceSignal {
 }
 
 /// Extension: `mark_read`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MarkRead {
     /// The client's clock.
     pub timestamp: Number,
@@ -247,7 +280,7 @@ pub struct MarkRead {
 }
 
 /// Extension: `syncplay.command`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SyncplayCommand {
     /// The client's clock.
     pub timestamp: Number,
@@ -257,17 +290,17 @@ pub struct SyncplayCommand {
 }
 
 /// A SyncPlay command, named by the message's `command` field.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum PlayCommand {
     /// Play: the paused item, or `itemId` from the library (added to the queue if needed),
     /// from `position` ms (default: where it is, or 0 for a new item).
     Play {
         /// A library item to play.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         item_id: Option<String>,
         /// Where to start, ms.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         position: Option<f64>,
     },
     /// Pause everyone at the same instant.
@@ -304,7 +337,7 @@ pub enum PlayCommand {
 
 /// Extension: `playback.progress`, sent by a playing device about once a second, and at once
 /// when it becomes ready or stalls.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PlaybackProgress {
     /// The client's clock.
@@ -317,12 +350,12 @@ pub struct PlaybackProgress {
     /// What it is doing.
     pub state: DeviceState,
     /// Its measured error against the group's position, ms (positive: ahead).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<f64>,
 }
 
 /// A device's playback state as it reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceState {
     /// Loaded the entry and able to start at the group's position.

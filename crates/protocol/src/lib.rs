@@ -10,20 +10,26 @@
 //!   once and shared by every recipient.
 //! - [`types`]: the shapes both directions share ([`MemberInfo`], [`ErrorCode`], ...).
 //! - [`close`]: the WebSocket close codes and why each exists.
-//! - [`together`], [`pavilion`]: seeds 002 and 004, each its own envelope over the same
-//!   session ([`Wire`]); [`iso`]: the ISO 8601 timestamps both write.
+//! - [`together`], [`pavilion`], [`rt`]: seeds 002, 004 and 001, each its own envelope over the
+//!   same session ([`Wire`]); [`iso`]: the ISO 8601 timestamps two of them write.
+//! - [`reason`]: the `details.reason` strings of errors, and the default `leave` reason.
+//!
+//! Both directions read and write: the host decodes [`ClientMessage`] and encodes
+//! [`ServerMessage`]; Rust clients and tests build [`ClientMessage`]s
+//! ([`ClientMessage::to_text`]) and read [`Received`] server messages, never JSON by hand.
 
 pub mod client;
 pub mod close;
 pub mod iso;
 pub mod pavilion;
+pub mod reason;
 pub mod rt;
 pub mod server;
 pub mod together;
 pub mod types;
 
 pub use client::{ClientMessage, DecodeError, decode};
-pub use server::{Frame, ServerMessage};
+pub use server::{Frame, Received, ServerMessage};
 pub use types::*;
 
 /// The `protocolVersion` a client sends at join to receive every Partyline extension.
@@ -157,3 +163,23 @@ pub const MAX_MARK_READ_IDS: usize = 100;
 /// The longest display name accepted, in characters: enough for "Rishad's iPhone 15 Pro Max"
 /// in any script, short enough to fit a member row on a phone.
 pub const MAX_NAME_CHARS: usize = 64;
+
+/// The fields of a message of one variant, or a panic that shows the pattern expected and the
+/// message that came instead: for clients and tests, where a message of another type is a
+/// failure, not a silent `None`.
+///
+/// ```
+/// use partyline_protocol::{ServerMessage, expect_message};
+/// let ack = ServerMessage::DirectAck { timestamp: 1, id: "d-1".into(), to: "m-2".into(), queued: false };
+/// let id = expect_message!(ack, ServerMessage::DirectAck { id, .. } => id);
+/// assert_eq!(id, "d-1");
+/// ```
+#[macro_export]
+macro_rules! expect_message {
+    ($message:expr, $pattern:pat => $out:expr) => {
+        match $message {
+            $pattern => $out,
+            other => panic!("expected {}, got {:?}", stringify!($pattern), other),
+        }
+    };
+}

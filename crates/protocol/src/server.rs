@@ -1,9 +1,10 @@
 //! Server → client messages, and [`Frame`]: a message serialized once.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Number, Value};
 
 use crate::types::{
@@ -12,7 +13,12 @@ use crate::types::{
 
 /// Every message the server sends. `timestamp` is the server's clock in milliseconds since the
 /// Unix epoch, except in `pong`, where it echoes the ping's.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+///
+/// It deserializes too, for Rust clients and tests ([`Received`] adds the `seq` a partyline/1
+/// member's copy carries). Deserializing does not slow the host's encoder: the derive adds
+/// code, not work, to [`Frame::encode`], and `hello`'s version is a `Cow` that the host
+/// borrows from [`crate::PARTYLINE_V1`] as before.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", rename_all_fields = "camelCase")]
 pub enum ServerMessage {
     /// LOUDSYNC `welcome`.
@@ -31,8 +37,8 @@ pub enum ServerMessage {
     Hello {
         /// Server time, ms.
         timestamp: u64,
-        /// The protocol version in use.
-        protocol_version: &'static str,
+        /// The protocol version in use (the host sends [`crate::PARTYLINE_V1`], borrowed).
+        protocol_version: Cow<'static, str>,
         /// How often to send `heartbeat`, ms.
         heartbeat_interval: u64,
         /// How long without a heartbeat until the server closes, ms.
@@ -165,7 +171,7 @@ pub enum ServerMessage {
         to: String,
         /// True when the recipient is reconnecting: the message waits for it (a partyline/1
         /// member gets it on resume).
-        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         queued: bool,
     },
     /// Extension: the member's topics, after a `subscribe` or `unsubscribe`.
@@ -382,6 +388,88 @@ pub enum ServerMessage {
 }
 
 impl ServerMessage {
+    /// Every `type` the server sends at `/ws` (partyline/1's), in the enum's order
+    /// ([`ServerMessage::kind`] of each variant but those only other formats have,
+    /// [`ServerMessage::is_partyline`]; `tests/round_trip.rs` checks the two agree).
+    pub const KINDS: [&'static str; 29] = [
+        "welcome",
+        "hello",
+        "member_list",
+        "member_joined",
+        "member_left",
+        "member_updated",
+        "latency_update",
+        "session_updated",
+        "chat",
+        "chat.edited",
+        "chat.deleted",
+        "voice.state",
+        "direct",
+        "direct_ack",
+        "subscriptions",
+        "broadcast",
+        "broadcast_ack",
+        "presence_update",
+        "voice.signal",
+        "notification",
+        "kicked",
+        "session_closed",
+        "pong",
+        "error",
+        "syncplay.state",
+        "syncplay.queue",
+        "library.update",
+        "remote.command",
+        "resumed",
+    ];
+
+    /// The wire name of this message's `type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ServerMessage::Welcome { .. } => "welcome",
+            ServerMessage::Hello { .. } => "hello",
+            ServerMessage::MemberList { .. } => "member_list",
+            ServerMessage::MemberJoined { .. } => "member_joined",
+            ServerMessage::MemberLeft { .. } => "member_left",
+            ServerMessage::MemberUpdated { .. } => "member_updated",
+            ServerMessage::LatencyUpdate { .. } => "latency_update",
+            ServerMessage::SessionUpdated { .. } => "session_updated",
+            ServerMessage::Chat { .. } => "chat",
+            ServerMessage::ChatEdited { .. } => "chat.edited",
+            ServerMessage::ChatDeleted { .. } => "chat.deleted",
+            ServerMessage::VoiceState { .. } => "voice.state",
+            ServerMessage::Direct { .. } => "direct",
+            ServerMessage::DirectAck { .. } => "direct_ack",
+            ServerMessage::Subscriptions { .. } => "subscriptions",
+            ServerMessage::Broadcast { .. } => "broadcast",
+            ServerMessage::BroadcastAck { .. } => "broadcast_ack",
+            ServerMessage::PresenceUpdate { .. } => "presence_update",
+            ServerMessage::VoiceSignal { .. } => "voice.signal",
+            ServerMessage::Notification { .. } => "notification",
+            ServerMessage::Kicked { .. } => "kicked",
+            ServerMessage::SessionClosed { .. } => "session_closed",
+            ServerMessage::Pong { .. } => "pong",
+            ServerMessage::Error { .. } => "error",
+            ServerMessage::SyncplayState { .. } => "syncplay.state",
+            ServerMessage::SyncplayQueue { .. } => "syncplay.queue",
+            ServerMessage::LibraryUpdate { .. } => "library.update",
+            ServerMessage::RemoteCommand { .. } => "remote.command",
+            ServerMessage::Resumed { .. } => "resumed",
+            ServerMessage::Ready { .. } => "ready",
+            ServerMessage::HeartbeatAck { .. } => "heartbeat_ack",
+            ServerMessage::SubscriptionChange { .. } => "subscription_change",
+            ServerMessage::ServerHeartbeat { .. } => "server_heartbeat",
+        }
+    }
+
+    /// The `details.reason` of an `error`, if it has one.
+    pub fn error_reason(&self) -> Option<&str> {
+        match self {
+            ServerMessage::Error { details: Some(details), .. } => details.get("reason")?.as_str(),
+            _ => None,
+        }
+    }
+
     /// Whether the message belongs to the member's sequenced stream (carries `seq`, is
     /// buffered for resume) or only answers one connection (`hello`, `pong`, `resumed`, `error`).
     /// `voice.signal` is not sequenced either: it is relayed only to a connected member and never
@@ -431,6 +519,31 @@ impl ServerMessage {
     /// Builds an `error`.
     pub fn error(timestamp: u64, code: ErrorCode, message: impl Into<String>, details: Option<Value>) -> Self {
         ServerMessage::Error { timestamp, code, message: message.into(), details }
+    }
+}
+
+/// A server message as a client receives it: the message, and the `seq` that a partyline/1
+/// member's copy of a sequenced message carries ([`Frame::with_seq`]).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Received {
+    /// The message's place in the member's stream; absent for LOUDSYNC 1.0 members and for
+    /// messages that are not sequenced.
+    #[serde(default)]
+    pub seq: Option<u64>,
+    /// The message.
+    #[serde(flatten)]
+    pub message: ServerMessage,
+}
+
+impl Received {
+    /// Reads one text frame from the server.
+    pub fn decode(text: &str) -> Result<Received, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// The wire name of the message's `type`.
+    pub fn kind(&self) -> &'static str {
+        self.message.kind()
     }
 }
 

@@ -68,7 +68,7 @@ pub fn classify_user_agent(ua: &str) -> Option<&'static str> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
@@ -174,7 +174,8 @@ mod tests {
         assert!(wrong.is_empty(), "misclassified:\n{}", wrong.join("\n"));
     }
 
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+    /// A request's headers, from name and value pairs (the auth tests use it too).
+    pub(crate) fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {
             map.append(*name, HeaderValue::from_str(value).unwrap());

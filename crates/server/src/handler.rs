@@ -131,14 +131,16 @@ pub(crate) async fn refuse<S: Io>(socket: WebSocketStream<S>, now: Time, format:
             "Wrong or missing token",
             now / 1000,
         )),
-        Wire::Rt => {
-            Some(partyline_protocol::rt::error(401, "Wrong or missing token", serde_json::json!({"reason": "bad_key"})))
-        }
+        Wire::Rt => Some(partyline_protocol::rt::error(
+            401,
+            "Wrong or missing token",
+            serde_json::json!({"reason": partyline_protocol::reason::BAD_KEY}),
+        )),
         Wire::Loudsync | Wire::Partyline => Some(Frame::encode(&partyline_protocol::ServerMessage::error(
             now / 1000,
             partyline_protocol::ErrorCode::Unauthorized,
             "Wrong or missing join key",
-            Some(serde_json::json!({"reason": "bad_key"})),
+            Some(serde_json::json!({"reason": partyline_protocol::reason::BAD_KEY})),
         ))),
     };
     if let Some(error) = error {

@@ -7,9 +7,13 @@ mod sim;
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use partyline_protocol::client::{Chat, Direct, PlayCommand, SyncplayCommand};
+use partyline_protocol::{
+    ClientMessage, ErrorCode, LeaveReason, QueueEntry, Received, ServerMessage, expect_message, reason,
+};
 use partyline_session::{Config, SECOND};
-use serde_json::Value;
-use sim::{Sim, T0, closed, join_text, resume_text};
+use serde_json::{Value, json};
+use sim::{Sim, T0, closed, join_msg, resume_msg};
 
 const OTHER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9));
 
@@ -17,8 +21,28 @@ fn latency_of(sim: &Sim, id: &str) -> Option<u32> {
     sim.session.members().into_iter().find(|m| m.id == id).and_then(|m| m.latency)
 }
 
-fn error_code(seen: &[Value]) -> Option<String> {
-    seen.iter().find(|m| m["type"] == "error").map(|m| m["code"].as_str().unwrap().to_string())
+/// The code and details of the first `error` among these messages, if one came.
+fn error_in(seen: &[Received]) -> Option<(ErrorCode, Value)> {
+    seen.iter().find_map(|m| match &m.message {
+        ServerMessage::Error { code, details, .. } => Some((*code, details.clone().unwrap_or(Value::Null))),
+        _ => None,
+    })
+}
+
+/// The member id of the `welcome` among these messages, if one came.
+fn welcome_in(seen: &[Received]) -> Option<&str> {
+    seen.iter().find_map(|m| match &m.message {
+        ServerMessage::Welcome { client_id, .. } => Some(client_id.as_str()),
+        _ => None,
+    })
+}
+
+/// Who left and why, from the first `member_left` among these messages, if one came.
+fn left_in(seen: &[Received]) -> Option<(&str, LeaveReason)> {
+    seen.iter().find_map(|m| match &m.message {
+        ServerMessage::MemberLeft { member_id, reason, .. } => Some((member_id.as_str(), *reason)),
+        _ => None,
+    })
 }
 
 /// An unsolicited pong (payload 0, or any time but the probe's) measures nothing; the probe's
@@ -48,22 +72,23 @@ fn a_device_id_is_not_a_credential() {
     sim.flush();
     sim.take(a);
     let thief = sim.connect_at(OTHER);
-    sim.send(thief, &join_text("dev-a", true));
-    let seen = sim.messages(thief);
-    assert_eq!(error_code(&seen).as_deref(), Some("already_joined"), "{seen:?}");
-    assert!(seen.iter().all(|m| m["type"] != "welcome"), "no welcome for the thief: {seen:?}");
+    sim.send_msg(thief, join_msg("dev-a", true));
+    let seen = sim.received(thief);
+    assert_eq!(error_in(&seen).map(|e| e.0), Some(ErrorCode::AlreadyJoined), "{seen:?}");
+    assert_eq!(welcome_in(&seen), None, "no welcome for the thief: {seen:?}");
     assert_eq!(sim.take(a), vec![], "the member noticed nothing");
     sim.session.set_locked(sim.now, false).unwrap();
     sim.flush();
     sim.take(a);
     let again = sim.connect_at(OTHER);
-    sim.send(again, &join_text("dev-a", true));
-    assert_eq!(error_code(&sim.messages(again)).as_deref(), Some("already_joined"), "unlocked: still refused");
+    sim.send_msg(again, join_msg("dev-a", true));
+    let refused = error_in(&sim.received(again)).map(|e| e.0);
+    assert_eq!(refused, Some(ErrorCode::AlreadyJoined), "unlocked: still refused");
 
     let same_place = sim.connect();
-    sim.send(same_place, &join_text("dev-a", true));
-    let welcome = sim.messages(same_place).into_iter().find(|m| m["type"] == "welcome").unwrap();
-    assert_eq!(welcome["clientId"], a_id.as_str(), "from its own address the device takes over");
+    sim.send_msg(same_place, join_msg("dev-a", true));
+    let seen = sim.received(same_place);
+    assert_eq!(welcome_in(&seen), Some(a_id.as_str()), "from its own address the device takes over");
     assert_eq!(closed(&sim.take(a)), Some(4009));
 }
 
@@ -78,12 +103,12 @@ fn a_reconnecting_member_is_not_taken_over() {
     sim.flush();
     sim.take(w);
     let other = sim.connect_at(OTHER);
-    sim.send(other, &join_text("dev-a", true));
-    let welcome = sim.messages(other).into_iter().find(|m| m["type"] == "welcome").unwrap();
-    assert_ne!(welcome["clientId"], a_id.as_str(), "a new member, not the one that was away");
-    let to_w = sim.messages(w);
-    let left = to_w.iter().find(|m| m["type"] == "member_left").expect("the old place is let go");
-    assert_eq!(left["memberId"], a_id.as_str());
+    sim.send_msg(other, join_msg("dev-a", true));
+    let seen = sim.received(other);
+    let welcome = welcome_in(&seen).expect("a welcome");
+    assert_ne!(welcome, a_id, "a new member, not the one that was away");
+    let to_w = sim.received(w);
+    assert_eq!(left_in(&to_w), Some((a_id.as_str(), LeaveReason::Timeout)), "the old place is let go");
 }
 
 /// One address cannot hold more than `max_members_per_addr` places; another address can still join.
@@ -94,14 +119,13 @@ fn places_per_address_are_capped() {
         sim.join(&format!("dev-{n}"), true);
     }
     let fourth = sim.connect();
-    sim.send(fourth, &join_text("dev-3", true));
-    let seen = sim.messages(fourth);
-    assert_eq!(error_code(&seen).as_deref(), Some("session_full"), "{seen:?}");
-    let error = seen.iter().find(|m| m["type"] == "error").unwrap();
-    assert_eq!(error["details"]["reason"], "address_limit");
+    sim.send_msg(fourth, join_msg("dev-3", true));
+    let seen = sim.received(fourth);
+    let limit = json!({"reason": reason::ADDRESS_LIMIT, "maxMembersPerAddress": 3});
+    assert_eq!(error_in(&seen), Some((ErrorCode::SessionFull, limit)), "{seen:?}");
     let elsewhere = sim.connect_at(OTHER);
-    sim.send(elsewhere, &join_text("dev-3", true));
-    assert!(sim.messages(elsewhere).iter().any(|m| m["type"] == "welcome"), "another address joins");
+    sim.send_msg(elsewhere, join_msg("dev-3", true));
+    assert!(welcome_in(&sim.received(elsewhere)).is_some(), "another address joins");
 }
 
 /// Joins that drop at once cannot hold a full party's places: a new guest takes the place of
@@ -122,11 +146,11 @@ fn a_reconnecting_place_yields_to_a_new_guest() {
     assert_eq!(sim.session.member_count(), 5, "full: 1 here and 4 reconnecting");
     sim.take(w);
     let guest = sim.connect_at(OTHER);
-    sim.send(guest, &join_text("guest", true));
-    assert!(sim.messages(guest).iter().any(|m| m["type"] == "welcome"), "the new guest is in");
-    let to_w = sim.messages(w);
-    let left = to_w.iter().find(|m| m["type"] == "member_left").expect("a ghost gave up its place");
-    assert_eq!((left["memberId"].as_str(), left["reason"].as_str()), (first_away.as_deref(), Some("timeout")));
+    sim.send_msg(guest, join_msg("guest", true));
+    assert!(welcome_in(&sim.received(guest)).is_some(), "the new guest is in");
+    let to_w = sim.received(w);
+    let first_away = first_away.expect("a ghost");
+    assert_eq!(left_in(&to_w), Some((first_away.as_str(), LeaveReason::Timeout)), "a ghost gave up its place");
     assert_eq!(sim.session.member_count(), 5);
 }
 
@@ -138,12 +162,13 @@ fn replay_is_bounded_per_member() {
     let mut sim = Sim::new(config);
     let (a, a_id, secret) = sim.join_resumable("dev-a");
     let (b, _) = sim.join("dev-b", true);
-    let last_seq = sim.messages(a).last().unwrap()["seq"].as_u64().unwrap(); // b's member_joined
+    let last_seq = sim.received(a).last().unwrap().seq.unwrap(); // b's member_joined
     sim.session.handle_disconnect(sim.now, a, false);
     sim.flush();
-    let payload = format!("\"{}\"", "x".repeat(8000));
+    let payload = serde_json::Value::String("x".repeat(8000));
     for n in 0..100 {
-        sim.send(b, &format!(r#"{{"type":"direct","timestamp":1,"to":"{a_id}","id":"d-{n}","payload":{payload}}}"#));
+        let direct = Direct { timestamp: 1.into(), to: a_id.clone(), id: format!("d-{n}"), payload: payload.clone() };
+        sim.send(b, &ClientMessage::Direct(direct).to_text());
         if n % 20 == 0 {
             sim.heartbeat(b);
         }
@@ -151,10 +176,10 @@ fn replay_is_bounded_per_member() {
     sim.take(b);
     assert!(sim.session.replay_bytes() <= 64 * 1024 + 16 * 1024, "held {} bytes", sim.session.replay_bytes());
     let back = sim.connect();
-    sim.send(back, &resume_text(&a_id, &secret, last_seq));
-    let seen = sim.messages(back);
-    assert_eq!(seen[0]["type"], "resumed");
-    assert_eq!(seen[0]["snapshot"], true, "what was dropped is not silently skipped");
+    sim.send_msg(back, resume_msg(&a_id, &secret, last_seq));
+    let seen = sim.received(back);
+    let snapshot = expect_message!(&seen[0].message, ServerMessage::Resumed { snapshot, .. } => *snapshot);
+    assert!(snapshot, "what was dropped is not silently skipped");
 }
 
 /// The party's log stays under `replay_log_bytes`, however many members are away: each message
@@ -173,7 +198,10 @@ fn replay_is_bounded_in_total() {
     sim.flush();
     let text = "y".repeat(900);
     for round in 0..200 {
-        sim.send(sender, &format!(r#"{{"type":"chat","timestamp":1,"text":"{round} {text}"}}"#));
+        sim.send(
+            sender,
+            &ClientMessage::Chat(Chat { timestamp: 1.into(), text: format!("{round} {text}"), room: None }).to_text(),
+        );
         sim.heartbeat(sender);
         assert!(sim.session.replay_bytes() <= 100 * 1024, "round {round}: {} bytes", sim.session.replay_bytes());
     }
@@ -199,12 +227,13 @@ fn queue_changes_are_steps_and_the_queue_is_bounded() {
     let (a, _) = sim.join("dev-a", true);
     let (b, _) = sim.join("dev-b", true);
     sim.take(b);
-    let add = r#"{"type":"syncplay.command","timestamp":1,"command":"queue.add","itemId":"t-1"}"#;
+    let add = PlayCommand::QueueAdd { item_id: "t-1".into() };
+    let add = &ClientMessage::SyncplayCommand(SyncplayCommand { timestamp: 1.into(), command: add }).to_text();
     sim.send(a, add);
-    let to_b = sim.messages(b);
+    let to_b = sim.received(b);
     assert_eq!(to_b.len(), 1, "{to_b:?}");
-    assert_eq!(to_b[0]["type"], "syncplay.queue");
-    assert_eq!((to_b[0]["added"]["itemId"].as_str(), to_b[0]["index"].as_u64()), (Some("t-1"), Some(0)));
+    let step = expect_message!(&to_b[0].message, ServerMessage::SyncplayQueue { added, index, .. } => (added, *index));
+    assert_eq!((step.0.as_ref().map(|e: &QueueEntry| e.item_id.as_str()), step.1), (Some("t-1"), Some(0)));
     for _ in 1..MAX_QUEUE {
         sim.send(a, add);
         sim.heartbeat(a);
@@ -213,9 +242,10 @@ fn queue_changes_are_steps_and_the_queue_is_bounded() {
     sim.take(a);
     sim.take(b);
     sim.send(a, add);
-    let seen = sim.messages(a);
-    assert_eq!(error_code(&seen).as_deref(), Some("invalid_message"), "{seen:?}");
-    assert!(seen[0]["message"].as_str().unwrap().contains("queue is full"), "{seen:?}");
-    assert_eq!(sim.messages(b), Vec::<Value>::new(), "nothing sent to the others");
+    let seen = sim.received(a);
+    let refused = expect_message!(&seen[0].message, ServerMessage::Error { code, message, .. } => (*code, message));
+    assert_eq!(refused.0, ErrorCode::InvalidMessage, "{seen:?}");
+    assert!(refused.1.contains("queue is full"), "{seen:?}");
+    assert_eq!(sim.received(b), [], "nothing sent to the others");
     assert_eq!(sim.session.play_state().queue.len(), MAX_QUEUE);
 }

@@ -7,14 +7,42 @@
 
 mod sim;
 
-use partyline_protocol::{NotificationLevel, PresenceStatus};
+use partyline_protocol::client::{Broadcast, Direct, MarkRead, Presence, Topics, VoiceSignal};
+use partyline_protocol::{
+    ClientMessage, ErrorCode, NotificationLevel, PresenceStatus, Received, ServerMessage, expect_message, reason,
+};
 use partyline_session::limit::DEFAULT_PER_SECOND;
 use partyline_session::{Config, ConnId, Event, SECOND, SessionError, TokenBucket};
 use serde_json::{Value, json};
-use sim::{Seen, Sim, T0, join_text, resume_text};
+use sim::{Sim, T0, join_msg, resume_msg};
+
+// The builders below write typed messages as text: the session reads them through the decoder,
+// as it reads a client's frames, so a message the decoder refuses is refused here too.
 
 fn direct(to: &str, id: &str, payload: Value) -> String {
-    json!({"type": "direct", "timestamp": 1, "to": to, "id": id, "payload": payload}).to_string()
+    ClientMessage::Direct(Direct { timestamp: 1.into(), to: to.into(), id: id.into(), payload }).to_text()
+}
+
+/// The code, message and details of an `error`; any other message fails the test.
+fn error_of(received: &Received) -> (ErrorCode, String, Value) {
+    expect_message!(&received.message, ServerMessage::Error { code, message, details, .. } =>
+        (*code, message.clone(), details.clone().unwrap_or(Value::Null)))
+}
+
+/// The topics of a `subscriptions`; any other message fails the test.
+fn topics_of(received: &Received) -> Vec<String> {
+    expect_message!(&received.message, ServerMessage::Subscriptions { topics, .. } => topics.clone())
+}
+
+/// The recipient count of a `broadcast_ack`; any other message fails the test.
+fn recipients_of(received: &Received) -> u32 {
+    expect_message!(&received.message, ServerMessage::BroadcastAck { recipients, .. } => *recipients)
+}
+
+/// The one message a connection got; none, or more than one, fails the test.
+fn only(seen: Vec<Received>) -> Received {
+    assert_eq!(seen.len(), 1, "expected one message, got {seen:?}");
+    seen.into_iter().next().unwrap()
 }
 
 /// Three extension members and a 1.0 one, joined, with their inboxes emptied.
@@ -45,20 +73,16 @@ fn direct_reaches_only_its_recipient() {
     let Party { mut sim, a, b, c, legacy } = party();
     let payload = json!({"emoji": "🎉", "nested": [1, 2.5, null, {"k": true}]});
     sim.send(a.0, &direct(&b.1, "d-1", payload.clone()));
-    let to_b = sim.messages(b.0);
-    assert_eq!(to_b.len(), 1, "{to_b:?}");
-    assert_eq!(to_b[0]["type"], "direct");
-    assert_eq!(to_b[0]["from"], a.1.as_str());
-    assert_eq!(to_b[0]["id"], "d-1");
-    assert_eq!(to_b[0]["payload"], payload, "the payload arrives as sent");
-    assert!(to_b[0]["seq"].as_u64().is_some(), "sequenced");
-    assert!(to_b[0]["timestamp"].as_u64().is_some());
-    let to_a = sim.messages(a.0);
-    assert_eq!(to_a.len(), 1, "{to_a:?}");
-    assert_eq!((to_a[0]["type"].as_str(), to_a[0]["id"].as_str()), (Some("direct_ack"), Some("d-1")));
-    assert!(to_a[0]["seq"].as_u64().is_some());
-    assert_eq!(sim.messages(c.0), Vec::<Value>::new());
-    assert_eq!(sim.messages(legacy.0), Vec::<Value>::new());
+    let to_b = only(sim.received(b.0));
+    assert!(to_b.seq.is_some(), "sequenced");
+    let expected = ServerMessage::Direct { timestamp: T0 / 1000, from: a.1.clone(), id: "d-1".into(), payload };
+    assert_eq!(to_b.message, expected, "the payload arrives as sent");
+    let to_a = only(sim.received(a.0));
+    assert!(to_a.seq.is_some());
+    let ack = ServerMessage::DirectAck { timestamp: T0 / 1000, id: "d-1".into(), to: b.1.clone(), queued: false };
+    assert_eq!(to_a.message, ack);
+    assert_eq!(sim.received(c.0), []);
+    assert_eq!(sim.received(legacy.0), []);
 }
 
 /// An unknown recipient, a 1.0 recipient, a payload over 8 KiB, a missing field: an `error`
@@ -68,33 +92,31 @@ fn direct_reaches_only_its_recipient() {
 fn direct_errors_change_nothing() {
     let Party { mut sim, a, b, c, legacy } = party();
     sim.send(a.0, &direct("m-nobody", "d-2", json!(1)));
-    let seen = sim.messages(a.0);
-    assert_eq!(seen.len(), 1, "{seen:?}");
-    assert_eq!(seen[0]["type"], "error");
-    assert_eq!(seen[0]["code"], "recipient_unavailable");
-    assert_eq!(seen[0]["details"], json!({"to": "m-nobody", "id": "d-2", "reason": "unknown_member"}));
-    assert!(seen[0].get("seq").is_none(), "errors are not sequenced");
+    let error = only(sim.received(a.0));
+    assert_eq!(error.seq, None, "errors are not sequenced");
+    let (code, _, details) = error_of(&error);
+    let unknown = json!({"to": "m-nobody", "id": "d-2", "reason": reason::UNKNOWN_MEMBER});
+    assert_eq!((code, details), (ErrorCode::RecipientUnavailable, unknown));
 
     sim.send(a.0, &direct(&legacy.1, "d-3", json!("hi")));
-    let seen = sim.messages(a.0);
-    assert_eq!(seen[0]["code"], "recipient_unavailable");
-    assert_eq!(seen[0]["details"]["reason"], "loudsync_client");
-    assert_eq!(seen[0]["details"]["id"], "d-3");
+    let (code, _, details) = error_of(&only(sim.received(a.0)));
+    let loudsync = json!({"to": legacy.1, "id": "d-3", "reason": reason::LOUDSYNC_CLIENT});
+    assert_eq!((code, details), (ErrorCode::RecipientUnavailable, loudsync));
 
     let big = json!("x".repeat(8 * 1024));
     sim.send(a.0, &direct(&b.1, "d-4", big));
-    let seen = sim.messages(a.0);
-    assert_eq!(seen.len(), 1);
-    assert_eq!(seen[0]["code"], "invalid_message");
-    assert!(seen[0]["message"].as_str().unwrap().starts_with("direct: payload is 8194 bytes"), "{}", seen[0]);
+    let (code, message, _) = error_of(&only(sim.received(a.0)));
+    assert_eq!(code, ErrorCode::InvalidMessage);
+    assert!(message.starts_with("direct: payload is 8194 bytes"), "{message}");
 
     sim.send(a.0, &direct(&b.1, &"i".repeat(65), json!(1)));
-    assert_eq!(sim.messages(a.0)[0]["code"], "invalid_message");
+    assert_eq!(error_of(&only(sim.received(a.0))).0, ErrorCode::InvalidMessage);
+    // Written out: a direct without `to` cannot be built typed.
     sim.send(a.0, r#"{"type":"direct","timestamp":1,"id":"d-5","payload":1}"#);
-    assert_eq!(sim.messages(a.0)[0]["message"], "direct: missing field `to`");
+    assert_eq!(error_of(&only(sim.received(a.0))).1, "direct: missing field `to`");
 
     for conn in [b.0, c.0, legacy.0] {
-        assert_eq!(sim.messages(conn), Vec::<Value>::new(), "nothing reached {conn}");
+        assert_eq!(sim.received(conn), [], "nothing reached {conn}");
     }
     // Still open, still working.
     sim.send(a.0, &direct(&b.1, "d-6", json!(1)));
@@ -108,11 +130,9 @@ fn direct_errors_change_nothing() {
 fn loudsync_sender_is_refused() {
     let Party { mut sim, a, legacy, .. } = party();
     sim.send(legacy.0, &direct(&a.1, "d-1", json!(1)));
-    let seen = sim.messages(legacy.0);
-    assert_eq!(seen.len(), 1, "{seen:?}");
-    assert_eq!(seen[0]["code"], "invalid_message");
-    assert_eq!(seen[0]["details"], json!({"reason": "extension_only"}));
-    assert_eq!(sim.messages(a.0), Vec::<Value>::new());
+    let (code, _, details) = error_of(&only(sim.received(legacy.0)));
+    assert_eq!((code, details), (ErrorCode::InvalidMessage, json!({"reason": reason::EXTENSION_ONLY})));
+    assert_eq!(sim.received(a.0), []);
 }
 
 /// A member that drops gets the direct messages (and acks) sent meanwhile on resume, with their
@@ -122,9 +142,9 @@ fn resume_replays_direct_messages() {
     let mut sim = Sim::new(Config::default());
     let (x, x_id, secret) = sim.join_resumable("dev-x");
     let (y, y_id) = sim.join("dev-y", true);
-    let last_seq = sim.messages(x).last().unwrap()["seq"].as_u64().unwrap(); // member_joined y
+    let last_seq = sim.received(x).last().unwrap().seq.unwrap(); // member_joined y
     sim.send(x, &direct(&y_id, "before", json!(0)));
-    let ack_seq = sim.messages(x)[0]["seq"].as_u64().unwrap();
+    let ack_seq = only(sim.received(x)).seq.unwrap();
     assert_eq!(ack_seq, last_seq + 1);
 
     sim.session.handle_disconnect(sim.now, x, false);
@@ -135,15 +155,20 @@ fn resume_replays_direct_messages() {
     assert_eq!(sim.types(y), ["direct_ack", "direct_ack"], "queued for a reconnecting member");
 
     let back = sim.connect();
-    sim.send(back, &resume_text(&x_id, &secret, ack_seq));
-    let seen = sim.messages(back);
-    let types: Vec<&str> = seen.iter().map(|m| m["type"].as_str().unwrap()).collect();
-    assert_eq!(types, ["resumed", "direct", "direct"]);
-    assert_eq!(seen[0]["replayed"], 2);
-    assert_eq!((seen[1]["id"].as_str(), seen[1]["seq"].as_u64()), (Some("while-away-1"), Some(ack_seq + 1)));
-    assert_eq!((seen[2]["id"].as_str(), seen[2]["seq"].as_u64()), (Some("while-away-2"), Some(ack_seq + 2)));
-    assert_eq!(seen[2]["payload"], json!({"n": 2}));
-    assert_eq!(seen[2]["from"], y_id.as_str());
+    sim.send_msg(back, resume_msg(&x_id, &secret, ack_seq));
+    let seen = sim.received(back);
+    assert_eq!(expect_message!(&seen[0].message, ServerMessage::Resumed { replayed, .. } => *replayed), 2);
+    let directs: Vec<(Option<u64>, ServerMessage)> = seen[1..].iter().map(|m| (m.seq, m.message.clone())).collect();
+    let direct = |id: &str, n| ServerMessage::Direct {
+        timestamp: T0 / 1000,
+        from: y_id.clone(),
+        id: id.into(),
+        payload: json!({"n": n}),
+    };
+    assert_eq!(
+        directs,
+        [(Some(ack_seq + 1), direct("while-away-1", 1)), (Some(ack_seq + 2), direct("while-away-2", 2))]
+    );
 }
 
 /// The per-connection token bucket (applied by the I/O layer before a message reaches the
@@ -166,32 +191,39 @@ fn rate_limit_applies_to_direct() {
     for id in 0..8 {
         send(&mut sim, &mut bucket, id);
     }
-    let to_b = sim.messages(b.0);
-    let ids: Vec<&str> = to_b.iter().map(|m| m["id"].as_str().unwrap()).collect();
+    let to_b = sim.received(b.0);
+    let ids: Vec<String> =
+        to_b.into_iter().map(|m| expect_message!(m.message, ServerMessage::Direct { id, .. } => id)).collect();
     assert_eq!(ids, ["d-0", "d-1", "d-2", "d-3", "d-4"]);
-    let to_a = sim.messages(a.0);
-    let codes: Vec<&str> =
-        to_a.iter().map(|m| m["code"].as_str().unwrap_or_else(|| m["type"].as_str().unwrap())).collect();
-    assert_eq!(codes, ["direct_ack"; 5].into_iter().chain(["rate_limited"; 3]).collect::<Vec<_>>());
+    let to_a = sim.received(a.0);
+    let answers: Vec<&str> = to_a
+        .iter()
+        .map(|m| match &m.message {
+            ServerMessage::Error { code: ErrorCode::RateLimited, .. } => "rate_limited",
+            other => other.kind(),
+        })
+        .collect();
+    assert_eq!(answers, ["direct_ack"; 5].into_iter().chain(["rate_limited"; 3]).collect::<Vec<_>>());
     sim.advance(SECOND);
     send(&mut sim, &mut bucket, 9);
     assert_eq!(sim.types(b.0), ["direct"]);
-    assert!(matches!(&sim.take(a.0)[..], [Seen::Msg(m)] if m["type"] == "direct_ack"));
+    assert_eq!(only(sim.received(a.0)).kind(), "direct_ack");
 }
 
 fn topics_msg(kind: &str, topics: &[&str]) -> String {
-    json!({"type": kind, "timestamp": 1, "topics": topics}).to_string()
+    let topics = Topics { timestamp: 1.into(), topics: topics.iter().map(|t| t.to_string()).collect() };
+    match kind {
+        "subscribe" => ClientMessage::Subscribe(topics),
+        "unsubscribe" => ClientMessage::Unsubscribe(topics),
+        other => panic!("expected subscribe or unsubscribe, got {other}"),
+    }
+    .to_text()
 }
 
 fn broadcast(id: &str, topic: Option<&str>, ack: bool) -> String {
-    let mut message = json!({"type": "broadcast", "timestamp": 1, "id": id, "payload": {"n": id}});
-    if let Some(topic) = topic {
-        message["topic"] = topic.into();
-    }
-    if ack {
-        message["ack"] = true.into();
-    }
-    message.to_string()
+    let topic = topic.map(str::to_string);
+    ClientMessage::Broadcast(Broadcast { timestamp: 1.into(), id: id.into(), topic, payload: json!({"n": id}), ack })
+        .to_text()
 }
 
 /// subscribe / unsubscribe answer with the member's whole list, sorted, without duplicates.
@@ -199,18 +231,16 @@ fn broadcast(id: &str, topic: Option<&str>, ack: bool) -> String {
 fn subscriptions_are_the_full_list() {
     let Party { mut sim, a, b, .. } = party();
     sim.send(a.0, &topics_msg("subscribe", &["game", "chat.room-1"]));
-    let seen = sim.messages(a.0);
-    assert_eq!(seen.len(), 1, "{seen:?}");
-    assert_eq!(seen[0]["type"], "subscriptions");
-    assert_eq!(seen[0]["topics"], json!(["chat.room-1", "game"]));
-    assert!(seen[0]["seq"].as_u64().is_some());
+    let seen = only(sim.received(a.0));
+    assert_eq!(topics_of(&seen), ["chat.room-1", "game"]);
+    assert!(seen.seq.is_some());
     sim.send(a.0, &topics_msg("subscribe", &["game", "x_y"]));
-    assert_eq!(sim.messages(a.0)[0]["topics"], json!(["chat.room-1", "game", "x_y"]));
+    assert_eq!(topics_of(&only(sim.received(a.0))), ["chat.room-1", "game", "x_y"]);
     sim.send(a.0, &topics_msg("unsubscribe", &["game", "never-had"]));
-    assert_eq!(sim.messages(a.0)[0]["topics"], json!(["chat.room-1", "x_y"]));
+    assert_eq!(topics_of(&only(sim.received(a.0))), ["chat.room-1", "x_y"]);
     sim.send(a.0, &topics_msg("subscribe", &[]));
-    assert_eq!(sim.messages(a.0)[0]["topics"], json!(["chat.room-1", "x_y"]), "an empty list asks for the list");
-    assert_eq!(sim.messages(b.0), Vec::<Value>::new(), "nobody else hears of it");
+    assert_eq!(topics_of(&only(sim.received(a.0))), ["chat.room-1", "x_y"], "an empty list asks for the list");
+    assert_eq!(sim.received(b.0), [], "nobody else hears of it");
 }
 
 /// A bad topic name, or a 33rd topic: an error, and the subscriptions stay as they were.
@@ -220,29 +250,28 @@ fn bad_topics_change_nothing() {
     sim.send(a.0, &topics_msg("subscribe", &["keep"]));
     sim.take(a.0);
     sim.send(a.0, &topics_msg("subscribe", &["fine", "Not-Fine"]));
-    let seen = sim.messages(a.0);
-    assert_eq!(seen.len(), 1, "{seen:?}");
-    assert_eq!(seen[0]["code"], "invalid_message");
-    assert!(seen[0]["message"].as_str().unwrap().starts_with("subscribe: topic \"Not-Fine\""), "{}", seen[0]);
+    let (code, message, _) = error_of(&only(sim.received(a.0)));
+    assert_eq!(code, ErrorCode::InvalidMessage);
+    assert!(message.starts_with("subscribe: topic \"Not-Fine\""), "{message}");
     sim.send(a.0, &topics_msg("unsubscribe", &["keep", "bad name"]));
-    assert_eq!(sim.messages(a.0)[0]["code"], "invalid_message");
+    assert_eq!(error_of(&only(sim.received(a.0))).0, ErrorCode::InvalidMessage);
 
     let many: Vec<String> = (0..31).map(|i| format!("t{i}")).collect();
     let many: Vec<&str> = many.iter().map(String::as_str).collect();
     sim.send(a.0, &topics_msg("subscribe", &many));
-    assert_eq!(sim.messages(a.0)[0]["topics"].as_array().unwrap().len(), 32, "keep + 31: the limit");
+    assert_eq!(topics_of(&only(sim.received(a.0))).len(), 32, "keep + 31: the limit");
     sim.send(a.0, &topics_msg("subscribe", &["t0", "one-too-many"]));
-    let seen = sim.messages(a.0);
-    assert_eq!(seen[0]["code"], "invalid_message");
-    assert_eq!(seen[0]["details"], json!({"reason": "too_many_topics", "maxTopics": 32}));
+    let (code, _, details) = error_of(&only(sim.received(a.0)));
+    let too_many = json!({"reason": reason::TOO_MANY_TOPICS, "maxTopics": 32});
+    assert_eq!((code, details), (ErrorCode::InvalidMessage, too_many));
     sim.send(a.0, &topics_msg("subscribe", &["t0"]));
-    assert_eq!(sim.messages(a.0)[0]["topics"].as_array().unwrap().len(), 32, "re-subscribing is no new topic");
+    assert_eq!(topics_of(&only(sim.received(a.0))).len(), 32, "re-subscribing is no new topic");
 
     // "fine" was never added, "keep" never removed: a broadcast to them shows it.
     sim.send(b.0, &broadcast("b-1", Some("fine"), true));
-    assert_eq!(sim.messages(b.0)[0]["recipients"], 0);
+    assert_eq!(recipients_of(&only(sim.received(b.0))), 0);
     sim.send(b.0, &broadcast("b-2", Some("keep"), true));
-    assert_eq!(sim.messages(b.0)[0]["recipients"], 1);
+    assert_eq!(recipients_of(&only(sim.received(b.0))), 1);
     assert_eq!(sim.types(a.0), ["broadcast"]);
 }
 
@@ -257,40 +286,40 @@ fn broadcast_reaches_the_right_members() {
         sim.take(conn);
     }
     sim.send(a.0, &broadcast("b-1", Some("game"), true));
-    let to_b = sim.messages(b.0);
-    assert_eq!(to_b.len(), 1, "{to_b:?}");
-    assert_eq!(to_b[0]["type"], "broadcast");
-    assert_eq!((to_b[0]["from"].as_str(), to_b[0]["id"].as_str()), (Some(a.1.as_str()), Some("b-1")));
-    assert_eq!((to_b[0]["topic"].as_str(), &to_b[0]["payload"]), (Some("game"), &json!({"n": "b-1"})));
-    let b_seq = to_b[0]["seq"].as_u64().expect("sequenced");
-    let to_a = sim.messages(a.0);
+    let to_b = only(sim.received(b.0));
+    let sent = |id: &str, from: &str, topic: Option<&str>| ServerMessage::Broadcast {
+        timestamp: T0 / 1000,
+        from: from.into(),
+        id: id.into(),
+        topic: topic.map(str::to_string),
+        payload: json!({"n": id}),
+    };
+    assert_eq!(to_b.message, sent("b-1", &a.1, Some("game")));
+    assert!(to_b.seq.is_some_and(|seq| seq > 0), "sequenced");
+    let to_a = sim.received(a.0);
     assert_eq!(to_a.len(), 1, "not its own broadcast: {to_a:?}");
-    assert_eq!((to_a[0]["type"].as_str(), to_a[0]["id"].as_str()), (Some("broadcast_ack"), Some("b-1")));
-    assert_eq!(to_a[0]["recipients"], 1);
-    assert_eq!(sim.messages(c.0), Vec::<Value>::new(), "c is not subscribed");
+    let ack = ServerMessage::BroadcastAck { timestamp: T0 / 1000, id: "b-1".into(), recipients: 1 };
+    assert_eq!(to_a[0].message, ack);
+    assert_eq!(sim.received(c.0), [], "c is not subscribed");
 
     sim.send(c.0, &broadcast("b-2", None, false));
-    assert_eq!(sim.messages(c.0), Vec::<Value>::new(), "no ack unless asked");
+    assert_eq!(sim.received(c.0), [], "no ack unless asked");
     for conn in [a.0, b.0] {
-        let seen = sim.messages(conn);
-        assert_eq!(seen.len(), 1);
-        assert_eq!(seen[0]["id"], "b-2");
-        assert!(seen[0].get("topic").is_none(), "no topic key when sent to all: {}", seen[0]);
+        assert_eq!(only(sim.received(conn)).message, sent("b-2", &c.1, None), "no topic when sent to all");
     }
     sim.send(b.0, &broadcast("b-3", None, true));
-    assert_eq!(sim.messages(b.0)[0]["recipients"], 2, "a and c; not the 1.0 member");
-    assert_eq!(sim.messages(legacy.0), Vec::<Value>::new());
-    assert!(b_seq > 0);
+    assert_eq!(recipients_of(&only(sim.received(b.0))), 2, "a and c; not the 1.0 member");
+    assert_eq!(sim.received(legacy.0), []);
 
     // A 1.0 member may not broadcast (its ack would be a type it does not know).
     sim.take(a.0);
     sim.take(c.0);
     sim.send(legacy.0, &broadcast("b-4", None, true));
-    assert_eq!(sim.messages(legacy.0)[0]["details"]["reason"], "extension_only");
+    assert_eq!(only(sim.received(legacy.0)).message.error_reason(), Some(reason::EXTENSION_ONLY));
     sim.send(legacy.0, &topics_msg("subscribe", &["game"]));
-    assert_eq!(sim.messages(legacy.0)[0]["details"]["reason"], "extension_only");
-    assert_eq!(sim.messages(a.0), Vec::<Value>::new());
-    assert_eq!(sim.messages(c.0), Vec::<Value>::new());
+    assert_eq!(only(sim.received(legacy.0)).message.error_reason(), Some(reason::EXTENSION_ONLY));
+    assert_eq!(sim.received(a.0), []);
+    assert_eq!(sim.received(c.0), []);
 }
 
 /// Subscriptions survive a resume; a broadcast to a member that is reconnecting is counted,
@@ -302,39 +331,36 @@ fn subscriptions_survive_resume_and_broadcasts_replay() {
     let (y, _) = sim.join("dev-y", true);
     sim.take(x);
     sim.send(x, &topics_msg("subscribe", &["news"]));
-    let last_seq = sim.messages(x)[0]["seq"].as_u64().unwrap();
+    let last_seq = only(sim.received(x)).seq.unwrap();
 
     sim.session.handle_disconnect(sim.now, x, false);
     sim.flush();
     sim.take(y);
     sim.send(y, &broadcast("while-away", Some("news"), true));
-    assert_eq!(sim.messages(y)[0]["recipients"], 1, "a reconnecting subscriber counts");
+    assert_eq!(recipients_of(&only(sim.received(y))), 1, "a reconnecting subscriber counts");
 
     let back = sim.connect();
-    sim.send(back, &resume_text(&x_id, &secret, last_seq));
-    let seen = sim.messages(back);
-    let types: Vec<&str> = seen.iter().map(|m| m["type"].as_str().unwrap()).collect();
+    sim.send_msg(back, resume_msg(&x_id, &secret, last_seq));
+    let seen = sim.received(back);
+    let types: Vec<&str> = seen.iter().map(Received::kind).collect();
     assert_eq!(types, ["resumed", "broadcast"]);
-    assert_eq!((seen[1]["id"].as_str(), seen[1]["seq"].as_u64()), (Some("while-away"), Some(last_seq + 1)));
+    let id = expect_message!(&seen[1].message, ServerMessage::Broadcast { id, .. } => id.as_str());
+    assert_eq!((id, seen[1].seq), ("while-away", Some(last_seq + 1)));
     assert_eq!(sim.types(y), ["member_updated"], "x is connected again");
     sim.send(y, &broadcast("after", Some("news"), true));
-    assert_eq!(sim.messages(y)[0]["recipients"], 1, "still subscribed after the resume");
+    assert_eq!(recipients_of(&only(sim.received(y))), 1, "still subscribed after the resume");
     assert_eq!(sim.types(back), ["broadcast"]);
 
     // The same device joins afresh: no topics.
     let again = sim.connect();
-    sim.send(again, &join_text("dev-x", true));
+    sim.send_msg(again, join_msg("dev-x", true));
     sim.take(y);
     sim.send(y, &broadcast("fresh", Some("news"), true));
-    assert_eq!(sim.messages(y)[0]["recipients"], 0);
+    assert_eq!(recipients_of(&only(sim.received(y))), 0);
 }
 
-fn presence(status: &str, text: Option<&str>) -> String {
-    let mut message = json!({"type": "presence", "timestamp": 1, "status": status});
-    if let Some(text) = text {
-        message["text"] = text.into();
-    }
-    message.to_string()
+fn presence(status: PresenceStatus, text: Option<&str>) -> String {
+    ClientMessage::Presence(Presence { timestamp: 1.into(), status, text: text.map(str::to_string) }).to_text()
 }
 
 /// `presence` reaches every other extension member as `presence_update` (sequenced), never the
@@ -343,39 +369,44 @@ fn presence(status: &str, text: Option<&str>) -> String {
 fn presence_reaches_the_others() {
     let Party { mut sim, a, b, c, legacy } = party();
     sim.events();
-    sim.send(a.0, &presence("away", Some("  back in 5 ")));
+    sim.send(a.0, &presence(PresenceStatus::Away, Some("  back in 5 ")));
+    let update = |status, text: Option<&str>| ServerMessage::PresenceUpdate {
+        timestamp: T0 / 1000,
+        member_id: a.1.clone(),
+        status,
+        text: text.map(str::to_string),
+    };
     for conn in [b.0, c.0] {
-        let seen = sim.messages(conn);
-        assert_eq!(seen.len(), 1, "{seen:?}");
-        assert_eq!(keys(&seen[0]), ["memberId", "seq", "status", "text", "timestamp", "type"]);
-        assert_eq!(seen[0]["type"], "presence_update");
-        assert_eq!(seen[0]["memberId"], a.1.as_str());
-        assert_eq!((seen[0]["status"].as_str(), seen[0]["text"].as_str()), (Some("away"), Some("back in 5")));
+        let seen = only(sim.received(conn));
+        assert!(seen.seq.is_some(), "sequenced");
+        assert_eq!(seen.message, update(PresenceStatus::Away, Some("back in 5")), "the text trimmed");
     }
-    assert_eq!(sim.messages(a.0), Vec::<Value>::new(), "not to the sender");
-    assert_eq!(sim.messages(legacy.0), Vec::<Value>::new(), "not to a 1.0 member");
+    assert_eq!(sim.received(a.0), [], "not to the sender");
+    assert_eq!(sim.received(legacy.0), [], "not to a 1.0 member");
     let events = sim.events();
     assert!(
         matches!(&events[..], [Event::Presence { member_id, status: PresenceStatus::Away, text: Some(text), .. }]
             if *member_id == a.1 && text == "back in 5"),
         "{events:?}"
     );
-    sim.send(a.0, &presence("online", None));
+    sim.send(a.0, &presence(PresenceStatus::Online, None));
+    // The exact fields: no text, no key (read as JSON on purpose).
     let seen = sim.messages(b.0);
+    assert_eq!(keys(&seen[0]), ["memberId", "seq", "status", "timestamp", "type"], "no text, no key");
     assert_eq!(seen[0]["status"], "online");
-    assert!(seen[0].get("text").is_none(), "no text, no key: {}", seen[0]);
     sim.take(c.0);
 
     // Bad input: an error to the sender, nothing to anyone.
-    sim.send(a.0, &presence("asleep", None));
-    sim.send(a.0, &presence("busy", Some(&"t".repeat(65))));
-    let errors = sim.messages(a.0);
-    assert_eq!(errors.len(), 2);
-    assert!(errors.iter().all(|m| m["code"] == "invalid_message"), "{errors:?}");
-    sim.send(legacy.0, &presence("busy", None));
-    assert_eq!(sim.messages(legacy.0)[0]["details"]["reason"], "extension_only");
+    // Written out: no PresenceStatus is "asleep".
+    sim.send(a.0, r#"{"type":"presence","timestamp":1,"status":"asleep"}"#);
+    sim.send(a.0, &presence(PresenceStatus::Busy, Some(&"t".repeat(65))));
+    let errors = sim.received(a.0);
+    let codes: Vec<ErrorCode> = errors.iter().map(|m| error_of(m).0).collect();
+    assert_eq!(codes, [ErrorCode::InvalidMessage; 2]);
+    sim.send(legacy.0, &presence(PresenceStatus::Busy, None));
+    assert_eq!(only(sim.received(legacy.0)).message.error_reason(), Some(reason::EXTENSION_ONLY));
     for conn in [b.0, c.0, legacy.0] {
-        assert_eq!(sim.messages(conn), Vec::<Value>::new());
+        assert_eq!(sim.received(conn), []);
     }
 }
 
@@ -384,24 +415,29 @@ fn presence_reaches_the_others() {
 #[test]
 fn presence_for_joiners_and_reset_on_rejoin() {
     let Party { mut sim, a, b, c, .. } = party();
-    sim.send(a.0, &presence("busy", Some("DJing")));
-    sim.send(b.0, &presence("away", None));
-    sim.send(b.0, &presence("online", None));
+    sim.send(a.0, &presence(PresenceStatus::Busy, Some("DJing")));
+    sim.send(b.0, &presence(PresenceStatus::Away, None));
+    sim.send(b.0, &presence(PresenceStatus::Online, None));
     for conn in [a.0, b.0, c.0] {
         sim.take(conn);
     }
 
     let d = sim.connect();
-    sim.send(d, &join_text("dev-d", true));
-    let seen = sim.messages(d);
-    let types: Vec<&str> = seen.iter().map(|m| m["type"].as_str().unwrap()).collect();
+    sim.send_msg(d, join_msg("dev-d", true));
+    let seen = sim.received(d);
+    let types: Vec<&str> = seen.iter().map(Received::kind).collect();
     assert_eq!(types, ["welcome", "hello", "member_list", "library.update", "syncplay.state", "presence_update"]);
-    assert_eq!(seen[5]["memberId"], a.1.as_str(), "only a is not plain online");
-    assert_eq!((seen[5]["status"].as_str(), seen[5]["text"].as_str()), (Some("busy"), Some("DJing")));
-    assert_eq!(seen[5]["seq"].as_u64(), Some(seen[4]["seq"].as_u64().unwrap() + 1));
+    let busy = ServerMessage::PresenceUpdate {
+        timestamp: T0 / 1000,
+        member_id: a.1.clone(),
+        status: PresenceStatus::Busy,
+        text: Some("DJing".into()),
+    };
+    assert_eq!(seen[5].message, busy, "only a is not plain online");
+    assert_eq!(seen[5].seq, Some(seen[4].seq.unwrap() + 1));
 
     let e = sim.connect();
-    sim.send(e, &join_text("dev-e", false));
+    sim.send_msg(e, join_msg("dev-e", false));
     assert_eq!(sim.types(e), ["welcome", "member_list"], "exactly LOUDSYNC's join for a 1.0 client");
 
     // a's device joins afresh: online again, and the others are told.
@@ -410,16 +446,18 @@ fn presence_for_joiners_and_reset_on_rejoin() {
     }
     sim.events();
     let again = sim.connect();
-    sim.send(again, &join_text("dev-a", true));
+    sim.send_msg(again, join_msg("dev-a", true));
     assert!(!sim.types(again).contains(&"presence_update".to_string()), "its own old presence is gone");
     for conn in [b.0, d] {
-        let update = sim.messages(conn).into_iter().find(|m| m["type"] == "presence_update").expect("told");
-        assert_eq!((update["memberId"].as_str(), update["status"].as_str()), (Some(a.1.as_str()), Some("online")));
+        let update = sim.received(conn).into_iter().find(|m| m.kind() == "presence_update").expect("told");
+        let update = expect_message!(update.message,
+            ServerMessage::PresenceUpdate { member_id, status, .. } => (member_id, status));
+        assert_eq!(update, (a.1.clone(), PresenceStatus::Online));
     }
     assert!(sim.events().iter().any(|e| matches!(e, Event::Presence { status: PresenceStatus::Online, .. })));
-    assert_eq!(sim.messages(e), Vec::<Value>::new(), "the 1.0 member hears nothing of it");
+    assert_eq!(sim.received(e), [], "the 1.0 member hears nothing of it");
     let f = sim.connect();
-    sim.send(f, &join_text("dev-f", true));
+    sim.send_msg(f, join_msg("dev-f", true));
     assert!(!sim.types(f).contains(&"presence_update".to_string()), "nobody is away or busy now");
 }
 
@@ -429,7 +467,13 @@ fn keys(value: &Value) -> Vec<&str> {
 }
 
 fn voice(to: &str, signal: Value) -> String {
-    json!({"type": "voice.signal", "timestamp": 1, "to": to, "signal": signal}).to_string()
+    let signal = signal.as_object().expect("a signal is an object (write a malformed one out)").clone();
+    ClientMessage::VoiceSignal(VoiceSignal { timestamp: 1.into(), to: to.into(), signal }).to_text()
+}
+
+fn mark_read(ids: &[&str]) -> String {
+    ClientMessage::MarkRead(MarkRead { timestamp: 1.into(), ids: ids.iter().map(|id| id.to_string()).collect() })
+        .to_text()
 }
 
 /// `voice.signal` reaches only its recipient, unsequenced, with the signal as sent; nothing
@@ -439,20 +483,21 @@ fn voice_signal_is_relayed_to_its_recipient() {
     let Party { mut sim, a, b, c, legacy } = party();
     let offer = json!({"type": "offer", "sdp": "v=0\r\no=- 46117 2 IN IP4 127.0.0.1\r\n"});
     sim.send(a.0, &voice(&b.1, offer.clone()));
-    let seen = sim.messages(b.0);
-    assert_eq!(seen.len(), 1, "{seen:?}");
-    assert_eq!(keys(&seen[0]), ["from", "signal", "timestamp", "type"], "no seq: {}", seen[0]);
-    assert_eq!((seen[0]["type"].as_str(), seen[0]["from"].as_str()), (Some("voice.signal"), Some(a.1.as_str())));
-    assert_eq!(seen[0]["signal"], offer);
+    let relayed = |from: &str, signal: &Value| Received {
+        seq: None,
+        message: ServerMessage::VoiceSignal {
+            timestamp: T0 / 1000,
+            from: from.into(),
+            signal: signal.as_object().unwrap().clone(),
+        },
+    };
+    assert_eq!(sim.received(b.0), [relayed(&a.1, &offer)], "as sent, with no seq");
     let candidate = json!({"candidate": "candidate:1 1 udp 2122260223 192.168.1.5 54321 typ host", "sdpMid": "0"});
     sim.send(b.0, &voice(&a.1, candidate.clone()));
-    assert_eq!(
-        sim.messages(a.0),
-        [json!({"type": "voice.signal", "timestamp": T0 / 1000, "from": b.1, "signal": candidate})]
-    );
-    assert_eq!(sim.messages(b.0), Vec::<Value>::new(), "no ack");
-    assert_eq!(sim.messages(c.0), Vec::<Value>::new());
-    assert_eq!(sim.messages(legacy.0), Vec::<Value>::new());
+    assert_eq!(sim.received(a.0), [relayed(&b.1, &candidate)]);
+    assert_eq!(sim.received(b.0), [], "no ack");
+    assert_eq!(sim.received(c.0), []);
+    assert_eq!(sim.received(legacy.0), []);
 }
 
 /// Unknown, 1.0 and reconnecting recipients, a signal that is no object, a signal over 16 KiB,
@@ -460,32 +505,34 @@ fn voice_signal_is_relayed_to_its_recipient() {
 #[test]
 fn voice_signal_errors_change_nothing() {
     let Party { mut sim, a, b, c, legacy } = party();
-    let reason = |sim: &mut Sim, conn: ConnId| {
-        let seen = sim.messages(conn);
-        assert_eq!(seen.len(), 1, "{seen:?}");
-        (seen[0]["code"].as_str().unwrap().to_string(), seen[0]["details"]["reason"].as_str().unwrap_or("").to_string())
+    let refusal = |sim: &mut Sim, conn: ConnId| {
+        let error = only(sim.received(conn));
+        (error_of(&error).0, error.message.error_reason().map(str::to_string))
     };
+    let unavailable = |why: &str| (ErrorCode::RecipientUnavailable, Some(why.to_string()));
     sim.send(a.0, &voice("m-nobody", json!({"type": "offer"})));
-    assert_eq!(reason(&mut sim, a.0), ("recipient_unavailable".into(), "unknown_member".into()));
+    assert_eq!(refusal(&mut sim, a.0), unavailable(reason::UNKNOWN_MEMBER));
     sim.send(a.0, &voice(&legacy.1, json!({"type": "offer"})));
-    assert_eq!(reason(&mut sim, a.0), ("recipient_unavailable".into(), "loudsync_client".into()));
-    sim.send(a.0, &voice(&b.1, json!("offer")));
-    assert_eq!(reason(&mut sim, a.0).0, "invalid_message");
+    assert_eq!(refusal(&mut sim, a.0), unavailable(reason::LOUDSYNC_CLIENT));
+    // Written out: a signal that is no object cannot be built typed.
+    sim.send(a.0, r#"{"type":"voice.signal","timestamp":1,"to":"m-any","signal":"offer"}"#);
+    assert_eq!(refusal(&mut sim, a.0).0, ErrorCode::InvalidMessage);
     sim.send(a.0, &voice(&b.1, json!({"sdp": "s".repeat(16 * 1024)})));
-    assert_eq!(reason(&mut sim, a.0).0, "invalid_message");
+    assert_eq!(refusal(&mut sim, a.0).0, ErrorCode::InvalidMessage);
     sim.send(legacy.0, &voice(&a.1, json!({"type": "offer"})));
-    assert_eq!(reason(&mut sim, legacy.0), ("invalid_message".into(), "extension_only".into()));
+    let extension_only = (ErrorCode::InvalidMessage, Some(reason::EXTENSION_ONLY.to_string()));
+    assert_eq!(refusal(&mut sim, legacy.0), extension_only);
     sim.session.handle_disconnect(sim.now, c.0, false);
     sim.flush();
     sim.take(b.0);
     sim.take(legacy.0);
     sim.send(a.0, &voice(&c.1, json!({"type": "offer"})));
-    let seen = sim.messages(a.0);
-    assert_eq!(seen.iter().filter(|m| m["type"] == "error").count(), 1, "{seen:?}");
-    let error = seen.iter().find(|m| m["type"] == "error").unwrap();
-    assert_eq!(error["details"], json!({"to": c.1, "reason": "reconnecting"}));
+    let seen = sim.received(a.0);
+    let errors: Vec<&Received> = seen.iter().filter(|m| m.kind() == "error").collect();
+    assert_eq!(errors.len(), 1, "{seen:?}");
+    assert_eq!(error_of(errors[0]).2, json!({"to": c.1, "reason": reason::RECONNECTING}));
     for conn in [b.0, legacy.0] {
-        assert_eq!(sim.messages(conn), Vec::<Value>::new());
+        assert_eq!(sim.received(conn), []);
     }
 }
 
@@ -497,7 +544,7 @@ fn resume_does_not_replay_voice_signal() {
     let mut sim = Sim::new(Config::default());
     let (x, x_id, secret) = sim.join_resumable("dev-x");
     let (y, _) = sim.join("dev-y", true);
-    let last_seq = sim.messages(x).last().unwrap()["seq"].as_u64().unwrap();
+    let last_seq = sim.received(x).last().unwrap().seq.unwrap();
     // Delivered on the old connection but (being unsequenced) not kept.
     sim.send(y, &voice(&x_id, json!({"type": "offer", "sdp": "old"})));
     assert_eq!(sim.types(x), ["voice.signal"]);
@@ -506,11 +553,11 @@ fn resume_does_not_replay_voice_signal() {
     sim.flush();
     sim.take(y);
     sim.send(y, &voice(&x_id, json!({"candidate": "stale"})));
-    assert_eq!(sim.messages(y)[0]["details"]["reason"], "reconnecting");
+    assert_eq!(only(sim.received(y)).message.error_reason(), Some(reason::RECONNECTING));
     sim.send(y, &direct(&x_id, "kept", json!(1)));
 
     let back = sim.connect();
-    sim.send(back, &resume_text(&x_id, &secret, last_seq));
+    sim.send_msg(back, resume_msg(&x_id, &secret, last_seq));
     let types = sim.types(back);
     assert_eq!(types, ["resumed", "direct"], "the direct, and no signal");
 }
@@ -530,17 +577,22 @@ fn notifications_and_mark_read() {
     let id = sim.session.notify(sim.now, " Pizza is here ", "In the kitchen", NotificationLevel::Info).unwrap();
     assert_eq!(id, "n-1");
     sim.flush();
+    let pizza = ServerMessage::Notification {
+        timestamp: T0 / 1000,
+        id: "n-1".into(),
+        title: "Pizza is here".into(),
+        body: "In the kitchen".into(),
+        level: NotificationLevel::Info,
+        from: sim.session.state().host_id,
+        name: "Host".into(),
+        read: None,
+    };
     for conn in [a.0, b.0] {
-        let seen = sim.messages(conn);
-        assert_eq!(seen.len(), 1, "{seen:?}");
-        assert_eq!(keys(&seen[0]), ["body", "from", "id", "level", "name", "seq", "timestamp", "title", "type"]);
-        assert_eq!(
-            (seen[0]["type"].as_str(), seen[0]["id"].as_str(), seen[0]["title"].as_str()),
-            (Some("notification"), Some("n-1"), Some("Pizza is here"))
-        );
-        assert_eq!((seen[0]["body"].as_str(), seen[0]["level"].as_str()), (Some("In the kitchen"), Some("info")));
+        let seen = only(sim.received(conn));
+        assert!(seen.seq.is_some(), "sequenced");
+        assert_eq!(seen.message, pizza, "the title trimmed");
     }
-    assert_eq!(sim.messages(legacy.0), Vec::<Value>::new(), "never to a 1.0 member");
+    assert_eq!(sim.received(legacy.0), [], "never to a 1.0 member");
 
     assert_eq!(sim.session.notify(sim.now, "  ", "", NotificationLevel::Alert), Err(SessionError::BadNotification));
     let long = "t".repeat(101);
@@ -549,22 +601,23 @@ fn notifications_and_mark_read() {
     assert_eq!(sim.session.notify(sim.now, "t", &body, NotificationLevel::Alert), Err(SessionError::BadNotification));
     sim.flush();
     for conn in [a.0, b.0, legacy.0] {
-        assert_eq!(sim.messages(conn), Vec::<Value>::new(), "a refused notification sends nothing");
+        assert_eq!(sim.received(conn), [], "a refused notification sends nothing");
     }
     assert_eq!(sim.session.notify(sim.now, "Last call", "", NotificationLevel::Alert).unwrap(), "n-2");
     sim.flush();
-    assert_eq!(sim.messages(a.0)[0]["level"], "alert");
+    let level = expect_message!(only(sim.received(a.0)).message, ServerMessage::Notification { level, .. } => level);
+    assert_eq!(level, NotificationLevel::Alert);
 
     sim.events();
-    sim.send(a.0, r#"{"type":"mark_read","timestamp":1,"ids":["n-1","n-2"]}"#);
-    assert_eq!(sim.messages(a.0), Vec::<Value>::new(), "no reply");
+    sim.send(a.0, &mark_read(&["n-1", "n-2"]));
+    assert_eq!(sim.received(a.0), [], "no reply");
     let events = sim.events();
     assert!(
         matches!(&events[..], [Event::NotificationsRead { member_id, ids, .. }] if *member_id == a.1 && ids == &["n-1", "n-2"]),
         "{events:?}"
     );
-    sim.send(legacy.0, r#"{"type":"mark_read","timestamp":1,"ids":["n-1"]}"#);
-    assert_eq!(sim.messages(legacy.0)[0]["details"]["reason"], "extension_only");
+    sim.send(legacy.0, &mark_read(&["n-1"]));
+    assert_eq!(only(sim.received(legacy.0)).message.error_reason(), Some(reason::EXTENSION_ONLY));
     assert_eq!(sim.events(), []);
     assert_eq!(sim.take(c.0), [], "nothing on a dropped connection");
 }
@@ -574,19 +627,20 @@ fn notifications_and_mark_read() {
 fn resume_replays_notifications() {
     let mut sim = Sim::new(Config::default());
     let x = sim.connect();
-    sim.send(x, &join_text("dev-x", true));
-    let seen = sim.messages(x);
-    let last_seq = seen.iter().filter_map(|m| m["seq"].as_u64()).max().unwrap();
-    let x_id = seen[0]["clientId"].as_str().unwrap().to_string();
-    let secret = seen[0]["resumeSecret"].as_str().unwrap().to_string();
+    sim.send_msg(x, join_msg("dev-x", true));
+    let seen = sim.received(x);
+    let last_seq = seen.iter().filter_map(|m| m.seq).max().unwrap();
+    let (x_id, secret) = expect_message!(&seen[0].message,
+        ServerMessage::Welcome { client_id, resume_secret: Some(secret), .. } => (client_id.clone(), secret.clone()));
     sim.session.handle_disconnect(sim.now, x, false);
     sim.session.notify(sim.now, "While you were away", "", NotificationLevel::Warning).unwrap();
     let back = sim.connect();
-    sim.send(back, &resume_text(&x_id, &secret, last_seq));
-    let seen = sim.messages(back);
-    let types: Vec<&str> = seen.iter().map(|m| m["type"].as_str().unwrap()).collect();
+    sim.send_msg(back, resume_msg(&x_id, &secret, last_seq));
+    let seen = sim.received(back);
+    let types: Vec<&str> = seen.iter().map(Received::kind).collect();
     assert_eq!(types, ["resumed", "notification"]);
-    assert_eq!((seen[1]["seq"].as_u64(), seen[1]["level"].as_str()), (Some(last_seq + 1), Some("warning")));
+    let level = expect_message!(&seen[1].message, ServerMessage::Notification { level, .. } => *level);
+    assert_eq!((seen[1].seq, level), (Some(last_seq + 1), NotificationLevel::Warning));
 }
 
 /// A 1.0 member in a room where every messaging feature is in use sees none of it: nothing at
@@ -599,18 +653,18 @@ fn loudsync_member_sees_none_of_it() {
     sim.send(a.0, &topics_msg("subscribe", &["t"]));
     sim.send(b.0, &broadcast("b", Some("t"), true));
     sim.send(b.0, &broadcast("b2", None, true));
-    sim.send(a.0, &presence("busy", Some("DJing")));
+    sim.send(a.0, &presence(PresenceStatus::Busy, Some("DJing")));
     sim.send(a.0, &voice(&b.1, json!({"type": "offer"})));
     sim.session.notify(sim.now, "Hello", "", NotificationLevel::Info).unwrap();
     sim.flush();
-    sim.send(a.0, r#"{"type":"mark_read","timestamp":1,"ids":["n-1"]}"#);
-    assert_eq!(sim.messages(legacy.0), Vec::<Value>::new());
+    sim.send(a.0, &mark_read(&["n-1"]));
+    assert_eq!(sim.received(legacy.0), []);
     let types: Vec<String> = [sim.types(a.0), sim.types(b.0)].concat();
     for kind in ["direct", "direct_ack", "subscriptions", "broadcast", "broadcast_ack", "voice.signal", "notification"]
     {
         assert!(types.iter().any(|t| t == kind), "the extension members did get {kind}: {types:?}");
     }
     let l2 = sim.connect();
-    sim.send(l2, &join_text("dev-l2", false));
+    sim.send_msg(l2, join_msg("dev-l2", false));
     assert_eq!(sim.types(l2), ["welcome", "member_list"]);
 }

@@ -5,8 +5,9 @@
 
 mod sim;
 
+use partyline_protocol::ClientMessage;
+use partyline_protocol::client::Chat;
 use partyline_session::{Config, SECOND};
-use serde_json::json;
 use sim::T0;
 use sim::net::{NetSim, Network};
 
@@ -21,8 +22,8 @@ fn chats_survive_latency_reordering_and_loss() {
         sim.run_until(T0 + 3 * SECOND);
         for round in 0..30 {
             for client in 0..6 {
-                let text = json!({"type": "chat", "timestamp": 1, "text": format!("{client}:{round}")});
-                sim.client_send(client, text.to_string());
+                let chat = Chat { timestamp: 1.into(), text: format!("{client}:{round}"), room: None };
+                sim.client_send(client, ClientMessage::Chat(chat).to_text());
             }
             let next = sim.now + SECOND;
             sim.run_until(next);

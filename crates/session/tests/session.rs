@@ -6,10 +6,52 @@
 
 mod sim;
 
-use partyline_protocol::decode;
+use partyline_protocol::client::{Chat, Leave};
+use partyline_protocol::{
+    ClientMessage, ConnectionStatus, ErrorCode, LeaveReason, MemberInfo, Received, ServerMessage, expect_message,
+    reason,
+};
 use partyline_session::{Config, Event, SECOND};
 use serde_json::{Value, json};
-use sim::{Seen, Sim, T0, closed, join_text, resume_text};
+use sim::{Seen, Sim, T0, closed, join_msg, resume_msg};
+
+/// The code and details of an `error`; any other message fails the test.
+fn error_of(received: &Received) -> (ErrorCode, Value) {
+    expect_message!(&received.message,
+        ServerMessage::Error { code, details, .. } => (*code, details.clone().unwrap_or(Value::Null)))
+}
+
+/// The member of a `member_joined` or `member_updated`; any other message fails the test.
+fn member_of(received: &Received) -> &MemberInfo {
+    expect_message!(&received.message,
+        ServerMessage::MemberJoined { member, .. } | ServerMessage::MemberUpdated { member, .. } => member)
+}
+
+/// The members of a `member_list`; any other message fails the test.
+fn members_of(received: &Received) -> &[MemberInfo] {
+    expect_message!(&received.message, ServerMessage::MemberList { members, .. } => members)
+}
+
+/// Who left and why, from a `member_left`; any other message fails the test.
+fn left_of(received: &Received) -> (&str, LeaveReason) {
+    expect_message!(&received.message,
+        ServerMessage::MemberLeft { member_id, reason, .. } => (member_id.as_str(), *reason))
+}
+
+/// The first message of this type, or a failure listing what came.
+fn first_of<'a>(seen: &'a [Received], kind: &str) -> &'a Received {
+    seen.iter().find(|m| m.kind() == kind).unwrap_or_else(|| panic!("expected a {kind}, got {seen:?}"))
+}
+
+/// A leave, with the reason LOUDSYNC's example gives or none.
+fn leave_msg(reason: Option<&str>) -> ClientMessage {
+    ClientMessage::Leave(Leave { timestamp: 1.into(), reason: reason.map(str::to_string) })
+}
+
+/// A chat line.
+fn chat(text: &str) -> ClientMessage {
+    ClientMessage::Chat(Chat { timestamp: 1.into(), text: text.into(), room: None })
+}
 
 /// A 1.0 join gets welcome then member_list, exactly LOUDSYNC's shapes; the others get
 /// member_joined; nobody gets an extension message.
@@ -18,7 +60,7 @@ fn loudsync_join_flow() {
     let mut sim = Sim::new(Config::default());
     let (a, a_id) = sim.join("dev-a", false);
     let b = sim.connect();
-    sim.send(b, &join_text("dev-b", false));
+    sim.send_msg(b, join_msg("dev-b", false));
     let seen = sim.messages(b);
     let types: Vec<&str> = seen.iter().map(|m| m["type"].as_str().unwrap()).collect();
     assert_eq!(types, ["welcome", "member_list"]);
@@ -27,18 +69,18 @@ fn loudsync_join_flow() {
     assert_eq!(keys, ["clientId", "sessionInfo", "timestamp", "type"], "no extension fields for 1.0");
     assert_eq!(welcome["sessionInfo"]["id"], "party1");
     assert_eq!(welcome["sessionInfo"]["name"], "Test Party");
-    let members = seen[1]["members"].as_array().unwrap();
+    let list: Received = serde_json::from_value(seen[1].clone()).unwrap();
+    let members = members_of(&list);
     assert_eq!(members.len(), 3, "host, a, b: {members:?}");
-    assert_eq!(members[0]["isHost"], true);
-    assert_eq!(members[0]["id"], welcome["sessionInfo"]["hostId"]);
-    assert_eq!(members[1]["id"], a_id.as_str());
-    assert_eq!(members[2]["id"], welcome["clientId"]);
-    assert_eq!(members[2]["connectionStatus"], "connected");
-    let to_a = sim.messages(a);
+    assert!(members[0].is_host);
+    assert_eq!(members[0].id, welcome["sessionInfo"]["hostId"].as_str().unwrap());
+    assert_eq!(members[1].id, a_id);
+    assert_eq!(members[2].id, welcome["clientId"].as_str().unwrap());
+    assert_eq!(members[2].connection_status, ConnectionStatus::Connected);
+    let to_a = sim.received(a);
     assert_eq!(to_a.len(), 1, "a gets exactly member_joined: {to_a:?}");
-    assert_eq!(to_a[0]["type"], "member_joined");
-    assert_eq!(to_a[0]["member"]["id"], welcome["clientId"]);
-    assert!(to_a[0].get("seq").is_none());
+    assert_eq!(member_of(&to_a[0]).id, welcome["clientId"].as_str().unwrap());
+    assert_eq!(to_a[0].seq, None);
 }
 
 /// ping → pong echoing the timestamp, for a joined member and before joining alike.
@@ -46,14 +88,15 @@ fn loudsync_join_flow() {
 fn ping_pong() {
     let mut sim = Sim::new(Config::default());
     let c = sim.connect();
-    sim.send(c, r#"{"type":"ping","timestamp":1706889650000}"#);
+    sim.send_msg(c, ClientMessage::Ping(partyline_protocol::client::Ping { timestamp: 1706889650000u64.into() }));
     assert_eq!(sim.messages(c), [json!({"type": "pong", "timestamp": 1706889650000u64})]);
     let (x, _) = sim.join("dev-x", true);
+    // Written out: the point is that these exact digits come back.
     sim.send(x, r#"{"type":"ping","timestamp":1706889650000.5}"#);
-    let pong = &sim.messages(x)[0];
-    assert_eq!(pong["timestamp"].to_string(), "1706889650000.5");
-    assert_eq!(pong["serverReceiveTime"], T0, "extension pong carries server times in µs");
-    assert_eq!(pong["serverSendTime"], T0);
+    let pong = expect_message!(&sim.received(x)[0].message,
+        ServerMessage::Pong { timestamp, server_receive_time, server_send_time } =>
+            (timestamp.to_string(), *server_receive_time, *server_send_time));
+    assert_eq!(pong, ("1706889650000.5".into(), Some(T0), Some(T0)), "extension pong carries server times in µs");
 }
 
 /// A member that stops heartbeating is closed at exactly 15 s, not a microsecond earlier,
@@ -71,10 +114,9 @@ fn heartbeat_timeout_is_exactly_15s() {
     sim.advance(1);
     let seen = sim.take(b);
     assert_eq!(closed(&seen), Some(4012), "b closed at 15 s: {seen:?}");
-    let to_a = sim.messages(a);
+    let to_a = sim.received(a);
     assert_eq!(to_a.len(), 1, "{to_a:?}");
-    assert_eq!(to_a[0]["type"], "member_left");
-    assert_eq!(to_a[0]["reason"], "timeout");
+    assert_eq!(left_of(&to_a[0]).1, LeaveReason::Timeout);
     sim.advance(4 * SECOND - 1);
     assert_eq!(closed(&sim.take(a)), None);
     sim.advance(1);
@@ -114,14 +156,13 @@ fn capacity() {
     sim.join("dev-a", false);
     sim.join("dev-b", false);
     let c = sim.connect();
-    sim.send(c, &join_text("dev-c", false));
-    let error = &sim.messages(c)[0];
-    assert_eq!(error["type"], "error");
-    assert_eq!(error["code"], "session_full");
-    assert_eq!(error["details"], json!({"maxMembers": 2, "currentMembers": 2}));
-    assert_eq!(error["message"], "Session has reached maximum capacity (2 members)");
+    sim.send_msg(c, join_msg("dev-c", false));
+    let error = sim.received(c).remove(0);
+    assert_eq!(error_of(&error), (ErrorCode::SessionFull, json!({"maxMembers": 2, "currentMembers": 2})));
+    let message = expect_message!(error.message, ServerMessage::Error { message, .. } => message);
+    assert_eq!(message, "Session has reached maximum capacity (2 members)");
     sim.session.set_capacity(sim.now, 3).unwrap();
-    sim.send(c, &join_text("dev-c", false));
+    sim.send_msg(c, join_msg("dev-c", false));
     assert_eq!(sim.types(c), ["welcome", "member_list"], "the same connection may try again");
     assert!(sim.session.set_capacity(sim.now, 0).is_err());
 }
@@ -139,7 +180,7 @@ fn duplicate_device_replaces_old_connection() {
     let seen = sim.take(old);
     assert!(matches!(&seen[0], Seen::Msg(m) if m["code"] == "already_joined"), "{seen:?}");
     assert_eq!(closed(&seen), Some(4009));
-    assert_eq!(sim.messages(other), Vec::<Value>::new(), "others see no churn");
+    assert_eq!(sim.received(other), [], "others see no churn");
     assert_eq!(sim.session.member_count(), 2);
     // The old connection's close reaching the session later changes nothing.
     sim.session.handle_disconnect(sim.now, old, false);
@@ -156,12 +197,10 @@ fn leave() {
     let (a, _) = sim.join("dev-a", false);
     let (b, b_id) = sim.join("dev-b", false);
     sim.take(a);
-    sim.send(b, r#"{"type":"leave","timestamp":1,"reason":"User exited session"}"#);
+    sim.send_msg(b, leave_msg(Some(reason::DEFAULT_LEAVE)));
     assert_eq!(closed(&sim.take(b)), Some(1000));
-    assert_eq!(
-        sim.messages(a),
-        [json!({"type":"member_left","timestamp": T0 / 1000,"memberId": b_id,"reason":"left"})]
-    );
+    let left = ServerMessage::MemberLeft { timestamp: T0 / 1000, member_id: b_id, reason: LeaveReason::Left };
+    assert_eq!(sim.received(a), [Received { seq: None, message: left }]);
 }
 
 /// A 1.0 member whose socket breaks is gone at once (reason error); no resume for it.
@@ -173,9 +212,8 @@ fn loudsync_member_drop_is_a_leave() {
     sim.take(a);
     sim.session.handle_disconnect(sim.now, b, false);
     sim.flush();
-    let seen = sim.messages(a);
-    assert_eq!(seen[0]["type"], "member_left");
-    assert_eq!(seen[0]["reason"], "error");
+    let seen = sim.received(a);
+    assert_eq!(left_of(&seen[0]).1, LeaveReason::Error);
     assert_eq!(sim.session.member_count(), 1);
 }
 
@@ -185,46 +223,38 @@ fn loudsync_member_drop_is_a_leave() {
 fn kick_revokes_resume() {
     let mut sim = Sim::new(Config::default());
     let (a, _) = sim.join("dev-a", false);
-    let conn = sim.connect();
-    sim.send(conn, &join_text("dev-x", true));
-    let welcome = sim.messages(conn)[0].clone();
-    let (id, secret) = (welcome["clientId"].as_str().unwrap(), welcome["resumeSecret"].as_str().unwrap());
+    let (conn, id, secret) = sim.join_resumable("dev-x");
     sim.take(a);
-    sim.session.kick(sim.now, id, "Host removed you from the session").unwrap();
+    sim.session.kick(sim.now, &id, "Host removed you from the session").unwrap();
     sim.flush();
     let seen = sim.take(conn);
     assert!(
         matches!(&seen[0], Seen::Msg(m) if m["type"] == "kicked" && m["reason"] == "Host removed you from the session")
     );
     assert_eq!(closed(&seen), Some(4010));
-    let to_a = sim.messages(a);
-    assert_eq!((to_a[0]["type"].as_str(), to_a[0]["reason"].as_str()), (Some("member_left"), Some("kicked")));
+    assert_eq!(left_of(&sim.received(a)[0]), (id.as_str(), LeaveReason::Kicked));
     let again = sim.connect();
-    sim.send(again, &resume_text(id, secret, 0));
-    let reply = &sim.messages(again)[0];
-    assert_eq!(reply["code"], "resume_failed", "{reply}");
-    assert!(sim.session.kick(sim.now, id, "again").is_err());
+    sim.send_msg(again, resume_msg(&id, &secret, 0));
+    let reply = &sim.received(again)[0];
+    assert_eq!(error_of(reply), (ErrorCode::ResumeFailed, json!({"reason": reason::RESUME_UNKNOWN_MEMBER})));
+    assert!(sim.session.kick(sim.now, &id, "again").is_err());
 }
 
 /// Lock refuses new joins (unauthorized, reason locked) and still lets a member resume.
 #[test]
 fn lock() {
     let mut sim = Sim::new(Config::default());
-    let conn = sim.connect();
-    sim.send(conn, &join_text("dev-x", true));
-    let welcome = sim.messages(conn)[0].clone();
+    let (conn, id, secret) = sim.join_resumable("dev-x");
     sim.session.set_locked(sim.now, true).unwrap();
     sim.flush();
-    let updated = sim.messages(conn);
-    assert_eq!(updated[0]["type"], "session_updated");
-    assert_eq!(updated[0]["session"]["locked"], true);
+    let updated = sim.received(conn);
+    assert!(expect_message!(&updated[0].message, ServerMessage::SessionUpdated { session, .. } => session.locked));
     let c = sim.connect();
-    sim.send(c, &join_text("dev-new", false));
-    let error = &sim.messages(c)[0];
-    assert_eq!((error["code"].as_str(), error["details"]["reason"].as_str()), (Some("unauthorized"), Some("locked")));
+    sim.send_msg(c, join_msg("dev-new", false));
+    assert_eq!(error_of(&sim.received(c)[0]), (ErrorCode::Unauthorized, json!({"reason": reason::LOCKED})));
     sim.session.handle_disconnect(sim.now, conn, false);
     let back = sim.connect();
-    sim.send(back, &resume_text(welcome["clientId"].as_str().unwrap(), welcome["resumeSecret"].as_str().unwrap(), 5));
+    sim.send_msg(back, resume_msg(&id, &secret, 5));
     assert_eq!(sim.types(back), ["resumed"]);
 }
 
@@ -235,16 +265,17 @@ fn lock() {
 fn resume_replays_everything_missed() {
     let mut sim = Sim::new(Config::default());
     let x = sim.connect();
-    sim.send(x, &join_text("dev-x", true));
-    let first = sim.messages(x);
-    let types: Vec<&str> = first.iter().map(|m| m["type"].as_str().unwrap()).collect();
+    sim.send_msg(x, join_msg("dev-x", true));
+    let first = sim.received(x);
+    let types: Vec<&str> = first.iter().map(Received::kind).collect();
     assert_eq!(types, ["welcome", "hello", "member_list", "library.update", "syncplay.state"]);
-    assert_eq!((first[0]["seq"].as_u64(), first[1].get("seq"), first[2]["seq"].as_u64()), (Some(1), None, Some(2)));
-    assert_eq!(first[4]["seq"], 4);
-    assert_eq!(first[1]["heartbeatTimeout"], 15000);
-    assert_eq!(first[1]["resumeWindow"], 120000);
-    let (id, secret) =
-        (first[0]["clientId"].as_str().unwrap().to_string(), first[0]["resumeSecret"].as_str().unwrap().to_string());
+    let seqs: Vec<Option<u64>> = first.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, [Some(1), None, Some(2), Some(3), Some(4)]);
+    let timing = expect_message!(&first[1].message,
+        ServerMessage::Hello { heartbeat_timeout, resume_window, .. } => (*heartbeat_timeout, *resume_window));
+    assert_eq!(timing, (15000, 120000));
+    let (id, secret) = expect_message!(&first[0].message,
+        ServerMessage::Welcome { client_id, resume_secret: Some(secret), .. } => (client_id.clone(), secret.clone()));
     let (legacy, _) = sim.join("dev-l", false);
     let (watcher, _) = sim.join("dev-w", true);
     sim.messages(x); // member_joined l (seq 5), member_joined w (seq 6)
@@ -252,13 +283,12 @@ fn resume_replays_everything_missed() {
 
     sim.session.handle_disconnect(sim.now, x, false);
     sim.flush();
-    let to_watcher = sim.messages(watcher);
-    assert_eq!(to_watcher[0]["type"], "member_updated");
-    assert_eq!(to_watcher[0]["member"]["connectionStatus"], "reconnecting");
-    let to_legacy = sim.messages(legacy);
-    assert_eq!(to_legacy[0]["type"], "member_list", "1.0 members learn it from a member_list");
-    let listed = to_legacy[0]["members"].as_array().unwrap().iter().find(|m| m["id"] == id.as_str()).unwrap().clone();
-    assert_eq!(listed["connectionStatus"], "reconnecting");
+    let to_watcher = sim.received(watcher);
+    assert_eq!(member_of(&to_watcher[0]).connection_status, ConnectionStatus::Reconnecting);
+    let to_legacy = sim.received(legacy);
+    // 1.0 members learn it from a member_list.
+    let listed = members_of(&to_legacy[0]).iter().find(|m| m.id == id).unwrap();
+    assert_eq!(listed.connection_status, ConnectionStatus::Reconnecting);
 
     // While x is away (the others heartbeating): a chat, a member leaving.
     for _ in 0..6 {
@@ -266,24 +296,24 @@ fn resume_replays_everything_missed() {
         sim.heartbeat(watcher);
         sim.heartbeat(legacy);
     }
-    sim.send(watcher, r#"{"type":"chat","timestamp":1,"text":"where did x go"}"#);
-    sim.send(legacy, r#"{"type":"leave","timestamp":1}"#);
+    sim.send_msg(watcher, chat("where did x go"));
+    sim.send_msg(legacy, leave_msg(None));
 
     let back = sim.connect();
-    sim.send(back, &resume_text(&id, &secret, 6));
-    let seen = sim.messages(back);
-    let types: Vec<&str> = seen.iter().map(|m| m["type"].as_str().unwrap()).collect();
+    sim.send_msg(back, resume_msg(&id, &secret, 6));
+    let seen = sim.received(back);
+    let types: Vec<&str> = seen.iter().map(Received::kind).collect();
     assert_eq!(types, ["resumed", "chat", "member_left"]);
-    assert_eq!(seen[0]["replayed"], 2);
-    assert_eq!(seen[0]["snapshot"], false);
-    assert_eq!((seen[1]["seq"].as_u64(), seen[2]["seq"].as_u64()), (Some(7), Some(8)), "original numbers, no gap");
-    assert_eq!(seen[1]["text"], "where did x go");
-    let to_watcher = sim.messages(watcher);
-    let update = to_watcher.iter().find(|m| m["type"] == "member_updated").unwrap();
-    assert_eq!(update["member"]["connectionStatus"], "connected");
+    let resumed = expect_message!(&seen[0].message,
+        ServerMessage::Resumed { replayed, snapshot, .. } => (*replayed, *snapshot));
+    assert_eq!(resumed, (2, false));
+    assert_eq!((seen[1].seq, seen[2].seq), (Some(7), Some(8)), "original numbers, no gap");
+    assert_eq!(expect_message!(&seen[1].message, ServerMessage::Chat { text, .. } => text), "where did x go");
+    let to_watcher = sim.received(watcher);
+    assert_eq!(member_of(first_of(&to_watcher, "member_updated")).connection_status, ConnectionStatus::Connected);
     assert_eq!(
         sim.session.members().iter().find(|m| m.id == id).unwrap().connection_status,
-        partyline_protocol::ConnectionStatus::Connected
+        ConnectionStatus::Connected
     );
 }
 
@@ -294,7 +324,7 @@ fn resume_window_expires() {
     let mut sim = Sim::new(Config::default());
     let (w, _) = sim.join("dev-w", false);
     let x = sim.connect();
-    sim.send(x, &join_text("dev-x", true));
+    sim.send_msg(x, join_msg("dev-x", true));
     sim.take(w);
     sim.advance(5 * SECOND);
     sim.heartbeat(w);
@@ -308,46 +338,41 @@ fn resume_window_expires() {
         sim.heartbeat(w);
     } // 115 s after the drop
     sim.advance(5 * SECOND - 1);
-    assert!(sim.messages(w).iter().all(|m| m["type"] != "member_left"), "still reconnecting 1 µs before 120 s");
+    assert!(sim.received(w).iter().all(|m| m.kind() != "member_left"), "still reconnecting 1 µs before 120 s");
     sim.advance(1);
-    let seen = sim.messages(w);
-    assert_eq!((seen[0]["type"].as_str(), seen[0]["reason"].as_str()), (Some("member_left"), Some("timeout")));
+    assert_eq!(left_of(&sim.received(w)[0]).1, LeaveReason::Timeout);
 }
 
 /// A heartbeat timeout of an extension member makes it reconnecting, not gone, and it can resume.
 #[test]
 fn heartbeat_timeout_then_resume() {
     let mut sim = Sim::new(Config::default());
-    let x = sim.connect();
-    sim.send(x, &join_text("dev-x", true));
-    let welcome = sim.messages(x)[0].clone();
+    let (x, id, secret) = sim.join_resumable("dev-x");
     sim.advance(15 * SECOND);
     assert_eq!(closed(&sim.take(x)), Some(4012));
-    assert_eq!(sim.session.members()[1].connection_status, partyline_protocol::ConnectionStatus::Reconnecting);
+    assert_eq!(sim.session.members()[1].connection_status, ConnectionStatus::Reconnecting);
     let back = sim.connect();
-    sim.send(back, &resume_text(welcome["clientId"].as_str().unwrap(), welcome["resumeSecret"].as_str().unwrap(), 4));
+    sim.send_msg(back, resume_msg(&id, &secret, 4));
     assert_eq!(sim.types(back), ["resumed"]);
-    assert_eq!(sim.session.members()[1].connection_status, partyline_protocol::ConnectionStatus::Connected);
+    assert_eq!(sim.session.members()[1].connection_status, ConnectionStatus::Connected);
 }
 
 /// When the gap is older than the buffer, resume sends a snapshot: welcome and member_list.
 #[test]
 fn resume_snapshot_when_gap_too_old() {
     let mut sim = Sim::new(Config { replay_capacity: 2, ..Config::default() });
-    let x = sim.connect();
-    sim.send(x, &join_text("dev-x", true));
-    let welcome = sim.messages(x)[0].clone();
+    let (x, id, secret) = sim.join_resumable("dev-x");
     sim.session.handle_disconnect(sim.now, x, false);
     for n in 0..3 {
         sim.join(&format!("dev-{n}"), false); // three member_joined for x: seq 3, 4, 5
     }
     let back = sim.connect();
-    sim.send(back, &resume_text(welcome["clientId"].as_str().unwrap(), welcome["resumeSecret"].as_str().unwrap(), 2));
-    let seen = sim.messages(back);
-    let types: Vec<&str> = seen.iter().map(|m| m["type"].as_str().unwrap()).collect();
+    sim.send_msg(back, resume_msg(&id, &secret, 2));
+    let seen = sim.received(back);
+    let types: Vec<&str> = seen.iter().map(Received::kind).collect();
     assert_eq!(types, ["resumed", "welcome", "hello", "member_list", "library.update", "syncplay.state"]);
-    assert_eq!(seen[0]["snapshot"], true);
-    assert_eq!(seen[3]["members"].as_array().unwrap().len(), 5);
+    assert!(expect_message!(&seen[0].message, ServerMessage::Resumed { snapshot, .. } => *snapshot));
+    assert_eq!(members_of(&seen[3]).len(), 5);
 }
 
 /// A resume with a wrong secret fails and the member stays reconnecting.
@@ -357,12 +382,9 @@ fn resume_wrong_secret() {
     let (x, id) = sim.join("dev-x", true);
     sim.session.handle_disconnect(sim.now, x, false);
     let c = sim.connect();
-    sim.send(c, &resume_text(&id, "00000000000000000000000000000000", 0));
-    let reply = &sim.messages(c)[0];
-    assert_eq!(
-        (reply["code"].as_str(), reply["details"]["reason"].as_str()),
-        (Some("resume_failed"), Some("wrong secret"))
-    );
+    sim.send_msg(c, resume_msg(&id, "00000000000000000000000000000000", 0));
+    let reply = &sim.received(c)[0];
+    assert_eq!(error_of(reply), (ErrorCode::ResumeFailed, json!({"reason": reason::WRONG_SECRET})));
 }
 
 /// A join for another session id gets session_not_found; an unknown version, version_mismatch.
@@ -370,16 +392,18 @@ fn resume_wrong_secret() {
 fn wrong_session_and_version() {
     let mut sim = Sim::new(Config::default());
     let c = sim.connect();
-    sim.send(c, &join_text("dev-a", false).replace("party1", "nope"));
-    let error = &sim.messages(c)[0];
-    assert_eq!(
-        (error["code"].as_str(), error["details"]["sessionId"].as_str()),
-        (Some("session_not_found"), Some("nope"))
-    );
-    sim.send(c, &join_text("dev-a", false).replace("\"deviceInfo\"", "\"protocolVersion\":\"9.9\",\"deviceInfo\""));
-    let error = &sim.messages(c)[0];
-    assert_eq!(error["code"], "version_mismatch");
-    assert_eq!(error["details"]["supported"], json!(["1.0", "partyline/1"]));
+    let with = |change: fn(&mut partyline_protocol::client::Join)| {
+        let mut join = join_msg("dev-a", false);
+        if let ClientMessage::Join(join) = &mut join {
+            change(join);
+        }
+        join
+    };
+    sim.send_msg(c, with(|join| join.session_id = "nope".into()));
+    assert_eq!(error_of(&sim.received(c)[0]), (ErrorCode::SessionNotFound, json!({"sessionId": "nope"})));
+    sim.send_msg(c, with(|join| join.protocol_version = Some("9.9".into())));
+    let error = error_of(&sim.received(c)[0]);
+    assert_eq!(error, (ErrorCode::VersionMismatch, json!({"supported": ["1.0", "partyline/1"]})));
 }
 
 /// Malformed input gets invalid_message and the connection keeps working.
@@ -387,15 +411,16 @@ fn wrong_session_and_version() {
 fn invalid_message_keeps_listening() {
     let mut sim = Sim::new(Config::default());
     let (a, _) = sim.join("dev-a", false);
+    // Raw text on purpose: these frames are malformed.
     for bad in ["{oops", r#"{"type":"dance","timestamp":1}"#, r#"{"type":"heartbeat"}"#] {
         sim.send(a, bad);
         let seen = sim.take(a);
         assert!(matches!(&seen[..], [Seen::Msg(m)] if m["code"] == "invalid_message"), "{bad}: {seen:?}");
     }
     let c = sim.connect();
-    sim.send(c, r#"{"type":"heartbeat","timestamp":1}"#);
-    assert_eq!(sim.messages(c)[0]["details"]["reason"], "not_joined");
-    sim.send(a, r#"{"type":"ping","timestamp":3}"#);
+    sim.heartbeat(c);
+    assert_eq!(sim.received(c)[0].message.error_reason(), Some(reason::NOT_JOINED));
+    sim.send_msg(a, ClientMessage::Ping(partyline_protocol::client::Ping { timestamp: 3.into() }));
     assert_eq!(sim.types(a), ["pong"]);
 }
 
@@ -412,10 +437,11 @@ fn close_session() {
     sim.flush();
     for conn in [a, x] {
         let seen = sim.take(conn);
-        assert!(
-            matches!(&seen[0], Seen::Msg(m) if m["type"] == "session_closed" && m["reason"] == "Host ended the session")
-        );
         assert_eq!(closed(&seen), Some(4011));
+        let Seen::Msg(message) = &seen[0] else { panic!("expected session_closed first, got {seen:?}") };
+        let closing: Received = serde_json::from_value(message.clone()).unwrap();
+        let reason = expect_message!(closing.message, ServerMessage::SessionClosed { reason, .. } => reason);
+        assert_eq!(reason.as_deref(), Some("Host ended the session"));
     }
     assert_eq!(closed(&sim.take(pending)), Some(4011));
     assert!(sim.events().contains(&Event::Closed));
@@ -429,28 +455,28 @@ fn close_session() {
 fn latency_is_measured_and_announced() {
     let mut sim = Sim::new(Config::default());
     let x = sim.connect();
-    sim.send(x, &join_text("dev-x", true));
+    sim.send_msg(x, join_msg("dev-x", true));
     let seen = sim.take(x);
     assert!(seen.contains(&Seen::Probe(T0)), "a probe right at join: {seen:?}");
     sim.now += 30_000; // 30 ms round trip
     sim.session.handle_probe_reply(sim.now, x, T0);
     assert_eq!(sim.session.members()[1].latency, Some(30));
     sim.advance_to(T0 + 5 * SECOND);
-    let seen = sim.messages(x);
-    let update = seen.iter().find(|m| m["type"] == "latency_update").expect("latency_update");
+    let seen = sim.received(x);
+    let update = first_of(&seen, "latency_update");
     let id = sim.session.members()[1].id.clone();
-    assert_eq!(update["latencies"][&id], 30);
+    let latencies = expect_message!(&update.message, ServerMessage::LatencyUpdate { latencies, .. } => latencies);
+    assert_eq!(latencies.get(&id), Some(&30));
     // A 1 ms wobble is not announced.
     sim.session.handle_probe_reply(sim.now + 34_000, x, sim.now);
     sim.advance(5 * SECOND);
-    assert!(sim.messages(x).iter().all(|m| m["type"] != "latency_update"));
+    assert!(sim.received(x).iter().all(|m| m.kind() != "latency_update"));
     let (l, _) = sim.join("dev-l", false);
-    let list = sim.messages(l);
-    drop(list);
+    sim.take(l);
     let c = sim.connect();
-    sim.send(c, &join_text("dev-m", false));
-    let list = &sim.messages(c)[1];
-    assert_eq!(list["members"][1]["latency"], 31, "1.0 member_list carries server-measured latency");
+    sim.send_msg(c, join_msg("dev-m", false));
+    let list = &sim.received(c)[1];
+    assert_eq!(members_of(list)[1].latency, Some(31), "1.0 member_list carries server-measured latency");
 }
 
 /// Extension messages never reach a 1.0 client: a chat and a rename are invisible to it.
@@ -460,12 +486,11 @@ fn loudsync_client_sees_only_loudsync() {
     let (l, _) = sim.join("dev-l", false);
     let (x, _) = sim.join("dev-x", true);
     sim.take(l);
-    sim.send(x, r#"{"type":"chat","timestamp":1,"text":"hi"}"#);
+    sim.send_msg(x, chat("hi"));
     sim.session.rename(sim.now, "New name").unwrap();
     sim.flush();
-    assert_eq!(sim.messages(l), Vec::<Value>::new());
-    let to_x: Vec<String> = sim.messages(x).iter().map(|m| m["type"].as_str().unwrap().to_string()).collect();
-    assert_eq!(to_x, ["chat", "session_updated"]);
+    assert_eq!(sim.received(l), []);
+    assert_eq!(sim.types(x), ["chat", "session_updated"]);
 }
 
 /// The keys of a JSON object, sorted.
@@ -478,26 +503,26 @@ const LOUDSYNC_MEMBER: [&str; 5] = ["connectionStatus", "id", "isHost", "joinedA
 
 /// `device` (the label the I/O layer gave the connection) reaches extension members in
 /// member_list, member_joined and member_updated, and the host; a 1.0 member's member_list and
-/// member_joined keep exactly the document's fields.
+/// member_joined keep exactly the document's fields (read as JSON here, on purpose).
 #[test]
 fn device_label_for_extension_members_only() {
     let mut sim = Sim::new(Config::default());
     let x = sim.connect_from(Some("iPhone"));
-    sim.send(x, &join_text("dev-x", true));
+    sim.send_msg(x, join_msg("dev-x", true));
     let l = sim.connect_from(Some("Windows PC"));
-    sim.send(l, &join_text("dev-l", false));
+    sim.send_msg(l, join_msg("dev-l", false));
     let to_l = sim.messages(l);
     assert_eq!(to_l[1]["type"], "member_list");
     for member in to_l[1]["members"].as_array().unwrap() {
         assert_eq!(keys(member), LOUDSYNC_MEMBER, "1.0 member_list: {member}");
     }
-    let to_x = sim.messages(x);
-    let joined = to_x.iter().find(|m| m["type"] == "member_joined").expect("x hears of l");
-    assert_eq!(joined["member"]["device"], "Windows PC", "an extension member sees a 1.0 member's device");
+    let to_x = sim.received(x);
+    let joined = member_of(first_of(&to_x, "member_joined"));
+    assert_eq!(joined.device.as_deref(), Some("Windows PC"), "an extension member sees a 1.0 member's device");
 
     // An extension joiner: its member_list has every known device, the host's none.
     let y = sim.connect_from(Some("Android phone"));
-    sim.send(y, &join_text("dev-y", true));
+    sim.send_msg(y, join_msg("dev-y", true));
     let to_y = sim.messages(y);
     let list = to_y.iter().find(|m| m["type"] == "member_list").unwrap();
     let devices: Vec<&Value> = list["members"].as_array().unwrap().iter().map(|m| &m["device"]).collect();
@@ -505,9 +530,8 @@ fn device_label_for_extension_members_only() {
     assert!(list["members"][0].get("device").is_none(), "unknown: no key at all");
 
     // Its arrival: with device to x, exactly LOUDSYNC's member_joined to l.
-    let to_x = sim.messages(x);
-    assert_eq!(to_x[0]["type"], "member_joined");
-    assert_eq!(to_x[0]["member"]["device"], "Android phone");
+    let to_x = sim.received(x);
+    assert_eq!(member_of(&to_x[0]).device.as_deref(), Some("Android phone"));
     let to_l = sim.messages(l);
     assert_eq!(to_l.len(), 1, "{to_l:?}");
     assert_eq!(keys(&to_l[0]), ["member", "timestamp", "type"]);
@@ -516,10 +540,12 @@ fn device_label_for_extension_members_only() {
     // y drops and is reconnecting: member_updated with device to x, a 1.0 member_list to l.
     sim.session.handle_disconnect(sim.now, y, false);
     sim.flush();
-    let to_x = sim.messages(x);
-    let updated = to_x.iter().find(|m| m["type"] == "member_updated").expect("member_updated");
-    assert_eq!(updated["member"]["device"], "Android phone");
-    assert_eq!(updated["member"]["connectionStatus"], "reconnecting");
+    let to_x = sim.received(x);
+    let updated = member_of(first_of(&to_x, "member_updated"));
+    assert_eq!(
+        (updated.device.as_deref(), updated.connection_status),
+        (Some("Android phone"), ConnectionStatus::Reconnecting)
+    );
     let to_l = sim.messages(l);
     assert_eq!(to_l[0]["type"], "member_list");
     for member in to_l[0]["members"].as_array().unwrap() {
@@ -547,15 +573,14 @@ fn rejoin_updates_device() {
     let mut sim = Sim::new(Config::default());
     let (x, _) = sim.join("dev-x", true);
     let a = sim.connect_from(Some("Mac"));
-    sim.send(a, &join_text("dev-a", true));
+    sim.send_msg(a, join_msg("dev-a", true));
     assert_eq!(sim.session.members()[2].device.as_deref(), Some("Mac"));
     sim.take(x);
     let b = sim.connect_from(Some("Mac or iPad"));
-    sim.send(b, &join_text("dev-a", true));
+    sim.send_msg(b, join_msg("dev-a", true));
     assert_eq!(sim.session.members()[2].device.as_deref(), Some("Mac or iPad"));
-    let to_x = sim.messages(x);
-    let updated = to_x.iter().find(|m| m["type"] == "member_updated").expect("member_updated");
-    assert_eq!(updated["member"]["device"], "Mac or iPad");
+    let to_x = sim.received(x);
+    assert_eq!(member_of(first_of(&to_x, "member_updated")).device.as_deref(), Some("Mac or iPad"));
 }
 
 /// Host events report joins and leaves in order, each followed by the session's new count.
@@ -563,13 +588,11 @@ fn rejoin_updates_device() {
 fn host_events() {
     let mut sim = Sim::new(Config::default());
     let (a, id) = sim.join("dev-a", false);
-    sim.send_msg(a, decode(r#"{"type":"leave","timestamp":1}"#).unwrap());
+    sim.send_msg(a, leave_msg(None));
     let events = sim.events();
     assert!(matches!(&events[0], Event::MemberJoined(m) if m.id == id), "{events:?}");
     assert!(matches!(&events[1], Event::SessionUpdated(s) if s.member_count == 1), "the count follows: {events:?}");
-    assert!(
-        matches!(&events[2], Event::MemberLeft { member, reason: partyline_protocol::LeaveReason::Left } if member.id == id)
-    );
+    assert!(matches!(&events[2], Event::MemberLeft { member, reason: LeaveReason::Left } if member.id == id));
     assert!(matches!(&events[3], Event::SessionUpdated(s) if s.member_count == 0), "{events:?}");
 }
 
@@ -581,15 +604,13 @@ fn rate_limit_and_abuse() {
     let (x, _) = sim.join("dev-x", true);
     sim.session.handle_rate_limited(sim.now, x, 250, false);
     sim.flush();
-    let seen = sim.take(x);
-    assert!(
-        matches!(&seen[..], [Seen::Msg(m)] if m["code"] == "rate_limited" && m["details"]["retryAfterMs"] == 250),
-        "{seen:?}"
-    );
+    let seen = sim.received(x);
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(error_of(&seen[0]), (ErrorCode::RateLimited, json!({"retryAfterMs": 250})));
     sim.session.handle_rate_limited(sim.now, x, 250, true);
     sim.flush();
     assert_eq!(closed(&sim.take(x)), Some(4029));
-    assert_eq!(sim.session.members()[1].connection_status, partyline_protocol::ConnectionStatus::Reconnecting);
+    assert_eq!(sim.session.members()[1].connection_status, ConnectionStatus::Reconnecting);
 }
 
 /// A member that rejoins (and resumes, and drops) a thousand times holds one heartbeat timer,
@@ -603,11 +624,11 @@ fn rejoins_hold_one_heartbeat_deadline() {
     for round in 0..1000 {
         let next = sim.connect();
         if round % 2 == 0 {
-            sim.send(next, &join_text("dev-a", true)); // replaces a's connection
+            sim.send_msg(next, join_msg("dev-a", true)); // replaces a's connection
             a = next;
         } else {
             sim.session.handle_disconnect(sim.now, b, false);
-            sim.send(next, &resume_text(&b_id, &b_secret, 0));
+            sim.send_msg(next, resume_msg(&b_id, &b_secret, 0));
             b = next;
         }
         sim.advance(1_000);

@@ -6,11 +6,13 @@
 
 mod sim;
 
-use partyline_protocol::client::PlayCommand;
-use partyline_protocol::{LibraryItem, Permissions};
+use partyline_protocol::client::{DeviceState, PlayCommand, PlaybackProgress, SyncplayCommand};
+use partyline_protocol::{
+    ClientMessage, ErrorCode, GroupState, LibraryItem, Permissions, PlayState, ServerMessage, expect_message,
+};
 use partyline_session::{Config, ConnId, Event, MILLISECOND, SECOND, Time};
-use serde_json::{Value, json};
-use sim::{Sim, T0};
+use serde_json::json;
+use sim::Sim;
 
 fn library() -> Vec<LibraryItem> {
     (1..=2)
@@ -42,13 +44,26 @@ fn party(rtts_ms: &[u64]) -> (Sim, Vec<ConnId>) {
     (sim, conns)
 }
 
-fn states(sim: &mut Sim, conn: ConnId) -> Vec<Value> {
-    sim.messages(conn).into_iter().filter(|m| m["type"] == "syncplay.state").collect()
+/// The `syncplay.state`s a connection got (its other messages dropped).
+fn states(sim: &mut Sim, conn: ConnId) -> Vec<PlayState> {
+    sim.received(conn)
+        .into_iter()
+        .filter_map(|m| match m.message {
+            ServerMessage::SyncplayState { state, .. } => Some(state),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A `playback.progress` report, as text (the session reads it through the decoder).
+fn progress(entry: &str, position: f64, state: DeviceState, error: Option<f64>) -> String {
+    let entry_id = Some(entry.to_string());
+    ClientMessage::PlaybackProgress(PlaybackProgress { timestamp: 1.into(), entry_id, position, state, error })
+        .to_text()
 }
 
 fn ready(sim: &mut Sim, conn: ConnId, entry: &str) {
-    let text = json!({"type": "playback.progress", "timestamp": 1, "entryId": entry, "position": 0, "state": "ready"});
-    sim.send(conn, &text.to_string());
+    sim.send(conn, &progress(entry, 0.0, DeviceState::Ready, None));
 }
 
 fn host_play(sim: &mut Sim, item: &str) {
@@ -65,8 +80,8 @@ fn same_future_start_for_every_member() {
     let (mut sim, conns) = party(&rtts);
     host_play(&mut sim, "t-1");
     let waiting = states(&mut sim, conns[0]);
-    assert_eq!(waiting[0]["state"], "waiting");
-    let entry = waiting[0]["entryId"].as_str().unwrap().to_string();
+    assert_eq!(waiting[0].state, GroupState::Waiting);
+    let entry = waiting[0].entry_id.clone().unwrap();
     for &conn in &conns {
         sim.take(conn);
     }
@@ -74,12 +89,12 @@ fn same_future_start_for_every_member() {
         ready(&mut sim, conn, &entry);
     }
     let decided_at = sim.now;
-    let starts: Vec<Value> = conns.iter().map(|&conn| states(&mut sim, conn).pop().expect("a state")).collect();
-    let start_time = starts[0]["serverTime"].as_u64().unwrap();
+    let starts: Vec<PlayState> = conns.iter().map(|&conn| states(&mut sim, conn).pop().expect("a state")).collect();
+    let start_time = starts[0].server_time;
     for (n, state) in starts.iter().enumerate() {
-        assert_eq!(state["state"], "playing");
-        assert_eq!(state["serverTime"].as_u64(), Some(start_time), "member {n} got another start time");
-        assert_eq!(state["position"], 0.0);
+        assert_eq!(state.state, GroupState::Playing);
+        assert_eq!(state.server_time, start_time, "member {n} got another start time");
+        assert_eq!(state.position, 0.0);
     }
     let lead = start_time - decided_at;
     assert_eq!(lead, (2 * 120 + 100) * MILLISECOND, "lead = 2 × slowest round trip + 100 ms");
@@ -95,18 +110,18 @@ fn same_future_start_for_every_member() {
 fn ready_barrier_and_timeout() {
     let (mut sim, conns) = party(&[10, 10]);
     host_play(&mut sim, "t-1");
-    let entry = states(&mut sim, conns[0])[0]["entryId"].as_str().unwrap().to_string();
+    let entry = states(&mut sim, conns[0])[0].entry_id.clone().unwrap();
     let started_waiting = sim.now;
     sim.take(conns[1]);
     ready(&mut sim, conns[0], &entry);
     assert!(states(&mut sim, conns[0]).is_empty(), "one of two ready: still waiting");
-    assert_eq!(sim.session.play_state().state, partyline_protocol::GroupState::Waiting);
+    assert_eq!(sim.session.play_state().state, GroupState::Waiting);
     sim.advance_to(started_waiting + 8 * SECOND - 1);
     assert!(states(&mut sim, conns[1]).is_empty());
     sim.advance(1);
     let started = states(&mut sim, conns[1]);
     assert_eq!(started.len(), 1, "the timeout starts playback");
-    assert_eq!(started[0]["state"], "playing");
+    assert_eq!(started[0].state, GroupState::Playing);
 }
 
 /// A member that drops while the others wait for it no longer holds the start.
@@ -114,12 +129,12 @@ fn ready_barrier_and_timeout() {
 fn barrier_does_not_wait_for_the_departed() {
     let (mut sim, conns) = party(&[10, 10]);
     host_play(&mut sim, "t-1");
-    let entry = states(&mut sim, conns[0])[0]["entryId"].as_str().unwrap().to_string();
+    let entry = states(&mut sim, conns[0])[0].entry_id.clone().unwrap();
     ready(&mut sim, conns[0], &entry);
     sim.session.handle_disconnect(sim.now, conns[1], false);
     sim.flush();
     let started = states(&mut sim, conns[0]);
-    assert_eq!(started.last().unwrap()["state"], "playing");
+    assert_eq!(started.last().unwrap().state, GroupState::Playing);
 }
 
 /// The host may start without waiting.
@@ -129,7 +144,7 @@ fn start_anyway() {
     host_play(&mut sim, "t-1");
     sim.session.syncplay_command(sim.now, PlayCommand::StartAnyway).unwrap();
     sim.flush();
-    assert_eq!(states(&mut sim, conns[1]).last().unwrap()["state"], "playing");
+    assert_eq!(states(&mut sim, conns[1]).last().unwrap().state, GroupState::Playing);
 }
 
 /// A member joining mid-song receives the running state and can place itself; nobody else
@@ -145,15 +160,13 @@ fn late_join_does_not_pause_the_group() {
     sim.heartbeat(conns[0]);
     let revision = sim.session.play_state().revision;
     let late = sim.connect();
-    sim.send(late, &sim::join_text("dev-late", true));
+    sim.send_msg(late, sim::join_msg("dev-late", true));
     let got = states(&mut sim, late);
     assert_eq!(got.len(), 1);
-    assert_eq!(got[0]["state"], "playing");
-    assert_eq!(got[0]["serverTime"], start["serverTime"]);
+    assert_eq!((got[0].state, got[0].server_time), (GroupState::Playing, start.server_time));
     // Its place: position + (now − serverTime) × rate.
-    let place = got[0]["position"].as_f64().unwrap()
-        + (sim.now - got[0]["serverTime"].as_u64().unwrap()) as f64 / 1000.0 * got[0]["rate"].as_f64().unwrap();
-    let expected = (sim.now - start["serverTime"].as_u64().unwrap()) as f64 / 1000.0;
+    let place = got[0].position + (sim.now - got[0].server_time) as f64 / 1000.0 * got[0].rate;
+    let expected = (sim.now - start.server_time) as f64 / 1000.0;
     assert_eq!(place, expected);
     assert!(states(&mut sim, conns[0]).is_empty(), "the others are not disturbed");
     assert_eq!(sim.session.play_state().revision, revision, "the group state did not change");
@@ -172,16 +185,13 @@ fn stall_recovery_is_local() {
         sim.take(conn);
     }
     let revision = sim.session.play_state().revision;
-    let report = |state: &str, error: f64| {
-        json!({"type": "playback.progress", "timestamp": 1, "entryId": "q-1", "position": 1000, "state": state, "error": error})
-            .to_string()
-    };
-    sim.send(conns[1], &report("buffering", -900.0));
+    let report = |state, error| progress("q-1", 1000.0, state, Some(error));
+    sim.send(conns[1], &report(DeviceState::Buffering, -900.0));
     sim.advance(2 * SECOND);
-    sim.send(conns[1], &report("playing", -4.0));
+    sim.send(conns[1], &report(DeviceState::Playing, -4.0));
     assert!(states(&mut sim, conns[0]).is_empty(), "no group change");
     assert_eq!(sim.session.play_state().revision, revision);
-    assert_eq!(sim.session.play_state().state, partyline_protocol::GroupState::Playing);
+    assert_eq!(sim.session.play_state().state, GroupState::Playing);
     let reports = sim.session.sync_report();
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0].error_ms, Some(-4.0));
@@ -203,42 +213,42 @@ fn pause_seek_rate_scheduled() {
     sim.session.syncplay_command(sim.now, PlayCommand::Pause).unwrap();
     sim.flush();
     let paused = states(&mut sim, conns[1]).pop().unwrap();
-    assert_eq!(paused["paused"], true);
-    assert_eq!(paused["serverTime"].as_u64(), Some(sim.now + lead));
-    let expected = (sim.now + lead - start["serverTime"].as_u64().unwrap()) as f64 / 1000.0;
-    assert_eq!(paused["position"].as_f64(), Some(expected));
+    assert!(paused.paused);
+    assert_eq!(paused.server_time, sim.now + lead);
+    let expected = (sim.now + lead - start.server_time) as f64 / 1000.0;
+    assert_eq!(paused.position, expected);
     sim.session.syncplay_command(sim.now, PlayCommand::Seek { position: 60_000.0 }).unwrap();
     sim.session.syncplay_command(sim.now, PlayCommand::SetRate { rate: 1.25 }).unwrap();
     sim.session.syncplay_command(sim.now, PlayCommand::Play { item_id: None, position: None }).unwrap();
     sim.flush();
     let playing = states(&mut sim, conns[0]).pop().unwrap();
-    assert_eq!(
-        (playing["state"].as_str(), playing["position"].as_f64(), playing["rate"].as_f64()),
-        (Some("playing"), Some(60_000.0), Some(1.25))
-    );
-    assert_eq!(playing["serverTime"].as_u64(), Some(sim.now + lead));
+    assert_eq!((playing.state, playing.position, playing.rate), (GroupState::Playing, 60_000.0, 1.25));
+    assert_eq!(playing.server_time, sim.now + lead);
 }
 
 /// A member may not control playback until the host allows it; then it may.
 #[test]
 fn permissions_enforced() {
     let (mut sim, conns) = party(&[10]);
-    let command = json!({"type": "syncplay.command", "timestamp": 1, "command": "play", "itemId": "t-1"}).to_string();
+    let command = ClientMessage::SyncplayCommand(SyncplayCommand {
+        timestamp: 1.into(),
+        command: PlayCommand::Play { item_id: Some("t-1".into()), position: None },
+    })
+    .to_text();
     sim.send(conns[0], &command);
-    let reply = sim.messages(conns[0]);
-    assert_eq!(
-        (reply[0]["code"].as_str(), reply[0]["message"].as_str()),
-        (Some("unauthorized"), Some("only the host may control playback"))
-    );
-    sim.session.set_permissions(sim.now, Permissions { playback: true, queue: true }).unwrap();
+    let reply = sim.received(conns[0]).remove(0);
+    assert_eq!(reply.message.error_reason(), Some(partyline_protocol::reason::SYNCPLAY));
+    let refused = expect_message!(reply.message, ServerMessage::Error { code, message, .. } => (code, message));
+    assert_eq!(refused, (ErrorCode::Unauthorized, "only the host may control playback".into()));
+    let all = Permissions { playback: true, queue: true };
+    sim.session.set_permissions(sim.now, all).unwrap();
     sim.flush();
-    let state = states(&mut sim, conns[0]).pop().unwrap();
-    assert_eq!(state["permissions"], json!({"playback": true, "queue": true}));
+    assert_eq!(states(&mut sim, conns[0]).pop().unwrap().permissions, all);
     sim.send(conns[0], &command);
     let waiting = states(&mut sim, conns[0]).pop().unwrap();
-    assert_eq!(waiting["state"], "waiting", "the member's own command waits for it to load, too");
-    ready(&mut sim, conns[0], waiting["entryId"].as_str().unwrap());
-    assert_eq!(states(&mut sim, conns[0]).pop().unwrap()["state"], "playing");
+    assert_eq!(waiting.state, GroupState::Waiting, "the member's own command waits for it to load, too");
+    ready(&mut sim, conns[0], waiting.entry_id.as_deref().unwrap());
+    assert_eq!(states(&mut sim, conns[0]).pop().unwrap().state, GroupState::Playing);
 }
 
 /// remote.command reaches only its member; library.update reaches every extension member.
@@ -248,12 +258,14 @@ fn remote_command_and_library() {
     let target = sim.session.members()[1].id.clone();
     sim.session.remote_command(sim.now, &target, "volume", Some(json!(0.5))).unwrap();
     sim.flush();
-    let got = sim.messages(conns[0]);
-    assert_eq!(
-        (got[0]["type"].as_str(), got[0]["command"].as_str(), got[0]["value"].as_f64()),
-        (Some("remote.command"), Some("volume"), Some(0.5))
-    );
-    assert!(sim.messages(conns[1]).is_empty());
+    let got = sim.received(conns[0]);
+    let volume = ServerMessage::RemoteCommand {
+        timestamp: sim.now / MILLISECOND,
+        command: "volume".into(),
+        value: Some(json!(0.5)),
+    };
+    assert_eq!(got.into_iter().map(|m| m.message).collect::<Vec<_>>(), [volume]);
+    assert!(sim.received(conns[1]).is_empty());
     // A LOUDSYNC 1.0 member is refused, by name, and hears nothing it does not know.
     let (legacy, _) = sim.join("old-phone", false);
     sim.flush();
@@ -265,7 +277,7 @@ fn remote_command_and_library() {
     let err = sim.session.remote_command(sim.now, &legacy_id, "volume", Some(json!(0.5))).unwrap_err();
     assert_eq!(err.to_string(), "old-phone phone uses a LOUDSYNC 1.0 client, which takes no remote commands");
     sim.flush();
-    assert!(sim.messages(legacy).is_empty(), "a 1.0 client got a message it does not know");
+    assert!(sim.received(legacy).is_empty(), "a 1.0 client got a message it does not know");
     assert!(matches!(
         sim.session.remote_command(sim.now, "m-nobody", "volume", None),
         Err(partyline_session::SessionError::NoSuchMember(_))
@@ -273,9 +285,10 @@ fn remote_command_and_library() {
     sim.session.set_library(sim.now, library()).unwrap();
     sim.flush();
     for &conn in &conns {
-        assert_eq!(sim.messages(conn)[0]["items"].as_array().unwrap().len(), 2);
+        let items =
+            expect_message!(sim.received(conn).remove(0).message, ServerMessage::LibraryUpdate { items, .. } => items);
+        assert_eq!(items, library());
     }
-    let _ = T0;
 }
 
 /// The first device to report the end of the entry moves the group to the next one; the same
@@ -292,12 +305,10 @@ fn end_of_entry_advances_the_queue() {
     for &conn in &conns {
         sim.take(conn);
     }
-    let ended =
-        json!({"type": "playback.progress", "timestamp": 1, "entryId": "q-1", "position": 180000, "state": "ended"})
-            .to_string();
+    let ended = progress("q-1", 180000.0, DeviceState::Ended, None);
     sim.send(conns[0], &ended);
     let next = states(&mut sim, conns[1]).pop().expect("a new state");
-    assert_eq!((next["state"].as_str(), next["entryId"].as_str()), (Some("waiting"), Some("q-2")));
+    assert_eq!((next.state, next.entry_id.as_deref()), (GroupState::Waiting, Some("q-2")));
     sim.take(conns[0]);
     sim.send(conns[1], &ended);
     assert!(states(&mut sim, conns[0]).is_empty(), "a second report of the same end changes nothing");

@@ -1,13 +1,13 @@
 //! The wire contract has one definition, the Rust one: `ui/shared/wire.js`, which the phone, the
 //! desktop page and `client.js` import, is rendered from `partyline_protocol` (close codes,
-//! versions, limits, error codes, the message types a client may send) and
-//! `partyline_session::Config::default()` (timing), and this test fails when the checked-in copy
-//! is not what the Rust side renders. `UPDATE_WIRE_JS=1 nice -n 10 cargo test -p
+//! versions, limits, error codes, error reasons and the default leave reason, the message types,
+//! the server's from `ServerMessage::KINDS`) and `partyline_session::Config::default()`
+//! (timing), and this test fails when the checked-in copy is not what the Rust side renders. `UPDATE_WIRE_JS=1 nice -n 10 cargo test -p
 //! partyline-session --test wire_js` rewrites it.
 
 use std::path::PathBuf;
 
-use partyline_protocol::{self as protocol, ClientMessage, DecodeError, ErrorCode, ServerMessage, close};
+use partyline_protocol::{self as protocol, ClientMessage, DecodeError, ErrorCode, ServerMessage, close, reason};
 use partyline_session::{Config, SECOND, Time};
 
 /// Every close code, by the name JS uses.
@@ -39,6 +39,33 @@ const LIMITS: [(&str, usize); 12] = [
     ("maxMarkReadIds", protocol::MAX_MARK_READ_IDS),
     ("maxNameChars", protocol::MAX_NAME_CHARS),
     ("maxCapacity", partyline_session::config::MAX_CAPACITY as usize),
+];
+
+/// Every `details.reason` the host sends, and the default `leave` reason, by the name JS uses
+/// (the Rust constant's).
+const REASONS: [(&str, &str); 22] = [
+    ("LOCKED", reason::LOCKED),
+    ("OLD_KEY", reason::OLD_KEY),
+    ("BAD_KEY", reason::BAD_KEY),
+    ("SYNCPLAY", reason::SYNCPLAY),
+    ("ADDRESS_LIMIT", reason::ADDRESS_LIMIT),
+    ("TOO_MANY_TOPICS", reason::TOO_MANY_TOPICS),
+    ("EXTENSION_ONLY", reason::EXTENSION_ONLY),
+    ("NOT_JOINED", reason::NOT_JOINED),
+    ("ALREADY_JOINED", reason::ALREADY_JOINED),
+    ("UNKNOWN_MEMBER", reason::UNKNOWN_MEMBER),
+    ("LOUDSYNC_CLIENT", reason::LOUDSYNC_CLIENT),
+    ("RECONNECTING", reason::RECONNECTING),
+    ("UNKNOWN_SESSION", reason::UNKNOWN_SESSION),
+    ("RESUME_UNKNOWN_MEMBER", reason::RESUME_UNKNOWN_MEMBER),
+    ("WRONG_SECRET", reason::WRONG_SECRET),
+    ("OTHER_FORMAT", reason::OTHER_FORMAT),
+    ("NOT_IN_VOICE", reason::NOT_IN_VOICE),
+    ("NOT_YOURS", reason::NOT_YOURS),
+    ("NO_SUCH_LINE", reason::NO_SUCH_LINE),
+    ("NO_SUCH_ROOM", reason::NO_SUCH_ROOM),
+    ("BAD_CHAT", reason::BAD_CHAT),
+    ("DEFAULT_LEAVE", reason::DEFAULT_LEAVE),
 ];
 
 /// Every error code, in declaration order.
@@ -119,82 +146,6 @@ fn client_type_is_listed(message: &ClientMessage) -> bool {
     }
 }
 
-/// Every `type` the server sends, in `ServerMessage`'s order.
-const SERVER_TYPES: [&str; 29] = [
-    "welcome",
-    "hello",
-    "member_list",
-    "member_joined",
-    "member_left",
-    "member_updated",
-    "latency_update",
-    "session_updated",
-    "chat",
-    "chat.edited",
-    "chat.deleted",
-    "voice.state",
-    "direct",
-    "direct_ack",
-    "subscriptions",
-    "broadcast",
-    "broadcast_ack",
-    "presence_update",
-    "voice.signal",
-    "notification",
-    "kicked",
-    "session_closed",
-    "pong",
-    "error",
-    "syncplay.state",
-    "syncplay.queue",
-    "library.update",
-    "remote.command",
-    "resumed",
-];
-
-/// A new server message breaks this match, so that its type is added to [`SERVER_TYPES`] too.
-fn server_type_is_listed(message: &ServerMessage) -> bool {
-    let kind = match message {
-        ServerMessage::Welcome { .. } => "welcome",
-        ServerMessage::Hello { .. } => "hello",
-        ServerMessage::MemberList { .. } => "member_list",
-        ServerMessage::MemberJoined { .. } => "member_joined",
-        ServerMessage::MemberLeft { .. } => "member_left",
-        ServerMessage::MemberUpdated { .. } => "member_updated",
-        ServerMessage::LatencyUpdate { .. } => "latency_update",
-        ServerMessage::SessionUpdated { .. } => "session_updated",
-        ServerMessage::Chat { .. } => "chat",
-        ServerMessage::ChatEdited { .. } => "chat.edited",
-        ServerMessage::ChatDeleted { .. } => "chat.deleted",
-        ServerMessage::VoiceState { .. } => "voice.state",
-        ServerMessage::Direct { .. } => "direct",
-        ServerMessage::DirectAck { .. } => "direct_ack",
-        ServerMessage::Subscriptions { .. } => "subscriptions",
-        ServerMessage::Broadcast { .. } => "broadcast",
-        ServerMessage::BroadcastAck { .. } => "broadcast_ack",
-        ServerMessage::PresenceUpdate { .. } => "presence_update",
-        ServerMessage::VoiceSignal { .. } => "voice.signal",
-        ServerMessage::Notification { .. } => "notification",
-        ServerMessage::Kicked { .. } => "kicked",
-        ServerMessage::SessionClosed { .. } => "session_closed",
-        ServerMessage::Pong { .. } => "pong",
-        ServerMessage::Error { .. } => "error",
-        ServerMessage::SyncplayState { .. } => "syncplay.state",
-        ServerMessage::SyncplayQueue { .. } => "syncplay.queue",
-        ServerMessage::LibraryUpdate { .. } => "library.update",
-        ServerMessage::RemoteCommand { .. } => "remote.command",
-        ServerMessage::Resumed { .. } => "resumed",
-        // Other formats' alone: partyline/1 has none of them (`ServerMessage::is_partyline`).
-        ServerMessage::Ready { .. }
-        | ServerMessage::HeartbeatAck { .. }
-        | ServerMessage::ServerHeartbeat { .. }
-        | ServerMessage::SubscriptionChange { .. } => {
-            return !message.is_partyline();
-        }
-    };
-    SERVER_TYPES.contains(&kind)
-}
-
 fn ms(t: Time) -> Time {
     t / (SECOND / 1000)
 }
@@ -253,10 +204,16 @@ fn render() -> String {
         out.push_str(&format!("  {}: {},\n", name.to_uppercase(), js_string(&name)));
     }
     out.push_str("});\n\n");
+    out.push_str("/** An `error`'s `details.reason` values, and the `reason` of a `leave` that names none. */\n");
+    out.push_str("export const REASON = Object.freeze({\n");
+    for (name, value) in REASONS {
+        out.push_str(&format!("  {name}: {},\n", js_string(value)));
+    }
+    out.push_str("});\n\n");
     let client_types: Vec<String> = CLIENT_TYPES.iter().map(|t| js_string(t)).collect();
     out.push_str("/** Every `type` a client may send. */\n");
     out.push_str(&format!("export const CLIENT_TYPES = Object.freeze([{}]);\n\n", client_types.join(", ")));
-    let server_types: Vec<String> = SERVER_TYPES.iter().map(|t| js_string(t)).collect();
+    let server_types: Vec<String> = ServerMessage::KINDS.iter().map(|t| js_string(t)).collect();
     out.push_str("/** Every `type` the server sends. */\n");
     out.push_str(&format!("export const SERVER_TYPES = Object.freeze([{}]);\n", server_types.join(", ")));
     out
@@ -315,7 +272,7 @@ fn the_lists_match_the_protocol() {
         text: "hi".into(),
         room: "general".into(),
     };
-    assert!(server_type_is_listed(&chat), "expected chat listed");
+    assert!(ServerMessage::KINDS.contains(&chat.kind()), "expected chat listed");
     let unknown = protocol::decode(r#"{"type":"dance","timestamp":1}"#);
     assert!(matches!(unknown, Err(DecodeError::UnknownType(_))), "expected dance unknown, got {unknown:?}");
     for code in ERROR_CODES {

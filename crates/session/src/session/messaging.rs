@@ -98,10 +98,10 @@ impl Session {
     /// A member's chat message that cannot be done, answered on its connection.
     pub(super) fn chat_refused(&mut self, now: Time, conn: ConnId, kind: &str, err: SessionError) {
         let (code, reason) = match &err {
-            SessionError::NotYourLine(_) => (ErrorCode::Unauthorized, "not_yours"),
-            SessionError::NoSuchLine(_) => (ErrorCode::InvalidMessage, "no_such_line"),
-            SessionError::NoSuchRoom(_) => (ErrorCode::InvalidMessage, "no_such_room"),
-            _ => (ErrorCode::InvalidMessage, "bad_chat"),
+            SessionError::NotYourLine(_) => (ErrorCode::Unauthorized, reason::NOT_YOURS),
+            SessionError::NoSuchLine(_) => (ErrorCode::InvalidMessage, reason::NO_SUCH_LINE),
+            SessionError::NoSuchRoom(_) => (ErrorCode::InvalidMessage, reason::NO_SUCH_ROOM),
+            _ => (ErrorCode::InvalidMessage, reason::BAD_CHAT),
         };
         self.reply_error(now, conn, code, format!("{kind}: {err}"), json!({"reason": reason}));
     }
@@ -191,7 +191,7 @@ impl Session {
             if member.topics.len() + new.len() > MAX_TOPICS {
                 let message =
                     format!("subscribe: at most {MAX_TOPICS} topics; already subscribed to {}", member.topics.len());
-                let details = json!({"reason": "too_many_topics", "maxTopics": MAX_TOPICS});
+                let details = json!({"reason": reason::TOO_MANY_TOPICS, "maxTopics": MAX_TOPICS});
                 return self.reply_error(now, conn, ErrorCode::InvalidMessage, message, details);
             }
             member.topics.extend(request.topics.iter().cloned());
@@ -266,7 +266,7 @@ impl Session {
             && (from.voice.channel.is_none() || from.voice.channel != target.voice.channel)
         {
             let message = format!("voice.signal: member {} is not in your voice channel", voice.to);
-            let details = json!({"to": voice.to, "reason": "not_in_voice"});
+            let details = json!({"to": voice.to, "reason": reason::NOT_IN_VOICE});
             return self.reply_error(now, conn, ErrorCode::RecipientUnavailable, message, details);
         }
         let message = ServerMessage::VoiceSignal {
@@ -303,7 +303,7 @@ impl Session {
             return true;
         }
         let message = format!("{kind}: an extension message; join with protocolVersion \"{PARTYLINE_V1}\" to use it");
-        self.reply_error(now, conn, ErrorCode::InvalidMessage, message, json!({"reason": "extension_only"}));
+        self.reply_error(now, conn, ErrorCode::InvalidMessage, message, json!({"reason": reason::EXTENSION_ONLY}));
         false
     }
 
@@ -322,12 +322,14 @@ impl Session {
         // A voice signal reaches every format that carries them; the rest is partyline/1's alone.
         let takes = |wire: Wire| if kind == "voice.signal" { wire.has_voice() } else { wire.has_direct() };
         let (reason, why) = match self.by_id.get(to) {
-            None => ("unknown_member", "is not in the session"),
+            None => (reason::UNKNOWN_MEMBER, "is not in the session"),
             Some(key) if self.members[key].wire.is_plain_loudsync() => {
-                ("loudsync_client", "uses a LOUDSYNC 1.0 client")
+                (reason::LOUDSYNC_CLIENT, "uses a LOUDSYNC 1.0 client")
             }
-            Some(key) if !takes(self.members[key].wire) => ("other_format", "uses a client that has no such message"),
-            Some(key) if connected && self.members[key].conn.is_none() => ("reconnecting", "is reconnecting"),
+            Some(key) if !takes(self.members[key].wire) => {
+                (reason::OTHER_FORMAT, "uses a client that has no such message")
+            }
+            Some(key) if connected && self.members[key].conn.is_none() => (reason::RECONNECTING, "is reconnecting"),
             Some(key) => return Some(*key),
         };
         let message = format!("{kind}: member {to} {why}");

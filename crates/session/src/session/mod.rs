@@ -27,7 +27,7 @@ use partyline_protocol::client::{
 use partyline_protocol::{
     ClientMessage, ConnectionStatus, DecodeError, DeviceInfo, DeviceType, ErrorCode, Frame, LeaveReason,
     MAX_NAME_CHARS, MAX_TOPICS, MemberInfo, PARTYLINE_V1, SUPPORTED_VERSIONS, ServerMessage, SessionInfo, SessionState,
-    Wire, close,
+    Wire, close, reason,
 };
 use partyline_protocol::{
     DEFAULT_ROOM, DEFAULT_VOICE, LibraryItem, MAX_CHAT_CHARS, MAX_TITLE_CHARS, NotificationLevel, Permissions,
@@ -308,7 +308,7 @@ impl Session {
             (Conn::Pending { peer, .. }, ClientMessage::Resume(resume)) => self.resume(now, conn, resume, peer.addr),
             (Conn::Pending { .. }, other) => {
                 let message = format!("{}: send join first", other.kind());
-                self.reply_error(now, conn, ErrorCode::InvalidMessage, message, json!({"reason": "not_joined"}));
+                self.reply_error(now, conn, ErrorCode::InvalidMessage, message, json!({"reason": reason::NOT_JOINED}));
             }
             (Conn::Member(key), ClientMessage::Heartbeat(_)) => {
                 if let Some(member) = self.members.get_mut(&key) {
@@ -371,13 +371,19 @@ impl Session {
                         PlayError::NotAllowed(_) => ErrorCode::Unauthorized,
                         _ => ErrorCode::InvalidMessage,
                     };
-                    self.reply_error(now, conn, code, err.to_string(), json!({"reason": "syncplay"}));
+                    self.reply_error(now, conn, code, err.to_string(), json!({"reason": reason::SYNCPLAY}));
                 }
             }
             (Conn::Member(key), ClientMessage::PlaybackProgress(progress)) => self.progress(now, key, progress),
             (Conn::Member(_), other @ (ClientMessage::Join(_) | ClientMessage::Resume(_))) => {
                 let message = format!("{}: this connection has already joined", other.kind());
-                self.reply_error(now, conn, ErrorCode::InvalidMessage, message, json!({"reason": "already_joined"}));
+                self.reply_error(
+                    now,
+                    conn,
+                    ErrorCode::InvalidMessage,
+                    message,
+                    json!({"reason": reason::ALREADY_JOINED}),
+                );
             }
         }
     }

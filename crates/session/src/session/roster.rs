@@ -23,7 +23,7 @@ impl Session {
         if !peer.may_join {
             // The host made a new key: the old QR code no longer lets anyone in.
             let message = "That join key is no longer this party's: scan the new QR code";
-            self.reply_error(now, conn, ErrorCode::Unauthorized, message, json!({"reason": "old_key"}));
+            self.reply_error(now, conn, ErrorCode::Unauthorized, message, json!({"reason": reason::OLD_KEY}));
             self.conns.remove(&conn);
             return self.close_conn(conn, close::UNAUTHORIZED, "unauthorized");
         }
@@ -55,7 +55,7 @@ impl Session {
         }
         if self.locked {
             let message = "The host has locked the session";
-            return self.reply_error(now, conn, ErrorCode::Unauthorized, message, json!({"reason": "locked"}));
+            return self.reply_error(now, conn, ErrorCode::Unauthorized, message, json!({"reason": reason::LOCKED}));
         }
         let from_addr = self.members.values().filter(|member| member.addr == peer.addr).count();
         if from_addr >= self.config.max_members_per_addr {
@@ -66,7 +66,7 @@ impl Session {
                 conn,
                 ErrorCode::SessionFull,
                 message,
-                json!({"reason": "address_limit", "maxMembersPerAddress": per_addr}),
+                json!({"reason": reason::ADDRESS_LIMIT, "maxMembersPerAddress": per_addr}),
             );
         }
         let max = self.config.max_members;
@@ -214,7 +214,7 @@ impl Session {
         if ext {
             let hello = ServerMessage::Hello {
                 timestamp: now / MILLISECOND,
-                protocol_version: PARTYLINE_V1,
+                protocol_version: PARTYLINE_V1.into(),
                 heartbeat_interval: self.config.heartbeat_interval / MILLISECOND,
                 heartbeat_timeout: self.config.heartbeat_timeout / MILLISECOND,
                 resume_window: self.config.resume_window / MILLISECOND,
@@ -259,14 +259,14 @@ impl Session {
             session.reply_error(now, conn, ErrorCode::ResumeFailed, message, json!({"reason": reason}));
         };
         if resume.session_id != self.id {
-            return fail(self, "unknown session");
+            return fail(self, reason::UNKNOWN_SESSION);
         }
-        let Some(&key) = self.by_id.get(&resume.member_id) else { return fail(self, "unknown member") };
+        let Some(&key) = self.by_id.get(&resume.member_id) else { return fail(self, reason::RESUME_UNKNOWN_MEMBER) };
         let member = self.members.get_mut(&key).expect("by_id points at a member");
         let authentic =
             member.secret.as_deref().is_some_and(|secret| ids::secrets_equal(secret, &resume.resume_secret));
         if !authentic {
-            return fail(self, "wrong secret");
+            return fail(self, reason::WRONG_SECRET);
         }
         let old_conn = member.conn.replace(conn);
         let was_reconnecting = member.lost_at.take().is_some();

@@ -1,12 +1,15 @@
 //! A session on virtual time with every connection's output collected: the simulator the
-//! session tests share (quinn's `Pair`, for one session and many connections).
+//! session tests share (quinn's `Pair`, for one session and many connections). Every frame the
+//! session transmits must decode as a typed server message ([`Received`]), or the test fails;
+//! messages into the session are built typed ([`join_msg`], [`resume_msg`]).
 #![allow(dead_code)]
 
 pub mod net;
 
 use std::collections::HashMap;
 
-use partyline_protocol::{ClientMessage, decode};
+use partyline_protocol::client::{Heartbeat, Resume};
+use partyline_protocol::{ClientMessage, PARTYLINE_V1, Received, ServerMessage, decode};
 use std::net::{IpAddr, Ipv4Addr};
 
 use partyline_session::{Config, ConnId, Event, Peer, SECOND, Session, Time, Transmit};
@@ -77,25 +80,26 @@ impl Sim {
     /// Connects and joins; returns the connection and the member id.
     pub fn join(&mut self, device: &str, ext: bool) -> (ConnId, String) {
         let conn = self.connect();
-        self.send(conn, &join_text(device, ext));
-        let seen = self.take(conn);
-        let welcome = seen.iter().find_map(|s| match s {
-            Seen::Msg(m) if m["type"] == "welcome" => Some(m.clone()),
+        self.send_msg(conn, join_msg(device, ext));
+        let seen = self.received(conn);
+        let welcome = seen.iter().find_map(|r| match &r.message {
+            ServerMessage::Welcome { client_id, .. } => Some(client_id.clone()),
             _ => None,
         });
-        let welcome = welcome.unwrap_or_else(|| panic!("{device} got no welcome; saw {seen:?}"));
-        (conn, welcome["clientId"].as_str().unwrap().to_string())
+        (conn, welcome.unwrap_or_else(|| panic!("{device} got no welcome; saw {seen:?}")))
     }
 
     /// Connects and joins as an extension member; returns the connection, the member id and
     /// its resume secret (the welcome bundle is consumed).
     pub fn join_resumable(&mut self, device: &str) -> (ConnId, String, String) {
         let conn = self.connect();
-        self.send(conn, &join_text(device, true));
-        let welcome = self.messages(conn).into_iter().find(|m| m["type"] == "welcome");
-        let welcome = welcome.unwrap_or_else(|| panic!("{device} got no welcome"));
-        let text = |key: &str| welcome[key].as_str().unwrap().to_string();
-        (conn, text("clientId"), text("resumeSecret"))
+        self.send_msg(conn, join_msg(device, true));
+        let welcome = self.received(conn).into_iter().find_map(|r| match r.message {
+            ServerMessage::Welcome { client_id, resume_secret: Some(secret), .. } => Some((client_id, secret)),
+            _ => None,
+        });
+        let (id, secret) = welcome.unwrap_or_else(|| panic!("{device} got no welcome with a resume secret"));
+        (conn, id, secret)
     }
 
     pub fn flush(&mut self) {
@@ -106,12 +110,12 @@ impl Sim {
                         Some(seq) => frame.with_seq(seq),
                         None => frame.as_str().to_string(),
                     };
-                    (conn, Seen::Msg(serde_json::from_str(&text).unwrap()))
+                    (conn, Seen::Msg(typed_json(&text)))
                 }
                 Transmit::Replay { conn, frames } => {
                     let inbox = self.inbox.entry(conn).or_default();
                     for (seq, frame) in frames {
-                        inbox.push(Seen::Msg(serde_json::from_str(&frame.with_seq(seq)).unwrap()));
+                        inbox.push(Seen::Msg(typed_json(&frame.with_seq(seq))));
                     }
                     continue;
                 }
@@ -136,6 +140,11 @@ impl Sim {
                 _ => None,
             })
             .collect()
+    }
+
+    /// Messages only, typed, of a connection.
+    pub fn received(&mut self, conn: ConnId) -> Vec<Received> {
+        self.messages(conn).into_iter().map(|m| serde_json::from_value(m).expect("checked in flush")).collect()
     }
 
     pub fn types(&mut self, conn: ConnId) -> Vec<String> {
@@ -163,7 +172,7 @@ impl Sim {
     }
 
     pub fn heartbeat(&mut self, conn: ConnId) {
-        self.send(conn, r#"{"type":"heartbeat","timestamp":1}"#);
+        self.send_msg(conn, ClientMessage::Heartbeat(Heartbeat { timestamp: 1.into() }));
     }
 
     pub fn events(&mut self) -> Vec<Event> {
@@ -171,11 +180,22 @@ impl Sim {
     }
 }
 
+/// A frame the session sent, as JSON, once it is known to decode as a server message.
+fn typed_json(text: &str) -> Value {
+    if let Err(err) = Received::decode(text) {
+        panic!("the session sent a frame that is not a server message: {text}: {err}");
+    }
+    serde_json::from_str(text).unwrap()
+}
+
+/// A join for `device` (named "`device` phone"), with partyline/1 when `ext`.
+pub fn join_msg(device: &str, ext: bool) -> ClientMessage {
+    ClientMessage::join(1706889600000u64, "party1", device, format!("{device} phone"), ext.then_some(PARTYLINE_V1))
+}
+
+/// [`join_msg`] as text.
 pub fn join_text(device: &str, ext: bool) -> String {
-    let version = if ext { r#","protocolVersion":"partyline/1""# } else { "" };
-    format!(
-        r#"{{"type":"join","timestamp":1706889600000,"sessionId":"party1","deviceInfo":{{"id":"{device}","name":"{device} phone","type":"client"}}{version}}}"#
-    )
+    join_msg(device, ext).to_text()
 }
 
 pub fn closed(seen: &[Seen]) -> Option<u16> {
@@ -185,8 +205,18 @@ pub fn closed(seen: &[Seen]) -> Option<u16> {
     })
 }
 
+/// A resume of member `id` with its secret, from `last_seq`.
+pub fn resume_msg(id: &str, secret: &str, last_seq: u64) -> ClientMessage {
+    ClientMessage::Resume(Resume {
+        timestamp: 1.into(),
+        session_id: "party1".into(),
+        member_id: id.into(),
+        resume_secret: secret.into(),
+        last_seq,
+    })
+}
+
+/// [`resume_msg`] as text.
 pub fn resume_text(id: &str, secret: &str, last_seq: u64) -> String {
-    format!(
-        r#"{{"type":"resume","timestamp":1,"sessionId":"party1","memberId":"{id}","resumeSecret":"{secret}","lastSeq":{last_seq}}}"#
-    )
+    resume_msg(id, secret, last_seq).to_text()
 }
