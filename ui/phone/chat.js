@@ -43,6 +43,11 @@ function showChatError(kind, reason) {
   $('chat-error').hidden = false;
 }
 
+/** Why the client would not send an edit or a deletion: offline, or (null) nothing to say. */
+function unsentWhy(c) {
+  return !c || c.state.connection !== 'connected' ? 'offline' : null;
+}
+
 /** The client's `chatrefused` event: the host said no to an edit or a deletion of ours. */
 export function onChatRefused(r) {
   showChatError(r.kind, r.reason);
@@ -145,7 +150,7 @@ function fillLine(li, m, state) {
     yes.addEventListener('click', () => {
       const c = page.client;
       $('chat-error').hidden = true;
-      if (!c || !c.deleteChat(m.id)) return showChatError('delete', 'offline');
+      if (!c || !c.deleteChat(m.id)) return showChatError('delete', unsentWhy(c));
       setOpen(null, null);
       $('chat-input').focus({ preventScroll: true });
     });
@@ -181,7 +186,7 @@ function editForm(m) {
     const words = input.value.trim();
     if (words === m.text) return setOpen(null, null, 'chat-actions'); // nothing changed: nothing to send
     if (!words) return showChatError('edit', 'bad_chat');
-    if (!c || !c.editChat(m.id, words)) return showChatError('edit', 'offline');
+    if (!c || !c.editChat(m.id, words)) return showChatError('edit', unsentWhy(c));
     setOpen(null, null, 'chat-actions');
   });
   return form;
