@@ -76,9 +76,16 @@ test("a guest edits and deletes her own line; every phone shows it; nobody can c
   assert.equal(await ana.eval(`document.querySelector('${L} [data-testid="chat-actions"]').getAttribute('aria-label')`),
     'Edit or delete your message', "the '⋯' button's name for screen readers");
 
-  // 2. The menu by tap, closed with Escape (the focus goes back to '⋯'), then Edit → Save.
+  // 2. The menu by tap, closed with Escape (the focus goes back to '⋯'), then Edit → Save. The
+  // chat is a live region: opening the menu redraws none of the words (no second announcement),
+  // and the menu itself is outside it.
+  await ana.eval(`window.__words = document.querySelector('${L} [data-testid="chat-text"]'); true`);
   await ana.clickSelector(`${L} [data-testid="chat-actions"]`);
   await ana.waitFor(`document.querySelector('${L} [data-testid="chat-edit"]')`, 'Edit and Delete shown');
+  assert.equal(await ana.eval(`document.querySelector('${L} [data-testid="chat-text"]') === window.__words`), true,
+    'the words are the same element once the menu is open');
+  assert.equal(await ana.eval(`document.querySelector('${L} [data-testid="chat-edit"]').closest('[aria-live]').getAttribute('aria-live')`),
+    'off', 'the menu outside the live region');
   assert.equal(await focused(ana), 'chat-edit', 'the focus on Edit once the menu opens');
   assert.equal(await ana.eval(`document.querySelector('${L} [data-testid="chat-actions"]').getAttribute('aria-expanded')`), 'true', 'aria-expanded');
   await ana.press('Escape', 'Escape', 27);

@@ -101,45 +101,66 @@ function drawLine(li, m, state) {
   }
 }
 
+/** A drawn line's parts: its head (author, "⋯"), its words, and its actions or editor. */
+const lineParts = new WeakMap();
+
 function fillLine(li, m, state) {
   const mine = m.from === state.selfId;
   const own = mine && m.id != null && !m.deleted;
   if (!own && openLine.id === m.id) openLine = { id: null, mode: null }; // deleted under the open actions
   const mode = own && openLine.id === m.id ? openLine.mode : null;
   drawn.set('id:' + m.id, m);
+  let p = lineParts.get(li);
+  if (!p) {
+    p = { head: el('div', 'msg-head'), author: el('span', 'author', 'chat-author'), more: null,
+      body: el('div', 'msg-body'), extra: el('div', 'msg-extra'), entry: null, mode: null };
+    // The line's parts stay put and only what changed is redrawn: the list is a live region, and
+    // the actions and the editor (the guest's own doing, not news) are kept out of it.
+    p.extra.setAttribute('aria-live', 'off');
+    p.head.append(p.author);
+    li.append(p.head, p.body, p.extra);
+    lineParts.set(li, p);
+  }
   li.className = 'msg' + (mine ? ' mine' : '') + (m.deleted ? ' deleted' : '') + (mode === 'edit' ? ' editing' : '');
-  li.textContent = '';
   li.toggleAttribute('data-deleted', !!m.deleted);
   li.toggleAttribute('data-edited', !!m.editedAt && !m.deleted);
-  const head = el('div', 'msg-head');
-  head.append(el('span', 'author', 'chat-author', mine ? 'You' : m.name || 'Someone'));
-  if (own) {
-    const more = button('chat-actions', '⋯', 'msg-more');
-    more.setAttribute('aria-label', 'Edit or delete your message');
-    more.setAttribute('aria-expanded', String(mode === 'menu' || mode === 'confirm'));
-    more.addEventListener('click', () => setOpen(mode ? null : m.id, mode ? null : 'menu', mode ? 'chat-actions' : 'chat-edit'));
-    head.append(more);
+  p.author.textContent = mine ? 'You' : m.name || 'Someone';
+  if (own && !p.more) {
+    p.more = button('chat-actions', '⋯', 'msg-more');
+    p.more.setAttribute('aria-label', 'Edit or delete your message');
+    p.more.addEventListener('click', () => {
+      const shown = openLine.id === m.id;
+      setOpen(shown ? null : m.id, shown ? null : 'menu', shown ? 'chat-actions' : 'chat-edit');
+    });
+    p.head.append(p.more);
+  } else if (!own && p.more) {
+    p.more.remove();
+    p.more = null;
   }
-  li.append(head);
-  if (m.deleted) {
-    li.append(el('span', 'text gone', 'chat-deleted', 'Message deleted'));
-    return;
+  if (p.more) p.more.setAttribute('aria-expanded', String(mode === 'menu' || mode === 'confirm'));
+  const changed = p.entry !== m;
+  if (changed) {
+    p.body.textContent = '';
+    if (m.deleted) p.body.append(el('span', 'text gone', 'chat-deleted', 'Message deleted'));
+    else {
+      p.body.append(el('span', 'text', 'chat-text', m.text));
+      if (m.editedAt) p.body.append(el('span', 'edited', 'chat-edited', '(edited)'));
+    }
   }
-  if (mode === 'edit') {
-    li.append(editForm(m));
-    return;
-  }
-  const text = el('span', 'text', 'chat-text', m.text);
-  li.append(text);
-  if (m.editedAt) li.append(el('span', 'edited', 'chat-edited', '(edited)'));
-  if (mode === 'menu') {
+  p.body.hidden = mode === 'edit';
+  if (!changed && p.mode === mode) return;
+  p.entry = m;
+  p.mode = mode;
+  p.extra.textContent = '';
+  if (mode === 'edit') p.extra.append(editForm(m));
+  else if (mode === 'menu') {
     const row = el('div', 'msg-actions');
     const edit = button('chat-edit', 'Edit');
     edit.addEventListener('click', () => setOpen(m.id, 'edit', 'chat-edit-input'));
     const del = button('chat-delete', 'Delete');
     del.addEventListener('click', () => setOpen(m.id, 'confirm', 'chat-delete-no'));
     row.append(edit, del);
-    li.append(row);
+    p.extra.append(row);
   } else if (mode === 'confirm') {
     const row = el('div', 'msg-actions confirm');
     row.setAttribute('role', 'group');
@@ -157,7 +178,7 @@ function fillLine(li, m, state) {
     const no = button('chat-delete-no', 'Keep it');
     no.addEventListener('click', () => setOpen(null, null, 'chat-actions'));
     row.append(ask, yes, no);
-    li.append(row);
+    p.extra.append(row);
   }
 }
 
