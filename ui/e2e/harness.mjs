@@ -528,6 +528,20 @@ export class Page {
       await this.send('Input.dispatchMouseEvent', { type, x: box.x, y: box.y, button: 'left', clickCount: 1 });
     }
   }
+  /** A real click, like `click`, on the first element matching a CSS selector. */
+  async clickSelector(selector) {
+    const box = await this.eval(`(() => { const e = document.querySelector(${JSON.stringify(selector)}); if (!e) return null; e.scrollIntoView({ block: 'center' }); const r = e.getBoundingClientRect(); return { x: r.left + r.width / 2, y: r.top + r.height / 2, w: r.width, h: r.height }; })()`);
+    assert.ok(box && box.w > 0 && box.h > 0, `expected a visible ${selector} to click, got ${show(box)}`);
+    for (const type of ['mousePressed', 'mouseReleased']) {
+      await this.send('Input.dispatchMouseEvent', { type, x: box.x, y: box.y, button: 'left', clickCount: 1 });
+    }
+  }
+  /** A key pressed and released where the focus is (`key` as in KeyboardEvent.key, e.g. 'Escape'). */
+  async press(key, code = key, keyCode = 0) {
+    for (const type of ['rawKeyDown', 'keyUp']) {
+      await this.send('Input.dispatchKeyEvent', { type, key, code, windowsVirtualKeyCode: keyCode });
+    }
+  }
   /** A tap: the element's click() run as a user gesture (it unlocks sound, as on a phone). */
   async tap(testid) {
     await this.eval(`${q(testid)}.click()`, true);

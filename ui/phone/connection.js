@@ -4,6 +4,7 @@ import { PartylineClient } from '../shared/client.js';
 import { deviceId } from '../shared/storage.js';
 import { VERSIONS } from '../shared/wire.js';
 import { fetchJSON } from './api.js';
+import { onChatRefused } from './chat.js';
 import { onDirect, onDirectFailed } from './dm.js';
 import { showEnding } from './endings.js';
 import { haveAccess, showJoin } from './join.js';
@@ -84,6 +85,9 @@ export function start(resume) {
   });
   c.on('directfailed', (d) => {
     if (c === page.client) onDirectFailed(d);
+  });
+  c.on('chatrefused', (r) => {
+    if (c === page.client) onChatRefused(r);
   });
   attachSyncPlay(c); // the "Now playing" panel and the media element
   resetPartyDom();

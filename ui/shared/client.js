@@ -24,6 +24,16 @@ const CLIENT_DROP = 4000;
 /** Chat lines queued while reconnecting: a few thoughts typed in a tunnel, not a backlog. */
 const MAX_QUEUED_CHAT = 20;
 
+/**
+ * `details.reason` of the host's refusals of `chat.edit` / `chat.delete` (docs/protocol.md):
+ * `not_yours` comes with code `unauthorized`, which otherwise ends the session.
+ */
+export const CHAT_REFUSALS = Object.freeze({
+  notYours: 'not_yours',
+  noSuchLine: 'no_such_line',
+  badChat: 'bad_chat',
+});
+
 /** Default tuning. All durations in milliseconds. */
 export const DEFAULTS = {
   protocolVersion: VERSIONS.partyline,
@@ -220,6 +230,10 @@ function cleanMember(m) {
  *   presence    ({ memberId, status, text })  a member's presence changed (the phone's own too)
  *   direct      (entry)   a private message in (`direct`) or out (after its `direct_ack`), also in chat
  *   directfailed (entry)  a private message the host could not deliver (`recipient_unavailable`)
+ *   chatedited  (entry)   a chat line's new words (`text`, `editedAt`), whoever edited it
+ *   chatdeleted (entry)   a chat line taken back: kept in chat as `{ deleted: true, text: '' }`
+ *   chatrefused ({ kind: 'edit' | 'delete', id, reason, message, text })  the host refused this
+ *               member's editChat/deleteChat (reason: CHAT_REFUSALS; id null if it is not known)
  *
  * Messaging extensions (docs/protocol.md), kept in `state`:
  *   notes       host notifications [{ id, title, body, level, timestamp, read }], deduped by id
@@ -259,6 +273,7 @@ export class PartylineClient {
     this._everConnected = false;
     this._rtts = [];
     this._chatQueue = [];
+    this._pendingLines = []; // chat.edit / chat.delete sent, not yet answered: { ws, kind, id, text }
     this._lastRecvAt = 0;
     this._leaving = false;
     this._directSeq = 0;
@@ -400,6 +415,75 @@ export class PartylineClient {
     }
     if (this._chatQueue.length >= MAX_QUEUED_CHAT) return false;
     this._chatQueue.push(t);
+    return true;
+  }
+
+  /**
+   * `chat.edit` (extension): new words for one of this member's own chat lines, trimmed and cut
+   * to LIMITS.maxChatChars like `sendChat`. Applied when the host's `chat.edited` comes back; a
+   * refusal comes back as a `chatrefused` event. Returns false (nothing sent) when not connected,
+   * the words are empty, or the line is not a kept line of this member's.
+   */
+  editChat(id, text) {
+    const t = clip(String(text == null ? '' : text).trim(), LIMITS.maxChatChars);
+    if (!t || !this._ownLine(id)) return false;
+    return this._changeLine({ type: 'chat.edit', id: String(id), text: t });
+  }
+
+  /**
+   * `chat.delete` (extension): takes back one of this member's own chat lines; removed when the
+   * host's `chat.deleted` comes back. Returns false when not connected or not a line of ours.
+   */
+  deleteChat(id) {
+    if (!this._ownLine(id)) return false;
+    return this._changeLine({ type: 'chat.delete', id: String(id) });
+  }
+
+  /** A plain chat line of this member's, in state and not deleted (the host decides the rest). */
+  _ownLine(id) {
+    if (id == null || this.state.selfId == null) return false;
+    const line = this.state.chat.find((c) => c.id === String(id) && !c.kind);
+    return !!line && !line.deleted && line.from === this.state.selfId;
+  }
+
+  /**
+   * Sends an edit or a deletion and remembers it, with its socket, until the host answers: the
+   * host's refusal names no line, so it is matched to the oldest unanswered one of its kind.
+   */
+  _changeLine(msg) {
+    if (this._phase !== 'live' || !this.state.extensions) return false;
+    if (!this._send(msg)) return false;
+    const ws = this._ws;
+    // Answers to a socket that is gone never come: forget what was sent on it.
+    const open = this._pendingLines.filter((p) => p.ws === ws);
+    open.push({ ws: ws, kind: msg.type === 'chat.edit' ? 'edit' : 'delete', id: msg.id, text: msg.text });
+    this._pendingLines = open.slice(-MAX_QUEUED_CHAT);
+    return true;
+  }
+
+  /** The oldest unanswered change of `kind` (any, if null; to `id`, if given) on this socket, taken out. */
+  _takePendingLine(kind, id) {
+    const open = this._pendingLines.filter((p) => p.ws === this._ws);
+    const i = open.findIndex((p) => (kind == null || p.kind === kind) && (id == null || p.id === id));
+    const found = i < 0 ? null : open.splice(i, 1)[0];
+    this._pendingLines = open;
+    return found;
+  }
+
+  /**
+   * An `error` answering `chat.edit` or `chat.delete` (its message names the kind; `not_yours`
+   * is the only `unauthorized` that ends nothing): emitted as `chatrefused` with the line's id
+   * and, for an edit, the words that were refused. Returns false for any other error.
+   */
+  _chatChangeRefused(m) {
+    const details = m.details || {};
+    const named = /^chat\.(edit|delete):/.exec(String(m.message || ''));
+    if (!named && details.reason !== CHAT_REFUSALS.notYours) return false;
+    const pending = this._takePendingLine(named ? named[1] : null);
+    const refusal = { kind: pending ? pending.kind : named ? named[1] : null, id: pending ? pending.id : null,
+      reason: details.reason || null, message: m.message || null };
+    if (pending && pending.text != null) refusal.text = pending.text;
+    this._emit('chatrefused', refusal);
     return true;
   }
 
@@ -928,6 +1012,32 @@ export const MESSAGE_HANDLERS = new Map(Object.entries({
     this._emit('chat', entry);
   },
 
+  'chat.edited'(m) {
+    if (m.id == null || typeof m.text !== 'string') return;
+    const id = String(m.id);
+    if (m.from != null && String(m.from) === this.state.selfId) this._takePendingLine('edit', id);
+    const i = this.state.chat.findIndex((c) => c.id === id && !c.kind);
+    if (i < 0) return; // said before this page joined (or dropped from the kept lines)
+    const entry = Object.assign({}, this.state.chat[i], { text: clip(m.text, LIMITS.maxChatChars),
+      editedAt: typeof m.editedAt === 'number' ? m.editedAt : m.timestamp });
+    if (entry.deleted) return; // a late edit never brings a deleted line back
+    this.state.chat = this.state.chat.slice(0, i).concat([entry], this.state.chat.slice(i + 1));
+    this._emit('chatedited', entry);
+  },
+
+  'chat.deleted'(m) {
+    if (m.id == null) return;
+    const id = String(m.id);
+    this._takePendingLine('delete', id);
+    const i = this.state.chat.findIndex((c) => c.id === id && !c.kind);
+    if (i < 0 || this.state.chat[i].deleted) return;
+    // Kept as a mark ("message deleted") without its words, so that the lines around it still read.
+    const entry = Object.assign({}, this.state.chat[i], { text: '', deleted: true, deletedAt: m.timestamp });
+    delete entry.editedAt;
+    this.state.chat = this.state.chat.slice(0, i).concat([entry], this.state.chat.slice(i + 1));
+    this._emit('chatdeleted', entry);
+  },
+
   kicked(m) {
     this._forgetCredentials();
     this._end({ kind: 'kicked', reason: m.reason || null, closeCode: CLOSE.KICKED });
@@ -951,6 +1061,7 @@ export const MESSAGE_HANDLERS = new Map(Object.entries({
   },
 
   error(m) {
+    if (this._chatChangeRefused(m)) return; // before `unauthorized` below: a refused edit ends nothing
     const code = m.code;
     const details = m.details || {};
     const handshake = this._phase === 'joining' || this._phase === 'resuming' || this._phase === 'opening';
