@@ -1112,6 +1112,8 @@ export const MESSAGE_HANDLERS = new Map(Object.entries({
   broadcast: passOn,
   broadcast_ack: passOn,
   'voice.signal': passOn,
+  // A member's voice channel (Together clients join voice over REST); the page has no voice yet.
+  'voice.state': passOn,
   'syncplay.state': passOn,
   'syncplay.queue': passOn,
   'library.update': passOn,
