@@ -621,3 +621,24 @@ async fn pavilion_rate_limit_is_1005() {
     let members = host.members().await.unwrap();
     assert!(members.iter().any(|m| m.name == "pat"), "still a member: {members:?}");
 }
+
+/// `/api/info` lists each format's WebSocket URL (on the address asked, without the key) and the
+/// party's rooms, so a client of any seed can find where to connect.
+#[tokio::test]
+async fn api_info_lists_every_format_and_the_rooms() {
+    let host = default_host().await;
+    let (status, body) = curl(&[&format!("http://{}/api/info", host.local_addr())]).await;
+    assert_eq!(status, 200);
+    let info: Value = serde_json::from_slice(&body).unwrap();
+    let addr = host.local_addr();
+    for (format, path) in
+        [("partyline", "/ws"), ("together", "/together/ws"), ("pavilion", "/pavilion/ws"), ("rt", "/rt/ws")]
+    {
+        assert_eq!(info["endpoints"][format], format!("ws://{addr}{path}"), "{info}");
+    }
+    assert!(!body.windows(host.join_key().unwrap().len()).any(|w| w == host.join_key().unwrap().as_bytes()), "no key");
+    assert_eq!(
+        info["rooms"],
+        json!([{"id": "general", "name": "General", "kind": "text"}, {"id": "voice", "name": "Voice", "kind": "voice"}])
+    );
+}

@@ -113,6 +113,9 @@ pub struct HostInfo {
     pub http_url: String,
     /// The WebSocket endpoint (no key).
     pub ws_url: String,
+    /// Each wire format's WebSocket URL (no key), by format: `partyline` (LOUDSYNC 1.0 and
+    /// partyline/1, the same as `ws_url`), `together`, `pavilion`, `rt`.
+    pub endpoints: std::collections::BTreeMap<String, String>,
     /// The web client URL with the key in its fragment: what the QR code holds.
     pub join_url: String,
     /// The join key; `None` for an open host.
@@ -134,7 +137,8 @@ impl HostInfo {
     pub fn via(&self, addr: IpAddr) -> Option<HostInfo> {
         let chosen = self.addresses.iter().find(|a| a.addr == addr)?;
         let (http_url, ws_url) = urls(addr, self.port);
-        Some(HostInfo { http_url, ws_url, join_url: chosen.join_url.clone(), ..self.clone() })
+        let endpoints = endpoints(addr, self.port);
+        Some(HostInfo { http_url, ws_url, endpoints, join_url: chosen.join_url.clone(), ..self.clone() })
     }
 }
 
@@ -244,6 +248,7 @@ impl Host {
             })
             .collect();
         let (http_url, ws_url) = urls(addresses[0].addr, port);
+        let endpoints = endpoints(addresses[0].addr, port);
         let state = server.state();
         let mut advertiser = None;
         if config.mdns {
@@ -263,6 +268,7 @@ impl Host {
             local_addr,
             port,
             ws_url,
+            endpoints,
             join_url: addresses[0].join_url.clone(),
             http_url,
             join_key,
@@ -468,6 +474,14 @@ fn reachable(bound: IpAddr, interface: Option<&str>) -> Result<Vec<(String, IpAd
 }
 
 /// The web client's and the WebSocket's URLs (no key) on one address.
+fn endpoints(addr: IpAddr, port: u16) -> std::collections::BTreeMap<String, String> {
+    let authority = SocketAddr::new(addr, port);
+    partyline_protocol::ENDPOINTS
+        .iter()
+        .map(|(format, path)| (format.to_string(), format!("ws://{authority}{path}")))
+        .collect()
+}
+
 fn urls(addr: IpAddr, port: u16) -> (String, String) {
     let authority = SocketAddr::new(addr, port);
     (format!("http://{authority}/"), format!("ws://{authority}/ws"))
@@ -537,6 +551,7 @@ mod tests {
             join_url: address("192.168.1.2").join_url,
             http_url,
             ws_url,
+            endpoints: endpoints("192.168.1.2".parse().unwrap(), 4000),
             join_key: Some("k".into()),
             room_code: Some("ABCDE".into()),
             addresses: vec![address("192.168.1.2"), address("fd00::5")],
@@ -547,6 +562,7 @@ mod tests {
         let got = (moved.http_url.as_str(), moved.ws_url.as_str(), moved.join_url.as_str());
         let want = ("http://[fd00::5]:4000/", "ws://[fd00::5]:4000/ws", "http://[fd00::5]:4000/#k=k");
         assert_eq!(got, want, "expected the URLs on fd00::5");
+        assert_eq!(moved.endpoints["together"], "ws://[fd00::5]:4000/together/ws", "every format's URL moves too");
         assert_eq!(moved.addresses, info.addresses, "the list stays as it was");
         assert_eq!(info.via("10.0.0.9".parse().unwrap()), None, "an address not offered");
     }

@@ -120,6 +120,12 @@ impl Wire {
     }
 }
 
+/// Each format's WebSocket path on the host's one port, by the name `/api/info` and
+/// `partyline host --json` give it: LOUDSYNC 1.0 and partyline/1 share `/ws` (the `join` says
+/// which).
+pub const ENDPOINTS: [(&str, &str); 4] =
+    [("partyline", "/ws"), ("together", "/together/ws"), ("pavilion", "/pavilion/ws"), ("rt", "/rt/ws")];
+
 /// The LOUDSYNC version a plain client speaks (and the one assumed when a join names none).
 pub const LOUDSYNC_V1: &str = "1.0";
 

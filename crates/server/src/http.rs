@@ -146,11 +146,24 @@ struct PublicInfo {
     protocol_versions: [&'static str; SUPPORTED_VERSIONS.len()],
     /// The longest a room-code try may wait for its answer.
     room_code_wait_ms: Time,
+    /// Each wire format's WebSocket URL on the address asked (no key), by format.
+    endpoints: std::collections::BTreeMap<&'static str, String>,
+    /// The party's chat rooms and voice channels.
+    rooms: Vec<partyline_protocol::Room>,
 }
 
-async fn info(State(shared): State<Arc<Shared>>) -> Response {
+async fn info(State(shared): State<Arc<Shared>>, headers: axum::http::HeaderMap) -> Response {
     let state = shared.state.borrow().clone();
+    // The Host header names this host (`check_host` let the request through on it).
+    let authority = headers.get(header::HOST).and_then(|host| host.to_str().ok()).unwrap_or("localhost");
+    let endpoints = partyline_protocol::ENDPOINTS
+        .iter()
+        .map(|(format, path)| (*format, format!("ws://{authority}{path}")))
+        .collect();
+    let rooms = crate::act(&shared.commands, |session, _| session.rooms()).await.unwrap_or_default();
     axum::Json(PublicInfo {
+        endpoints,
+        rooms,
         session_id: state.id,
         name: state.name,
         member_count: state.member_count,
