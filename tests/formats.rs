@@ -631,9 +631,13 @@ async fn api_info_lists_every_format_and_the_rooms() {
     assert_eq!(status, 200);
     let info: Value = serde_json::from_slice(&body).unwrap();
     let addr = host.local_addr();
-    for (format, path) in
-        [("partyline", "/ws"), ("together", "/together/ws"), ("pavilion", "/pavilion/ws"), ("rt", "/rt/ws")]
-    {
+    for (format, path) in [
+        ("partyline", "/ws"),
+        ("together", "/together/ws"),
+        ("pavilion", "/pavilion/ws"),
+        ("rt", "/rt/ws"),
+        ("revenge", "/socket"),
+    ] {
         assert_eq!(info["endpoints"][format], format!("ws://{addr}{path}"), "{info}");
     }
     assert!(!body.windows(host.join_key().unwrap().len()).any(|w| w == host.join_key().unwrap().as_bytes()), "no key");

@@ -81,6 +81,7 @@ async fn play_reaches_everyone_with_one_start_time() {
         let ready = PlaybackProgress {
             timestamp: 1.into(),
             entry_id: Some(entry.clone()),
+            item_id: None,
             position: 0.0,
             state: DeviceState::Ready,
             error: None,

@@ -8,6 +8,7 @@ mod hardening_session;
 mod host_actions;
 mod keys;
 mod messaging;
+mod revenge;
 mod rt;
 mod server;
 mod syncplay;

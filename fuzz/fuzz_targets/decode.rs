@@ -1,5 +1,5 @@
 //! `decode`: every frame a client can send goes through `partyline_protocol::decode` (and the
-//! Together, Pavilion and seed-001 decoders) without a panic, and what each promises holds for whatever decodes.
+//! Together, Pavilion, seed-001 and Revenge decoders) without a panic, and what each promises holds for whatever decodes.
 //!
 //! The input is the frame's bytes. Valid UTF-8 is a text frame, decoded as the server decodes
 //! it. Anything else never reaches `decode` on the server: a binary frame is
@@ -35,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
 
 fn check(text: &str) {
     // Every format's decoder takes every string, with the same promises.
-    for wire in [Wire::Together, Wire::Pavilion, Wire::Rt] {
+    for wire in [Wire::Together, Wire::Pavilion, Wire::Rt, Wire::Revenge] {
         check_one(text, wire.decode(text));
     }
     check_one(text, decode(text));

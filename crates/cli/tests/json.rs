@@ -48,7 +48,11 @@ async fn json_lines_are_the_facades_info_and_events() {
     assert_eq!(keys, want, "expected HostInfo's fields, got {info}");
     let port = info["port"].as_u64().unwrap();
     assert_eq!(info["localAddr"], format!("127.0.0.1:{port}"), "{info}");
-    assert_eq!(info["endpoints"]["together"], format!("ws://127.0.0.1:{port}/together/ws"), "each format's URL: {info}");
+    assert_eq!(
+        info["endpoints"]["together"],
+        format!("ws://127.0.0.1:{port}/together/ws"),
+        "each format's URL: {info}"
+    );
     let bound = json!([{"interface": "bound", "addr": "127.0.0.1", "joinUrl": info["joinUrl"]}]);
     assert_eq!(info["addresses"], bound, "expected the one bound address, got {info}");
 

@@ -54,6 +54,10 @@ pub enum ClientMessage {
     /// Pavilion's decoder makes it, and it has no partyline/1 form to write.
     #[serde(skip_serializing)]
     Feed(Feed),
+    /// Revenge's `remote.command` to one member's device (`volume`, ...), from a client. Only
+    /// Revenge's decoder makes it.
+    #[serde(skip_serializing)]
+    Remote(Remote),
     /// Extension: WebRTC signaling for one member, relayed by the host.
     #[serde(rename = "voice.signal")]
     VoiceSignal(VoiceSignal),
@@ -110,6 +114,7 @@ impl ClientMessage {
             ClientMessage::Presence(_) => "presence",
             ClientMessage::Feed(Feed { add: true, .. }) => "subscribe",
             ClientMessage::Feed(Feed { add: false, .. }) => "unsubscribe",
+            ClientMessage::Remote(_) => "remote.command",
             ClientMessage::VoiceSignal(_) => "voice.signal",
             ClientMessage::MarkRead(_) => "mark_read",
             ClientMessage::SyncplayCommand(_) => "syncplay.command",
@@ -344,6 +349,10 @@ pub struct PlaybackProgress {
     pub timestamp: Number,
     /// The queue entry it is on.
     pub entry_id: Option<String>,
+    /// The library item it plays, for a client that knows no queue entries (Revenge's
+    /// `itemId`): the host takes it as the group's current entry when the items agree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_id: Option<String>,
     /// Its position, ms.
     #[serde(default)]
     pub position: f64,
@@ -370,6 +379,18 @@ pub enum DeviceState {
     Error,
     /// Played the entry to its end: the host moves the group to the next entry.
     Ended,
+}
+
+/// A client's remote control of one member's device (Revenge's `remote.command` with a
+/// `targetId`), or of nothing the host knows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Remote {
+    /// What to do (`volume`, ...).
+    pub command: String,
+    /// With what, if anything.
+    pub value: Option<Value>,
+    /// The member whose device it is for.
+    pub target: Option<String>,
 }
 
 /// A subscription change to one of Pavilion's channels (seed 004, "Subscription Channels").
@@ -598,7 +619,8 @@ pub(crate) fn validate(message: &ClientMessage) -> Result<(), DecodeError> {
         | ClientMessage::Heartbeat(_)
         | ClientMessage::Ping(_)
         | ClientMessage::Resume(_)
-        | ClientMessage::Feed(_) => {}
+        | ClientMessage::Feed(_)
+        | ClientMessage::Remote(_) => {}
     }
     Ok(())
 }

@@ -10,8 +10,8 @@
 //!   once and shared by every recipient.
 //! - [`types`]: the shapes both directions share ([`MemberInfo`], [`ErrorCode`], ...).
 //! - [`close`]: the WebSocket close codes and why each exists.
-//! - [`together`], [`pavilion`], [`rt`]: seeds 002, 004 and 001, each its own envelope over the
-//!   same session ([`Wire`]); [`iso`]: the ISO 8601 timestamps two of them write.
+//! - [`together`], [`pavilion`], [`rt`], [`revenge`]: seeds 002, 004, 001 and 000, each its own
+//!   envelope over the same session ([`Wire`]); [`iso`]: the ISO 8601 timestamps two of them write.
 //! - [`reason`]: the `details.reason` strings of errors, and the default `leave` reason.
 //!
 //! Both directions read and write: the host decodes [`ClientMessage`] and encodes
@@ -23,6 +23,7 @@ pub mod close;
 pub mod iso;
 pub mod pavilion;
 pub mod reason;
+pub mod revenge;
 pub mod rt;
 pub mod server;
 pub mod together;
@@ -53,11 +54,14 @@ pub enum Wire {
     Pavilion,
     /// Seed 001, the Real-time Communication Service (`/rt/ws`, `{type, data, id?}`): see [`rt`].
     Rt,
+    /// Seed 000, Revenge's socket (`/socket`, `{type, id, data}`): see [`revenge`].
+    Revenge,
 }
 
 impl Wire {
     /// Every format, in the order of [`Wire::index`].
-    pub const ALL: [Wire; 5] = [Wire::Loudsync, Wire::Partyline, Wire::Together, Wire::Pavilion, Wire::Rt];
+    pub const ALL: [Wire; 6] =
+        [Wire::Loudsync, Wire::Partyline, Wire::Together, Wire::Pavilion, Wire::Rt, Wire::Revenge];
 
     /// A small number per format, for tables indexed by it (a message's encodings).
     pub fn index(self) -> usize {
@@ -84,7 +88,7 @@ impl Wire {
     /// Whether a member joins at connect, from the URL (`?name=`, `?device=`), rather than
     /// with a `join` message: the formats whose documents have no join.
     pub fn joins_at_connect(self) -> bool {
-        matches!(self, Wire::Together | Wire::Pavilion | Wire::Rt)
+        matches!(self, Wire::Together | Wire::Pavilion | Wire::Rt | Wire::Revenge)
     }
 
     /// Whether it carries direct messages to a member (partyline/1 `direct`, seed 001's
@@ -100,6 +104,7 @@ impl Wire {
             Wire::Together => together::decode(text),
             Wire::Pavilion => pavilion::decode(text),
             Wire::Rt => rt::decode(text),
+            Wire::Revenge => revenge::decode(text),
         }
     }
 
@@ -108,9 +113,10 @@ impl Wire {
     pub fn close_code(self, code: u16) -> u16 {
         match self {
             Wire::Loudsync | Wire::Partyline => code,
-            Wire::Together | Wire::Pavilion | Wire::Rt => match code {
+            Wire::Together | Wire::Pavilion | Wire::Rt | Wire::Revenge => match code {
                 close::NORMAL | close::MESSAGE_TOO_BIG | close::GOING_AWAY | close::POLICY => code,
-                close::UNAUTHORIZED if self == Wire::Together => close::UNAUTHORIZED,
+                // Seeds 002 and 000 close a failed authentication with 4001.
+                close::UNAUTHORIZED if matches!(self, Wire::Together | Wire::Revenge) => close::UNAUTHORIZED,
                 close::MALFORMED if self == Wire::Together => close::MALFORMED,
                 close::SESSION_CLOSED => close::GOING_AWAY,
                 close::UNAUTHORIZED | close::MALFORMED | close::KICKED | close::RATE_LIMITED => close::POLICY,
@@ -123,8 +129,13 @@ impl Wire {
 /// Each format's WebSocket path on the host's one port, by the name `/api/info` and
 /// `partyline host --json` give it: LOUDSYNC 1.0 and partyline/1 share `/ws` (the `join` says
 /// which).
-pub const ENDPOINTS: [(&str, &str); 4] =
-    [("partyline", "/ws"), ("together", "/together/ws"), ("pavilion", "/pavilion/ws"), ("rt", "/rt/ws")];
+pub const ENDPOINTS: [(&str, &str); 5] = [
+    ("partyline", "/ws"),
+    ("together", "/together/ws"),
+    ("pavilion", "/pavilion/ws"),
+    ("rt", "/rt/ws"),
+    ("revenge", "/socket"),
+];
 
 /// The LOUDSYNC version a plain client speaks (and the one assumed when a join names none).
 pub const LOUDSYNC_V1: &str = "1.0";

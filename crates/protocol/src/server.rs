@@ -563,6 +563,7 @@ impl crate::Wire {
             crate::Wire::Together => crate::together::encode(message),
             crate::Wire::Pavilion => crate::pavilion::encode(message),
             crate::Wire::Rt => crate::rt::encode(message),
+            crate::Wire::Revenge => crate::revenge::encode(message),
             crate::Wire::Loudsync => {
                 if !message.is_loudsync() {
                     return None;

@@ -80,9 +80,9 @@ fn client_index(message: &ClientMessage) -> usize {
         ClientMessage::MarkRead(_) => 14,
         ClientMessage::SyncplayCommand(_) => 15,
         ClientMessage::PlaybackProgress(_) => 16,
-        // Pavilion's alone, made by its decoder (crates/protocol/src/pavilion.rs tests it): no
-        // partyline/1 form to round-trip.
-        ClientMessage::Feed(_) => usize::MAX,
+        // Pavilion's and Revenge's alone, made by their decoders (pavilion.rs and revenge.rs test
+        // them): no partyline/1 form to round-trip.
+        ClientMessage::Feed(_) | ClientMessage::Remote(_) => usize::MAX,
     }
 }
 const CLIENT_VARIANTS: usize = 17;
@@ -318,6 +318,7 @@ fn client_samples() -> Vec<ClientMessage> {
         ClientMessage::PlaybackProgress(PlaybackProgress {
             timestamp: t(),
             entry_id: Some("q-1".into()),
+            item_id: Some("t-1".into()),
             position: 1034.5,
             state: DeviceState::Playing,
             error: Some(-2.4),

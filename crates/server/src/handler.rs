@@ -125,7 +125,8 @@ pub(crate) async fn serve<S: Io>(
 pub(crate) async fn refuse<S: Io>(socket: WebSocketStream<S>, now: Time, format: Wire) {
     let (mut sink, stream) = socket.split();
     let error = match format {
-        Wire::Together => None,
+        // Seeds 002 and 000: close 4001, nothing before it.
+        Wire::Together | Wire::Revenge => None,
         Wire::Pavilion => Some(partyline_protocol::pavilion::error(
             partyline_protocol::pavilion::AUTHENTICATION,
             "Wrong or missing token",

@@ -30,6 +30,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/together/ws", get(crate::upgrade::together))
         .route("/pavilion/ws", get(crate::upgrade::pavilion))
         .route("/rt/ws", get(crate::upgrade::rt))
+        .route("/socket", get(crate::upgrade::revenge))
         .nest("/media", media_router(&shared))
         .with_state(shared)
         .layer(axum::middleware::from_fn(crate::listener::check_host))
@@ -60,7 +61,8 @@ async fn security_headers(request: axum::extract::Request, next: axum::middlewar
     let media = path == "/media" || path.starts_with("/media/");
     let csp = if media {
         MEDIA_CSP
-    } else if path.starts_with("/api/") || path.starts_with("/channels/") || path.ends_with("/ws") {
+    } else if path.starts_with("/api/") || path.starts_with("/channels/") || path.ends_with("/ws") || path == "/socket"
+    {
         NONE_CSP
     } else {
         PAGE_CSP

@@ -114,6 +114,16 @@ pub(crate) async fn rt(
     open(state, peer, query, request, Some(Wire::Rt)).await
 }
 
+/// `/socket`: seed 000's (Revenge's) socket.
+pub(crate) async fn revenge(
+    state: State<Arc<Shared>>,
+    peer: ConnectInfo<SocketAddr>,
+    query: Query<TokenQuery>,
+    request: Request,
+) -> Response {
+    open(state, peer, query, request, Some(Wire::Revenge)).await
+}
+
 /// The upgrade, the same for every endpoint but for `format` (`None`: `/ws`, where the `join`
 /// decides).
 async fn open(

@@ -58,8 +58,15 @@ fn states(sim: &mut Sim, conn: ConnId) -> Vec<PlayState> {
 /// A `playback.progress` report, as text (the session reads it through the decoder).
 fn progress(entry: &str, position: f64, state: DeviceState, error: Option<f64>) -> String {
     let entry_id = Some(entry.to_string());
-    ClientMessage::PlaybackProgress(PlaybackProgress { timestamp: 1.into(), entry_id, position, state, error })
-        .to_text()
+    ClientMessage::PlaybackProgress(PlaybackProgress {
+        timestamp: 1.into(),
+        entry_id,
+        item_id: None,
+        position,
+        state,
+        error,
+    })
+    .to_text()
 }
 
 fn ready(sim: &mut Sim, conn: ConnId, entry: &str) {

@@ -141,8 +141,8 @@ fn client_type_is_listed(message: &ClientMessage) -> bool {
         | ClientMessage::MarkRead(_)
         | ClientMessage::SyncplayCommand(_)
         | ClientMessage::PlaybackProgress(_) => CLIENT_TYPES.contains(&message.kind()),
-        // Pavilion's subscriptions: no `/ws` client sends one.
-        ClientMessage::Feed(_) => true,
+        // Pavilion's subscriptions and Revenge's remote control: no `/ws` client sends them.
+        ClientMessage::Feed(_) | ClientMessage::Remote(_) => true,
     }
 }
 

@@ -21,8 +21,8 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, VecDequ
 use std::net::IpAddr;
 
 use partyline_protocol::client::{
-    Broadcast, Channel, DeviceState, Direct, Feed, Join, MarkRead, PlayCommand, PlaybackProgress, Resume, Topics,
-    VoiceSignal,
+    Broadcast, Channel, DeviceState, Direct, Feed, Join, MarkRead, PlayCommand, PlaybackProgress, Remote, Resume,
+    Topics, VoiceSignal,
 };
 use partyline_protocol::{
     ClientMessage, ConnectionStatus, DecodeError, DeviceInfo, DeviceType, ErrorCode, Frame, LeaveReason,
@@ -375,6 +375,7 @@ impl Session {
                 }
             }
             (Conn::Member(key), ClientMessage::PlaybackProgress(progress)) => self.progress(now, key, progress),
+            (Conn::Member(_), ClientMessage::Remote(remote)) => self.remote_from(now, conn, remote),
             (Conn::Member(_), other @ (ClientMessage::Join(_) | ClientMessage::Resume(_))) => {
                 let message = format!("{}: this connection has already joined", other.kind());
                 self.reply_error(

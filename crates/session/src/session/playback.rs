@@ -22,7 +22,15 @@ impl Session {
         Ok(())
     }
 
-    pub(super) fn progress(&mut self, now: Time, key: u64, progress: PlaybackProgress) {
+    pub(super) fn progress(&mut self, now: Time, key: u64, mut progress: PlaybackProgress) {
+        if progress.entry_id.is_none() && progress.item_id.is_some() {
+            // A client that knows items, not queue entries (Revenge): it is on the group's entry
+            // when it plays the group's item.
+            let state = self.syncplay.state();
+            if state.item_id.is_some() && state.item_id == progress.item_id {
+                progress.entry_id = state.entry_id;
+            }
+        }
         let Some(member) = self.members.get_mut(&key) else { return };
         let report = MemberSync {
             member_id: member.id.clone(),
@@ -143,5 +151,32 @@ impl Session {
             ServerMessage::RemoteCommand { timestamp: now / MILLISECOND, command: command.to_string(), value };
         self.deliver(key, &Outgoing::new(&message));
         Ok(())
+    }
+
+    /// A member's `remote.command` for another member's device (Revenge's, with a `targetId`):
+    /// allowed only when the host lets members control playback (`Permissions::playback`), and
+    /// passed on as the host's own would be. Refusals go back as `error`.
+    pub(super) fn remote_from(&mut self, now: Time, conn: ConnId, remote: Remote) {
+        if !self.syncplay.state().permissions.playback {
+            let message = "remote.command: the host does not let members control playback";
+            return self.reply_error(now, conn, ErrorCode::Unauthorized, message, json!({"reason": reason::SYNCPLAY}));
+        }
+        let Some(target) = remote.target else {
+            let message = format!("remote.command: unknown command \"{}\" with no targetId", remote.command);
+            return self.reply_error(
+                now,
+                conn,
+                ErrorCode::InvalidMessage,
+                message,
+                json!({"reason": reason::SYNCPLAY}),
+            );
+        };
+        if let Err(err) = self.remote_command(now, &target, &remote.command, remote.value) {
+            let code = match err {
+                SessionError::NoSuchMember(_) | SessionError::NoRemote(_) => ErrorCode::RecipientUnavailable,
+                _ => ErrorCode::InvalidMessage,
+            };
+            self.reply_error(now, conn, code, format!("remote.command: {err}"), json!({"to": target}));
+        }
     }
 }

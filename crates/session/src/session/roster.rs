@@ -225,7 +225,7 @@ impl Session {
         let members = self.members();
         let list = ServerMessage::MemberList { timestamp: now / MILLISECOND, members };
         self.send_snapshot(key, &Outgoing::new(&list));
-        if ext {
+        if ext || self.members[&key].wire == Wire::Revenge {
             // A late joiner learns the library and where playback is, and catches up on its own.
             let library =
                 ServerMessage::LibraryUpdate { timestamp: now / MILLISECOND, items: self.syncplay.library().to_vec() };
