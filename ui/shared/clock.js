@@ -1,6 +1,8 @@
 // The host's clock from ping/pong exchanges: the one clock filter the phone and the desktop run
 // (PartylineClient's default clock). DOM-free and plain ES2020 like client.js: no class fields, no
-// private names, no `??=`.
+// private names, no `??=`. crates/clock (partyline-clock) is its port to Rust, checked equal to
+// this file by shared test vectors (crates/clock/tests/vectors.json, written by
+// crates/clock/tests/make_vectors.mjs from this file).
 //
 // Units: t0/t3 and every result in milliseconds of the client's clock (epoch ms, sub-ms precision);
 // t1/t2 in MICROseconds of the host's clock, as the wire's `serverReceiveTime`/`serverSendTime`.

@@ -4,11 +4,15 @@
 // receive/send times in MICROseconds and t0/t3 the client's in milliseconds; the estimate
 // intersects those bounds (each direction's minimum), votes out outliers, follows client clock
 // steps and drift, and is exact without jitter. serverNow() is the client's clock plus that offset.
+// The Rust port (crates/clock) replays the shared vectors that crates/clock/tests/make_vectors.mjs
+// writes from this file's subject: the last test checks they are current.
 //   node --test ui/shared/clock.test.mjs
 import test from 'node:test';
+import { readFileSync } from 'node:fs';
 import { CLOCK_DEFAULTS, SyncClock } from './clock.js';
 import { SyncClock as FromSyncplay } from './syncplay.js';
 import { PartylineClient } from './client.js';
+import { generate, render, VECTORS_PATH } from '../../crates/clock/tests/make_vectors.mjs';
 import { eq, ok, setup, serveJoin } from './fakes.mjs';
 
 // ---- helpers --------------------------------------------------------------------------------
@@ -321,4 +325,17 @@ test('client: a plain 1.0 pong gives latency but no offset', () => {
   eq(client.state.latency, 12, 'latency');
   eq(client.state.clockOffset, null, 'no offset without server times');
   ok(client instanceof PartylineClient, 'client');
+});
+
+// ---- the Rust port's vectors ------------------------------------------------------------------
+
+test('clock: the shared test vectors are what make_vectors.mjs writes from this clock.js', () => {
+  const onDisk = readFileSync(VECTORS_PATH, 'utf8');
+  const now = render(generate());
+  const a = onDisk.split('\n');
+  const b = now.split('\n');
+  const line = a.findIndex((l, i) => l !== b[i]);
+  ok(onDisk === now, `crates/clock/tests/vectors.json is current (first difference at line ${line + 1}: ` +
+    `on disk ${JSON.stringify((a[line] || '').slice(0, 120))}, now ${JSON.stringify((b[line] || '').slice(0, 120))}); ` +
+    'rerun node crates/clock/tests/make_vectors.mjs and the Rust port\'s test (cargo test -p partyline-clock)');
 });
