@@ -72,7 +72,16 @@ async fn main() {
     let media = std::env::temp_dir().join(format!("partyline-sync-bench-{}", std::process::id()));
     std::fs::create_dir_all(&media).unwrap();
     std::fs::write(media.join("track.mp3"), vec![0u8; 1024]).unwrap();
-    let limits = Limits { max_conns_per_addr: 10_000, burst: 1000, per_second: 1000, ..Limits::default() };
+    // Every member connects from loopback, all at once: the per-address caps (WebSocket and HTTP,
+    // 32 and 16 by default) and the rate limit out of the way.
+    let limits = Limits {
+        max_conns_per_addr: 10_000,
+        max_http_per_addr: 10_000,
+        max_http: 10_000,
+        burst: 1000,
+        per_second: 1000,
+        ..Limits::default()
+    };
     let host = Server::start(ServerConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
         media: Some(media.clone()),
