@@ -247,6 +247,33 @@ async fn report(members: &[Arc<Mutex<Member>>], starts: &Mutex<Vec<(bool, f64)>>
             values.last().copied().unwrap_or(f64::NAN)
         );
     }
+    // What the jittered members' filters hold: whether a drift is believed (the true drift is 0:
+    // one clock), how many samples the estimate used, and the bound it claims.
+    let (mut drifts, mut used, mut bounds) = (Vec::new(), Vec::new(), Vec::new());
+    for member in members {
+        let member = member.lock().await;
+        if member.jittered && member.clock.offset().is_some() {
+            if member.clock.drift_known() {
+                drifts.push(member.clock.drift().abs() * 1e6);
+            }
+            used.push(member.clock.used() as f64);
+            bounds.push(member.clock.uncertainty().unwrap_or(f64::NAN));
+        }
+    }
+    if !used.is_empty() {
+        for values in [&mut drifts, &mut used, &mut bounds] {
+            values.sort_by(f64::total_cmp);
+        }
+        println!(
+            "jittered SyncClock: drift believed by {} of {} (|drift| p50 {:.1} ppm, max {:.1}); samples used p50 {:.0}; uncertainty p50 {:.3} ms",
+            drifts.len(),
+            used.len(),
+            pct(&drifts, 0.5),
+            drifts.last().copied().unwrap_or(f64::NAN),
+            pct(&used, 0.5),
+            pct(&bounds, 0.5)
+        );
+    }
     let starts = starts.lock().await;
     let spread = |filter: &dyn Fn(bool) -> bool| {
         let times: Vec<f64> = starts.iter().filter(|(j, _)| filter(*j)).map(|(_, t)| *t).collect();
