@@ -225,7 +225,7 @@ impl SyncClock {
         }
     }
 
-    /// Forgets everything but the coarse offset and the step count (the drift too).
+    /// Forgets every sample and the drift; the coarse offset and the step count stay.
     pub fn clear(&mut self) {
         self.samples.clear();
         self.history.clear();
