@@ -6,6 +6,7 @@
 // timing default and error code the host defines comes from wire.js, generated from the Rust side.
 import { CLOSE, ERROR, LIMITS, REASON, TIMING, VERSIONS } from './wire.js';
 import { charCount, clip } from './text.js';
+import { SyncClock } from './clock.js';
 
 /** Close codes after which the client must not reconnect on its own. */
 export const ENDING_CLOSE_CODES = {
@@ -50,8 +51,6 @@ export const DEFAULTS = {
   initialGiveUpAfter: 20000, // never connected at all for this long: give up
   maxChat: 200,
   maxNotes: 50, // host notices kept in state (newest last)
-  clockSamples: 16,
-  clockBest: 4,
 };
 
 /**
@@ -87,78 +86,6 @@ export function makeNow(perf, dateNow) {
     }
     return t;
   };
-}
-
-/**
- * NTP-style clock offset estimation from ping/pong pairs.
- * t0: client send (ms), t1: server receive (µs), t2: server send (µs), t3: client receive (ms).
- * offset = ((t1 − t0) + (t2 − t3)) / 2 (server − client, ms); delay = (t3 − t0) − (t2 − t1).
- * Keeps the last `maxSamples`; the estimate comes from the `best` lowest-delay samples, dropping
- * those whose offset disagrees with the others by more than their own uncertainty (delay / 2).
- */
-export class ClockSync {
-  constructor(opts) {
-    const o = opts || {};
-    this.maxSamples = o.maxSamples || DEFAULTS.clockSamples;
-    this.best = o.best || DEFAULTS.clockBest;
-    this.samples = [];
-    this.offset = null;
-    this.delay = null;
-    this.coarse = null;
-  }
-
-  reset() {
-    this.samples = [];
-    this.offset = null;
-    this.delay = null;
-    this.coarse = null;
-  }
-
-  /** A one-way estimate (e.g. hello.serverTime), used only until a real sample exists. */
-  addCoarse(serverTimeMs, clientReceiveMs) {
-    this.coarse = serverTimeMs - clientReceiveMs;
-  }
-
-  /** Adds a sample; returns it ({offset, delay}) or null when it is impossible and rejected. */
-  addSample(t0, t1us, t2us, t3) {
-    if (![t0, t1us, t2us, t3].every(Number.isFinite)) return null;
-    const t1 = t1us / 1000;
-    const t2 = t2us / 1000;
-    const delay = (t3 - t0) - (t2 - t1);
-    // Negative delay or server time running backwards: clocks jumped; the sample is meaningless.
-    if (t3 < t0 || t2 < t1 || delay < -1) return null;
-    const sample = { offset: ((t1 - t0) + (t2 - t3)) / 2, delay: Math.max(0, delay) };
-    this.samples.push(sample);
-    if (this.samples.length > this.maxSamples) this.samples.shift();
-    this._estimate();
-    return sample;
-  }
-
-  _estimate() {
-    const sorted = this.samples.slice().sort((a, b) => a.delay - b.delay);
-    const pick = sorted.slice(0, Math.max(1, Math.min(this.best, sorted.length)));
-    const offsets = pick.map((s) => s.offset).sort((a, b) => a - b);
-    const med = offsets[(offsets.length - 1) >> 1];
-    // Outlier rejection: keep samples whose uncertainty interval reaches the median.
-    let kept = pick.filter((s) => Math.abs(s.offset - med) <= s.delay / 2 + 1);
-    if (!kept.length) kept = [pick[0]];
-    let wsum = 0;
-    let osum = 0;
-    for (const s of kept) {
-      const w = 1 / (s.delay + 1);
-      wsum += w;
-      osum += s.offset * w;
-    }
-    this.offset = Math.round((osum / wsum) * 1000) / 1000; // µs resolution, like the server's times
-    this.delay = kept.reduce((m, s) => Math.min(m, s.delay), Infinity);
-  }
-
-  /** Best known offset (server − client, ms), or 0 when nothing is known. */
-  currentOffset() {
-    if (this.offset != null) return this.offset;
-    if (this.coarse != null) return this.coarse;
-    return 0;
-  }
 }
 
 /**
@@ -214,8 +141,7 @@ function cleanMember(m) {
  *   setTimeout, clearTimeout   timer functions (default: global ones)
  *   now            () => epoch ms, sub-ms precision (default: makeNow())
  *   random         () => [0, 1) (default: Math.random)
- *   clock          a clock filter with ClockSync's interface (default: new ClockSync()), e.g.
- *                  SyncClock from syncplay.js for SyncPlay
+ *   clock          the clock filter (default: new SyncClock(), clock.js); a test may inject its own
  *   any key of DEFAULTS to tune timing
  *
  * Events (client.on(type, fn) → unsubscribe function):
@@ -260,7 +186,7 @@ export class PartylineClient {
     this.now = o.now || makeNow();
     this._random = o.random || Math.random;
     this._listeners = {};
-    this.clock = o.clock || new ClockSync({ maxSamples: this.opts.clockSamples, best: this.opts.clockBest });
+    this.clock = o.clock || new SyncClock();
     this.seq = new SeqTracker();
     this._creds = o.resume && o.resume.memberId && o.resume.resumeSecret
       ? { memberId: o.resume.memberId, resumeSecret: o.resume.resumeSecret, sessionId: o.resume.sessionId || this.sessionId }

@@ -1,19 +1,22 @@
-//! The clock-sync benchmark (issue 6): many members on loopback, some behind a userspace proxy
-//! that delays each direction by a random 0–J ms, estimate the host's clock from ping/pong; all
-//! share this process's clock, so each estimate is compared with the truth (an offset of 0).
-//! Then the host plays an item, and we measure the spread of the instants at which the members
-//! would start it. Prints figures; asserts nothing.
+//! The clock-sync benchmark (issues 6 and 13): many members on loopback, some behind a userspace
+//! proxy that delays each direction by a random 0–J ms, estimate the host's clock from ping/pong
+//! with the phone's own filter ([`SyncClock`], the port of `ui/shared/clock.js` that the shared
+//! test vectors check equal to it); all share this process's clock, so each estimate is compared
+//! with the truth (an offset of 0). Beside it, the classic lowest-delay estimate over the same
+//! window, as a baseline. Then the host plays an item, and we measure the spread of the instants
+//! at which the members would start it. Prints figures; asserts nothing.
 //!
-//!     cargo run --release -p partyline-clock --example sync_bench -- [members] [jittered] [jitter_ms] [seconds]
+//!     cargo run --release -p partyline-clock --example sync_bench -- [members] [jittered] [jitter_ms] [seconds] [ping_ms]
 //!
 //! Defaults: 50 members, 25 of them behind the proxy, 50 ms jitter each way, 30 s of pings
-//! every 100 ms (a phone pings every 2 s; 100 ms compresses a few minutes into the run).
+//! every 100 ms (a phone pings every 2 s; 100 ms compresses a few minutes into the run; pass
+//! `2000` for the phone's rate).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use partyline_clock::{Estimator, Sample};
+use partyline_clock::{ClockOptions, SyncClock};
 use partyline_server::{Clock, Limits, PlayCommand, Server, ServerConfig, ServerHandle};
 use rand::Rng;
 use serde_json::{Value, json};
@@ -24,20 +27,61 @@ use tokio_tungstenite::tungstenite::Message;
 
 struct Member {
     jittered: bool,
-    estimator: Estimator,
+    clock: SyncClock,
+    classic: LowestDelay,
+}
+
+/// The classic estimate, as a baseline: the offset (ms) of the lowest-delay exchange among the
+/// last `window` (SyncClock's own window, so that both see the same samples).
+struct LowestDelay {
+    window: usize,
+    /// (offset, delay) per exchange, ms, oldest first.
+    samples: std::collections::VecDeque<(f64, f64)>,
+}
+
+impl LowestDelay {
+    fn new(window: usize) -> Self {
+        LowestDelay { window, samples: std::collections::VecDeque::with_capacity(window + 1) }
+    }
+
+    fn add(&mut self, t0: f64, t1_us: f64, t2_us: f64, t3: f64) {
+        let (t1, t2) = (t1_us / 1000.0, t2_us / 1000.0);
+        self.samples.push_back(((t1 - t0 + (t2 - t3)) / 2.0, (t3 - t0) - (t2 - t1)));
+        if self.samples.len() > self.window {
+            self.samples.pop_front();
+        }
+    }
+
+    fn offset(&self) -> Option<f64> {
+        self.samples.iter().min_by(|a, b| a.1.total_cmp(&b.1)).map(|s| s.0)
+    }
+}
+
+/// The host's clock in ms, as a phone's `now()` reads its own (here both are the same clock).
+fn now_ms(clock: &Clock) -> f64 {
+    clock.now() as f64 / 1000.0
 }
 
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |i: usize, default: u64| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
-    let (members_n, jittered_n, jitter_ms, seconds) =
-        (arg(0, 50) as usize, arg(1, 25) as usize, arg(2, 50), arg(3, 30));
+    let (members_n, jittered_n, jitter_ms, seconds, ping_ms) =
+        (arg(0, 50) as usize, arg(1, 25) as usize, arg(2, 50), arg(3, 30), arg(4, 100).max(1));
 
     let media = std::env::temp_dir().join(format!("partyline-sync-bench-{}", std::process::id()));
     std::fs::create_dir_all(&media).unwrap();
     std::fs::write(media.join("track.mp3"), vec![0u8; 1024]).unwrap();
-    let limits = Limits { max_conns_per_addr: 10_000, burst: 1000, per_second: 1000, ..Limits::default() };
+    // Every member connects from loopback, all at once: the per-address caps (WebSocket and HTTP,
+    // 32 and 16 by default) and the rate limit out of the way.
+    let limits = Limits {
+        max_conns_per_addr: 10_000,
+        max_http_per_addr: 10_000,
+        max_http: 10_000,
+        burst: 1000,
+        per_second: 1000,
+        ..Limits::default()
+    };
     let host = Server::start(ServerConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
         media: Some(media.clone()),
@@ -50,10 +94,15 @@ async fn main() {
     let proxy = start_proxy(host.local_addr().port(), jitter_ms).await;
 
     println!(
-        "clock-sync benchmark: {members_n} members ({jittered_n} behind 0–{jitter_ms} ms jitter each way), {seconds} s of pings every 100 ms"
+        "clock-sync benchmark: {members_n} members ({jittered_n} behind 0–{jitter_ms} ms jitter each way), {seconds} s of pings every {ping_ms} ms, SyncClock (the phone's, ported)"
     );
+    let window = ClockOptions::default().window;
     let members: Vec<Arc<Mutex<Member>>> = (0..members_n)
-        .map(|n| Arc::new(Mutex::new(Member { jittered: n < jittered_n, estimator: Estimator::default() })))
+        .map(|n| {
+            let member =
+                Member { jittered: n < jittered_n, clock: SyncClock::default(), classic: LowestDelay::new(window) };
+            Arc::new(Mutex::new(member))
+        })
         .collect();
     let mut tasks = Vec::new();
     let (ready_tx, _) = tokio::sync::broadcast::channel::<()>(1);
@@ -62,7 +111,8 @@ async fn main() {
         let port = if n < jittered_n { proxy } else { host.local_addr().port() };
         let url = format!("ws://127.0.0.1:{port}/ws?token={}", host.join_key().unwrap());
         let session = host.session_id().to_string();
-        tasks.push(tokio::spawn(run_member(n, url, session, clock, member.clone(), seconds, starts.clone())));
+        let run = Run { seconds, ping: Duration::from_millis(ping_ms) };
+        tasks.push(tokio::spawn(run_member(n, url, session, clock, member.clone(), run, starts.clone())));
     }
     let _ = ready_tx;
     // Let everyone sync, then play once the estimates have had most of the run.
@@ -77,13 +127,23 @@ async fn main() {
     let _ = std::fs::remove_dir_all(media);
 }
 
+/// How long a member pings, and how often.
+#[derive(Clone, Copy)]
+struct Run {
+    seconds: u64,
+    ping: Duration,
+}
+
+/// A heartbeat every 5 s, as LOUDSYNC requires, or the host drops the member at 15 s.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+
 async fn run_member(
     n: usize,
     url: String,
     session: String,
     clock: Clock,
     member: Arc<Mutex<Member>>,
-    seconds: u64,
+    run: Run,
     starts: Arc<Mutex<Vec<(bool, f64)>>>,
 ) {
     let (ws, _) = tokio_tungstenite::connect_async(&url).await.expect("member connects");
@@ -95,39 +155,41 @@ async fn run_member(
     let pinger = {
         let tx = tx.clone();
         tokio::spawn(async move {
-            let mut interval = tokio::time::interval(Duration::from_millis(100));
-            for tick in 0..seconds * 10 {
-                interval.tick().await;
-                if tick % 50 == 0 {
-                    // Heartbeat every 5 s, as LOUDSYNC requires, or the host drops us at 15 s.
+            let mut interval = tokio::time::interval(run.ping);
+            let end = tokio::time::Instant::now() + Duration::from_secs(run.seconds);
+            let mut next_beat = tokio::time::Instant::now();
+            while interval.tick().await < end {
+                if tokio::time::Instant::now() >= next_beat {
+                    next_beat += HEARTBEAT;
                     let beat = json!({"type": "heartbeat", "timestamp": 1});
                     if tx.lock().await.send(Message::text(beat.to_string())).await.is_err() {
                         break;
                     }
                 }
-                let t0 = clock.now() as f64;
-                let ping = json!({"type": "ping", "timestamp": t0 / 1000.0});
+                let ping = json!({"type": "ping", "timestamp": now_ms(&clock)});
                 if tx.lock().await.send(Message::text(ping.to_string())).await.is_err() {
                     break;
                 }
             }
         })
     };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds + 2);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(run.seconds + 2);
     while let Ok(Some(Ok(frame))) = tokio::time::timeout_at(deadline, rx.next()).await {
         let Message::Text(text) = frame else { continue };
-        let t3 = clock.now() as f64;
+        let t3 = now_ms(&clock);
         let message: Value = serde_json::from_str(text.as_str()).unwrap();
         match message["type"].as_str() {
             Some("pong") => {
-                let (Some(t0ms), Some(t1), Some(t2)) = (
+                let (Some(t0), Some(t1), Some(t2)) = (
                     message["timestamp"].as_f64(),
                     message["serverReceiveTime"].as_f64(),
                     message["serverSendTime"].as_f64(),
                 ) else {
                     continue;
                 };
-                member.lock().await.estimator.add(Sample { t0: t0ms * 1000.0, t1, t2, t3 });
+                let mut member = member.lock().await;
+                let _ = member.clock.add_sample(t0, t1, t2, t3);
+                member.classic.add(t0, t1, t2, t3);
             }
             Some("syncplay.state") if message["state"] == "waiting" => {
                 let ready = json!({"type": "playback.progress", "timestamp": 1, "entryId": message["entryId"], "position": 0, "state": "ready"});
@@ -137,9 +199,10 @@ async fn run_member(
                 // The member would start at serverTime on its estimate of the host clock; in
                 // true time that is serverTime − (estimated offset − true offset 0).
                 let member = member.lock().await;
-                if let Some(offset) = member.estimator.offset() {
+                if member.clock.offset().is_some() {
+                    let offset_us = member.clock.current_offset(Some(t3)) * 1000.0;
                     let server_time = message["serverTime"].as_f64().unwrap();
-                    starts.lock().await.push((member.jittered, server_time - offset));
+                    starts.lock().await.push((member.jittered, server_time - offset_us));
                 }
             }
             _ => {}
@@ -148,29 +211,31 @@ async fn run_member(
     pinger.abort();
 }
 
-async fn report(members: &[Arc<Mutex<Member>>], starts: &Mutex<Vec<(bool, f64)>>, _host: &ServerHandle) {
+async fn report(members: &[Arc<Mutex<Member>>], starts: &Mutex<Vec<(bool, f64)>>, host: &ServerHandle) {
+    let at = now_ms(&host.clock());
     let mut plain = Vec::new();
     let mut jittered = Vec::new();
     let mut plain_classic = Vec::new();
     let mut jittered_classic = Vec::new();
     for member in members {
         let member = member.lock().await;
-        let (Some(offset), Some(classic)) = (member.estimator.offset(), member.estimator.offset_lowest_delay()) else {
+        let (Some(_), Some(classic)) = (member.clock.offset(), member.classic.offset()) else {
             continue;
         };
+        let offset = member.clock.current_offset(Some(at));
         if member.jittered {
-            jittered.push(offset.abs() / 1000.0);
-            jittered_classic.push(classic.abs() / 1000.0);
+            jittered.push(offset.abs());
+            jittered_classic.push(classic.abs());
         } else {
-            plain.push(offset.abs() / 1000.0);
-            plain_classic.push(classic.abs() / 1000.0);
+            plain.push(offset.abs());
+            plain_classic.push(classic.abs());
         }
     }
     println!("{:<44} {:>6} {:>9} {:>9} {:>9}", "clock-offset error |estimate − truth| (ms)", "n", "p50", "p95", "max");
     for (name, values) in [
-        ("plain loopback, per-direction minima", &mut plain),
+        ("plain loopback, SyncClock", &mut plain),
         ("plain loopback, lowest-delay sample", &mut plain_classic),
-        ("jittered, per-direction minima", &mut jittered),
+        ("jittered, SyncClock", &mut jittered),
         ("jittered, lowest-delay sample", &mut jittered_classic),
     ] {
         values.sort_by(f64::total_cmp);
@@ -180,6 +245,33 @@ async fn report(members: &[Arc<Mutex<Member>>], starts: &Mutex<Vec<(bool, f64)>>
             pct(values, 0.5),
             pct(values, 0.95),
             values.last().copied().unwrap_or(f64::NAN)
+        );
+    }
+    // What the jittered members' filters hold: whether a drift is believed (the true drift is 0:
+    // one clock), how many samples the estimate used, and the bound it claims.
+    let (mut drifts, mut used, mut bounds) = (Vec::new(), Vec::new(), Vec::new());
+    for member in members {
+        let member = member.lock().await;
+        if member.jittered && member.clock.offset().is_some() {
+            if member.clock.drift_known() {
+                drifts.push(member.clock.drift().abs() * 1e6);
+            }
+            used.push(member.clock.used() as f64);
+            bounds.push(member.clock.uncertainty().unwrap_or(f64::NAN));
+        }
+    }
+    if !used.is_empty() {
+        for values in [&mut drifts, &mut used, &mut bounds] {
+            values.sort_by(f64::total_cmp);
+        }
+        println!(
+            "jittered SyncClock: drift believed by {} of {} (|drift| p50 {:.1} ppm, max {:.1}); samples used p50 {:.0}; uncertainty p50 {:.3} ms",
+            drifts.len(),
+            used.len(),
+            pct(&drifts, 0.5),
+            drifts.last().copied().unwrap_or(f64::NAN),
+            pct(&used, 0.5),
+            pct(&bounds, 0.5)
         );
     }
     let starts = starts.lock().await;
