@@ -6,53 +6,13 @@
 
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use partyline_protocol::NotificationLevel;
 use partyline_server::{Limits, ServerHandle};
 use partyline_support::{Client, Ending, SessionConfig, WAIT, curl, default_host, start_host};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
-
-/// Frames of another format are JSON the seed writes, not partyline/1 `ClientMessage`s; a
-/// phone's frames here are written as docs/protocol.md shows them.
-trait SendJson {
-    async fn send_json(&mut self, value: Value);
-}
-
-impl SendJson for Client {
-    async fn send_json(&mut self, value: Value) {
-        self.send_text(&value.to_string()).await;
-    }
-}
 
 fn url(host: &ServerHandle, path: &str, query: &str) -> String {
     format!("ws://{}{path}?token={}&{query}", host.local_addr(), host.join_key().unwrap_or_default())
-}
-
-/// The next JSON text frame, pings skipped.
-async fn next(client: &mut Client) -> Value {
-    loop {
-        let frame = tokio::time::timeout(WAIT, client.ws.next()).await.expect("a frame within the time limit");
-        match frame {
-            Some(Ok(Message::Text(text))) => return serde_json::from_str(text.as_str()).expect("JSON"),
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            other => panic!("expected a text frame, got {other:?}"),
-        }
-    }
-}
-
-/// Frames until `pick` accepts one; returns it.
-async fn until(client: &mut Client, what: &str, pick: impl Fn(&Value) -> bool) -> Value {
-    let mut seen = Vec::new();
-    loop {
-        let frame = tokio::time::timeout(WAIT * 2, next(client)).await.unwrap_or_else(|_| {
-            panic!("expected {what}; got only {seen:?}");
-        });
-        if pick(&frame) {
-            return frame;
-        }
-        seen.push(frame);
-    }
 }
 
 fn together_event(t: &'static str) -> impl Fn(&Value) -> bool {
@@ -82,7 +42,7 @@ fn pavilion(kind: &str, payload: Value) -> Value {
 async fn together_ready_and_a_wrong_token() {
     let host = default_host().await;
     let mut alice = Client::connect(&url(&host, "/together/ws", "name=alice&device=dev-alice")).await;
-    let ready = until(&mut alice, "READY", together_event("READY")).await;
+    let ready = alice.recv_json_where("READY", together_event("READY")).await;
     let user = &ready["d"]["user"];
     assert_eq!(user["username"], "alice", "{ready}");
     assert_eq!(user["status"], "online");
@@ -109,19 +69,19 @@ async fn together_ready_and_a_wrong_token() {
 async fn together_heartbeat_and_bad_frames() {
     let host = default_host().await;
     let mut alice = Client::connect(&url(&host, "/together/ws", "name=alice")).await;
-    until(&mut alice, "READY", together_event("READY")).await;
+    alice.recv_json_where("READY", together_event("READY")).await;
     alice.send_json(json!({"op": "HEARTBEAT"})).await;
-    let ack = until(&mut alice, "HEARTBEAT_ACK", |f| f["op"] == "HEARTBEAT_ACK").await;
+    let ack = alice.recv_json_where("HEARTBEAT_ACK", |f| f["op"] == "HEARTBEAT_ACK").await;
     assert_eq!(ack, json!({"op": "HEARTBEAT_ACK", "t": null, "d": null}));
 
     for bad in ["{not json", r#"{"op": "IDENTIFY", "d": {}}"#, r#"{"t": "READY"}"#] {
         let mut bob = Client::connect(&url(&host, "/together/ws", "name=bob")).await;
-        until(&mut bob, "READY", together_event("READY")).await;
+        bob.recv_json_where("READY", together_event("READY")).await;
         bob.send_text(bad).await;
         assert_eq!(bob.ending().await, Ending::Code(4002), "{bad} closes with 4002");
     }
     alice.send_json(json!({"op": "HEARTBEAT"})).await;
-    until(&mut alice, "HEARTBEAT_ACK after the others' mistakes", |f| f["op"] == "HEARTBEAT_ACK").await;
+    alice.recv_json_where("HEARTBEAT_ACK after the others' mistakes", |f| f["op"] == "HEARTBEAT_ACK").await;
     let names: Vec<String> = host.members().await.unwrap().into_iter().map(|m| m.name).collect();
     assert!(names.contains(&"alice".to_string()), "alice is still in the party: {names:?}");
 }
@@ -135,7 +95,7 @@ async fn pavilion_heartbeat_errors_and_a_wrong_token() {
         SessionConfig { server_heartbeat_interval: 300 * partyline_session::MILLISECOND, ..Default::default() };
     let host = start_host(config, Limits::default()).await;
     let mut pat = Client::connect(&url(&host, "/pavilion/ws", "name=pat")).await;
-    let beat = until(&mut pat, "heartbeat", pavilion_type("heartbeat")).await;
+    let beat = pat.recv_json_where("heartbeat", pavilion_type("heartbeat")).await;
     assert!(is_iso(&beat["timestamp"]), "{beat}");
     pat.send_json(pavilion("heartbeat_ack", Value::Null)).await;
 
@@ -148,17 +108,17 @@ async fn pavilion_heartbeat_errors_and_a_wrong_token() {
         (pavilion("subscribe", json!({"channel": "galaxy"})).to_string(), 1003),
     ] {
         pat.send_text(&bad).await;
-        let error = until(&mut pat, "error", pavilion_type("error")).await;
+        let error = pat.recv_json_where("error", pavilion_type("error")).await;
         assert_eq!(error["payload"]["code"], code, "{bad} → {error}");
         assert!(error["payload"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{error}");
         assert!(is_iso(&error["timestamp"]), "{error}");
     }
     // Still connected: the next heartbeat comes.
-    until(&mut pat, "heartbeat after the errors", pavilion_type("heartbeat")).await;
+    pat.recv_json_where("heartbeat after the errors", pavilion_type("heartbeat")).await;
 
     let wrong = format!("ws://{}/pavilion/ws?token=nope", host.local_addr());
     let mut eve = Client::connect(&wrong).await;
-    let error = next(&mut eve).await;
+    let error = eve.recv_json().await;
     assert_eq!((error["type"].as_str(), error["payload"]["code"].as_u64()), (Some("error"), Some(1001)), "{error}");
     assert!(matches!(eve.ending().await, Ending::Code(_)), "then the socket closes");
 }
@@ -182,32 +142,33 @@ async fn four_formats_in_one_party() {
     // A subscription has no answer in the seed: a heartbeat_ack round-trip is not one either,
     // so wait until the session has the member, by watching the phone see it join.
     let pat_joined =
-        until(&mut phone, "pat joins", |m| m["type"] == "member_joined" && m["member"]["name"] == "pat").await;
+        phone.recv_json_where("pat joins", |m| m["type"] == "member_joined" && m["member"]["name"] == "pat").await;
     let pat_id = pat_joined["member"]["id"].as_str().unwrap().to_string();
 
     let mut alice = Client::connect(&url(&host, "/together/ws", "name=alice&device=alice-1")).await;
-    let ready = until(&mut alice, "READY", together_event("READY")).await;
+    let ready = alice.recv_json_where("READY", together_event("READY")).await;
     let alice_id = ready["d"]["user"]["id"].as_str().unwrap().to_string();
     assert_eq!(ready["d"]["servers"][0]["member_count"], 4, "{ready}");
 
     // Pavilion sees Together's alice come online on the zone.
-    let online = until(&mut pat, "alice online", |f| {
-        f["type"] == "status_update" && f["payload"]["userId"] == alice_id.as_str()
-    })
-    .await;
+    let online = pat
+        .recv_json_where("alice online", |f| {
+            f["type"] == "status_update" && f["payload"]["userId"] == alice_id.as_str()
+        })
+        .await;
     assert_eq!(online["payload"]["status"], "online");
     assert!(is_iso(&online["payload"]["lastActive"]), "{online}");
 
     // A phone's chat line reaches both.
     phone.send_json(json!({"type": "chat", "timestamp": 1, "text": "pizza's here"})).await;
-    let created = until(&mut alice, "MESSAGE_CREATE", together_event("MESSAGE_CREATE")).await;
+    let created = alice.recv_json_where("MESSAGE_CREATE", together_event("MESSAGE_CREATE")).await;
     let d = &created["d"];
     assert_eq!(
         (d["content"].as_str(), d["author_id"].as_str(), d["channel_id"].as_str()),
         (Some("pizza's here"), Some(phone_id.as_str()), Some("general"))
     );
     assert!(is_iso(&d["created_at"]) && d["updated_at"].is_null(), "{created}");
-    let line = until(&mut pat, "chat_message", pavilion_type("chat_message")).await;
+    let line = pat.recv_json_where("chat_message", pavilion_type("chat_message")).await;
     let p = &line["payload"];
     assert_eq!(
         (p["content"].as_str(), p["roomId"].as_str(), p["sender"]["id"].as_str()),
@@ -218,25 +179,26 @@ async fn four_formats_in_one_party() {
 
     // Together's idle is the phone's away and Pavilion's away.
     alice.send_json(json!({"op": "PRESENCE_UPDATE", "d": {"status": "idle"}})).await;
-    let away =
-        until(&mut phone, "alice away", |m| m["type"] == "presence_update" && m["memberId"] == alice_id.as_str()).await;
+    let away = phone
+        .recv_json_where("alice away", |m| m["type"] == "presence_update" && m["memberId"] == alice_id.as_str())
+        .await;
     assert_eq!(away["status"], "away");
-    let away =
-        until(&mut pat, "alice away", |f| f["type"] == "status_update" && f["payload"]["userId"] == alice_id.as_str())
-            .await;
+    let away = pat
+        .recv_json_where("alice away", |f| f["type"] == "status_update" && f["payload"]["userId"] == alice_id.as_str())
+        .await;
     assert_eq!(away["payload"]["status"], "away");
     // Pavilion's busy is Together's dnd.
     pat.send_json(pavilion("presence", json!({"status": "busy"}))).await;
     let dnd =
-        until(&mut alice, "pat dnd", |f| f["t"] == "PRESENCE_UPDATE" && f["d"]["user_id"] == pat_id.as_str()).await;
+        alice.recv_json_where("pat dnd", |f| f["t"] == "PRESENCE_UPDATE" && f["d"]["user_id"] == pat_id.as_str()).await;
     assert_eq!(dnd["d"]["status"], "dnd");
     let busy =
-        until(&mut phone, "pat busy", |m| m["type"] == "presence_update" && m["memberId"] == pat_id.as_str()).await;
+        phone.recv_json_where("pat busy", |m| m["type"] == "presence_update" && m["memberId"] == pat_id.as_str()).await;
     assert_eq!(busy["status"], "busy");
 
     // A host announcement reaches Pavilion's `user` channel and the phone.
     let id = host.notify("Cake in 5", "kitchen", NotificationLevel::Info).await.unwrap();
-    let note = until(&mut pat, "notification", pavilion_type("notification")).await;
+    let note = pat.recv_json_where("notification", pavilion_type("notification")).await;
     let p = &note["payload"];
     assert_eq!(
         (p["id"].as_str(), p["isRead"].as_bool(), p["sender"]["id"].as_str()),
@@ -244,7 +206,7 @@ async fn four_formats_in_one_party() {
     );
     assert!(p["content"].as_str().unwrap().starts_with("Cake in 5"), "{note}");
     assert!(is_iso(&p["createdAt"]));
-    until(&mut phone, "notification", |m| m["type"] == "notification" && m["id"] == id.as_str()).await;
+    phone.recv_json_where("notification", |m| m["type"] == "notification" && m["id"] == id.as_str()).await;
     let mut read = host.subscribe();
     pat.send_json(pavilion("mark_read", json!({"notificationId": id}))).await;
     let event = tokio::time::timeout(WAIT, async {
@@ -260,17 +222,17 @@ async fn four_formats_in_one_party() {
 
     // Together leaves: Pavilion and the phone see it go; the plain client saw only LOUDSYNC.
     alice.ws.close(None).await.unwrap();
-    until(&mut pat, "alice offline", |f| {
+    pat.recv_json_where("alice offline", |f| {
         f["type"] == "status_update"
             && f["payload"]["userId"] == alice_id.as_str()
             && f["payload"]["status"] == "offline"
     })
     .await;
-    until(&mut phone, "alice left", |m| m["type"] == "member_left" && m["memberId"] == alice_id.as_str()).await;
+    phone.recv_json_where("alice left", |m| m["type"] == "member_left" && m["memberId"] == alice_id.as_str()).await;
     let loudsync =
         ["welcome", "member_list", "member_joined", "member_left", "kicked", "session_closed", "pong", "error"];
     let mut seen = Vec::new();
-    while let Ok(frame) = tokio::time::timeout(Duration::from_millis(300), next(&mut plain)).await {
+    while let Ok(frame) = tokio::time::timeout(Duration::from_millis(300), plain.recv_json()).await {
         seen.push(frame);
     }
     assert!(seen.iter().all(|m| loudsync.contains(&m["type"].as_str().unwrap_or(""))), "LOUDSYNC only: {seen:?}");
@@ -302,7 +264,7 @@ async fn together_messages_over_rest_and_edits_from_a_phone() {
     let (mut phone, phone_welcome) = Client::join(&host, "phone-1", true).await;
     let phone_id = phone_welcome.client_id.clone();
     let mut alice = Client::connect(&url(&host, "/together/ws", "name=alice&device=alice-1")).await;
-    let ready = until(&mut alice, "READY", together_event("READY")).await;
+    let ready = alice.recv_json_where("READY", together_event("READY")).await;
     let alice_id = ready["d"]["user"]["id"].as_str().unwrap().to_string();
 
     // Alice posts over REST: 201 with the seed's message, and the phone hears it from her.
@@ -314,9 +276,9 @@ async fn together_messages_over_rest_and_edits_from_a_phone() {
         (Some(alice_id.as_str()), Some("general"), Some("hi all"))
     );
     assert!(is_iso(&posted["created_at"]) && posted["updated_at"].is_null(), "{posted}");
-    let heard = until(&mut phone, "alice's line", |m| m["type"] == "chat" && m["text"] == "hi all").await;
+    let heard = phone.recv_json_where("alice's line", |m| m["type"] == "chat" && m["text"] == "hi all").await;
     assert_eq!((heard["from"].as_str(), heard["id"].as_str()), (Some(alice_id.as_str()), posted["id"].as_str()));
-    let created = until(&mut alice, "her own MESSAGE_CREATE", together_event("MESSAGE_CREATE")).await;
+    let created = alice.recv_json_where("her own MESSAGE_CREATE", together_event("MESSAGE_CREATE")).await;
     assert_eq!(created["d"]["id"], posted["id"]);
     let alice_line = posted["id"].as_str().unwrap().to_string();
 
@@ -331,20 +293,20 @@ async fn together_messages_over_rest_and_edits_from_a_phone() {
     .await;
     assert_eq!(status, 200, "{edited}");
     assert!(is_iso(&edited["updated_at"]), "{edited}");
-    let update = until(&mut alice, "MESSAGE_UPDATE", together_event("MESSAGE_UPDATE")).await;
+    let update = alice.recv_json_where("MESSAGE_UPDATE", together_event("MESSAGE_UPDATE")).await;
     assert_eq!(
         (update["d"]["content"].as_str(), update["d"]["id"].as_str()),
         (Some("hi everyone"), Some(alice_line.as_str()))
     );
-    until(&mut phone, "chat.edited", |m| m["type"] == "chat.edited" && m["text"] == "hi everyone").await;
+    phone.recv_json_where("chat.edited", |m| m["type"] == "chat.edited" && m["text"] == "hi everyone").await;
 
     // The phone's own line, edited and deleted on the socket: Together hears both.
     phone.send_json(json!({"type": "chat", "timestamp": 1, "text": "typo hre"})).await;
-    let line = until(&mut alice, "MESSAGE_CREATE", together_event("MESSAGE_CREATE")).await;
+    let line = alice.recv_json_where("MESSAGE_CREATE", together_event("MESSAGE_CREATE")).await;
     let phone_line = line["d"]["id"].as_str().unwrap().to_string();
     assert_eq!(line["d"]["author_id"], phone_id.as_str());
     phone.send_json(json!({"type": "chat.edit", "timestamp": 1, "id": phone_line, "text": "typo here"})).await;
-    let update = until(&mut alice, "MESSAGE_UPDATE", together_event("MESSAGE_UPDATE")).await;
+    let update = alice.recv_json_where("MESSAGE_UPDATE", together_event("MESSAGE_UPDATE")).await;
     assert_eq!(
         (update["d"]["id"].as_str(), update["d"]["content"].as_str()),
         (Some(phone_line.as_str()), Some("typo here"))
@@ -370,14 +332,14 @@ async fn together_messages_over_rest_and_edits_from_a_phone() {
     }
 
     phone.send_json(json!({"type": "chat.delete", "timestamp": 1, "id": phone_line})).await;
-    let deleted = until(&mut alice, "MESSAGE_DELETE", together_event("MESSAGE_DELETE")).await;
+    let deleted = alice.recv_json_where("MESSAGE_DELETE", together_event("MESSAGE_DELETE")).await;
     assert_eq!(deleted["d"], json!({"id": phone_line, "channel_id": "general"}));
 
     // The host deletes Alice's line (moderation): both hear of it.
     host.delete_chat(&alice_line).await.unwrap();
-    let deleted = until(&mut alice, "MESSAGE_DELETE", together_event("MESSAGE_DELETE")).await;
+    let deleted = alice.recv_json_where("MESSAGE_DELETE", together_event("MESSAGE_DELETE")).await;
     assert_eq!(deleted["d"]["id"], alice_line.as_str());
-    until(&mut phone, "chat.deleted", |m| m["type"] == "chat.deleted" && m["id"] == alice_line.as_str()).await;
+    phone.recv_json_where("chat.deleted", |m| m["type"] == "chat.deleted" && m["id"] == alice_line.as_str()).await;
 }
 
 /// Voice as seed 002 describes it: `POST /channels/{id}/voice` joins, `PATCH` mutes, `DELETE`
@@ -392,18 +354,18 @@ async fn together_voice_and_signals_crossing_to_a_phone() {
     let phone_id = phone_welcome.client_id.clone();
     let mut alice = Client::connect(&url(&host, "/together/ws", "name=alice&device=alice-1")).await;
     let alice_id =
-        until(&mut alice, "READY", together_event("READY")).await["d"]["user"]["id"].as_str().unwrap().to_string();
+        alice.recv_json_where("READY", together_event("READY")).await["d"]["user"]["id"].as_str().unwrap().to_string();
     let mut bob = Client::connect(&url(&host, "/together/ws", "name=bob&device=bob-1")).await;
-    let ready = until(&mut bob, "READY", together_event("READY")).await;
+    let ready = bob.recv_json_where("READY", together_event("READY")).await;
     let bob_id = ready["d"]["user"]["id"].as_str().unwrap().to_string();
     assert_eq!(ready["d"]["servers"][0]["channels"][1], json!({"id": "voice", "name": "Voice", "type": "voice"}));
 
     let (status, state) = rest(&host, "POST", "/channels/voice/voice?device=alice-1", &key, None).await;
     assert_eq!(status, 200, "{state}");
     assert_eq!(state, json!({"user_id": alice_id, "channel_id": "voice", "muted": false, "deafened": false}));
-    let update = until(&mut bob, "VOICE_STATE_UPDATE", together_event("VOICE_STATE_UPDATE")).await;
+    let update = bob.recv_json_where("VOICE_STATE_UPDATE", together_event("VOICE_STATE_UPDATE")).await;
     assert_eq!(update["d"], state);
-    let seen = until(&mut phone, "voice.state", |m| m["type"] == "voice.state").await;
+    let seen = phone.recv_json_where("voice.state", |m| m["type"] == "voice.state").await;
     assert_eq!((seen["memberId"].as_str(), seen["channel"].as_str()), (Some(alice_id.as_str()), Some("voice")));
 
     // Bob is not in the channel yet: alice's signal does not reach him.
@@ -411,25 +373,26 @@ async fn together_voice_and_signals_crossing_to_a_phone() {
     alice.send_json(json!({"op": "VOICE_SIGNAL", "d": {"to_user_id": bob_id, "signal": offer}})).await;
     let (status, _) = rest(&host, "POST", "/channels/voice/voice?device=bob-1", &key, Some(r#"{"muted": true}"#)).await;
     assert_eq!(status, 200);
-    let joined = until(&mut bob, "his own VOICE_STATE_UPDATE", |f| {
-        f["t"] == "VOICE_STATE_UPDATE" && f["d"]["user_id"] == bob_id.as_str()
-    })
-    .await;
+    let joined = bob
+        .recv_json_where("his own VOICE_STATE_UPDATE", |f| {
+            f["t"] == "VOICE_STATE_UPDATE" && f["d"]["user_id"] == bob_id.as_str()
+        })
+        .await;
     assert_eq!(
         (joined["d"]["muted"].as_bool(), joined["d"]["channel_id"].as_str()),
         (Some(true), Some("voice")),
         "{joined}"
     );
     alice.send_json(json!({"op": "VOICE_SIGNAL", "d": {"to_user_id": bob_id, "signal": offer}})).await;
-    let signal = until(&mut bob, "VOICE_SIGNAL", together_event("VOICE_SIGNAL")).await;
+    let signal = bob.recv_json_where("VOICE_SIGNAL", together_event("VOICE_SIGNAL")).await;
     assert_eq!(signal["d"], json!({"from_user_id": alice_id, "signal": offer}));
 
     // Across formats: alice → phone is voice.signal; phone → alice is VOICE_SIGNAL.
     alice.send_json(json!({"op": "VOICE_SIGNAL", "d": {"to_user_id": phone_id, "signal": {"candidate": "c1", "sdpMid": "0", "sdpMLineIndex": 0}}})).await;
-    let got = until(&mut phone, "voice.signal", |m| m["type"] == "voice.signal").await;
+    let got = phone.recv_json_where("voice.signal", |m| m["type"] == "voice.signal").await;
     assert_eq!((got["from"].as_str(), got["signal"]["candidate"].as_str()), (Some(alice_id.as_str()), Some("c1")));
     phone.send_json(json!({"type": "voice.signal", "timestamp": 1, "to": alice_id, "signal": {"type": "answer", "sdp": "v=0 phone"}})).await;
-    let answer = until(&mut alice, "VOICE_SIGNAL from the phone", together_event("VOICE_SIGNAL")).await;
+    let answer = alice.recv_json_where("VOICE_SIGNAL from the phone", together_event("VOICE_SIGNAL")).await;
     assert_eq!(answer["d"], json!({"from_user_id": phone_id, "signal": {"type": "answer", "sdp": "v=0 phone"}}));
 
     // Mute, leave, and the refusals.
@@ -446,16 +409,17 @@ async fn together_voice_and_signals_crossing_to_a_phone() {
         (200, Some(true), Some(true)),
         "{muted}"
     );
-    until(&mut bob, "alice muted", |f| {
+    bob.recv_json_where("alice muted", |f| {
         f["t"] == "VOICE_STATE_UPDATE" && f["d"]["muted"] == true && f["d"]["user_id"] == alice_id.as_str()
     })
     .await;
     let (status, _) = rest(&host, "DELETE", "/channels/voice/voice?device=alice-1", &key, None).await;
     assert_eq!(status, 204);
-    let left = until(&mut bob, "alice left voice", |f| {
-        f["t"] == "VOICE_STATE_UPDATE" && f["d"]["user_id"] == alice_id.as_str() && f["d"]["channel_id"].is_null()
-    })
-    .await;
+    let left = bob
+        .recv_json_where("alice left voice", |f| {
+            f["t"] == "VOICE_STATE_UPDATE" && f["d"]["user_id"] == alice_id.as_str() && f["d"]["channel_id"].is_null()
+        })
+        .await;
     assert_eq!(left["d"]["channel_id"], Value::Null);
     for (method, path, body, status) in [
         ("POST", "/channels/general/voice?device=alice-1", None, 404),
@@ -477,23 +441,25 @@ async fn together_reconnect_with_the_same_device_is_the_same_member() {
     let host = default_host().await;
     let (mut phone, _) = Client::join(&host, "phone-1", true).await;
     let mut alice = Client::connect(&url(&host, "/together/ws", "name=alice&device=alice-1")).await;
-    let first = until(&mut alice, "READY", together_event("READY")).await["d"]["user"]["id"].clone();
+    let first = alice.recv_json_where("READY", together_event("READY")).await["d"]["user"]["id"].clone();
     drop(alice); // the socket breaks: no close frame
-    let away =
-        until(&mut phone, "alice reconnecting", |m| m["type"] == "member_updated" && m["member"]["id"] == first).await;
+    let away = phone
+        .recv_json_where("alice reconnecting", |m| m["type"] == "member_updated" && m["member"]["id"] == first)
+        .await;
     assert_eq!(away["member"]["connectionStatus"], "reconnecting");
     let mut again = Client::connect(&url(&host, "/together/ws", "name=alice&device=alice-1")).await;
-    let second = until(&mut again, "READY", together_event("READY")).await["d"]["user"]["id"].clone();
+    let second = again.recv_json_where("READY", together_event("READY")).await["d"]["user"]["id"].clone();
     assert_eq!(second, first, "the same member");
-    let back = until(&mut phone, "alice back", |m| m["type"] == "member_updated" && m["member"]["id"] == first).await;
+    let back =
+        phone.recv_json_where("alice back", |m| m["type"] == "member_updated" && m["member"]["id"] == first).await;
     assert_eq!(back["member"]["connectionStatus"], "connected");
 
     again.ws.close(None).await.unwrap();
-    until(&mut phone, "alice left", |m| m["type"] == "member_left" && m["memberId"] == first).await;
+    phone.recv_json_where("alice left", |m| m["type"] == "member_left" && m["memberId"] == first).await;
     let mut anon = Client::connect(&url(&host, "/together/ws", "name=anon")).await;
-    let anon_id = until(&mut anon, "READY", together_event("READY")).await["d"]["user"]["id"].clone();
+    let anon_id = anon.recv_json_where("READY", together_event("READY")).await["d"]["user"]["id"].clone();
     drop(anon);
-    until(&mut phone, "anon left", |m| m["type"] == "member_left" && m["memberId"] == anon_id).await;
+    phone.recv_json_where("anon left", |m| m["type"] == "member_left" && m["memberId"] == anon_id).await;
 }
 
 /// Refusals and endings in each format's words: a locked party closes a Together client with
@@ -507,7 +473,7 @@ async fn locked_kicked_and_closed_in_each_format() {
     let mut late = Client::connect(&url(&host, "/together/ws", "name=late")).await;
     assert_eq!(late.ending().await, Ending::Code(1008), "a locked party refuses a Together client");
     let mut late = Client::connect(&url(&host, "/pavilion/ws", "name=late")).await;
-    let refused = next(&mut late).await;
+    let refused = late.recv_json().await;
     assert_eq!(
         (refused["type"].as_str(), refused["payload"]["code"].as_u64()),
         (Some("error"), Some(1004)),
@@ -518,16 +484,17 @@ async fn locked_kicked_and_closed_in_each_format() {
 
     let mut alice = Client::connect(&url(&host, "/together/ws", "name=alice")).await;
     let alice_id =
-        until(&mut alice, "READY", together_event("READY")).await["d"]["user"]["id"].as_str().unwrap().to_string();
+        alice.recv_json_where("READY", together_event("READY")).await["d"]["user"]["id"].as_str().unwrap().to_string();
     let mut pat = Client::connect(&url(&host, "/pavilion/ws", "name=pat")).await;
-    until(&mut phone, "pat", |m| m["type"] == "member_joined" && m["member"]["name"] == "pat").await;
+    phone.recv_json_where("pat", |m| m["type"] == "member_joined" && m["member"]["name"] == "pat").await;
     host.kick(&alice_id, "bye").await.unwrap();
     assert_eq!(alice.ending().await, Ending::Code(1008), "a kicked Together client");
-    let left =
-        until(&mut phone, "alice kicked", |m| m["type"] == "member_left" && m["memberId"] == alice_id.as_str()).await;
+    let left = phone
+        .recv_json_where("alice kicked", |m| m["type"] == "member_left" && m["memberId"] == alice_id.as_str())
+        .await;
     assert_eq!(left["reason"], "kicked");
     let mut bob = Client::connect(&url(&host, "/together/ws", "name=bob")).await;
-    until(&mut bob, "READY", together_event("READY")).await;
+    bob.recv_json_where("READY", together_event("READY")).await;
     host.shutdown(Some("good night")).await;
     assert_eq!(bob.ending().await, Ending::Code(1001), "Together: server going away");
     assert_eq!(pat.ending().await, Ending::Code(1001), "Pavilion too");
@@ -546,17 +513,17 @@ async fn silent_clients_are_closed_by_their_formats_rule() {
     };
     let host = start_host(config, Limits::default()).await;
     let mut talker = Client::connect(&url(&host, "/together/ws", "name=talker")).await;
-    until(&mut talker, "READY", together_event("READY")).await;
+    talker.recv_json_where("READY", together_event("READY")).await;
     let mut quiet = Client::connect(&url(&host, "/together/ws", "name=quiet")).await;
-    until(&mut quiet, "READY", together_event("READY")).await;
+    quiet.recv_json_where("READY", together_event("READY")).await;
     let mut pat = Client::connect(&url(&host, "/pavilion/ws", "name=pat")).await;
     let mut mute = Client::connect(&url(&host, "/pavilion/ws", "name=mute")).await;
     // 1.5 s: more than two silence timeouts. The talkers keep talking.
     let until_when = tokio::time::Instant::now() + Duration::from_millis(1500);
     while tokio::time::Instant::now() < until_when {
         talker.send_json(json!({"op": "HEARTBEAT"})).await;
-        until(&mut talker, "HEARTBEAT_ACK", |f| f["op"] == "HEARTBEAT_ACK").await;
-        until(&mut pat, "heartbeat", pavilion_type("heartbeat")).await;
+        talker.recv_json_where("HEARTBEAT_ACK", |f| f["op"] == "HEARTBEAT_ACK").await;
+        pat.recv_json_where("heartbeat", pavilion_type("heartbeat")).await;
         pat.send_json(pavilion("heartbeat_ack", Value::Null)).await;
     }
     assert_eq!(quiet.ending().await, Ending::Code(1000), "a silent Together client is closed");
@@ -576,26 +543,26 @@ async fn pavilion_read_state_survives_a_reconnect() {
     pat.send_json(pavilion("subscribe", json!({"channel": "user"}))).await;
     // The subscription is in once a bad frame sent after it is answered.
     pat.send_json(pavilion("dance", json!({}))).await;
-    until(&mut pat, "error", pavilion_type("error")).await;
+    pat.recv_json_where("error", pavilion_type("error")).await;
     let first = host.notify("Pizza", "", NotificationLevel::Info).await.unwrap();
     let second = host.notify("Cake", "", NotificationLevel::Info).await.unwrap();
-    until(&mut pat, "the first", |f| f["type"] == "notification" && f["payload"]["id"] == first.as_str()).await;
-    until(&mut pat, "the second", |f| f["type"] == "notification" && f["payload"]["id"] == second.as_str()).await;
+    pat.recv_json_where("the first", |f| f["type"] == "notification" && f["payload"]["id"] == first.as_str()).await;
+    pat.recv_json_where("the second", |f| f["type"] == "notification" && f["payload"]["id"] == second.as_str()).await;
     pat.send_json(pavilion("mark_read", json!({"notificationId": first}))).await;
     pat.send_json(pavilion("dance", json!({}))).await;
-    until(&mut pat, "error after mark_read", pavilion_type("error")).await;
+    pat.recv_json_where("error after mark_read", pavilion_type("error")).await;
     let members = host.members().await.unwrap();
     let pat_id = members.iter().find(|m| m.name == "pat").unwrap().id.clone();
     drop(pat);
 
     let mut back = Client::connect(&url(&host, "/pavilion/ws", "name=pat&device=pat-1")).await;
     back.send_json(pavilion("subscribe", json!({"channel": "user"}))).await;
-    let a =
-        until(&mut back, "the first again", |f| f["type"] == "notification" && f["payload"]["id"] == first.as_str())
-            .await;
-    let b =
-        until(&mut back, "the second again", |f| f["type"] == "notification" && f["payload"]["id"] == second.as_str())
-            .await;
+    let a = back
+        .recv_json_where("the first again", |f| f["type"] == "notification" && f["payload"]["id"] == first.as_str())
+        .await;
+    let b = back
+        .recv_json_where("the second again", |f| f["type"] == "notification" && f["payload"]["id"] == second.as_str())
+        .await;
     assert_eq!(
         (a["payload"]["isRead"].as_bool(), b["payload"]["isRead"].as_bool()),
         (Some(true), Some(false)),
@@ -615,7 +582,7 @@ async fn pavilion_rate_limit_is_1005() {
     for _ in 0..20 {
         pat.send_json(pavilion("heartbeat_ack", Value::Null)).await;
     }
-    let error = until(&mut pat, "the rate limit", |f| f["type"] == "error" && f["payload"]["code"] == 1005).await;
+    let error = pat.recv_json_where("the rate limit", |f| f["type"] == "error" && f["payload"]["code"] == 1005).await;
     assert!(error["payload"]["message"].as_str().is_some_and(|m| m.contains("retry")), "{error}");
     assert!(is_iso(&error["timestamp"]), "{error}");
     let members = host.members().await.unwrap();

@@ -5,48 +5,11 @@
 //! until the host lets guests control playback, and `notification`/`session.update` pushed to
 //! it. Real sockets.
 
-use futures_util::StreamExt;
 use partyline_protocol::{GroupState, NotificationLevel, Permissions};
 use partyline_server::{Limits, PlayCommand, ServerHandle};
 use partyline_session::Event;
 use partyline_support::{Client, Ending, SessionConfig, WAIT, start_host_with_media};
-use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
-
-trait SendJson {
-    async fn send_json(&mut self, value: Value);
-}
-
-impl SendJson for Client {
-    /// Revenge's frames are the seed's JSON, not partyline/1 messages.
-    async fn send_json(&mut self, value: Value) {
-        self.send_text(&value.to_string()).await;
-    }
-}
-
-async fn next(client: &mut Client) -> Value {
-    loop {
-        let frame = tokio::time::timeout(WAIT, client.ws.next()).await.expect("a frame within the time limit");
-        match frame {
-            Some(Ok(Message::Text(text))) => return serde_json::from_str(text.as_str()).expect("JSON"),
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            other => panic!("expected a text frame, got {other:?}"),
-        }
-    }
-}
-
-async fn until(client: &mut Client, what: &str, pick: impl Fn(&Value) -> bool) -> Value {
-    let mut seen = Vec::new();
-    loop {
-        let frame = tokio::time::timeout(WAIT * 2, next(client))
-            .await
-            .unwrap_or_else(|_| panic!("expected {what}; got {seen:?}"));
-        if pick(&frame) {
-            return frame;
-        }
-        seen.push(frame);
-    }
-}
+use serde_json::json;
 
 fn media_dir() -> std::path::PathBuf {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
@@ -69,22 +32,22 @@ async fn connect_ping_library_and_a_wrong_token() {
     let (host, dir) = host().await;
     let url = format!("ws://{}/socket?token={}&name=rev&device=rev-1", host.local_addr(), host.join_key().unwrap());
     let mut rev = Client::connect(&url).await;
-    let hello = until(&mut rev, "session.update", |f| f["type"] == "session.update").await;
+    let hello = rev.recv_json_where("session.update", |f| f["type"] == "session.update").await;
     assert_eq!(
         (hello["data"]["event"].as_str(), hello["data"]["member"]["name"].as_str()),
         (Some("connected"), Some("rev"))
     );
-    let library = until(&mut rev, "library.update", |f| f["type"] == "library.update").await;
+    let library = rev.recv_json_where("library.update", |f| f["type"] == "library.update").await;
     assert_eq!(library["data"]["items"][0]["title"], "First Song");
-    let state = until(&mut rev, "syncplay.state", |f| f["type"] == "syncplay.state").await;
+    let state = rev.recv_json_where("syncplay.state", |f| f["type"] == "syncplay.state").await;
     assert_eq!((state["data"]["state"].as_str(), state["data"]["positionTicks"].as_i64()), (Some("idle"), Some(0)));
     rev.send_json(json!({"type": "ping", "id": "msg-1"})).await;
-    assert_eq!(until(&mut rev, "pong", |f| f["type"] == "pong").await, json!({"type": "pong", "data": {}}));
+    assert_eq!(rev.recv_json_where("pong", |f| f["type"] == "pong").await, json!({"type": "pong", "data": {}}));
     rev.send_json(json!({"type": "playback.progress", "id": "msg-2", "data": {"isPaused": false}})).await;
-    let error = until(&mut rev, "error", |f| f["type"] == "error").await;
+    let error = rev.recv_json_where("error", |f| f["type"] == "error").await;
     assert_eq!(error["data"]["code"], "invalid_message", "{error}");
     rev.send_json(json!({"type": "ping", "id": "msg-3"})).await;
-    until(&mut rev, "pong after the error", |f| f["type"] == "pong").await;
+    rev.recv_json_where("pong after the error", |f| f["type"] == "pong").await;
 
     let mut wrong = Client::connect(&format!("ws://{}/socket?token=nope", host.local_addr())).await;
     assert_eq!(wrong.ending().await, Ending::Code(4001));
@@ -101,23 +64,23 @@ async fn syncplay_progress_remote_control_and_pushes() {
     let (host, dir) = host().await;
     let url = format!("ws://{}/socket?token={}&name=rev&device=rev-1", host.local_addr(), host.join_key().unwrap());
     let mut rev = Client::connect(&url).await;
-    let library = until(&mut rev, "library.update", |f| f["type"] == "library.update").await;
+    let library = rev.recv_json_where("library.update", |f| f["type"] == "library.update").await;
     let item = library["data"]["items"][0]["id"].as_str().unwrap().to_string();
     let (mut phone, phone_welcome) = Client::join(&host, "phone-1", true).await;
-    let joined =
-        until(&mut rev, "the phone joins", |f| f["type"] == "session.update" && f["data"]["event"] == "member_joined")
-            .await;
+    let joined = rev
+        .recv_json_where("the phone joins", |f| f["type"] == "session.update" && f["data"]["event"] == "member_joined")
+        .await;
     assert_eq!(joined["data"]["member"]["id"], phone_welcome.client_id.as_str());
 
     host.set_permissions(Permissions { playback: true, queue: true }).await.unwrap();
     rev.send_json(json!({"type": "syncplay.command", "id": "c-1", "data": {"command": "play", "itemId": item}})).await;
-    let waiting =
-        until(&mut rev, "the group waiting", |f| f["type"] == "syncplay.state" && f["data"]["state"] == "waiting")
-            .await;
+    let waiting = rev
+        .recv_json_where("the group waiting", |f| f["type"] == "syncplay.state" && f["data"]["state"] == "waiting")
+        .await;
     assert_eq!(waiting["data"]["itemId"], item.as_str());
     let (_, _) = phone.recv_until("syncplay.state").await; // the phone is told too
     host.syncplay(PlayCommand::StartAnyway).await.unwrap();
-    until(&mut rev, "playing", |f| f["type"] == "syncplay.state" && f["data"]["state"] == "playing").await;
+    rev.recv_json_where("playing", |f| f["type"] == "syncplay.state" && f["data"]["state"] == "playing").await;
 
     // Progress in ticks: the host's report has it in ms, on the group's entry.
     let mut events = host.subscribe();
@@ -148,10 +111,10 @@ async fn syncplay_progress_remote_control_and_pushes() {
     // remote.command: refused while guests may not control playback.
     host.set_permissions(Permissions { playback: false, queue: false }).await.unwrap();
     rev.send_json(json!({"type": "remote.command", "id": "r-1", "data": {"command": "play"}})).await;
-    let refused = until(&mut rev, "refused", |f| f["type"] == "error").await;
+    let refused = rev.recv_json_where("refused", |f| f["type"] == "error").await;
     assert_eq!(refused["data"]["code"], "unauthorized", "{refused}");
     rev.send_json(json!({"type": "remote.command", "id": "r-2", "data": {"command": "volume", "value": 0.3, "targetId": phone_welcome.client_id}})).await;
-    let refused = until(&mut rev, "refused", |f| f["type"] == "error").await;
+    let refused = rev.recv_json_where("refused", |f| f["type"] == "error").await;
     assert_eq!(refused["data"]["code"], "unauthorized", "{refused}");
     host.set_permissions(Permissions { playback: true, queue: false }).await.unwrap();
     rev.send_json(json!({"type": "remote.command", "id": "r-3", "data": {"command": "volume", "value": 0.3, "targetId": phone_welcome.client_id}})).await;
@@ -164,13 +127,13 @@ async fn syncplay_progress_remote_control_and_pushes() {
     }
 
     let id = host.notify("Last song", "then cake", NotificationLevel::Info).await.unwrap();
-    let note = until(&mut rev, "notification", |f| f["type"] == "notification").await;
+    let note = rev.recv_json_where("notification", |f| f["type"] == "notification").await;
     assert_eq!(
         (note["id"].as_str(), note["data"]["title"].as_str(), note["data"]["body"].as_str()),
         (Some(id.as_str()), Some("Last song"), Some("then cake"))
     );
     drop(phone);
-    until(&mut rev, "the phone reconnecting", |f| {
+    rev.recv_json_where("the phone reconnecting", |f| {
         f["type"] == "session.update" && f["data"]["event"] == "member_updated"
     })
     .await;

@@ -6,52 +6,14 @@
 
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use partyline_protocol::NotificationLevel;
 use partyline_server::{Limits, ServerHandle};
-use partyline_support::{Client, Ending, SessionConfig, WAIT, default_host, start_host};
+use partyline_support::{Client, Ending, SessionConfig, default_host, start_host};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-/// Frames of another format are JSON the seed writes, not partyline/1 `ClientMessage`s; a
-/// phone's frames here are written as docs/protocol.md shows them.
-trait SendJson {
-    async fn send_json(&mut self, value: Value);
-}
-
-impl SendJson for Client {
-    async fn send_json(&mut self, value: Value) {
-        self.send_text(&value.to_string()).await;
-    }
-}
 
 fn url(host: &ServerHandle, query: &str) -> String {
     format!("ws://{}/rt/ws?token={}&{query}", host.local_addr(), host.join_key().unwrap_or_default())
-}
-
-async fn next(client: &mut Client) -> Value {
-    loop {
-        let frame = tokio::time::timeout(WAIT, client.ws.next()).await.expect("a frame within the time limit");
-        match frame {
-            Some(Ok(Message::Text(text))) => return serde_json::from_str(text.as_str()).expect("JSON"),
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            other => panic!("expected a text frame, got {other:?}"),
-        }
-    }
-}
-
-async fn until(client: &mut Client, what: &str, pick: impl Fn(&Value) -> bool) -> Value {
-    let mut seen = Vec::new();
-    loop {
-        let frame = tokio::time::timeout(WAIT * 2, next(client))
-            .await
-            .unwrap_or_else(|_| panic!("expected {what}; got {seen:?}"));
-        if pick(&frame) {
-            return frame;
-        }
-        seen.push(frame);
-    }
 }
 
 fn kind(kind: &'static str) -> impl Fn(&Value) -> bool {
@@ -61,7 +23,7 @@ fn kind(kind: &'static str) -> impl Fn(&Value) -> bool {
 /// Connects and returns the client with its connection id (its member id), from the welcome.
 async fn connect(host: &ServerHandle, query: &str) -> (Client, String) {
     let mut client = Client::connect(&url(host, query)).await;
-    let welcome = until(&mut client, "the welcome", kind("Status")).await;
+    let welcome = client.recv_json_where("the welcome", kind("Status")).await;
     assert_eq!(welcome["data"]["status"], "connected", "{welcome}");
     let details = &welcome["data"]["details"];
     assert_eq!(details["protocol_version"], "1.0");
@@ -83,47 +45,47 @@ async fn welcome_ping_wildcards_and_broadcast_acks() {
     assert!(members.iter().any(|m| m.id == rt_id && m.name == "rita"), "{members:?}");
 
     rt.send_json(json!({"type": "Ping", "data": {"timestamp": 1234567890}})).await;
-    let pong = until(&mut rt, "Pong", kind("Pong")).await;
+    let pong = rt.recv_json_where("Pong", kind("Pong")).await;
     assert_eq!(pong, json!({"type": "Pong", "data": {"timestamp": 1234567890}}));
 
     rt.send_json(json!({"type": "Subscribe", "data": {"topics": ["notifications", "updates.*"]}})).await;
-    let subscribed = until(&mut rt, "subscribed", kind("Status")).await;
+    let subscribed = rt.recv_json_where("subscribed", kind("Status")).await;
     assert_eq!(
         subscribed["data"],
         json!({"status": "subscribed", "details": {"topics": ["notifications", "updates.*"], "active_subscriptions": 2}})
     );
 
     phone.send_json(json!({"type": "broadcast", "timestamp": 1, "id": "b-1", "topic": "updates.score", "payload": {"home": 2}, "ack": true})).await;
-    let got = until(&mut rt, "the broadcast", kind("Broadcast")).await;
+    let got = rt.recv_json_where("the broadcast", kind("Broadcast")).await;
     assert_eq!(
         (got["data"]["topic"].as_str(), got["data"]["payload"]["home"].as_u64()),
         (Some("updates.score"), Some(2))
     );
     assert_eq!(got["data"]["metadata"]["message_id"], "b-1");
     assert!(got["data"]["metadata"]["sent_at"].as_u64().is_some(), "{got}");
-    let ack = until(&mut phone, "broadcast_ack", |m| m["type"] == "broadcast_ack").await;
+    let ack = phone.recv_json_where("broadcast_ack", |m| m["type"] == "broadcast_ack").await;
     assert_eq!(ack["recipients"], 1, "the wildcard subscriber counts: {ack}");
     phone
         .send_json(
             json!({"type": "broadcast", "timestamp": 1, "id": "b-2", "topic": "updates", "payload": {}, "ack": true}),
         )
         .await;
-    let ack = until(&mut phone, "broadcast_ack", |m| m["type"] == "broadcast_ack").await;
+    let ack = phone.recv_json_where("broadcast_ack", |m| m["type"] == "broadcast_ack").await;
     assert_eq!(ack["recipients"], 0, "updates.* does not take updates itself: {ack}");
 
     phone.send_json(json!({"type": "subscribe", "timestamp": 1, "topics": ["chat.general"]})).await;
-    until(&mut phone, "subscriptions", |m| m["type"] == "subscriptions").await;
+    phone.recv_json_where("subscriptions", |m| m["type"] == "subscriptions").await;
     rt.send_json(json!({"type": "Broadcast", "data": {"topic": "chat.general", "payload": {"message": "Hello everyone!"}}, "id": "msg_1"})).await;
-    let ack = until(&mut rt, "Ack", kind("Ack")).await;
+    let ack = rt.recv_json_where("Ack", kind("Ack")).await;
     assert_eq!(ack["data"], json!({"message_id": "msg_1", "status": "delivered", "recipients": 1}));
-    let heard = until(&mut phone, "the broadcast", |m| m["type"] == "broadcast").await;
+    let heard = phone.recv_json_where("the broadcast", |m| m["type"] == "broadcast").await;
     assert_eq!(
         (heard["from"].as_str(), heard["payload"]["message"].as_str()),
         (Some(rt_id.as_str()), Some("Hello everyone!"))
     );
 
     rt.send_json(json!({"type": "Unsubscribe", "data": {"topics": ["updates.*"]}})).await;
-    let left = until(&mut rt, "unsubscribed", kind("Status")).await;
+    let left = rt.recv_json_where("unsubscribed", kind("Status")).await;
     assert_eq!(left["data"]["details"]["active_subscriptions"], 1);
 }
 
@@ -137,9 +99,9 @@ async fn direct_messages_acked_or_queued() {
     let phone_id = welcome.client_id.clone();
     let (mut rt, rt_id) = connect(&host, "name=rita&device=rita-1").await;
     rt.send_json(json!({"type": "DirectMessage", "data": {"target_user": phone_id, "payload": {"message": "Private message"}}, "id": "dm_1"})).await;
-    let ack = until(&mut rt, "Ack", kind("Ack")).await;
+    let ack = rt.recv_json_where("Ack", kind("Ack")).await;
     assert_eq!(ack["data"], json!({"message_id": "dm_1", "status": "delivered", "delivered_to": [phone_id]}));
-    let dm = until(&mut phone, "direct", |m| m["type"] == "direct").await;
+    let dm = phone.recv_json_where("direct", |m| m["type"] == "direct").await;
     assert_eq!(
         (dm["from"].as_str(), dm["payload"]["message"].as_str()),
         (Some(rt_id.as_str()), Some("Private message"))
@@ -151,42 +113,44 @@ async fn direct_messages_acked_or_queued() {
             json!({"type": "direct", "timestamp": 1, "to": rt_id, "id": "d-1", "payload": {"message": "hi back"}}),
         )
         .await;
-    let back = until(&mut rt, "DirectMessage", kind("DirectMessage")).await;
+    let back = rt.recv_json_where("DirectMessage", kind("DirectMessage")).await;
     assert_eq!(
         (back["data"]["from_user"].as_str(), back["data"]["metadata"]["message_id"].as_str()),
         (Some(phone_id.as_str()), Some("d-1"))
     );
     drop(rt);
-    until(&mut phone, "rita reconnecting", |m| {
-        m["type"] == "member_updated" && m["member"]["connectionStatus"] == "reconnecting"
-    })
-    .await;
+    phone
+        .recv_json_where("rita reconnecting", |m| {
+            m["type"] == "member_updated" && m["member"]["connectionStatus"] == "reconnecting"
+        })
+        .await;
     phone.send_json(json!({"type": "direct", "timestamp": 1, "to": rt_id, "id": "d-2", "payload": {"message": "are you there?"}})).await;
-    let ack = until(&mut phone, "direct_ack", |m| m["type"] == "direct_ack").await;
+    let ack = phone.recv_json_where("direct_ack", |m| m["type"] == "direct_ack").await;
     assert_eq!((ack["queued"].as_bool(), ack["to"].as_str()), (Some(true), Some(rt_id.as_str())), "{ack}");
     let (mut rt, again) = connect(&host, "name=rita&device=rita-1").await;
     assert_eq!(again, rt_id, "the same member");
-    let waited = until(&mut rt, "the queued message", kind("DirectMessage")).await;
+    let waited = rt.recv_json_where("the queued message", kind("DirectMessage")).await;
     assert_eq!(waited["data"]["payload"]["message"], "are you there?");
 
     // Now rita writes to a second phone whose connection broke: Error 404, queued.
     let (phone2, welcome2) = Client::join(&host, "phone-2", true).await;
     let phone2_id = welcome2.client_id.clone();
     drop(phone2);
-    until(&mut phone, "phone-2 reconnecting", |m| {
-        m["type"] == "member_updated" && m["member"]["id"] == phone2_id.as_str()
-    })
-    .await;
+    phone
+        .recv_json_where("phone-2 reconnecting", |m| {
+            m["type"] == "member_updated" && m["member"]["id"] == phone2_id.as_str()
+        })
+        .await;
     rt.send_json(
         json!({"type": "DirectMessage", "data": {"target_user": phone2_id, "payload": {"n": 1}}, "id": "dm_2"}),
     )
     .await;
-    let queued = until(&mut rt, "Error 404", kind("Error")).await;
+    let queued = rt.recv_json_where("Error 404", kind("Error")).await;
     assert_eq!(queued["data"]["code"], 404);
     assert_eq!(queued["data"]["details"], json!({"message_id": "dm_2", "queued": true}));
     rt.send_json(json!({"type": "DirectMessage", "data": {"target_user": "m-nobody", "payload": {}}, "id": "dm_3"}))
         .await;
-    let unknown = until(&mut rt, "Error 404", kind("Error")).await;
+    let unknown = rt.recv_json_where("Error 404", kind("Error")).await;
     assert_eq!(unknown["data"]["code"], 404, "{unknown}");
     assert!(unknown["data"]["details"].get("queued").is_none(), "an unknown member is not queued for: {unknown}");
 }
@@ -205,24 +169,24 @@ async fn notifications_presence_pings_errors_and_tokens() {
     let (mut rt, _) = connect(&host, "name=rita").await;
 
     host.notify("Maintenance Notice", "Cake in the kitchen", NotificationLevel::Warning).await.unwrap();
-    let note = until(&mut rt, "Notification", kind("Notification")).await;
+    let note = rt.recv_json_where("Notification", kind("Notification")).await;
     assert_eq!(
         note["data"],
         json!({"level": "warning", "title": "Maintenance Notice", "message": "Cake in the kitchen", "actions": []})
     );
     phone.send_json(json!({"type": "presence", "timestamp": 1, "status": "away"})).await;
     let presence =
-        until(&mut rt, "Presence", |f| f["type"] == "Presence" && f["data"]["user_id"] == phone_id.as_str()).await;
+        rt.recv_json_where("Presence", |f| f["type"] == "Presence" && f["data"]["user_id"] == phone_id.as_str()).await;
     assert_eq!(presence["data"]["status"], "away");
     assert!(presence["data"]["last_seen"].as_u64().is_some(), "{presence}");
 
-    let ping = until(&mut rt, "the server's Ping", kind("Ping")).await;
+    let ping = rt.recv_json_where("the server's Ping", kind("Ping")).await;
     rt.send_json(json!({"type": "Pong", "data": {"timestamp": ping["data"]["timestamp"]}})).await;
 
     for bad in ["{", r#"{"type": "Teleport", "data": {}}"#, r#"{"type": "Subscribe", "data": {"topics": ["No Caps"]}}"#]
     {
         rt.send_text(bad).await;
-        let error = until(&mut rt, "Error", kind("Error")).await;
+        let error = rt.recv_json_where("Error", kind("Error")).await;
         assert_eq!(error["data"]["code"], 400, "{bad} → {error}");
         assert!(error["data"]["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
@@ -230,7 +194,7 @@ async fn notifications_presence_pings_errors_and_tokens() {
     for _ in 0..30 {
         rt.send_json(json!({"type": "Pong", "data": {}})).await;
     }
-    let limited = until(&mut rt, "Error 429", |f| f["type"] == "Error" && f["data"]["code"] == 429).await;
+    let limited = rt.recv_json_where("Error 429", |f| f["type"] == "Error" && f["data"]["code"] == 429).await;
     assert!(limited["data"]["details"]["retry_after_ms"].as_u64().is_some(), "{limited}");
 
     let addr = host.local_addr();
@@ -238,14 +202,14 @@ async fn notifications_presence_pings_errors_and_tokens() {
     let mut request = format!("ws://{addr}/rt/ws").into_client_request().unwrap();
     request.headers_mut().insert("authorization", format!("Bearer {key}").parse().unwrap());
     let mut bearer = Client::connect_request(request).await.unwrap();
-    until(&mut bearer, "the welcome", kind("Status")).await;
+    bearer.recv_json_where("the welcome", kind("Status")).await;
     let mut request = format!("ws://{addr}/rt/ws").into_client_request().unwrap();
     request.headers_mut().insert("sec-websocket-protocol", format!("access_token.{key}").parse().unwrap());
     let mut sub = Client::connect_request(request).await.unwrap();
     assert_eq!(sub.protocol.as_deref(), Some(format!("access_token.{key}").as_str()), "the subprotocol is echoed");
-    until(&mut sub, "the welcome", kind("Status")).await;
+    sub.recv_json_where("the welcome", kind("Status")).await;
     let mut wrong = Client::connect(&format!("ws://{addr}/rt/ws?token=nope")).await;
-    let error = next(&mut wrong).await;
+    let error = wrong.recv_json().await;
     assert_eq!((error["type"].as_str(), error["data"]["code"].as_u64()), (Some("Error"), Some(401)), "{error}");
     assert!(matches!(wrong.ending().await, Ending::Code(_)));
 }

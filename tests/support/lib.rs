@@ -216,6 +216,27 @@ impl Client {
         }
     }
 
+    /// Messages until `pick` takes one, as JSON (another format's frames, or the exact fields on
+    /// the wire); the test fails, naming `what` and what came instead, after twice [`WAIT`].
+    pub async fn recv_json_where(&mut self, what: &str, pick: impl Fn(&Value) -> bool) -> Value {
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + WAIT * 2;
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.recv_json()).await;
+            let message = next.unwrap_or_else(|_| panic!("expected {what}; got only {seen:?}"));
+            if pick(&message) {
+                return message;
+            }
+            seen.push(message);
+        }
+    }
+
+    /// Sends a JSON value as a text frame: another format's frame (Together, Pavilion, seed
+    /// 001, Revenge), which is no partyline/1 `ClientMessage`.
+    pub async fn send_json(&mut self, value: Value) {
+        self.send_text(&value.to_string()).await;
+    }
+
     /// The next message; one that is not a server message fails the test.
     pub async fn recv(&mut self) -> Received {
         let text = self.recv_text().await;

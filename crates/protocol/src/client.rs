@@ -534,6 +534,36 @@ fn strip_position(err: &serde_json::Error) -> String {
     }
 }
 
+/// The envelope seeds 001 and 000 share: `{type, data, id?}`.
+#[derive(Deserialize)]
+pub(crate) struct TypeData {
+    #[serde(rename = "type")]
+    pub(crate) kind: Option<Value>,
+    #[serde(default)]
+    pub(crate) data: Option<Value>,
+    #[serde(default)]
+    pub(crate) id: Option<Value>,
+}
+
+/// The first step of every other format's decoder: the size limit, then its envelope as JSON
+/// (an envelope that is JSON but not an object of its shape is [`DecodeError::NoType`]).
+pub(crate) fn envelope<T: DeserializeOwned>(text: &str) -> Result<T, DecodeError> {
+    if text.len() > MAX_MESSAGE_BYTES {
+        return Err(DecodeError::TooLarge { size: text.len(), limit: MAX_MESSAGE_BYTES });
+    }
+    match serde_json::from_str(text) {
+        Ok(envelope) => Ok(envelope),
+        Err(err) if err.is_data() => Err(DecodeError::NoType),
+        Err(err) => Err(DecodeError::NotJson(err.to_string())),
+    }
+}
+
+/// The last step of every decoder: the message keeps the limits every format shares.
+pub(crate) fn checked(message: ClientMessage) -> Result<ClientMessage, DecodeError> {
+    validate(&message)?;
+    Ok(message)
+}
+
 pub(crate) fn validate(message: &ClientMessage) -> Result<(), DecodeError> {
     let bad = |kind: &'static str, detail: &str| DecodeError::BadFields { kind, detail: detail.to_string() };
     match message {

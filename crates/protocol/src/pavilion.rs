@@ -14,7 +14,9 @@
 use serde::Deserialize;
 use serde_json::{Number, Value, json};
 
-use crate::client::{Channel, ClientMessage, DecodeError, Feed, Heartbeat, MarkRead, Presence, truncate, validate};
+use crate::client::{
+    Channel, ClientMessage, DecodeError, Feed, Heartbeat, MarkRead, Presence, checked, envelope, truncate,
+};
 use crate::iso::{format_ms, parse_ms};
 use crate::server::{Frame, ServerMessage};
 use crate::types::{ConnectionStatus, ErrorCode, PresenceStatus};
@@ -161,14 +163,7 @@ fn field<'a>(payload: &'a Value, kind: &'static str, name: &str) -> Result<&'a s
 
 /// Decodes one frame a Pavilion client sent.
 pub fn decode(text: &str) -> Result<ClientMessage, DecodeError> {
-    if text.len() > crate::MAX_MESSAGE_BYTES {
-        return Err(DecodeError::TooLarge { size: text.len(), limit: crate::MAX_MESSAGE_BYTES });
-    }
-    let envelope: Envelope = match serde_json::from_str(text) {
-        Ok(envelope) => envelope,
-        Err(err) if err.is_data() => return Err(DecodeError::NoType),
-        Err(err) => return Err(DecodeError::NotJson(err.to_string())),
-    };
+    let envelope: Envelope = envelope(text)?;
     let Some(Value::String(kind)) = envelope.kind else { return Err(DecodeError::NoType) };
     // The seed's timestamp is ISO 8601; a client may leave it out, but not send another kind.
     let at = match &envelope.timestamp {
@@ -203,8 +198,7 @@ pub fn decode(text: &str) -> Result<ClientMessage, DecodeError> {
         }
         other => return Err(DecodeError::UnknownType(truncate(other, 64))),
     };
-    validate(&message)?;
-    Ok(message)
+    checked(message)
 }
 
 #[cfg(test)]
@@ -213,10 +207,7 @@ mod tests {
     //! writes them.
 
     use super::*;
-
-    fn value(frame: Option<Frame>) -> Value {
-        serde_json::from_str(frame.expect("Pavilion has this message").as_str()).unwrap()
-    }
+    use crate::server::json_of as value;
 
     /// Every client example of the seed decodes, ISO timestamps included.
     #[test]

@@ -9,12 +9,11 @@
 //!
 //! [`encode`] maps the session's messages onto this format; [`decode`] reads a client's frame.
 
-use serde::Deserialize;
 use serde_json::{Number, Value, json};
 
 use crate::client::{
-    ClientMessage, DecodeError, DeviceState, Ping, PlayCommand, PlaybackProgress, Remote, SyncplayCommand, truncate,
-    validate,
+    ClientMessage, DecodeError, DeviceState, Ping, PlayCommand, PlaybackProgress, Remote, SyncplayCommand, checked,
+    envelope, truncate,
 };
 use crate::server::{Frame, ServerMessage};
 
@@ -67,14 +66,6 @@ pub fn encode(out: &ServerMessage) -> Option<Frame> {
     })
 }
 
-#[derive(Deserialize)]
-struct Envelope {
-    #[serde(rename = "type")]
-    kind: Option<Value>,
-    #[serde(default)]
-    data: Option<Value>,
-}
-
 fn bad(kind: &'static str, detail: impl Into<String>) -> DecodeError {
     DecodeError::BadFields { kind, detail: detail.into() }
 }
@@ -122,14 +113,7 @@ fn play_command(data: &Value, kind: &'static str) -> Result<Option<PlayCommand>,
 
 /// Decodes one text frame a Revenge client sent.
 pub fn decode(text: &str) -> Result<ClientMessage, DecodeError> {
-    if text.len() > crate::MAX_MESSAGE_BYTES {
-        return Err(DecodeError::TooLarge { size: text.len(), limit: crate::MAX_MESSAGE_BYTES });
-    }
-    let envelope: Envelope = match serde_json::from_str(text) {
-        Ok(envelope) => envelope,
-        Err(err) if err.is_data() => return Err(DecodeError::NoType),
-        Err(err) => return Err(DecodeError::NotJson(err.to_string())),
-    };
+    let envelope: crate::client::TypeData = envelope(text)?;
     let Some(Value::String(kind)) = envelope.kind else { return Err(DecodeError::NoType) };
     let data = envelope.data.unwrap_or(Value::Null);
     let zero = Number::from(0);
@@ -168,8 +152,7 @@ pub fn decode(text: &str) -> Result<ClientMessage, DecodeError> {
         }
         other => return Err(DecodeError::UnknownType(truncate(other, 64))),
     };
-    validate(&message)?;
-    Ok(message)
+    checked(message)
 }
 
 #[cfg(test)]

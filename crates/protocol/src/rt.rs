@@ -11,10 +11,11 @@
 //! [`encode`] maps the session's messages onto this format; [`decode`] reads a client's frame.
 //! docs/protocol.md has the chapter.
 
-use serde::Deserialize;
 use serde_json::{Map, Number, Value, json};
 
-use crate::client::{Broadcast, ClientMessage, DecodeError, Direct, Heartbeat, Ping, Topics, truncate, validate};
+use crate::client::{
+    Broadcast, ClientMessage, DecodeError, Direct, Heartbeat, Ping, Topics, checked, envelope, truncate,
+};
 use crate::server::{Frame, ServerMessage};
 use crate::types::{ErrorCode, NotificationLevel, PresenceStatus};
 
@@ -125,16 +126,6 @@ pub fn encode(out: &ServerMessage) -> Option<Frame> {
     })
 }
 
-#[derive(Deserialize)]
-struct Envelope {
-    #[serde(rename = "type")]
-    kind: Option<Value>,
-    #[serde(default)]
-    data: Option<Value>,
-    #[serde(default)]
-    id: Option<Value>,
-}
-
 fn bad(kind: &'static str, detail: impl Into<String>) -> DecodeError {
     DecodeError::BadFields { kind, detail: detail.into() }
 }
@@ -158,14 +149,7 @@ fn topics(data: &Value, kind: &'static str) -> Result<Vec<String>, DecodeError> 
 
 /// Decodes one text frame a seed-001 client sent.
 pub fn decode(text: &str) -> Result<ClientMessage, DecodeError> {
-    if text.len() > crate::MAX_MESSAGE_BYTES {
-        return Err(DecodeError::TooLarge { size: text.len(), limit: crate::MAX_MESSAGE_BYTES });
-    }
-    let envelope: Envelope = match serde_json::from_str(text) {
-        Ok(envelope) => envelope,
-        Err(err) if err.is_data() => return Err(DecodeError::NoType),
-        Err(err) => return Err(DecodeError::NotJson(err.to_string())),
-    };
+    let envelope: crate::client::TypeData = envelope(text)?;
     let Some(Value::String(kind)) = envelope.kind else { return Err(DecodeError::NoType) };
     let data = envelope.data.unwrap_or(Value::Null);
     let zero = Number::from(0);
@@ -206,8 +190,7 @@ pub fn decode(text: &str) -> Result<ClientMessage, DecodeError> {
         }
         other => return Err(DecodeError::UnknownType(truncate(other, 64))),
     };
-    validate(&message)?;
-    Ok(message)
+    checked(message)
 }
 
 #[cfg(test)]
@@ -216,10 +199,7 @@ mod tests {
     //! writes them.
 
     use super::*;
-
-    fn value(frame: Option<Frame>) -> Value {
-        serde_json::from_str(frame.expect("seed 001 has this message").as_str()).unwrap()
-    }
+    use crate::server::json_of as value;
 
     /// The seed's client examples decode to the session's messages.
     #[test]

@@ -607,6 +607,13 @@ impl crate::Wire {
     }
 }
 
+/// A frame read back as JSON, for the formats' tests (`None`: the format has no such message,
+/// and the test fails).
+#[cfg(test)]
+pub(crate) fn json_of(frame: Option<Frame>) -> Value {
+    serde_json::from_str(frame.expect("the format has this message").as_str()).expect("a frame is JSON")
+}
+
 /// A server message serialized to JSON once. Cloning shares the bytes, so a broadcast to a
 /// thousand members costs one serialization.
 #[derive(Debug, Clone, PartialEq, Eq)]

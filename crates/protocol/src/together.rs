@@ -13,7 +13,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Number, Value, json};
 
-use crate::client::{ClientMessage, DecodeError, Heartbeat, Presence, VoiceSignal, truncate, validate};
+use crate::client::{ClientMessage, DecodeError, Heartbeat, Presence, VoiceSignal, checked, envelope, truncate};
 use crate::iso::format_ms;
 use crate::server::{Frame, ServerMessage};
 use crate::types::{ConnectionStatus, PresenceStatus, RoomKind};
@@ -149,14 +149,7 @@ fn bad(kind: &'static str, detail: impl Into<String>) -> DecodeError {
 
 /// Decodes one frame a Together client sent.
 pub fn decode(text: &str) -> Result<ClientMessage, DecodeError> {
-    if text.len() > crate::MAX_MESSAGE_BYTES {
-        return Err(DecodeError::TooLarge { size: text.len(), limit: crate::MAX_MESSAGE_BYTES });
-    }
-    let envelope: Envelope = match serde_json::from_str(text) {
-        Ok(envelope) => envelope,
-        Err(err) if err.is_data() => return Err(DecodeError::NoType),
-        Err(err) => return Err(DecodeError::NotJson(err.to_string())),
-    };
+    let envelope: Envelope = envelope(text)?;
     let Some(Value::String(op)) = envelope.op else { return Err(DecodeError::NoType) };
     let timestamp = Number::from(0);
     let d = envelope.d.unwrap_or(Value::Null);
@@ -184,8 +177,7 @@ pub fn decode(text: &str) -> Result<ClientMessage, DecodeError> {
         }
         other => return Err(DecodeError::UnknownType(truncate(other, 64))),
     };
-    validate(&message)?;
-    Ok(message)
+    checked(message)
 }
 
 #[cfg(test)]
@@ -194,11 +186,8 @@ mod tests {
     //! as the seed writes them.
 
     use super::*;
+    use crate::server::json_of as value;
     use crate::types::{MemberInfo, Room, SessionState};
-
-    fn value(frame: Option<Frame>) -> Value {
-        serde_json::from_str(frame.expect("Together has this message").as_str()).unwrap()
-    }
 
     /// The seed's client examples decode to the session's messages.
     #[test]

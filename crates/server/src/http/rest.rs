@@ -20,6 +20,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{patch, post};
 use partyline_protocol::together;
+use partyline_session::member::Voice;
 use partyline_session::{ChatLine, SessionError, VoiceChange};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -34,7 +35,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/channels/{channel}/messages", post(create))
         .route("/channels/{channel}/messages/{message}", patch(edit).delete(remove))
-        .route("/channels/{channel}/voice", post(voice_join).patch(voice_set).delete(voice_leave))
+        .route("/channels/{channel}/voice", post(voice_set).patch(voice_set).delete(voice_leave))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
 }
 
@@ -72,92 +73,26 @@ fn device(shared: &Shared, caller: &Caller, headers: &HeaderMap) -> Result<Strin
     }
 }
 
+/// The caller's device id and what its body says, or the first refusal.
+fn call<T>(
+    shared: &Shared,
+    caller: &Caller,
+    headers: &HeaderMap,
+    body: Result<T, Refusal>,
+) -> Result<(String, T), Refusal> {
+    Ok((device(shared, caller, headers)?, body?))
+}
+
+fn json_body(body: &Bytes) -> Result<Value, Refusal> {
+    serde_json::from_slice(body)
+        .map_err(|err| refusal(StatusCode::BAD_REQUEST, format!("the body must be JSON: {err}")))
+}
+
 fn content(body: &Bytes) -> Result<String, Refusal> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|err| refusal(StatusCode::BAD_REQUEST, format!("the body must be JSON: {err}")))?;
-    match value.get("content").and_then(Value::as_str) {
+    match json_body(body)?.get("content").and_then(Value::as_str) {
         Some(content) => Ok(content.to_string()),
         None => Err(refusal(StatusCode::BAD_REQUEST, "the body must be {\"content\": \"...\"}")),
     }
-}
-
-fn answer(result: Result<Result<ChatLine, SessionError>, ServerError>, status: StatusCode) -> Response {
-    match result {
-        Ok(Ok(_)) if status == StatusCode::NO_CONTENT => StatusCode::NO_CONTENT.into_response(),
-        Ok(Ok(line)) => {
-            let body = together::message(&line.id, &line.room, &line.from, &line.text, line.created_at, line.edited_at);
-            (status, axum::Json(body)).into_response()
-        }
-        Ok(Err(err)) => {
-            let status = match err {
-                SessionError::NoSuchDevice(_) | SessionError::NoSuchLine(_) | SessionError::NoSuchRoom(_) => {
-                    StatusCode::NOT_FOUND
-                }
-                SessionError::NotYourLine(_) => StatusCode::FORBIDDEN,
-                SessionError::Closed => StatusCode::SERVICE_UNAVAILABLE,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            refusal(status, err.to_string()).into_response()
-        }
-        Err(err) => refusal(StatusCode::SERVICE_UNAVAILABLE, err.to_string()).into_response(),
-    }
-}
-
-async fn create(
-    State(shared): State<Arc<Shared>>,
-    Path(channel): Path<String>,
-    Query(caller): Query<Caller>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (device, text) = match (device(&shared, &caller, &headers), content(&body)) {
-        (Ok(device), Ok(text)) => (device, text),
-        (Err(refused), _) | (_, Err(refused)) => return refused.into_response(),
-    };
-    let result =
-        crate::act(&shared.commands, move |session, now| session.post_chat(now, &device, &channel, &text)).await;
-    answer(result, StatusCode::CREATED)
-}
-
-async fn edit(
-    State(shared): State<Arc<Shared>>,
-    Path((channel, id)): Path<(String, String)>,
-    Query(caller): Query<Caller>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (device, text) = match (device(&shared, &caller, &headers), content(&body)) {
-        (Ok(device), Ok(text)) => (device, text),
-        (Err(refused), _) | (_, Err(refused)) => return refused.into_response(),
-    };
-    let result = crate::act(&shared.commands, move |session, now| {
-        match session.chat_line(&id).map(|line| line.room == channel) {
-            Some(true) => session.edit_chat(now, &device, &id, &text),
-            _ => Err(SessionError::NoSuchLine(id)),
-        }
-    })
-    .await;
-    answer(result, StatusCode::OK)
-}
-
-async fn remove(
-    State(shared): State<Arc<Shared>>,
-    Path((channel, id)): Path<(String, String)>,
-    Query(caller): Query<Caller>,
-    headers: HeaderMap,
-) -> Response {
-    let device = match device(&shared, &caller, &headers) {
-        Ok(device) => device,
-        Err(refused) => return refused.into_response(),
-    };
-    let result = crate::act(&shared.commands, move |session, now| {
-        match session.chat_line(&id).map(|line| line.room == channel) {
-            Some(true) => session.delete_chat(now, Some(&device), &id),
-            _ => Err(SessionError::NoSuchLine(id)),
-        }
-    })
-    .await;
-    answer(result, StatusCode::NO_CONTENT)
 }
 
 /// A voice body's flags (absent ones `None`); an empty body has none.
@@ -165,8 +100,7 @@ fn flags(body: &Bytes) -> Result<(Option<bool>, Option<bool>), Refusal> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok((None, None));
     }
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|err| refusal(StatusCode::BAD_REQUEST, format!("the body must be JSON: {err}")))?;
+    let value = json_body(body)?;
     let flag = |name: &str| match value.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(on)) => Ok(Some(*on)),
@@ -175,17 +109,22 @@ fn flags(body: &Bytes) -> Result<(Option<bool>, Option<bool>), Refusal> {
     Ok((flag("muted")?, flag("deafened")?))
 }
 
-async fn voice_change(shared: Arc<Shared>, device: String, change: VoiceChange, status: StatusCode) -> Response {
-    let result = crate::act(&shared.commands, move |session, now| session.voice(now, &device, change)).await;
+/// The answer to a session action: `status` with `body(result)` (204: no body), or the status
+/// that fits its refusal.
+fn respond<T>(
+    result: Result<Result<T, SessionError>, ServerError>,
+    status: StatusCode,
+    body: impl FnOnce(T) -> Value,
+) -> Response {
     match result {
         Ok(Ok(_)) if status == StatusCode::NO_CONTENT => StatusCode::NO_CONTENT.into_response(),
-        Ok(Ok((member_id, voice))) => {
-            let body = json!({"user_id": member_id, "channel_id": voice.channel, "muted": voice.muted, "deafened": voice.deafened});
-            (status, axum::Json(body)).into_response()
-        }
+        Ok(Ok(done)) => (status, axum::Json(body(done))).into_response(),
         Ok(Err(err)) => {
             let status = match err {
-                SessionError::NoSuchDevice(_) | SessionError::NoSuchRoom(_) => StatusCode::NOT_FOUND,
+                SessionError::NoSuchDevice(_) | SessionError::NoSuchLine(_) | SessionError::NoSuchRoom(_) => {
+                    StatusCode::NOT_FOUND
+                }
+                SessionError::NotYourLine(_) => StatusCode::FORBIDDEN,
                 SessionError::NotInVoice(_) => StatusCode::CONFLICT,
                 SessionError::Closed => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::BAD_REQUEST,
@@ -196,33 +135,104 @@ async fn voice_change(shared: Arc<Shared>, device: String, change: VoiceChange, 
     }
 }
 
-async fn voice_join(
-    State(shared): State<Arc<Shared>>,
-    Path(channel): Path<String>,
-    Query(caller): Query<Caller>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (device, (muted, deafened)) = match (device(&shared, &caller, &headers), flags(&body)) {
-        (Ok(device), Ok(flags)) => (device, flags),
-        (Err(refused), _) | (_, Err(refused)) => return refused.into_response(),
-    };
-    let change = VoiceChange::Join { channel, muted: muted.unwrap_or(false), deafened: deafened.unwrap_or(false) };
-    voice_change(shared, device, change, StatusCode::OK).await
+fn message(line: ChatLine) -> Value {
+    together::message(&line.id, &line.room, &line.from, &line.text, line.created_at, line.edited_at)
 }
 
-async fn voice_set(
+fn voice_state((member_id, voice): (String, Voice)) -> Value {
+    json!({"user_id": member_id, "channel_id": voice.channel, "muted": voice.muted, "deafened": voice.deafened})
+}
+
+/// Runs `action` on the session unless the call was refused, and answers.
+async fn act<T: Send + 'static>(
+    shared: &Shared,
+    called: Result<(String, impl Send + 'static), Refusal>,
+    action: impl FnOnce(&mut partyline_session::Session, partyline_session::Time, String) -> Result<T, SessionError>
+    + Send
+    + 'static,
+    status: StatusCode,
+    body: impl FnOnce(T) -> Value,
+) -> Response {
+    match called {
+        Err(refused) => refused.into_response(),
+        Ok((device, _)) => {
+            let result = crate::act(&shared.commands, move |session, now| action(session, now, device)).await;
+            respond(result, status, body)
+        }
+    }
+}
+
+async fn create(
     State(shared): State<Arc<Shared>>,
     Path(channel): Path<String>,
     Query(caller): Query<Caller>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (device, (muted, deafened)) = match (device(&shared, &caller, &headers), flags(&body)) {
-        (Ok(device), Ok(flags)) => (device, flags),
-        (Err(refused), _) | (_, Err(refused)) => return refused.into_response(),
+    let called = call(&shared, &caller, &headers, content(&body));
+    let text = called.as_ref().map(|(_, text)| text.clone()).unwrap_or_default();
+    let action = move |session: &mut partyline_session::Session, now, device: String| {
+        session.post_chat(now, &device, &channel, &text)
     };
-    voice_change(shared, device, VoiceChange::Set { channel, muted, deafened }, StatusCode::OK).await
+    act(&shared, called, action, StatusCode::CREATED, message).await
+}
+
+async fn edit(
+    State(shared): State<Arc<Shared>>,
+    Path((channel, id)): Path<(String, String)>,
+    Query(caller): Query<Caller>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let called = call(&shared, &caller, &headers, content(&body));
+    let text = called.as_ref().map(|(_, text)| text.clone()).unwrap_or_default();
+    let action = move |session: &mut partyline_session::Session, now, device: String| match session
+        .chat_line(&id)
+        .map(|line| line.room == channel)
+    {
+        Some(true) => session.edit_chat(now, &device, &id, &text),
+        _ => Err(SessionError::NoSuchLine(id)),
+    };
+    act(&shared, called, action, StatusCode::OK, message).await
+}
+
+async fn remove(
+    State(shared): State<Arc<Shared>>,
+    Path((channel, id)): Path<(String, String)>,
+    Query(caller): Query<Caller>,
+    headers: HeaderMap,
+) -> Response {
+    let called = call(&shared, &caller, &headers, Ok(()));
+    let action = move |session: &mut partyline_session::Session, now, device: String| match session
+        .chat_line(&id)
+        .map(|line| line.room == channel)
+    {
+        Some(true) => session.delete_chat(now, Some(&device), &id),
+        _ => Err(SessionError::NoSuchLine(id)),
+    };
+    act(&shared, called, action, StatusCode::NO_CONTENT, message).await
+}
+
+/// `POST` joins the voice channel (muted and deafened as the body says, else not); `PATCH`
+/// changes what the body names.
+async fn voice_set(
+    method: axum::http::Method,
+    State(shared): State<Arc<Shared>>,
+    Path(channel): Path<String>,
+    Query(caller): Query<Caller>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let called = call(&shared, &caller, &headers, flags(&body));
+    let (muted, deafened) = called.as_ref().map(|(_, flags)| *flags).unwrap_or_default();
+    let change = if method == axum::http::Method::POST {
+        VoiceChange::Join { channel, muted: muted.unwrap_or(false), deafened: deafened.unwrap_or(false) }
+    } else {
+        VoiceChange::Set { channel, muted, deafened }
+    };
+    let action =
+        move |session: &mut partyline_session::Session, now, device: String| session.voice(now, &device, change);
+    act(&shared, called, action, StatusCode::OK, voice_state).await
 }
 
 async fn voice_leave(
@@ -231,8 +241,9 @@ async fn voice_leave(
     Query(caller): Query<Caller>,
     headers: HeaderMap,
 ) -> Response {
-    match device(&shared, &caller, &headers) {
-        Ok(device) => voice_change(shared, device, VoiceChange::Leave { channel }, StatusCode::NO_CONTENT).await,
-        Err(refused) => refused.into_response(),
-    }
+    let called = call(&shared, &caller, &headers, Ok(()));
+    let change = VoiceChange::Leave { channel };
+    let action =
+        move |session: &mut partyline_session::Session, now, device: String| session.voice(now, &device, change);
+    act(&shared, called, action, StatusCode::NO_CONTENT, voice_state).await
 }
