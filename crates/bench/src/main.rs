@@ -10,6 +10,7 @@
 //! - `main`: the command line and the run loop (scenarios × pairs × servers).
 //! - `client`: the members (a minimal, fast WebSocket client) and a run's tallies.
 //! - `flood`: the one guest of the `flood-*` scenarios that floods a kind of frame.
+//! - `formats`: members in the other wire formats (Together, Pavilion), for `*-<format>` scenarios.
 //! - `runner`: scenarios, server processes, one measured run.
 //! - `report`: medians, ratios, the goals.
 //! - `serve`: `serve-partyline`, Partyline's server in its own process.
@@ -19,6 +20,7 @@
 mod bare;
 mod client;
 mod flood;
+mod formats;
 mod procfs;
 mod report;
 mod runner;
@@ -176,7 +178,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
                 "{:<22} N = {:<6} {} {:?} [{}]",
                 s.name,
                 s.n,
-                if s.ext { "partyline/1" } else { "1.0" },
+                s.format.map_or(if s.ext { "partyline/1" } else { "1.0" }, |f| f.name()),
                 s.work,
                 kinds.join(",")
             );
@@ -299,6 +301,9 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let goals = report::goals(&records);
     let elapsed = started.elapsed().as_secs_f64();
     let mut text = format!("```\n{header}\nwall time: {elapsed:.0} s\n```\n\n{table}");
+    if let Some(formats) = report::formats(&scenarios, &records) {
+        text.push_str(&format!("\n{formats}"));
+    }
     if !args.quick {
         text.push_str(&format!("\n{goals}"));
     }
