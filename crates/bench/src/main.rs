@@ -258,9 +258,14 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let records = local.block_on(&runtime, async {
         let mut records: Vec<Record> = Vec::new();
-        for scenario in &scenarios {
-            let run_kinds: Vec<Kind> = kinds.iter().copied().filter(|k| scenario.kinds.contains(k)).collect();
-            for pair in 0..scenario.max_pairs.map_or(pairs, |m| m.min(pairs)) {
+        // A scenario in another format runs in its twin's pairs (twin, then each format), so
+        // that the ratio between them is taken a minute apart, not minutes.
+        for group in runner::twin_groups(&scenarios) {
+            let runs: Vec<(&runner::Scenario, Kind)> = group
+                .iter()
+                .flat_map(|scenario| kinds.iter().filter(|k| scenario.kinds.contains(k)).map(move |k| (*scenario, *k)))
+                .collect();
+            for pair in 0..group[0].max_pairs.map_or(pairs, |m| m.min(pairs)) {
                 let (busy, waited) = procfs::wait_quiet(args.quiet_cores, quiet_wait).await;
                 if waited > Duration::from_secs(2) {
                     eprintln!(
@@ -269,7 +274,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
                         busy.unwrap_or(f64::NAN)
                     );
                 }
-                for kind in &run_kinds {
+                for (scenario, kind) in &runs {
                     let tag = format!("b{}{}{}", records.len(), kind.name().len(), pair);
                     let outcome = runner::run_once(scenario, *kind, &opts, &tag).await;
                     let record = match outcome {

@@ -220,6 +220,19 @@ pub fn scenarios(quick: bool) -> Vec<Scenario> {
     list.into_iter().flat_map(|s| if s.name == "steady-1k-128B" { per_format(s) } else { vec![s] }).collect()
 }
 
+/// The scenarios in the groups whose pairs run together: a scenario, then the scenarios in other
+/// formats that are its twins and follow it.
+pub fn twin_groups(scenarios: &[Scenario]) -> Vec<Vec<&Scenario>> {
+    let mut groups: Vec<Vec<&Scenario>> = Vec::new();
+    for scenario in scenarios {
+        match groups.last_mut() {
+            Some(group) if scenario.twin() == Some(group[0].name.as_str()) => group.push(scenario),
+            _ => groups.push(vec![scenario]),
+        }
+    }
+    groups
+}
+
 /// How runs are made.
 #[derive(Debug, Clone)]
 pub struct Opts {
