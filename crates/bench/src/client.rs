@@ -176,14 +176,14 @@ impl Run {
         self.counts.borrow().get(index).is_some_and(|c| *c >= self.receivers.get())
     }
 
-    fn note_error(&self, text: String) {
+    pub(crate) fn note_error(&self, text: String) {
         let mut first = self.first_error.borrow_mut();
         if first.is_none() {
             *first = Some(text);
         }
     }
 
-    fn record_delivery(&self, index: usize, sent: u64, now: u64, bytes: usize) {
+    pub(crate) fn record_delivery(&self, index: usize, sent: u64, now: u64, bytes: usize) {
         self.delivered.set(self.delivered.get() + 1);
         self.delivered_bytes.set(self.delivered_bytes.get() + bytes as u64);
         self.latencies.borrow_mut().push(now.saturating_sub(sent));
@@ -467,7 +467,7 @@ impl Member<'_> {
 
 /// A deterministic spread over `[0, period)` for member `index`, so that timers do not fire
 /// all at once.
-fn phase(index: usize, period: Duration, salt: u64) -> Duration {
+pub(crate) fn phase(index: usize, period: Duration, salt: u64) -> Duration {
     let x = (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(salt).rotate_left(17) % 10_000;
     period.mul_f64(x as f64 / 10_000.0)
 }

@@ -10,6 +10,7 @@
 //! - `main`: the command line and the run loop (scenarios × pairs × servers).
 //! - `client`: the members (a minimal, fast WebSocket client) and a run's tallies.
 //! - `flood`: the one guest of the `flood-*` scenarios that floods a kind of frame.
+//! - `formats`: members in the other wire formats (Together, Pavilion), for `*-<format>` scenarios.
 //! - `runner`: scenarios, server processes, one measured run.
 //! - `report`: medians, ratios, the goals.
 //! - `serve`: `serve-partyline`, Partyline's server in its own process.
@@ -19,6 +20,7 @@
 mod bare;
 mod client;
 mod flood;
+mod formats;
 mod procfs;
 mod report;
 mod runner;
@@ -176,7 +178,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
                 "{:<22} N = {:<6} {} {:?} [{}]",
                 s.name,
                 s.n,
-                if s.ext { "partyline/1" } else { "1.0" },
+                s.format.map_or(if s.ext { "partyline/1" } else { "1.0" }, |f| f.name()),
                 s.work,
                 kinds.join(",")
             );
@@ -256,9 +258,14 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let records = local.block_on(&runtime, async {
         let mut records: Vec<Record> = Vec::new();
-        for scenario in &scenarios {
-            let run_kinds: Vec<Kind> = kinds.iter().copied().filter(|k| scenario.kinds.contains(k)).collect();
-            for pair in 0..scenario.max_pairs.map_or(pairs, |m| m.min(pairs)) {
+        // A scenario in another format runs in its twin's pairs (twin, then each format), so
+        // that the ratio between them is taken a minute apart, not minutes.
+        for group in runner::twin_groups(&scenarios) {
+            let runs: Vec<(&runner::Scenario, Kind)> = group
+                .iter()
+                .flat_map(|scenario| kinds.iter().filter(|k| scenario.kinds.contains(k)).map(move |k| (*scenario, *k)))
+                .collect();
+            for pair in 0..group[0].max_pairs.map_or(pairs, |m| m.min(pairs)) {
                 let (busy, waited) = procfs::wait_quiet(args.quiet_cores, quiet_wait).await;
                 if waited > Duration::from_secs(2) {
                     eprintln!(
@@ -267,7 +274,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
                         busy.unwrap_or(f64::NAN)
                     );
                 }
-                for kind in &run_kinds {
+                for (scenario, kind) in &runs {
                     let tag = format!("b{}{}{}", records.len(), kind.name().len(), pair);
                     let outcome = runner::run_once(scenario, *kind, &opts, &tag).await;
                     let record = match outcome {
@@ -299,6 +306,9 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let goals = report::goals(&records);
     let elapsed = started.elapsed().as_secs_f64();
     let mut text = format!("```\n{header}\nwall time: {elapsed:.0} s\n```\n\n{table}");
+    if let Some(formats) = report::formats(&scenarios, &records) {
+        text.push_str(&format!("\n{formats}"));
+    }
     if !args.quick {
         text.push_str(&format!("\n{goals}"));
     }

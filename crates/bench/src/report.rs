@@ -255,3 +255,68 @@ pub fn goals(records: &[Record]) -> String {
     );
     format!("| goal | measured (median, range over pairs) | verdict |\n| --- | --- | --- |\n{out}")
 }
+
+/// The issue's goal for the other wire formats: CPU per delivery within this factor of
+/// partyline/1's in the same run (a format's envelope costs something; this is how much).
+pub const FORMAT_CPU_GOAL: f64 = 1.2;
+
+/// Per pair, `a ÷ b` of `key` between two scenarios on Partyline: (median, min, max).
+fn scenario_ratio(records: &[Record], a: &str, b: &str, key: &str) -> Option<(f64, f64, f64)> {
+    let ours = value(records, a, Kind::Partyline, key);
+    let theirs = value(records, b, Kind::Partyline, key);
+    let mut ratios: Vec<f64> = ours
+        .iter()
+        .filter_map(|(pair, x)| theirs.iter().find(|(p, _)| p == pair).map(|(_, y)| x / y))
+        .filter(|r| r.is_finite())
+        .collect();
+    let med = median(&mut ratios)?;
+    let min = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    Some((med, min, max))
+}
+
+/// Each other format's deliveries per server CPU-second beside its partyline/1 twin's from the
+/// same run, and CPU per delivery as a multiple of the twin's (the pairs' median, range) against
+/// [`FORMAT_CPU_GOAL`]; `None` when no scenario in another format ran.
+pub fn formats(scenarios: &[Scenario], records: &[Record]) -> Option<String> {
+    let mut out = String::new();
+    for scenario in scenarios {
+        let (Some(format), Some(twin)) = (scenario.format, scenario.twin()) else { continue };
+        if !records.iter().any(|r| r.scenario == scenario.name) {
+            continue;
+        }
+        let get = |name: &str, key: &str| median_of(records, name, Kind::Partyline, key).map_or("–".into(), num);
+        let latency = |name: &str| format!("{} / {}", get(name, "latency_ms_p50"), get(name, "latency_ms_p99"));
+        // CPU per delivery, format ÷ twin, is deliveries per CPU-second, twin ÷ format.
+        let ratio = scenario_ratio(records, twin, &scenario.name, "deliveries_per_cpu_s");
+        let (cell, verdict) = match ratio {
+            Some((med, lo, hi)) => (
+                if (hi - lo).abs() > 1e-9 {
+                    format!("{}× ({}–{})", num(med), num(lo), num(hi))
+                } else {
+                    format!("{}×", num(med))
+                },
+                if med <= FORMAT_CPU_GOAL { "met" } else { "MISSED" },
+            ),
+            None => ("–".into(), "not measured"),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {cell} | {verdict} |",
+            format.name(),
+            scenario.name,
+            get(&scenario.name, "deliveries_per_cpu_s"),
+            get(twin, "deliveries_per_cpu_s"),
+            latency(&scenario.name),
+            latency(twin),
+        );
+    }
+    if out.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "| format | scenario | deliveries per server CPU-second | partyline/1's (its twin) | latency p50 / p99, ms \
+         | partyline/1's, ms | CPU per delivery ÷ partyline/1's | ≤ {FORMAT_CPU_GOAL}× |\n\
+         | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |\n{out}"
+    ))
+}

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::client::{Cmd, MemberConf, Run, Target, member};
 use crate::flood::{self, Flood};
+use crate::formats::{self, Format};
 use crate::procfs;
 
 /// The servers under test.
@@ -109,6 +110,28 @@ pub struct Scenario {
     pub max_pairs: Option<usize>,
     /// Extra arguments for `serve-partyline` in this scenario.
     pub partyline_args: Vec<String>,
+    /// The wire format of every member but member 0 (the partyline/1 sender); `None`: all
+    /// LOUDSYNC, as `ext` says.
+    pub format: Option<Format>,
+}
+
+impl Scenario {
+    /// The same scenario with every member but the sender in `format`, against Partyline only
+    /// (the references speak no other format), named `<name>-<format>`.
+    fn in_format(&self, format: Format) -> Scenario {
+        Scenario {
+            name: format!("{}-{}", self.name, format.name()),
+            kinds: vec![Kind::Partyline],
+            format: Some(format),
+            ..self.clone()
+        }
+    }
+
+    /// For a scenario in another format: the partyline/1 scenario it is the twin of.
+    pub fn twin(&self) -> Option<&str> {
+        let format = self.format?;
+        self.name.strip_suffix(format.name())?.strip_suffix('-')
+    }
 }
 
 /// Chat text lengths giving server `chat` frames of about 128 B and 1 KiB: a frame carries
@@ -129,6 +152,12 @@ pub fn scenarios(quick: bool) -> Vec<Scenario> {
         kinds: kinds.to_vec(),
         max_pairs: None,
         partyline_args: Vec::new(),
+        format: None,
+    };
+    // The broadcasts of `twin` to members of each other format, to set beside its own figures.
+    let per_format = |twin: Scenario| {
+        let others = Format::ALL.map(|format| twin.in_format(format));
+        std::iter::once(twin).chain(others).collect::<Vec<_>>()
     };
     // One guest flooding, against Partyline only: the references have no rate limit or any
     // other defence to compare. The server keeps the host's own rate limit (`--host-limits`),
@@ -151,6 +180,13 @@ pub fn scenarios(quick: bool) -> Vec<Scenario> {
             s("burst-100x100-128B", 100, true, Work::Burst { count: 100, size: TEXT_128B, window: 64 }, &all),
         ]
         .into_iter()
+        .chain(per_format(s(
+            "steady-100-128B",
+            100,
+            true,
+            Work::Steady { rate: 10.0, secs: 2.0, size: TEXT_128B },
+            &[Partyline],
+        )))
         .chain(floods(10, secs(1), secs(1)))
         .collect();
     }
@@ -180,7 +216,21 @@ pub fn scenarios(quick: bool) -> Vec<Scenario> {
     // 50 members pinging every 100 ms: 500 round trips a second to take a p99 from, 3 s of
     // them before the flood and 10 s during it.
     list.extend(floods(50, secs(3), secs(10)));
-    list
+    // Each format right after its partyline/1 twin.
+    list.into_iter().flat_map(|s| if s.name == "steady-1k-128B" { per_format(s) } else { vec![s] }).collect()
+}
+
+/// The scenarios in the groups whose pairs run together: a scenario, then the scenarios in other
+/// formats that are its twins and follow it.
+pub fn twin_groups(scenarios: &[Scenario]) -> Vec<Vec<&Scenario>> {
+    let mut groups: Vec<Vec<&Scenario>> = Vec::new();
+    for scenario in scenarios {
+        match groups.last_mut() {
+            Some(group) if scenario.twin() == Some(group[0].name.as_str()) => group.push(scenario),
+            _ => groups.push(vec![scenario]),
+        }
+    }
+    groups
 }
 
 /// How runs are made.
@@ -355,14 +405,25 @@ async fn measure(
     let mut handles = Vec::with_capacity(n);
     for index in 0..n {
         let cmds = if index == 0 { rx.take() } else { None };
-        handles.push(tokio::task::spawn_local(member(run.clone(), target.clone(), conf.clone(), index, cmds)));
+        let handle = match scenario.format {
+            Some(format) if index > 0 => {
+                tokio::task::spawn_local(formats::member(run.clone(), target.clone(), conf.clone(), format, index))
+            }
+            _ => tokio::task::spawn_local(member(run.clone(), target.clone(), conf.clone(), index, cmds)),
+        };
+        handles.push(handle);
     }
     let join_limit = Duration::from_secs(30) + Duration::from_millis(20 * n as u64);
     let deadline = Instant::now() + join_limit;
     let mut last_progress = (0, 0, 0, Instant::now());
     loop {
         let (joined, views, failed) = (run.joined.get(), run.views.get(), run.failed.get());
-        if views >= n || Instant::now() > deadline {
+        // In another format only member 0 keeps a member list.
+        let done = match scenario.format {
+            None => views >= n,
+            Some(_) => joined >= n && views >= 1,
+        };
+        if done || Instant::now() > deadline {
             break;
         }
         if (joined, views, failed) != (last_progress.0, last_progress.1, last_progress.2) {
