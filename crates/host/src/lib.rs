@@ -487,20 +487,10 @@ fn urls(addr: IpAddr, port: u16) -> (String, String) {
     (format!("http://{authority}/"), format!("ws://{authority}/ws"))
 }
 
-/// What a member's `syncplay.command` must be to pass the protocol's decoding (`partyline_protocol`
-/// `client::validate`), asked of the host's too: the session core trusts the host's commands.
+/// The rule a member's `syncplay.command` must keep to pass decoding ([`PlayCommand::check`]),
+/// asked of the host's too: the session core trusts the host's commands.
 fn check_play(command: &PlayCommand) -> Result<(), HostError> {
-    match command {
-        PlayCommand::Play { position: Some(position), .. } | PlayCommand::Seek { position }
-            if !position.is_finite() || *position < 0.0 =>
-        {
-            Err(HostError::BadCommand("a position is a number of milliseconds, 0 or more"))
-        }
-        PlayCommand::SetRate { rate } if !(0.5..=2.0).contains(rate) => {
-            Err(HostError::BadCommand("the speed must be between 0.5 and 2"))
-        }
-        _ => Ok(()),
-    }
+    command.check().map_err(HostError::BadCommand)
 }
 
 fn txt(state: &SessionState) -> SessionTxt {

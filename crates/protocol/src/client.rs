@@ -381,6 +381,22 @@ pub enum DeviceState {
     Ended,
 }
 
+impl PlayCommand {
+    /// What every SyncPlay command must be, a member's (checked as it is decoded) or the host's
+    /// (checked by the facade): positions finite and not negative, a rate from 0.5 to 2.
+    pub fn check(&self) -> Result<(), &'static str> {
+        match self {
+            PlayCommand::Play { position: Some(position), .. } | PlayCommand::Seek { position }
+                if !position.is_finite() || *position < 0.0 =>
+            {
+                Err("position must be a number of milliseconds, 0 or more")
+            }
+            PlayCommand::SetRate { rate } if !(0.5..=2.0).contains(rate) => Err("rate must be between 0.5 and 2"),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// A client's remote control of one member's device (Revenge's `remote.command` with a
 /// `targetId`), or of nothing the host knows.
 #[derive(Debug, Clone, PartialEq)]
@@ -629,17 +645,9 @@ pub(crate) fn validate(message: &ClientMessage) -> Result<(), DecodeError> {
             }
             read.ids.iter().try_for_each(|id| check_id("mark_read", id))?;
         }
-        ClientMessage::SyncplayCommand(command) => match &command.command {
-            PlayCommand::Play { position: Some(position), .. } | PlayCommand::Seek { position }
-                if !position.is_finite() || *position < 0.0 =>
-            {
-                return Err(bad("syncplay.command", "position must be a number of milliseconds, 0 or more"));
-            }
-            PlayCommand::SetRate { rate } if !(0.5..=2.0).contains(rate) => {
-                return Err(bad("syncplay.command", "rate must be between 0.5 and 2"));
-            }
-            _ => {}
-        },
+        ClientMessage::SyncplayCommand(command) => {
+            command.command.check().map_err(|why| bad("syncplay.command", why))?
+        }
         ClientMessage::PlaybackProgress(progress) => {
             if !progress.position.is_finite() || progress.error.is_some_and(|e| !e.is_finite()) {
                 return Err(bad("playback.progress", "position and error must be finite numbers"));
