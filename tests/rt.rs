@@ -213,3 +213,25 @@ async fn notifications_presence_pings_errors_and_tokens() {
     assert_eq!((error["type"].as_str(), error["data"]["code"].as_u64()), (Some("Error"), Some(401)), "{error}");
     assert!(matches!(wrong.ending().await, Ending::Code(_)));
 }
+
+/// A late joiner asks for a topic's history and gets its newest broadcasts, oldest first, in
+/// `Broadcast`'s shape; an unknown topic's history is empty.
+#[tokio::test]
+async fn a_late_joiner_gets_a_topics_history() {
+    let host = default_host().await;
+    let (mut phone, _) = Client::join(&host, "phone-1", true).await;
+    for n in 1..=3 {
+        phone.send_json(json!({"type": "broadcast", "timestamp": 1, "id": format!("b-{n}"), "topic": "quiz.q1", "payload": {"n": n}, "ack": true})).await;
+        phone.recv_json_where("broadcast_ack", |m| m["type"] == "broadcast_ack").await;
+    }
+    let (mut rt, _) = connect(&host, "name=late").await;
+    rt.send_json(json!({"type": "History", "data": {"topic": "quiz.q1", "limit": 2}, "id": "h-1"})).await;
+    let history = rt.recv_json_where("History", |f| f["type"] == "History").await;
+    let ns: Vec<u64> =
+        history["data"]["messages"].as_array().unwrap().iter().map(|m| m["payload"]["n"].as_u64().unwrap()).collect();
+    assert_eq!((history["data"]["topic"].as_str(), ns), (Some("quiz.q1"), vec![2, 3]), "{history}");
+    assert_eq!(history["data"]["messages"][1]["metadata"]["message_id"], "b-3");
+    rt.send_json(json!({"type": "History", "data": {"topic": "nothing.here"}})).await;
+    let empty = rt.recv_json_where("History", |f| f["type"] == "History").await;
+    assert_eq!(empty["data"]["messages"], json!([]));
+}

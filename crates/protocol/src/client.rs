@@ -54,6 +54,9 @@ pub enum ClientMessage {
     /// Pavilion's decoder makes it, and it has no partyline/1 form to write.
     #[serde(skip_serializing)]
     Feed(Feed),
+    /// Seed 001's `History`: a topic's recent broadcasts. Only its decoder makes it.
+    #[serde(skip_serializing)]
+    History(HistoryRequest),
     /// Revenge's `remote.command` to one member's device (`volume`, ...), from a client. Only
     /// Revenge's decoder makes it.
     #[serde(skip_serializing)]
@@ -115,6 +118,7 @@ impl ClientMessage {
             ClientMessage::Feed(Feed { add: true, .. }) => "subscribe",
             ClientMessage::Feed(Feed { add: false, .. }) => "unsubscribe",
             ClientMessage::Remote(_) => "remote.command",
+            ClientMessage::History(_) => "History",
             ClientMessage::VoiceSignal(_) => "voice.signal",
             ClientMessage::MarkRead(_) => "mark_read",
             ClientMessage::SyncplayCommand(_) => "syncplay.command",
@@ -397,6 +401,16 @@ impl PlayCommand {
     }
 }
 
+/// A request for a topic's recent broadcasts (seed 001 lists "history" as a feature and leaves the
+/// request open: this is ours, documented in docs/protocol.md).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryRequest {
+    /// The topic (a name, not a pattern).
+    pub topic: String,
+    /// At most this many, the newest; the host keeps [`crate::HISTORY_PER_TOPIC`].
+    pub limit: usize,
+}
+
 /// A client's remote control of one member's device (Revenge's `remote.command` with a
 /// `targetId`), or of nothing the host knows.
 #[derive(Debug, Clone, PartialEq)]
@@ -659,6 +673,7 @@ pub(crate) fn validate(message: &ClientMessage) -> Result<(), DecodeError> {
         | ClientMessage::Resume(_)
         | ClientMessage::Feed(_)
         | ClientMessage::Remote(_) => {}
+        ClientMessage::History(request) => check_topic("History", &request.topic)?,
     }
     Ok(())
 }

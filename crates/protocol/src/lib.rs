@@ -137,6 +137,13 @@ pub const ENDPOINTS: [(&str, &str); 5] = [
     ("revenge", "/socket"),
 ];
 
+/// A topic's broadcasts the host keeps for a late joiner's `History` (seed 001): the newest 50.
+pub const HISTORY_PER_TOPIC: usize = 50;
+
+/// Bytes of broadcasts kept for history in all (payloads as compact JSON), oldest dropped first:
+/// a bound whatever the number of topics.
+pub const HISTORY_BYTES: usize = 1024 * 1024;
+
 /// The LOUDSYNC version a plain client speaks (and the one assumed when a join names none).
 pub const LOUDSYNC_V1: &str = "1.0";
 

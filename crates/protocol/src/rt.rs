@@ -14,7 +14,7 @@
 use serde_json::{Map, Number, Value, json};
 
 use crate::client::{
-    Broadcast, ClientMessage, DecodeError, Direct, Heartbeat, Ping, Topics, checked, envelope, truncate,
+    Broadcast, ClientMessage, DecodeError, Direct, Heartbeat, HistoryRequest, Ping, Topics, checked, envelope, truncate,
 };
 use crate::server::{Frame, ServerMessage};
 use crate::types::{ErrorCode, NotificationLevel, PresenceStatus};
@@ -23,7 +23,7 @@ use crate::types::{ErrorCode, NotificationLevel, PresenceStatus};
 pub const PROTOCOL_VERSION: &str = "1.0";
 
 /// What this host offers, in the welcome's `features`.
-pub const FEATURES: [&str; 4] = ["broadcast", "direct_message", "presence", "notifications"];
+pub const FEATURES: [&str; 5] = ["broadcast", "direct_message", "presence", "notifications", "history"];
 
 /// The seed's numeric error code for one of ours.
 pub fn error_code(code: ErrorCode) -> u16 {
@@ -58,6 +58,16 @@ fn presence(user_id: &str, status: PresenceStatus, at: u64) -> Frame {
     frame("Presence", json!({"user_id": user_id, "status": status, "last_seen": at, "metadata": {}}))
 }
 
+/// A topic broadcast's `data`, as a `Broadcast` frame carries it (and each of `History`'s).
+fn broadcast(message: &ServerMessage) -> Option<Value> {
+    let ServerMessage::Broadcast { timestamp, from, id, topic: Some(topic), payload } = message else { return None };
+    Some(json!({
+        "topic": topic,
+        "payload": payload,
+        "metadata": {"sent_at": timestamp, "message_id": id, "from_user": from},
+    }))
+}
+
 /// The `Error` frame for a code, message and details.
 pub fn error(code: u16, message: &str, details: Value) -> Frame {
     frame("Error", json!({"code": code, "message": message, "details": details}))
@@ -81,14 +91,11 @@ pub fn encode(out: &ServerMessage) -> Option<Frame> {
             if *added { "subscribed" } else { "unsubscribed" },
             json!({"topics": topics, "active_subscriptions": active}),
         ),
-        ServerMessage::Broadcast { timestamp, from, id, topic: Some(topic), payload } => frame(
-            "Broadcast",
-            json!({
-                "topic": topic,
-                "payload": payload,
-                "metadata": {"sent_at": timestamp, "message_id": id, "from_user": from},
-            }),
-        ),
+        ServerMessage::Broadcast { topic: Some(_), .. } => frame("Broadcast", broadcast(out)?),
+        ServerMessage::History { topic, messages, .. } => {
+            let messages: Vec<Value> = messages.iter().filter_map(broadcast).collect();
+            frame("History", json!({"topic": topic, "messages": messages}))
+        }
         ServerMessage::BroadcastAck { id, recipients, .. } => {
             frame("Ack", json!({"message_id": id, "status": "delivered", "recipients": recipients}))
         }
@@ -188,6 +195,22 @@ pub fn decode(text: &str) -> Result<ClientMessage, DecodeError> {
             let payload = data.get("payload").cloned().unwrap_or(Value::Object(Map::new()));
             ClientMessage::Direct(Direct { timestamp: zero, to: to.to_string(), id, payload })
         }
+        "History" => {
+            let topic = data
+                .get("topic")
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad("History", "data.topic must be a topic"))?;
+            let limit = match data.get("limit") {
+                None | Some(Value::Null) => crate::HISTORY_PER_TOPIC,
+                Some(limit) => {
+                    limit.as_u64().ok_or_else(|| bad("History", "data.limit must be a whole number"))? as usize
+                }
+            };
+            ClientMessage::History(HistoryRequest {
+                topic: topic.to_string(),
+                limit: limit.min(crate::HISTORY_PER_TOPIC),
+            })
+        }
         other => return Err(DecodeError::UnknownType(truncate(other, 64))),
     };
     checked(message)
@@ -286,5 +309,29 @@ mod tests {
         assert!(!topic_matches("chat.general", "chat.generally"));
         assert!(is_topic_pattern("updates.*") && is_topic_pattern("*") && is_topic_pattern("a.b"));
         assert!(!is_topic_pattern("*.score") && !is_topic_pattern("up*") && !is_topic_pattern("Updates.*"));
+    }
+
+    /// `History` asks for a topic's recent broadcasts (at most the host's 50) and gets them in
+    /// `Broadcast`'s shape, oldest first.
+    #[test]
+    fn history() {
+        let ask = decode(r#"{"type": "History", "data": {"topic": "chat.general", "limit": 500}, "id": "h-1"}"#);
+        let Ok(ClientMessage::History(ask)) = ask else { panic!("{ask:?}") };
+        assert_eq!((ask.topic.as_str(), ask.limit), ("chat.general", crate::HISTORY_PER_TOPIC));
+        assert!(decode(r#"{"type": "History", "data": {"topic": "updates.*"}}"#).is_err(), "a pattern is no topic");
+        let old = ServerMessage::Broadcast {
+            timestamp: 5,
+            from: "m-1".into(),
+            id: "b-1".into(),
+            topic: Some("chat.general".into()),
+            payload: json!({"message": "first"}),
+        };
+        let v =
+            value(encode(&ServerMessage::History { timestamp: 9, topic: "chat.general".into(), messages: vec![old] }));
+        assert_eq!(v["type"], "History");
+        assert_eq!(
+            v["data"]["messages"][0]["metadata"],
+            json!({"sent_at": 5, "message_id": "b-1", "from_user": "m-1"})
+        );
     }
 }

@@ -379,6 +379,15 @@ pub enum ServerMessage {
         /// The member's subscriptions now.
         active: usize,
     },
+    /// A topic's recent broadcasts, oldest first, for seed 001's `History` (each a `Broadcast`).
+    History {
+        /// Server time, ms.
+        timestamp: u64,
+        /// The topic asked for.
+        topic: String,
+        /// Its broadcasts, oldest first.
+        messages: Vec<ServerMessage>,
+    },
     /// The server's own keep-alive, for formats whose server sends one (Pavilion's
     /// `heartbeat`, every `Config::server_heartbeat_interval`).
     ServerHeartbeat {
@@ -458,6 +467,7 @@ impl ServerMessage {
             ServerMessage::Ready { .. } => "ready",
             ServerMessage::HeartbeatAck { .. } => "heartbeat_ack",
             ServerMessage::SubscriptionChange { .. } => "subscription_change",
+            ServerMessage::History { .. } => "history",
             ServerMessage::ServerHeartbeat { .. } => "server_heartbeat",
         }
     }
@@ -487,6 +497,7 @@ impl ServerMessage {
                 | ServerMessage::HeartbeatAck { .. }
                 | ServerMessage::ServerHeartbeat { .. }
                 | ServerMessage::SubscriptionChange { .. }
+                | ServerMessage::History { .. }
         )
     }
 
@@ -498,6 +509,7 @@ impl ServerMessage {
                 | ServerMessage::HeartbeatAck { .. }
                 | ServerMessage::ServerHeartbeat { .. }
                 | ServerMessage::SubscriptionChange { .. }
+                | ServerMessage::History { .. }
         )
     }
 

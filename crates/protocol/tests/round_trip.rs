@@ -54,10 +54,11 @@ fn server_index(message: &ServerMessage) -> usize {
         ServerMessage::Ready { .. } => 29,
         ServerMessage::HeartbeatAck { .. } => 30,
         ServerMessage::SubscriptionChange { .. } => 31,
-        ServerMessage::ServerHeartbeat { .. } => 32,
+        ServerMessage::History { .. } => 32,
+        ServerMessage::ServerHeartbeat { .. } => 33,
     }
 }
-const SERVER_VARIANTS: usize = 33;
+const SERVER_VARIANTS: usize = 34;
 
 /// Which variant a client message is; a new variant breaks this match, so that it gets a
 /// sample in [`client_samples`] too.
@@ -82,7 +83,7 @@ fn client_index(message: &ClientMessage) -> usize {
         ClientMessage::PlaybackProgress(_) => 16,
         // Pavilion's and Revenge's alone, made by their decoders (pavilion.rs and revenge.rs test
         // them): no partyline/1 form to round-trip.
-        ClientMessage::Feed(_) | ClientMessage::Remote(_) => usize::MAX,
+        ClientMessage::Feed(_) | ClientMessage::Remote(_) | ClientMessage::History(_) => usize::MAX,
     }
 }
 const CLIENT_VARIANTS: usize = 17;
@@ -263,6 +264,17 @@ fn server_samples() -> Vec<ServerMessage> {
         },
         ServerMessage::HeartbeatAck { timestamp: t },
         ServerMessage::SubscriptionChange { timestamp: t, topics: vec!["updates.*".into()], added: true, active: 3 },
+        ServerMessage::History {
+            timestamp: t,
+            topic: "quiz".into(),
+            messages: vec![ServerMessage::Broadcast {
+                timestamp: t - 5,
+                from: "m-1".into(),
+                id: "b-1".into(),
+                topic: Some("quiz".into()),
+                payload: json!({"q": 1}),
+            }],
+        },
         ServerMessage::ServerHeartbeat { timestamp: t },
     ]
 }

@@ -34,6 +34,11 @@ impl Outgoing {
         })
     }
 
+    /// The message as `wire` writes it (the [`Encoded`] view, for the session's own parts).
+    pub(super) fn frame(&self, wire: Wire) -> Option<&Frame> {
+        Encoded::frame(self, wire)
+    }
+
     /// Whether `member` takes it: a Pavilion member only what arrives on a channel it
     /// subscribed to (seed 004: "Apply proper access control on subscription channels").
     fn wanted_by(&self, member: &Member) -> bool {

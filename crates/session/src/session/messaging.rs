@@ -243,7 +243,12 @@ impl Session {
             })
             .collect();
         let recipients = to.len() as u32;
-        self.broadcast_to(to, &Outgoing::new(&message));
+        let out = Outgoing::new(&message);
+        self.broadcast_to(to, &out);
+        if let Some(topic) = &broadcast.topic {
+            let size = out.frame(Wire::Partyline).map_or(0, Frame::len);
+            self.history.keep(topic, message, size);
+        }
         if broadcast.ack {
             let ack = ServerMessage::BroadcastAck { timestamp: now / MILLISECOND, id: broadcast.id, recipients };
             self.deliver(key, &Outgoing::new(&ack));

@@ -30,8 +30,8 @@ use partyline_protocol::{
     Wire, close, reason,
 };
 use partyline_protocol::{
-    DEFAULT_ROOM, DEFAULT_VOICE, LibraryItem, MAX_CHAT_CHARS, MAX_TITLE_CHARS, NotificationLevel, Permissions,
-    PlayState, PresenceStatus, Room, RoomKind,
+    DEFAULT_ROOM, DEFAULT_VOICE, HISTORY_BYTES, HISTORY_PER_TOPIC, LibraryItem, MAX_CHAT_CHARS, MAX_TITLE_CHARS,
+    NotificationLevel, Permissions, PlayState, PresenceStatus, Room, RoomKind,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -43,6 +43,51 @@ use crate::log::{Cursor, Log, Replay};
 use crate::member::{ANONYMOUS_DEVICE, Member};
 use crate::syncplay::{Actor, Change, PlayError, QueueChange, SyncPlay};
 use crate::{Config, MILLISECOND, Time, ids};
+
+/// Topics' recent broadcasts: at most [`HISTORY_PER_TOPIC`] each and [`HISTORY_BYTES`] in all
+/// (as partyline/1 frames), the oldest dropped first.
+#[derive(Debug, Default)]
+struct History {
+    topics: HashMap<String, VecDeque<(ServerMessage, usize)>>,
+    /// Every kept broadcast's topic, oldest first, to drop by age across topics.
+    order: VecDeque<String>,
+    bytes: usize,
+}
+
+impl History {
+    fn keep(&mut self, topic: &str, message: ServerMessage, size: usize) {
+        let kept = self.topics.entry(topic.to_string()).or_default();
+        kept.push_back((message, size));
+        self.bytes += size;
+        self.order.push_back(topic.to_string());
+        if kept.len() > HISTORY_PER_TOPIC {
+            self.drop_oldest_of(topic);
+        }
+        while self.bytes > HISTORY_BYTES {
+            let Some(oldest) = self.order.front().cloned() else { break };
+            self.drop_oldest_of(&oldest);
+        }
+    }
+
+    fn drop_oldest_of(&mut self, topic: &str) {
+        let Some(kept) = self.topics.get_mut(topic) else { return };
+        if let Some((_, size)) = kept.pop_front() {
+            self.bytes -= size;
+            if let Some(at) = self.order.iter().position(|t| t == topic) {
+                self.order.remove(at);
+            }
+        }
+        if kept.is_empty() {
+            self.topics.remove(topic);
+        }
+    }
+
+    /// The newest `limit` of a topic's broadcasts, oldest first.
+    fn recent(&self, topic: &str, limit: usize) -> Vec<ServerMessage> {
+        let Some(kept) = self.topics.get(topic) else { return Vec::new() };
+        kept.iter().skip(kept.len().saturating_sub(limit)).map(|(message, _)| message.clone()).collect()
+    }
+}
 
 /// Host notifications kept for read state: a party sees a few dozen announcements in a night.
 const KEPT_NOTIFICATIONS: usize = 100;
@@ -96,6 +141,8 @@ pub struct Session {
     chat: ChatStore,
     /// The party's chat rooms and voice channels, the default ones first.
     rooms: Vec<Room>,
+    /// Each topic's recent broadcasts, for seed 001's `History` (see [`History`]).
+    history: History,
     next_notification: u64,
     /// The last [`KEPT_NOTIFICATIONS`] host notifications, oldest first: a member's read state
     /// refers to them, and a Pavilion client subscribing to `user` gets them with it.
@@ -145,6 +192,7 @@ impl Session {
             started_ms: now / MILLISECOND,
             next_chat: 0,
             chat,
+            history: History::default(),
             rooms: vec![
                 Room { id: DEFAULT_ROOM.to_string(), name: "General".to_string(), kind: RoomKind::Text },
                 Room { id: DEFAULT_VOICE.to_string(), name: "Voice".to_string(), kind: RoomKind::Voice },
@@ -376,6 +424,11 @@ impl Session {
             }
             (Conn::Member(key), ClientMessage::PlaybackProgress(progress)) => self.progress(now, key, progress),
             (Conn::Member(_), ClientMessage::Remote(remote)) => self.remote_from(now, conn, remote),
+            (Conn::Member(_), ClientMessage::History(request)) => {
+                let messages = self.history.recent(&request.topic, request.limit);
+                let topic = request.topic;
+                self.reply(conn, ServerMessage::History { timestamp: now / MILLISECOND, topic, messages });
+            }
             (Conn::Member(_), other @ (ClientMessage::Join(_) | ClientMessage::Resume(_))) => {
                 let message = format!("{}: this connection has already joined", other.kind());
                 self.reply_error(
@@ -612,5 +665,38 @@ pub fn pong(timestamp: serde_json::Number, clock: Option<(Time, Time)>) -> Serve
         timestamp,
         server_receive_time: clock.map(|(received, _)| received),
         server_send_time: clock.map(|(_, sent)| sent),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cast(n: usize) -> ServerMessage {
+        ServerMessage::Broadcast {
+            timestamp: n as u64,
+            from: "m".into(),
+            id: format!("b-{n}"),
+            topic: Some("t".into()),
+            payload: serde_json::Value::Null,
+        }
+    }
+
+    /// History keeps each topic's newest [`HISTORY_PER_TOPIC`] and at most [`HISTORY_BYTES`] in
+    /// all, dropping the oldest across topics first.
+    #[test]
+    fn history_is_bounded() {
+        let mut history = History::default();
+        (0..HISTORY_PER_TOPIC + 10).for_each(|n| history.keep("a", cast(n), 10));
+        let kept = history.recent("a", usize::MAX);
+        assert_eq!(kept.len(), HISTORY_PER_TOPIC, "per topic");
+        assert_eq!(kept[0], cast(10), "the oldest went first");
+        assert_eq!(history.recent("a", 2), vec![cast(HISTORY_PER_TOPIC + 8), cast(HISTORY_PER_TOPIC + 9)]);
+        let big = HISTORY_BYTES / 4;
+        (0..6).for_each(|n| history.keep(&format!("big{n}"), cast(n), big));
+        assert!(history.bytes <= HISTORY_BYTES, "{} bytes kept", history.bytes);
+        assert!(history.recent("a", 1).is_empty(), "the oldest topic's went first");
+        assert_eq!(history.recent("big5", 1).len(), 1, "the newest stays");
+        assert_eq!(history.order.len(), history.topics.values().map(VecDeque::len).sum::<usize>());
     }
 }
