@@ -137,7 +137,8 @@ fn host_info_returns_join_url_room_code_and_qr() {
     assert_eq!(info["generation"], 1);
     // The facade's HostInfo (the CLI's `--json` line) and what only the window adds.
     let keys: std::collections::BTreeSet<&str> = info.as_object().unwrap().keys().map(String::as_str).collect();
-    let host_info = ["sessionId", "name", "localAddr", "port", "httpUrl", "wsUrl", "joinUrl", "joinKey", "roomCode"];
+    let host_info =
+        ["sessionId", "name", "localAddr", "port", "httpUrl", "wsUrl", "endpoints", "joinUrl", "joinKey", "roomCode"];
     let host_info = host_info.into_iter().chain(["addresses", "advertised", "warnings"]);
     let window = ["generation", "selected", "qrSvg", "mdns", "session"];
     assert_eq!(keys, host_info.chain(window).collect(), "{info}");
