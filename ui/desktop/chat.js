@@ -125,8 +125,10 @@ export function createChat({ invoke }) {
     del.type = 'button';
     del.innerHTML = TRASH;
     del.addEventListener('click', () => setAsking(line.id));
-    // The one confirmation, in the line's own row so it is plain which line goes.
+    // The one confirmation, in the line's own row so it is plain which line goes; the host's own
+    // doing, not news, so the list's live region does not read it out.
     const confirm = el('div', 'chat-confirm', 'chat-confirm');
+    confirm.setAttribute('aria-live', 'off');
     const ask = el('span', 'chat-ask', null, 'Delete for everyone?');
     ask.id = 'chat-ask-' + line.id;
     const yes = el('button', 'small danger', 'chat-delete-yes', 'Delete');
