@@ -33,6 +33,7 @@ pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'stat
         crate::syncplay::set_permissions,
         crate::syncplay::set_member_volume,
         crate::messaging::notify,
+        crate::messaging::delete_chat,
     ]
 }
 

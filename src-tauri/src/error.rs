@@ -14,7 +14,7 @@ pub struct CommandError {
     /// `unreachable`, `wrong_code`, `too_many_tries`, `join_failed`; SyncPlay: `bad_media_folder`,
     /// `unknown_item`, `unknown_entry`, `nothing_to_play`, `not_allowed`, `bad_command`;
     /// `bad_volume`; announcements: `bad_notification` (title or message too long, no title),
-    /// `bad_level`.
+    /// `bad_level`; chat: `no_such_line` (the line is no longer kept, or never was).
     pub code: String,
     /// What went wrong, in words.
     pub message: String,
@@ -45,6 +45,7 @@ impl From<HostError> for CommandError {
                 SessionError::Closed => "session_closed",
                 SessionError::NoRemote(_) => "no_remote",
                 SessionError::BadNotification => "bad_notification",
+                SessionError::NoSuchLine(_) => "no_such_line",
                 SessionError::Play(PlayError::UnknownItem(_)) => "unknown_item",
                 SessionError::Play(PlayError::UnknownEntry(_)) => "unknown_entry",
                 SessionError::Play(PlayError::NothingToPlay) => "nothing_to_play",

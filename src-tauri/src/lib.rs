@@ -11,7 +11,7 @@
 //! - [`syncplay`]: the SyncPlay panel: media folder, library, transport, queue, who is in sync.
 //! - [`join`]: looking up another host to join it from the Browse tab.
 //! - [`browse`]: the parties on the LAN (mDNS), live, for the Browse tab.
-//! - [`messaging`]: announcements to every guest (`notify`).
+//! - [`messaging`]: announcements to every guest (`notify`); deleting any chat line (`delete_chat`).
 //!
 //! The page is `ui/desktop/` (plain HTML/CSS/JS); it imports `ui/shared/client.js`.
 

@@ -1,8 +1,10 @@
 //! Messaging from the host screen: announcements to every guest (`Host::notify`, the protocol's
-//! `notification`). Who has read them and each guest's presence come back as host events
-//! (`notifications_read`, `presence`; see [`partyline_host::HostEvent`]), which the page tallies.
+//! `notification`), and deleting any chat line (`Host::delete_chat`, moderation). Who has read
+//! the announcements, each guest's presence and the party's chat come back as host events
+//! (`notifications_read`, `presence`, `chat`, `chat_edited`, `chat_deleted`; see
+//! [`partyline_host::HostEvent`]), which the page tallies and shows.
 
-use partyline_host::NotificationLevel;
+use partyline_host::{ChatLine, NotificationLevel};
 use serde::Serialize;
 use tauri::State;
 
@@ -38,6 +40,12 @@ impl AppState {
         // As the host sent it: trimmed.
         Ok(Announcement { id, title: title.trim().to_string(), body: body.trim().to_string(), level, sent_at })
     }
+
+    /// Deletes a chat line, whoever said it: the id goes to the host as the page gave it (the
+    /// host says `no_such_line` when it no longer keeps one). Returns the line as it was.
+    pub async fn delete_chat(&self, id: &str) -> Result<ChatLine, CommandError> {
+        Ok(self.host().await?.delete_chat(id).await?)
+    }
 }
 
 /// The level as the page names it (`info`, `warning`, `alert`: the protocol's own names).
@@ -55,6 +63,12 @@ pub async fn notify(
     level: Option<String>,
 ) -> Result<Announcement, CommandError> {
     state.notify(&title, body.as_deref().unwrap_or(""), level.as_deref().unwrap_or("info")).await
+}
+
+/// Deletes any chat line (moderation): `{id}`; every guest is told. Answers with the line as it was.
+#[tauri::command]
+pub async fn delete_chat(state: State<'_, AppState>, id: String) -> Result<ChatLine, CommandError> {
+    state.delete_chat(&id).await
 }
 
 #[cfg(test)]

@@ -137,7 +137,8 @@ fn host_info_returns_join_url_room_code_and_qr() {
     assert_eq!(info["generation"], 1);
     // The facade's HostInfo (the CLI's `--json` line) and what only the window adds.
     let keys: std::collections::BTreeSet<&str> = info.as_object().unwrap().keys().map(String::as_str).collect();
-    let host_info = ["sessionId", "name", "localAddr", "port", "httpUrl", "wsUrl", "joinUrl", "joinKey", "roomCode"];
+    let host_info =
+        ["sessionId", "name", "localAddr", "port", "httpUrl", "wsUrl", "endpoints", "joinUrl", "joinKey", "roomCode"];
     let host_info = host_info.into_iter().chain(["addresses", "advertised", "warnings"]);
     let window = ["generation", "selected", "qrSvg", "mdns", "session"];
     assert_eq!(keys, host_info.chain(window).collect(), "{info}");
@@ -637,4 +638,47 @@ fn notify_reaches_a_member_and_reads_and_presence_come_back() {
     // Not hosting: nothing to announce to.
     t.ok("stop_hosting", json!({}));
     assert_eq!(t.err_code("notify", json!({"title": "Anyone?"})), "not_hosting");
+}
+
+// ---- Chat moderation --------------------------------------------------------------------------
+
+/// A guest's chat line reaches the page as `chat`; `delete_chat` removes it: the guest gets
+/// `chat.deleted`, the page `chat_deleted`, and deleting it again (no longer kept) is
+/// `no_such_line`, as is an id the party never had.
+#[test]
+fn delete_chat_removes_a_guests_line_for_everyone() {
+    let t = app("chat");
+    let events = t.events();
+    let info = t.ok("host_info", json!({}));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut ws = join_ext(&rt, &info, "dev-1", "Sara");
+    next_event(&events, "member_joined");
+    assert!(next_message(&rt, &mut ws, "welcome", WAIT).is_some());
+
+    send(&rt, &mut ws, json!({"type": "chat", "timestamp": 2, "text": "wrong chat, sorry"}));
+    let said = next_event(&events, "chat");
+    assert_eq!(
+        (said["name"].as_str(), said["text"].as_str(), said["generation"].as_u64()),
+        (Some("Sara"), Some("wrong chat, sorry"), Some(1)),
+        "{said}"
+    );
+    let id = said["id"].as_str().expect("the line's id").to_string();
+    let echoed = next_message(&rt, &mut ws, "chat", WAIT).expect("the guest's own line comes back");
+    assert_eq!(echoed["id"], id.as_str(), "the same id on the wire: {echoed}");
+
+    let deleted = t.ok("delete_chat", json!({"id": id}));
+    assert_eq!(
+        (deleted["id"].as_str(), deleted["text"].as_str(), deleted["name"].as_str()),
+        (Some(id.as_str()), Some("wrong chat, sorry"), Some("Sara")),
+        "the line as it was: {deleted}"
+    );
+    let told = next_message(&rt, &mut ws, "chat.deleted", WAIT).expect("chat.deleted reaches the guest");
+    assert_eq!((told["id"].as_str(), told["room"].as_str()), (Some(id.as_str()), said["room"].as_str()), "{told}");
+    let gone = next_event(&events, "chat_deleted");
+    assert_eq!((gone["id"].as_str(), gone["generation"].as_u64()), (Some(id.as_str()), Some(1)), "{gone}");
+
+    assert_eq!(t.err_code("delete_chat", json!({"id": id})), "no_such_line", "already deleted");
+    assert_eq!(t.err_code("delete_chat", json!({"id": "c-999"})), "no_such_line", "never said");
+    t.ok("stop_hosting", json!({}));
+    assert_eq!(t.err_code("delete_chat", json!({"id": id})), "not_hosting");
 }

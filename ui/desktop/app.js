@@ -6,6 +6,7 @@ import { limitInput } from '../shared/text.js';
 import { LIMITS, VERSIONS } from '../shared/wire.js';
 import { createSyncPlay } from './syncplay.js';
 import { createMessaging, presenceLabel } from './messaging.js';
+import { createChat } from './chat.js';
 import { el, fmtMs, hue, initial } from '../shared/dom.js';
 import { deviceId, store } from '../shared/storage.js';
 import { CONNECTION_TEXT, ENDING_TEXT } from '../shared/texts.js';
@@ -46,6 +47,7 @@ const sentence = (t) => (t ? t.charAt(0).toUpperCase() + t.slice(1) : t);
 const fail = (e) => toast(sentence((e && e.message) || String(e)));
 const syncplay = createSyncPlay({ invoke, fail, toast });
 const messaging = createMessaging({ invoke, onPresence: () => renderMembers() });
+const chat = createChat({ invoke });
 
 const fmtTime = (ms) => (typeof ms === 'number' ? new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '');
 
@@ -128,6 +130,7 @@ function showRunning(v) {
   $('host-running').hidden = false;
   syncplay.show(v.generation);
   messaging.show(v.generation);
+  chat.show(v.generation);
   $('qr').innerHTML = v.qrSvg;
   $('qr-big-code').innerHTML = v.qrSvg;
   $('join-url').textContent = v.joinUrl;
@@ -298,8 +301,9 @@ function onHostEvent(ev) {
       showStopped(null);
       break;
     default:
-      // Presence and reads, then SyncPlay's (sync_play, playback_progress); chat is not shown.
-      if (!messaging.onEvent(event, body)) syncplay.onEvent(event, body, generation);
+      // Presence and reads, chat (lines, edits, deletions), then SyncPlay's (sync_play,
+      // playback_progress).
+      if (!messaging.onEvent(event, body) && !chat.onEvent(event, body)) syncplay.onEvent(event, body, generation);
       break;
   }
 }

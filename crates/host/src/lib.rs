@@ -36,7 +36,7 @@ pub use partyline_protocol::{LeaveReason, MemberInfo, NotificationLevel, Presenc
 pub use partyline_server::{HostEvent, Limits, PlayCommand, Playback, ServerError};
 use partyline_server::{Server, ServerConfig, ServerHandle, generate_join_key, generate_room_code};
 use partyline_session::Config as SessionConfig;
-pub use partyline_session::{MemberSync, PlayError, SessionError};
+pub use partyline_session::{ChatLine, MemberSync, PlayError, SessionError};
 use serde::Serialize;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, watch};
@@ -371,6 +371,14 @@ impl Host {
     /// its id. A member's `mark_read` comes back as [`HostEvent::NotificationsRead`].
     pub async fn notify(&self, title: &str, body: &str, level: NotificationLevel) -> Result<String, HostError> {
         Ok(self.server.notify(title, body, level).await?)
+    }
+
+    /// Deletes any chat line the party still keeps (moderation): every member is told in its
+    /// format (`chat.deleted`, Together's `MESSAGE_DELETE`) and subscribers get
+    /// [`HostEvent::ChatDeleted`]. Returns the line as it was; one no longer kept is
+    /// [`SessionError::NoSuchLine`].
+    pub async fn delete_chat(&self, id: &str) -> Result<ChatLine, HostError> {
+        Ok(self.server.delete_chat(id).await?)
     }
 
     /// Acts on one member's device, e.g. `volume` with `0.5`.

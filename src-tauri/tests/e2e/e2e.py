@@ -7,7 +7,8 @@
    (chromedriver): the phone opens the decoded URL and joins; the member appears in the app's
    list; the app kicks it; the phone shows the kicked screen. Then: lock from the app (the phone
    cannot rejoin), join the app's own party from its Browse tab (ui/shared/client.js in the web
-   view), dark mode, stop hosting.
+   view), dark mode, SyncPlay, announcements, the chat (lines, an edit, the host deleting one with
+   the pointer), stop hosting.
 
 Screenshots go to --out (tests/output/desktop/). Nothing leaves 127.0.0.0/8.
 Run it through run.sh, which builds the app first.
@@ -29,6 +30,7 @@ from pathlib import Path
 from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service as ChromeService
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.options import ArgOptions
 from selenium.webdriver.support.ui import WebDriverWait
@@ -312,6 +314,54 @@ t.ws.onmessage = (e) => {
   if (m.type === 'notification') send({ type: 'mark_read', ids: [m.id] });
 };
 """
+
+
+# A third guest, Omar: a bare partyline/1 member on a WebSocket of its own in the phone's browser.
+# Once welcomed it says a line in the chat, and when its own line comes back it edits it.
+OMAR_JS = """
+const [wsUrl, sessionId] = arguments;
+const o = window.__omar = { msgs: [] };
+const send = (m) => o.ws.send(JSON.stringify(Object.assign({ timestamp: Date.now() }, m)));
+o.ws = new WebSocket(wsUrl);
+o.ws.onopen = () => {
+  send({ type: 'join', sessionId, protocolVersion: 'partyline/1',
+         deviceInfo: { id: 'e2e-omar', name: 'Omar', type: 'client' } });
+  o.beat = setInterval(() => send({ type: 'heartbeat' }), 3000);
+};
+o.ws.onmessage = (e) => {
+  const m = JSON.parse(e.data);
+  o.msgs.push(m);
+  if (m.type === 'welcome') send({ type: 'chat', text: 'speaker is on the balcny' });
+  if (m.type === 'chat' && m.name === 'Omar' && !o.edited) {
+    o.edited = true;
+    send({ type: 'chat.edit', id: m.id, text: 'The speaker is on the balcony' });
+  }
+};
+"""
+
+
+def chat_lines(driver):
+    """The host screen's chat card, oldest first: [{id, name, text, edited, deleted}]."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('[data-testid=\"chat-line\"]')).map((li) => ({"
+        "  id: li.dataset.id, name: li.querySelector('[data-testid=\"chat-name\"]').textContent,"
+        "  text: li.querySelector('[data-testid=\"chat-text\"]').textContent,"
+        "  edited: li.hasAttribute('data-edited'), deleted: li.hasAttribute('data-deleted'),"
+        "  shownDeleted: !li.querySelector('[data-testid=\"chat-deleted\"]').hidden }));")
+
+
+def chat_row(driver, line_id):
+    return driver.find_element(By.CSS_SELECTOR, f'[data-testid="chat-line"][data-id="{line_id}"]')
+
+
+def if_displayed(element):
+    return element if element.is_displayed() else None
+
+
+def point_and_click(driver, element):
+    """A real pointer click (WebDriver actions: the pointer moves onto the element, presses and
+    releases), not the page's scripted click."""
+    ActionChains(driver).move_to_element(element).pause(0.1).click().perform()
 
 
 def announcement(driver, title):
@@ -621,6 +671,82 @@ def main():
         step(f"announce: an empty title refused; 'Pizza is here' sent, in Sara's phone's frames "
              f"({'and on its screen, dismissed there' if phone_shows else 'the phone page shows no notifications yet'}); "
              f"card: {shown['reads']} ({shown['readers']}); Tess listed as 'away · getting napkins'")
+
+        # Chat: Omar (a bare partyline/1 guest) says a line and edits it; Sara says two from her
+        # phone. The host screen shows them as said, newest at the bottom, Omar's "(edited)". The
+        # host deletes Sara's second line with the pointer (the trash button, then the one
+        # confirmation): her phone shows "Message deleted", and so does the host screen.
+        phone.execute_script(OMAR_JS, tess_url, info_now["sessionId"])
+        until(desktop, "Omar's edited line on the host screen",
+              lambda d: [l for l in chat_lines(d) if l["name"] == "Omar" and l["edited"]])
+        for words in ("Who brought the speaker?", "this one should go"):
+            box = until(phone, "the phone's chat box", lambda d: visible(d, "chat-input"))
+            box.send_keys(words)
+            by_testid(phone, "chat-send").click()
+            until(desktop, f"{words!r} on the host screen", lambda d: chat_lines(d) and chat_lines(d)[-1]["text"] == words)
+        lines = chat_lines(desktop)
+        said = [(l["name"], l["text"], l["edited"], l["deleted"]) for l in lines]
+        assert said == [("Omar", "The speaker is on the balcony", True, False),
+                        ("Sara", "Who brought the speaker?", False, False),
+                        ("Sara", "this one should go", False, False)], said
+        assert by_testid(desktop, "chat-count").text == "(3)", by_testid(desktop, "chat-count").text
+        assert not visible(desktop, "chat-empty")
+        scroll_to(desktop, "chat-card")
+        screenshot(display, out / "10c-chat.png", desktop)
+        desktop.execute_script("document.documentElement.dataset.theme = 'dark'")
+        screenshot(display, out / "10c-chat-dark.png", desktop)
+        desktop.execute_script("delete document.documentElement.dataset.theme")
+        doomed = lines[2]["id"]
+        row = chat_row(desktop, doomed)
+        trash = row.find_element(By.CSS_SELECTOR, '[data-testid="chat-delete"]')
+        label = trash.get_attribute("aria-label")
+        assert label == "Delete Sara's message", f"the trash button's label: {label!r}"
+        point_and_click(desktop, trash)
+        yes = until(desktop, "the confirmation in the line's row", lambda d: if_displayed(
+            chat_row(d, doomed).find_element(By.CSS_SELECTOR, '[data-testid="chat-delete-yes"]')))
+        assert [l["deleted"] for l in chat_lines(desktop)] == [False, False, False], "one click deletes nothing"
+        screenshot(display, out / "10c-chat-confirm.png", desktop)
+        point_and_click(desktop, yes)
+        until(desktop, "the line marked deleted on the host screen",
+              lambda d: [l for l in chat_lines(d) if l["id"] == doomed and l["deleted"] and l["shownDeleted"]])
+        assert not visible(desktop, "chat-error"), by_testid(desktop, "chat-error").text
+        others = [(l["text"], l["deleted"]) for l in chat_lines(desktop) if l["id"] != doomed]
+        assert others == [("The speaker is on the balcony", False), ("Who brought the speaker?", False)], others
+        phone_chat = lambda d: d.execute_script(
+            "return Array.from(document.querySelectorAll('[data-testid=\"chat-list\"] li')).map((li) => li.textContent)")
+        until(phone, "'Message deleted' on Sara's phone", lambda d: any("Message deleted" in t for t in phone_chat(d)))
+        shown_on_phone = phone_chat(phone)
+        assert not any("this one should go" in t for t in shown_on_phone), shown_on_phone
+        assert phone.execute_script(
+            "return window.__omar.msgs.some((m) => m.type === 'chat.deleted' && m.id === arguments[0])", doomed), \
+            "Omar got chat.deleted too"
+        phone.execute_script("document.querySelector('[data-testid=\"chat-list\"] [data-testid=\"chat-deleted\"]')"
+                             ".scrollIntoView({block: 'center'})")
+        phone.save_screenshot(str(out / "10c-phone-chat-deleted.png"))
+        # The host asks to delete Omar's line while Omar takes it back himself: the line shows
+        # "Message deleted", the question closes, and nothing is refused.
+        omars = lines[0]["id"]
+        point_and_click(desktop, chat_row(desktop, omars).find_element(By.CSS_SELECTOR, '[data-testid="chat-delete"]'))
+        until(desktop, "the confirmation on Omar's line", lambda d: if_displayed(
+            chat_row(d, omars).find_element(By.CSS_SELECTOR, '[data-testid="chat-delete-yes"]')))
+        phone.execute_script("window.__omar.ws.send(JSON.stringify({type: 'chat.delete', timestamp: Date.now(), id: arguments[0]}))", omars)
+        until(desktop, "Omar's line deleted under the question", lambda d: [
+            l for l in chat_lines(d) if l["id"] == omars and l["deleted"] and l["shownDeleted"]])
+        row = chat_row(desktop, omars)
+        leftover = [t for t in ("chat-delete", "chat-delete-yes", "chat-confirm")
+                    if row.find_element(By.CSS_SELECTOR, f'[data-testid="{t}"]').is_displayed()]
+        assert not leftover, f"still shown on a deleted line: {leftover}"
+        assert not visible(desktop, "chat-error"), by_testid(desktop, "chat-error").text
+        screenshot(display, out / "10c-chat-deleted.png", desktop)
+        desktop.execute_script("document.documentElement.dataset.theme = 'dark'")
+        screenshot(display, out / "10c-chat-deleted-dark.png", desktop)
+        desktop.execute_script("delete document.documentElement.dataset.theme")
+        phone.execute_script("clearInterval(window.__omar.beat); window.__omar.ws.close(1000)")
+        desktop.execute_script("document.getElementById('view-host').scrollTo(0, 0)")
+        step(f"chat: Omar's edited line and Sara's two on the host screen ({len(lines)} lines, Omar's '(edited)'); "
+             f"the host deleted {doomed} with the pointer (trash, then 'Delete'): Sara's phone shows "
+             f"'Message deleted', so does the host screen; Omar took back his own line while the host's "
+             f"question was open: it closed, no error")
 
         # New key: the old QR code stops letting anyone in; the party goes on, on the same port.
         stop_or_new = by_testid(desktop, "new-key-button")

@@ -2,7 +2,8 @@
 # End-to-end tests of the desktop app under Xvfb (WebDriver on both sides: tauri-driver +
 # WebKitWebDriver for the app, chromedriver for a headless Chromium "phone"):
 #   e2e.py  on loopback, mDNS off: launch, screenshot, decode the QR code, join from the phone,
-#           see the member, kick it, lock, rename, capacity, Browse-join, SyncPlay, new key, stop.
+#           see the member, kick it, lock, rename, capacity, Browse-join, SyncPlay, announce,
+#           chat (the host deletes a line), new key, stop.
 #   lan.py  on a simulated LAN of two hosts (private network namespaces it makes; needs root):
 #           address picker, Browse finding another host live, joining it, its goodbye.
 # Screenshots: tests/output/desktop/ and tests/output/desktop-lan/. Installs nothing: run
