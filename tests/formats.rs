@@ -613,3 +613,55 @@ async fn api_info_lists_every_format_and_the_rooms() {
         json!([{"id": "general", "name": "General", "kind": "text"}, {"id": "voice", "name": "Voice", "kind": "voice"}])
     );
 }
+
+/// Rooms the host adds are every format's: a later Together client's READY lists them, a phone
+/// says a line in one (Together's `channel_id` is the room), and a Pavilion client hears a room
+/// only on its `chat:{roomId}`; a topic broadcast reaches a Pavilion client on its
+/// `channel:{topic}` and the sender's ack counts it.
+#[tokio::test]
+async fn rooms_and_channels_cross_formats() {
+    let host = default_host().await;
+    let room = host.add_room("Kitchen talk", partyline_protocol::RoomKind::Text).await.unwrap();
+    assert_eq!(room.id, "kitchen-talk");
+    let (mut phone, _) = Client::join(&host, "phone-1", true).await;
+    let mut alice = Client::connect(&url(&host, "/together/ws", "name=alice")).await;
+    let ready = alice.recv_json_where("READY", together_event("READY")).await;
+    let channels = &ready["d"]["servers"][0]["channels"];
+    assert!(
+        channels.as_array().unwrap().iter().any(|c| c["id"] == "kitchen-talk" && c["type"] == "text"),
+        "{channels}"
+    );
+    let mut pat = Client::connect(&url(&host, "/pavilion/ws", "name=pat")).await;
+    pat.send_json(pavilion("subscribe", json!({"channel": "chat:kitchen-talk"}))).await;
+    pat.send_json(pavilion("subscribe", json!({"channel": "channel:quiz"}))).await;
+    pat.send_json(pavilion("dance", json!({}))).await;
+    pat.recv_json_where("the subscriptions in", pavilion_type("error")).await;
+
+    phone.send_json(json!({"type": "chat", "timestamp": 1, "text": "in general"})).await;
+    phone.send_json(json!({"type": "chat", "timestamp": 1, "text": "in the kitchen", "room": "kitchen-talk"})).await;
+    let general = alice.recv_json_where("the general line", together_event("MESSAGE_CREATE")).await;
+    assert_eq!(
+        (general["d"]["channel_id"].as_str(), general["d"]["content"].as_str()),
+        (Some("general"), Some("in general"))
+    );
+    let kitchen = alice.recv_json_where("the kitchen line", together_event("MESSAGE_CREATE")).await;
+    assert_eq!(kitchen["d"]["channel_id"], "kitchen-talk");
+    let heard = pat.recv_json_where("a chat_message", pavilion_type("chat_message")).await;
+    assert_eq!(
+        (heard["payload"]["roomId"].as_str(), heard["payload"]["content"].as_str()),
+        (Some("kitchen-talk"), Some("in the kitchen")),
+        "only the room it subscribed to: {heard}"
+    );
+
+    phone.send_json(json!({"type": "broadcast", "timestamp": 1, "id": "b-1", "topic": "quiz", "payload": {"q": "2+2?"}, "ack": true})).await;
+    let cast = pat.recv_json_where("channel_message", pavilion_type("channel_message")).await;
+    assert_eq!(
+        cast["payload"],
+        json!({"channel": "channel:quiz", "id": "b-1", "senderId": cast["payload"]["senderId"], "data": {"q": "2+2?"}})
+    );
+    let ack = phone.recv_json_where("broadcast_ack", |m| m["type"] == "broadcast_ack").await;
+    assert_eq!(ack["recipients"], 1, "the Pavilion subscriber counts: {ack}");
+    phone.send_json(json!({"type": "chat", "timestamp": 1, "text": "x", "room": "attic"})).await;
+    let refused = phone.recv_json_where("the refusal", |m| m["type"] == "error").await;
+    assert_eq!(refused["details"]["reason"], "no_such_room");
+}

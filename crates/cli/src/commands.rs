@@ -28,6 +28,8 @@ pub enum Command {
     Volume { member_id: String, volume: f64 },
     /// `notify <text…>`: a notification to every phone (`notification`, level info)
     Notify(String),
+    /// `room <name…>` / `voice-room <name…>`: a new chat room or voice channel
+    Room { name: String, voice: bool },
     /// `new-key`: a new join key and room code; the party goes on (the old QR code stops
     /// letting anyone join)
     NewKey,
@@ -38,7 +40,7 @@ pub enum Command {
 /// What `help` prints.
 pub const HELP: &str = "commands: members | kick <id> [reason] | lock | unlock | capacity <n> | rename <name> | \
 library | play [item] | pause | seek <seconds> | next | prev | rate <x> | queue <item> | start | \
-allow playback|queue|all|none | volume <id> <percent> | notify <text> | new-key | close";
+allow playback|queue|all|none | volume <id> <percent> | notify <text> | room <name> | voice-room <name> | new-key | close";
 
 /// Parses one line. Blank lines are `Ok(None)`; anything else unknown is an error that says
 /// what is accepted.
@@ -95,6 +97,9 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         }
         "notify" if !rest.is_empty() => Command::Notify(rest.to_string()),
         "notify" => return Err("notify needs a text".into()),
+        "room" if !rest.is_empty() => Command::Room { name: rest.to_string(), voice: false },
+        "voice-room" if !rest.is_empty() => Command::Room { name: rest.to_string(), voice: true },
+        "room" | "voice-room" => return Err("a room needs a name, e.g. `room Kitchen talk`".into()),
         "new-key" | "newkey" => Command::NewKey,
         "help" | "?" => Command::Help,
         other => return Err(format!("unknown command {other:?}; {HELP}")),
@@ -132,6 +137,9 @@ mod tests {
         assert_eq!(parse("rate 3"), Ok(Some(Command::Play(PlayCommand::SetRate { rate: 3.0 }))));
         assert_eq!(parse("allow all"), Ok(Some(Command::Allow(Permissions { playback: true, queue: true }))));
         assert_eq!(parse("volume m-1 40%"), Ok(Some(Command::Volume { member_id: "m-1".into(), volume: 0.4 })));
+        assert_eq!(parse("room Kitchen talk"), Ok(Some(Command::Room { name: "Kitchen talk".into(), voice: false })));
+        assert_eq!(parse("voice-room Lounge"), Ok(Some(Command::Room { name: "Lounge".into(), voice: true })));
+        assert!(parse("room").unwrap_err().contains("needs a name"));
         assert!(parse("volume m-1").unwrap_err().contains("percent"));
         assert!(parse("volume m-1 loud").unwrap_err().contains("percent"));
         assert_eq!(parse("volume m-1 140"), Ok(Some(Command::Volume { member_id: "m-1".into(), volume: 1.4 })));

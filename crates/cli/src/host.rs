@@ -198,6 +198,11 @@ async fn execute(host: &Host, out: &mut dyn Write, command: commands::Command) -
             let id = host.notify(&text, "", partyline_host::NotificationLevel::Info).await?;
             writeln!(out, "notification {id} sent")?;
         }
+        Command::Room { name, voice } => {
+            let kind = if voice { partyline_host::RoomKind::Voice } else { partyline_host::RoomKind::Text };
+            let room = host.add_room(&name, kind).await?;
+            writeln!(out, "room {} ({}) added", safe(&room.id), safe(&room.name))?;
+        }
         Command::Volume { member_id, volume } => {
             host.set_volume(&member_id, volume).await?;
             writeln!(out, "volume of {} set to {:.0}%", safe(&member_id), volume * 100.0)?;

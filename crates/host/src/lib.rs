@@ -32,7 +32,9 @@ pub mod browse {
     pub use partyline_discovery::{BrowseEvent, Browser, SessionAd, SessionTxt};
 }
 pub use partyline_protocol::{GroupState, LibraryItem, Permissions, PlayState};
-pub use partyline_protocol::{LeaveReason, MemberInfo, NotificationLevel, PresenceStatus, SessionState};
+pub use partyline_protocol::{
+    LeaveReason, MemberInfo, NotificationLevel, PresenceStatus, Room, RoomKind, SessionState,
+};
 pub use partyline_server::{HostEvent, Limits, PlayCommand, Playback, ServerError};
 use partyline_server::{Server, ServerConfig, ServerHandle, generate_join_key, generate_room_code};
 use partyline_session::Config as SessionConfig;
@@ -379,6 +381,16 @@ impl Host {
     /// [`SessionError::NoSuchLine`].
     pub async fn delete_chat(&self, id: &str) -> Result<ChatLine, HostError> {
         Ok(self.server.delete_chat(id).await?)
+    }
+
+    /// Adds a chat room or voice channel (a Together channel, a Pavilion `chat:{id}`); returns it.
+    pub async fn add_room(&self, name: &str, kind: RoomKind) -> Result<Room, HostError> {
+        Ok(self.server.add_room(name, kind).await?)
+    }
+
+    /// The party's chat rooms and voice channels.
+    pub async fn rooms(&self) -> Result<Vec<Room>, HostError> {
+        Ok(self.server.rooms().await?)
     }
 
     /// Acts on one member's device, e.g. `volume` with `0.5`.
