@@ -235,3 +235,28 @@ async fn a_late_joiner_gets_a_topics_history() {
     let empty = rt.recv_json_where("History", |f| f["type"] == "History").await;
     assert_eq!(empty["data"]["messages"], json!([]));
 }
+
+/// `X-` custom types are relayed to the party's other seed-001 clients as they came, and to a
+/// phone subscribed to the type's topic (`x-customaction`) as a `broadcast`; a custom type that
+/// cannot be a topic is `Error` 400.
+#[tokio::test]
+async fn custom_types_are_relayed() {
+    let host = default_host().await;
+    let (mut phone, _) = Client::join(&host, "phone-1", true).await;
+    phone.send_json(json!({"type": "subscribe", "timestamp": 1, "topics": ["x-customaction"]})).await;
+    phone.recv_json_where("subscriptions", |m| m["type"] == "subscriptions").await;
+    let (mut a, a_id) = connect(&host, "name=a").await;
+    let (mut b, _) = connect(&host, "name=b").await;
+    a.send_json(json!({"type": "X-CustomAction", "data": {"action": "special_operation", "parameters": {}}})).await;
+    let relayed = b.recv_json_where("the custom message", |f| f["type"] == "X-CustomAction").await;
+    assert_eq!(relayed["data"], json!({"action": "special_operation", "parameters": {}}));
+    assert_eq!(relayed["metadata"]["from_user"], a_id.as_str());
+    let cast = phone.recv_json_where("the broadcast", |m| m["type"] == "broadcast").await;
+    assert_eq!(
+        (cast["topic"].as_str(), cast["payload"]["action"].as_str()),
+        (Some("x-customaction"), Some("special_operation"))
+    );
+    a.send_json(json!({"type": "X-Bad Type", "data": {}})).await;
+    let error = a.recv_json_where("Error", |f| f["type"] == "Error").await;
+    assert_eq!(error["data"]["code"], 400, "{error}");
+}

@@ -54,6 +54,9 @@ pub enum ClientMessage {
     /// Pavilion's decoder makes it, and it has no partyline/1 form to write.
     #[serde(skip_serializing)]
     Feed(Feed),
+    /// Seed 001's `X-` custom types, relayed. Only its decoder makes it.
+    #[serde(skip_serializing)]
+    Custom(Custom),
     /// Seed 001's `History`: a topic's recent broadcasts. Only its decoder makes it.
     #[serde(skip_serializing)]
     History(HistoryRequest),
@@ -119,6 +122,7 @@ impl ClientMessage {
             ClientMessage::Feed(Feed { add: false, .. }) => "unsubscribe",
             ClientMessage::Remote(_) => "remote.command",
             ClientMessage::History(_) => "History",
+            ClientMessage::Custom(_) => "X-",
             ClientMessage::VoiceSignal(_) => "voice.signal",
             ClientMessage::MarkRead(_) => "mark_read",
             ClientMessage::SyncplayCommand(_) => "syncplay.command",
@@ -401,6 +405,26 @@ impl PlayCommand {
     }
 }
 
+/// A seed-001 custom message (`X-CustomAction`): relayed to the party's other seed-001 clients as
+/// it came, and to partyline/1 members subscribed to its topic ([`Custom::topic`]) as a
+/// `broadcast`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Custom {
+    /// Its type, `X-` and up to 62 more characters.
+    pub kind: String,
+    /// Its `data`, at most [`MAX_PAYLOAD_BYTES`] as compact JSON.
+    pub data: Value,
+}
+
+impl Custom {
+    /// The partyline/1 topic it is broadcast on: its type in lower case (`X-CustomAction` →
+    /// `x-customaction`), when that is a topic name.
+    pub fn topic(&self) -> Option<String> {
+        let topic = self.kind.to_ascii_lowercase();
+        is_topic(&topic).then_some(topic)
+    }
+}
+
 /// A request for a topic's recent broadcasts (seed 001 lists "history" as a feature and leaves the
 /// request open: this is ours, documented in docs/protocol.md).
 #[derive(Debug, Clone, PartialEq)]
@@ -674,6 +698,12 @@ pub(crate) fn validate(message: &ClientMessage) -> Result<(), DecodeError> {
         | ClientMessage::Feed(_)
         | ClientMessage::Remote(_) => {}
         ClientMessage::History(request) => check_topic("History", &request.topic)?,
+        ClientMessage::Custom(custom) => {
+            if custom.kind.len() > MAX_TOPIC_CHARS || custom.topic().is_none() {
+                return Err(bad("X-", "a custom type is X- and letters, digits, '.', '_' or '-', at most 64 in all"));
+            }
+            check_payload("X-", &custom.data)?;
+        }
     }
     Ok(())
 }

@@ -14,7 +14,8 @@
 use serde_json::{Map, Number, Value, json};
 
 use crate::client::{
-    Broadcast, ClientMessage, DecodeError, Direct, Heartbeat, HistoryRequest, Ping, Topics, checked, envelope, truncate,
+    Broadcast, ClientMessage, Custom, DecodeError, Direct, Heartbeat, HistoryRequest, Ping, Topics, checked, envelope,
+    truncate,
 };
 use crate::server::{Frame, ServerMessage};
 use crate::types::{ErrorCode, NotificationLevel, PresenceStatus};
@@ -92,6 +93,9 @@ pub fn encode(out: &ServerMessage) -> Option<Frame> {
             json!({"topics": topics, "active_subscriptions": active}),
         ),
         ServerMessage::Broadcast { topic: Some(_), .. } => frame("Broadcast", broadcast(out)?),
+        ServerMessage::Custom { timestamp, from, kind, data } => {
+            Frame::json(&json!({"type": kind, "data": data, "metadata": {"sent_at": timestamp, "from_user": from}}))
+        }
         ServerMessage::History { topic, messages, .. } => {
             let messages: Vec<Value> = messages.iter().filter_map(broadcast).collect();
             frame("History", json!({"topic": topic, "messages": messages}))
@@ -210,6 +214,9 @@ pub fn decode(text: &str) -> Result<ClientMessage, DecodeError> {
                 topic: topic.to_string(),
                 limit: limit.min(crate::HISTORY_PER_TOPIC),
             })
+        }
+        custom if custom.starts_with("X-") => {
+            ClientMessage::Custom(Custom { kind: custom.to_string(), data: data.clone() })
         }
         other => return Err(DecodeError::UnknownType(truncate(other, 64))),
     };

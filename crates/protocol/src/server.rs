@@ -379,6 +379,18 @@ pub enum ServerMessage {
         /// The member's subscriptions now.
         active: usize,
     },
+    /// A seed-001 custom message from another member, relayed as it came (`X-…`). partyline/1
+    /// members subscribed to its topic get a `broadcast` instead.
+    Custom {
+        /// Server time, ms.
+        timestamp: u64,
+        /// The sender's member id.
+        from: String,
+        /// Its type (`X-CustomAction`).
+        kind: String,
+        /// Its data.
+        data: Value,
+    },
     /// A topic's recent broadcasts, oldest first, for seed 001's `History` (each a `Broadcast`).
     History {
         /// Server time, ms.
@@ -467,6 +479,7 @@ impl ServerMessage {
             ServerMessage::Ready { .. } => "ready",
             ServerMessage::HeartbeatAck { .. } => "heartbeat_ack",
             ServerMessage::SubscriptionChange { .. } => "subscription_change",
+            ServerMessage::Custom { .. } => "custom",
             ServerMessage::History { .. } => "history",
             ServerMessage::ServerHeartbeat { .. } => "server_heartbeat",
         }
@@ -498,6 +511,7 @@ impl ServerMessage {
                 | ServerMessage::ServerHeartbeat { .. }
                 | ServerMessage::SubscriptionChange { .. }
                 | ServerMessage::History { .. }
+                | ServerMessage::Custom { .. }
         )
     }
 
@@ -510,6 +524,7 @@ impl ServerMessage {
                 | ServerMessage::ServerHeartbeat { .. }
                 | ServerMessage::SubscriptionChange { .. }
                 | ServerMessage::History { .. }
+                | ServerMessage::Custom { .. }
         )
     }
 

@@ -54,11 +54,12 @@ fn server_index(message: &ServerMessage) -> usize {
         ServerMessage::Ready { .. } => 29,
         ServerMessage::HeartbeatAck { .. } => 30,
         ServerMessage::SubscriptionChange { .. } => 31,
-        ServerMessage::History { .. } => 32,
-        ServerMessage::ServerHeartbeat { .. } => 33,
+        ServerMessage::Custom { .. } => 32,
+        ServerMessage::History { .. } => 33,
+        ServerMessage::ServerHeartbeat { .. } => 34,
     }
 }
-const SERVER_VARIANTS: usize = 34;
+const SERVER_VARIANTS: usize = 35;
 
 /// Which variant a client message is; a new variant breaks this match, so that it gets a
 /// sample in [`client_samples`] too.
@@ -83,7 +84,9 @@ fn client_index(message: &ClientMessage) -> usize {
         ClientMessage::PlaybackProgress(_) => 16,
         // Pavilion's and Revenge's alone, made by their decoders (pavilion.rs and revenge.rs test
         // them): no partyline/1 form to round-trip.
-        ClientMessage::Feed(_) | ClientMessage::Remote(_) | ClientMessage::History(_) => usize::MAX,
+        ClientMessage::Feed(_) | ClientMessage::Remote(_) | ClientMessage::History(_) | ClientMessage::Custom(_) => {
+            usize::MAX
+        }
     }
 }
 const CLIENT_VARIANTS: usize = 17;
@@ -264,6 +267,12 @@ fn server_samples() -> Vec<ServerMessage> {
         },
         ServerMessage::HeartbeatAck { timestamp: t },
         ServerMessage::SubscriptionChange { timestamp: t, topics: vec!["updates.*".into()], added: true, active: 3 },
+        ServerMessage::Custom {
+            timestamp: t,
+            from: "m-1".into(),
+            kind: "X-CustomAction".into(),
+            data: json!({"action": "special_operation", "parameters": {}}),
+        },
         ServerMessage::History {
             timestamp: t,
             topic: "quiz".into(),

@@ -142,7 +142,9 @@ fn client_type_is_listed(message: &ClientMessage) -> bool {
         | ClientMessage::SyncplayCommand(_)
         | ClientMessage::PlaybackProgress(_) => CLIENT_TYPES.contains(&message.kind()),
         // Pavilion's subscriptions and Revenge's remote control: no `/ws` client sends them.
-        ClientMessage::Feed(_) | ClientMessage::Remote(_) | ClientMessage::History(_) => true,
+        ClientMessage::Feed(_) | ClientMessage::Remote(_) | ClientMessage::History(_) | ClientMessage::Custom(_) => {
+            true
+        }
     }
 }
 

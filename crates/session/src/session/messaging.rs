@@ -255,6 +255,36 @@ impl Session {
         }
     }
 
+    /// A seed-001 `X-` custom message: to the party's other seed-001 members as it came, and to
+    /// partyline/1 members subscribed to its topic (`x-customaction`) as a `broadcast`.
+    pub(super) fn custom(&mut self, now: Time, key: u64, custom: Custom) {
+        let from = self.members[&key].id.clone();
+        let topic = custom.topic();
+        let rt: Vec<u64> =
+            self.order.iter().copied().filter(|k| *k != key && self.members[k].wire == Wire::Rt).collect();
+        let subscribed: Vec<u64> = self
+            .order
+            .iter()
+            .copied()
+            .filter(|k| {
+                let member = &self.members[k];
+                *k != key && member.ext() && topic.as_deref().is_some_and(|topic| member.subscribes_to(topic))
+            })
+            .collect();
+        let timestamp = now / MILLISECOND;
+        let relayed = ServerMessage::Custom {
+            timestamp,
+            from: from.clone(),
+            kind: custom.kind.clone(),
+            data: custom.data.clone(),
+        };
+        self.broadcast_to(rt, &Outgoing::new(&relayed));
+        if !subscribed.is_empty() {
+            let message = ServerMessage::Broadcast { timestamp, from, id: custom.kind, topic, payload: custom.data };
+            self.broadcast_to(subscribed, &Outgoing::new(&message));
+        }
+    }
+
     /// `voice.signal`: relayed to `to` if it is a connected extension member, unsequenced (see
     /// [`ServerMessage::is_sequenced`]: stale signaling is worse than none, so a member that is
     /// reconnecting gets an error back instead of a buffered signal).

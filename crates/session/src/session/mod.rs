@@ -21,8 +21,8 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, VecDequ
 use std::net::IpAddr;
 
 use partyline_protocol::client::{
-    Broadcast, Channel, DeviceState, Direct, Feed, Join, MarkRead, PlayCommand, PlaybackProgress, Remote, Resume,
-    Topics, VoiceSignal,
+    Broadcast, Channel, Custom, DeviceState, Direct, Feed, Join, MarkRead, PlayCommand, PlaybackProgress, Remote,
+    Resume, Topics, VoiceSignal,
 };
 use partyline_protocol::{
     ClientMessage, ConnectionStatus, DecodeError, DeviceInfo, DeviceType, ErrorCode, Frame, LeaveReason,
@@ -424,6 +424,7 @@ impl Session {
             }
             (Conn::Member(key), ClientMessage::PlaybackProgress(progress)) => self.progress(now, key, progress),
             (Conn::Member(_), ClientMessage::Remote(remote)) => self.remote_from(now, conn, remote),
+            (Conn::Member(key), ClientMessage::Custom(custom)) => self.custom(now, key, custom),
             (Conn::Member(_), ClientMessage::History(request)) => {
                 let messages = self.history.recent(&request.topic, request.limit);
                 let topic = request.topic;
