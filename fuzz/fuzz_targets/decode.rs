@@ -35,13 +35,14 @@ fuzz_target!(|data: &[u8]| {
 
 fn check(text: &str) {
     // Every format's decoder takes every string, with the same promises.
+    // (The pong echo is `/ws`'s promise: the others' pings carry their time elsewhere, or none.)
     for wire in [Wire::Together, Wire::Pavilion, Wire::Rt, Wire::Revenge] {
-        check_one(text, wire.decode(text));
+        check_one(text, wire.decode(text), false);
     }
-    check_one(text, decode(text));
+    check_one(text, decode(text), true);
 }
 
-fn check_one(text: &str, decoded: Result<ClientMessage, DecodeError>) {
+fn check_one(text: &str, decoded: Result<ClientMessage, DecodeError>, echoes: bool) {
     match &decoded {
         Err(err) => {
             answer(err);
@@ -54,7 +55,9 @@ fn check_one(text: &str, decoded: Result<ClientMessage, DecodeError>) {
         }
         Ok(message) => {
             limits(message);
-            if let ClientMessage::Ping(ping) = message {
+            if let ClientMessage::Ping(ping) = message
+                && echoes
+            {
                 pong_echoes(text, &ping.timestamp);
             }
         }
