@@ -339,24 +339,121 @@ struct Member<'a> {
     since_list: i64,
     view_done: bool,
     ping_out: Option<u64>,
-    out: Vec<u8>,
+    socket: Socket,
+}
+
+/// A member's side of its WebSocket, whatever it speaks: what it has to write, its mask, and a
+/// fragmented text message being put together. Shared by every format's members.
+pub(crate) struct Socket {
+    /// Frames to write.
+    pub(crate) out: Vec<u8>,
     mask: u32,
     partial: Vec<u8>,
     partial_op: u8,
 }
 
-impl Member<'_> {
-    fn next_mask(&mut self) -> [u8; 4] {
+impl Socket {
+    /// The socket of member `index` (its masks differ from the others').
+    pub(crate) fn new(index: usize) -> Socket {
+        let mask = 0x9E37_79B9 ^ (index as u32).wrapping_mul(2_654_435_761) | 1;
+        Socket { out: Vec::with_capacity(256), mask, partial: Vec::new(), partial_op: 0 }
+    }
+
+    /// Queues a frame (masked, as a client's must be).
+    pub(crate) fn queue(&mut self, opcode: u8, payload: &[u8]) {
         // xorshift32: a mask needs no cryptography here, only to be a mask.
         self.mask ^= self.mask << 13;
         self.mask ^= self.mask >> 17;
         self.mask ^= self.mask << 5;
-        self.mask.to_be_bytes()
+        encode(&mut self.out, opcode, payload, self.mask.to_be_bytes());
+    }
+}
+
+/// What a format's member does with a whole text message (`false`: end the connection).
+pub(crate) trait OnText {
+    /// The run it counts into.
+    fn run(&self) -> &Run;
+    /// Its socket.
+    fn socket(&mut self) -> &mut Socket;
+    /// Handles one text message.
+    fn on_text(&mut self, data: &[u8], now: u64) -> bool;
+}
+
+/// Handles every complete frame in `buf`: text to the member (fragments put together), pings
+/// answered, a close counted. Returns `false` when the server closed or the framing broke.
+pub(crate) fn on_frames(member: &mut impl OnText, buf: &mut BytesMut) -> bool {
+    loop {
+        let header = match parse_header(buf) {
+            None => return true,
+            Some(Err(why)) => {
+                member.run().note_error(why.to_string());
+                return false;
+            }
+            Some(Ok(header)) => header,
+        };
+        let total = header.header + header.len;
+        if buf.len() < total {
+            buf.reserve(total - buf.len());
+            return true;
+        }
+        let now = member.run().now();
+        let payload = &buf[header.header..total];
+        let keep_going = match header.opcode {
+            OP_TEXT if header.fin => member.on_text(payload, now),
+            OP_TEXT | OP_CONT => {
+                let socket = member.socket();
+                if header.opcode == OP_TEXT {
+                    socket.partial.clear();
+                    socket.partial_op = OP_TEXT;
+                }
+                socket.partial.extend_from_slice(payload);
+                if header.fin && socket.partial_op == OP_TEXT {
+                    let whole = std::mem::take(&mut socket.partial);
+                    let go = member.on_text(&whole, now);
+                    let socket = member.socket();
+                    socket.partial = whole;
+                    socket.partial.clear();
+                    go
+                } else {
+                    true
+                }
+            }
+            OP_PING => {
+                let payload = payload.to_vec();
+                member.socket().queue(OP_PONG, &payload);
+                true
+            }
+            OP_CLOSE => {
+                let code = if payload.len() >= 2 { u16::from_be_bytes([payload[0], payload[1]]) } else { 1005 };
+                *member.run().close_codes.borrow_mut().entry(code).or_insert(0) += 1;
+                false
+            }
+            _ => true,
+        };
+        buf.advance(total);
+        if !keep_going {
+            return false;
+        }
+    }
+}
+
+impl OnText for Member<'_> {
+    fn run(&self) -> &Run {
+        self.run
     }
 
+    fn socket(&mut self) -> &mut Socket {
+        &mut self.socket
+    }
+
+    fn on_text(&mut self, data: &[u8], now: u64) -> bool {
+        Member::on_text(self, data, now)
+    }
+}
+
+impl Member<'_> {
     fn queue(&mut self, opcode: u8, payload: &[u8]) {
-        let mask = self.next_mask();
-        encode(&mut self.out, opcode, payload, mask);
+        self.socket.queue(opcode, payload);
     }
 
     fn check_view(&mut self, now: u64) {
@@ -408,61 +505,6 @@ impl Member<'_> {
         }
         true
     }
-
-    /// Handles every complete frame in `buf`. Returns `false` when the server closed.
-    fn on_frames(&mut self, buf: &mut BytesMut) -> bool {
-        loop {
-            let header = match parse_header(buf) {
-                None => return true,
-                Some(Err(why)) => {
-                    self.run.note_error(why.to_string());
-                    return false;
-                }
-                Some(Ok(header)) => header,
-            };
-            let total = header.header + header.len;
-            if buf.len() < total {
-                buf.reserve(total - buf.len());
-                return true;
-            }
-            let now = self.run.now();
-            let payload = &buf[header.header..total];
-            let keep_going = match header.opcode {
-                OP_TEXT if header.fin => self.on_text(payload, now),
-                OP_TEXT | OP_CONT => {
-                    if header.opcode == OP_TEXT {
-                        self.partial.clear();
-                        self.partial_op = OP_TEXT;
-                    }
-                    self.partial.extend_from_slice(payload);
-                    if header.fin && self.partial_op == OP_TEXT {
-                        let whole = std::mem::take(&mut self.partial);
-                        let go = self.on_text(&whole, now);
-                        self.partial = whole;
-                        self.partial.clear();
-                        go
-                    } else {
-                        true
-                    }
-                }
-                OP_PING => {
-                    let payload = payload.to_vec();
-                    self.queue(OP_PONG, &payload);
-                    true
-                }
-                OP_CLOSE => {
-                    let code = if payload.len() >= 2 { u16::from_be_bytes([payload[0], payload[1]]) } else { 1005 };
-                    *self.run.close_codes.borrow_mut().entry(code).or_insert(0) += 1;
-                    false
-                }
-                _ => true,
-            };
-            buf.advance(total);
-            if !keep_going {
-                return false;
-            }
-        }
-    }
 }
 
 /// A deterministic spread over `[0, period)` for member `index`, so that timers do not fire
@@ -509,10 +551,7 @@ pub async fn member(
         since_list: 0,
         view_done: false,
         ping_out: None,
-        out: Vec::with_capacity(256),
-        mask: 0x9E37_79B9 ^ (index as u32).wrapping_mul(2_654_435_761) | 1,
-        partial: Vec::new(),
-        partial_op: 0,
+        socket: Socket::new(index),
     };
     let (id, name) = (format!("{}-{index}", conf.tag), format!("bench-{index}"));
     let join = ClientMessage::join(epoch_ms(), target.session_id.clone(), id, name, conf.ext.then_some(PARTYLINE_V1));
@@ -523,11 +562,11 @@ pub async fn member(
     let mut ping = tokio::time::interval_at(start + phase(index, ping_period, 2), ping_period);
     let mut alive = true;
     while alive {
-        if !m.out.is_empty() {
-            if wr.write_all(&m.out).await.is_err() {
+        if !m.socket.out.is_empty() {
+            if wr.write_all(&m.socket.out).await.is_err() {
                 break;
             }
-            m.out.clear();
+            m.socket.out.clear();
         }
         if m.joined && permit.is_some() {
             permit = None;
@@ -539,7 +578,7 @@ pub async fn member(
             () = run.stop.cancelled() => return,
             read = rd.read_buf(&mut buf) => match read {
                 Ok(0) | Err(_) => alive = false,
-                Ok(_) => alive = m.on_frames(&mut buf),
+                Ok(_) => alive = on_frames(&mut m, &mut buf),
             },
             _ = heartbeat.tick(), if m.joined => {
                 let beat = ClientMessage::Heartbeat(Heartbeat { timestamp: epoch_ms().into() });

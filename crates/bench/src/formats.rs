@@ -13,12 +13,10 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
 use memchr::memmem;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::client::{MemberConf, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, Run, Target, connect, encode};
-use crate::client::{parse_header, phase};
+use crate::client::{MemberConf, OP_TEXT, OnText, Run, Socket, Target, connect, on_frames, phase};
 
 /// A wire format besides LOUDSYNC and partyline/1. Seeds 001 and 000 are the next variants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,18 +145,26 @@ struct Member<'a> {
     format: Format,
     started: u64,
     joined: bool,
-    out: Vec<u8>,
-    mask: u32,
-    partial: Vec<u8>,
+    socket: Socket,
+}
+
+impl OnText for Member<'_> {
+    fn run(&self) -> &Run {
+        self.run
+    }
+
+    fn socket(&mut self) -> &mut Socket {
+        &mut self.socket
+    }
+
+    fn on_text(&mut self, data: &[u8], now: u64) -> bool {
+        Member::on_text(self, data, now)
+    }
 }
 
 impl Member<'_> {
     fn queue(&mut self, opcode: u8, payload: &[u8]) {
-        // xorshift32, as in `client`: a mask needs no cryptography.
-        self.mask ^= self.mask << 13;
-        self.mask ^= self.mask >> 17;
-        self.mask ^= self.mask << 5;
-        encode(&mut self.out, opcode, payload, self.mask.to_be_bytes());
+        self.socket.queue(opcode, payload);
     }
 
     /// Handles one text message. Returns `false` to end the connection.
@@ -184,60 +190,6 @@ impl Member<'_> {
             self.run.note_error(String::from_utf8_lossy(&data[..data.len().min(300)]).to_string());
         }
         true
-    }
-
-    /// Handles every complete frame in `buf`. Returns `false` when the server closed.
-    fn on_frames(&mut self, buf: &mut BytesMut) -> bool {
-        loop {
-            let header = match parse_header(buf) {
-                None => return true,
-                Some(Err(why)) => {
-                    self.run.note_error(why.to_string());
-                    return false;
-                }
-                Some(Ok(header)) => header,
-            };
-            let total = header.header + header.len;
-            if buf.len() < total {
-                buf.reserve(total - buf.len());
-                return true;
-            }
-            let now = self.run.now();
-            let payload = &buf[header.header..total];
-            let keep_going = match header.opcode {
-                OP_TEXT if header.fin => self.on_text(payload, now),
-                OP_TEXT | OP_CONT => {
-                    if header.opcode == OP_TEXT {
-                        self.partial.clear();
-                    }
-                    self.partial.extend_from_slice(payload);
-                    if header.fin {
-                        let whole = std::mem::take(&mut self.partial);
-                        let go = self.on_text(&whole, now);
-                        self.partial = whole;
-                        self.partial.clear();
-                        go
-                    } else {
-                        true
-                    }
-                }
-                OP_PING => {
-                    let payload = payload.to_vec();
-                    self.queue(OP_PONG, &payload);
-                    true
-                }
-                OP_CLOSE => {
-                    let code = if payload.len() >= 2 { u16::from_be_bytes([payload[0], payload[1]]) } else { 1005 };
-                    *self.run.close_codes.borrow_mut().entry(code).or_insert(0) += 1;
-                    false
-                }
-                _ => true,
-            };
-            buf.advance(total);
-            if !keep_going {
-                return false;
-            }
-        }
     }
 }
 
@@ -265,15 +217,7 @@ pub async fn member(run: Rc<Run>, target: Rc<Target>, conf: Rc<MemberConf>, form
             return;
         }
     };
-    let mut m = Member {
-        run: &run,
-        format,
-        started,
-        joined: false,
-        out: Vec::with_capacity(256),
-        mask: 0x9E37_79B9 ^ (index as u32).wrapping_mul(2_654_435_761) | 1,
-        partial: Vec::new(),
-    };
+    let mut m = Member { run: &run, format, started, joined: false, socket: Socket::new(index) };
     for frame in format.hello() {
         m.queue(OP_TEXT, frame.as_bytes());
     }
@@ -281,13 +225,13 @@ pub async fn member(run: Rc<Run>, target: Rc<Target>, conf: Rc<MemberConf>, form
     let start = tokio::time::Instant::now();
     let mut heartbeat = tokio::time::interval_at(start + phase(index, period, 1), period);
     // Anything already read with the handshake's response.
-    let mut alive = m.on_frames(&mut buf);
+    let mut alive = on_frames(&mut m, &mut buf);
     while alive {
-        if !m.out.is_empty() {
-            if wr.write_all(&m.out).await.is_err() {
+        if !m.socket.out.is_empty() {
+            if wr.write_all(&m.socket.out).await.is_err() {
                 break;
             }
-            m.out.clear();
+            m.socket.out.clear();
         }
         if m.joined && permit.is_some() {
             permit = None;
@@ -299,7 +243,7 @@ pub async fn member(run: Rc<Run>, target: Rc<Target>, conf: Rc<MemberConf>, form
             () = run.stop.cancelled() => return,
             read = rd.read_buf(&mut buf) => match read {
                 Ok(0) | Err(_) => alive = false,
-                Ok(_) => alive = m.on_frames(&mut buf),
+                Ok(_) => alive = on_frames(&mut m, &mut buf),
             },
             _ = heartbeat.tick(), if m.joined && !beat.is_empty() => m.queue(OP_TEXT, beat.as_bytes()),
         }
