@@ -3,6 +3,19 @@
 
 use super::*;
 
+/// A kind of message to one member, and which formats have it.
+#[derive(Clone, Copy)]
+pub(super) struct Addressed {
+    kind: &'static str,
+    takes: fn(Wire) -> bool,
+}
+
+/// `direct` (seed 001's `DirectMessage` too).
+const DIRECT: Addressed = Addressed { kind: "direct", takes: Wire::has_direct };
+
+/// `voice.signal` (Together's `VOICE_SIGNAL` too).
+const VOICE_SIGNAL: Addressed = Addressed { kind: "voice.signal", takes: Wire::has_voice };
+
 impl Session {
     /// A member says `text` in `room`: kept (for edits), sent to every member in its format, and
     /// the host hears of it. Returns the line.
@@ -160,7 +173,9 @@ impl Session {
         if !self.require_ext(now, conn, key, "direct") {
             return;
         }
-        let Some(to) = self.recipient(now, conn, "direct", &direct.to, Some(&direct.id), false) else { return };
+        let Some(to) = self.recipient(now, conn, DIRECT, &direct.to, Some(&direct.id), false) else {
+            return;
+        };
         let message = ServerMessage::Direct {
             timestamp: now / MILLISECOND,
             from: self.members[&key].id.clone(),
@@ -292,7 +307,9 @@ impl Session {
         if !self.require_ext(now, conn, key, "voice.signal") {
             return;
         }
-        let Some(to) = self.recipient(now, conn, "voice.signal", &voice.to, None, true) else { return };
+        let Some(to) = self.recipient(now, conn, VOICE_SIGNAL, &voice.to, None, true) else {
+            return;
+        };
         // Seed 002: "to another participant in your current voice channel". A partyline/1
         // member has no voice channels: signals to and from it need none.
         let (from, target) = (&self.members[&key], &self.members[&to]);
@@ -342,20 +359,18 @@ impl Session {
         false
     }
 
-    /// The member a `kind` message is addressed to: an extension member (and a connected one
-    /// when `connected`). Otherwise `recipient_unavailable` goes back on `conn`, with the
+    /// The member a message to one member is addressed to: one whose format takes such a message
+    /// ([`Addressed`]), and a connected one when `connected`. Otherwise `recipient_unavailable` goes back on `conn`, with the
     /// sender's message `id` when it has one, and `None` comes out.
     pub(super) fn recipient(
         &mut self,
         now: Time,
         conn: ConnId,
-        kind: &str,
+        Addressed { kind, takes }: Addressed,
         to: &str,
         id: Option<&str>,
         connected: bool,
     ) -> Option<u64> {
-        // A voice signal reaches every format that carries them; the rest is partyline/1's alone.
-        let takes = |wire: Wire| if kind == "voice.signal" { wire.has_voice() } else { wire.has_direct() };
         let (reason, why) = match self.by_id.get(to) {
             None => (reason::UNKNOWN_MEMBER, "is not in the session"),
             Some(key) if self.members[key].wire.is_plain_loudsync() => {
