@@ -121,11 +121,14 @@ pub fn median_of(records: &[Record], scenario: &str, kind: Kind, key: &str) -> O
 
 /// Partyline ÷ `other` per pair: (median, min, max).
 pub fn ratio_of(records: &[Record], scenario: &str, other: Kind, key: &str) -> Option<(f64, f64, f64)> {
-    let ours = value(records, scenario, Kind::Partyline, key);
-    let theirs = value(records, scenario, other, key);
-    let mut ratios: Vec<f64> = ours
+    pair_ratios(&value(records, scenario, Kind::Partyline, key), &value(records, scenario, other, key))
+}
+
+/// `a ÷ b` for each pair both have a figure for: (median, min, max).
+fn pair_ratios(a: &[(usize, f64)], b: &[(usize, f64)]) -> Option<(f64, f64, f64)> {
+    let mut ratios: Vec<f64> = a
         .iter()
-        .filter_map(|(pair, a)| theirs.iter().find(|(p, _)| p == pair).map(|(_, b)| a / b))
+        .filter_map(|(pair, x)| b.iter().find(|(p, _)| p == pair).map(|(_, y)| x / y))
         .filter(|r| r.is_finite())
         .collect();
     let med = median(&mut ratios)?;
@@ -262,17 +265,7 @@ pub const FORMAT_CPU_GOAL: f64 = 1.2;
 
 /// Per pair, `a ÷ b` of `key` between two scenarios on Partyline: (median, min, max).
 fn scenario_ratio(records: &[Record], a: &str, b: &str, key: &str) -> Option<(f64, f64, f64)> {
-    let ours = value(records, a, Kind::Partyline, key);
-    let theirs = value(records, b, Kind::Partyline, key);
-    let mut ratios: Vec<f64> = ours
-        .iter()
-        .filter_map(|(pair, x)| theirs.iter().find(|(p, _)| p == pair).map(|(_, y)| x / y))
-        .filter(|r| r.is_finite())
-        .collect();
-    let med = median(&mut ratios)?;
-    let min = ratios.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    Some((med, min, max))
+    pair_ratios(&value(records, a, Kind::Partyline, key), &value(records, b, Kind::Partyline, key))
 }
 
 /// Each other format's deliveries per server CPU-second beside its partyline/1 twin's from the
