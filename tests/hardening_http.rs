@@ -117,7 +117,7 @@ fn fixture() -> (PathBuf, PathBuf) {
     write("Album/nested.ogg", b"nested song");
     write("sub/one.mp3", b"one");
     write("a/b/c/within.mp3", b"three folders down");
-    write("a/b/c/d/deep.mp3", b"four folders down: deeper than the scan");
+    write("a/b/c/d/e/f/g/deep.mp3", b"seven folders down: deeper than the scan");
     write("notes.txt", b"not media");
     write(".hidden/x.mp3", b"hidden");
     write("page.html", b"<script>alert(sessionStorage.getItem('partyline.joinKey'))</script>");
@@ -147,7 +147,7 @@ async fn media_serves_the_library_only() {
     for path in [
         "/media/notes.txt",
         "/media/.hidden/x.mp3",
-        "/media/a/b/c/d/deep.mp3",
+        "/media/a/b/c/d/e/f/g/deep.mp3",
         "/media/page.html",
         "/media/pic.svg",
         "/media/etclink/passwd",
@@ -175,7 +175,7 @@ async fn media_serves_the_library_only() {
     }
     assert!(served.is_empty(), "expected 404 without a redirect for each, got:\n{}", served.join("\n"));
 
-    let items = host.playback().await.unwrap().library;
+    let items = host.library().await.unwrap();
     let urls: Vec<&str> = items.iter().map(|i| i.url.as_str()).collect();
     assert_eq!(
         urls,
@@ -266,6 +266,47 @@ async fn every_response_carries_the_headers() {
     }
     host.shutdown(None).await;
     std::fs::remove_dir_all(base).unwrap();
+}
+
+/// The page over a real socket: gzipped for a browser that takes it, a 304 with no body for a
+/// file the phone has (a reload downloads nothing again), and `/favicon.ico` is the page's icon.
+#[tokio::test]
+async fn the_page_is_gzipped_and_revalidated() {
+    let host = default_host().await;
+    let addr = host.local_addr();
+    let plain = get(addr, "/").await;
+    assert_eq!(plain.status, 200);
+    let etag = plain.header("etag").expect("an ETag").to_string();
+    let zipped = request(addr, Ipv4Addr::LOCALHOST, "GET", "/", &[("Accept-Encoding", "gzip")]).await;
+    assert_eq!((zipped.status, zipped.header("content-encoding")), (200, Some("gzip")));
+    assert!(zipped.body.len() * 2 < plain.body.len(), "gzipped {} of {} bytes", zipped.body.len(), plain.body.len());
+    let again = request(addr, Ipv4Addr::LOCALHOST, "GET", "/", &[("If-None-Match", &etag)]).await;
+    assert_eq!((again.status, again.body.len()), (304, 0), "a reload revalidates");
+    assert_eq!(again.header("etag"), Some(etag.as_str()));
+    let icon = get(addr, "/favicon.ico").await;
+    assert_eq!((icon.status, icon.header("content-type")), (200, Some("image/svg+xml")), "{}", icon.text());
+    host.shutdown(None).await;
+}
+
+/// Over a real socket, the URLs the page names are kept for good: the page's import map sends
+/// each module to `?v=<version>`, served `immutable`; the page itself and a module at its plain
+/// URL are revalidated (`no-cache`), so a reload asks for the page alone.
+#[tokio::test]
+async fn the_page_names_versioned_urls_kept_for_good() {
+    let host = default_host().await;
+    let addr = host.local_addr();
+    let page = get(addr, "/").await;
+    assert_eq!((page.status, page.header("cache-control")), (200, Some("no-cache")), "the page is revalidated");
+    let text = String::from_utf8_lossy(&page.body);
+    let at = text.find("\"/app.js\":\"").expect("the import map names /app.js") + "\"/app.js\":\"".len();
+    let url = &text[at..at + text[at..].find('"').expect("a quoted URL")];
+    assert!(url.starts_with("/app.js?v="), "expected a versioned URL for /app.js, got {url}");
+    let kept = get(addr, url).await;
+    assert_eq!((kept.status, kept.header("cache-control")), (200, Some("max-age=31536000, immutable")), "{url}");
+    let plain = get(addr, "/app.js").await;
+    assert_eq!((plain.status, plain.header("cache-control")), (200, Some("no-cache")), "/app.js unversioned");
+    assert_eq!(plain.body, kept.body, "the same file at both URLs");
+    host.shutdown(None).await;
 }
 
 /// From one address, five wrong codes and then the right one: the right one is answered with the

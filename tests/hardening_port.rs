@@ -251,7 +251,7 @@ async fn trickling_flood_cannot_exhaust_the_hosts_descriptors() {
         .arg("--nofile=1024:1024")
         .arg("--")
         .arg(partyline_bin())
-        .args(["host", "--bind", "127.0.0.1", "--port", "0", "--no-mdns", "--json"])
+        .args(["host", "--no-store", "--bind", "127.0.0.1", "--port", "0", "--no-mdns", "--json"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

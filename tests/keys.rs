@@ -1,6 +1,7 @@
 //! The join key can change while the party runs: a new key and room code keep out whoever holds
 //! the old QR code, on the same port, without disturbing anyone already in the party (a member
-//! whose phone reconnects with the old key still resumes: its resume secret proves it).
+//! whose phone reconnects with the old key still resumes: its resume secret proves it). And a
+//! device the host banned cannot come back with any key until the ban is lifted.
 
 use partyline_protocol::{ErrorCode, reason};
 use partyline_support::{Client, ServerMessage, chat_msg, curl, default_host, expect_message, join_msg};
@@ -51,4 +52,41 @@ async fn a_new_key_keeps_the_party() {
     let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(answer["joinKey"].as_str(), Some(new_key.as_str()));
     Client::join_in(&host, "dev-new", true).await;
+}
+
+/// A ban holds: the banned phone is kicked (4010), and every later join with its device id is
+/// refused (`unauthorized`, `banned`, close 4010), with or without the key it had; the others
+/// stay; once the host lifts the ban the device joins again.
+#[tokio::test]
+async fn a_banned_device_stays_out() {
+    let host = default_host().await;
+    let (mut stays, _) = Client::join_in(&host, "dev-stays", true).await;
+    let (mut banned, welcome) = Client::join_in(&host, "dev-banned", true).await;
+    host.ban(&welcome.client_id, "spam").await.unwrap();
+    let (kicked, _) = banned.recv_until("kicked").await;
+    assert_eq!(expect_message!(kicked.message, ServerMessage::Kicked { reason, .. } => reason), "spam");
+    match banned.ending().await {
+        partyline_support::Ending::Code(code) => assert_eq!(code, 4010),
+        other => panic!("expected close 4010 for the banned member, got {other:?}"),
+    }
+    let bans = host.bans().await.unwrap();
+    assert_eq!(bans.iter().map(|ban| ban.device_id.as_str()).collect::<Vec<_>>(), ["dev-banned"]);
+
+    for attempt in 0..3 {
+        let mut again = Client::connect(&partyline_support::ws_url(&host)).await;
+        again.send(join_msg("dev-banned", true)).await;
+        let (error, _) = again.recv_until("error").await;
+        assert_eq!(error.message.error_reason(), Some(reason::BANNED), "attempt {attempt}");
+        match again.ending().await {
+            partyline_support::Ending::Code(code) => assert_eq!(code, 4010, "attempt {attempt}"),
+            other => panic!("attempt {attempt}: expected close 4010, got {other:?}"),
+        }
+    }
+    let members = host.members().await.unwrap();
+    assert!(members.iter().all(|member| member.id != welcome.client_id), "the banned member is gone: {members:?}");
+    stays.send(chat_msg("still here")).await;
+    stays.recv_until("chat").await;
+
+    assert_eq!(host.unban("dev-banned").await.unwrap().device_id, "dev-banned");
+    Client::join_in(&host, "dev-banned", true).await;
 }

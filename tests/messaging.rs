@@ -22,7 +22,7 @@ async fn direct_between_two_phones() {
 
     let payload = json!({"kind": "poke", "emoji": "🎉", "n": [1, 2, 3]});
     let direct = |to: &str, id: &str, payload| {
-        ClientMessage::Direct(Direct { timestamp: 1.into(), to: to.into(), id: id.into(), payload })
+        ClientMessage::Direct(Direct { timestamp: 1.into(), to: to.into(), id: id.into(), payload, ttl: None })
     };
     a.send(direct(&b_id, "d-1", payload.clone())).await;
     let (got, skipped) = b.recv_until("direct").await;
@@ -54,6 +54,7 @@ async fn direct_between_two_phones() {
         topic: Some("game".into()),
         payload: json!({"move": "e4"}),
         ack: true,
+        ttl: None,
     };
     a.send(ClientMessage::Broadcast(broadcast)).await;
     let (got, _) = b.recv_until("broadcast").await;

@@ -68,7 +68,7 @@ async fn play_reaches_everyone_with_one_start_time() {
         let (client, _) = Client::join_in(&host, &format!("dev-{n}"), true).await;
         members.push(client);
     }
-    let item = host.playback().await.unwrap().library[0].id.clone();
+    let item = host.library().await.unwrap()[0].id.clone();
     host.syncplay(PlayCommand::Play { item_id: Some(item.clone()), position: None }).await.unwrap();
     let mut entry = String::new();
     for client in &mut members {
@@ -136,7 +136,7 @@ async fn media_folder_changes_without_ending_the_party() {
         let err = host.set_media(Some(bad.clone())).await.expect_err("not a readable folder");
         assert!(matches!(err, partyline_server::ServerError::Media(_)), "{err}");
         assert_eq!(host.media_dir().as_deref(), Some(second.as_path()), "{}", bad.display());
-        assert_eq!(host.playback().await.unwrap().library, items);
+        assert_eq!(host.library().await.unwrap(), items);
     }
     let (status, _) = curl(&[&format!("{base}/media/Second.wav?token={key}")]).await;
     assert_eq!(status, 200);

@@ -7,6 +7,8 @@
 //! Both are checked the way the session would answer them, and the bytes are also decoded lossily,
 //! because `decode` must survive every string, not only the ones a browser sends.
 //!
+//! The same bytes are also a seed-001 binary frame (`rt::decode_binary`, see `binary`).
+//!
 //! Checked for every input:
 //! - The error's text (sent back as an `error` message) serializes into a valid JSON frame.
 //! - A frame over `MAX_MESSAGE_BYTES` is `TooLarge`, and nothing under it is.
@@ -24,6 +26,7 @@ use partyline_protocol::{
 use serde_json::Value;
 
 fuzz_target!(|data: &[u8]| {
+    binary(data);
     match std::str::from_utf8(data) {
         Ok(text) => check(text),
         Err(_) => {
@@ -61,6 +64,39 @@ fn check_one(text: &str, decoded: Result<ClientMessage, DecodeError>, echoes: bo
                 pong_echoes(text, &ping.timestamp);
             }
         }
+    }
+}
+
+/// The same bytes as a seed-001 binary frame (what `/rt/ws` does with a binary message): no
+/// panic; `TooLarge` exactly when over the limit; what decodes is the frame it was (its `size`
+/// the bytes after the 5-byte header, its checksum theirs, its address and data those bytes, the
+/// data of a relayed type within the text payload limit).
+fn binary(data: &[u8]) {
+    use partyline_protocol::binary::{BinaryKind, HEADER_BYTES, checksum};
+    match partyline_protocol::rt::decode_binary(data.to_vec().into()) {
+        Err(err) => {
+            answer(&err);
+            assert_eq!(matches!(err, DecodeError::TooLarge { .. }), data.len() > MAX_MESSAGE_BYTES, "{err:?}");
+        }
+        Ok(ClientMessage::Binary(frame)) => {
+            let payload = &data[HEADER_BYTES..];
+            assert_eq!((frame.size, &frame.frame[..]), (payload.len(), data), "the frame as it came");
+            assert_eq!(frame.checksum, checksum(payload), "the payload's sha256");
+            if frame.kind == BinaryKind::FileTransfer {
+                assert_eq!((frame.address.as_str(), &frame.data[..]), ("", payload), "a file is its bytes");
+            } else {
+                let address = frame.address.as_bytes();
+                assert_eq!(payload[0] as usize, address.len(), "the length byte");
+                assert_eq!(&payload[1..1 + address.len()], address, "the address");
+                assert_eq!(&payload[1 + address.len()..], &frame.data[..], "the data after it");
+                assert!(
+                    frame.data.len() <= partyline_protocol::MAX_PAYLOAD_BYTES,
+                    "{} bytes of data",
+                    frame.data.len()
+                );
+            }
+        }
+        Ok(other) => panic!("a binary frame decoded as {other:?}"),
     }
 }
 
@@ -143,4 +179,3 @@ fn number_after<'t>(text: &'t str, key: &str) -> Option<&'t str> {
     let token = &rest[..end];
     (!token.is_empty() && serde_json::from_str::<serde_json::Number>(token).is_ok()).then_some(token)
 }
-

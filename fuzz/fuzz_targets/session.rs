@@ -29,7 +29,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use partyline_protocol::{
-    ClientMessage, DecodeError, LibraryItem, NotificationLevel, PARTYLINE_V1, Permissions, decode,
+    ClientMessage, DecodeError, LibraryItem, NotificationLevel, PARTYLINE_V1, Permissions, client::decode_with_cid,
+    decode,
 };
 use partyline_session::{Config, ConnId, Peer, SECOND, Session, Time, Transmit};
 use serde_json::{Value, json};
@@ -185,8 +186,8 @@ mod api {
 
     /// A text frame, as the server hands it over: decoded, or refused.
     pub fn text(session: &mut Session, now: Time, conn: ConnId, text: &str) {
-        match decode(text) {
-            Ok(message) => session.handle_message(now, conn, message),
+        match decode_with_cid(text) {
+            Ok((message, cid)) => session.handle_sent(now, conn, message, cid),
             Err(err) => session.handle_invalid(now, conn, &err),
         }
     }
@@ -279,6 +280,7 @@ fn library_items(n: u8) -> Vec<LibraryItem> {
             mime: "audio/mpeg".into(),
             url: format!("/media/t-{i}"),
             size: 1000 + u64::from(i),
+            ..LibraryItem::default()
         })
         .collect()
 }

@@ -17,9 +17,12 @@ pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'stat
         host_info,
         start_hosting,
         stop_hosting,
+        new_party,
         new_key,
         members,
         kick,
+        bans,
+        unban,
         set_locked,
         set_capacity,
         rename,
@@ -28,12 +31,18 @@ pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'stat
         browse_sessions,
         resolve_join,
         crate::syncplay::playback,
+        crate::syncplay::library_page,
         crate::syncplay::set_media_folder,
         crate::syncplay::syncplay_command,
         crate::syncplay::set_permissions,
         crate::syncplay::set_member_volume,
         crate::messaging::notify,
         crate::messaging::delete_chat,
+        crate::uploads::set_uploads,
+        crate::uploads::uploads,
+        crate::uploads::photos,
+        crate::native::pick_media_folder,
+        crate::native::close_app,
     ]
 }
 
@@ -52,10 +61,18 @@ pub async fn start_hosting<R: Runtime>(
     state.start(&app).await
 }
 
-/// Ends the party.
+/// Stops hosting (the party stays in its file for the next start, without its guests).
 #[tauri::command]
-pub async fn stop_hosting(state: State<'_, AppState>) -> Result<(), CommandError> {
-    state.stop().await
+pub async fn stop_hosting<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) -> Result<(), CommandError> {
+    state.stop().await?;
+    crate::native::set_title(&app, None);
+    Ok(())
+}
+
+/// "New party": ends the party for good and starts a fresh one (new key, QR code, room code).
+#[tauri::command]
+pub async fn new_party<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) -> Result<HostView, CommandError> {
+    state.new_party(&app).await
 }
 
 /// New key and room code while the party goes on (the old QR code stops letting anyone join;
@@ -71,14 +88,27 @@ pub async fn members(state: State<'_, AppState>) -> Result<Vec<MemberInfo>, Comm
     state.members().await
 }
 
-/// Removes a member.
+/// Removes a member, telling it `reason`; with `ban`, its device stays out until `unban`.
 #[tauri::command]
 pub async fn kick(
     state: State<'_, AppState>,
     member_id: String,
     reason: Option<String>,
+    ban: Option<bool>,
 ) -> Result<MemberInfo, CommandError> {
-    state.kick(&member_id, reason.as_deref()).await
+    state.kick(&member_id, reason.as_deref(), ban.unwrap_or(false)).await
+}
+
+/// The devices kept out, oldest ban first.
+#[tauri::command]
+pub async fn bans(state: State<'_, AppState>) -> Result<Vec<partyline_host::Ban>, CommandError> {
+    state.bans().await
+}
+
+/// Lets a banned device join again.
+#[tauri::command]
+pub async fn unban(state: State<'_, AppState>, device_id: String) -> Result<partyline_host::Ban, CommandError> {
+    state.unban(&device_id).await
 }
 
 /// Locks or unlocks the party.

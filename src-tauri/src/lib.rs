@@ -8,10 +8,14 @@
 //! - [`settings`]: party name, capacity, interface and media folder, remembered in `settings.json`.
 //! - [`launch`]: `--bind` / `PARTYLINE_BIND`, `--port`, `--no-mdns` / `PARTYLINE_NO_MDNS`,
 //!   `--media` / `PARTYLINE_MEDIA`.
-//! - [`syncplay`]: the SyncPlay panel: media folder, library, transport, queue, who is in sync.
+//! - [`syncplay`]: the SyncPlay panel: media folder, library (with covers, on `cover:`), transport,
+//!   queue, who is in sync.
 //! - [`join`]: looking up another host to join it from the Browse tab.
 //! - [`browse`]: the parties on the LAN (mDNS), live, for the Browse tab.
 //! - [`messaging`]: announcements to every guest (`notify`); deleting any chat line (`delete_chat`).
+//! - [`uploads`]: whether guests share songs and photos (`set_uploads`), the photos they shared.
+//! - [`native`]: one instance, the window's size and title, a close that asks while guests are
+//!   in the party, the native folder picker.
 //!
 //! The page is `ui/desktop/` (plain HTML/CSS/JS); it imports `ui/shared/client.js`.
 
@@ -22,34 +26,53 @@ pub mod hosting;
 pub mod join;
 pub mod launch;
 pub mod messaging;
+pub mod native;
 pub mod settings;
 pub mod syncplay;
+pub mod uploads;
 
 use std::path::PathBuf;
 
-use tauri::{AppHandle, Manager, RunEvent, Runtime};
+use tauri::{AppHandle, Manager, RunEvent, Runtime, WindowEvent};
 
 pub use error::CommandError;
 pub use hosting::AppState;
 pub use launch::LaunchOptions;
 
 /// Adds the app to a builder (`tauri::Builder::default()`, or `tauri::test::mock_builder()` in
-/// tests): the commands, and a `setup` that calls [`init`].
+/// tests): the dialog plugin (the folder picker), the commands, the photos' and covers' URI
+/// schemes ([`uploads::PHOTO_SCHEME`], [`syncplay::COVER_SCHEME`]), the window fitted to its screen once its page has loaded, the
+/// close that asks ([`native::on_close_requested`]), and a `setup` that calls [`init`].
 pub fn configure<R: Runtime>(
     builder: tauri::Builder<R>,
     launch: LaunchOptions,
     settings_file: Option<PathBuf>,
 ) -> tauri::Builder<R> {
-    builder.invoke_handler(commands::handler()).setup(move |app| {
-        init(app.handle(), launch, settings_file);
-        let handle = app.handle().clone();
-        tauri::async_runtime::spawn(async move {
-            shutdown_signal().await;
-            // Through the normal exit, so `run` ends the party properly.
-            handle.exit(0);
-        });
-        Ok(())
-    })
+    builder
+        .plugin(tauri_plugin_dialog::init())
+        .invoke_handler(commands::handler())
+        .register_asynchronous_uri_scheme_protocol(uploads::PHOTO_SCHEME, uploads::serve_photo)
+        .register_asynchronous_uri_scheme_protocol(syncplay::COVER_SCHEME, syncplay::serve_cover)
+        .on_page_load(|webview, payload| {
+            if payload.event() == tauri::webview::PageLoadEvent::Finished {
+                native::fit_to_screen(&webview.window());
+            }
+        })
+        .on_window_event(|window, event| {
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                native::on_close_requested(window, api);
+            }
+        })
+        .setup(move |app| {
+            init(app.handle(), launch, settings_file);
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                shutdown_signal().await;
+                // Through the normal exit, so `run` ends the party properly.
+                handle.exit(0);
+            });
+            Ok(())
+        })
 }
 
 /// Ctrl-C, or SIGTERM on Unix (`kill`, a session logging out, a test harness).
@@ -75,6 +98,7 @@ async fn shutdown_signal() {
 pub fn init<R: Runtime>(app: &AppHandle<R>, launch: LaunchOptions, settings_file: Option<PathBuf>) {
     let settings = settings_file.or_else(|| app.path().app_config_dir().ok().map(|dir| dir.join("settings.json")));
     let mdns = launch.mdns;
+    uploads::remove_stale_folders(&std::env::temp_dir());
     app.manage(AppState::new(launch, settings));
     app.manage(browse::Browsing::default());
     // Bind before the page loads, so its first `host_info` finds the party. A failure is kept
@@ -103,8 +127,14 @@ pub fn run() {
             std::process::exit(2);
         }
     };
-    let app =
-        configure(tauri::Builder::default(), launch, None).build(tauri::generate_context!()).unwrap_or_else(|err| {
+    // One instance: the first plugin, so a second launch goes no further than asking the first
+    // (over the session's D-Bus) to bring its window forward, then exits: no second party, no
+    // second window. Without a session bus the plugin lets every launch through; the party
+    // file's lock then turns the second away (see `hosting`).
+    let single = tauri_plugin_single_instance::init(|app, _args, _cwd| native::focus_main(app));
+    let app = configure(tauri::Builder::default().plugin(single), launch, None)
+        .build(tauri::generate_context!())
+        .unwrap_or_else(|err| {
             eprintln!("partyline-desktop: cannot start: {err}");
             std::process::exit(1);
         });

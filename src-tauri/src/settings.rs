@@ -22,11 +22,19 @@ pub struct Settings {
     /// when unset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub media_folder: Option<PathBuf>,
+    /// Whether guests may share songs and photos from their phones (the host's switch).
+    pub guest_uploads: bool,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { party_name: "Partyline".into(), capacity: 100, interface: None, media_folder: None }
+        Settings {
+            party_name: "Partyline".into(),
+            capacity: 100,
+            interface: None,
+            media_folder: None,
+            guest_uploads: true,
+        }
     }
 }
 
@@ -75,12 +83,14 @@ mod tests {
             capacity: 12,
             interface: Some("wlan0".into()),
             media_folder: Some("/srv/music".into()),
+            guest_uploads: false,
         };
         s.save(&path).unwrap();
         assert_eq!(Settings::load(&path), s);
         std::fs::write(&path, "{ not json").unwrap();
         assert_eq!(Settings::load(&path), Settings::default());
-        // A file from before the media folder was remembered loads, with none.
+        // A file from before the media folder (and the uploads switch) was remembered loads, with
+        // none (and uploads on).
         std::fs::write(&path, r#"{"partyName": "Old", "capacity": 9, "interface": null}"#).unwrap();
         assert_eq!(Settings::load(&path), Settings { party_name: "Old".into(), capacity: 9, ..Settings::default() });
         std::fs::write(&path, r#"{"capacity": 7, "future": true}"#).unwrap();

@@ -1,16 +1,23 @@
 //! SyncPlay from the desktop: the shared media folder (checked, remembered, and replaced while
-//! the party goes on), the library with durations, play/pause/seek/queue through the facade,
-//! what members may control, and how in sync each member is.
+//! the party goes on, with a note of what its scan skipped), the library a page at a time
+//! (searched by title, artist or album) with lengths and artists, play/pause/seek/queue through
+//! the facade, what members may control, and how in sync each member is.
 //!
 //! The commands at the bottom are one call each into the [`AppState`] methods here.
+//!
+//! Covers: the web view cannot load the host's `/media/.cover/<id>` (the host answers `/media/`
+//! with `Cross-Origin-Resource-Policy: same-origin`, and the page's origin is the app's), so the
+//! app serves each item's cover on its own [`COVER_SCHEME`], from `Host::cover`, as it serves
+//! guests' photos on `photo:` ([`crate::uploads`]).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use partyline_host::{Host, LibraryItem, MemberSync, Permissions, PlayCommand, PlayState};
+use partyline_host::{LibraryItem, MemberSync, Permissions, PlayCommand, PlayState};
 use serde::Serialize;
-use tauri::State;
+use tauri::http::{Request, Response, StatusCode, header};
+use tauri::{Manager, Runtime, State, UriSchemeContext, UriSchemeResponder};
 
 use crate::error::CommandError;
 use crate::hosting::AppState;
@@ -50,10 +57,16 @@ pub struct PlaybackView {
     pub media_folder: Option<String>,
     /// Why the chosen folder is not shared (it could not be read when the party started).
     pub media_problem: Option<String>,
+    /// What the scan of the shared folder left out ("Skipped 1 folder it could not read: …").
+    pub media_note: Option<String>,
     /// The group's state: what plays, where, the queue, the permissions.
     pub state: PlayState,
-    /// The shared media, in the folder's order.
-    pub library: Vec<LibraryEntry>,
+    /// How many items the library has (the panel pages through them with `library_page`).
+    pub library_total: usize,
+    /// The library's revision: the panel asks for its pages again when it changes.
+    pub library_revision: u64,
+    /// The items the queue names (for their titles and lengths), in the library's order.
+    pub queued: Vec<LibraryEntry>,
     /// Each member's last playback report, with its name.
     pub members: Vec<MemberSyncView>,
     /// The host's clock now, µs since the epoch: where `state.serverTime` is measured.
@@ -66,14 +79,51 @@ pub struct PlaybackView {
 pub struct LibraryEntry {
     /// Its id (for play and queue).
     pub id: String,
-    /// The title (the file name without extension).
+    /// The title (its tag's, else the file name without extension).
     pub title: String,
+    /// Its artist and album, from its tags.
+    pub artist: Option<String>,
+    /// Its album.
+    pub album: Option<String>,
     /// Its MIME type.
     pub mime: String,
     /// Size in bytes.
     pub size: u64,
-    /// Its length, when the file says (WAV and FLAC headers, read by the host); `None` otherwise.
-    pub duration_ms: Option<f64>,
+    /// Its length, when the file says (its header or tags, read by the host's scan).
+    pub duration_ms: Option<u64>,
+    /// Its tags hold a cover picture: the page loads it from [`COVER_SCHEME`] by the item's id.
+    pub cover: bool,
+}
+
+impl From<LibraryItem> for LibraryEntry {
+    fn from(item: LibraryItem) -> Self {
+        LibraryEntry {
+            id: item.id,
+            title: item.title,
+            artist: item.artist,
+            album: item.album,
+            mime: item.mime,
+            size: item.size,
+            duration_ms: item.duration_ms,
+            cover: item.cover.is_some(),
+        }
+    }
+}
+
+/// A page of the library (or of a search of it) as the panel lists it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LibraryPageView {
+    /// The library's revision the page is of.
+    pub revision: u64,
+    /// The search it answers ("" for the whole library).
+    pub q: String,
+    /// Where in the matching items it starts.
+    pub offset: usize,
+    /// How many items match.
+    pub total: usize,
+    /// The page's items.
+    pub items: Vec<LibraryEntry>,
 }
 
 /// One member's sync, named.
@@ -92,6 +142,8 @@ impl AppState {
     pub async fn playback(&self) -> Result<PlaybackView, CommandError> {
         let host = self.host().await?;
         let playback = host.playback().await?;
+        let ids = playback.state.queue.iter().map(|entry| entry.item_id.clone()).collect();
+        let queued = host.library_items(ids).await?;
         let names: HashMap<String, String> = host.members().await?.into_iter().map(|m| (m.id, m.name)).collect();
         let (folder, problem) = {
             let media = self.media.lock().unwrap();
@@ -100,8 +152,11 @@ impl AppState {
         Ok(PlaybackView {
             media_folder: folder.map(|f| f.display().to_string()),
             media_problem: problem,
+            media_note: host.media_note(),
             state: playback.state,
-            library: playback.library.iter().map(|item| entry(&host, item)).collect(),
+            library_total: playback.library_total,
+            library_revision: playback.library_revision,
+            queued: queued.items.into_iter().map(LibraryEntry::from).collect(),
             members: playback
                 .members
                 .into_iter()
@@ -136,6 +191,26 @@ impl AppState {
         }
     }
 
+    /// A page of the library: the items matching `q` (every word, in the title, artist or
+    /// album; empty: all) from `offset`, at most `limit` (and 100).
+    pub async fn library_page(
+        &self,
+        q: &str,
+        offset: usize,
+        limit: Option<usize>,
+    ) -> Result<LibraryPageView, CommandError> {
+        let q = q.trim().to_string();
+        let search = (!q.is_empty()).then(|| q.clone());
+        let page = self.host().await?.library_page(search, offset, limit).await?;
+        Ok(LibraryPageView {
+            revision: page.revision,
+            q,
+            offset,
+            total: page.total,
+            items: page.items.into_iter().map(LibraryEntry::from).collect(),
+        })
+    }
+
     /// A SyncPlay command as the host: play (an item, or resume), pause, seek, next, previous,
     /// rate, queue add/remove, start anyway. Returns the group's state after it.
     pub async fn syncplay(&self, command: PlayCommand) -> Result<PlayState, CommandError> {
@@ -155,6 +230,48 @@ impl AppState {
         host.set_permissions(Permissions { playback, queue }).await?;
         Ok(host.playback().await?.state)
     }
+}
+
+/// The scheme the page loads library covers from: `cover://localhost/<item id>` (Windows and
+/// Android: `http://cover.localhost/<id>`), allowed as `img-src` in the window's CSP.
+pub const COVER_SCHEME: &str = "cover";
+
+impl AppState {
+    /// The cover picture of library item `id`, as the library list and now playing show it: its
+    /// bytes and image type, from the host (`no_such_cover` for an item with none, or not
+    /// shared).
+    pub async fn cover(&self, id: &str) -> Result<(Vec<u8>, &'static str), CommandError> {
+        let cover = self.host().await?.cover(id).await;
+        let cover =
+            cover.ok_or_else(|| CommandError::new("no_such_cover", format!("the library has no cover for {id:?}")))?;
+        Ok((cover.bytes.to_vec(), cover.mime))
+    }
+}
+
+/// How long the web view may keep a cover: as the host tells phones (a cover is its file's
+/// picture; a new scan gives the page new ids only when files change).
+const COVER_CACHE: &str = "private, max-age=3600";
+
+/// Answers a [`COVER_SCHEME`] request (`/<item id>`) with the cover, or a plain 404.
+pub fn serve_cover<R: Runtime>(ctx: UriSchemeContext<'_, R>, request: Request<Vec<u8>>, responder: UriSchemeResponder) {
+    let app = ctx.app_handle().clone();
+    let id = request.uri().path().trim_start_matches('/').to_string();
+    tauri::async_runtime::spawn(async move {
+        let answer = match app.state::<AppState>().cover(&id).await {
+            Ok((bytes, mime)) => Response::builder()
+                .header(header::CONTENT_TYPE, mime)
+                .header(header::CACHE_CONTROL, COVER_CACHE)
+                .body(bytes),
+            Err(err) => Response::builder()
+                .status(StatusCode::NOT_FOUND)
+                .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+                .body(err.message.into_bytes()),
+        };
+        match answer {
+            Ok(answer) => responder.respond(answer),
+            Err(err) => tracing::warn!(%err, "cannot answer a cover request"),
+        }
+    });
 }
 
 /// The folder a person typed, checked: absolute (`~/` is the home folder), existing, a folder,
@@ -187,22 +304,23 @@ fn check_folder(text: &str) -> Result<Option<PathBuf>, CommandError> {
     }
 }
 
-fn entry(host: &Host, item: &LibraryItem) -> LibraryEntry {
-    LibraryEntry {
-        id: item.id.clone(),
-        title: item.title.clone(),
-        mime: item.mime.clone(),
-        size: item.size,
-        duration_ms: host.duration_ms(item),
-    }
-}
-
 // ---- the commands ----------------------------------------------------------------------------
 
-/// The SyncPlay panel: state, library (with durations), each member's sync.
+/// The SyncPlay panel: state, the library's size and the queue's items, each member's sync.
 #[tauri::command]
 pub async fn playback(state: State<'_, AppState>) -> Result<PlaybackView, CommandError> {
     state.playback().await
+}
+
+/// A page of the library, searched or not: `{q, offset, limit}` → `{revision, q, offset, total, items}`.
+#[tauri::command]
+pub async fn library_page(
+    state: State<'_, AppState>,
+    q: Option<String>,
+    offset: Option<usize>,
+    limit: Option<usize>,
+) -> Result<LibraryPageView, CommandError> {
+    state.library_page(q.as_deref().unwrap_or_default(), offset.unwrap_or(0), limit).await
 }
 
 /// Shares another media folder (empty or null: none) without ending the party; remembered.

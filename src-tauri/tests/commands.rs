@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets};
 use tauri::webview::InvokeRequest;
-use tauri::{App, Listener, WebviewWindow, WebviewWindowBuilder};
+use tauri::{App, Listener, Manager, WebviewWindow, WebviewWindowBuilder};
 use tokio_tungstenite::tungstenite::Message;
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -26,7 +26,7 @@ struct TestApp {
 }
 
 fn loopback() -> LaunchOptions {
-    LaunchOptions { bind: "127.0.0.1".parse().unwrap(), port: 0, mdns: false, media: None }
+    LaunchOptions { bind: "127.0.0.1".parse().unwrap(), port: 0, mdns: false, ..LaunchOptions::default() }
 }
 
 fn temp_settings(name: &str) -> PathBuf {
@@ -42,6 +42,11 @@ fn app_with(settings: PathBuf) -> TestApp {
     partyline_desktop::init(app.handle(), loopback(), Some(settings.clone()));
     let webview = WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
     TestApp { app, webview, settings, cleanup: true }
+}
+
+/// The library as the page reads it: its first page (`library_page`), every item of a small one.
+fn library_of(t: &TestApp) -> Value {
+    t.ok("library_page", json!({}))["items"].clone()
 }
 
 fn app(name: &str) -> TestApp {
@@ -293,6 +298,41 @@ fn a_member_joins_is_listed_and_kicked() {
     assert_eq!(t.err_code("kick", json!({"memberId": id})), "no_such_member", "already gone");
 }
 
+/// `kick` with `ban`: the device is listed by `bans` and its next join is refused (`banned`);
+/// `unban` lets it back in; an unknown device is `no_such_ban`.
+#[test]
+fn a_ban_from_the_app_holds_until_lifted() {
+    let t = app("ban");
+    let events = t.events();
+    let info = t.ok("host_info", json!({}));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _ws = join_ext(&rt, &info, "dev-ban", "Sam's phone");
+    let id = next_event(&events, "member_joined")["id"].as_str().unwrap().to_string();
+    t.ok("kick", json!({"memberId": id, "reason": "spam", "ban": true}));
+    let banned = next_event(&events, "banned");
+    assert_eq!((banned["deviceId"].as_str(), banned["reason"].as_str()), (Some("dev-ban"), Some("spam")));
+    assert_eq!(t.ok("bans", json!({}))[0]["deviceId"], "dev-ban");
+    let mut again = join_ext(&rt, &info, "dev-ban", "Sam's phone");
+    let refused = rt.block_on(async {
+        tokio::time::timeout(WAIT, async {
+            while let Some(Ok(message)) = again.next().await {
+                if let Message::Text(text) = message {
+                    let v: Value = serde_json::from_str(&text).unwrap();
+                    if v["type"] == "error" {
+                        return v["details"]["reason"].as_str().map(str::to_string);
+                    }
+                }
+            }
+            None
+        })
+        .await
+    });
+    assert_eq!(refused, Ok(Some("banned".to_string())), "the banned device is turned away");
+    assert_eq!(t.err_code("unban", json!({"deviceId": "dev-nobody"})), "no_such_ban");
+    assert_eq!(t.ok("unban", json!({"deviceId": "dev-ban"}))["name"], "Sam's phone");
+    assert_eq!(t.ok("bans", json!({})), json!([]));
+}
+
 /// Joining another party from the Browse tab: the room code is traded for a WebSocket URL.
 #[test]
 fn resolve_join_trades_the_room_code() {
@@ -379,14 +419,16 @@ fn syncplay_media_folder_library_and_transport() {
     let events = t.events();
     let before = t.ok("host_info", json!({}));
     let empty = t.ok("playback", json!({}));
-    assert_eq!((empty["library"].clone(), empty["mediaFolder"].clone()), (json!([]), Value::Null), "{empty}");
+    assert_eq!((library_of(&t), empty["mediaFolder"].clone()), (json!([]), Value::Null), "{empty}");
+    assert_eq!(empty["libraryTotal"], 0, "{empty}");
     assert_eq!(empty["state"]["state"], "idle");
     assert_eq!(t.err_code("syncplay_command", json!({"command": {"command": "play"}})), "nothing_to_play");
 
     let shown = t.ok("set_media_folder", json!({"path": media.path()}));
     assert_eq!(shown["mediaFolder"], media.path());
-    let library = shown["library"].as_array().unwrap().clone();
-    assert_eq!(library.len(), 1, "only the WAV: {shown}");
+    assert_eq!(shown["libraryTotal"], 1, "only the WAV: {shown}");
+    let library = library_of(&t).as_array().unwrap().clone();
+    assert_eq!(library.len(), 1, "only the WAV: {library:?}");
     assert_eq!(
         (library[0]["title"].as_str(), library[0]["mime"].as_str()),
         (Some("One second of silence"), Some("audio/wav"))
@@ -398,7 +440,7 @@ fn syncplay_media_folder_library_and_transport() {
         (before["sessionId"].clone(), json!(1)),
         "the same party"
     );
-    assert_eq!(t.ok("playback", json!({}))["library"], json!(library));
+    assert_eq!(library_of(&t), json!(library));
     assert_eq!(saved_settings(&t)["mediaFolder"], media.path(), "remembered");
 
     // Play: nobody to wait for, so it plays at once; the page hears it as `sync_play`.
@@ -440,11 +482,7 @@ fn syncplay_media_folder_library_and_transport() {
     for bad in [media.0.join("missing").to_str().unwrap(), file.to_str().unwrap(), "relative/music"] {
         assert_eq!(t.err_code("set_media_folder", json!({"path": bad})), "bad_media_folder", "{bad}");
         let now = t.ok("playback", json!({}));
-        assert_eq!(
-            (now["library"].clone(), now["mediaFolder"].clone()),
-            (json!(library), json!(media.path())),
-            "{bad}"
-        );
+        assert_eq!((library_of(&t), now["mediaFolder"].clone()), (json!(library), json!(media.path())), "{bad}");
         assert_eq!(saved_settings(&t)["mediaFolder"], media.path(), "{bad}");
     }
 
@@ -455,9 +493,10 @@ fn syncplay_media_folder_library_and_transport() {
     drop(t);
     let again = app_with(settings);
     let shown = again.ok("playback", json!({}));
-    assert_eq!((shown["library"].clone(), shown["mediaFolder"].clone()), (json!(library), json!(media.path())));
+    assert_eq!((library_of(&again), shown["mediaFolder"].clone()), (json!(library), json!(media.path())));
     // Sharing nothing: an empty library, remembered as none.
-    assert_eq!(again.ok("set_media_folder", json!({"path": ""}))["library"], json!([]));
+    assert_eq!(again.ok("set_media_folder", json!({"path": ""}))["libraryTotal"], 0);
+    assert_eq!(library_of(&again), json!([]));
     assert_eq!(saved_settings(&again).get("mediaFolder"), None);
 }
 
@@ -469,7 +508,7 @@ fn syncplay_member_sync_reaches_the_panel() {
     let media = MediaFolder::new("sync", "Silence", 2);
     let t = app_launched(temp_settings("sync"), LaunchOptions { media: Some(media.0.clone()), ..loopback() });
     let events = t.events();
-    let item = t.ok("playback", json!({}))["library"][0]["id"].clone();
+    let item = library_of(&t)[0]["id"].clone();
     assert!(item.is_string(), "--media shares the folder at start");
     let info = t.ok("host_info", json!({}));
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -520,24 +559,63 @@ fn syncplay_missing_folder_at_start_still_hosts() {
     let gone = std::env::temp_dir().join(format!("partyline-desktop-gone-{}", std::process::id()));
     let t = app_launched(temp_settings("gone"), LaunchOptions { media: Some(gone.clone()), ..loopback() });
     let panel = t.ok("playback", json!({}));
-    assert_eq!(panel["library"], json!([]));
+    assert_eq!((panel["libraryTotal"].clone(), library_of(&t)), (json!(0), json!([])));
     assert_eq!(panel["mediaFolder"], gone.to_str().unwrap());
     let problem = panel["mediaProblem"].as_str().expect("the reason it is not shared");
     assert!(problem.contains("cannot read media folder"), "{problem}");
     assert_eq!(t.ok("host_info", json!({}))["session"]["name"], "Partyline");
 }
 
+/// Covers on the desktop: an item whose tags hold a picture is listed with `cover`, and the
+/// page's `cover:` scheme answers with the picture's own bytes and type, from the host; an item
+/// without one, or an id the library does not list, is `no_such_cover`. And `playback`, read
+/// every 3 s, carries no library: with 300 files shared it names their number and revision only.
+#[test]
+fn covers_for_the_page_and_a_playback_without_the_library() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/media");
+    let media = MediaFolder::new("covers", "No picture", 1);
+    std::fs::copy(fixtures.join("tone.mp3"), media.0.join("tone.mp3")).unwrap();
+    let t = app_launched(temp_settings("covers"), LaunchOptions { media: Some(media.0.clone()), ..loopback() });
+    let library = library_of(&t);
+    let by_title = |title: &str| library.as_array().unwrap().iter().find(|i| i["title"] == title).cloned().unwrap();
+    let (tagged, plain) = (by_title("Tone in MP3"), by_title("No picture"));
+    assert_eq!((tagged["cover"].clone(), plain["cover"].clone()), (json!(true), json!(false)), "{library}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let state = t.app.state::<partyline_desktop::AppState>();
+    let (bytes, mime) = rt.block_on(state.cover(tagged["id"].as_str().unwrap())).expect("the MP3's cover");
+    assert_eq!((bytes, mime), (std::fs::read(fixtures.join("cover.png")).unwrap(), "image/png"), "the tag's picture");
+    assert_eq!(rt.block_on(state.cover(plain["id"].as_str().unwrap())).unwrap_err().code, "no_such_cover");
+    assert_eq!(rt.block_on(state.cover("t-00000000")).unwrap_err().code, "no_such_cover", "not a listed id");
+
+    let before = t.ok("playback", json!({}));
+    for n in 0..300 {
+        std::fs::write(media.0.join(format!("Song {n:03}.mp3")), b"not really audio").unwrap();
+    }
+    let shown = t.ok("set_media_folder", json!({"path": media.path()}));
+    assert_eq!(shown["libraryTotal"], 302, "{shown}");
+    assert!(
+        shown["libraryRevision"].as_u64() > before["libraryRevision"].as_u64(),
+        "the revision moves with the folder: {} then {}",
+        before["libraryRevision"],
+        shown["libraryRevision"]
+    );
+    let panel = t.ok("playback", json!({}));
+    let text = panel.to_string();
+    assert!(!text.contains("Song 000") && text.len() < 1500, "playback is {} bytes: {text}", text.len());
+}
+
 // ---- Messaging: announcements, reads, presence ------------------------------------------------
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// A `partyline/1` member joins over a real WebSocket as device `device`, named `name`.
+/// A `partyline/1` member joins over a real WebSocket as device `device`, named `name`, as a
+/// phone does (`player`: SyncPlay waits for it).
 fn join_ext(rt: &tokio::runtime::Runtime, info: &Value, device: &str, name: &str) -> Socket {
     let url = format!("{}?token={}", info["wsUrl"].as_str().unwrap(), join_key(info["joinUrl"].as_str().unwrap()));
     let (mut ws, _) = rt.block_on(tokio_tungstenite::connect_async(url)).unwrap();
     let join = json!({
         "type": "join", "timestamp": 1, "sessionId": info["sessionId"], "protocolVersion": "partyline/1",
-        "deviceInfo": {"id": device, "name": name, "type": "client"},
+        "deviceInfo": {"id": device, "name": name, "type": "client"}, "player": true,
     });
     rt.block_on(ws.send(Message::text(join.to_string()))).unwrap();
     ws
@@ -681,4 +759,236 @@ fn delete_chat_removes_a_guests_line_for_everyone() {
     assert_eq!(t.err_code("delete_chat", json!({"id": "c-999"})), "no_such_line", "never said");
     t.ok("stop_hosting", json!({}));
     assert_eq!(t.err_code("delete_chat", json!({"id": id})), "not_hosting");
+}
+
+// ---- Guests' uploads: the switch and the photos ------------------------------------------------
+
+/// A 1×1 PNG: what the host sniffs as an image.
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49,
+    0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0, 0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d,
+    0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+/// One HTTP/1.1 request to the party (`Connection: close`): the status and the body.
+fn http(info: &Value, method: &str, path: &str, body: &[u8]) -> (u16, Value) {
+    use std::io::{Read, Write};
+    let base = info["httpUrl"].as_str().unwrap().trim_end_matches('/');
+    let authority = base.strip_prefix("http://").unwrap();
+    let key = join_key(info["joinUrl"].as_str().unwrap());
+    let mut stream = std::net::TcpStream::connect(authority).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {key}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+/// The switch turns guests' uploads off (`/api/info` says so and an upload is refused 403,
+/// nothing listed) and on again; a photo a guest then uploads over real HTTP is listed by
+/// `photos` and reaches the page as `photo_shared`; the choice is remembered for the next launch.
+#[test]
+fn uploads_switch_and_the_photos_guests_share() {
+    let settings = temp_settings("uploads");
+    let mut t = app_with(settings.clone());
+    t.cleanup = false; // the next launch reads the file
+    let events = t.events();
+    let info = t.ok("host_info", json!({}));
+    assert_eq!(t.ok("uploads", json!({})), json!({"allowed": true}), "on by default");
+    assert_eq!(t.ok("photos", json!({})), json!([]), "no photos yet");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut ws = join_ext(&rt, &info, "dev-1", "Sara");
+    assert!(next_message(&rt, &mut ws, "welcome", WAIT).is_some());
+    let upload = "/api/uploads?device=dev-1&name=Balcony.png";
+
+    assert_eq!(t.ok("set_uploads", json!({"allowed": false})), json!({"allowed": false}));
+    assert_eq!(http(&info, "GET", "/api/info", b"").1["uploads"]["allowed"], false, "/api/info after the switch");
+    let (status, body) = http(&info, "POST", upload, PNG);
+    assert_eq!(status, 403, "an upload while off: {body}");
+    assert_eq!(t.ok("photos", json!({})), json!([]), "nothing was added");
+    assert_eq!(saved_settings(&t)["guestUploads"], false, "remembered");
+
+    assert_eq!(t.ok("set_uploads", json!({"allowed": true})), json!({"allowed": true}));
+    let (status, body) = http(&info, "POST", upload, PNG);
+    assert_eq!((status, body["kind"].as_str()), (201, Some("photo")), "{body}");
+    let shared = next_event(&events, "photo_shared");
+    assert_eq!(
+        (shared["id"].as_str(), shared["fromName"].as_str(), shared["name"].as_str(), shared["generation"].as_u64()),
+        (body["id"].as_str(), Some("Sara"), Some("Balcony.png"), Some(1)),
+        "{shared}"
+    );
+    let listed = t.ok("photos", json!({}));
+    assert_eq!(listed.as_array().map(|l| l.len()), Some(1), "{listed}");
+    assert_eq!((listed[0]["id"].as_str(), listed[0]["url"].as_str()), (body["id"].as_str(), body["url"].as_str()));
+    let (status, _) = http(&info, "GET", listed[0]["url"].as_str().unwrap(), b"");
+    assert_eq!(status, 200, "the photo is served with the key");
+    // What the page's photo: scheme answers: the bytes the guest sent, from the party's folder.
+    let state = t.app.state::<partyline_desktop::AppState>();
+    let (bytes, mime) = rt.block_on(state.photo(body["id"].as_str().unwrap())).expect("the photo");
+    assert_eq!((bytes.as_slice(), mime), (PNG, "image/png"), "the photo as the Photos card gets it");
+    assert_eq!(rt.block_on(state.photo("u-0000")).unwrap_err().code, "no_such_photo", "an id the host never listed");
+
+    t.ok("set_uploads", json!({"allowed": false}));
+    drop(t);
+    let t = app_with(settings);
+    assert_eq!(t.ok("uploads", json!({})), json!({"allowed": false}), "the next launch starts as the switch was left");
+    t.ok("stop_hosting", json!({}));
+    assert_eq!(t.err_code("set_uploads", json!({"allowed": true})), "not_hosting");
+    assert_eq!(t.err_code("photos", json!({})), "not_hosting");
+    let state = t.app.state::<partyline_desktop::AppState>();
+    assert_eq!(rt.block_on(state.photo("u-0000")).unwrap_err().code, "not_hosting");
+}
+
+// ---- the party's file, the folder picker --------------------------------------------------------
+
+/// With a party file the party outlives its host: a stop and a start pick it up (`restored`,
+/// the same session and key); "New party" ends it for good and starts a new one (a new session
+/// and key, not restored), which a later launch on the same file picks up.
+#[test]
+fn new_party_ends_the_stored_party_and_starts_afresh() {
+    let settings = temp_settings("party-file");
+    // Beside the settings' folder, which each app removes when dropped.
+    let data = std::env::temp_dir().join(format!("partyline-desktop-test-{}-party-data", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let file = data.join("party.db");
+    let launch = LaunchOptions { party_file: Some(file.clone()), ..loopback() };
+    let t = app_launched(settings.clone(), launch.clone());
+    let first = t.ok("host_info", json!({}));
+    assert_eq!(first.get("restored"), None, "a new party is not restored: {first}");
+    assert!(file.exists(), "expected the party kept in {}", file.display());
+    t.ok("stop_hosting", json!({}));
+    let again = t.ok("start_hosting", json!({}));
+    assert_eq!(again["restored"], true, "expected the stored party picked up: {again}");
+    assert_eq!(
+        (&again["sessionId"], &again["joinKey"], &again["roomCode"]),
+        (&first["sessionId"], &first["joinKey"], &first["roomCode"]),
+        "the same party, key and code"
+    );
+    let fresh = t.ok("new_party", json!({}));
+    assert_eq!(fresh.get("restored"), None, "a new party is not restored: {fresh}");
+    assert_ne!(fresh["sessionId"], first["sessionId"], "expected a new session");
+    assert_ne!(fresh["joinKey"], first["joinKey"], "expected a new key");
+    assert_eq!(fresh["generation"], 3, "a new host for the page");
+    t.ok("stop_hosting", json!({}));
+    // "New party" while not hosting ends the stored party too.
+    let fourth = t.ok("new_party", json!({}));
+    assert_ne!(fourth["sessionId"], fresh["sessionId"], "expected a new session while stopped");
+    let kept = fourth["sessionId"].clone();
+    drop(t);
+    let t = app_launched(temp_settings("party-file-2"), launch);
+    let later = t.ok("host_info", json!({}));
+    assert_eq!((&later["sessionId"], &later["restored"]), (&kept, &json!(true)), "the next launch picks it up");
+    t.ok("stop_hosting", json!({}));
+    drop(t);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+/// One second of silence as a 16-bit mono 8 kHz PCM WAV: what the host sniffs as a song.
+fn wav_second() -> Vec<u8> {
+    let (rate, samples) = (8000u32, 8000u32);
+    let mut wav = Vec::new();
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + samples * 2).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    for (value, bytes) in [(16u32, 4), (1, 2), (1, 2), (rate, 4), (rate * 2, 4), (2, 2), (16, 2)] {
+        wav.extend_from_slice(&value.to_le_bytes()[..bytes]);
+    }
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&(samples * 2).to_le_bytes());
+    wav.resize(wav.len() + samples as usize * 2, 0);
+    wav
+}
+
+/// The files in a folder's `guests/` (none when it is missing).
+fn guest_files(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("guests"))
+        .map(|entries| entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// With a party file, what guests share is kept beside it (`party.uploads/`, as `partyline host
+/// --party-file` keeps it), not in a temp folder: a stop and start, and a new launch of the app
+/// on the same data (whose start sweeps old temp folders), still have the guest's photo (listed,
+/// and its bytes for the Photos card) and song (in the library); "New party" starts with the
+/// folder empty.
+#[test]
+fn guests_uploads_outlive_the_app_beside_its_party_file() {
+    let data = std::env::temp_dir().join(format!("partyline-desktop-test-{}-uploads-data", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let file = data.join("party.db");
+    let folder = data.join("party.uploads");
+    let launch = LaunchOptions { party_file: Some(file.clone()), ..loopback() };
+    let t = app_launched(temp_settings("uploads-file"), launch.clone());
+    let info = t.ok("host_info", json!({}));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut ws = join_ext(&rt, &info, "dev-1", "Sara");
+    assert!(next_message(&rt, &mut ws, "welcome", WAIT).is_some());
+    let (status, photo) = http(&info, "POST", "/api/uploads?device=dev-1&name=Balcony.png", PNG);
+    assert_eq!((status, photo["kind"].as_str()), (201, Some("photo")), "{photo}");
+    let (status, song) = http(&info, "POST", "/api/uploads?device=dev-1&name=Our%20song.wav", &wav_second());
+    assert_eq!((status, song["kind"].as_str()), (201, Some("song")), "{song}");
+    assert_eq!(guest_files(&folder).len(), 2, "both files beside the party file, in {}", folder.display());
+    drop(ws);
+
+    let kept = |t: &TestApp, when: &str| {
+        let photos = t.ok("photos", json!({}));
+        assert_eq!(photos.as_array().map(|p| p.len()), Some(1), "{when}: the photo listed: {photos}");
+        assert_eq!(photos[0]["id"], photo["id"], "{when}");
+        let state = t.app.state::<partyline_desktop::AppState>();
+        let (bytes, mime) = rt.block_on(state.photo(photo["id"].as_str().unwrap())).expect("the photo's bytes");
+        assert_eq!((bytes.as_slice(), mime), (PNG, "image/png"), "{when}: the photo as the Photos card gets it");
+        let library = library_of(t);
+        let songs: Vec<&str> = library.as_array().unwrap().iter().filter_map(|item| item["title"].as_str()).collect();
+        assert!(songs.contains(&"Our song"), "{when}: the song in the library: {library}");
+    };
+    t.ok("stop_hosting", json!({}));
+    assert_eq!(guest_files(&folder).len(), 2, "a stop keeps them: the party is kept");
+    let again = t.ok("start_hosting", json!({}));
+    assert_eq!(again["restored"], true, "{again}");
+    kept(&t, "after a stop and start");
+    drop(t);
+
+    let t = app_launched(temp_settings("uploads-file-2"), launch);
+    let later = t.ok("host_info", json!({}));
+    assert_eq!((&later["sessionId"], &later["restored"]), (&info["sessionId"], &json!(true)), "the party picked up");
+    kept(&t, "after a new launch");
+
+    let fresh = t.ok("new_party", json!({}));
+    assert_eq!(fresh.get("restored"), None, "{fresh}");
+    assert_eq!(t.ok("photos", json!({})), json!([]), "a new party has no photos");
+    assert_eq!(guest_files(&folder), Vec::<String>::new(), "and an empty uploads folder");
+    t.ok("stop_hosting", json!({}));
+    drop(t);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+/// The folder picker is a command the page may call: with the test answer
+/// (`PARTYLINE_PICK_FOLDER`) it gives that folder, which `set_media_folder` then shares as a
+/// typed one. The page is granted none of the dialog plugin's own commands.
+#[test]
+fn the_folder_picker_is_a_command_the_page_may_call() {
+    let media = MediaFolder::new("picked", "Picked song", 2);
+    let launch = LaunchOptions { pick_folder: Some(media.0.clone()), ..loopback() };
+    let t = app_launched(temp_settings("picker"), launch);
+    let picked = t.ok("pick_media_folder", json!({}));
+    assert_eq!(picked, json!(media.path()), "expected the test answer, got {picked}");
+    let view = t.ok("set_media_folder", json!({"path": picked}));
+    let library = library_of(&t);
+    let titles: Vec<&str> = library.as_array().unwrap().iter().filter_map(|i| i["title"].as_str()).collect();
+    assert_eq!(titles, ["Picked song"], "expected the picked folder shared, got {view} and {library}");
+    let capabilities: Value =
+        serde_json::from_str(include_str!("../capabilities/default.json")).expect("the capabilities file is JSON");
+    let granted: Vec<&str> = capabilities["permissions"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(!granted.iter().any(|p| p.starts_with("dialog:")), "expected no dialog permission, got {granted:?}");
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use partyline_protocol::PARTYLINE_V1;
 use partyline_protocol::client::{Chat, Heartbeat, Ping, Resume};
-use partyline_server::{Limits, Server, ServerConfig, ServerHandle};
+use partyline_server::{Limits, Server, ServerConfig, ServerHandle, UploadPolicy};
 use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -36,6 +36,17 @@ pub async fn start_host_with_media(
     limits: Limits,
     media: Option<std::path::PathBuf>,
 ) -> ServerHandle {
+    start_host_with_uploads(session, limits, media, UploadPolicy::default()).await
+}
+
+/// Starts a host on 127.0.0.1, port 0, sharing a media folder and taking guests' uploads as
+/// `uploads` says.
+pub async fn start_host_with_uploads(
+    session: SessionConfig,
+    limits: Limits,
+    media: Option<std::path::PathBuf>,
+    uploads: UploadPolicy,
+) -> ServerHandle {
     let session = SessionConfig { session_id: Some("party1".into()), name: "Test Party".into(), ..session };
     let config = ServerConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
@@ -44,6 +55,9 @@ pub async fn start_host_with_media(
         session,
         limits,
         media,
+        uploads,
+        store: None,
+        new_party: false,
     };
     Server::start(config).await.expect("host starts on a free port")
 }
@@ -98,7 +112,12 @@ pub fn resume_msg(welcome: &Welcome, last_seq: u64) -> ClientMessage {
 
 /// A join for the device `device` (named "`device` phone"), with partyline/1 when `ext`.
 pub fn join_msg(device: &str, ext: bool) -> ClientMessage {
-    ClientMessage::join(1706889600000u64, "party1", device, format!("{device} phone"), ext.then_some(PARTYLINE_V1))
+    let mut join =
+        ClientMessage::join(1706889600000u64, "party1", device, format!("{device} phone"), ext.then_some(PARTYLINE_V1));
+    if let ClientMessage::Join(join) = &mut join {
+        join.player = ext.then_some(true); // a phone: it plays
+    }
+    join
 }
 
 /// A chat line.
@@ -231,6 +250,23 @@ impl Client {
         }
     }
 
+    /// What a LOUDSYNC 1.0 client was sent since it last read: the types of every message before
+    /// the answer to a ping it sends now. Fails if any is not a LOUDSYNC 1.0 message.
+    pub async fn loudsync_news(&mut self) -> Vec<String> {
+        self.send(ping_msg(9)).await;
+        let mut kinds = Vec::new();
+        loop {
+            let message = self.recv_json().await;
+            if message["type"] == "pong" {
+                break;
+            }
+            kinds.push(message["type"].as_str().unwrap().to_string());
+        }
+        let loudsync = ["member_joined", "member_left", "member_list"];
+        assert!(kinds.iter().all(|kind| loudsync.contains(&kind.as_str())), "only LOUDSYNC 1.0 messages: {kinds:?}");
+        kinds
+    }
+
     /// Sends a JSON value as a text frame: another format's frame (Together, Pavilion, seed
     /// 001, Revenge), which is no partyline/1 `ClientMessage`.
     pub async fn send_json(&mut self, value: Value) {
@@ -291,4 +327,33 @@ pub async fn curl(args: &[&str]) -> (u16, Vec<u8>) {
     let split = output.stdout.iter().rposition(|b| *b == b'\n').expect("status line");
     let status = String::from_utf8_lossy(&output.stdout[split + 1..]).parse().expect("status code");
     (status, output.stdout[..split].to_vec())
+}
+
+/// A one-second WAV (8 kHz, 8-bit mono), its samples not all alike: a song the upload store
+/// takes (its length readable, its bytes sniffed as audio).
+pub fn wav() -> Vec<u8> {
+    let n = 8000u32;
+    let mut b = Vec::new();
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + n).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&8000u32.to_le_bytes());
+    b.extend_from_slice(&8000u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&8u16.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&n.to_le_bytes());
+    b.extend((0..n).map(|i| (i % 251) as u8));
+    b
+}
+
+/// A JPEG's first bytes (SOI, APP0 JFIF) and some more: a photo the upload store takes.
+pub fn jpeg() -> Vec<u8> {
+    let mut b = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00".to_vec();
+    b.extend((0..2000u32).map(|i| (i % 7) as u8));
+    b.extend_from_slice(b"\xff\xd9");
+    b
 }

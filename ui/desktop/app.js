@@ -7,6 +7,10 @@ import { LIMITS, VERSIONS } from '../shared/wire.js';
 import { createSyncPlay } from './syncplay.js';
 import { createMessaging, presenceLabel } from './messaging.js';
 import { createChat } from './chat.js';
+import { createPhotos } from './photos.js';
+import { createScreen, parseCapacity } from './screen.js';
+import { plain, startError, warningWords } from './words.js';
+import './native.js';
 import { el, fmtMs, hue, initial } from '../shared/dom.js';
 import { deviceId, store } from '../shared/storage.js';
 import { CONNECTION_TEXT, ENDING_TEXT } from '../shared/texts.js';
@@ -19,7 +23,6 @@ limitInput($('party-name'), LIMITS.maxNameChars);
 limitInput($('announce-title'), LIMITS.maxTitleChars);
 limitInput($('announce-body'), LIMITS.maxChatChars);
 limitInput($('join-name'), LIMITS.maxNameChars);
-$('capacity-input').max = String(LIMITS.maxCapacity);
 
 // ---- debug: ?theme=dark|light forces a color scheme (screenshots) ----------------------------
 const query = new URLSearchParams(location.search);
@@ -44,10 +47,12 @@ function toast(text) {
   toastTimer = setTimeout(() => (t.hidden = true), 4000);
 }
 const sentence = (t) => (t ? t.charAt(0).toUpperCase() + t.slice(1) : t);
-const fail = (e) => toast(sentence((e && e.message) || String(e)));
-const syncplay = createSyncPlay({ invoke, fail, toast });
+const fail = (e) => toast(plain((e && e.message) || String(e)));
+const screen = createScreen();
+const syncplay = createSyncPlay({ invoke, fail, toast, onNow: (now) => screen.setNow(now) });
 const messaging = createMessaging({ invoke, onPresence: () => renderMembers() });
-const chat = createChat({ invoke });
+const chat = createChat({ invoke, onLayout: () => screen.relayout() });
+const photos = createPhotos({ invoke, fail, onLayout: () => screen.relayout() });
 
 const fmtTime = (ms) => (typeof ms === 'number' ? new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '');
 
@@ -59,6 +64,7 @@ function selectTab(name) {
     $('view-' + t).hidden = t !== name;
   }
   if (name === 'browse') refreshBrowse();
+  else screen.relayout(); // the guest wall is measured, and was not while hidden
 }
 $('tab-host').addEventListener('click', () => selectTab('host'));
 $('tab-browse').addEventListener('click', () => selectTab('browse'));
@@ -118,7 +124,7 @@ function showStopped(err) {
   syncplay.hide();
   $('stopped-reason').textContent =
     err && err.code && err.code !== 'not_hosting'
-      ? "Couldn't start hosting: " + err.message
+      ? "Couldn't start hosting. " + startError(err)
       : 'Start a party and phones on your network can join it.';
   setPill('stopped', 'Not hosting');
   document.title = 'Partyline';
@@ -131,6 +137,7 @@ function showRunning(v) {
   syncplay.show(v.generation);
   messaging.show(v.generation);
   chat.show(v.generation);
+  photos.show(v);
   $('qr').innerHTML = v.qrSvg;
   $('qr-big-code').innerHTML = v.qrSvg;
   $('join-url').textContent = v.joinUrl;
@@ -138,10 +145,14 @@ function showRunning(v) {
   $('qr-big-room').textContent = v.roomCode || '';
   const warnings = $('host-warnings');
   warnings.textContent = '';
-  for (const w of v.warnings || []) warnings.append(el('li', null, null, w));
+  for (const w of v.warnings || []) warnings.append(el('li', null, null, warningWords(w)));
   warnings.hidden = !(v.warnings && v.warnings.length);
+  $('visibility').textContent = v.advertised
+    ? 'Visible on this network: other Partyline apps list this party.'
+    : 'Not visible on this network: other Partyline apps do not list it. The QR code and the room code still work.';
   renderSession(v.session, true);
   refreshMembers();
+  refreshBans();
   renderAddresses(v);
 }
 
@@ -154,7 +165,6 @@ function renderSession(s, force) {
   if (force || document.activeElement !== cap) cap.value = s.maxMembers;
   $('lock-toggle').checked = !!s.locked;
   renderMeta();
-  setPill(s.locked ? 'locked' : 'hosting', s.locked ? 'Hosting · locked' : 'Hosting');
   document.title = s.name + ' · Partyline';
 }
 
@@ -166,14 +176,52 @@ function guestCount() {
   return n;
 }
 
+// The party screen, the pill and the guest count: after any change to the session or the guests.
 function renderMeta() {
   if (!view) return;
   const s = view.session;
   const n = guestCount();
-  $('party-meta').textContent =
-    (n === 1 ? '1 guest' : n + ' guests') + ' of ' + s.maxMembers + ' · ' +
-    (s.locked ? 'locked: nobody new can join' : 'open to join') + ' · ' + new URL(view.httpUrl).host;
+  screen.render({ view, session: s, members: Array.from(members.values()) });
+  const full = !s.locked && n >= s.maxMembers;
+  setPill(s.locked ? 'locked' : full ? 'full' : 'hosting', s.locked ? 'Hosting · locked' : full ? 'Hosting · full' : 'Hosting');
   $('member-count').textContent = n ? '(' + n + ')' : '';
+}
+
+// ---- kept out: the devices the host banned, each with "Let back in" ---------------------------
+async function refreshBans() {
+  if (!view) return;
+  try {
+    renderBans(await invoke('bans'));
+  } catch (e) {
+    fail(e);
+  }
+}
+
+function renderBans(bans) {
+  const list = $('ban-list');
+  list.textContent = '';
+  for (const b of bans) {
+    const li = el('li', 'ban', 'ban');
+    li.dataset.deviceId = b.deviceId;
+    const who = el('span', 'ban-who', 'ban-name', b.name);
+    who.dir = 'auto';
+    const back = el('button', 'small', 'unban-button', 'Let back in');
+    back.type = 'button';
+    back.title = 'Let ' + b.name + "'s phone join again";
+    back.addEventListener('click', async () => {
+      back.disabled = true;
+      try {
+        await invoke('unban', { deviceId: b.deviceId });
+        refreshBans();
+      } catch (e) {
+        fail(e);
+        back.disabled = false;
+      }
+    });
+    li.append(who, back);
+    list.append(li);
+  }
+  $('bans-card').hidden = !bans.length;
 }
 
 async function refreshMembers() {
@@ -214,17 +262,44 @@ function memberEl(id) {
   lat.title = 'Round trip measured by this computer';
   const kick = el('button', 'small danger kick', 'kick-button', 'Kick');
   kick.type = 'button';
-  kick.addEventListener('click', async () => {
-    kick.disabled = true;
+  // Kick asks first: the reason the guest is told, and whether the device may come back.
+  const form = el('form', 'kick-form', 'kick-form');
+  form.hidden = true;
+  const reason = el('input', null, 'kick-reason');
+  reason.type = 'text';
+  reason.maxLength = 200;
+  reason.placeholder = 'Reason the guest sees (optional)';
+  reason.setAttribute('aria-label', 'Reason the guest sees');
+  const keepOut = el('label', 'check');
+  const ban = el('input', null, 'kick-ban');
+  ban.type = 'checkbox';
+  keepOut.append(ban, document.createTextNode(' Keep this phone out'));
+  const confirm = el('button', 'small danger', 'kick-confirm', 'Remove');
+  confirm.type = 'submit';
+  const cancel = el('button', 'small', 'kick-cancel', 'Cancel');
+  cancel.type = 'button';
+  form.append(reason, keepOut, confirm, cancel);
+  kick.addEventListener('click', () => {
+    form.hidden = !form.hidden;
+    if (!form.hidden) reason.focus({ preventScroll: true });
+  });
+  cancel.addEventListener('click', () => {
+    form.hidden = true;
+    kick.focus({ preventScroll: true });
+  });
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    confirm.disabled = true;
     try {
-      await invoke('kick', { memberId: id });
-    } catch (e) {
-      fail(e);
+      await invoke('kick', { memberId: id, reason: reason.value.trim() || null, ban: ban.checked });
+      if (ban.checked) refreshBans();
+    } catch (err) {
+      fail(err);
     } finally {
-      kick.disabled = false;
+      confirm.disabled = false;
     }
   });
-  li.append(av, who, lat, kick);
+  li.append(av, who, lat, kick, form);
   li._r = { av, nameText, badge, presence, status, device, deviceSep, joined, lat, kick };
   memberEls.set(id, li);
   return li;
@@ -296,14 +371,24 @@ function onHostEvent(ev) {
       break;
     case 'lagged':
       refreshMembers();
+      refreshBans();
+      break;
+    case 'banned':
+    case 'unbanned':
+      refreshBans();
       break;
     case 'closed':
       showStopped(null);
       break;
+    case 'network_changed': // an address came or went: the QR code and URLs are redrawn
+      loadHost();
+      break;
     default:
-      // Presence and reads, chat (lines, edits, deletions), then SyncPlay's (sync_play,
+      // Presence and reads, chat (lines, edits, deletions), photos, then SyncPlay's (sync_play,
       // playback_progress).
-      if (!messaging.onEvent(event, body) && !chat.onEvent(event, body)) syncplay.onEvent(event, body, generation);
+      if (!messaging.onEvent(event, body) && !chat.onEvent(event, body) && !photos.onEvent(event, body)) {
+        syncplay.onEvent(event, body, generation);
+      }
       break;
   }
 }
@@ -371,13 +456,21 @@ $('lock-toggle').addEventListener('change', async (e) => {
   }
 });
 
+function setCapacityError(text) {
+  $('capacity-error').textContent = text;
+  $('capacity-error').hidden = !text;
+}
+$('capacity-input').addEventListener('input', () => setCapacityError(''));
 $('capacity-form').addEventListener('submit', async (e) => {
   e.preventDefault();
-  const n = Number($('capacity-input').value);
+  // Checked here, in the host's words; the host checks again (and refuses with its own).
+  const typed = parseCapacity($('capacity-input').value, { max: LIMITS.maxCapacity, guests: guestCount() });
+  if (!typed.ok) return setCapacityError(typed.message);
   try {
-    renderSession(await invoke('set_capacity', { maxMembers: Number.isInteger(n) && n >= 0 ? n : 0 }), true);
+    renderSession(await invoke('set_capacity', { maxMembers: typed.value }), true);
+    setCapacityError('');
   } catch (err) {
-    fail(err);
+    setCapacityError(plain(err.message));
   }
 });
 
@@ -474,7 +567,7 @@ function renderBrowse(b) {
   const empty = $('browse-empty');
   empty.hidden = b.sessions.length > 0;
   empty.textContent = !b.enabled
-    ? (b.error ? sentence(b.error) + '. ' : 'Finding parties is off (mDNS is turned off). ') +
+    ? (b.error ? plain(b.error) + '. ' : 'Finding parties on this network is off. ') +
       'Join one by its address below.'
     : 'Looking for parties on your network… They appear here as they start.';
 }

@@ -75,8 +75,9 @@ const TRASH =
 
 const $ = (id) => document.getElementById(id);
 
-/** The Chat card (`#chat-card`). */
-export function createChat({ invoke }) {
+/** The Chat card (`#chat-card`), on the party screen once the party has a line;
+ * `onLayout()` when it appears or goes (the screen lays itself out again). */
+export function createChat({ invoke, onLayout = () => {} }) {
   let generation = null;
   const log = new ChatLog();
   const rows = new Map(); // id → li
@@ -187,6 +188,11 @@ export function createChat({ invoke }) {
   function render() {
     $('chat-empty').hidden = log.lines.size > 0;
     $('chat-count').textContent = log.lines.size ? '(' + log.lines.size + ')' : '';
+    const card = $('chat-card');
+    if (card.hidden !== !log.lines.size) {
+      card.hidden = !log.lines.size;
+      onLayout();
+    }
   }
 
   return {

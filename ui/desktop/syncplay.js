@@ -4,6 +4,7 @@
 // calls its commands and follows its `syncPlay` / `playbackProgress` host events.
 import { SYNC_DEFAULTS, formatTime, targetPosition } from '../shared/syncplay.js';
 import { el } from '../shared/dom.js';
+import { plain } from './words.js';
 
 /** A phone within this many ms of the group counts as in sync (the phone's own badge agrees). */
 export const IN_SYNC_MS = SYNC_DEFAULTS.deadband + 5;
@@ -11,7 +12,8 @@ export const IN_SYNC_MS = SYNC_DEFAULTS.deadband + 5;
 /** A playing phone reports about once a second; older than this, its report is stale. */
 export const STALE_US = 4_000_000;
 
-const REFRESH_MS = 3000; // re-read the panel (members who left, names, the library)
+const REFRESH_MS = 3000; // re-read the panel (members who left, names, the library's revision)
+const SEARCH_PAUSE_MS = 250; // the library search asks the host once typing pauses
 
 const STATE_TEXT = { idle: 'Nothing playing', waiting: 'Waiting for the phones to load…', paused: 'Paused', playing: 'Playing' };
 const DEVICE_TEXT = {
@@ -49,12 +51,43 @@ export function summarize(members, group, nowUs) {
   return parts.join(' · ');
 }
 
+/** What a phone's row says for its error: the error while it plays, else "—" (a phone that
+ * cannot play, or has not started, has no error: "±0.0 ms" would read as perfect sync). */
+export function errorText(kind, ms) {
+  return kind === 'inSync' || kind === 'behind' || kind === 'playing' ? formatError(ms) : '—';
+}
+
 /** "+2.4 ms" / "−12 ms" (ahead / behind the group). */
 export function formatError(ms) {
   if (!Number.isFinite(ms)) return '—';
   const a = Math.abs(ms);
   const v = a < 10 ? a.toFixed(1) : String(Math.round(a));
   return (ms > 0 ? '+' : ms < 0 ? '−' : '±') + v + ' ms';
+}
+
+/** Where the web view loads item `it`'s cover from, or `null` when its tags hold none: the
+ * app's `cover:` scheme, by id (src-tauri/src/syncplay.rs; the host's own `/media/.cover/` is
+ * not the page's origin). Windows and Android reach custom schemes as `http://<scheme>.localhost/`. */
+export function coverSrc(it, userAgent) {
+  if (!it || !it.cover) return null;
+  const base = /Windows|Android/.test(userAgent || '') ? 'http://cover.localhost/' : 'cover://localhost/';
+  return base + encodeURIComponent(it.id);
+}
+
+/** A library row's picture: the item's cover, or an empty square of the same size (the rows'
+ * columns stay in line). `kept` holds the pictures made before, by src (the list is drawn again
+ * on every refresh, and a picture made afresh would load, and blink, each time); `now` is told
+ * the ones listed this time. */
+function coverCell(it, kept, now) {
+  const src = coverSrc(it, navigator.userAgent);
+  if (!src) return el('span', 'sp-cover sp-cover-none');
+  let img = kept.get(src);
+  if (!img) {
+    img = el('img', 'sp-cover', 'sp-item-cover');
+    Object.assign(img, { alt: '', loading: 'lazy', width: 32, height: 32, src });
+  }
+  now.set(src, img);
+  return img;
 }
 
 function button(text, testid, title, onClick, cls = 'small') {
@@ -67,9 +100,12 @@ function button(text, testid, title, onClick, cls = 'small') {
 
 /**
  * Wires the panel. `invoke(cmd, args)` calls a command (rejects with `{code, message}`),
- * `fail(err)` shows an error, `toast(text)` a note. Returns the hooks app.js calls.
+ * `fail(err)` shows an error, `toast(text)` a note, `onNow(now)` is told what the party screen
+ * shows as now playing (`{ title, cover, state, kind, positionMs, durationMs, sync }`, or `null`;
+ * `cover` is the picture's URL or `null`).
+ * Returns the hooks app.js calls.
  */
-export function createSyncPlay({ invoke, fail, toast }) {
+export function createSyncPlay({ invoke, fail, toast, onNow = () => {} }) {
   const $ = (id) => document.getElementById(id);
   let generation = null; // the host this panel shows
   let data = null; // PlaybackView
@@ -77,12 +113,18 @@ export function createSyncPlay({ invoke, fail, toast }) {
   let refreshTimer = null;
   let tickTimer = null;
   let seeking = false; // the slider is held
+  // The folder field holds text the host typed and has not shared: the 3-second refresh leaves
+  // it alone (focused or not) until it is shared or put back (Esc).
+  let folderEdited = false;
   const syncs = new Map(); // memberId → MemberSyncView
   const rows = new Map(); // memberId → its row's elements, kept so a held volume slider survives updates
   const volumes = new Map(); // memberId → the volume (0–100) this panel last set on that phone
 
+  // The library list: a page at a time from the host (`library_page`), searched or not.
+  const lib = { q: '', items: [], total: 0, revision: null, asking: false };
+  let covers = new Map(); // cover src → its <img>, for the items listed (see coverCell)
   const nowUs = () => Date.now() * 1000 + offsetUs;
-  const item = (id) => (data && data.library.find((i) => i.id === id)) || null;
+  const item = (id) => (data && data.queued.find((i) => i.id === id)) || lib.items.find((i) => i.id === id) || null;
   const position = () => (data ? targetPosition(data.state, nowUs()) : 0);
 
   async function command(cmd, args) {
@@ -107,17 +149,51 @@ export function createSyncPlay({ invoke, fail, toast }) {
     }
   }
 
+  /** Reads the library's first page again (`more`: the next one) for the search shown. */
+  async function loadLibrary(more) {
+    if (lib.asking && more) return;
+    const q = lib.q;
+    const offset = more ? lib.items.length : 0;
+    lib.asking = true;
+    try {
+      const page = await invoke('library_page', { q, offset, limit: 100 });
+      if (q !== lib.q) return; // a newer search is on its way
+      lib.items = more && offset === lib.items.length ? lib.items.concat(page.items) : page.items;
+      lib.total = page.total;
+      lib.revision = page.revision;
+      if (data) renderLibrary();
+    } catch (e) {
+      if (e && e.code !== 'not_hosting') fail(e);
+    } finally {
+      lib.asking = false;
+    }
+  }
+
   function apply(view) {
+    if (view.libraryRevision !== lib.revision) {
+      lib.revision = view.libraryRevision;
+      loadLibrary(false);
+    }
     data = view;
     offsetUs = view.now - Date.now() * 1000;
     syncs.clear();
     for (const m of view.members) syncs.set(m.memberId, m);
     const field = $('sp-folder');
-    if (document.activeElement !== field) field.value = view.mediaFolder || '';
+    if (!folderEdited && document.activeElement !== field) field.value = view.mediaFolder || '';
     render();
   }
 
   // ---- folder ----
+  $('sp-folder').addEventListener('input', () => {
+    folderEdited = true;
+    renderFolder();
+  });
+  $('sp-folder').addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape' || !data) return;
+    folderEdited = false;
+    e.target.value = data.mediaFolder || '';
+    renderFolder();
+  });
   $('sp-folder-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     const path = $('sp-folder').value.trim();
@@ -125,6 +201,7 @@ export function createSyncPlay({ invoke, fail, toast }) {
     set.disabled = true;
     try {
       const view = await invoke('set_media_folder', { path: path || null });
+      folderEdited = false;
       if (view) apply(view);
       $('sp-folder').blur();
       toast(path ? 'Sharing ' + path + ': guests got the new library.' : 'Sharing no media now.');
@@ -134,6 +211,17 @@ export function createSyncPlay({ invoke, fail, toast }) {
       set.disabled = false;
     }
   });
+
+  // ---- library ----
+  let pause = null;
+  $('sp-library-search').addEventListener('input', (e) => {
+    clearTimeout(pause);
+    pause = setTimeout(() => {
+      lib.q = e.target.value.trim();
+      loadLibrary(false);
+    }, SEARCH_PAUSE_MS);
+  });
+  $('sp-library-more').addEventListener('click', () => loadLibrary(true));
 
   // ---- transport ----
   $('sp-play').addEventListener('click', () => {
@@ -175,6 +263,7 @@ export function createSyncPlay({ invoke, fail, toast }) {
     const panel = $('sp-body');
     if (!data) {
       panel.hidden = true;
+      onNow(null);
       return;
     }
     panel.hidden = false;
@@ -183,7 +272,7 @@ export function createSyncPlay({ invoke, fail, toast }) {
     const active = s.state !== 'idle' && !!s.entryId;
     $('syncplay-panel').dataset.state = s.state;
     $('sp-title').textContent = active ? (current ? current.title : 'A file no longer shared') : 'Nothing playing';
-    $('sp-state').textContent = active ? STATE_TEXT[s.state] + (s.rate !== 1 ? ' · ' + s.rate + '×' : '') : data.library.length ? 'Pick something from the library.' : '';
+    $('sp-state').textContent = active ? STATE_TEXT[s.state] + (s.rate !== 1 ? ' · ' + s.rate + '×' : '') : data.libraryTotal ? 'Pick something from the library.' : '';
     $('sp-state').dataset.state = s.state;
     const pb = $('sp-play');
     const playing = s.state === 'playing';
@@ -204,12 +293,15 @@ export function createSyncPlay({ invoke, fail, toast }) {
   }
 
   function renderFolder() {
+    if (!data) return;
     const note = $('sp-folder-note');
-    note.classList.toggle('warn', !!data.mediaProblem);
-    if (data.mediaProblem) note.textContent = 'Not shared: ' + data.mediaProblem;
+    const n = data.libraryTotal;
+    note.classList.toggle('warn', !!data.mediaProblem || !!data.mediaNote);
+    if (folderEdited && $('sp-folder').value.trim() !== (data.mediaFolder || '')) note.textContent = 'Not shared yet: press Share (Esc puts the shared folder back).';
+    else if (data.mediaProblem) note.textContent = 'Not shared: ' + plain(data.mediaProblem);
     else if (!data.mediaFolder) note.textContent = 'Share a folder of music or video to play it on every phone at once.';
-    else if (!data.library.length) note.textContent = 'No playable files here (MP3, M4A, AAC, OGG, Opus, WAV, FLAC, WebM, MP4).';
-    else note.textContent = data.library.length + (data.library.length === 1 ? ' file' : ' files') + ' shared. Changing the folder keeps the party going.';
+    else if (!n) note.textContent = 'No playable files here (MP3, M4A, AAC, OGG, Opus, WAV, FLAC, WebM, MP4).' + (data.mediaNote ? ' ' + data.mediaNote : '');
+    else note.textContent = n + (n === 1 ? ' file' : ' files') + ' shared. ' + (data.mediaNote ? data.mediaNote : 'Changing the folder keeps the party going.');
   }
 
   function renderTime() {
@@ -235,6 +327,20 @@ export function createSyncPlay({ invoke, fail, toast }) {
     const line = summarize(Array.from(syncs.values()), data.state.state, nowUs());
     $('sp-summary').textContent = line;
     $('sp-summary').hidden = !line;
+    // The party screen's "Now playing".
+    const s = data.state;
+    if (s.state === 'idle' || !s.entryId) return onNow(null);
+    const it = item(s.itemId);
+    const dur = (it && it.durationMs) || 0;
+    onNow({
+      title: it ? it.title : 'A file no longer shared',
+      cover: coverSrc(it, navigator.userAgent),
+      state: STATE_TEXT[s.state] + (s.rate !== 1 ? ' · ' + s.rate + '×' : ''),
+      kind: s.state,
+      positionMs: dur ? Math.min(position(), dur) : position(),
+      durationMs: dur,
+      sync: line,
+    });
   }
 
   function memberRow(m) {
@@ -293,7 +399,7 @@ export function createSyncPlay({ invoke, fail, toast }) {
       r.li.dataset.kind = kind;
       r.name.textContent = m.name;
       r.state.textContent = kind === 'inSync' ? 'in sync' : DEVICE_TEXT[kind] || kind;
-      if (Number.isFinite(m.errorMs)) {
+      if (Number.isFinite(m.errorMs) && errorText(kind, m.errorMs) !== '—') {
         const x = Math.max(-50, Math.min(50, m.errorMs));
         r.dot.style.left = (50 + x) + '%';
         r.dot.hidden = false;
@@ -302,7 +408,7 @@ export function createSyncPlay({ invoke, fail, toast }) {
         r.dot.hidden = true;
         delete r.li.dataset.errorMs;
       }
-      r.err.textContent = formatError(m.errorMs);
+      r.err.textContent = errorText(kind, m.errorMs);
       labelVolume(r);
       // Move a row only when the order changed: moving the one being dragged would drop the drag.
       if (ul.children[i] !== r.li) ul.insertBefore(r.li, ul.children[i] || null);
@@ -331,20 +437,30 @@ export function createSyncPlay({ invoke, fail, toast }) {
   function renderLibrary() {
     const ul = $('sp-library');
     ul.textContent = '';
-    for (const it of data.library) {
+    const kept = covers;
+    covers = new Map(); // only the pictures of the items listed now stay
+    for (const it of lib.items) {
       const li = el('li', 'sp-row', 'sp-library-item');
       li.dataset.itemId = it.id;
       li.toggleAttribute('data-current', it.id === data.state.itemId && data.state.state !== 'idle');
       const title = el('span', 'sp-row-title', 'sp-item-title', it.title);
       title.title = it.title + ' (' + it.mime + ')';
+      if (it.artist || it.album) title.title = it.title + ' — ' + [it.artist, it.album].filter(Boolean).join(', ') + ' (' + it.mime + ')';
+      const artist = el('span', 'sp-row-meta sp-row-artist', 'sp-item-artist', it.artist || '');
       const meta = el('span', 'sp-row-meta', 'sp-item-duration', it.durationMs ? formatTime(it.durationMs) : (it.size / 1e6).toFixed(1) + ' MB');
       const now = button('Play', 'sp-item-play', 'Play ' + it.title + ' on every phone now', () => play({ command: 'play', itemId: it.id }), 'small primary');
       const add = button('Queue', 'sp-item-queue', 'Add ' + it.title + ' to the queue', () => play({ command: 'queue.add', itemId: it.id }), 'small');
-      li.append(title, meta, now, add);
+      li.append(coverCell(it, kept, covers), title, artist, meta, now, add);
       ul.append(li);
     }
-    $('sp-library-count').textContent = data.library.length ? '(' + data.library.length + ')' : '';
-    $('sp-library-empty').hidden = data.library.length > 0;
+    const found = lib.q ? lib.total + ' found' : String(data.libraryTotal);
+    $('sp-library-count').textContent = data.libraryTotal ? '(' + found + ')' : '';
+    $('sp-library-empty').hidden = lib.items.length > 0;
+    $('sp-library-empty').textContent = lib.q ? 'Nothing matches.' : 'Nothing shared yet.';
+    $('sp-library-search').hidden = !data.libraryTotal;
+    const left = lib.total - lib.items.length;
+    $('sp-library-more').hidden = left <= 0;
+    $('sp-library-more').textContent = 'Show more (' + left + ' more)';
   }
 
   // ---- hooks for app.js ----
@@ -354,6 +470,8 @@ export function createSyncPlay({ invoke, fail, toast }) {
       if (generation !== gen) {
         data = null;
         syncs.clear();
+        lib.revision = null;
+        lib.items = [];
       }
       generation = gen;
       render();

@@ -3,7 +3,7 @@
 //   node --test ui/desktop/syncplay.test.mjs
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { IN_SYNC_MS, STALE_US, classify, formatError, summarize } from './syncplay.js';
+import { IN_SYNC_MS, STALE_US, classify, coverSrc, errorText, formatError, summarize } from './syncplay.js';
 
 const NOW = 1_700_000_000_000_000;
 const report = (state, errorMs, ageUs = 0) => ({ memberId: 'm', name: 'x', state, errorMs, position: 0, at: NOW - ageUs });
@@ -30,4 +30,25 @@ test('errors are signed: ahead is +, behind is −', () => {
   assert.equal(formatError(-12.6), '−13 ms');
   assert.equal(formatError(0), '±0.0 ms');
   assert.equal(formatError(null), '—');
+});
+
+/** A phone that cannot play, or has not started, reads "—", not perfect sync. */
+test('a phone that cannot play shows no error, not "±0.0 ms"', () => {
+  assert.equal(errorText('error', 0), '—');
+  assert.equal(errorText('buffering', 0), '—');
+  assert.equal(errorText('stale', 3), '—');
+  assert.equal(errorText('inSync', 0), '±0.0 ms');
+  assert.equal(errorText('behind', -12), '−12 ms');
+});
+
+/** An item whose tags hold a picture is shown from the app's cover: scheme by its id (the
+ * host's /media/.cover/ is not the page's origin); one without has none. */
+test('covers come from the app\'s cover: scheme, only for items that have one', () => {
+  const linux = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/605.1.15 (KHTML, like Gecko)';
+  assert.equal(coverSrc({ id: 't-729d4290', cover: true }, linux), 'cover://localhost/t-729d4290');
+  assert.equal(coverSrc({ id: 't-a b', cover: true }, linux), 'cover://localhost/t-a%20b');
+  assert.equal(coverSrc({ id: 't-1', cover: true }, 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) Edg/120'), 'http://cover.localhost/t-1');
+  assert.equal(coverSrc({ id: 't-1', cover: false }, linux), null, 'no picture in its tags');
+  assert.equal(coverSrc({ id: 't-1' }, linux), null);
+  assert.equal(coverSrc(null, linux), null, 'a file no longer shared');
 });

@@ -31,16 +31,6 @@ function quantiles(values) {
   return { n: s.length, p50: q(0.5), p95: q(0.95), max: s[s.length - 1] };
 }
 
-/** Library items (title → id) from the host's stderr listing after its `library` command. */
-async function libraryIds(host) {
-  host.stderr = '';
-  host.command('library');
-  const end = Date.now() + 5000;
-  while (Date.now() < end && !/now:/.test(host.stderr)) await sleep(50);
-  const out = {};
-  for (const m of host.stderr.matchAll(/^\s+(t-[0-9a-f]+)\s+(.+?) \(/gm)) out[m[2]] = m[1];
-  return out;
-}
 
 /** Opens the join URL, types a name and taps Join (a real gesture); waits until connected. */
 async function joinParty(page, joinUrl, name, { gesture = true } = {}) {
@@ -96,6 +86,24 @@ async function trueErrors(page, n = 20, every = 200) {
   return out;
 }
 
+/**
+ * Waits (up to `ms`) until the page's own smoothed error has been inside 5 ms for five loop
+ * periods in a row (1 s), then returns how long that took. A correction on a loaded machine
+ * (2 shared cores running the host, Chromium and the test) takes longer than on a quiet one;
+ * what the test then checks is the TRUE error, measured against the system clock, which the
+ * page cannot fake by believing it is in sync.
+ */
+async function settled(page, what, ms = 12000) {
+  const t0 = Date.now();
+  let inside = 0;
+  await waitUntil(async () => {
+    const e = await page.eval(`window.__partyline.player.error`);
+    inside = Number.isFinite(e) && Math.abs(e) < 5 ? inside + 1 : 0;
+    return inside >= 5;
+  }, `${what}: the page's own error inside 5 ms for 1 s`, ms, 200);
+  return Date.now() - t0;
+}
+
 function summary(label, values) {
   const q = quantiles(values.map(Math.abs));
   console.log(`# ${label}: n=${q.n} |error| p50 ${fmt(q.p50)} ms, p95 ${fmt(q.p95)} ms, max ${fmt(q.max)} ms`);
@@ -106,10 +114,10 @@ before(async () => {
   if (skip) return;
   mediaDir = mkdtempSync(join(tmpdir(), 'pl-sync-media-'));
   writeClickTrack(join(mediaDir, 'Click track.wav'), { seconds: 20 });
-  writeClickTrack(join(mediaDir, 'Long click track.wav'), { seconds: 90 });
+  writeClickTrack(join(mediaDir, 'Long click track.wav'), { seconds: 150 }); // outlasts every test below (the stall test ends near 100 s in)
   host = await Host.start({ media: mediaDir, name: 'Rooftop' });
   chrome = await Browser.launch({ autoplay: true });
-  ids = await libraryIds(host);
+  ids = await host.libraryIds();
 });
 
 after(async () => {
@@ -184,16 +192,19 @@ test('pause and resume: everyone stops at the same position and restarts togethe
 test('seek and rate: the phone follows the group', { skip }, async () => {
   host.command('seek 40');
   const sought = await host.waitEvent((e) => e.event === 'sync_play' && e.state === 'playing' && e.position === 40000, 'group seek', 5000);
-  await sleep(3500);
+  await sleep(1000);
+  let took = await settled(ana, 'after the seek');
   let tv = await trueErrors(ana, 10);
-  summary('after a group seek to 40 s (3.5–5.5 s later)', tv.map((v) => v.trueError));
+  summary(`after a group seek to 40 s (settled ${took + 1000} ms after it, then 2 s)`, tv.map((v) => v.trueError));
   assert.ok(tv.every((v) => v.ct > 40), 'past 40 s');
   assert.ok(tv.every((v) => Math.abs(v.trueError) < 10), 'in sync after the seek');
   host.command('rate 1.25');
   await host.waitEvent((e) => e.event === 'sync_play' && e.rate === 1.25 && e.revision > sought.revision, 'rate', 5000);
-  await sleep(3000);
+  await sleep(1000);
+  took = await settled(ana, 'at rate 1.25');
   tv = await trueErrors(ana, 10);
-  summary('at rate 1.25 (3–5 s later)', tv.map((v) => v.trueError));
+  summary(`at rate 1.25 (settled ${took + 1000} ms after the change, then 2 s)`, tv.map((v) => v.trueError));
+  console.log(`#   the page's own estimate meanwhile: ${JSON.stringify(tv.map((v) => Math.round(v.estError * 10) / 10))}`);
   assert.ok(tv.every((v) => Math.abs(v.trueError) < 10), 'in sync at 1.25');
   assert.ok(tv.every((v) => Math.abs(v.rate - 1.25) < 0.0126), 'element rate ≈ 1.25 (± the 1 % of a small correction)');
   host.command('rate 1');
@@ -218,15 +229,20 @@ test('late joiner with a 200 ms Bluetooth delay: catches up on its own, its elem
     throw e;
   });
   console.log(`# late joiner: reported errorMs ${JSON.stringify(reports)}`);
+  // Its own page clock's bias: each page has its own time origin, so Ana's is not Ben's.
+  const benBias = await measureBias(ben);
   const lead = [];
+  const clockErr = [];
   for (let i = 0; i < 10; i++) {
     const v = await ben.eval(`(() => { const pl = window.__partyline, s = pl.player.active, m = pl.player.media;
-      const dt = (pl.now() + ${bias}) * 1000 - s.serverTime; return m.currentTime * 1000 - (s.position + dt / 1000 * (s.rate || 1)); })()`);
-    lead.push(v);
+      const t = pl.now(); const dt = (t + ${benBias}) * 1000 - s.serverTime;
+      return { lead: m.currentTime * 1000 - (s.position + dt / 1000 * (s.rate || 1)), clock: pl.serverNow() - t - ${benBias} }; })()`);
+    lead.push(v.lead);
+    clockErr.push(v.clock);
     await sleep(200);
   }
   const q = quantiles(lead);
-  console.log(`# element ahead of the group by p50 ${fmt(q.p50)} ms (output delay 200 ms)`);
+  console.log(`# element ahead of the group by p50 ${fmt(q.p50)} ms (output delay 200 ms); its page clock vs Date.now() ${fmt(benBias)} ms, its clock error p50 ${fmt(quantiles(clockErr).p50)} ms (bound ±${fmt(await ben.eval('window.__partyline.clock.uncertainty'))} ms)`);
   assert.ok(Math.abs(q.p50 - 200) < 10, 'runs 200 ms ahead');
   assert.equal(await ben.eval(`document.querySelector('[data-testid="output-delay"]').value`), '200', 'the setting is shown');
   await ben.tap('output-delay-summary');
@@ -247,7 +263,12 @@ test('stall: a phone on a slow network reports buffering and catches up; the gro
   await cal.send('Network.emulateNetworkConditions', { offline: false, latency: 5, downloadThroughput: 90 * 1024, uploadThroughput: 1e6 });
   const calId = await joinParty(cal, host.info.joinUrl, 'Cal');
   const revision = host.events.filter((e) => e.event === 'sync_play').pop().revision;
-  await host.waitEvent((e) => e.event === 'playback_progress' && e.memberId === calId && e.state === 'buffering', 'buffering report', 25000);
+  await host.waitEvent((e) => e.event === 'playback_progress' && e.memberId === calId && e.state === 'buffering', 'buffering report', 25000)
+    .catch(async (e) => {
+      const st = await cal.eval(`(() => { const p = window.__partyline.player, m = p.media;
+        return { status: p.status, rs: m.readyState, paused: m.paused, seeking: m.seeking, ct: m.currentTime, trace: p.trace.slice(-12) }; })()`).catch(() => null);
+      throw new Error(`${e.message}; the page: ${JSON.stringify(st)}`);
+    });
   await cal.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
   await cal.waitFor(`window.__partyline.player.status === 'playing' && Math.abs(window.__partyline.player.error) < 10`, 'caught up', 15000);
   const after = progressOf(calId).slice(-2).map((e) => [e.state, e.errorMs]);

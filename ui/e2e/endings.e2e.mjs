@@ -51,6 +51,25 @@ test('kicked: the host kicks the guest with a reason → screen-kicked shows the
   page.assertNoErrors();
 });
 
+test('banned: the host bans the guest; "Join again" is refused → screen-banned, and the page stays out', async () => {
+  const page = await browser.newPage();
+  await joinFromPage(page, host.info.joinUrl, 'Bo');
+  const me = await joined(page, 'Bo');
+  const mark = host.events.length;
+  host.command(`ban ${me} Spamming the chat`);
+  await page.waitScreen('screen-kicked');
+  await host.waitEvent((e) => e.event === 'banned' && e.name === 'Bo', 'banned Bo', 3000, mark);
+  await page.click('rejoin-button');
+  await page.waitScreen('screen-join');
+  await page.click('join-button'); // the same device, its name remembered
+  await page.waitScreen('screen-banned');
+  assert.equal(await page.text('ending-title'), "You can't rejoin this party", 'ending-title');
+  assert.equal(await page.text('ending-hint'), 'Only the host can let this device back in.', 'ending-hint');
+  await page.shot('banned');
+  await assertStaysOut(host, mark, 1200, 'the ban');
+  page.assertNoErrors();
+});
+
 test('wrong key: /#k=wrong → screen-unauthorized', async () => {
   const page = await browser.newPage();
   await joinFromPage(page, `${host.httpBase}/#k=wrong`, 'Wen');

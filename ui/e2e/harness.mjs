@@ -7,6 +7,7 @@
 // process started here is stopped by the caller's after hook (see `Cleanup`).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -92,7 +93,7 @@ export class Cleanup {
   }
 }
 
-async function stopChild(child, { gracefully, ms = 5000, group = false } = {}) {
+export async function stopChild(child, { gracefully, ms = 5000, group = false } = {}) {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   const kill = (sig) => {
@@ -124,13 +125,20 @@ async function stopChild(child, { gracefully, ms = 5000, group = false } = {}) {
  * `events` every later event line (parsed), in order.
  */
 export class Host {
-  static async start({ maxMembers, open, name, media } = {}) {
-    const args = ['host', '--bind', '127.0.0.1', '--port', '0', '--json', '--no-mdns', '--no-qr'];
+  /**
+   * `partyFile`: keep the party in that file (a restart picks it up); without it, in memory.
+   * `testClock`: enable the test hook `advance <seconds>` (PARTYLINE_TEST_CLOCK=1, see advance()).
+   */
+  static async start({ maxMembers, open, name, media, partyFile, testClock = false, extra = [] } = {}) {
+    const store = partyFile ? ['--party-file', partyFile] : ['--no-store'];
+    const args = ['host', ...store, '--bind', '127.0.0.1', '--port', '0', '--json', '--no-mdns', '--no-qr'];
     if (maxMembers != null) args.push('--max-members', String(maxMembers));
     if (open) args.push('--open');
     if (name) args.push('--name', name);
     if (media) args.push('--media', media); // the shared folder (SyncPlay)
-    const child = spawn(BIN, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    args.push(...extra); // any other flag, e.g. ['--upload-max-mb', '2']
+    const env = Object.assign({}, process.env, testClock ? { PARTYLINE_TEST_CLOCK: '1' } : {});
+    const child = spawn(BIN, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
     const h = new Host(child);
     const info = await within(10000, 'the host to print its JSON line', h._firstLine);
     h.info = info;
@@ -160,7 +168,10 @@ export class Host {
         if (first) {
           first = false;
           res(obj);
-        } else this.events.push(obj);
+        } else {
+          obj._at = Date.now(); // when the test saw it (ms, the system clock the host also reads)
+          this.events.push(obj);
+        }
       });
       child.once('exit', (code) => rej(new Error(`host exited (${code}) before its JSON line; stderr: ${this.stderr}`)));
     });
@@ -178,9 +189,39 @@ export class Host {
     this.child.stdin.write(line + '\n');
   }
 
+  /** Library item ids by title, from the host's `library` listing on stderr. */
+  async libraryIds() {
+    this.stderr = '';
+    this.command('library');
+    const end = Date.now() + 5000;
+    while (Date.now() < end && !/now:/.test(this.stderr)) await sleep(50);
+    const out = {};
+    for (const m of this.stderr.matchAll(/^\s+(t-[0-9a-f]+)\s+(.+?) \(/gm)) out[m[2]] = m[1];
+    return out;
+  }
+
+  /**
+   * Test hook (a host started with `testClock`): the host's clock jumps `seconds` forward, as if
+   * that long had passed at once; resolves once the host says it ran what fell due.
+   */
+  async advance(seconds) {
+    const from = this.stderr.length;
+    this.command(`advance ${seconds}`);
+    await waitUntil(() => /clock advanced .* \(test hook\)/.test(this.stderr.slice(from)) || /^! .*/m.test(this.stderr.slice(from)),
+      `the host's clock ${seconds} s on`, 5000, 20);
+    const said = this.stderr.slice(from);
+    if (!/clock advanced/.test(said)) throw new Error('advance refused: ' + said.trim());
+  }
+
   /** Waits for an event line matching `pred` (searching from index `from`); returns it. */
   waitEvent(pred, what, ms = 8000, from = 0) {
     return waitUntil(() => this.events.slice(from).find(pred), `host event: ${what}`, ms, 25);
+  }
+
+  /** SIGKILL: the host dies mid-party, as in a crash (nothing is said to anyone). */
+  async kill() {
+    this.child.kill('SIGKILL');
+    await this.exit;
   }
 
   async stop() {
@@ -196,8 +237,10 @@ export class Host {
 /**
  * The host serves the page embedded at build time: a stale binary would test stale files. Checks
  * that every page file it serves (`/` = ui/phone/index.html, `/<name>` for the other files of
- * ui/phone, `/shared/<name>` for those of ui/shared; Node's .mjs files are not served) is byte for
- * byte what is on disk; one it does not serve (404) is stale too.
+ * ui/phone, `/shared/<name>` for those of ui/shared; Node's .mjs files are not served) was built
+ * from the file on disk: the host names the SHA-256 of each file's source in `x-partyline-source`
+ * (what it serves is not the file byte for byte: the page has its import map written in, the
+ * modules are minified). One it does not serve (404) is stale too.
  */
 export async function assertServesCurrentUi(base) {
   const files = [];
@@ -209,9 +252,10 @@ export async function assertServesCurrentUi(base) {
   const stale = [];
   for (const [path, file] of files) {
     const res = await within(5000, 'GET ' + path, fetch(base + path));
-    const served = await res.text();
-    const disk = readFileSync(join(ROOT, file), 'utf8');
-    if (served !== disk) stale.push(`${file} (${disk.length} chars on disk, ${served.length} served)`);
+    await res.arrayBuffer();
+    const built = res.headers.get('x-partyline-source');
+    const disk = createHash('sha256').update(readFileSync(join(ROOT, file))).digest('hex').slice(0, 16);
+    if (built !== disk) stale.push(`${file} (${res.status}, built from ${built}, on disk ${disk})`);
   }
   assert.deepEqual(stale, [],
     'expected the host to serve the page files as they are on disk; the binary is stale, run `cargo build -p partyline-cli`');
@@ -277,11 +321,38 @@ export class WsMember {
   }
 }
 
+/**
+ * Fills the party's replay log past its 16 MiB: 2,210 broadcasts of 8 KB (the most a payload
+ * holds) from 13 `senders` on a topic only `sink` takes (a phone gets none, so its page is not the
+ * bottleneck). A member away across it gets a snapshot when it resumes, not a replay.
+ */
+export async function fillReplayLog(senders, sink) {
+  const payload = { pad: 'x'.repeat(7900) };
+  const each = Math.ceil(2210 / senders.length);
+  const before = sink.messages.filter((m) => m.type === 'broadcast').length;
+  const through = () => sink.messages.filter((m) => m.type === 'broadcast').length - before;
+  let sent = 0;
+  await Promise.all(senders.map(async (g, i) => {
+    for (let k = 0; k < each; k++) {
+      // At most 64 on their way to the sink: a loaded machine's sink that fell 256 behind would
+      // be closed as too slow (4008), and the filler would never be through.
+      await waitUntil(() => sent - through() < 64, 'the sink keeping up with the filler', 30000, 10);
+      g.send({ type: 'broadcast', topic: 'filler', id: `f-${i}-${k}`, payload });
+      sent += 1;
+      await sleep(50);
+    }
+  }));
+  const want = senders.length * each;
+  await waitUntil(() => through() >= want, 'the filler through', 30000);
+}
+
 // ---- a TCP proxy that can cut connections ------------------------------------------------------
 
 /**
  * Forwards 127.0.0.1:<port> to the host. `cut()` destroys every open connection (both sides, so the
  * host sees the drop at once); while `down`, new connections are accepted and destroyed at once.
+ * `silence()` is the Wi-Fi going away without a word: connections stay open and nothing crosses
+ * them either way (new ones too); `restore()` ends it by cutting what the silence broke.
  */
 export class Proxy {
   static async start(targetPort) {
@@ -295,6 +366,7 @@ export class Proxy {
   }
   constructor(targetPort) {
     this.down = false;
+    this.silent = false;
     this.pairs = new Set();
     this.refused = 0;
     this.server = net.createServer((client) => {
@@ -316,9 +388,23 @@ export class Proxy {
       };
       client.on('close', drop);
       upstream.on('close', drop);
-      client.pipe(upstream);
-      upstream.pipe(client);
+      client.on('data', (d) => {
+        if (!this.silent) upstream.write(d);
+      });
+      upstream.on('data', (d) => {
+        if (!this.silent) client.write(d);
+      });
     });
+  }
+  /** The network goes silent: nothing crosses, nothing is closed. */
+  silence() {
+    this.silent = true;
+  }
+  /** The network is back: the connections the silence broke are cut, new ones work. */
+  restore() {
+    const n = this.cut();
+    this.silent = false;
+    return n;
   }
   get base() {
     return `http://127.0.0.1:${this.port}`;
@@ -335,6 +421,129 @@ export class Proxy {
   }
   async close() {
     this.cut();
+    await new Promise((r) => this.server.close(r));
+  }
+}
+
+// ---- a slow Wi-Fi link: delay and bandwidth in userspace ---------------------------------------
+
+/**
+ * One direction of the link, shared by every connection through it (a Wi-Fi channel is one
+ * medium: a phone's six connections share its bandwidth, they do not get six times it). Bytes
+ * leave in the order they were handed over, `bytesPerMs` at most, and arrive `delayMs` after
+ * they left. One timer drains the queue, so nothing overtakes anything.
+ */
+class Pipe {
+  constructor(bytesPerMs, delayMs) {
+    this.bytesPerMs = bytesPerMs;
+    this.delayMs = delayMs;
+    this.freeAt = 0; // when the medium has finished sending what it was given
+    this.queue = []; // { at, deliver }, `at` never decreasing
+    this.timer = null;
+    this.bytes = 0;
+  }
+  /** `data` (a Buffer, or null for a close) may leave at `readyAt`; `deliver` runs when it arrives. */
+  push(data, readyAt, deliver) {
+    const len = data ? data.length : 0;
+    const leave = Math.max(performance.now(), readyAt, this.freeAt);
+    this.freeAt = leave + len / this.bytesPerMs;
+    this.bytes += len;
+    this.queue.push({ at: this.freeAt + this.delayMs, deliver });
+    this._arm();
+  }
+  _arm() {
+    if (this.timer || !this.queue.length) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      const now = performance.now();
+      while (this.queue.length && this.queue[0].at <= now + 0.5) this.queue.shift().deliver();
+      this._arm();
+    }, Math.max(0, this.queue[0].at - performance.now()));
+  }
+  stop() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.queue = [];
+  }
+}
+
+/**
+ * A slow Wi-Fi between the page and the host: 127.0.0.1:<port> forwarded with a one-way delay of
+ * half the round trip each way (300 ms round trip: 150 ms up, 150 ms down) and `kbit` kbit/s per
+ * direction, shared by all the phone's connections. A new connection pays one round trip before
+ * its first byte leaves (the TCP handshake; the browser's connect() returns at once on loopback,
+ * so the wait is put on its first bytes instead). Bytes go out in segments of at most 1,460 (one
+ * TCP segment), so a large response trickles in as it would. Not modelled: loss, TCP's slow
+ * start (at 400 kbit/s the bandwidth-delay product, 15 KB, is about TCP's initial window of ten
+ * segments, so slow start would add little). `up`/`down` count the bytes each way, `connections`
+ * the TCP connections opened; `reset()` zeroes them between phases of a test.
+ */
+export class SlowLink {
+  static async start(targetPort, { rttMs = 300, kbit = 400 } = {}) {
+    const link = new SlowLink(targetPort, rttMs, kbit);
+    await new Promise((res, rej) => {
+      link.server.once('error', rej);
+      link.server.listen(0, '127.0.0.1', res);
+    });
+    link.port = link.server.address().port;
+    return link;
+  }
+  constructor(targetPort, rttMs, kbit) {
+    this.rttMs = rttMs;
+    const bytesPerMs = (kbit * 1000) / 8 / 1000;
+    this.upPipe = new Pipe(bytesPerMs, rttMs / 2);
+    this.downPipe = new Pipe(bytesPerMs, rttMs / 2);
+    this.sockets = new Set();
+    this.connections = 0;
+    this.server = net.createServer((client) => {
+      this.connections++;
+      const established = performance.now() + rttMs; // SYN, SYN-ACK: then the first byte may leave
+      const upstream = net.connect(targetPort, '127.0.0.1');
+      this.sockets.add(client);
+      this.sockets.add(upstream);
+      const drop = () => {
+        this.sockets.delete(client);
+        this.sockets.delete(upstream);
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', drop);
+      upstream.on('error', drop);
+      const forward = (from, to, pipe, readyAt) => {
+        from.on('data', (d) => {
+          for (let i = 0; i < d.length; i += 1460) {
+            pipe.push(d.subarray(i, i + 1460), readyAt(), () => {
+              if (!to.destroyed) to.write(d.subarray(i, i + 1460));
+            });
+          }
+        });
+        // A close travels the link too, behind the data sent before it.
+        from.on('end', () => pipe.push(null, readyAt(), () => !to.destroyed && to.end()));
+        from.on('close', () => pipe.push(null, readyAt(), drop));
+      };
+      forward(client, upstream, this.upPipe, () => established);
+      forward(upstream, client, this.downPipe, () => 0);
+    });
+  }
+  get base() {
+    return `http://127.0.0.1:${this.port}`;
+  }
+  get up() {
+    return this.upPipe.bytes;
+  }
+  get down() {
+    return this.downPipe.bytes;
+  }
+  reset() {
+    this.upPipe.bytes = 0;
+    this.downPipe.bytes = 0;
+    this.connections = 0;
+  }
+  async close() {
+    this.upPipe.stop();
+    this.downPipe.stop();
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
     await new Promise((r) => this.server.close(r));
   }
 }
@@ -541,6 +750,26 @@ export class Page {
     for (const type of ['rawKeyDown', 'keyUp']) {
       await this.send('Input.dispatchKeyEvent', { type, key, code, windowsVirtualKeyCode: keyCode });
     }
+  }
+  /**
+   * Picks `path` in the file chooser that a real click on [data-testid=testid] opens (the
+   * page's own picker, through DevTools' file-chooser interception: no script sets the input).
+   */
+  async pickFile(testid, path) {
+    await this.send('Page.setInterceptFileChooserDialog', { enabled: true });
+    const opened = new Promise((res) => {
+      const h = (m) => {
+        if (m.sessionId === this.sid && m.method === 'Page.fileChooserOpened') {
+          this.cdp.handlers.delete(h);
+          res(m.params);
+        }
+      };
+      this.cdp.handlers.add(h);
+    });
+    await this.click(testid);
+    const chooser = await within(5000, 'the file chooser of ' + testid, opened);
+    await this.send('DOM.setFileInputFiles', { files: [path], backendNodeId: chooser.backendNodeId });
+    await this.send('Page.setInterceptFileChooserDialog', { enabled: false });
   }
   /** A tap: the element's click() run as a user gesture (it unlocks sound, as on a phone). */
   async tap(testid) {

@@ -4,12 +4,14 @@
 const REQUEST_TIMEOUT_MS = 8000;
 
 /** GET `url` → { status, body } (body: the parsed JSON, or null). Throws when unreachable or
- * after `ms` (default REQUEST_TIMEOUT_MS). */
-export async function fetchJSON(url, ms = REQUEST_TIMEOUT_MS) {
+ * after `ms` (default REQUEST_TIMEOUT_MS). `sent`: the Response of a fetch of `url` already
+ * sent (info.js's), read instead of asking again. */
+export async function fetchJSON(url, ms = REQUEST_TIMEOUT_MS, sent = null) {
   const ctl = typeof AbortController === 'function' ? new AbortController() : null;
   const timer = setTimeout(() => ctl && ctl.abort(), ms);
   try {
-    const res = await fetch(url, { cache: 'no-store', signal: ctl ? ctl.signal : undefined });
+    const asked = sent || fetch(url, { cache: 'no-store', signal: ctl ? ctl.signal : undefined });
+    const res = await (sent ? Promise.race([asked, new Promise((_, fail) => ctl && ctl.signal.addEventListener('abort', () => fail(new Error('timed out'))))]) : asked);
     let body = null;
     try {
       body = await res.json();

@@ -2,11 +2,15 @@
 // when the page's state was rebuilt (messages from while it was away may be missing). The guest's
 // own lines have a "⋯" button (a tap, not a hover) with Edit (the words in a field, Save/Cancel)
 // and Delete (asked once); a line anyone edited says "(edited)", a deleted one "Message deleted".
+// Each line shows when it was said; "New messages" stands before the first line the guest has not
+// seen (said while the page was hidden, or before a reload or a resume brought it: unseen.js).
 import { el } from '../shared/dom.js';
 import { limitInput } from '../shared/text.js';
 import { LIMITS } from '../shared/wire.js';
 import { dmFailedText } from './dm.js';
 import { $, page } from './page.js';
+import { KEYS, readJSON, session } from './store.js';
+import { UnseenMark, chatTime } from './unseen.js';
 
 /** Within this many pixels of the bottom, a new line scrolls the list down with it. */
 const FOLLOW_PX = 80;
@@ -18,8 +22,24 @@ let noteEl = null;
 let noticeAt = null;
 /** Which own line has its actions open ('menu' | 'edit' | 'confirm'); one at a time. */
 let openLine = { id: null, mode: null };
+let mark = new UnseenMark(null);
+const divider = el('li', 'msg unseen', 'chat-new', 'New messages');
+divider.setAttribute('role', 'separator');
+
+/** The newest line this guest saw in this party, kept for a reload (sessionStorage). */
+function savedSeenAt() {
+  const saved = readJSON(session, KEYS.seen);
+  return saved && page.info && saved.sessionId === page.info.sessionId ? saved.at : null;
+}
+
+/** The connection became live (`welcome` / `resumed`, at the host's time `at`). */
+export function chatLive(at) {
+  if (typeof at === 'number') mark.live(at);
+}
 
 export function resetChat() {
+  mark = new UnseenMark(savedSeenAt());
+  divider.remove();
   chatEls.clear();
   drawn.clear();
   $('chat-list').textContent = '';
@@ -117,7 +137,7 @@ function fillLine(li, m, state) {
     // The line's parts stay put and only what changed is redrawn: the list is a live region, and
     // the actions and the editor (the guest's own doing, not news) are kept out of it.
     p.extra.setAttribute('aria-live', 'off');
-    p.head.append(p.author);
+    p.head.append(p.author, timeEl(m.timestamp));
     li.append(p.head, p.body, p.extra);
     lineParts.set(li, p);
   }
@@ -217,15 +237,18 @@ export function renderChat(state) {
   const list = $('chat-list');
   const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < FOLLOW_PX;
   const keep = new Set();
+  const hidden = document.visibilityState === 'hidden';
   let added = false;
   if (state.notice && state.notice.at !== noticeAt) {
     noticeAt = state.notice.at;
-    noteEl = el('li', 'msg note', 'chat-notice',
-      state.notice.kind === 'snapshot'
-        ? 'You were away for a while: some messages may be missing.'
-        : 'You rejoined the party: messages from while you were away are missing.');
+    if (noteEl) noteEl.remove();
+    noteEl = el('li', 'msg note', 'chat-notice', noticeText(state.notice));
     list.append(noteEl);
     added = true;
+  } else if (!state.notice && noteEl) {
+    noteEl.remove(); // the history brought everything back
+    noteEl = null;
+    noticeAt = null;
   }
   for (const m of state.chat) {
     const key = m.id != null ? 'id:' + m.id : 'seq:' + m.seq;
@@ -250,7 +273,10 @@ export function renderChat(state) {
       li.setAttribute('data-to', String(m.to));
       const author = el('span', 'author', 'chat-author', out ? 'you → ' + m.name : m.name + ' → you');
       author.append(el('span', 'private-tag', null, 'private'));
-      li.append(author, el('span', 'text', 'chat-text', m.text));
+      const head = el('div', 'msg-head');
+      head.append(author, timeEl(m.timestamp));
+      li.append(head, el('span', 'text', 'chat-text', m.text));
+      fresh(li, key, m, out, hidden);
       list.append(li);
       chatEls.set(key, li);
       added = true;
@@ -261,19 +287,102 @@ export function renderChat(state) {
     if (m.seq != null) li.setAttribute('data-seq', String(m.seq));
     if (m.from != null) li.setAttribute('data-from', String(m.from));
     drawLine(li, m, state);
+    fresh(li, key, m, m.from === state.selfId, hidden);
     list.append(li);
     chatEls.set(key, li);
     added = true;
+  }
+  // What this guest sent that the host has not taken yet, below everything said: "Sending…", or
+  // "Not sent" with why and Retry / Discard. Re-appended each time so it stays last.
+  for (const o of state.outbox || []) {
+    const key = 'out:' + o.cid + ':' + o.state;
+    keep.add(key);
+    let li = chatEls.get(key);
+    if (!li) {
+      li = drawOutbox(o);
+      chatEls.set(key, li);
+      added = true;
+    }
+    list.append(li);
   }
   for (const [key, li] of chatEls) {
     if (!keep.has(key)) {
       li.remove();
       chatEls.delete(key);
       drawn.delete(key);
+      mark.forget(key);
     }
   }
+  const first = mark.divider && chatEls.get(mark.divider);
+  let moved = false;
+  if (!first) divider.remove();
+  else if (first.previousSibling !== divider) {
+    list.insertBefore(divider, first);
+    moved = true;
+  }
+  let newest = null;
+  for (const m of state.chat) if (typeof m.timestamp === 'number' && (newest == null || m.timestamp > newest)) newest = m.timestamp;
+  if (mark.shown(newest, hidden) && page.info) session.set(KEYS.seen, JSON.stringify({ sessionId: page.info.sessionId, at: mark.seenAt }));
   $('chat-empty').hidden = chatEls.size > 0 || !!noteEl;
   if (added && nearBottom) list.scrollTop = list.scrollHeight;
+  // The mark just placed is in sight at the top, when the new lines would push it out of the list.
+  if (moved) list.scrollTop = Math.min(list.scrollTop, divider.offsetTop - list.offsetTop - 8);
+}
+
+/** When a line was said, as a `<time>` ("21:04"); empty when the host gave no time. */
+function timeEl(at) {
+  const t = el('time', 'msg-time', 'chat-time', chatTime(at));
+  if (typeof at === 'number') t.dateTime = new Date(at).toISOString();
+  return t;
+}
+
+/** A line drawn for the first time: marked `data-new` when the guest had not seen it. */
+function fresh(li, key, m, own, hidden) {
+  li.toggleAttribute('data-new', mark.add(key, m.timestamp, own, hidden));
+}
+
+/** The note in the chat when the page's state was rebuilt. */
+function noticeText(n) {
+  if (n.kind === 'missed') {
+    return n.count === 1
+      ? 'You were away for a while: 1 message from then is no longer kept.'
+      : 'You were away for a while: ' + n.count + ' messages from then are no longer kept.';
+  }
+  if (n.kind === 'snapshot') return 'You were away for a while: some messages may be missing.';
+  return 'You rejoined the party: messages from while you were away are missing.';
+}
+
+/** Why the host refused a line, in words. */
+const NOT_SENT_WHY = {
+  no_such_room: 'that room is gone',
+  bad_chat: 'the words are empty or too long',
+  rate_limited: 'too many messages at once',
+};
+
+/** One line of the outbox. */
+function drawOutbox(o) {
+  const failed = o.state === 'failed';
+  const li = el('li', 'msg mine outbox ' + (failed ? 'failed' : 'pending'), failed ? 'chat-failed' : 'chat-pending');
+  li.setAttribute('data-cid', o.cid);
+  li.append(el('span', 'author', 'chat-author', o.kind === 'direct' ? 'you → ' + (o.name || 'a guest') : 'you'));
+  li.append(el('span', 'text', 'chat-text', o.text));
+  if (!failed) {
+    li.append(el('span', 'outbox-state', 'outbox-state', 'Sending…'));
+    return li;
+  }
+  const why = NOT_SENT_WHY[o.reason];
+  li.setAttribute('role', 'alert');
+  li.append(el('span', 'outbox-state', 'outbox-state', 'Not sent' + (why ? ': ' + why : '') + '.'));
+  const actions = el('div', 'msg-actions');
+  const retry = el('button', 'small primary', 'outbox-retry', 'Retry');
+  retry.type = 'button';
+  retry.addEventListener('click', () => page.client && page.client.retryOutbox(o.cid));
+  const discard = el('button', 'small', 'outbox-discard', 'Discard');
+  discard.type = 'button';
+  discard.addEventListener('click', () => page.client && page.client.dropOutbox(o.cid));
+  actions.append(retry, discard);
+  li.append(actions);
+  return li;
 }
 
 limitInput($('chat-input'), LIMITS.maxChatChars);
@@ -282,6 +391,11 @@ $('chat-form').addEventListener('submit', (e) => {
   e.preventDefault();
   const input = $('chat-input');
   if (page.client && page.client.sendChat(input.value)) input.value = '';
+});
+
+// A hidden page sees nothing: lines that come now are new when the guest looks again.
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'hidden') mark.hide();
 });
 
 // Escape closes the open actions or editor of a line and puts the focus back on its "⋯".

@@ -1,18 +1,12 @@
-// The connection: /api/info at boot, the one PartylineClient of the page (resumed after a
-// reload, replaced on a rejoin), what it persists, and waking it when the phone comes back.
-import { PartylineClient } from '../shared/client.js';
-import { deviceId } from '../shared/storage.js';
-import { VERSIONS } from '../shared/wire.js';
+// The connection: /api/info at boot, and the party's modules loaded behind the join screen
+// (live.js: the PartylineClient and the party screen; imported later, so that a phone on a slow
+// Wi-Fi sees the join screen without waiting for them), and waking the client when the phone
+// comes back.
 import { fetchJSON } from './api.js';
-import { onChatRefused } from './chat.js';
-import { onDirect, onDirectFailed } from './dm.js';
-import { showEnding } from './endings.js';
+import { firstInfo } from './info.js';
 import { haveAccess, showJoin } from './join.js';
-import { readNoteIds } from './notes.js';
 import { $, page, show } from './page.js';
-import { render, resetPartyDom } from './party.js';
-import { attachSyncPlay, createSyncClock } from './player.js';
-import { KEYS, local, readJSON, session } from './store.js';
+import { KEYS, readJSON, session } from './store.js';
 
 // ---- the join key: from the fragment (#k=...), then hidden from the address bar ----------------
 (function takeKeyFromHash() {
@@ -28,81 +22,100 @@ import { KEYS, local, readJSON, session } from './store.js';
   }
 })();
 
-let renderQueued = false;
+/** The party's modules: fetched once, the first call starts it. */
+function live() {
+  return import('./live.js');
+}
+
+/**
+ * Fetches every module of the page that is not loaded yet, all at once: the import map (written
+ * by the host's build) names them all, and `import('./live.js')` alone would find them one
+ * import level per round trip.
+ */
+function preloadAll() {
+  const map = document.querySelector('script[type="importmap"]');
+  let urls = [];
+  try {
+    urls = Object.values(JSON.parse(map.textContent).imports);
+  } catch (e) {
+    return; // no map (a page served as written): the import finds them itself
+  }
+  for (const href of urls) {
+    if (document.querySelector(`link[rel="modulepreload"][href="${href}"]`)) continue;
+    const link = document.createElement('link');
+    link.rel = 'modulepreload';
+    link.href = href;
+    document.head.appendChild(link);
+  }
+}
+
+/** Runs `use` on the party's modules, or, when they cannot be fetched, shows "can't reach". */
+function withLive(use) {
+  return live().then(use, () => failed());
+}
+
+function failed() {
+  page.client = null;
+  show('screen-loading');
+  // The ending screen is a party module too: without it, try again shortly.
+  live().then((l) => l.showEnding({ kind: 'failed', reason: null }, boot), () => setTimeout(boot, 2000));
+}
+
+/** Whether `saved` (the resume credentials) still hold for `info`'s party. */
+function canResume(saved, info) {
+  return !!(saved && info && saved.sessionId === info.sessionId && saved.memberId && saved.resumeSecret && haveAccess());
+}
+
+/**
+ * The first screen: a reload with the party's credentials goes straight back in (on the
+ * /api/info of the last load, checked against a fresh one when it comes, so the socket does not
+ * wait a round trip for it); otherwise the join screen, once /api/info says what party this is,
+ * with the party's modules fetched behind it.
+ */
+let first = true;
 
 export async function boot() {
   show('screen-loading');
-  try {
-    const r = await fetchJSON('/api/info');
-    if (r.status !== 200 || !r.body) throw new Error('bad info');
-    page.info = r.body;
-  } catch (e) {
-    showEnding({ kind: 'failed', reason: null }, boot);
-    return;
-  }
-  const info = page.info;
-  document.title = (info.name || 'Party') + ' · Partyline';
   const saved = readJSON(session, KEYS.resume);
-  if (saved && saved.sessionId === info.sessionId && saved.memberId && saved.resumeSecret && haveAccess()) {
-    start(saved); // page reload: straight back in
+  const lastInfo = readJSON(session, KEYS.info);
+  const early = canResume(saved, (page.info = page.info || lastInfo));
+  if (early) {
+    preloadAll();
+    withLive((l) => {
+      if (!page.client && canResume(readJSON(session, KEYS.resume), page.info)) l.start(saved);
+    });
+  }
+  let info;
+  try {
+    const r = await (first ? fetchJSON('/api/info', undefined, firstInfo) : fetchJSON('/api/info')); // a boot again asks again
+    first = false;
+    if (r.status !== 200 || !r.body) throw new Error('bad info');
+    info = r.body;
+  } catch (e) {
+    const c = page.client;
+    if (early && c && c.state.connection === 'connected') return; // in already: the socket says enough
+    if (early && c) c.destroy();
+    page.info = null; // no party known: a pending resume does not start
+    failed();
     return;
   }
+  page.info = info;
+  session.set(KEYS.info, JSON.stringify(info));
+  document.title = (info.name || 'Party') + ' · Partyline';
+  if (canResume(saved, info)) {
+    if (!early) withLive((l) => l.start(saved)); // page reload: straight back in
+    return;
+  }
+  if (early && page.client) page.client.destroy(); // another party now: this one's credentials are void
   if (saved) session.del(KEYS.resume);
   showJoin();
+  preloadAll(); // while the guest types their name
+  live().catch(() => {});
 }
 
-function wsUrl() {
-  const info = page.info;
-  const key = info && info.open ? null : session.get(KEYS.key);
-  return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws' + (key ? '?token=' + encodeURIComponent(key) : '');
-}
-
+/** Joins (or resumes with `resume`) on the party's modules, fetched first if they are not yet. */
 export function start(resume) {
-  const info = page.info;
-  if (page.client) page.client.destroy();
-  const versions = (info && info.protocolVersions) || [VERSIONS.partyline];
-  const c = new PartylineClient({
-    url: wsUrl(),
-    sessionId: info.sessionId,
-    sessionName: info.name,
-    device: { id: deviceId(local, KEYS.device, 'web'), name: local.get(KEYS.name) || 'Guest' },
-    resume: resume || undefined,
-    protocolVersion: versions.indexOf(VERSIONS.partyline) >= 0 ? VERSIONS.partyline : null,
-    clock: createSyncClock(), // SyncPlay's clock filter (player.js)
-    readNotes: readNoteIds(), // dismissed before a reload: a resume replays them, they stay dismissed
-  });
-  page.client = c;
-  c.on('change', () => queueRender());
-  c.on('credentials', (cr) => {
-    if (cr) session.set(KEYS.resume, JSON.stringify(cr));
-    else session.del(KEYS.resume);
-  });
-  c.on('ended', (ending) => {
-    if (c === page.client) showEnding(ending);
-  });
-  c.on('direct', (d) => {
-    if (c === page.client) onDirect(d);
-  });
-  c.on('directfailed', (d) => {
-    if (c === page.client) onDirectFailed(d);
-  });
-  c.on('chatrefused', (r) => {
-    if (c === page.client) onChatRefused(r);
-  });
-  attachSyncPlay(c); // the "Now playing" panel and the media element
-  resetPartyDom();
-  show('screen-party');
-  c.connect();
-  render();
-}
-
-function queueRender() {
-  if (renderQueued) return;
-  renderQueued = true;
-  Promise.resolve().then(() => {
-    renderQueued = false;
-    render();
-  });
+  return withLive((l) => l.start(resume));
 }
 
 // ---- staying in: the phone woke up or the network came back -----------------------------------
@@ -114,6 +127,9 @@ document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible') wake();
 });
 window.addEventListener('online', wake);
+window.addEventListener('offline', () => {
+  if (page.client) page.client.offline();
+});
 window.addEventListener('pageshow', (e) => {
   if (e.persisted) wake();
 });

@@ -28,6 +28,9 @@ function endingView(ending) {
     case 'kicked':
       return ['kicked', 'door', t.title, t.message,
         "If that was a mistake, ask the host, then join again.", 'Join again', 'rejoin-button', rejoin];
+    case 'banned':
+      return ['banned', 'door', t.title, t.message,
+        'Only the host can let this device back in.', 'Look for another party', 'rejoin-button', () => location.reload()];
     case 'closed':
       return ['closed', 'moon', t.title, t.message,
         'If the host starts a new one, scan its QR code.', 'Look for a new party', 'rejoin-button', () => location.reload()];

@@ -1,12 +1,23 @@
 // The people in the party: one row per member (name, badges, status, device, presence, latency,
-// and the private-message button on another guest's row), kept in the host's order.
+// and the private-message button on another guest's row), kept in the host's order. A member who
+// is simply here has no status word; one cut off says so ("Reconnecting…"), one away or busy too.
 import { el, fmtMs, hue, initial } from '../shared/dom.js';
+import { PRESENCE_TEXT, memberStatusText } from '../shared/texts.js';
 import { openDm } from './dm.js';
 import { $ } from './page.js';
+import { openRename } from './rename.js';
 
 const memberEls = new Map();
 
-const PRESENCE_TEXT = { online: 'Here', away: 'Away', busy: 'Busy', offline: 'Appears offline' };
+/**
+ * This guest's connection, one figure wherever it shows: the round trip of their own pings, else
+ * (before the first pong) the host's measure of it; none while cut off (no stale reading).
+ */
+export function ownLatency(state) {
+  if (state.connection !== 'connected') return null;
+  const me = state.members.find((m) => m.id === state.selfId);
+  return state.latency != null ? state.latency : me ? me.latency : null;
+}
 
 export function resetMembers() {
   memberEls.clear();
@@ -49,6 +60,7 @@ function memberEl(id) {
   });
   li.addEventListener('click', () => {
     if (!dm.hidden) openDm(id);
+    else if (li.hasAttribute('data-self') && !$('rename-open').disabled) openRename(); // a tap on your own name
   });
   const side = el('div', 'side'); // latency, and under it the private-message button
   side.append(lat, dm);
@@ -79,11 +91,15 @@ export function renderMembers(state) {
     li.toggleAttribute('data-host', m.isHost);
     li.toggleAttribute('data-self', self);
     r.status.setAttribute('data-status', status);
-    r.status.textContent = status;
+    r.status.textContent = memberStatusText(status);
+    r.status.hidden = !r.status.textContent;
     r.device.textContent = m.device || '';
     r.device.hidden = !m.device;
-    r.lat.textContent = fmtMs(m.latency);
-    r.lat.title = 'Latency measured by the host';
+    // The guest's own row shows the figure of their "You" card (their own pings), not a second one.
+    const ms = self ? ownLatency(state) : m.latency;
+    r.lat.textContent = fmtMs(ms);
+    r.lat.title = self ? 'Your connection: how long a message takes to reach the host and come back'
+      : 'Their connection: how long a message takes to reach the host and come back';
     const p = state.presence[m.id];
     li.setAttribute('data-presence', p ? p.status : 'online');
     r.presence.hidden = !p;
@@ -93,7 +109,8 @@ export function renderMembers(state) {
     const canDm = !self && !m.isHost && state.extensions;
     r.dm.hidden = !canDm;
     r.dm.setAttribute('aria-label', 'Private message to ' + m.name);
-    li.classList.toggle('tappable', canDm);
+    li.classList.toggle('tappable', canDm || self);
+    li.title = self ? 'Edit your name' : '';
     const want = prev ? prev.nextSibling : list.firstChild;
     if (want !== li) list.insertBefore(li, want);
     prev = li;

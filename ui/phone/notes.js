@@ -1,5 +1,7 @@
 // The host's notifications: banners at the top of the party screen, newest first, until the
-// guest dismisses them (mark_read; the dismissed ids outlive a reload in sessionStorage).
+// guest dismisses them (mark_read; the dismissed ids outlive a reload in sessionStorage). The
+// links the host attached (`actions`) show under the text; only http(s) ones, opened apart
+// from this page (noopener: the page that opens cannot reach this one, where the key lives).
 import { el } from '../shared/dom.js';
 import { $, page } from './page.js';
 import { KEYS, readJSON, session } from './store.js';
@@ -10,6 +12,58 @@ const KEPT_READ_IDS = 200;
 const NOTE_LABEL = { info: 'From the host', warning: 'Heads up', alert: 'Important' };
 
 const noteEls = new Map();
+
+/** Each notification's links, by id, read from the messages as they come. */
+const actionsById = new Map();
+const watched = new WeakSet();
+
+/** An action's URL if it is an http(s) one (the host sends no other; a page never trusts that). */
+function safeUrl(url) {
+  try {
+    const u = new URL(String(url));
+    return u.protocol === 'https:' || u.protocol === 'http:' ? u.href : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+/** Keeps one notification's links, if it has any. */
+function keepActions(n) {
+  if (!n || n.id == null || !Array.isArray(n.actions)) return;
+  const links = n.actions
+    .map((a) => ({ label: String((a && a.label) || '').trim(), url: safeUrl(a && a.url) }))
+    .filter((a) => a.label && a.url)
+    .slice(0, 3);
+  if (links.length) actionsById.set(String(n.id), links);
+}
+
+/**
+ * Keeps the actions of the notifications a client receives (its state keeps only the text): live
+ * ones, and those a `chat.history` brings back after an absence.
+ */
+function watch(client) {
+  if (!client || watched.has(client)) return;
+  watched.add(client);
+  client.on('message', (m) => {
+    if (m.type === 'notification') keepActions(m);
+    else if (m.type === 'chat.history' && Array.isArray(m.notifications)) m.notifications.forEach(keepActions);
+  });
+}
+
+function actionLinks(id) {
+  const links = actionsById.get(id);
+  if (!links) return null;
+  const p = el('p', 'note-body note-actions', 'notification-actions');
+  links.forEach((link, i) => {
+    const a = el('a', 'note-action', 'notification-action', link.label);
+    a.href = link.url;
+    a.target = '_blank';
+    a.rel = 'noopener noreferrer';
+    if (i > 0) p.append(' · ');
+    p.append(a);
+  });
+  return p;
+}
 
 export function resetNotes() {
   noteEls.clear();
@@ -24,6 +78,7 @@ export function readNoteIds() {
 }
 
 export function renderNotes(state) {
+  watch(page.client);
   const box = $('notes');
   const unread = state.notes.filter((n) => !n.read).reverse(); // newest first
   const keep = new Set(unread.map((n) => n.id));
@@ -45,6 +100,8 @@ export function renderNotes(state) {
       text.append(el('p', 'note-label', 'notification-level', NOTE_LABEL[n.level] || NOTE_LABEL.info));
       text.append(el('p', 'note-title', 'notification-title', n.title));
       if (n.body) text.append(el('p', 'note-body', 'notification-body', n.body));
+      const links = actionLinks(n.id);
+      if (links) text.append(links);
       const x = el('button', 'small icon note-x', 'notification-dismiss', '✕');
       x.type = 'button';
       x.setAttribute('aria-label', 'Dismiss: ' + n.title);

@@ -1,20 +1,30 @@
 // The party screen: its header (name, head count, connection pill, reconnect banner), the
-// guest's own card, and drawing every part of it from the client's state.
+// guest's own card, and drawing every part of it from the client's state. The parts come in the
+// order a guest uses them: what plays (compact), the chat, the people, then the guest's own card,
+// the queue and library, the photos.
 import { fmtMs } from '../shared/dom.js';
 import { CONNECTION_TEXT } from '../shared/texts.js';
 import { CLOSE } from '../shared/wire.js';
 import { renderChat, resetChat } from './chat.js';
 import { closeDm, renderDm } from './dm.js';
-import { renderMembers, resetMembers } from './members.js';
+import { ownLatency, renderMembers, resetMembers } from './members.js';
 import { renderNotes, resetNotes } from './notes.js';
 import { $, page, show } from './page.js';
+import { renderPhotos, resetPhotos } from './photos.js';
 import { renderPresence } from './presence.js';
+import { shownName } from './rename.js';
+import { renderShare } from './share.js';
+
+/** "The host restarted": up for a glance. */
+const RESTARTED_MS = 5000;
+let backTimer = null;
 
 /** Empties the lists of the party screen (a new client: nothing drawn belongs to it). */
 export function resetPartyDom() {
   resetMembers();
   resetChat();
   resetNotes();
+  resetPhotos();
   closeDm();
 }
 
@@ -33,18 +43,27 @@ export function render() {
   pill.dataset.state = s.connection;
   pill.textContent = CONNECTION_TEXT[s.connection] || s.connection;
   const trouble = s.connection === 'reconnecting' || (s.connection === 'connecting' && s.attempt > 0);
-  $('reconnect-banner').hidden = !trouble;
+  const backFor = s.restarted && !trouble ? s.restarted.at + RESTARTED_MS - client.now() : 0;
+  clearTimeout(backTimer);
+  if (backFor > 0) backTimer = setTimeout(render, backFor + 50);
+  $('reconnect-banner').hidden = !trouble && backFor <= 0;
+  $('reconnect-now').hidden = !trouble;
+  if (backFor > 0) $('banner-text').textContent = 'The host restarted — you’re back.';
   if (trouble) {
     const code = s.lastClose && s.lastClose.code;
     const why = code === CLOSE.TOO_SLOW ? 'Your connection fell behind.' : code === CLOSE.HEARTBEAT_TIMEOUT ? 'Lost contact for a moment.' : 'Connection lost.';
     $('banner-text').textContent = why + ' Reconnecting' + (s.attempt > 1 ? ' (try ' + s.attempt + ')' : '') + '…';
   }
-  $('self-name').textContent = client.device.name;
-  $('self-latency').textContent = s.connection === 'connected' ? fmtMs(s.latency) : '—'; // no stale reading while cut off
+  $('self-name').textContent = shownName(s);
+  $('rename-open').disabled = !s.extensions || s.connection !== 'connected';
+  // One figure for this guest's connection, here and on their own row (members.js ownLatency).
+  $('self-latency').textContent = fmtMs(ownLatency(s));
   renderNotes(s);
   renderPresence(s);
   renderMembers(s);
   renderDm(s);
+  renderPhotos(s);
+  renderShare(s);
   const chatOk = s.extensions || s.connection !== 'connected';
   $('chat-section').hidden = !chatOk;
   if (chatOk) renderChat(s);

@@ -22,7 +22,8 @@ import {
   targetPosition,
   toLocalMs,
 } from '../shared/syncplay.js';
-import { TIMING } from '../shared/wire.js';
+import { LIMITS, TIMING } from '../shared/wire.js';
+import { LibraryPager } from '../shared/library.js';
 import { bindControls, renderPanel, renderTime } from './now-playing.js';
 import { markUnlocked, setUnlockTarget } from './unlock.js';
 
@@ -35,6 +36,9 @@ const STORE = {
 const LOOP_MS = 200; // correction loop period
 const REPORT_MS = 1000; // playback.progress while playing
 const SETTLE_MS = 350; // after a start or seek, let the pipeline settle before measuring
+const FLUSHY_HOLD_MS = 1000; // an engine that flushes on rate changes: hold each rate this long
+const FLUSHY_STEP = 0.01; // …and nudge by at least 1 %
+const STALL_MS = 400; // the media clock stood still this long, unprompted: buffering
 
 function load(key, fallback) {
   try {
@@ -68,8 +72,8 @@ class SyncPlayer {
     this.media = $('np-media');
     this.group = null; // the newest syncplay.state
     this.active = null; // the state the media follows now (a new one takes effect at its time)
-    this.library = new Map();
-    this.items = [];
+    this.lib = new LibraryPager((q) => client.sendLibraryQuery(q), LIMITS.libraryPageItems);
+    this.library = this.lib.byId; // every item seen, by id
     this.loaded = null; // { entryId, itemId, url }
     this.status = 'idle'; // idle | loading | ready | playing | paused | buffering | seeking | blocked | error | ended
     this.outputDelay = clamp(load(STORE.outputDelay, 0), 0, 2000);
@@ -177,6 +181,8 @@ class SyncPlayer {
       if (m.readyState < 3) this.stalled();
     });
     on('playing', () => {
+      this.stallSince = null;
+      this.suspect = null;
       if (this.status === 'buffering' || this.status === 'loading' || this.status === 'blocked' || this.status === 'seeking') {
         const wasBuffering = this.status === 'buffering';
         this.setStatus('playing');
@@ -215,9 +221,8 @@ class SyncPlayer {
 
   // ---- messages ----
   onMessage(m) {
-    if (m.type === 'library.update') {
-      this.items = Array.isArray(m.items) ? m.items.filter((i) => i && i.id) : [];
-      this.library = new Map(this.items.map((i) => [i.id, i]));
+    if (m.type === 'library.update' || (m.type === 'library.page' && this.lib.onPage(m))) {
+      if (m.type === 'library.update') this.lib.onUpdate(m);
       if (this.group && (!this.loaded || this.loaded.entryId !== this.group.entryId)) this.apply();
       this.render();
     } else if (m.type === 'syncplay.state') {
@@ -276,7 +281,8 @@ class SyncPlayer {
     if (!this.loaded || this.loaded.entryId !== s.entryId) {
       const item = this.library.get(s.itemId);
       if (!item) {
-        this.setStatus('loading'); // the library arrives right after; apply() runs again then
+        this.lib.want([s.itemId]); // apply() runs again with the answer
+        this.setStatus('loading');
         this.render();
         return;
       }
@@ -306,9 +312,14 @@ class SyncPlayer {
     this.render();
   }
 
-  loadEntry(s, item) {
+  /** A host path (`url`, `cover`) with the join key. */
+  mediaUrl(path) {
     const key = this.joinKey();
-    const url = item.url + (key ? (item.url.indexOf('?') >= 0 ? '&' : '?') + 'token=' + encodeURIComponent(key) : '');
+    return path + (key ? (path.indexOf('?') >= 0 ? '&' : '?') + 'token=' + encodeURIComponent(key) : '');
+  }
+
+  loadEntry(s, item) {
+    const url = this.mediaUrl(item.url);
     this.loaded = { entryId: s.entryId, itemId: s.itemId, url, video: /^video\//.test(item.mime || '') };
     this.readySent = null;
     this.pendingSeek = null;
@@ -499,12 +510,31 @@ class SyncPlayer {
     this.setStatus('idle');
   }
 
+  // `waiting`/`stalled` are only suspicions (WebKitGTK fires `waiting` on every rate change while
+  // its clock runs on): the next tick decides from the media clock (see tick).
   stalled() {
     if (!this.wantsPlaying() || this.media.paused || this.status === 'buffering') return;
     if (this.media.seeking) return; // a seek of ours: not a stall
+    if (!this.suspect) this.suspect = { t: this.now(), ct: this.mediaMs() };
+  }
+
+  buffering() {
+    this.stallSince = null;
+    this.suspect = null;
     this.setStatus('buffering');
     this.report('buffering');
     this.render();
+  }
+
+  /** Did the media clock move at least half as fast as its rate since the last tick? (null: unknown) */
+  clockRunning() {
+    const m = this.media;
+    const t = this.now();
+    const ct = m.currentTime * 1000;
+    const prev = this.lastClock;
+    this.lastClock = { t, ct };
+    if (!prev || t - prev.t < LOOP_MS / 2 || m.paused || m.seeking) return null;
+    return (ct - prev.ct) / (t - prev.t) > 0.5 * (m.playbackRate || 1);
   }
 
   // ---- the correction loop ----
@@ -515,8 +545,32 @@ class SyncPlayer {
       const n = this.client.clock.samples ? this.client.clock.samples.length : 99;
       this.client.setPingInterval(n < 24 ? 1000 : 2000);
     }
-    if (s && s.state === 'playing' && !m.paused && !m.seeking && !m.ended && m.readyState >= 3 && this.now() >= this.settleUntil
-      && this.status !== 'buffering') {
+    const running = this.clockRunning();
+    if (s && s.state === 'playing' && !m.paused && !m.ended) {
+      const now = this.now();
+      const sus = this.suspect;
+      if (sus && now - sus.t >= LOOP_MS / 2) {
+        this.suspect = null;
+        const moved = (this.mediaMs() - sus.ct) / (now - sus.t) > 0.5 * (m.playbackRate || 1);
+        if (!moved && this.status !== 'buffering') this.buffering();
+        if (moved && sus.t - (this.rateSetAt || -1e9) < 50) this.rateFlushes = true; // WebKitGTK
+      } else if (running === true) {
+        this.stallSince = null;
+        if (this.status === 'buffering') {
+          this.setStatus('playing');
+          this.settleUntil = now + SETTLE_MS;
+          this.report('playing');
+        }
+      } else if (running === false && this.status !== 'buffering') {
+        if (this.stallSince == null) this.stallSince = now;
+        if (now - this.stallSince >= STALL_MS) this.buffering();
+      }
+    } else {
+      this.stallSince = null;
+      this.suspect = null;
+    }
+    if (s && s.state === 'playing' && !m.paused && !m.seeking && !m.ended && (m.readyState >= 3 || running === true)
+      && this.now() >= this.settleUntil && this.status !== 'buffering') {
       const e = syncError(this.mediaMs(), s, this.serverNowUs(), this.outputDelay);
       const med = this.median.push(e);
       this.error = med;
@@ -546,9 +600,19 @@ class SyncPlayer {
       }
       if (this.corr.action === 'seek') this.correctBySeek();
       else {
-        const want = this.corr.rate;
-        const exact = want === (s.rate || 1);
-        if (Math.abs(m.playbackRate - want) >= SYNC_DEFAULTS.minRateStep || (exact && m.playbackRate !== want)) m.playbackRate = want;
+        let want = this.corr.rate;
+        const g = s.rate || 1;
+        if (this.rateFlushes) {
+          // This engine flushes its pipeline on every rate change (a few ms lost each time): fewer,
+          // larger nudges, each held FLUSHY_HOLD_MS, instead of one every tick.
+          if (this.now() - this.rateSetAt < FLUSHY_HOLD_MS) want = m.playbackRate;
+          else if (want !== g) want = g * (1 + Math.sign(want - g) * Math.max(FLUSHY_STEP, Math.abs(want / g - 1)));
+        }
+        const exact = want === g;
+        if (Math.abs(m.playbackRate - want) >= SYNC_DEFAULTS.minRateStep || (exact && m.playbackRate !== want)) {
+          m.playbackRate = want;
+          this.rateSetAt = this.now();
+        }
       }
     }
     this.renderTime();

@@ -6,7 +6,9 @@ export const KEYS = {
   name: 'partyline.name', // localStorage: last name used
   key: 'partyline.joinKey', // sessionStorage: the join key from the QR fragment or the room code
   resume: 'partyline.resume', // sessionStorage: { sessionId, memberId, resumeSecret }
+  info: 'partyline.info', // sessionStorage: the last GET /api/info (a reload resumes on it at once)
   read: 'partyline.readNotes', // sessionStorage: { sessionId, ids } host notices already dismissed
+  seen: 'partyline.chatSeen', // sessionStorage: { sessionId, at } the newest chat line seen (server ms)
 };
 
 export const local = store('localStorage');

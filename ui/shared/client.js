@@ -24,6 +24,10 @@ const CLIENT_DROP = 4000;
 
 /** Chat lines queued while reconnecting: a few thoughts typed in a tunnel, not a backlog. */
 const MAX_QUEUED_CHAT = 20;
+/** The most messages waiting in the outbox (pending or failed): past it, sending says no. */
+const MAX_OUTBOX = 50;
+/** A SyncPlay command still unsent after this long is not sent late (a stale pause surprises). */
+const STALE_COMMAND_MS = 10000;
 
 /**
  * `details.reason` of the host's refusals of `chat.edit` / `chat.delete` (docs/protocol.md):
@@ -47,10 +51,19 @@ export const DEFAULTS = {
   handshakeTimeout: 10000, // socket open + welcome/resumed
   deadAfter: TIMING.heartbeatTimeout, // nothing heard for as long as the host waits for us: it is dead
   wakeProbeTimeout: 3000, // after wake(): no answer to a probe ping within this: reconnect
-  giveUpAfter: 180000, // reconnecting for this long: give up (state `failed`)
+  // A visible page knows within 5 s that its connection died (a phone's socket can stay "open"
+  // for a minute after the Wi-Fi is gone): every `liveCheck` it looks; heard nothing for
+  // `quietBefore` → a probe ping; no answer to it within `answerWithin` → reconnect. Worst case
+  // quietBefore + liveCheck + answerWithin after the last frame: 5 s. A hidden page is left to
+  // `deadAfter` (its timers are throttled and it should not keep the radio awake). 0: off.
+  liveCheck: 1000,
+  quietBefore: 1500,
+  answerWithin: 2500,
+  giveUpAfter: 180000, // reconnecting for this long: give up (state `failed`); at least the host's resume window
   initialGiveUpAfter: 20000, // never connected at all for this long: give up
   maxChat: 200,
   maxNotes: 50, // host notices kept in state (newest last)
+  maxPhotos: 50, // shared photos kept in state (oldest first out), as many as the welcome lists
 };
 
 /**
@@ -66,11 +79,7 @@ export function backoffDelay(attempt, base, cap, random) {
   return Math.floor(r() * ceiling);
 }
 
-/**
- * A clock that returns epoch milliseconds with sub-millisecond precision
- * (performance.timeOrigin + performance.now()), re-anchored to Date.now() whenever the two drift
- * apart by more than a second (the monotonic clock stops while some phones sleep).
- */
+/** Epoch ms, sub-ms precise, re-anchored to Date.now() past 1 s of drift (phones' sleep). */
 export function makeNow(perf, dateNow) {
   const p = perf || (typeof performance !== 'undefined' ? performance : null);
   const d = dateNow || Date.now;
@@ -128,6 +137,15 @@ function cleanMember(m) {
   return out;
 }
 
+/** A shared photo as the page keeps it, or null when it has no id or no url. */
+function cleanPhoto(p) {
+  // A path on this host only: it becomes an <img src>, never another origin's address.
+  if (!p || p.id == null || typeof p.url !== 'string' || !/^\/(?!\/)/.test(p.url)) return null;
+  const str = (v) => (typeof v === 'string' ? v : '');
+  return { id: String(p.id), url: p.url, name: str(p.name), from: p.from == null ? '' : String(p.from),
+    fromName: str(p.fromName), timestamp: p.timestamp };
+}
+
 /**
  * The protocol client.
  *
@@ -160,6 +178,8 @@ function cleanMember(m) {
  *   chatdeleted (entry)   a chat line taken back: kept in chat as `{ deleted: true, text: '' }`
  *   chatrefused ({ kind: 'edit' | 'delete', id, reason, message, text })  the host refused this
  *               member's editChat/deleteChat (reason: CHAT_REFUSALS; id null if it is not known)
+ *   photo       (photo)   a photo a guest shared (`photo.shared`), once per id
+ *   restarted   ({ at })  back as itself after the host restarted
  *
  * Messaging extensions (docs/protocol.md), kept in `state`:
  *   notes       host notifications [{ id, title, body, level, timestamp, read }], deduped by id
@@ -169,6 +189,8 @@ function cleanMember(m) {
  *   chat        also holds private messages: { kind: 'direct', direction: 'in' | 'out', from, to,
  *               name (the other member's), text, id } and undeliverable ones: { kind:
  *               'direct-failed', to, name, text, reason }
+ *   photos      the party's shared photos [{ id, url, name, from, fromName, timestamp }], oldest
+ *               first: the welcome's `photos`, then each `photo.shared` (deduped by id)
  * Option `readNotes`: ids already read (e.g. before a page reload): they arrive read.
  */
 export class PartylineClient {
@@ -185,6 +207,8 @@ export class PartylineClient {
     this._clearTimeout = o.clearTimeout || ((id) => clearTimeout(id));
     this.now = o.now || makeNow();
     this._random = o.random || Math.random;
+    this._visible = o.visible || (() => true); // the page says whether it is visible
+    this._probeAt = 0;
     this._listeners = {};
     this.clock = o.clock || new SyncClock();
     this.seq = new SeqTracker();
@@ -198,7 +222,8 @@ export class PartylineClient {
     this._troubleSince = null;
     this._everConnected = false;
     this._rtts = [];
-    this._chatQueue = [];
+    this._outbox = []; // { cid, kind, msg, state: 'pending' | 'failed', at, text?, to? } until the host's ack
+    this._cidSeq = 0;
     this._pendingLines = []; // chat.edit / chat.delete sent, not yet answered: { ws, kind, id, text }
     this._lastRecvAt = 0;
     this._leaving = false;
@@ -224,10 +249,15 @@ export class PartylineClient {
       attempt: 0,
       nextRetryAt: null,
       notice: null, // { kind: 'snapshot' | 'rejoined', at } after state was rebuilt
+      restarted: null, // { at }: see the restarted event
       lastClose: null, // { code, reason } of the last drop (code 0: the client gave up on the socket)
       notes: [], // host notifications, see above
+      photos: [], // shared photos, see above
       presence: {}, // memberId → { status: 'away' | 'busy', text } (plain online members are absent)
       myPresence: { status: 'online', text: '' },
+      // What this member sent that the host has not taken yet (see `outbox()`): chat and direct
+      // lines waiting ('pending') or refused ('failed': retryOutbox() sends again, dropOutbox() forgets).
+      outbox: [],
     };
   }
 
@@ -318,6 +348,14 @@ export class PartylineClient {
     }
   }
 
+  /**
+   * The browser says the network is gone (`offline`): the socket cannot be trusted, so reconnect
+   * now (the page shows "Reconnecting" at once) rather than when a ping goes unanswered.
+   */
+  offline() {
+    if (this._ws && (this._phase === 'live' || this._phase === 'joining' || this._phase === 'resuming')) this._drop('offline');
+  }
+
   /** Leaves the party for good (sends `leave`; the server closes with CLOSE.NORMAL). */
   leave(reason) {
     const ws = this._ws;
@@ -335,20 +373,88 @@ export class PartylineClient {
     if (!t) return false;
     const c = this.state.connection;
     if (c === 'failed' || c === 'ended') return false;
-    if (this._phase === 'live') {
-      if (!this.state.extensions) return false;
-      return this._send({ type: 'chat', text: t });
+    if (this._phase === 'live' && !this.state.extensions) return false;
+    return !!this._post('chat', { type: 'chat', text: t }, { text: t });
+  }
+
+  // ---- the outbox --------------------------------------------------------------------------
+
+  /**
+   * Outboxes a message with a fresh `cid`, sent if live, again after each reconnection (applied
+   * once) until its `ack`; failed if refused. Returns the cid, or null when the outbox is full.
+   */
+  _post(kind, msg, extra) {
+    if (this._outbox.length >= MAX_OUTBOX) return null;
+    this._cidSeq += 1;
+    const cid = 'c' + this._cidSeq.toString(36) + '-' + Math.floor(this._random() * 0x1000000).toString(36);
+    const entry = Object.assign({ cid, kind, msg, state: 'pending', at: this.now() }, extra || {});
+    if (kind === 'presence') this._outbox = this._outbox.filter((e) => e.kind !== 'presence'); // the newest says it all
+    this._outbox.push(entry);
+    this._sendEntry(entry);
+    this._syncOutbox();
+    this._changed();
+    return cid;
+  }
+
+  _sendEntry(entry) {
+    if (this._phase !== 'live' || !this.state.extensions) return false;
+    return this._send(Object.assign({}, entry.msg, { cid: entry.cid }));
+  }
+
+  /** Sends again what waits (after a resume or a fresh join): in order, each once. */
+  _flushOutbox() {
+    const now = this.now();
+    for (const entry of this._outbox) {
+      if (entry.state !== 'pending') continue;
+      if (entry.kind === 'syncplay' && now - entry.at > STALE_COMMAND_MS) {
+        entry.state = 'failed';
+        entry.reason = 'stale';
+        continue;
+      }
+      this._sendEntry(entry);
     }
-    if (this._chatQueue.length >= MAX_QUEUED_CHAT) return false;
-    this._chatQueue.push(t);
+    this._syncOutbox();
+  }
+
+  /** A refused or stale message: try it again (same cid, so it is never applied twice). */
+  retryOutbox(cid) {
+    const entry = this._outbox.find((e) => e.cid === cid);
+    if (!entry || entry.state !== 'failed') return false;
+    entry.state = 'pending';
+    entry.at = this.now();
+    delete entry.reason;
+    this._sendEntry(entry);
+    this._syncOutbox();
+    this._changed();
     return true;
   }
 
+  /** Forgets a message in the outbox (the page's "discard"). */
+  dropOutbox(cid) {
+    const before = this._outbox.length;
+    this._outbox = this._outbox.filter((e) => e.cid !== cid);
+    if (this._outbox.length === before) return false;
+    this._syncOutbox();
+    this._changed();
+    return true;
+  }
+
+  _takeOutbox(cid) {
+    const i = this._outbox.findIndex((e) => e.cid === cid);
+    return i < 0 ? null : this._outbox.splice(i, 1)[0];
+  }
+
+  /** state.outbox: the chat and direct lines waiting or failed, oldest first, for the page. */
+  _syncOutbox() {
+    this.state.outbox = this._outbox
+      .filter((e) => e.kind === 'chat' || e.kind === 'direct')
+      .map((e) => ({ cid: e.cid, kind: e.kind, state: e.state, text: e.text, to: e.to || null,
+        name: e.to ? this._nameOf(e.to) : null, at: e.at, reason: e.reason || null }));
+  }
+
   /**
-   * `chat.edit` (extension): new words for one of this member's own chat lines, trimmed and cut
-   * to LIMITS.maxChatChars like `sendChat`. Applied when the host's `chat.edited` comes back; a
-   * refusal comes back as a `chatrefused` event. Returns false (nothing sent) when not connected,
-   * the words are empty, or the line is not a kept line of this member's.
+   * `chat.edit`: new words for one of this member's lines (trimmed, cut like `sendChat`), applied
+   * when `chat.edited` comes back, refused as `chatrefused`. False when nothing was sent.
    */
   editChat(id, text) {
     const t = clip(String(text == null ? '' : text).trim(), LIMITS.maxChatChars);
@@ -397,9 +503,8 @@ export class PartylineClient {
   }
 
   /**
-   * An `error` answering `chat.edit` or `chat.delete` (its message names the kind; `not_yours`
-   * is the only `unauthorized` that ends nothing): emitted as `chatrefused` with the line's id
-   * and, for an edit, the words that were refused. Returns false for any other error.
+   * An `error` answering `chat.edit` / `chat.delete` (`not_yours`: an `unauthorized` that ends
+   * nothing) → `chatrefused` with the id and refused words. False for any other error.
    */
   _chatChangeRefused(m) {
     const details = m.details || {};
@@ -426,7 +531,7 @@ export class PartylineClient {
     const t = clip(words, LIMITS.maxPresenceChars);
     const msg = { type: 'presence', status: status };
     if (t) msg.text = t;
-    if (!this._send(msg)) return false;
+    if (!this._post('presence', msg)) return false;
     this.state.myPresence = { status: status, text: t };
     if (this.state.selfId) this._setPresence(this.state.selfId, status, t);
     this._changed();
@@ -444,9 +549,17 @@ export class PartylineClient {
     if (this._phase !== 'live' || !this.state.extensions) return null;
     this._directSeq += 1;
     const id = 'd-' + this._directSeq + '-' + Math.floor(this._random() * 0x100000).toString(36);
-    if (!this._send({ type: 'direct', to: String(to), id: id, payload: { text: t } })) return null;
+    if (!this._post('direct', { type: 'direct', to: String(to), id: id, payload: { text: t } }, { text: t, to: String(to) })) return null;
     this._pendingDirects[id] = { to: String(to), name: this._nameOf(to), text: t };
     return id;
+  }
+
+  /** `rename` (extension): the name this member is shown by; the host's `member_updated` says how it shows it. */
+  rename(name) {
+    const n = String(name == null ? '' : name).replace(/\s+/g, ' ').trim();
+    if (!n || this._phase !== 'live' || !this.state.extensions) return false;
+    this.device.name = n;
+    return !!this._post('rename', { type: 'rename', name: n });
   }
 
   /** Marks host notifications read (they leave the banner) and tells the host (`mark_read`). */
@@ -508,14 +621,19 @@ export class PartylineClient {
   }
 
   /**
-   * `syncplay.command`: command is play | pause | seek | next | previous | setRate | queue.add |
-   * queue.remove, with its fields ({ position }, { rate }, { itemId }, { entryId }). Returns false
-   * when not connected. The server answers `error` (code unauthorized, details.reason "syncplay")
-   * when the host has not allowed it: emitted as `servererror`.
+   * `syncplay.command` (play | pause | seek | next | previous | setRate | queue.add | queue.remove)
+   * with its fields. False when not connected; a refusal is a `servererror`.
    */
   sendSyncplayCommand(command, fields) {
     if (this._phase !== 'live' || !this.state.extensions) return false;
-    return this._send(Object.assign({}, fields || {}, { type: 'syncplay.command', command: command }));
+    return !!this._post('syncplay', Object.assign({}, fields || {}, { type: 'syncplay.command', command: command }));
+  }
+
+  /** `library.query`: { q?, offset?, limit?, ids? }, answered with one `library.page`. Returns
+   * false when not connected. */
+  sendLibraryQuery(query) {
+    if (this._phase !== 'live' || !this.state.extensions) return false;
+    return this._send(Object.assign({}, query || {}, { type: 'library.query' }));
   }
 
   /** `playback.progress`: { entryId, position, state, error }. Returns false when not connected. */
@@ -577,6 +695,7 @@ export class PartylineClient {
       deviceInfo: { id: this.device.id, name: this.device.name, type: 'client' },
     };
     if (this.protocolVersion) msg.protocolVersion = this.protocolVersion;
+    if (this.protocolVersion && this.opts.player) msg.player = true; // SyncPlay waits for this one
     this._send(msg);
   }
 
@@ -639,6 +758,8 @@ export class PartylineClient {
     this._clear('ping');
     this._clear('burst');
     this._clear('probe');
+    this._clear('live');
+    this._probeAt = 0;
     if (ws) {
       ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
       if (code) {
@@ -689,7 +810,6 @@ export class PartylineClient {
   _end(ending, connection) {
     this._teardown();
     this._phase = 'idle';
-    this._chatQueue = [];
     this.state.ending = ending;
     this.state.nextRetryAt = null;
     this._setConnection(connection || 'ended');
@@ -715,14 +835,13 @@ export class PartylineClient {
     this._clear('handshake');
     this._setConnection('connected');
     this._startTimers();
-    const queued = this._chatQueue;
-    this._chatQueue = [];
-    if (this.state.extensions) for (const t of queued) this._send({ type: 'chat', text: t });
+    this._flushOutbox();
     this._flushReads();
   }
 
   _startTimers() {
     this._scheduleHeartbeat();
+    this._scheduleLiveness();
 
     this._schedulePing();
 
@@ -741,9 +860,8 @@ export class PartylineClient {
   }
 
   /**
-   * The ping loop: a ping every `pingInterval` (clock samples and this phone's latency). A dead
-   * socket: a ping went out `deadAfter` ago and nothing at all has come back since (measured from
-   * the last ping, so timers throttled in a background tab do not count).
+   * A ping every `pingInterval`. Dead: nothing came back `deadAfter` after a ping (counted from
+   * the ping, so a background tab's throttled timers do not count).
    */
   _schedulePing() {
     this._clear('ping');
@@ -757,6 +875,29 @@ export class PartylineClient {
       this._sendPing();
       this._schedulePing();
     }, this.opts.pingInterval);
+  }
+
+  /** The visible page's quick check that its connection still answers (see DEFAULTS.liveCheck). */
+  _scheduleLiveness() {
+    this._clear('live');
+    if (!(this.opts.liveCheck > 0)) return; // 0: off
+    this._timers.live = this._setTimeout(() => {
+      this._timers.live = null;
+      if (this._phase !== 'live') return;
+      const now = this.now();
+      if (!this._visible()) {
+        this._probeAt = 0;
+      } else if (this._probeAt && this._lastRecvAt < this._probeAt) {
+        if (now - this._probeAt >= this.opts.answerWithin) {
+          this._drop('no answer');
+          return;
+        }
+      } else if (now - this._lastRecvAt >= this.opts.quietBefore) {
+        this._probeAt = now;
+        this._sendPing();
+      }
+      this._scheduleLiveness();
+    }, this.opts.liveCheck);
   }
 
   _scheduleHeartbeat() {
@@ -821,6 +962,8 @@ export const MESSAGE_HANDLERS = new Map(Object.entries({
     s.session = Object.assign({}, s.session, m.sessionInfo || {});
     if (s.session.id) this.sessionId = s.session.id;
     if (typeof m.seq === 'number' || m.resumeSecret) s.extensions = true;
+    // The party's photos as the host has them now (a join, or a snapshot after a resume).
+    if (Array.isArray(m.photos)) s.photos = m.photos.map(cleanPhoto).filter(Boolean).slice(-this.opts.maxPhotos);
     if (m.resumeSecret) {
       this._creds = { memberId: m.clientId, resumeSecret: m.resumeSecret, sessionId: this.sessionId };
       this._emit('credentials', Object.assign({}, this._creds));
@@ -841,6 +984,9 @@ export const MESSAGE_HANDLERS = new Map(Object.entries({
     s.extensions = true;
     if (m.heartbeatInterval > 0) s.heartbeatInterval = m.heartbeatInterval;
     if (m.resumeWindow > 0) s.resumeWindow = m.resumeWindow;
+    // Keep trying for as long as the host keeps this member's place: back within it, it is the
+    // same member with what it missed.
+    if (m.resumeWindow > this.opts.giveUpAfter) this.opts.giveUpAfter = m.resumeWindow;
     if (typeof m.serverTime === 'number') this.clock.addCoarse(m.serverTime / 1000, this.now());
     if (this._phase === 'live' && m.heartbeatInterval > 0) this._scheduleHeartbeat();
   },
@@ -853,6 +999,7 @@ export const MESSAGE_HANDLERS = new Map(Object.entries({
       this.state.members = [];
       this.state.notice = { kind: 'snapshot', at: this.now() };
     }
+    if (m.restarted) this._emit('restarted', (this.state.restarted = { at: this.now() }));
     this.state.extensions = true;
     this._becomeLive();
   },
@@ -891,6 +1038,8 @@ export const MESSAGE_HANDLERS = new Map(Object.entries({
     const id = String(m.id);
     if (this.state.notes.some((n) => n.id === id)) return; // replayed on resume: already known
     const level = m.level === 'warning' || m.level === 'alert' ? m.level : 'info';
+    // Read here before a reload, or (a history's, a backlog's) read on this member's behalf.
+    if (m.read === true) this._readNotes[id] = true;
     const note = { id: id, title: String(m.title || ''), body: String(m.body || ''), level: level,
       timestamp: m.timestamp, read: !!this._readNotes[id] };
     const next = this.state.notes.concat([note]);
@@ -930,12 +1079,63 @@ export const MESSAGE_HANDLERS = new Map(Object.entries({
     this.state.session = Object.assign({}, this.state.session, m.session || {});
   },
 
+  ack(m) {
+    const entry = this._outbox.find((e) => e.cid === m.cid);
+    if (!entry) return;
+    if (!m.ok && entry.kind === 'chat') {
+      // Refused (the error just before said why): it stays, marked, for the page to offer again.
+      entry.state = 'failed';
+      entry.reason = this._lastRefusal || null;
+    } else {
+      this._takeOutbox(m.cid);
+    }
+    this._syncOutbox();
+  },
+
   chat(m) {
+    if (m.cid != null && m.from === this.state.selfId && this._takeOutbox(String(m.cid))) this._syncOutbox();
     const chat = this.state.chat;
     if (m.id != null && chat.some((c) => c.id === m.id)) return;
     const entry = { id: m.id, seq: m.seq, from: m.from, name: m.name, text: String(m.text || ''), timestamp: m.timestamp };
     this._pushChat(entry);
     this._emit('chat', entry);
+  },
+
+  'chat.history'(m) {
+    // The chat so far, after a welcome: merged by id with what this page holds (a resumed page
+    // has some of it), in the order it was said.
+    const have = new Set(this.state.chat.filter((c) => !c.kind && c.id != null).map((c) => String(c.id)));
+    const add = (Array.isArray(m.lines) ? m.lines : [])
+      .filter((l) => l && l.id != null && !have.has(String(l.id)))
+      .map((l) => {
+        const entry = { id: String(l.id), from: l.from, name: l.name, text: clip(String(l.text || ''), LIMITS.maxChatChars),
+          timestamp: l.createdAt, room: l.room };
+        if (typeof l.editedAt === 'number') entry.editedAt = l.editedAt;
+        return entry;
+      });
+    // Its direct messages, by the ids live ones have.
+    const dms = new Set(this.state.chat.map((c) => c.id));
+    for (const d of Array.isArray(m.directs) ? m.directs : []) {
+      const id = d && d.payload && typeof d.payload.text === 'string' && 'dm:' + d.from + ':' + d.id;
+      if (!id || dms.has(id)) continue;
+      dms.add(id);
+      const out = String(d.from) === this.state.selfId;
+      add.push({ kind: 'direct', direction: out ? 'out' : 'in', id, from: String(d.from), to: String(d.to),
+        name: this._nameOf(String(out ? d.to : d.from)), text: clip(d.payload.text, LIMITS.maxChatChars), timestamp: d.timestamp });
+    }
+    if (add.length) {
+      const all = this.state.chat.concat(add);
+      all.sort((a, b) => (a.timestamp || 0) - (b.timestamp || 0)); // stable: equal times keep their order
+      this.state.chat = all.length > this.opts.maxChat ? all.slice(all.length - this.opts.maxChat) : all;
+    }
+    // The host's notifications sent while it was away, in order, once each (by id, as live ones).
+    const notification = MESSAGE_HANDLERS.get('notification');
+    for (const n of Array.isArray(m.notifications) ? m.notifications : []) {
+      if (n && typeof n === 'object') notification.call(this, n);
+    }
+    const missed = (m.missed || 0) + (m.directsMissed || 0) + (m.notificationsMissed || 0);
+    if (missed > 0) this.state.notice = { kind: 'missed', count: missed, at: this.now() };
+    else if (this.state.notice && this.state.notice.kind === 'snapshot') this.state.notice = null; // nothing is missing
   },
 
   'chat.edited'(m) {
@@ -964,6 +1164,14 @@ export const MESSAGE_HANDLERS = new Map(Object.entries({
     this._emit('chatdeleted', entry);
   },
 
+  'photo.shared'(m) {
+    const p = cleanPhoto(m);
+    if (!p || this.state.photos.some((x) => x.id === p.id)) return; // replayed on resume
+    const next = this.state.photos.concat([p]);
+    this.state.photos = next.slice(-this.opts.maxPhotos);
+    this._emit('photo', p);
+  },
+
   kicked(m) {
     this._forgetCredentials();
     this._end({ kind: 'kicked', reason: m.reason || null, closeCode: CLOSE.KICKED });
@@ -987,6 +1195,7 @@ export const MESSAGE_HANDLERS = new Map(Object.entries({
   },
 
   error(m) {
+    this._lastRefusal = (m.details && m.details.reason) || m.code || null; // for an `ack` not ok that follows
     if (this._chatChangeRefused(m)) return; // before `unauthorized` below: a refused edit ends nothing
     const code = m.code;
     const details = m.details || {};
@@ -1006,8 +1215,8 @@ export const MESSAGE_HANDLERS = new Map(Object.entries({
     }
     if (code === ERROR.UNAUTHORIZED && !(details.reason === REASON.SYNCPLAY && this._phase === 'live')) {
       this._forgetCredentials();
-      const locked = details.reason === REASON.LOCKED;
-      this._end({ kind: locked ? 'locked' : 'unauthorized', reason: m.message || null, details });
+      const kind = details.reason === REASON.LOCKED ? 'locked' : details.reason === REASON.BANNED ? 'banned' : 'unauthorized';
+      this._end({ kind, reason: m.message || null, details });
       return;
     }
     if (code === ERROR.SESSION_FULL) {
@@ -1043,5 +1252,6 @@ export const MESSAGE_HANDLERS = new Map(Object.entries({
   'syncplay.state': passOn,
   'syncplay.queue': passOn,
   'library.update': passOn,
+  'library.page': passOn,
   'remote.command': passOn,
 }));

@@ -9,6 +9,17 @@ import { eq, ok, setup, serveJoin, HOST, ME, SARA, SESSION } from './fakes.mjs';
 
 const chat = (seq, id, text) => ({ seq, type: 'chat', timestamp: 5, id, from: 'm-2', name: 'Sara', text });
 
+test('join: a page that plays says so (player), one that does not says nothing', () => {
+  const a = setup({ options: { player: true } });
+  a.client.connect();
+  a.last().open();
+  eq(a.last().sent[0].player, true, 'a player');
+  const b = setup();
+  b.client.connect();
+  b.last().open();
+  eq('player' in b.last().sent[0], false, 'not a player: no field');
+});
+
 test('join: sends a partyline/1 join with the device, then connected with members', () => {
   const { client, last, transitions, creds } = setup();
   client.connect();
@@ -36,7 +47,7 @@ test('join: sends a partyline/1 join with the device, then connected with member
 });
 
 test('heartbeat every hello.heartbeatInterval; pings every 5 s', () => {
-  const { client, last, clock } = setup();
+  const { client, last, clock } = setup({ options: { liveCheck: 0 } }); // the scheduled pings alone
   client.connect();
   const ws = last();
   ws.open();
@@ -258,6 +269,13 @@ test('unauthorized (bad key, 4001) and locked → terminal', (t) => {
   ctx3.last().open();
   ctx3.last().receive({ type: 'error', timestamp: 1, code: 'unauthorized', message: 'Session is locked', details: { reason: 'locked' } });
   assertTerminal(t, ctx3, 'locked', 'locked');
+
+  const ctx4 = setup();
+  ctx4.client.connect();
+  ctx4.last().open();
+  ctx4.last().receive({ type: 'error', timestamp: 1, code: 'unauthorized', message: 'The host removed this device from the party', details: { reason: 'banned' } });
+  ctx4.last().serverClose(4010, 'banned');
+  assertTerminal(t, ctx4, 'banned', 'banned: not the wrong-key screen, no reconnect');
 });
 
 test('4009 / already_joined → replaced, no reconnect; retry() takes over by resuming', (t) => {
@@ -315,6 +333,28 @@ test('backoff grows between failed attempts, then gives up → failed; retry() s
   eq(WS.instances.length, n + 1, 'a new socket at once');
 });
 
+test('the page keeps trying for as long as the host keeps its place (hello.resumeWindow), not 3 minutes', () => {
+  const { client, last, clock, WS } = setup();
+  client.connect();
+  serveJoin(last());
+  last().receive({ type: 'hello', timestamp: 1, protocolVersion: 'partyline/1', heartbeatInterval: 5000, resumeWindow: 900_000 });
+  last().serverClose(1006);
+  let count = WS.instances.length;
+  const until = clock.now() + 600_000; // ten minutes away
+  while (clock.now() < until) {
+    clock.advance(1000);
+    if (WS.instances.length > count) {
+      count = WS.instances.length;
+      last().serverClose(1006);
+    }
+  }
+  eq(client.state.connection, 'reconnecting', 'still trying after ten minutes');
+  while (WS.instances.length === count) clock.advance(100); // the next attempt
+  last().open();
+  last().receive({ type: 'resumed', timestamp: 1, clientId: 'm-1', lastSeq: 3, replayed: 0 });
+  eq(client.state.connection, 'connected', 'and back as the same member');
+});
+
 test('first connection never succeeds → connecting, then failed (host unreachable)', () => {
   const { client, last, clock, transitions } = setup();
   client.connect();
@@ -355,6 +395,51 @@ test('a socket that stops answering pings is detected as dead', () => {
   eq(client.state.connection, 'reconnecting', 'dead socket → reconnecting');
 });
 
+test('a visible page notices a dead connection within 5 s; a connection that answers stays', () => {
+  const { client, last, clock } = setup();
+  client.connect();
+  serveJoin(last());
+  const ws = last();
+  // The host answers every ping for 20 s: never dropped.
+  for (let t = 0; t < 20_000; t += 250) {
+    clock.advance(250);
+    for (const ping of ws.sentOfType('ping').slice(ws.answered || 0)) {
+      ws.receive({ type: 'pong', timestamp: ping.timestamp, serverReceive: 1, serverSend: 1 });
+    }
+    ws.answered = ws.sentOfType('ping').length;
+  }
+  eq(client.state.connection, 'connected', 'a connection that answers is kept');
+  // Now nothing comes back (the Wi-Fi is gone, the socket still looks open).
+  let at = 0;
+  while (client.state.connection === 'connected' && at < 30_000) {
+    clock.advance(100);
+    at += 100;
+  }
+  eq(client.state.connection, 'reconnecting', 'the dead connection is noticed');
+  ok(at <= 5000, 'within 5 s of the last frame, not ' + at + ' ms');
+  ok(ws.closedByClient, 'the dead socket was closed');
+});
+
+test('a hidden page does not probe every second; offline() reconnects at once', () => {
+  let visible = false;
+  const { client, last, clock } = setup({ options: { visible: () => visible } });
+  client.connect();
+  serveJoin(last());
+  clock.advance(8000);
+  eq(client.state.connection, 'connected', 'hidden: left to deadAfter, not the 5 s check');
+  visible = true;
+  clock.advance(5000);
+  eq(client.state.connection, 'reconnecting', 'visible again: the silent socket is dropped');
+
+  const b = setup();
+  b.client.connect();
+  serveJoin(b.last());
+  const ws = b.last();
+  b.client.offline();
+  eq(b.client.state.connection, 'reconnecting', 'offline → reconnecting at once');
+  ok(ws.closedByClient, 'the socket the network took away was closed');
+});
+
 test('leave → ended left, no reconnect, credentials forgotten', () => {
   const { client, last, clock, WS, creds } = setup();
   client.connect();
@@ -376,6 +461,9 @@ test('chat: sent when connected, queued while reconnecting and sent after resume
   ok(client.sendChat('  hello  '), 'sendChat returns true');
   eq(last().sentOfType('chat').map((m) => m.text), ['hello'], 'chat sent trimmed');
   eq(client.state.chat.length, 0, 'not shown until the server echoes it');
+  eq(client.state.outbox.map((e) => [e.text, e.state]), [['hello', 'pending']], 'pending in the outbox');
+  last().receive({ type: 'ack', timestamp: 1, cid: last().sentOfType('chat')[0].cid, ok: true });
+  eq(client.state.outbox, [], 'taken by the host');
   last().serverClose(1006);
   ok(client.sendChat('while away'), 'queued');
   clock.advance(10_000);
@@ -383,6 +471,124 @@ test('chat: sent when connected, queued while reconnecting and sent after resume
   last().receive({ type: 'resumed', timestamp: 1, clientId: 'm-1', lastSeq: 2, replayed: 0 });
   eq(last().sentOfType('chat').map((m) => m.text), ['while away'], 'queued chat flushed after resume');
   eq(client.sendChat('x'.repeat(1500)) && last().sentOfType('chat')[1].text.length, 1000, 'capped at 1000 chars');
+});
+
+test('outbox: a line the host never acked is sent again after the resume, with the same cid; a refused one is marked failed and can be retried', () => {
+  const { client, last, clock } = setup();
+  client.connect();
+  serveJoin(last());
+  client.sendChat('lost in the outage');
+  const first = last().sentOfType('chat')[0];
+  ok(first.cid, 'sent with a cid');
+  last().serverClose(1006); // the ack never came
+  eq(client.state.outbox.map((e) => e.state), ['pending'], 'still pending while away');
+  clock.advance(10_000);
+  last().open();
+  last().receive({ type: 'resumed', timestamp: 1, clientId: 'm-1', lastSeq: 2, replayed: 0 });
+  const again = last().sentOfType('chat');
+  eq(again.map((m) => [m.text, m.cid]), [['lost in the outage', first.cid]], 'sent again, same cid');
+  last().receive({ seq: 3, type: 'chat', timestamp: 2, id: 'c-1', from: 'm-1', name: 'Phone', text: 'lost in the outage', room: 'general', cid: first.cid });
+  eq(client.state.outbox, [], 'its line came back: no longer pending');
+  last().receive({ type: 'ack', timestamp: 2, cid: first.cid, ok: true, duplicate: true });
+  eq(client.state.chat.map((c) => c.text), ['lost in the outage'], 'shown once');
+
+  client.sendChat('refused');
+  const cid = last().sentOfType('chat')[1].cid;
+  last().receive({ type: 'error', timestamp: 3, code: 'invalid_message', message: 'chat: no room', details: { reason: 'no_such_room' } });
+  last().receive({ type: 'ack', timestamp: 3, cid, ok: false });
+  eq(client.state.outbox.map((e) => [e.text, e.state, e.reason]), [['refused', 'failed', 'no_such_room']], 'failed, with why');
+  ok(client.retryOutbox(cid), 'retry');
+  eq(last().sentOfType('chat').slice(-1)[0].cid, cid, 'retried with the same cid');
+  ok(client.dropOutbox(cid), 'discard');
+  eq(client.state.outbox, [], 'forgotten');
+});
+
+test('chat.history: merged by id in the order said; a snapshot with nothing missing has no notice, one with missed lines says how many', () => {
+  const { client, last, clock } = setup();
+  client.connect();
+  serveJoin(last());
+  last().receive(chat(3, 'c-5', 'newest I had'));
+  last().serverClose(1006);
+  clock.advance(10_000);
+  last().open();
+  last().receive({ type: 'resumed', timestamp: 1, clientId: 'm-1', lastSeq: 3, replayed: 0, snapshot: true });
+  eq(client.state.notice.kind, 'snapshot', 'a snapshot first');
+  last().receive({ seq: 1, type: 'welcome', timestamp: 1, clientId: 'm-1', sessionInfo: SESSION, resumeSecret: 'a'.repeat(32) });
+  last().receive({ type: 'chat.history', timestamp: 2, lines: [
+    { id: 'c-4', room: 'general', from: 'm-2', name: 'Sara', text: 'older', createdAt: 0 },
+    { id: 'c-5', room: 'general', from: 'm-2', name: 'Sara', text: 'newest I had', createdAt: 1 },
+    { id: 'c-6', room: 'general', from: 'm-2', name: 'Sara', text: 'said while away', createdAt: 5, editedAt: 6 },
+  ] });
+  eq(client.state.chat.map((c) => c.text), ['older', 'newest I had', 'said while away'], 'merged, once each, in order');
+  eq(client.state.chat[2].editedAt, 6, 'edited lines say so');
+  eq(client.state.notice, null, 'nothing is missing: no notice');
+  last().receive({ type: 'chat.history', timestamp: 3, lines: [], missed: 7 });
+  eq([client.state.notice.kind, client.state.notice.count], ['missed', 7], 'told how many are gone');
+});
+
+test('chat.history: the notifications sent while away join the notes once each, in order, read as the host says; those gone are counted', () => {
+  const { client, last, clock } = setup();
+  const notices = [];
+  client.on('notice', (n) => notices.push(n.id));
+  client.connect();
+  let seq = serveJoin(last());
+  last().receive({ seq: seq++, type: 'notification', timestamp: 2, id: 'n-1', title: 'Before', body: '', level: 'info' });
+  last().serverClose(1006);
+  clock.advance(10_000);
+  last().open();
+  last().receive({ type: 'resumed', timestamp: 9, clientId: 'm-1', lastSeq: seq - 1, replayed: 0, snapshot: true });
+  last().receive({ seq: 1, type: 'welcome', timestamp: 9, clientId: 'm-1', sessionInfo: SESSION, resumeSecret: 'a'.repeat(32) });
+  last().receive({ type: 'chat.history', timestamp: 9, lines: [], notificationsMissed: 3, notifications: [
+    { id: 'n-1', title: 'Before', body: '', level: 'info', from: 'h-1', name: 'Host', timestamp: 2 },
+    { id: 'n-5', title: 'Cake', body: 'in the kitchen', level: 'alert', from: 'h-1', name: 'Host', timestamp: 7, read: true },
+    { id: 'n-6', title: 'Last song', body: '', level: 'warning', from: 'h-1', name: 'Host', timestamp: 8,
+      actions: [{ label: 'Menu', url: 'https://example.com/menu' }] },
+  ] });
+  eq(client.state.notes.map((n) => [n.id, n.title, n.level, n.read]), [
+    ['n-1', 'Before', 'info', false],
+    ['n-5', 'Cake', 'alert', true],
+    ['n-6', 'Last song', 'warning', false],
+  ], 'once each, in order, read as the host has it');
+  eq(notices, ['n-1', 'n-5', 'n-6'], 'a notice event for each, once');
+  ok(client.readNoteIds().includes('n-5'), 'read on this member’s behalf is remembered');
+  eq([client.state.notice.kind, client.state.notice.count], ['missed', 3], 'the notifications gone are counted');
+});
+
+test('host restarted: the resume says so (state.restarted, a restarted event), the member is the same, and the history’s direct messages join the chat once each, in order', () => {
+  const { client, last, clock } = setup();
+  const restarts = [];
+  const endings = [];
+  client.on('restarted', (r) => restarts.push(r));
+  client.on('ended', (e) => endings.push(e));
+  client.connect();
+  let seq = serveJoin(last(), { members: [HOST, ME, SARA] });
+  last().receive({ seq: seq++, type: 'direct', timestamp: 3, from: 'm-2', id: 'd-1', payload: { text: 'before the crash' } });
+  last().serverClose(1006);
+  clock.advance(10_000);
+  last().open();
+  eq(last().sent[0].type, 'resume', 'resumes with its old secret');
+  last().receive({ type: 'resumed', timestamp: 9, clientId: 'm-1', lastSeq: seq - 1, replayed: 0, snapshot: true, restarted: true });
+  last().receive({ seq: 1, type: 'welcome', timestamp: 9, clientId: 'm-1', sessionInfo: SESSION, resumeSecret: 'a'.repeat(32) });
+  last().receive({ seq: 2, type: 'member_list', timestamp: 9, members: [HOST, ME, SARA] });
+  last().receive({ type: 'chat.history', timestamp: 9, lines: [], directs: [
+    { id: 'd-1', from: 'm-2', to: 'm-1', payload: { text: 'before the crash' }, timestamp: 3 },
+    { id: 'd-9', from: 'm-1', to: 'm-2', payload: { text: 'mine, acked before the crash' }, timestamp: 4 },
+    { id: 'd-2', from: 'm-2', to: 'm-1', payload: { text: 'while it was down' }, timestamp: 6 },
+  ] });
+  eq(client.state.connection, 'connected', 'back in');
+  eq(client.state.selfId, 'm-1', 'the same member');
+  eq(endings, [], 'no ending (never "wrong key")');
+  eq(restarts.length, 1, 'told once');
+  ok(client.state.restarted && client.state.restarted.at > 0, 'state.restarted set');
+  const dms = client.state.chat.filter((c) => c.kind === 'direct');
+  eq(dms.map((d) => [d.direction, d.text, d.name]), [
+    ['in', 'before the crash', 'Sara'],
+    ['out', 'mine, acked before the crash', 'Sara'],
+    ['in', 'while it was down', 'Sara'],
+  ], 'once each, in order, with the other member named');
+  eq(client.state.notice, null, 'nothing is missing');
+  last().receive({ type: 'chat.history', timestamp: 10, lines: [], directsMissed: 2 });
+  eq([client.state.notice.kind, client.state.notice.count], ['missed', 2], 'direct messages gone are counted too');
 });
 
 test('page reload: resume credentials given to the constructor resume with lastSeq 0 (full replay)', () => {

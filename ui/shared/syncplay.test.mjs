@@ -180,7 +180,7 @@ test('client: syncplay.command / playback.progress on the wire; a refused comman
 });
 
 test('client: setPingInterval() reschedules the pings', () => {
-  const { client, last, clock } = setup();
+  const { client, last, clock } = setup({ options: { liveCheck: 0 } }); // the scheduled pings alone
   client.connect();
   const ws = last();
   serveJoin(ws);

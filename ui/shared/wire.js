@@ -38,6 +38,8 @@ export const LIMITS = Object.freeze({
   maxMarkReadIds: 100,
   maxNameChars: 64,
   maxCapacity: 10000,
+  libraryPageItems: 100,
+  maxLibraryQueryChars: 100,
 });
 
 /** The host's timing defaults, in milliseconds (a `hello` may announce others). */
@@ -45,7 +47,7 @@ export const TIMING = Object.freeze({
   heartbeatInterval: 5000,
   heartbeatTimeout: 15000,
   joinTimeout: 15000,
-  resumeWindow: 120000,
+  resumeWindow: 900000,
   probeInterval: 5000,
 });
 
@@ -68,6 +70,7 @@ export const ERROR = Object.freeze({
 export const REASON = Object.freeze({
   LOCKED: "locked",
   OLD_KEY: "old_key",
+  BANNED: "banned",
   BAD_KEY: "bad_key",
   SYNCPLAY: "syncplay",
   ADDRESS_LIMIT: "address_limit",
@@ -91,7 +94,7 @@ export const REASON = Object.freeze({
 });
 
 /** Every `type` a client may send. */
-export const CLIENT_TYPES = Object.freeze(["join", "leave", "heartbeat", "ping", "resume", "chat", "chat.edit", "chat.delete", "direct", "subscribe", "unsubscribe", "broadcast", "presence", "voice.signal", "mark_read", "syncplay.command", "playback.progress"]);
+export const CLIENT_TYPES = Object.freeze(["join", "leave", "heartbeat", "ping", "resume", "chat", "chat.edit", "chat.delete", "direct", "subscribe", "unsubscribe", "broadcast", "presence", "voice.signal", "mark_read", "rename", "syncplay.command", "playback.progress", "library.query"]);
 
 /** Every `type` the server sends. */
-export const SERVER_TYPES = Object.freeze(["welcome", "hello", "member_list", "member_joined", "member_left", "member_updated", "latency_update", "session_updated", "chat", "chat.edited", "chat.deleted", "voice.state", "direct", "direct_ack", "subscriptions", "broadcast", "broadcast_ack", "presence_update", "voice.signal", "notification", "kicked", "session_closed", "pong", "error", "syncplay.state", "syncplay.queue", "library.update", "remote.command", "resumed"]);
+export const SERVER_TYPES = Object.freeze(["welcome", "hello", "member_list", "member_joined", "member_left", "member_updated", "latency_update", "session_updated", "chat", "chat.edited", "chat.deleted", "voice.state", "direct", "direct_ack", "subscriptions", "broadcast", "broadcast_ack", "presence_update", "voice.signal", "notification", "kicked", "session_closed", "pong", "error", "syncplay.state", "syncplay.queue", "library.update", "remote.command", "resumed", "photo.shared", "ack", "chat.history", "library.page"]);

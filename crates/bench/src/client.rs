@@ -5,9 +5,9 @@
 //!
 //! A member connects (`/ws?token=<key>`), joins (`protocolVersion: "partyline/1"` or plain
 //! LOUDSYNC 1.0), heartbeats every 5 s, pings on a timer and times the pong, answers the server's
-//! WebSocket pings, keeps count of the member list it knows, and records every `chat` whose text
-//! carries the bench's marker `#<broadcast>:<sent ns>:` (the send instant on the bench's one
-//! monotonic clock).
+//! WebSocket pings, keeps count of the member list it knows, and records every broadcast of the
+//! scenario's [`Cast`] (a `chat`, a topic `broadcast`, a host `notification`) that carries the
+//! bench's marker `#<broadcast>:<sent ns>:` (the send instant on the bench's one monotonic clock).
 
 use std::cell::{Cell, RefCell};
 use std::net::{IpAddr, SocketAddr};
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, BytesMut};
 use memchr::memmem;
-use partyline_protocol::client::{Chat, Heartbeat, Ping};
+use partyline_protocol::client::{Broadcast, Chat, Heartbeat, Ping, Topics};
 use partyline_protocol::{ClientMessage, PARTYLINE_V1};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpSocket;
@@ -38,6 +38,54 @@ pub struct Target {
     pub session_id: String,
 }
 
+/// The topic of a [`Cast::Topic`] scenario's broadcasts, which its receivers subscribe to.
+pub const TOPIC: &str = "bench.cast";
+
+/// What a scenario broadcasts, and so what its receivers count. Each is a party-wide fan-out
+/// that some wire format's members receive: the other formats' scenarios are the twins of the
+/// partyline/1 scenario with the same cast (`runner::Scenario::twin`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cast {
+    /// Member 0's `chat` lines, the marker at the start of the text; every member gets them,
+    /// the sender too.
+    Chat,
+    /// Member 0's topic `broadcast`s on [`TOPIC`], the marker in `payload.text`; every other
+    /// member subscribed gets them (never the sender).
+    Topic,
+    /// The host's notifications (`notify` on `serve-partyline`'s standard input), the marker
+    /// in `title`; every member gets them.
+    Notice,
+}
+
+impl Cast {
+    /// Its part of a scenario's name (`steady-1k-128B-topic`); the chat scenarios have none.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Cast::Chat => "",
+            Cast::Topic => "-topic",
+            Cast::Notice => "-notice",
+        }
+    }
+
+    /// How many of `joined` members each broadcast reaches.
+    pub fn receivers(self, joined: usize) -> u32 {
+        match self {
+            Cast::Chat | Cast::Notice => joined as u32,
+            Cast::Topic => joined.saturating_sub(1) as u32,
+        }
+    }
+}
+
+/// The text that carries broadcast `index`'s marker (sent at `sent` on the bench's clock),
+/// padded with `x` to `len` characters.
+pub fn marker_text(index: usize, sent: u64, len: usize) -> String {
+    let mut text = format!("#{index}:{sent}:");
+    while text.len() < len {
+        text.push('x');
+    }
+    text
+}
+
 /// How the members of one run behave.
 #[derive(Debug, Clone)]
 pub struct MemberConf {
@@ -53,6 +101,9 @@ pub struct MemberConf {
     pub tag: String,
     /// Free space kept in each connection's read buffer: bigger reads, fewer system calls.
     pub read_chunk: usize,
+    /// What the scenario broadcasts: with [`Cast::Topic`] a member subscribes to [`TOPIC`]
+    /// after its `welcome`, and counts as joined when the `subscriptions` answer comes.
+    pub cast: Cast,
 }
 
 /// What the bench asks its sending member to do.
@@ -60,6 +111,13 @@ pub struct MemberConf {
 pub enum Cmd {
     /// Send a chat for broadcast `index`, its text `text_len` characters long.
     Chat {
+        /// Broadcast number (0-based).
+        index: usize,
+        /// Text length in characters (at least the marker's).
+        text_len: usize,
+    },
+    /// Send a `broadcast` on [`TOPIC`] for broadcast `index`, `{"text": ...}` as its payload.
+    Broadcast {
         /// Broadcast number (0-based).
         index: usize,
         /// Text length in characters (at least the marker's).
@@ -174,6 +232,24 @@ impl Run {
     /// Whether broadcast `index` has reached every receiver.
     pub fn complete(&self, index: usize) -> bool {
         self.counts.borrow().get(index).is_some_and(|c| *c >= self.receivers.get())
+    }
+
+    /// Notes that broadcast `index` was sent at `sent`.
+    pub fn note_sent(&self, index: usize, sent: u64) {
+        if let Some(at) = self.sent_at.borrow_mut().get_mut(index) {
+            *at = sent;
+        }
+        if self.first_send_at.get().is_none() {
+            self.first_send_at.set(Some(sent));
+        }
+    }
+
+    /// Counts a member in: joined (and, where the scenario asks it, subscribed) after
+    /// `started`.
+    pub(crate) fn note_joined(&self, started: u64, now: u64) {
+        self.joined.set(self.joined.get() + 1);
+        self.join_ns.borrow_mut().push(now.saturating_sub(started));
+        self.last_join_at.set(now);
     }
 
     pub(crate) fn note_error(&self, text: String) {
@@ -315,10 +391,15 @@ pub(crate) fn message_type(data: &[u8]) -> &[u8] {
     }
 }
 
-/// `#<index>:<ns>:` at the start of a chat text.
-fn parse_marker(data: &[u8]) -> Option<(usize, u64)> {
-    let at = memmem::find(data, b"\"text\":\"#")?;
-    let mut rest = &data[at + 9..];
+/// The marker of a `chat` (its `text`) and of a topic `broadcast` (its `payload.text`).
+pub(crate) const TEXT_MARKER: &[u8] = br##""text":"#"##;
+/// The marker of a host `notification` (its `title`).
+pub(crate) const TITLE_MARKER: &[u8] = br##""title":"#"##;
+
+/// `#<index>:<ns>:` at the start of the string after `key` (`"text":"#`, say).
+pub(crate) fn parse_marker(data: &[u8], key: &[u8]) -> Option<(usize, u64)> {
+    let at = memmem::find(data, key)?;
+    let mut rest = &data[at + key.len()..];
     let number = |rest: &mut &[u8]| -> Option<u64> {
         let end = memchr::memchr(b':', rest)?;
         let value = std::str::from_utf8(&rest[..end]).ok()?.parse().ok()?;
@@ -335,6 +416,8 @@ struct Member<'a> {
     run: &'a Run,
     started: u64,
     joined: bool,
+    /// It subscribes to [`TOPIC`] after its welcome, and counts as joined once subscribed.
+    subscribe: bool,
     list: i64,
     since_list: i64,
     view_done: bool,
@@ -467,17 +550,25 @@ impl Member<'_> {
     /// Handles one text message. Returns `false` to end the connection.
     fn on_text(&mut self, data: &[u8], now: u64) -> bool {
         match message_type(data) {
-            b"chat" => {
-                if let Some((index, sent)) = parse_marker(data) {
+            kind @ (b"chat" | b"broadcast" | b"notification") => {
+                let key = if kind == b"notification" { TITLE_MARKER } else { TEXT_MARKER };
+                if let Some((index, sent)) = parse_marker(data, key) {
                     self.run.record_delivery(index, sent, now, data.len());
                 }
             }
             b"welcome" if !self.joined => {
                 self.joined = true;
-                let run = self.run;
-                run.joined.set(run.joined.get() + 1);
-                run.join_ns.borrow_mut().push(now.saturating_sub(self.started));
-                run.last_join_at.set(now);
+                if self.subscribe {
+                    let topics = vec![TOPIC.to_string()];
+                    let subscribe = ClientMessage::Subscribe(Topics { timestamp: epoch_ms().into(), topics });
+                    self.queue(OP_TEXT, subscribe.to_text().as_bytes());
+                } else {
+                    self.run.note_joined(self.started, now);
+                }
+            }
+            b"subscriptions" if self.subscribe => {
+                self.subscribe = false;
+                self.run.note_joined(self.started, now);
             }
             b"member_list" => {
                 self.list = memmem::find_iter(data, b"\"id\":\"").count() as i64;
@@ -547,6 +638,7 @@ pub async fn member(
         run: &run,
         started,
         joined: false,
+        subscribe: conf.cast == Cast::Topic,
         list: 0,
         since_list: 0,
         view_done: false,
@@ -601,18 +693,23 @@ pub async fn member(
             Some(cmd) = recv(&mut cmds) => match cmd {
                 Cmd::Chat { index, text_len } => {
                     let sent = run.now();
-                    let mut text = format!("#{index}:{sent}:");
-                    while text.len() < text_len {
-                        text.push('x');
-                    }
+                    let text = marker_text(index, sent, text_len);
                     let chat = ClientMessage::Chat(Chat { timestamp: epoch_ms().into(), text, room: None });
                     m.queue(OP_TEXT, chat.to_text().as_bytes());
-                    if let Some(at) = run.sent_at.borrow_mut().get_mut(index) {
-                        *at = sent;
-                    }
-                    if run.first_send_at.get().is_none() {
-                        run.first_send_at.set(Some(sent));
-                    }
+                    run.note_sent(index, sent);
+                }
+                Cmd::Broadcast { index, text_len } => {
+                    let sent = run.now();
+                    let cast = ClientMessage::Broadcast(Broadcast {
+                        timestamp: epoch_ms().into(),
+                        id: format!("b-{index}"),
+                        topic: Some(TOPIC.to_string()),
+                        payload: serde_json::json!({ "text": marker_text(index, sent, text_len) }),
+                        ack: false,
+                        ttl: None,
+                    });
+                    m.queue(OP_TEXT, cast.to_text().as_bytes());
+                    run.note_sent(index, sent);
                 }
             },
         }
@@ -641,7 +738,7 @@ mod tests {
     fn markers_and_types() {
         let chat = br##"{"seq":12,"type":"chat","timestamp":1,"id":"c-1","from":"m-1","name":"b","text":"#42:123456789:xxxx"}"##;
         assert_eq!(message_type(chat), b"chat");
-        assert_eq!(parse_marker(chat), Some((42, 123_456_789)));
+        assert_eq!(parse_marker(chat, TEXT_MARKER), Some((42, 123_456_789)));
         assert_eq!(message_type(br#"{"type":"member_list","members":[]}"#), b"member_list");
     }
 

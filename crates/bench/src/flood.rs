@@ -95,6 +95,7 @@ impl Flood {
                     to: to.into(),
                     id: "d-flood".into(),
                     payload: serde_json::json!({"text": "x".repeat(DIRECT_TEXT_CHARS)}),
+                    ttl: None,
                 });
                 (OP_TEXT, direct.to_text().into_bytes())
             }

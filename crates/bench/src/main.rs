@@ -10,7 +10,8 @@
 //! - `main`: the command line and the run loop (scenarios × pairs × servers).
 //! - `client`: the members (a minimal, fast WebSocket client) and a run's tallies.
 //! - `flood`: the one guest of the `flood-*` scenarios that floods a kind of frame.
-//! - `formats`: members in the other wire formats (Together, Pavilion), for `*-<format>` scenarios.
+//! - `formats`: members in the other wire formats (Together, Pavilion, seed 001, Revenge), for
+//!   `*-<format>` scenarios.
 //! - `runner`: scenarios, server processes, one measured run.
 //! - `report`: medians, ratios, the goals.
 //! - `serve`: `serve-partyline`, Partyline's server in its own process.
@@ -175,10 +176,11 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         for s in &scenarios {
             let kinds: Vec<_> = s.kinds.iter().map(|k| k.name()).collect();
             println!(
-                "{:<22} N = {:<6} {} {:?} [{}]",
+                "{:<30} N = {:<6} {} {:?} {:?} [{}]",
                 s.name,
                 s.n,
                 s.format.map_or(if s.ext { "partyline/1" } else { "1.0" }, |f| f.name()),
+                s.cast,
                 s.work,
                 kinds.join(",")
             );

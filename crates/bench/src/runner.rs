@@ -13,7 +13,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
-use crate::client::{Cmd, MemberConf, Run, Target, member};
+use crate::client::{Cast, Cmd, MemberConf, Run, Target, marker_text, member};
 use crate::flood::{self, Flood};
 use crate::formats::{self, Format};
 use crate::procfs;
@@ -110,13 +110,16 @@ pub struct Scenario {
     pub max_pairs: Option<usize>,
     /// Extra arguments for `serve-partyline` in this scenario.
     pub partyline_args: Vec<String>,
-    /// The wire format of every member but member 0 (the partyline/1 sender); `None`: all
-    /// LOUDSYNC, as `ext` says.
+    /// The wire format of every member but member 0 (partyline/1: the sender, or for host
+    /// notifications one more receiver); `None`: all LOUDSYNC, as `ext` says.
     pub format: Option<Format>,
+    /// What its broadcasts are (`Steady` and `Burst`): chat lines, topic broadcasts or host
+    /// notifications.
+    pub cast: Cast,
 }
 
 impl Scenario {
-    /// The same scenario with every member but the sender in `format`, against Partyline only
+    /// The same scenario with every member but member 0 in `format`, against Partyline only
     /// (the references speak no other format), named `<name>-<format>`.
     fn in_format(&self, format: Format) -> Scenario {
         Scenario {
@@ -125,6 +128,16 @@ impl Scenario {
             format: Some(format),
             ..self.clone()
         }
+    }
+
+    /// The same partyline/1 scenario broadcasting `cast` instead of chat lines, named
+    /// `<name>-topic` or `<name>-notice`. Against Partyline only: the references have neither
+    /// topics nor a host.
+    fn with_cast(&self, cast: Cast) -> Scenario {
+        if cast == Cast::Chat {
+            return self.clone();
+        }
+        Scenario { name: format!("{}{}", self.name, cast.suffix()), kinds: vec![Kind::Partyline], cast, ..self.clone() }
     }
 
     /// For a scenario in another format: the partyline/1 scenario it is the twin of.
@@ -153,11 +166,21 @@ pub fn scenarios(quick: bool) -> Vec<Scenario> {
         max_pairs: None,
         partyline_args: Vec::new(),
         format: None,
+        cast: Cast::Chat,
     };
-    // The broadcasts of `twin` to members of each other format, to set beside its own figures.
-    let per_format = |twin: Scenario| {
-        let others = Format::ALL.map(|format| twin.in_format(format));
-        std::iter::once(twin).chain(others).collect::<Vec<_>>()
+    // `chat` and its twins: for each cast, the partyline/1 scenario broadcasting it (`chat`
+    // itself for chat lines), then the same broadcasts to members of each format that receives
+    // that cast, to set beside the partyline/1 figures.
+    let per_format = |chat: Scenario| {
+        [Cast::Chat, Cast::Topic, Cast::Notice]
+            .into_iter()
+            .flat_map(|cast| {
+                let twin = chat.with_cast(cast);
+                let others: Vec<Scenario> =
+                    Format::ALL.into_iter().filter(|f| f.cast() == cast).map(|f| twin.in_format(f)).collect();
+                std::iter::once(twin).chain(others)
+            })
+            .collect::<Vec<_>>()
     };
     // One guest flooding, against Partyline only: the references have no rate limit or any
     // other defence to compare. The server keeps the host's own rate limit (`--host-limits`),
@@ -319,6 +342,15 @@ impl ServerProc {
         Ok(ServerProc { child, pid, target, graceful: !opts.wrap.is_empty() })
     }
 
+    /// Has `serve-partyline` send a host notification titled `title` (a command on its
+    /// standard input).
+    pub async fn notify(&mut self, title: &str) -> anyhow::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let stdin = self.child.stdin.as_mut().context("the server's standard input is closed")?;
+        stdin.write_all(format!("notify {title}\n").as_bytes()).await.context("cannot write to the server")?;
+        Ok(())
+    }
+
     /// Kills it (a benchmark's server has nothing to save) and reaps it. Safe to call twice.
     /// Under a wrapper it first closes its standard input and gives it 60 s to exit.
     pub async fn stop(&mut self) {
@@ -395,6 +427,7 @@ async fn measure(
         sources: opts.sources.clone(),
         tag: tag.to_string(),
         read_chunk,
+        cast: scenario.cast,
     });
     let (tx, rx) = mpsc::unbounded_channel();
     let mut rx = Some(rx);
@@ -418,9 +451,10 @@ async fn measure(
     let mut last_progress = (0, 0, 0, Instant::now());
     loop {
         let (joined, views, failed) = (run.joined.get(), run.views.get(), run.failed.get());
-        // In another format only member 0 keeps a member list.
+        // In another format only member 0 keeps a member list. A member counts as joined once
+        // it is subscribed, where its scenario subscribes (`Cast::Topic`).
         let done = match scenario.format {
-            None => views >= n,
+            None => views >= n && joined >= n,
             Some(_) => joined >= n && views >= 1,
         };
         if done || Instant::now() > deadline {
@@ -467,11 +501,11 @@ async fn measure(
         Work::Storm => {}
         Work::Steady { rate, secs, size } => {
             let count = (rate * secs).round() as usize;
-            run.expect_broadcasts(count, joined as u32);
+            run.expect_broadcasts(count, scenario.cast.receivers(joined));
             let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
             for index in 0..count {
                 tick.tick().await;
-                if tx.send(Cmd::Chat { index, text_len: size }).is_err() {
+                if !send(scenario.cast, index, size, &tx, server, &run).await {
                     break;
                 }
                 broadcasts += 1;
@@ -479,7 +513,7 @@ async fn measure(
             wait_delivered(&run, broadcasts, Duration::from_secs(3)).await;
         }
         Work::Burst { count, size, window } => {
-            run.expect_broadcasts(count, joined as u32);
+            run.expect_broadcasts(count, scenario.cast.receivers(joined));
             let limit = Instant::now() + Duration::from_secs(120);
             'send: for index in 0..count {
                 while index >= window && !run.complete(index - window) {
@@ -488,7 +522,7 @@ async fn measure(
                         break 'send;
                     }
                 }
-                if tx.send(Cmd::Chat { index, text_len: size }).is_err() {
+                if !send(scenario.cast, index, size, &tx, server, &run).await {
                     break;
                 }
                 broadcasts += 1;
@@ -517,7 +551,7 @@ async fn measure(
     put_percentiles(&mut metrics, "ping_ms", &mut run.pings.borrow_mut(), 1e6);
     if broadcasts > 0 {
         let delivered = run.delivered.get();
-        let expected = broadcasts as u64 * joined as u64;
+        let expected = broadcasts as u64 * u64::from(run.receivers.get());
         metrics.insert("broadcasts".into(), broadcasts as f64);
         metrics.insert("delivered".into(), delivered as f64);
         metrics.insert("expected".into(), expected as f64);
@@ -555,6 +589,35 @@ async fn measure(
         bail!("no member could join: {}", note.unwrap_or_default());
     }
     Ok((metrics, note))
+}
+
+/// Sends broadcast `index` of `cast`, its text `size` characters long: member 0's chat line or
+/// topic broadcast, or the host's notification. Returns `false` when it cannot be sent.
+async fn send(
+    cast: Cast,
+    index: usize,
+    size: usize,
+    member_0: &mpsc::UnboundedSender<Cmd>,
+    server: &mut ServerProc,
+    run: &Run,
+) -> bool {
+    match cast {
+        Cast::Chat => member_0.send(Cmd::Chat { index, text_len: size }).is_ok(),
+        Cast::Topic => member_0.send(Cmd::Broadcast { index, text_len: size }).is_ok(),
+        Cast::Notice => {
+            let sent = run.now();
+            match server.notify(&marker_text(index, sent, size)).await {
+                Ok(()) => {
+                    run.note_sent(index, sent);
+                    true
+                }
+                Err(err) => {
+                    run.note_error(format!("notify: {err:#}"));
+                    false
+                }
+            }
+        }
+    }
 }
 
 /// The flood: pings before it (their percentiles as `ping_before_ms_*`), then one guest

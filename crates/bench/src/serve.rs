@@ -2,10 +2,17 @@
 //! process of its own, so that its CPU and memory are measured apart from the load generator.
 //! It prints one JSON line (`kind`, `wsUrl`, `sessionId`, `joinKey`, `pid`) and runs until its
 //! standard input closes (the bench holds it open) or it is killed.
+//!
+//! Its standard input also carries the host's side of a scenario, one command a line:
+//! `notify <title>` sends a host notification (`ServerHandle::notify`, level `info`, no body),
+//! what every partyline/1, seed-001 and Revenge member receives, so that the bench can broadcast
+//! the way a host does. Commands are carried out in order, one at a time; a refused one is
+//! reported on standard error and the server goes on.
 
 use std::net::{IpAddr, SocketAddr};
 
 use clap::Args;
+use partyline_protocol::NotificationLevel;
 use partyline_server::{Limits, Server, ServerConfig};
 use partyline_session::Config as SessionConfig;
 use serde_json::json;
@@ -95,7 +102,7 @@ pub fn partyline(args: ServeArgs) -> anyhow::Result<()> {
         let handle = Server::start(config).await?;
         let addr = handle.local_addr();
         announce("partyline", addr, handle.session_id(), handle.join_key().as_deref());
-        wait_for_stdin_eof().await;
+        host_commands(&handle).await;
         handle.shutdown(None).await;
         anyhow::Ok(())
     })
@@ -112,6 +119,23 @@ pub fn announce(kind: &str, addr: SocketAddr, session_id: &str, join_key: Option
         "pid": std::process::id(),
     });
     println!("{line}");
+}
+
+/// Carries out the host commands on standard input (see the module's doc) until it reaches its
+/// end (the bench closed it, or died).
+async fn host_commands(handle: &partyline_server::ServerHandle) {
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        match line.split_once(' ') {
+            Some(("notify", title)) => {
+                if let Err(err) = handle.notify(title, "", NotificationLevel::Info).await {
+                    eprintln!("serve-partyline: notify refused: {err}");
+                }
+            }
+            _ => eprintln!("serve-partyline: unknown command {line:?}"),
+        }
+    }
 }
 
 /// Resolves when standard input reaches its end (the bench closed it, or died).

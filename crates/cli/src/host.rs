@@ -8,11 +8,11 @@ use anyhow::Context;
 use crate::commands;
 use crate::terminal::safe;
 use clap::Args;
-use partyline_host::{Host, HostConfig, HostEvent, Limits, next_event, try_next_event};
+use partyline_host::{Host, HostConfig, HostEvent, Limits, UploadPolicy, next_event, try_next_event};
 
 #[derive(Args)]
 pub struct HostArgs {
-    /// The party's name, shown to guests.
+    /// The party's name, shown to guests (a party picked up from its file keeps its own).
     #[arg(long, default_value = "Partyline")]
     name: String,
     /// Address to listen on (default: every interface).
@@ -21,7 +21,7 @@ pub struct HostArgs {
     /// Port to listen on; 0 picks any free one.
     #[arg(long, default_value_t = 0)]
     port: u16,
-    /// Most guests at once.
+    /// Most guests at once (a party picked up from its file keeps its own).
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     max_members: u32,
     /// No join key: anyone on the network may join (for clients that know no key).
@@ -49,11 +49,42 @@ pub struct HostArgs {
     /// Share the music and video in this folder for synchronized playback.
     #[arg(long, value_name = "DIR")]
     media: Option<std::path::PathBuf>,
+    /// Guests may not share songs or photos from their phones.
+    #[arg(long)]
+    no_uploads: bool,
+    /// The largest song or photo a guest may share, in MiB.
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    upload_max_mb: u64,
+    /// The most the host keeps of what guests share, in MiB (songs and photos together).
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    upload_total_mb: u64,
+    /// The party's file: the party outlives the host (a crash, kill -9, a reboot) and the next
+    /// start picks it up, with the same QR code. Default: party.db in the user's data directory
+    /// (~/.local/share/partyline on Linux).
+    #[arg(long, value_name = "PATH", conflicts_with = "no_store")]
+    party_file: Option<std::path::PathBuf>,
+    /// End the party in the file for good and start a new one (new QR code, new session).
+    #[arg(long, conflicts_with = "no_store")]
+    new_party: bool,
+    /// Keep the party in memory only: it ends with the process.
+    #[arg(long)]
+    no_store: bool,
 }
+
+/// Bytes in the MiB the upload flags count in.
+const MIB: u64 = 1024 * 1024;
 
 pub async fn run(args: HostArgs) -> anyhow::Result<()> {
     let stop = shutdown_signal()?;
     let host_name = machine_name();
+    let store =
+        match (args.no_store, args.party_file) {
+            (true, _) => None,
+            (false, Some(path)) => Some(path),
+            (false, None) => Some(partyline_host::default_party_file().context(
+                "this system names no data directory for the party file: pass --party-file PATH or --no-store",
+            )?),
+        };
     let config = HostConfig {
         name: args.name,
         host_name,
@@ -65,6 +96,14 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
         interface: args.interface.clone(),
         mdns: !args.no_mdns,
         media: args.media.clone(),
+        uploads: UploadPolicy {
+            allowed: !args.no_uploads,
+            max_file_bytes: args.upload_max_mb * MIB,
+            max_total_bytes: args.upload_total_mb * MIB,
+            dir: None,
+        },
+        store: store.clone(),
+        new_party: args.new_party,
     };
     let host = Host::start(config).await.context("could not start hosting")?;
     // Subscribe before announcing: a client that joins the moment it reads our JSON line must
@@ -85,7 +124,11 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
             Err(err) => writeln!(human, "(no QR code: {err})")?,
         }
     }
-    writeln!(human, "Partyline is hosting \"{}\"", safe(&info.name))?;
+    if info.restored {
+        writeln!(human, "Partyline picked up the party \"{}\" where it was", safe(&info.name))?;
+    } else {
+        writeln!(human, "Partyline is hosting \"{}\"", safe(&info.name))?;
+    }
     writeln!(human, "  Join URL:   {}", info.join_url)?;
     for other in info.addresses.iter().skip(1) {
         writeln!(human, "     or on {}: {}", safe(&other.interface), other.join_url)?;
@@ -96,6 +139,10 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
     writeln!(human, "  Session id: {}", info.session_id)?;
     writeln!(human, "  WebSocket:  {}", info.ws_url)?;
     writeln!(human, "  mDNS:       {}", if info.advertised { "advertised on the LAN" } else { "off" })?;
+    match &store {
+        Some(path) => writeln!(human, "  Party file: {} (--new-party starts afresh)", path.display())?,
+        None => writeln!(human, "  Party file: none (in memory only)")?,
+    }
     for warning in &info.warnings {
         writeln!(human, "  warning:    {}", safe(warning))?;
     }
@@ -105,6 +152,8 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
     // Output after start-up is best effort: a reader that goes away (a closed pipe) must not
     // end the party. JSON event lines stop at the first failed write.
     let mut json_events = args.json;
+    // The test hook `advance <seconds>` (a browser test's "ten minutes away"), only when asked for.
+    let test_clock = std::env::var_os(commands::TEST_CLOCK_ENV).is_some_and(|value| value == "1");
     let mut lines = commands_from_stdin();
     tokio::pin!(stop);
     loop {
@@ -116,6 +165,9 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
             },
             Some(line) = lines.recv() => match commands::parse(&line) {
                 Ok(Some(commands::Command::Close)) => break,
+                Ok(Some(commands::Command::Advance(_))) if !test_clock => {
+                    let _ = writeln!(human, "! advance is a test hook: start the host with {}=1", commands::TEST_CLOCK_ENV);
+                }
                 Ok(Some(command)) => {
                     if let Err(err) = execute(&host, &mut human, command).await {
                         let _ = writeln!(human, "! {}", safe(&err.to_string()));
@@ -136,6 +188,9 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
         show(&mut human, &mut json_events, event);
     }
     let _ = writeln!(human, "Party ended.");
+    if let Some(path) = &store {
+        let _ = writeln!(human, "It is kept in {}: start again to pick it up, or --new-party.", path.display());
+    }
     Ok(())
 }
 
@@ -169,6 +224,20 @@ async fn execute(host: &Host, out: &mut dyn Write, command: commands::Command) -
             let member = host.kick(&member_id, &reason).await?;
             writeln!(out, "kicked {}", safe(&member.name))?;
         }
+        Command::Ban { member_id, reason } => {
+            let member = host.ban(&member_id, &reason).await?;
+            writeln!(out, "banned {} (`bans` lists the device, `unban <device>` lets it back)", safe(&member.name))?;
+        }
+        Command::Unban(device_id) => {
+            let ban = host.unban(&device_id).await?;
+            writeln!(out, "{} may join again", safe(&ban.name))?;
+        }
+        Command::Bans => {
+            for ban in host.bans().await? {
+                let (device, name, reason) = (safe(&ban.device_id), safe(&ban.name), safe(&ban.reason));
+                writeln!(out, "  {device}  {name} ({reason})")?;
+            }
+        }
         Command::Lock(locked) => {
             host.set_locked(locked).await?;
             writeln!(out, "{}", if locked { "locked: no new joins" } else { "unlocked" })?;
@@ -194,8 +263,8 @@ async fn execute(host: &Host, out: &mut dyn Write, command: commands::Command) -
             host.set_permissions(permissions).await?;
             writeln!(out, "members may control playback: {}, the queue: {}", permissions.playback, permissions.queue)?;
         }
-        Command::Notify(text) => {
-            let id = host.notify(&text, "", partyline_host::NotificationLevel::Info).await?;
+        Command::Notify { text, actions } => {
+            let id = host.notify_with_actions(&text, "", partyline_host::NotificationLevel::Info, actions).await?;
             writeln!(out, "notification {id} sent")?;
         }
         Command::Room { name, voice } => {
@@ -209,7 +278,7 @@ async fn execute(host: &Host, out: &mut dyn Write, command: commands::Command) -
         }
         Command::Library => {
             let playback = host.playback().await?;
-            for item in &playback.library {
+            for item in &host.library().await? {
                 writeln!(out, "  {}  {} ({})", safe(&item.id), safe(&item.title), safe(&item.mime))?;
             }
             let state = &playback.state;
@@ -237,6 +306,10 @@ async fn execute(host: &Host, out: &mut dyn Write, command: commands::Command) -
             }
         }
         Command::Help => writeln!(out, "{}", commands::HELP)?,
+        Command::Advance(by) => {
+            host.skip_time(by).await?;
+            writeln!(out, "clock advanced {} s (test hook)", by.as_secs_f64())?;
+        }
         Command::Close => {}
     }
     Ok(())
@@ -284,6 +357,9 @@ fn describe(out: &mut dyn Write, event: &HostEvent) -> std::io::Result<()> {
             writeln!(out, "  playback: {:?} {item:?}", state.state)
         }
         HostEvent::PlaybackProgress(_) => Ok(()),
+        HostEvent::PhotoShared(photo) => {
+            writeln!(out, "  {} shared a photo: {}", safe(&photo.from_name), safe(&photo.name))
+        }
         HostEvent::Presence { name, status, text, .. } => match text {
             Some(text) => writeln!(out, "  {} is {status:?}: {}", safe(name), safe(text)),
             None => writeln!(out, "  {} is {status:?}", safe(name)),
@@ -291,6 +367,8 @@ fn describe(out: &mut dyn Write, event: &HostEvent) -> std::io::Result<()> {
         HostEvent::NotificationsRead { name, ids, .. } => {
             writeln!(out, "  {} read {}", safe(name), safe(&ids.join(", ")))
         }
+        HostEvent::Banned(ban) => writeln!(out, "  {} banned (device {})", safe(&ban.name), safe(&ban.device_id)),
+        HostEvent::Unbanned(ban) => writeln!(out, "  {} may join again", safe(&ban.name)),
         HostEvent::Closed => writeln!(out, "  party closed"),
     }
 }

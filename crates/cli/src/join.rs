@@ -271,6 +271,7 @@ impl Printer {
             to: id.to_string(),
             id: format!("d-{}", now_ms()),
             payload: json!({"text": text}),
+            ttl: None,
         }))
     }
 

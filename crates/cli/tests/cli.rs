@@ -13,7 +13,7 @@ mod common;
 use common::{frame, join_msg, next_message};
 use futures_util::{SinkExt, StreamExt};
 use partyline_protocol::client::{Chat, Presence};
-use partyline_protocol::{ClientMessage, PresenceStatus, ServerMessage, expect_message};
+use partyline_protocol::{ClientMessage, ErrorCode, PresenceStatus, ServerMessage, expect_message};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -23,7 +23,18 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 #[tokio::test]
 async fn host_json_join_and_ctrl_c() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_partyline"))
-        .args(["host", "--bind", "127.0.0.1", "--port", "0", "--json", "--no-mdns", "--name", "CLI Party"])
+        .args([
+            "host",
+            "--no-store",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--json",
+            "--no-mdns",
+            "--name",
+            "CLI Party",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -128,9 +139,10 @@ async fn stdin_commands_and_event_lines() {
 }
 
 /// A guest named to forge a line ("Bob", CR, erase-line, "- Alice left (Kicked)", an OSC window
-/// title) and chatting in escape sequences cannot reach the host's terminal: its human output
-/// holds no ESC, CR or BEL, no line that starts as the forged one, and shows the name escaped;
-/// the JSON event lines carry the exact text.
+/// title) is refused at the door (a name may hold no control character); joined as "Bob" and
+/// chatting in escape sequences it cannot reach the host's terminal: its human output holds no
+/// ESC, CR or BEL, no line that starts as the forged one, and shows the chat escaped; the JSON
+/// event lines carry the exact text.
 #[tokio::test]
 async fn guest_text_cannot_forge_the_host_terminal() {
     use std::io::{Read, Write};
@@ -151,6 +163,9 @@ async fn guest_text_cannot_forge_the_host_terminal() {
     let away = "\x1b[8mhidden\x08";
     let url = format!("{}?token={}", info["wsUrl"].as_str().unwrap(), info["joinKey"].as_str().unwrap());
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    ws.send(join_msg(info["sessionId"].as_str().unwrap(), "cli-forger", name, true)).await.unwrap();
+    expect_message!(next_message(&mut ws).await.message, ServerMessage::Error { code: ErrorCode::InvalidMessage, .. } => ());
+    let name = "Bob";
     ws.send(join_msg(info["sessionId"].as_str().unwrap(), "cli-forger", name, true)).await.unwrap();
     expect_message!(next_message(&mut ws).await.message, ServerMessage::Welcome { .. } => ());
     ws.send(frame(&ClientMessage::Chat(Chat { timestamp: 2.into(), text: chat.into(), room: None }))).await.unwrap();
@@ -174,8 +189,7 @@ async fn guest_text_cannot_forge_the_host_terminal() {
     let forged: Vec<&str> =
         human.lines().filter(|line| line.starts_with("- Alice") || line.starts_with("- Carol")).collect();
     assert!(forged.is_empty(), "expected no forged line, got {forged:?} in {human:?}");
-    let shown = r"Bob\r\x1b[2K- Alice left (Kicked)\x1b]0;pwned\x07";
-    assert!(human.contains(&format!("+ {shown} joined")), "expected the name shown escaped, got {human:?}");
+    assert!(human.contains("+ Bob joined"), "expected the guest's join, got {human:?}");
     assert!(
         human.contains(r"\x1b[31mred\x1b[0m\r- Carol left (Kicked)\x1b]0;chat\x07\u{202e}desrever"),
         "expected the chat shown escaped, got {human:?}"
@@ -183,13 +197,14 @@ async fn guest_text_cannot_forge_the_host_terminal() {
     assert!(human.contains(r"is Away: \x1b[8mhidden\x08"), "expected the presence shown escaped, got {human:?}");
 }
 
-/// The same forged name and chat reach a `partyline join` terminal shown escaped: its output
-/// (stdout, without --json) holds no ESC, CR or BEL and no line that starts as the forged one.
+/// The same forged chat reaches a `partyline join` terminal shown escaped (the forged name is
+/// refused at the door): its output (stdout, without --json) holds no ESC, CR or BEL and no line
+/// that starts as the forged one.
 #[tokio::test]
 async fn guest_text_cannot_forge_a_member_terminal() {
     use std::io::Read;
     let mut host = Command::new(env!("CARGO_BIN_EXE_partyline"))
-        .args(["host", "--bind", "127.0.0.1", "--json", "--no-mdns", "--no-qr"])
+        .args(["host", "--no-store", "--bind", "127.0.0.1", "--json", "--no-mdns", "--no-qr"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -227,6 +242,8 @@ async fn guest_text_cannot_forge_a_member_terminal() {
     let url = format!("{}?token={}", info["wsUrl"].as_str().unwrap(), info["joinKey"].as_str().unwrap());
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     ws.send(join_msg(info["sessionId"].as_str().unwrap(), "cli-forger-2", name, true)).await.unwrap();
+    expect_message!(next_message(&mut ws).await.message, ServerMessage::Error { code: ErrorCode::InvalidMessage, .. } => ());
+    ws.send(join_msg(info["sessionId"].as_str().unwrap(), "cli-forger-2", "Bob", true)).await.unwrap();
     expect_message!(next_message(&mut ws).await.message, ServerMessage::Welcome { .. } => ());
     let chat = "\x1b[31mred\x1b[0m\r- Carol left (Kicked)\x07";
     ws.send(frame(&ClientMessage::Chat(Chat { timestamp: 2.into(), text: chat.into(), room: None }))).await.unwrap();
@@ -252,8 +269,7 @@ async fn guest_text_cannot_forge_a_member_terminal() {
     let forged: Vec<&str> =
         screen.lines().filter(|line| line.starts_with("- Alice") || line.starts_with("- Carol")).collect();
     assert!(forged.is_empty(), "expected no forged line, got {forged:?} in {screen:?}");
-    let shown = r"Bob\r\x1b[2K- Alice left (Kicked)\x1b]0;pwned\x07";
-    assert!(screen.contains(&format!("+ {shown} joined")), "expected the name shown escaped, got {screen:?}");
+    assert!(screen.contains("+ Bob joined"), "expected the guest's join on Tess's screen, got {screen:?}");
     assert!(screen.contains(r"\x1b[31mred\x1b[0m\r- Carol left (Kicked)\x07"), "expected the chat escaped: {screen:?}");
 }
 
@@ -263,7 +279,7 @@ fn taken_port_is_a_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     let output = Command::new(env!("CARGO_BIN_EXE_partyline"))
-        .args(["host", "--bind", "127.0.0.1", "--no-mdns", "--port", &port])
+        .args(["host", "--no-store", "--bind", "127.0.0.1", "--no-mdns", "--port", &port])
         .output()
         .unwrap();
     assert!(!output.status.success());
@@ -277,6 +293,39 @@ fn bad_capacity_is_refused() {
     let output = Command::new(env!("CARGO_BIN_EXE_partyline")).args(["host", "--max-members", "0"]).output().unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("--max-members"));
+}
+
+/// `--no-uploads` and `--upload-max-mb` reach the phone: `/api/info` says uploads are off and
+/// the limit in bytes; without the flags they are on at 50 MiB.
+#[test]
+fn upload_flags_reach_api_info() {
+    for (flags, expected) in [
+        (&["--no-uploads", "--upload-max-mb", "3", "--upload-total-mb", "10"][..], (false, 3 * 1024 * 1024)),
+        (&[][..], (true, 50 * 1024 * 1024)),
+    ] {
+        let mut args = vec!["--bind", "127.0.0.1", "--port", "0", "--json", "--no-mdns", "--no-qr"];
+        args.extend_from_slice(flags);
+        let mut child = common::host(&args).spawn().expect("partyline starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let info: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"));
+        let url = format!("{}/api/info", info["httpUrl"].as_str().unwrap().trim_end_matches('/'));
+        let out = Command::new("curl").args(["-s", &url]).output().unwrap();
+        let api: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+        let uploads = &api["uploads"];
+        assert_eq!(
+            (uploads["allowed"].as_bool(), uploads["max_file_bytes"].as_u64()),
+            (Some(expected.0), Some(expected.1)),
+            "with {flags:?}: {api}"
+        );
+        // Ctrl-C, so that the host removes its uploads folder as it ends.
+        let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        assert!(child.wait().unwrap().success(), "the host ends cleanly");
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_partyline")).args(["host", "--upload-max-mb", "0"]).output().unwrap();
+    assert!(!output.status.success(), "a zero limit is refused");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--upload-max-mb"));
 }
 
 /// JSON lines from a child's stdout, through a channel so a wait can time out.
@@ -314,7 +363,7 @@ fn wait_line(rx: &std::sync::mpsc::Receiver<Value>, what: &str, pred: impl Fn(&V
 fn join_from_the_terminal_chats_and_is_kicked() {
     use std::io::Write;
     let mut host = Command::new(env!("CARGO_BIN_EXE_partyline"))
-        .args(["host", "--bind", "127.0.0.1", "--json", "--no-mdns", "--no-qr", "--name", "Rooftop"])
+        .args(["host", "--no-store", "--bind", "127.0.0.1", "--json", "--no-mdns", "--no-qr", "--name", "Rooftop"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -17,7 +17,19 @@ use tokio_tungstenite::tungstenite::Message;
 #[tokio::test]
 async fn json_lines_are_the_facades_info_and_events() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_partyline"))
-        .args(["host", "--bind", "127.0.0.1", "--port", "0", "--json", "--no-mdns", "--no-qr", "--name", "Shapes"])
+        .args([
+            "host",
+            "--no-store",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--json",
+            "--no-mdns",
+            "--no-qr",
+            "--name",
+            "Shapes",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

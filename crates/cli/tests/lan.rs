@@ -80,7 +80,7 @@ fn browse_sees_host_join_and_goodbye() {
     std::fs::create_dir_all(&dir).unwrap();
     let png = dir.join("qr.png");
     let mut host = Command::new(env!("CARGO_BIN_EXE_partyline"))
-        .args(["host", "--bind", "127.0.0.1", "--json", "--no-qr", "--name", "LAN Party", "--qr-png"])
+        .args(["host", "--no-store", "--bind", "127.0.0.1", "--json", "--no-qr", "--name", "LAN Party", "--qr-png"])
         .arg(&png)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -112,12 +112,12 @@ async fn main() {
         let url = format!("ws://127.0.0.1:{port}/ws?token={}", host.join_key().unwrap());
         let session = host.session_id().to_string();
         let run = Run { seconds, ping: Duration::from_millis(ping_ms) };
-        tasks.push(tokio::spawn(run_member(n, url, session, clock, member.clone(), run, starts.clone())));
+        tasks.push(tokio::spawn(run_member(n, url, session, clock.clone(), member.clone(), run, starts.clone())));
     }
     let _ = ready_tx;
     // Let everyone sync, then play once the estimates have had most of the run.
     tokio::time::sleep(Duration::from_secs(seconds.saturating_sub(5).max(3))).await;
-    let item = host.playback().await.unwrap().library[0].id.clone();
+    let item = host.library().await.unwrap()[0].id.clone();
     host.syncplay(PlayCommand::Play { item_id: Some(item), position: None }).await.unwrap();
     for task in tasks {
         let _ = task.await;
@@ -154,6 +154,7 @@ async fn run_member(
     let tx = Arc::new(Mutex::new(tx));
     let pinger = {
         let tx = tx.clone();
+        let clock = clock.clone();
         tokio::spawn(async move {
             let mut interval = tokio::time::interval(run.ping);
             let end = tokio::time::Instant::now() + Duration::from_secs(run.seconds);

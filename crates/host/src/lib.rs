@@ -9,6 +9,8 @@
 //!   the session crate, the sockets in the server crate, mDNS in the discovery crate.
 //! - [`browse`]: other hosts' sessions on the LAN (re-exported from the discovery crate).
 //! - [`join`]: joining another host as a member: address → WebSocket URL (room code → key).
+//! - [`network`]: the addresses guests can reach, re-read while the party goes on, so the QR code
+//!   follows the network ([`Host::watch_addresses`]).
 //!
 //! # One shape for each thing a front end shows
 //! [`HostInfo`] and [`HostEvent`] serialize to the JSON both front ends emit: `partyline host
@@ -26,19 +28,25 @@ pub use partyline_discovery::{BrowseEvent, Browser, SessionAd, SvgSize, qr_png, 
 use tracing::warn;
 
 pub mod join;
+pub mod network;
+
+pub use network::{NO_NETWORK_WARNING, NetworkChanged};
 
 /// Browsing other sessions on the LAN.
 pub mod browse {
     pub use partyline_discovery::{BrowseEvent, Browser, SessionAd, SessionTxt};
 }
+pub use partyline_protocol::Photo;
 pub use partyline_protocol::{GroupState, LibraryItem, Permissions, PlayState};
 pub use partyline_protocol::{
-    LeaveReason, MemberInfo, NotificationLevel, PresenceStatus, Room, RoomKind, SessionState,
+    LeaveReason, MemberInfo, NotificationAction, NotificationLevel, PresenceStatus, Room, RoomKind, SessionState,
 };
-pub use partyline_server::{HostEvent, Limits, PlayCommand, Playback, ServerError};
+pub use partyline_server::media::Cover;
+pub use partyline_server::store::StoreError;
+pub use partyline_server::{HostEvent, LibraryPage, Limits, PlayCommand, Playback, ServerError, UploadPolicy};
 use partyline_server::{Server, ServerConfig, ServerHandle, generate_join_key, generate_room_code};
 use partyline_session::Config as SessionConfig;
-pub use partyline_session::{ChatLine, MemberSync, PlayError, SessionError};
+pub use partyline_session::{Ban, ChatLine, MemberSync, PlayError, SessionError};
 use serde::Serialize;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, watch};
@@ -66,6 +74,16 @@ pub struct HostConfig {
     pub mdns: bool,
     /// A folder of music or video to share for SyncPlay.
     pub media: Option<std::path::PathBuf>,
+    /// What guests may share from their phones (songs, photos): on or off, the per-file limit,
+    /// the total kept, where ([`Host::set_uploads`] switches it while the party goes on).
+    pub uploads: UploadPolicy,
+    /// The party's file ([`default_party_file`] for the user's own): with one, the party
+    /// outlives the process, and a start picks up the party the file holds (its session, key,
+    /// room code, port, folder, members, chat, queue) instead of making a new one; the name,
+    /// capacity and keys above then give way to the stored ones. `None`: in memory only.
+    pub store: Option<PathBuf>,
+    /// End the party the file holds for good and start a new one (`--new-party`).
+    pub new_party: bool,
 }
 
 impl Default for HostConfig {
@@ -81,8 +99,17 @@ impl Default for HostConfig {
             interface: None,
             mdns: true,
             media: None,
+            uploads: UploadPolicy::default(),
+            store: None,
+            new_party: false,
         }
     }
+}
+
+/// The user's own party file: `party.db` in Partyline's folder of the user's data directory
+/// (`~/.local/share/partyline` on Linux); `None` when the system names no data directory.
+pub fn default_party_file() -> Option<PathBuf> {
+    dirs::data_dir().map(|dir| dir.join("partyline").join("party.db"))
 }
 
 /// One address guests may use, with its URLs.
@@ -131,6 +158,15 @@ pub struct HostInfo {
     pub advertised: bool,
     /// Things the user should know (no LAN address found, mDNS failed to start).
     pub warnings: Vec<String>,
+    /// Whether the party was picked up from its file (the host restarted) rather than new; in
+    /// the JSON only when true (`"restored": true`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub restored: bool,
+    /// No address guests can reach: the URLs are on loopback, [`NO_NETWORK_WARNING`] is among
+    /// the warnings, and the host keeps looking ([`Host::watch_addresses`]); in the JSON only
+    /// when true (`"noNetwork": true`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub no_network: bool,
 }
 
 impl HostInfo {
@@ -201,8 +237,10 @@ pub struct Host {
     info: Arc<Mutex<HostInfo>>,
     /// Taken (and said goodbye to) on stop.
     advertiser: Arc<Mutex<Option<Advertiser>>>,
-    /// Media lengths already read (a UI asks every few seconds).
-    durations: Arc<partyline_server::media::Durations>,
+    /// The addresses each time they change ([`network`]).
+    addresses: watch::Receiver<NetworkChanged>,
+    /// Set on stop: the address follower ends.
+    stopping: Arc<watch::Sender<bool>>,
 }
 
 impl Host {
@@ -218,72 +256,89 @@ impl Host {
         };
         let server = Server::start(ServerConfig {
             bind: SocketAddr::new(config.bind, config.port),
-            join_key: join_key.clone(),
-            room_code: room_code.clone(),
+            join_key,
+            room_code,
             session,
             limits: config.limits,
             media: config.media,
+            uploads: config.uploads,
+            store: config.store,
+            new_party: config.new_party,
         })
         .await?;
+        // A restored party keeps its own key, code and name.
+        let (join_key, room_code) = (server.join_key(), server.room_code());
         let local_addr = server.local_addr();
-        let mut warnings = Vec::new();
-        let addresses = match reachable(local_addr.ip(), config.interface.as_deref()) {
-            Ok(found) => found,
-            Err(Reach::Interface(err)) => {
+        let port = local_addr.port();
+        // A host bound to one address is reached there alone, whatever the interfaces are.
+        let chosen = match local_addr.ip().is_unspecified() {
+            true => partyline_discovery::choose(config.interface.as_deref()),
+            false => Ok(Vec::new()),
+        };
+        let offer = match network::offer(local_addr.ip(), chosen) {
+            Ok(offer) => offer,
+            Err(err) => {
                 server.shutdown(None).await;
                 return Err(err.into());
             }
-            Err(Reach::NoLan(why)) => {
-                warnings.push(format!("no LAN address found ({why}); guests on other devices cannot reach this host"));
-                vec![(String::from("lo"), IpAddr::V4(Ipv4Addr::LOCALHOST))]
-            }
         };
-        let port = local_addr.port();
-        // mDNS advertises exactly where guests can reach us.
-        let mdns_addrs: Vec<IpAddr> = addresses.iter().map(|(_, addr)| *addr).collect();
-        let addresses: Vec<JoinAddress> = addresses
-            .into_iter()
-            .map(|(interface, addr)| JoinAddress {
-                join_url: partyline_discovery::join_url(addr, port, join_key.as_deref()),
-                interface,
-                addr,
-            })
-            .collect();
-        let (http_url, ws_url) = urls(addresses[0].addr, port);
-        let endpoints = endpoints(addresses[0].addr, port);
+        if let Some(why) = &offer.no_network {
+            warn!(why = %why, "no LAN address yet; the URLs are on loopback until one appears");
+        }
         let state = server.state();
+        let mut info = HostInfo {
+            session_id: server.session_id().to_string(),
+            name: state.name.clone(),
+            local_addr,
+            port,
+            http_url: String::new(),
+            ws_url: String::new(),
+            endpoints: Default::default(),
+            join_url: String::new(),
+            join_key,
+            room_code,
+            addresses: Vec::new(),
+            advertised: false,
+            warnings: Vec::new(),
+            restored: server.restored(),
+            no_network: false,
+        };
+        network::apply(&mut info, &offer);
         let mut advertiser = None;
         if config.mdns {
-            let txt = txt(&state);
-            let ad = Advertisement { instance_name: config.name.clone(), port, addrs: mdns_addrs, txt };
+            // mDNS advertises exactly where guests can reach us.
+            let addrs = info.addresses.iter().map(|a| a.addr).collect();
+            let ad = Advertisement { instance_name: state.name.clone(), port, addrs, txt: txt(&state) };
             match Advertiser::start(ad) {
                 Ok(started) => advertiser = Some(started),
                 Err(err) => {
                     warn!(cause = %err, "mDNS advertising failed; the QR code and URL still work");
-                    warnings.push(format!("not advertised on the LAN ({err}); the QR code and URL still work"));
+                    info.warnings.push(format!("not advertised on the LAN ({err}); the QR code and URL still work"));
                 }
             }
         }
-        let info = HostInfo {
-            session_id: server.session_id().to_string(),
-            name: config.name,
-            local_addr,
-            port,
-            ws_url,
-            endpoints,
-            join_url: addresses[0].join_url.clone(),
-            http_url,
-            join_key,
-            room_code,
-            advertised: advertiser.is_some(),
-            addresses,
-            warnings,
-        };
+        info.advertised = advertiser.is_some();
         let advertiser = Arc::new(Mutex::new(advertiser));
-        if info.advertised {
+        if config.mdns {
             tokio::spawn(keep_txt_current(server.watch_state(), advertiser.clone()));
         }
-        Ok(Host { server, info: Arc::new(Mutex::new(info)), advertiser, durations: Default::default() })
+        let addresses = NetworkChanged { addresses: info.addresses.clone(), no_network: info.no_network };
+        let (changes, addresses) = watch::channel(addresses);
+        let (stopping, stop) = watch::channel(false);
+        let info = Arc::new(Mutex::new(info));
+        // A host bound to one address is reached there alone: nothing to follow.
+        if local_addr.ip().is_unspecified() {
+            tokio::spawn(network::follow(network::Following {
+                bound: local_addr.ip(),
+                interface: config.interface.clone(),
+                info: info.clone(),
+                advertiser: config.mdns.then(|| advertiser.clone()),
+                state: server.watch_state(),
+                changes,
+                stop,
+            }));
+        }
+        Ok(Host { server, info, advertiser, addresses, stopping: Arc::new(stopping) })
     }
 
     /// The URLs, key and code now.
@@ -324,6 +379,14 @@ impl Host {
         self.server.watch_state()
     }
 
+    /// The addresses guests can reach each time they change (a network joined or left after
+    /// the start, a new lease): [`Host::info`] already has the new join URLs, so a front end
+    /// redraws its QR code from it. Checked every [`network::NETWORK_POLL`]; a host bound to one
+    /// address never changes.
+    pub fn watch_addresses(&self) -> watch::Receiver<NetworkChanged> {
+        self.addresses.clone()
+    }
+
     /// Typed events from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<HostEvent> {
         self.server.subscribe()
@@ -338,6 +401,22 @@ impl Host {
     /// the host gives none).
     pub async fn kick(&self, member_id: &str, reason: &str) -> Result<MemberInfo, HostError> {
         Ok(self.server.kick(member_id, reason).await?)
+    }
+
+    /// Kicks a member (as [`Host::kick`]) and bans its device: it cannot join again until
+    /// [`Host::unban`].
+    pub async fn ban(&self, member_id: &str, reason: &str) -> Result<MemberInfo, HostError> {
+        Ok(self.server.ban(member_id, reason).await?)
+    }
+
+    /// Lifts the ban on a device (its id as [`Host::bans`] lists it).
+    pub async fn unban(&self, device_id: &str) -> Result<Ban, HostError> {
+        Ok(self.server.unban(device_id).await?)
+    }
+
+    /// The devices turned away, oldest ban first.
+    pub async fn bans(&self) -> Result<Vec<Ban>, HostError> {
+        Ok(self.server.bans().await?)
     }
 
     /// Locks or unlocks the party; answers with the session after the change, which is already
@@ -364,6 +443,15 @@ impl Host {
         Ok(self.server.syncplay(command).await?)
     }
 
+    /// Test hook: the host's clock jumps `by` forward, as if that long had passed at once; returns
+    /// once the session has run every timer now due (connections whose heartbeats now look late
+    /// are closed, and their phones resume). For tests of long absences with real phones
+    /// (`partyline host`'s `advance <seconds>` under `PARTYLINE_TEST_CLOCK=1`); a host never
+    /// needs it.
+    pub async fn skip_time(&self, by: std::time::Duration) -> Result<(), HostError> {
+        Ok(self.server.skip_time(by).await?)
+    }
+
     /// Lets members control playback and/or the queue.
     pub async fn set_permissions(&self, permissions: Permissions) -> Result<(), HostError> {
         Ok(self.server.set_permissions(permissions).await?)
@@ -373,6 +461,18 @@ impl Host {
     /// its id. A member's `mark_read` comes back as [`HostEvent::NotificationsRead`].
     pub async fn notify(&self, title: &str, body: &str, level: NotificationLevel) -> Result<String, HostError> {
         Ok(self.server.notify(title, body, level).await?)
+    }
+
+    /// A notification with links attached: at most three `{label, url}`, each URL http(s)
+    /// (a phone shows them as links; seed 001 clients get them as `actions`).
+    pub async fn notify_with_actions(
+        &self,
+        title: &str,
+        body: &str,
+        level: NotificationLevel,
+        actions: Vec<NotificationAction>,
+    ) -> Result<String, HostError> {
+        Ok(self.server.notify_with_actions(title, body, level, actions).await?)
     }
 
     /// Deletes any chat line the party still keeps (moderation): every member is told in its
@@ -411,16 +511,74 @@ impl Host {
         self.remote_command(member_id, "volume", Some(serde_json::json!(volume))).await
     }
 
-    /// A library item's length in ms, when its file's header says (WAV, FLAC; see
-    /// [`partyline_server::media::duration_ms`]); read once per file. Reads the file: call it
-    /// off the async threads when many are asked for.
-    pub fn duration_ms(&self, item: &LibraryItem) -> Option<f64> {
-        self.durations.of(&self.media_dir()?, item)
+    /// A page of the library, as phones read it (`library.query`): the items matching `q`
+    /// (every word, in the title, artist or album; none: all) from `offset`, at most `limit`
+    /// (and [`partyline_protocol::LIBRARY_PAGE_ITEMS`]). Each item has what its tags say
+    /// (`durationMs`, `artist`, `album`, `cover`).
+    pub async fn library_page(
+        &self,
+        q: Option<String>,
+        offset: usize,
+        limit: Option<usize>,
+    ) -> Result<LibraryPage, HostError> {
+        Ok(self.server.library_page(q, offset, limit).await?)
     }
 
-    /// SyncPlay's state, the library, and each member's sync.
+    /// The shared items among `ids` (the queue's, for their titles), in the library's order.
+    pub async fn library_items(&self, ids: Vec<String>) -> Result<LibraryPage, HostError> {
+        Ok(self.server.library_items(ids).await?)
+    }
+
+    /// The cover picture of library item `id` (its `cover` says it has one), as phones get it
+    /// from `/media/.cover/<id>`: its bytes and image type. `None` for an item with none, or
+    /// not in the shared folder. For a screen that cannot load the host's `/media/` (the
+    /// desktop's web view, whose origin is the app's).
+    pub async fn cover(&self, id: &str) -> Option<Cover> {
+        self.server.cover(id).await
+    }
+
+    /// What the scan of the shared folder left out, in a line for the host ("Skipped 1 folder
+    /// it could not read: Live (Permission denied (os error 13))."), if anything.
+    pub fn media_note(&self) -> Option<String> {
+        self.server.media_note()
+    }
+
+    /// Lets guests share songs and photos from their phones, or stops them (what they shared
+    /// stays). Phones see it in `/api/info` (`uploads.allowed`).
+    pub fn set_uploads(&self, allowed: bool) {
+        self.server.set_uploads(allowed);
+    }
+
+    /// Whether guests may share songs and photos now.
+    pub fn uploads_allowed(&self) -> bool {
+        self.server.uploads_allowed()
+    }
+
+    /// The folder guests' songs and photos are kept in (the files in its `guests/`, as the
+    /// photos' `/media/guests/…` URLs say): [`UploadPolicy::dir`], else beside the party's file
+    /// (`party.uploads/`, where it outlives the process), else a temp folder made on the first
+    /// upload (`None` until then).
+    pub fn uploads_dir(&self) -> Option<std::path::PathBuf> {
+        self.server.uploads_dir()
+    }
+
+    /// The photos guests shared, oldest first (the newest 50); each new one is also a
+    /// [`HostEvent::PhotoShared`]. Its `url` is fetched with the join key, as `/media/`'s.
+    pub async fn photos(&self) -> Result<Vec<Photo>, HostError> {
+        Ok(self.server.photos().await?)
+    }
+
+    /// SyncPlay's state, the library's size and revision (not its items: a screen that asks
+    /// every few seconds copies no library; it pages with [`Host::library_page`] when the
+    /// revision moves), and each member's sync.
     pub async fn playback(&self) -> Result<Playback, HostError> {
         Ok(self.server.playback().await?)
+    }
+
+    /// The whole shared library, in its order (a copy of every item: for a reader that lists
+    /// them all, as the CLI's `library` does).
+    pub async fn library(&self) -> Result<Vec<LibraryItem>, HostError> {
+        Ok(self.server.library().await?)
     }
 
     /// The media folder shared now, if any.
@@ -434,14 +592,29 @@ impl Host {
         Ok(self.server.set_media(dir).await?)
     }
 
-    /// Ends the party: `session_closed` to everyone, goodbyes on mDNS, then stop.
+    /// Stops hosting: `session_closed` to everyone, goodbyes on mDNS, then stop. A party with a
+    /// file stays in it without its members (they were told it ended): the next start picks up
+    /// its key, room code, chat and queue (use [`Host::end_party`] to end it for good).
     pub async fn stop(&self) {
+        self.say_goodbye().await;
+        self.server.shutdown(Some("Host ended the session")).await;
+    }
+
+    /// Ends the party for good ("New party"): stops as [`Host::stop`] does and empties its file,
+    /// so the next [`Host::start`] with the same file makes a new party (a new session id, key,
+    /// room code and port; the old members' resumes fail). Without a file it is a stop.
+    pub async fn end_party(&self) -> Result<(), HostError> {
+        self.say_goodbye().await;
+        Ok(self.server.end_party(Some("Host ended the session")).await?)
+    }
+
+    async fn say_goodbye(&self) {
+        self.stopping.send_replace(true);
         let advertiser = self.advertiser.lock().ok().and_then(|mut slot| slot.take());
         if let Some(advertiser) = advertiser {
             // Goodbyes take a quarter second on the advertiser's own thread.
             let _ = tokio::task::spawn_blocking(move || advertiser.shutdown()).await;
         }
-        self.server.shutdown(Some("Host ended the session")).await;
     }
 }
 
@@ -466,31 +639,6 @@ pub fn computer_name() -> Option<String> {
         .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
         .map(|name| name.trim().to_string())
         .filter(|name| !name.is_empty())
-}
-
-enum Reach {
-    Interface(partyline_discovery::InterfaceError),
-    NoLan(String),
-}
-
-/// The addresses guests can use (interface, address), best first. A host bound to one
-/// address is reached there (loopback: advertised on loopback only); a host bound to every
-/// interface is reached on its LAN addresses, of the bound family.
-fn reachable(bound: IpAddr, interface: Option<&str>) -> Result<Vec<(String, IpAddr)>, Reach> {
-    if !bound.is_unspecified() {
-        return Ok(vec![("bound".into(), bound)]);
-    }
-    let candidates = match partyline_discovery::choose(interface) {
-        Ok(candidates) => candidates,
-        Err(err @ partyline_discovery::InterfaceError::NotFound { .. }) => return Err(Reach::Interface(err)),
-        Err(err) => return Err(Reach::NoLan(err.to_string())),
-    };
-    let found: Vec<(String, IpAddr)> =
-        candidates.into_iter().filter(|c| c.addr.is_ipv4() == bound.is_ipv4()).map(|c| (c.name, c.addr)).collect();
-    if found.is_empty() {
-        return Err(Reach::NoLan("no address of the bound family".into()));
-    }
-    Ok(found)
 }
 
 /// The web client's and the WebSocket's URLs (no key) on one address.
@@ -523,7 +671,9 @@ async fn keep_txt_current(mut state: watch::Receiver<SessionState>, advertiser: 
     while state.changed().await.is_ok() {
         let txt = txt(&state.borrow_and_update());
         let Ok(slot) = advertiser.lock() else { return };
-        let Some(advertiser) = slot.as_ref() else { return };
+        // None while the address follower restarts it (or after stop, when the state's sender
+        // goes and the loop ends).
+        let Some(advertiser) = slot.as_ref() else { continue };
         if let Err(err) = advertiser.update(txt) {
             warn!(cause = %err, "could not update the mDNS record");
         }
@@ -567,6 +717,8 @@ mod tests {
             addresses: vec![address("192.168.1.2"), address("fd00::5")],
             advertised: false,
             warnings: vec![],
+            restored: false,
+            no_network: false,
         };
         let moved = info.via("fd00::5".parse().unwrap()).expect("an offered address");
         let got = (moved.http_url.as_str(), moved.ws_url.as_str(), moved.join_url.as_str());

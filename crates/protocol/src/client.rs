@@ -10,9 +10,12 @@ use serde_json::{Number, Value};
 
 use crate::types::{DeviceInfo, PresenceStatus};
 use crate::{
-    MAX_CHAT_CHARS, MAX_MARK_READ_IDS, MAX_MESSAGE_BYTES, MAX_MESSAGE_ID_CHARS, MAX_NAME_CHARS, MAX_PAYLOAD_BYTES,
-    MAX_PRESENCE_CHARS, MAX_SIGNAL_BYTES, MAX_TOPIC_CHARS, MAX_TOPICS,
+    LIBRARY_PAGE_ITEMS, MAX_CHAT_CHARS, MAX_LIBRARY_QUERY_CHARS, MAX_MARK_READ_IDS, MAX_MESSAGE_BYTES,
+    MAX_MESSAGE_ID_CHARS, MAX_PAYLOAD_BYTES, MAX_PRESENCE_CHARS, MAX_SIGNAL_BYTES, MAX_TOPIC_CHARS, MAX_TOPICS,
 };
+
+/// The longest file name a `FileTransfer` may give, in characters: what file systems allow.
+const MAX_FILE_NAME_CHARS: usize = 255;
 
 /// The longest `deviceInfo.id` accepted: a UUID is 36 characters; four times that is generous.
 const MAX_DEVICE_ID_CHARS: usize = 128;
@@ -60,6 +63,14 @@ pub enum ClientMessage {
     /// Seed 001's `History`: a topic's recent broadcasts. Only its decoder makes it.
     #[serde(skip_serializing)]
     History(HistoryRequest),
+    /// Seed 001's binary frames (`[type][length][payload]`). Only its binary decoder
+    /// ([`crate::rt::decode_binary`]) makes it.
+    #[serde(skip_serializing)]
+    Binary(BinaryMessage),
+    /// Seed 001's `FileTransfer` announcement of a file sent next as 0x03 frames (ours: the seed
+    /// leaves the framing of a file open). Only its decoder makes it.
+    #[serde(skip_serializing)]
+    FileTransfer(FileAnnouncement),
     /// Revenge's `remote.command` to one member's device (`volume`, ...), from a client. Only
     /// Revenge's decoder makes it.
     #[serde(skip_serializing)]
@@ -69,12 +80,17 @@ pub enum ClientMessage {
     VoiceSignal(VoiceSignal),
     /// Extension: the member has read these host notifications.
     MarkRead(MarkRead),
+    /// Extension: the member changes the name it is shown by.
+    Rename(Rename),
     /// Extension (SyncPlay): a playback or queue command.
     #[serde(rename = "syncplay.command")]
     SyncplayCommand(SyncplayCommand),
     /// Extension (SyncPlay): where this device's playback is, and how far off.
     #[serde(rename = "playback.progress")]
     PlaybackProgress(PlaybackProgress),
+    /// Extension (SyncPlay): a page of the library, searched or not, or the items of some ids.
+    #[serde(rename = "library.query")]
+    LibraryQuery(LibraryQuery),
 }
 
 impl ClientMessage {
@@ -99,6 +115,7 @@ impl ClientMessage {
             session_id: session_id.into(),
             device_info: DeviceInfo { id: device_id.into(), name: name.into(), kind: crate::types::DeviceType::Client },
             protocol_version: protocol_version.map(str::to_string),
+            player: None,
         })
     }
 
@@ -123,10 +140,14 @@ impl ClientMessage {
             ClientMessage::Remote(_) => "remote.command",
             ClientMessage::History(_) => "History",
             ClientMessage::Custom(_) => "X-",
+            ClientMessage::Binary(_) => "binary",
+            ClientMessage::FileTransfer(_) => "FileTransfer",
             ClientMessage::VoiceSignal(_) => "voice.signal",
             ClientMessage::MarkRead(_) => "mark_read",
+            ClientMessage::Rename(_) => "rename",
             ClientMessage::SyncplayCommand(_) => "syncplay.command",
             ClientMessage::PlaybackProgress(_) => "playback.progress",
+            ClientMessage::LibraryQuery(_) => "library.query",
         }
     }
 }
@@ -144,6 +165,10 @@ pub struct Join {
     /// Extension: `"partyline/1"` opts into every extension; absent or `"1.0"` is plain LOUDSYNC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol_version: Option<String>,
+    /// Extension: `true` when this client plays SyncPlay's media (the phone page): a start waits
+    /// for it to be ready. A client that does not say so (a terminal, a remote) is not waited for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub player: Option<bool>,
 }
 
 /// LOUDSYNC `leave`.
@@ -230,6 +255,10 @@ pub struct Direct {
     pub id: String,
     /// Anything, at most [`MAX_PAYLOAD_BYTES`] as compact JSON.
     pub payload: Value,
+    /// How long, in seconds, it may wait for a recipient that is reconnecting (seed 001's
+    /// `metadata.ttl`; partyline/1 has no such field, so it is never written).
+    #[serde(skip)]
+    pub ttl: Option<u32>,
 }
 
 /// Extension: `subscribe` and `unsubscribe`.
@@ -257,6 +286,10 @@ pub struct Broadcast {
     /// Whether the sender wants `broadcast_ack` with the number of recipients.
     #[serde(default)]
     pub ack: bool,
+    /// How long, in seconds, it stays in its topic's history (seed 001's `metadata.ttl`;
+    /// partyline/1 has no such field, so it is never written).
+    #[serde(skip)]
+    pub ttl: Option<u32>,
 }
 
 /// Extension: `presence`.
@@ -290,6 +323,15 @@ pub struct MarkRead {
     pub timestamp: Number,
     /// Notification ids (from `notification`), 1 to [`MAX_MARK_READ_IDS`] of them.
     pub ids: Vec<String>,
+}
+
+/// Extension: `rename`, a new name for the member (cleaned and checked as a `join`'s).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rename {
+    /// The client's clock.
+    pub timestamp: Number,
+    /// The new name.
+    pub name: String,
 }
 
 /// Extension: `syncplay.command`.
@@ -371,6 +413,34 @@ pub struct PlaybackProgress {
     pub error: Option<f64>,
 }
 
+/// Extension: `library.query`, answered with one `library.page`. Without `ids`: the items that
+/// match `q` (every word of it, in any case, in the title, artist or album; none: every item),
+/// from `offset`, at most `limit` (and [`crate::LIBRARY_PAGE_ITEMS`]). With `ids`: those items
+/// that are shared, in the library's order (`q` and `offset` are then ignored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LibraryQuery {
+    /// The client's clock.
+    pub timestamp: Number,
+    /// Words to search for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+    /// Where in the matching items to start (0: the first).
+    #[serde(default, skip_serializing_if = "is_start")]
+    pub offset: usize,
+    /// How many items at most (default and most: [`crate::LIBRARY_PAGE_ITEMS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+    /// Items wanted by id (a queue's titles), at most [`crate::LIBRARY_PAGE_ITEMS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ids: Option<Vec<String>>,
+}
+
+/// For `skip_serializing_if`: an offset of 0 (the start) is left out.
+fn is_start(offset: &usize) -> bool {
+    *offset == 0
+}
+
 /// A device's playback state as it reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -433,6 +503,39 @@ pub struct HistoryRequest {
     pub topic: String,
     /// At most this many, the newest; the host keeps [`crate::HISTORY_PER_TOPIC`].
     pub limit: usize,
+}
+
+/// One of seed 001's binary frames, read (docs/protocol.md says what each payload holds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BinaryMessage {
+    /// Its type.
+    pub kind: crate::binary::BinaryKind,
+    /// The topic (0x01 broadcast, 0x04 stream data) or the target member's id (0x02 direct
+    /// message); empty for 0x03 (a file's bytes, nothing before them).
+    pub address: String,
+    /// What follows the address: the data relayed, or the file's bytes.
+    pub data: bytes::Bytes,
+    /// The whole frame as it came (header included): a broadcast or a stream is relayed as is.
+    pub frame: bytes::Bytes,
+    /// The payload's length (the acknowledgement's `size`).
+    pub size: usize,
+    /// `sha256:` and the payload's SHA-256 in hex (the acknowledgement's `checksum`), computed
+    /// where the frame was read.
+    pub checksum: String,
+}
+
+/// A file announced before its bytes come as 0x03 frames (docs/protocol.md).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileAnnouncement {
+    /// The sender's id for the transfer (1 to [`MAX_MESSAGE_ID_CHARS`] characters), echoed in
+    /// every answer.
+    pub file_id: String,
+    /// The file's name: only a label.
+    pub name: String,
+    /// Its length in bytes: the transfer is complete when this many have come.
+    pub size: u64,
+    /// `sha256:` and 64 hex digits the whole file must have, if the sender gave it.
+    pub checksum: Option<String>,
 }
 
 /// A client's remote control of one member's device (Revenge's `remote.command` with a
@@ -515,6 +618,9 @@ pub enum DecodeError {
     /// A binary frame: the protocol is JSON text.
     #[error("binary frames are not part of the protocol; send JSON text")]
     Binary,
+    /// A seed-001 binary frame that is not `[type][length][payload]` of a known type.
+    #[error(transparent)]
+    BinaryFrame(#[from] crate::binary::BinaryError),
     /// Not valid JSON.
     #[error("not valid JSON: {0}")]
     NotJson(String),
@@ -538,10 +644,23 @@ pub enum DecodeError {
 struct Envelope<'a> {
     #[serde(rename = "type", borrow)]
     kind: Option<std::borrow::Cow<'a, str>>,
+    /// Extension: the sender's outbox id for the message (see [`decode_with_cid`]).
+    #[serde(default, borrow)]
+    cid: Option<std::borrow::Cow<'a, str>>,
 }
+
+/// The longest `cid`, in characters.
+pub const MAX_CID_CHARS: usize = 64;
 
 /// Decodes one text frame.
 pub fn decode(text: &str) -> Result<ClientMessage, DecodeError> {
+    decode_with_cid(text).map(|(message, _)| message)
+}
+
+/// Decodes one text frame and its `cid`, if it has one: partyline/1's outbox id (1 to
+/// [`MAX_CID_CHARS`] characters, any message), which the host answers with `ack` and never
+/// applies twice.
+pub fn decode_with_cid(text: &str) -> Result<(ClientMessage, Option<String>), DecodeError> {
     if text.len() > MAX_MESSAGE_BYTES {
         return Err(DecodeError::TooLarge { size: text.len(), limit: MAX_MESSAGE_BYTES });
     }
@@ -567,12 +686,22 @@ pub fn decode(text: &str) -> Result<ClientMessage, DecodeError> {
         "presence" => ClientMessage::Presence(fields::<Presence>("presence", text)?),
         "voice.signal" => ClientMessage::VoiceSignal(fields::<VoiceSignal>("voice.signal", text)?),
         "mark_read" => ClientMessage::MarkRead(fields::<MarkRead>("mark_read", text)?),
+        "rename" => ClientMessage::Rename(fields::<Rename>("rename", text)?),
         "syncplay.command" => ClientMessage::SyncplayCommand(fields("syncplay.command", text)?),
         "playback.progress" => ClientMessage::PlaybackProgress(fields("playback.progress", text)?),
+        "library.query" => ClientMessage::LibraryQuery(fields("library.query", text)?),
         other => return Err(DecodeError::UnknownType(truncate(other, 64))),
     };
     validate(&message)?;
-    Ok(message)
+    let cid = match envelope.cid {
+        Some(cid) if (1..=MAX_CID_CHARS).contains(&cid.chars().count()) => Some(cid.into_owned()),
+        Some(_) => {
+            let detail = format!("cid must be 1 to {MAX_CID_CHARS} characters");
+            return Err(DecodeError::BadFields { kind: message.kind(), detail });
+        }
+        None => None,
+    };
+    Ok((message, cid))
 }
 
 fn fields<T: DeserializeOwned>(kind: &'static str, text: &str) -> Result<T, DecodeError> {
@@ -597,6 +726,9 @@ pub(crate) struct TypeData {
     pub(crate) data: Option<Value>,
     #[serde(default)]
     pub(crate) id: Option<Value>,
+    /// Seed 001's "metadata headers" (`priority`, `ttl`, `encryption`, `compression`).
+    #[serde(default)]
+    pub(crate) metadata: Option<Value>,
 }
 
 /// The first step of every other format's decoder: the size limit, then its envelope as JSON
@@ -629,11 +761,8 @@ pub(crate) fn validate(message: &ClientMessage) -> Result<(), DecodeError> {
             if device.id.chars().count() > MAX_DEVICE_ID_CHARS {
                 return Err(bad("join", "deviceInfo.id is longer than 128 characters"));
             }
-            if device.name.trim().is_empty() {
-                return Err(bad("join", "deviceInfo.name must not be empty"));
-            }
-            if device.name.chars().count() > MAX_NAME_CHARS {
-                return Err(bad("join", "deviceInfo.name is longer than 64 characters"));
+            if let Err(err) = crate::names::clean(&device.name) {
+                return Err(bad("join", &format!("deviceInfo.name: {err}")));
             }
         }
         ClientMessage::Chat(Chat { text, .. }) | ClientMessage::ChatEdit(ChatEdit { text, .. }) => {
@@ -686,9 +815,31 @@ pub(crate) fn validate(message: &ClientMessage) -> Result<(), DecodeError> {
         ClientMessage::SyncplayCommand(command) => {
             command.command.check().map_err(|why| bad("syncplay.command", why))?
         }
+        ClientMessage::Rename(rename) => {
+            if let Err(err) = crate::names::clean(&rename.name) {
+                return Err(bad("rename", &format!("name: {err}")));
+            }
+        }
         ClientMessage::PlaybackProgress(progress) => {
             if !progress.position.is_finite() || progress.error.is_some_and(|e| !e.is_finite()) {
                 return Err(bad("playback.progress", "position and error must be finite numbers"));
+            }
+        }
+        ClientMessage::LibraryQuery(query) => {
+            if query.q.as_ref().is_some_and(|q| q.chars().count() > MAX_LIBRARY_QUERY_CHARS) {
+                let detail = format!("q is longer than {MAX_LIBRARY_QUERY_CHARS} characters");
+                return Err(DecodeError::BadFields { kind: "library.query", detail });
+            }
+            if query.limit.is_some_and(|limit| !(1..=LIBRARY_PAGE_ITEMS).contains(&limit)) {
+                let detail = format!("limit must be 1 to {LIBRARY_PAGE_ITEMS}");
+                return Err(DecodeError::BadFields { kind: "library.query", detail });
+            }
+            if let Some(ids) = &query.ids {
+                if ids.len() > LIBRARY_PAGE_ITEMS {
+                    let detail = format!("ids may name at most {LIBRARY_PAGE_ITEMS} items");
+                    return Err(DecodeError::BadFields { kind: "library.query", detail });
+                }
+                ids.iter().try_for_each(|id| check_id("library.query", id))?;
             }
         }
         ClientMessage::Leave(_)
@@ -696,7 +847,23 @@ pub(crate) fn validate(message: &ClientMessage) -> Result<(), DecodeError> {
         | ClientMessage::Ping(_)
         | ClientMessage::Resume(_)
         | ClientMessage::Feed(_)
+        | ClientMessage::Binary(_)
         | ClientMessage::Remote(_) => {}
+        ClientMessage::FileTransfer(file) => {
+            check_id("FileTransfer", &file.file_id)?;
+            if file.name.trim().is_empty() || file.name.chars().count() > MAX_FILE_NAME_CHARS {
+                return Err(bad("FileTransfer", "data.name must be 1 to 255 characters"));
+            }
+            if file.size == 0 {
+                return Err(bad("FileTransfer", "data.size must be at least 1 byte"));
+            }
+            let hex = file.checksum.as_deref().map(|sum| sum.strip_prefix("sha256:"));
+            if hex.is_some_and(|hex| {
+                !hex.is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+            }) {
+                return Err(bad("FileTransfer", "data.checksum must be \"sha256:\" and 64 hex digits"));
+            }
+        }
         ClientMessage::History(request) => check_topic("History", &request.topic)?,
         ClientMessage::Custom(custom) => {
             if custom.kind.len() > MAX_TOPIC_CHARS || custom.topic().is_none() {
@@ -860,6 +1027,39 @@ mod tests {
         assert!(matches!(decode(&join(&"x".repeat(65))), Err(DecodeError::BadFields { kind: "join", .. })));
         let chat = format!(r#"{{"type":"chat","timestamp":1,"text":"{}"}}"#, "y".repeat(1001));
         assert!(matches!(decode(&chat), Err(DecodeError::BadFields { kind: "chat", .. })));
+    }
+
+    /// `library.query` decodes with its defaults (offset 0, no limit, no search), and its search
+    /// text, limit and ids are bounded.
+    #[test]
+    fn library_queries() {
+        let plain = decode(r#"{"type":"library.query","timestamp":1}"#);
+        let expected = LibraryQuery { timestamp: 1.into(), q: None, offset: 0, limit: None, ids: None };
+        assert_eq!(plain, Ok(ClientMessage::LibraryQuery(expected)));
+        let search = decode(r#"{"type":"library.query","timestamp":1,"q":"abba","offset":200,"limit":100}"#);
+        assert!(
+            matches!(&search, Ok(ClientMessage::LibraryQuery(LibraryQuery { q: Some(q), offset: 200, limit: Some(100), .. })) if q == "abba"),
+            "{search:?}"
+        );
+        let ids = ClientMessage::LibraryQuery(LibraryQuery {
+            timestamp: 1.into(),
+            q: None,
+            offset: 0,
+            limit: None,
+            ids: Some(vec!["t-1".into()]),
+        });
+        assert_eq!(decode(&ids.to_text()), Ok(ids.clone()), "what a Rust client writes, the host reads");
+        let many: Vec<String> = (0..=LIBRARY_PAGE_ITEMS).map(|n| format!("t-{n}")).collect();
+        for bad in [
+            format!(r#"{{"type":"library.query","timestamp":1,"q":"{}"}}"#, "q".repeat(MAX_LIBRARY_QUERY_CHARS + 1)),
+            r#"{"type":"library.query","timestamp":1,"limit":0}"#.to_string(),
+            format!(r#"{{"type":"library.query","timestamp":1,"limit":{}}}"#, LIBRARY_PAGE_ITEMS + 1),
+            r#"{"type":"library.query","timestamp":1,"offset":-1}"#.to_string(),
+            format!(r#"{{"type":"library.query","timestamp":1,"ids":{}}}"#, serde_json::to_string(&many).unwrap()),
+            r#"{"type":"library.query","timestamp":1,"ids":[""]}"#.to_string(),
+        ] {
+            assert!(matches!(decode(&bad), Err(DecodeError::BadFields { kind: "library.query", .. })), "{bad} refused");
+        }
     }
 
     /// SyncPlay commands decode by their `command` field and are validated.

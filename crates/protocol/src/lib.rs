@@ -18,9 +18,11 @@
 //! [`ServerMessage`]; Rust clients and tests build [`ClientMessage`]s
 //! ([`ClientMessage::to_text`]) and read [`Received`] server messages, never JSON by hand.
 
+pub mod binary;
 pub mod client;
 pub mod close;
 pub mod iso;
+pub mod names;
 pub mod pavilion;
 pub mod reason;
 pub mod revenge;
@@ -85,6 +87,12 @@ impl Wire {
         matches!(self, Wire::Partyline | Wire::Together)
     }
 
+    /// Whether the host sends it the whole library unasked, a page a message: its format has
+    /// no `library.query` to ask for the pages after `library.update`'s first (Revenge's).
+    pub fn pushes_library(self) -> bool {
+        matches!(self, Wire::Revenge)
+    }
+
     /// Whether a member joins at connect, from the URL (`?name=`, `?device=`), rather than
     /// with a `join` message: the formats whose documents have no join.
     pub fn joins_at_connect(self) -> bool {
@@ -99,12 +107,19 @@ impl Wire {
 
     /// Decodes one text frame of this format into the session's vocabulary.
     pub fn decode(self, text: &str) -> Result<ClientMessage, DecodeError> {
+        self.decode_with_cid(text).map(|(message, _)| message)
+    }
+
+    /// [`Wire::decode`], and the message's `cid` where the format has one (partyline/1's
+    /// outbox id, [`client::decode_with_cid`]; the other formats have none).
+    pub fn decode_with_cid(self, text: &str) -> Result<(ClientMessage, Option<String>), DecodeError> {
+        let plain = |decoded: Result<ClientMessage, DecodeError>| decoded.map(|message| (message, None));
         match self {
-            Wire::Loudsync | Wire::Partyline => decode(text),
-            Wire::Together => together::decode(text),
-            Wire::Pavilion => pavilion::decode(text),
-            Wire::Rt => rt::decode(text),
-            Wire::Revenge => revenge::decode(text),
+            Wire::Loudsync | Wire::Partyline => client::decode_with_cid(text),
+            Wire::Together => plain(together::decode(text)),
+            Wire::Pavilion => plain(pavilion::decode(text)),
+            Wire::Rt => plain(rt::decode(text)),
+            Wire::Revenge => plain(revenge::decode(text)),
         }
     }
 
@@ -143,6 +158,15 @@ pub const HISTORY_PER_TOPIC: usize = 50;
 /// Bytes of broadcasts kept for history in all (payloads as compact JSON), oldest dropped first:
 /// a bound whatever the number of topics.
 pub const HISTORY_BYTES: usize = 1024 * 1024;
+
+/// Direct messages the host keeps per member, to and from it, the newest first kept: a night's
+/// private conversation (a few dozen each way) with room to spare, so a member back from any
+/// absence, or after a restart, gets what was said to it (`chat.history`'s `directs`).
+pub const KEPT_DIRECTS: usize = 200;
+
+/// Photos a partyline/1 `welcome` lists (`photos`), the newest kept: enough for a late joiner's
+/// gallery, and a welcome that stays a few KB whatever the night's count.
+pub const WELCOME_PHOTOS: usize = 50;
 
 /// The LOUDSYNC version a plain client speaks (and the one assumed when a join names none).
 pub const LOUDSYNC_V1: &str = "1.0";
@@ -183,6 +207,18 @@ pub const MAX_TITLE_CHARS: usize = 100;
 
 /// The most notification ids one `mark_read` may name.
 pub const MAX_MARK_READ_IDS: usize = 100;
+
+/// The most items one library page holds (`library.update`'s first page, a `library.page`), and
+/// the most a `library.query` may ask for: a screenful or two on a phone, parsed at once.
+pub const LIBRARY_PAGE_ITEMS: usize = 100;
+
+/// The most bytes of items (as compact JSON) one library page holds, whatever the items'
+/// titles and paths: a page stops before the item that would pass it (it always has one), so
+/// a `library.update` or `library.page` stays near the size of the 64 KiB messages clients send.
+pub const LIBRARY_PAGE_BYTES: usize = 48 * 1024;
+
+/// The longest `library.query` search text, in characters: a few words of a title or a name.
+pub const MAX_LIBRARY_QUERY_CHARS: usize = 100;
 
 /// The longest display name accepted, in characters: enough for "Rishad's iPhone 15 Pro Max"
 /// in any script, short enough to fit a member row on a phone.

@@ -79,7 +79,7 @@ pub fn encode(message: &ServerMessage) -> Option<Frame> {
         ServerMessage::ServerHeartbeat { timestamp } => {
             Frame::json(&json!({"type": "heartbeat", "timestamp": format_ms(*timestamp)}))
         }
-        ServerMessage::Chat { timestamp, id, from, name, text, room } => frame(
+        ServerMessage::Chat { timestamp, id, from, name, text, room, .. } => frame(
             "chat_message",
             json!({
                 "id": id,
@@ -266,6 +266,7 @@ mod tests {
             name: "alice".into(),
             text: "hi".into(),
             room: "general".into(),
+            cid: None,
         };
         let v = value(encode(&chat));
         assert_eq!((v["type"].as_str(), v["timestamp"].as_str()), (Some("chat_message"), Some("2024-03-15T12:00:00Z")));
@@ -283,6 +284,7 @@ mod tests {
             level: crate::NotificationLevel::Info,
             from: "h-1".into(),
             name: "Host".into(),
+            actions: vec![],
             read: None,
         };
         let v = value(encode(&note));

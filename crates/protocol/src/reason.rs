@@ -6,6 +6,9 @@
 pub const LOCKED: &str = "locked";
 /// `unauthorized`: the join key was replaced (the host made a new one); a resume still works.
 pub const OLD_KEY: &str = "old_key";
+/// `unauthorized`: the host banned this device; a join is refused until it lifts the ban (then
+/// close 4010).
+pub const BANNED: &str = "banned";
 /// `unauthorized`: the join key is wrong or missing (then close 4001).
 pub const BAD_KEY: &str = "bad_key";
 /// `unauthorized` (a member may not control playback) or `invalid_message` (an unknown item or

@@ -27,6 +27,11 @@ fn frame(kind: &str, id: Option<&str>, data: Value) -> Frame {
     }
 }
 
+/// `library.update`: the items at `offset` of the library of `revision`, which has `total`.
+fn library_update(revision: u64, offset: usize, total: usize, items: &[crate::types::LibraryItem]) -> Frame {
+    frame("library.update", None, json!({"revision": revision, "offset": offset, "total": total, "items": items}))
+}
+
 fn ticks(ms: f64) -> i64 {
     (ms * TICKS_PER_MS).round() as i64
 }
@@ -58,7 +63,13 @@ pub fn encode(out: &ServerMessage) -> Option<Frame> {
             data["positionTicks"] = json!(ticks(state.position));
             frame("syncplay.state", None, data)
         }
-        ServerMessage::LibraryUpdate { items, .. } => frame("library.update", None, json!({"items": items})),
+        // The seed's `library.update` ("Library changes") in parts, as it has no query: the first
+        // page at offset 0 starts the library of a revision, and the session sends the rest as
+        // pages of the whole library (never a search's: a Revenge client cannot ask one).
+        ServerMessage::LibraryUpdate { items, total, revision, .. } => library_update(*revision, 0, *total, items),
+        ServerMessage::LibraryPage { q: None, items, total, revision, offset, .. } => {
+            library_update(*revision, *offset, *total, items)
+        }
         ServerMessage::Error { code, message, details, .. } => {
             frame("error", None, json!({"code": code, "message": message, "details": details}))
         }
@@ -206,6 +217,36 @@ mod tests {
         ] {
             assert!(decode(text).is_err(), "{text} was accepted");
         }
+    }
+
+    /// The library in parts: `library.update` is the first page at offset 0 with the revision
+    /// and total, a page of the whole library is a `library.update` at its offset, and a
+    /// search's page (which a Revenge client never asks for) is not sent at all.
+    #[test]
+    fn the_library_in_parts() {
+        let item = crate::LibraryItem { id: "t-1".into(), title: "One".into(), ..Default::default() };
+        let data = |message: &ServerMessage| -> Value {
+            let v: Value = serde_json::from_str(encode(message).expect("a frame").as_str()).unwrap();
+            assert_eq!(v["type"], "library.update", "{v}");
+            v["data"].clone()
+        };
+        let first = ServerMessage::LibraryUpdate { timestamp: 0, revision: 3, total: 250, items: vec![item.clone()] };
+        let first = data(&first);
+        assert_eq!(
+            (&first["revision"], &first["offset"], &first["total"], &first["items"][0]["id"]),
+            (&json!(3), &json!(0), &json!(250), &json!("t-1"))
+        );
+        let page = |q: Option<&str>| ServerMessage::LibraryPage {
+            timestamp: 0,
+            revision: 3,
+            q: q.map(str::to_string),
+            offset: 100,
+            total: 250,
+            items: vec![item.clone()],
+        };
+        let rest = data(&page(None));
+        assert_eq!((&rest["revision"], &rest["offset"], &rest["total"]), (&json!(3), &json!(100), &json!(250)));
+        assert!(encode(&page(Some("one"))).is_none(), "a search's page is no Revenge message");
     }
 
     /// syncplay.state carries the group's position in ticks too; pong is bare.

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Number, Value};
 
 use crate::types::{
-    ErrorCode, LeaveReason, MemberInfo, NotificationLevel, PresenceStatus, Room, SessionInfo, SessionState,
+    ErrorCode, LeaveReason, MemberInfo, NotificationLevel, Photo, PresenceStatus, Room, SessionInfo, SessionState,
 };
 
 /// Every message the server sends. `timestamp` is the server's clock in milliseconds since the
@@ -32,6 +32,10 @@ pub enum ServerMessage {
         /// Extension: the secret that lets this member resume.
         #[serde(skip_serializing_if = "Option::is_none")]
         resume_secret: Option<String>,
+        /// Extension: the photos guests shared, oldest first (at most
+        /// [`crate::WELCOME_PHOTOS`]); only in a partyline/1 member's welcome.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        photos: Option<Vec<Photo>>,
     },
     /// Extension: connection parameters, right after `welcome`.
     Hello {
@@ -106,6 +110,37 @@ pub enum ServerMessage {
         text: String,
         /// The room it was said in ([`crate::DEFAULT_ROOM`] unless another).
         room: String,
+        /// The `cid` its sender's `chat` came with, if any: the sender's outbox matches its
+        /// line to what it sent (the others ignore it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cid: Option<String>,
+    },
+    /// Extension: the party's recent chat, to a member that joined or came back with a fresh
+    /// `welcome` (not sequenced: what it holds is the chat so far, not news). Oldest first.
+    #[serde(rename = "chat.history")]
+    ChatHistory {
+        /// Server time, ms.
+        timestamp: u64,
+        /// The lines, oldest first.
+        lines: Vec<crate::types::HistoryLine>,
+        /// How many lines said while this member was away are no longer kept (0: none missing).
+        #[serde(default, skip_serializing_if = "crate::types::is_zero")]
+        missed: u64,
+        /// The direct messages to and from this member that it has not seen (back from an
+        /// absence the log no longer covers, or a restart), or its newest ones (a fresh
+        /// `welcome`), oldest first; absent when none.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        directs: Vec<crate::types::DirectLine>,
+        /// How many direct messages to or from it while it was away are no longer kept.
+        #[serde(default, skip_serializing_if = "crate::types::is_zero")]
+        directs_missed: u64,
+        /// The host notifications sent while this member was away (back from an absence the
+        /// log no longer covers, or a restart), oldest first; absent when none.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        notifications: Vec<crate::types::HistoryNotification>,
+        /// How many notifications sent while it was away are no longer kept.
+        #[serde(default, skip_serializing_if = "crate::types::is_zero")]
+        notifications_missed: u64,
     },
     /// Extension: a chat line was edited (by its author, or the host).
     #[serde(rename = "chat.edited")]
@@ -173,6 +208,20 @@ pub enum ServerMessage {
         /// member gets it on resume).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         queued: bool,
+    },
+    /// Extension: the host has taken a message the member sent with a `cid` (its outbox's id
+    /// for it): applied once (`ok`), or refused (`ok` false: an `error` just before it says
+    /// why); `duplicate` when that `cid` had been taken before, so nothing was done again.
+    Ack {
+        /// Server time, ms.
+        timestamp: u64,
+        /// The message's `cid`.
+        cid: String,
+        /// Whether it was applied (false: refused, with the `error` before this).
+        ok: bool,
+        /// The `cid` had been taken already (a message sent again after a drop).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        duplicate: bool,
     },
     /// Extension: the member's topics, after a `subscribe` or `unsubscribe`.
     Subscriptions {
@@ -243,6 +292,9 @@ pub enum ServerMessage {
         from: String,
         /// The host's name.
         name: String,
+        /// Links the host attached (at most three, http(s) only); absent when none.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        actions: Vec<crate::types::NotificationAction>,
         /// Whether the recipient has read it: only in a member's own backlog (a Pavilion client
         /// subscribing to `user` gets the kept ones with its read state); absent when new.
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -313,12 +365,37 @@ pub enum ServerMessage {
         #[serde(skip_serializing_if = "Option::is_none")]
         removed: Option<String>,
     },
-    /// Extension (SyncPlay): the media the host shares.
+    /// Extension (SyncPlay): the media the host shares changed (or a member joined): its first
+    /// page, and how many items there are in all (`library.query` asks for the rest).
     #[serde(rename = "library.update")]
     LibraryUpdate {
         /// Server time, ms.
         timestamp: u64,
-        /// Every item.
+        /// The library's revision: a `library.page` of another revision is stale.
+        #[serde(default)]
+        revision: u64,
+        /// How many items the library has.
+        #[serde(default)]
+        total: usize,
+        /// The first items, in the library's order (at most [`crate::LIBRARY_PAGE_ITEMS`] and
+        /// [`crate::LIBRARY_PAGE_BYTES`]).
+        items: Vec<crate::types::LibraryItem>,
+    },
+    /// Extension (SyncPlay): the answer to one connection's `library.query` (not sequenced).
+    #[serde(rename = "library.page")]
+    LibraryPage {
+        /// Server time, ms.
+        timestamp: u64,
+        /// The library's revision the page is of.
+        revision: u64,
+        /// The search it answers, as asked (absent: the whole library).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        q: Option<String>,
+        /// Where in the matching items the page starts.
+        offset: usize,
+        /// How many items match (the whole library without `q`; the ids found with `ids`).
+        total: usize,
+        /// The items, in the library's order.
         items: Vec<crate::types::LibraryItem>,
     },
     /// Extension: the host acts on this device (e.g. its volume).
@@ -344,6 +421,19 @@ pub enum ServerMessage {
         replayed: u64,
         /// True when the gap was too old: a fresh `welcome` and `member_list` follow instead.
         snapshot: bool,
+        /// True when the host restarted since this member's connection went (its party was
+        /// picked up from its store): the member is back as itself, with a fresh snapshot.
+        /// Absent when false.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        restarted: bool,
+    },
+    /// Extension: a guest shared a photo (an upload the bytes showed to be an image); the
+    /// message's `timestamp` is when.
+    #[serde(rename = "photo.shared")]
+    PhotoShared {
+        /// The photo.
+        #[serde(flatten)]
+        photo: Photo,
     },
     /// For formats that greet a member with everything at once (Together's `READY`): the member
     /// itself and the party. No LOUDSYNC or partyline/1 form (they have `welcome` and
@@ -412,7 +502,7 @@ impl ServerMessage {
     /// Every `type` the server sends at `/ws` (partyline/1's), in the enum's order
     /// ([`ServerMessage::kind`] of each variant but those only other formats have,
     /// [`ServerMessage::is_partyline`]; `tests/round_trip.rs` checks the two agree).
-    pub const KINDS: [&'static str; 29] = [
+    pub const KINDS: [&'static str; 33] = [
         "welcome",
         "hello",
         "member_list",
@@ -442,6 +532,10 @@ impl ServerMessage {
         "library.update",
         "remote.command",
         "resumed",
+        "photo.shared",
+        "ack",
+        "chat.history",
+        "library.page",
     ];
 
     /// The wire name of this message's `type`.
@@ -458,9 +552,11 @@ impl ServerMessage {
             ServerMessage::Chat { .. } => "chat",
             ServerMessage::ChatEdited { .. } => "chat.edited",
             ServerMessage::ChatDeleted { .. } => "chat.deleted",
+            ServerMessage::ChatHistory { .. } => "chat.history",
             ServerMessage::VoiceState { .. } => "voice.state",
             ServerMessage::Direct { .. } => "direct",
             ServerMessage::DirectAck { .. } => "direct_ack",
+            ServerMessage::Ack { .. } => "ack",
             ServerMessage::Subscriptions { .. } => "subscriptions",
             ServerMessage::Broadcast { .. } => "broadcast",
             ServerMessage::BroadcastAck { .. } => "broadcast_ack",
@@ -474,8 +570,10 @@ impl ServerMessage {
             ServerMessage::SyncplayState { .. } => "syncplay.state",
             ServerMessage::SyncplayQueue { .. } => "syncplay.queue",
             ServerMessage::LibraryUpdate { .. } => "library.update",
+            ServerMessage::LibraryPage { .. } => "library.page",
             ServerMessage::RemoteCommand { .. } => "remote.command",
             ServerMessage::Resumed { .. } => "resumed",
+            ServerMessage::PhotoShared { .. } => "photo.shared",
             ServerMessage::Ready { .. } => "ready",
             ServerMessage::HeartbeatAck { .. } => "heartbeat_ack",
             ServerMessage::SubscriptionChange { .. } => "subscription_change",
@@ -504,6 +602,9 @@ impl ServerMessage {
             ServerMessage::Hello { .. }
                 | ServerMessage::Pong { .. }
                 | ServerMessage::Error { .. }
+                | ServerMessage::Ack { .. }
+                | ServerMessage::ChatHistory { .. }
+                | ServerMessage::LibraryPage { .. }
                 | ServerMessage::Resumed { .. }
                 | ServerMessage::VoiceSignal { .. }
                 | ServerMessage::Ready { .. }
@@ -610,10 +711,12 @@ impl crate::Wire {
                         }
                         message
                     }
-                    ServerMessage::Welcome { resume_secret: Some(_), .. } => {
+                    ServerMessage::Welcome { resume_secret, photos, .. }
+                        if resume_secret.is_some() || photos.is_some() =>
+                    {
                         let mut message = message.clone();
-                        if let ServerMessage::Welcome { resume_secret, .. } = &mut message {
-                            *resume_secret = None;
+                        if let ServerMessage::Welcome { resume_secret, photos, .. } = &mut message {
+                            (*resume_secret, *photos) = (None, None);
                         }
                         message
                     }
@@ -642,30 +745,55 @@ pub(crate) fn json_of(frame: Option<Frame>) -> Value {
 }
 
 /// A server message serialized to JSON once. Cloning shares the bytes, so a broadcast to a
-/// thousand members costs one serialization.
+/// thousand members costs one serialization. Seed 001's binary frames ([`crate::binary`]) are
+/// frames too ([`Frame::binary`]), written as WebSocket binary messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Frame(Bytes);
+pub struct Frame(Bytes, Kind);
+
+/// Whether a frame goes out as a WebSocket text or binary message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Binary,
+}
 
 impl Frame {
     /// Serializes any value as a frame (another format's envelope).
     pub fn json<T: Serialize + ?Sized>(value: &T) -> Frame {
         let text = serde_json::to_string(value).expect("wire envelopes always serialize");
-        Frame(Bytes::from(text))
+        Frame(Bytes::from(text), Kind::Text)
     }
 
     /// Serializes a message.
     pub fn encode(message: &ServerMessage) -> Frame {
         // Serializing these types cannot fail: every map key is a string and no value is a float.
         let text = serde_json::to_string(message).expect("server messages always serialize");
-        Frame(Bytes::from(text))
+        Frame(Bytes::from(text), Kind::Text)
     }
 
-    /// The JSON text.
+    /// A text frame as it was written before (a store's copy of a frame held for a member):
+    /// the text is taken as it is.
+    pub fn text(text: String) -> Frame {
+        Frame(Bytes::from(text), Kind::Text)
+    }
+
+    /// A binary frame of seed 001 (`[type][length][payload]`, [`crate::binary::encode`]).
+    pub fn binary(bytes: Bytes) -> Frame {
+        Frame(bytes, Kind::Binary)
+    }
+
+    /// Whether it is a binary frame (written as a WebSocket binary message), not JSON text.
+    pub fn is_binary(&self) -> bool {
+        self.1 == Kind::Binary
+    }
+
+    /// The JSON text. A binary frame has none: it panics.
     pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.0).expect("a frame is built from a String")
+        assert!(!self.is_binary(), "a binary frame has no text");
+        std::str::from_utf8(&self.0).expect("a text frame is built from a String")
     }
 
-    /// The JSON bytes (UTF-8), shared.
+    /// The bytes (a text frame's UTF-8 JSON), shared.
     pub fn bytes(&self) -> &Bytes {
         &self.0
     }
@@ -720,6 +848,7 @@ mod tests {
                 host_id: "host-001".into(),
             },
             resume_secret: None,
+            photos: None,
         };
         let expected = serde_json::json!({
             "type": "welcome", "timestamp": 1706889600100u64, "clientId": "client-789",
@@ -819,6 +948,7 @@ mod tests {
                 level: NotificationLevel::Info,
                 from: s(),
                 name: s(),
+                actions: vec![],
                 read: None,
             },
             ServerMessage::VoiceSignal { timestamp: t, from: s(), signal: serde_json::Map::new() },
@@ -853,6 +983,7 @@ mod tests {
             name: "n".into(),
             text: "hi".into(),
             room: crate::DEFAULT_ROOM.into(),
+            cid: None,
         };
         assert_eq!(Wire::Loudsync.encode(&chat), None, "no chat in LOUDSYNC 1.0");
         let welcome = ServerMessage::Welcome {
@@ -860,8 +991,10 @@ mod tests {
             client_id: "m-1".into(),
             session_info: SessionInfo { id: "s".into(), name: "n".into(), host_id: "h".into() },
             resume_secret: Some("secret".into()),
+            photos: Some(Vec::new()),
         };
         assert!(!text(Wire::Loudsync.encode(&welcome)).unwrap().contains("secret"));
+        assert!(!text(Wire::Loudsync.encode(&welcome)).unwrap().contains("photos"));
         let pong = ServerMessage::Pong { timestamp: 1.into(), server_receive_time: Some(2), server_send_time: Some(3) };
         assert_eq!(text(Wire::Loudsync.encode(&pong)).unwrap(), r#"{"type":"pong","timestamp":1}"#);
     }

@@ -263,6 +263,7 @@ mod tests {
             name: "alice".into(),
             text: "Hello, everyone!".into(),
             room: "general".into(),
+            cid: None,
         };
         let v = value(encode(&chat));
         assert_eq!(v["t"], "MESSAGE_CREATE");

@@ -88,6 +88,55 @@ pub enum NotificationLevel {
     Alert,
 }
 
+/// The most actions one notification carries: seed 001 shows a list of links under a notice;
+/// a phone's card has room for three buttons.
+pub const MAX_ACTIONS: usize = 3;
+
+/// The longest action label, in characters: a button's words ("Learn More", "See the menu").
+pub const MAX_ACTION_LABEL_CHARS: usize = 40;
+
+/// The longest action URL, in bytes: room for any page's address with a query, short enough
+/// that three of them stay a small part of a notification.
+pub const MAX_ACTION_URL_BYTES: usize = 2048;
+
+/// A link the host attaches to a notification (seed 001's `actions`: `{label, url}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationAction {
+    /// What the link says, 1 to [`MAX_ACTION_LABEL_CHARS`] characters.
+    pub label: String,
+    /// Where it goes: an `http://` or `https://` URL of at most [`MAX_ACTION_URL_BYTES`] bytes.
+    pub url: String,
+}
+
+impl NotificationAction {
+    /// Why these actions cannot go out, if they cannot: more than [`MAX_ACTIONS`], a blank or
+    /// long label, or a URL that is not http(s) (a `javascript:` or `data:` URL would run or
+    /// show something on the page that opens it), has spaces or control characters, or is long.
+    pub fn check(actions: &[NotificationAction]) -> Result<(), String> {
+        if actions.len() > MAX_ACTIONS {
+            return Err(format!("at most {MAX_ACTIONS} actions, not {}", actions.len()));
+        }
+        for action in actions {
+            let label = action.label.trim();
+            if label.is_empty() || label.chars().count() > MAX_ACTION_LABEL_CHARS {
+                return Err(format!("an action's label must be 1 to {MAX_ACTION_LABEL_CHARS} characters"));
+            }
+            let url = &action.url;
+            let lower = url.to_ascii_lowercase();
+            let rest = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"));
+            if !rest.is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/')) {
+                return Err(format!("an action's url must be an http:// or https:// address, not {url:?}"));
+            }
+            if url.len() > MAX_ACTION_URL_BYTES || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(format!(
+                    "an action's url must be at most {MAX_ACTION_URL_BYTES} bytes, without spaces or control characters"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Why a member left (LOUDSYNC `member_left.reason`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -277,12 +326,12 @@ pub struct Permissions {
 }
 
 /// A media item the host shares.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LibraryItem {
     /// Its id.
     pub id: String,
-    /// A title to show.
+    /// A title to show: its tag's, else the file name without extension.
     pub title: String,
     /// Its MIME type, e.g. `audio/mpeg`.
     pub mime: String,
@@ -290,4 +339,111 @@ pub struct LibraryItem {
     pub url: String,
     /// Size in bytes.
     pub size: u64,
+    /// Its length in ms, when the file says (its header or tags); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// Its artist, from its tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artist: Option<String>,
+    /// Its album, from its tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub album: Option<String>,
+    /// Where to fetch its cover art on the host (a path, behind the join key as `url` is),
+    /// when its tags hold a picture.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cover: Option<String>,
+}
+
+/// One chat line of a `chat.history`: what its `chat` said, as the line is now (edited words;
+/// deleted lines are not in it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryLine {
+    /// The line's id.
+    pub id: String,
+    /// Its room.
+    pub room: String,
+    /// The author's member id.
+    pub from: String,
+    /// The author's name when it was said.
+    pub name: String,
+    /// The words.
+    pub text: String,
+    /// When it was said, ms since the Unix epoch.
+    pub created_at: u64,
+    /// When it was last edited, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<u64>,
+}
+
+/// One direct message of a `chat.history`: a `direct` between two members, as the host keeps it
+/// for both (the newest [`crate::KEPT_DIRECTS`] each).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectLine {
+    /// The sender's id for the message (the `id` of its `direct`).
+    pub id: String,
+    /// The sender's member id.
+    pub from: String,
+    /// The recipient's member id.
+    pub to: String,
+    /// The sender's payload, as sent.
+    pub payload: serde_json::Value,
+    /// When the host took it, ms since the Unix epoch.
+    pub timestamp: u64,
+}
+
+/// One host notification of a `chat.history`: what its `notification` said, and whether this
+/// member has read it (`mark_read`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryNotification {
+    /// Its id (`n-<n>`), what `mark_read` names.
+    pub id: String,
+    /// One line.
+    pub title: String,
+    /// More, possibly empty.
+    pub body: String,
+    /// How much it matters.
+    pub level: NotificationLevel,
+    /// The host's member id.
+    pub from: String,
+    /// The host's name.
+    pub name: String,
+    /// Links the host attached; absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<NotificationAction>,
+    /// When the host sent it, ms since the Unix epoch.
+    pub timestamp: u64,
+    /// This member has read it; absent when not.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub read: bool,
+}
+
+/// For `skip_serializing_if`: `false` is left out.
+pub(crate) fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// For `skip_serializing_if`: a count of zero is left out.
+pub(crate) fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A photo a guest shared (`photo.shared`, and the `photos` of a partyline/1 `welcome`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Photo {
+    /// Its id (`u-…`, as the upload's answer said).
+    pub id: String,
+    /// Where to fetch it on the host (`/media/guests/…`, behind the media key).
+    pub url: String,
+    /// The name it was shared with (a label only; sanitised).
+    pub name: String,
+    /// The sharer's member id.
+    pub from: String,
+    /// The sharer's name at the time.
+    pub from_name: String,
+    /// When it was shared, server time in ms.
+    pub timestamp: u64,
 }

@@ -12,9 +12,10 @@ use partyline_protocol::client::{
 };
 use partyline_protocol::client::{ChatDelete, ChatEdit, DeviceState, Ping};
 use partyline_protocol::{
-    ClientMessage, ConnectionStatus, DeviceInfo, DeviceType, ErrorCode, Frame, GroupState, LeaveReason, LibraryItem,
-    MemberInfo, NotificationLevel, Permissions, PlayState, PresenceStatus, QueueEntry, Received, Room, RoomKind,
-    ServerMessage, SessionInfo, SessionState, decode,
+    ClientMessage, ConnectionStatus, DeviceInfo, DeviceType, DirectLine, ErrorCode, Frame, GroupState, HistoryLine,
+    HistoryNotification, LeaveReason, LibraryItem, MemberInfo, NotificationAction, NotificationLevel, Permissions,
+    Photo, PlayState, PresenceStatus, QueueEntry, Received, Room, RoomKind, ServerMessage, SessionInfo, SessionState,
+    decode,
 };
 use serde_json::{Value, json};
 
@@ -51,15 +52,19 @@ fn server_index(message: &ServerMessage) -> usize {
         ServerMessage::LibraryUpdate { .. } => 26,
         ServerMessage::RemoteCommand { .. } => 27,
         ServerMessage::Resumed { .. } => 28,
-        ServerMessage::Ready { .. } => 29,
-        ServerMessage::HeartbeatAck { .. } => 30,
-        ServerMessage::SubscriptionChange { .. } => 31,
-        ServerMessage::Custom { .. } => 32,
-        ServerMessage::History { .. } => 33,
-        ServerMessage::ServerHeartbeat { .. } => 34,
+        ServerMessage::PhotoShared { .. } => 29,
+        ServerMessage::Ready { .. } => 30,
+        ServerMessage::HeartbeatAck { .. } => 31,
+        ServerMessage::SubscriptionChange { .. } => 32,
+        ServerMessage::Custom { .. } => 33,
+        ServerMessage::History { .. } => 34,
+        ServerMessage::ServerHeartbeat { .. } => 35,
+        ServerMessage::Ack { .. } => 36,
+        ServerMessage::ChatHistory { .. } => 37,
+        ServerMessage::LibraryPage { .. } => 38,
     }
 }
-const SERVER_VARIANTS: usize = 35;
+const SERVER_VARIANTS: usize = 39;
 
 /// Which variant a client message is; a new variant breaks this match, so that it gets a
 /// sample in [`client_samples`] too.
@@ -82,14 +87,19 @@ fn client_index(message: &ClientMessage) -> usize {
         ClientMessage::MarkRead(_) => 14,
         ClientMessage::SyncplayCommand(_) => 15,
         ClientMessage::PlaybackProgress(_) => 16,
-        // Pavilion's and Revenge's alone, made by their decoders (pavilion.rs and revenge.rs test
-        // them): no partyline/1 form to round-trip.
-        ClientMessage::Feed(_) | ClientMessage::Remote(_) | ClientMessage::History(_) | ClientMessage::Custom(_) => {
-            usize::MAX
-        }
+        ClientMessage::Rename(_) => 17,
+        ClientMessage::LibraryQuery(_) => 18,
+        // Pavilion's, Revenge's and seed 001's alone, made by their decoders (pavilion.rs,
+        // revenge.rs and rt.rs test them): no partyline/1 form to round-trip.
+        ClientMessage::Feed(_)
+        | ClientMessage::Remote(_)
+        | ClientMessage::History(_)
+        | ClientMessage::Custom(_)
+        | ClientMessage::Binary(_)
+        | ClientMessage::FileTransfer(_) => usize::MAX,
     }
 }
-const CLIENT_VARIANTS: usize = 17;
+const CLIENT_VARIANTS: usize = 19;
 
 fn member(device: Option<&str>, latency: Option<u32>) -> MemberInfo {
     MemberInfo {
@@ -103,6 +113,17 @@ fn member(device: Option<&str>, latency: Option<u32>) -> MemberInfo {
     }
 }
 
+fn photo() -> Photo {
+    Photo {
+        id: "u-5b1c0e2a".into(),
+        url: "/media/guests/u-5b1c0e2a.jpg".into(),
+        name: "Sunset.jpg".into(),
+        from: "m-3f9a2c1b".into(),
+        from_name: "Sara".into(),
+        timestamp: 1706889600100,
+    }
+}
+
 /// One value of every server message, optional fields both present and absent.
 fn server_samples() -> Vec<ServerMessage> {
     let t = 1706889600100;
@@ -113,6 +134,7 @@ fn server_samples() -> Vec<ServerMessage> {
             client_id: "m-1".into(),
             session_info: SessionInfo { id: "k7m2qx".into(), name: "Rooftop".into(), host_id: "host-7c01".into() },
             resume_secret: Some("0123456789abcdef0123456789abcdef".into()),
+            photos: Some(vec![photo()]),
         },
         ServerMessage::Hello {
             timestamp: t,
@@ -148,6 +170,7 @@ fn server_samples() -> Vec<ServerMessage> {
             name: "Sara".into(),
             text: "hi 🎉".into(),
             room: "general".into(),
+            cid: Some("c-k3x9".into()),
         },
         ServerMessage::ChatEdited {
             timestamp: t,
@@ -201,6 +224,10 @@ fn server_samples() -> Vec<ServerMessage> {
             level: NotificationLevel::Alert,
             from: "host-7c01".into(),
             name: "Host".into(),
+            actions: vec![partyline_protocol::NotificationAction {
+                label: "Menu".into(),
+                url: "https://example.com/menu".into(),
+            }],
             read: Some(true),
         },
         ServerMessage::Kicked { timestamp: t, reason: "Host removed you from the session".into() },
@@ -240,16 +267,30 @@ fn server_samples() -> Vec<ServerMessage> {
         },
         ServerMessage::LibraryUpdate {
             timestamp: t,
+            revision: 2,
+            total: 1,
             items: vec![LibraryItem {
                 id: "t-729d4290".into(),
                 title: "First Song".into(),
                 mime: "audio/mpeg".into(),
                 url: "/media/First%20Song.mp3".into(),
                 size: 4012345,
+                duration_ms: Some(215_000),
+                artist: Some("The Band".into()),
+                album: Some("First Album".into()),
+                cover: Some("/media/.cover/t-729d4290".into()),
             }],
         },
         ServerMessage::RemoteCommand { timestamp: t, command: "volume".into(), value: Some(json!(0.5)) },
-        ServerMessage::Resumed { timestamp: t, client_id: "m-1".into(), last_seq: 41, replayed: 3, snapshot: false },
+        ServerMessage::Resumed {
+            timestamp: t,
+            client_id: "m-1".into(),
+            last_seq: 41,
+            replayed: 0,
+            snapshot: true,
+            restarted: true,
+        },
+        ServerMessage::PhotoShared { photo: photo() },
         ServerMessage::Ready {
             timestamp: t,
             member: member(None, None),
@@ -285,6 +326,55 @@ fn server_samples() -> Vec<ServerMessage> {
             }],
         },
         ServerMessage::ServerHeartbeat { timestamp: t },
+        ServerMessage::Ack { timestamp: t, cid: "c-k3x9".into(), ok: true, duplicate: true },
+        ServerMessage::ChatHistory {
+            timestamp: t,
+            lines: vec![HistoryLine {
+                id: "c-11".into(),
+                room: "general".into(),
+                from: "m-2".into(),
+                name: "Sara".into(),
+                text: "who's bringing snacks".into(),
+                created_at: t - 60_000,
+                edited_at: Some(t - 50_000),
+            }],
+            missed: 3,
+            directs: vec![DirectLine {
+                id: "d-1".into(),
+                from: "m-2".into(),
+                to: "m-1".into(),
+                payload: json!({"text": "you up?"}),
+                timestamp: t - 40_000,
+            }],
+            directs_missed: 2,
+            notifications: vec![HistoryNotification {
+                id: "n-4".into(),
+                title: "Pizza is here".into(),
+                body: "In the kitchen".into(),
+                level: NotificationLevel::Warning,
+                from: "h-1".into(),
+                name: "Host".into(),
+                actions: vec![NotificationAction { label: "Menu".into(), url: "https://example.com/menu".into() }],
+                timestamp: t - 30_000,
+                read: true,
+            }],
+            notifications_missed: 1,
+        },
+        ServerMessage::LibraryPage {
+            timestamp: t,
+            revision: 2,
+            q: Some("song".into()),
+            offset: 100,
+            total: 101,
+            items: vec![LibraryItem {
+                id: "t-1c2d3e4f".into(),
+                title: "Untagged".into(),
+                mime: "audio/ogg".into(),
+                url: "/media/Untagged.ogg".into(),
+                size: 1200,
+                ..LibraryItem::default()
+            }],
+        },
     ]
 }
 
@@ -301,6 +391,7 @@ fn client_samples() -> Vec<ClientMessage> {
                 kind: DeviceType::Client,
             },
             protocol_version: Some(partyline_protocol::PARTYLINE_V1.into()),
+            player: Some(true),
         }),
         ClientMessage::Leave(Leave { timestamp: t(), reason: Some(partyline_protocol::reason::DEFAULT_LEAVE.into()) }),
         ClientMessage::Heartbeat(Heartbeat { timestamp: t() }),
@@ -315,7 +406,13 @@ fn client_samples() -> Vec<ClientMessage> {
         ClientMessage::Chat(Chat { timestamp: t(), text: "this song!".into(), room: None }),
         ClientMessage::ChatEdit(ChatEdit { timestamp: t(), id: "c-12".into(), text: "this song!!".into() }),
         ClientMessage::ChatDelete(ChatDelete { timestamp: t(), id: "c-12".into() }),
-        ClientMessage::Direct(Direct { timestamp: t(), to: "m-2".into(), id: "d-7".into(), payload: json!({"n": 1}) }),
+        ClientMessage::Direct(Direct {
+            timestamp: t(),
+            to: "m-2".into(),
+            id: "d-7".into(),
+            payload: json!({"n": 1}),
+            ttl: None,
+        }),
         ClientMessage::Subscribe(Topics { timestamp: t(), topics: vec!["lobby".into()] }),
         ClientMessage::Unsubscribe(Topics { timestamp: t(), topics: vec!["game.round-1".into(), "lobby".into()] }),
         ClientMessage::Broadcast(Broadcast {
@@ -324,6 +421,7 @@ fn client_samples() -> Vec<ClientMessage> {
             topic: None,
             payload: json!([1, "two"]),
             ack: true,
+            ttl: None,
         }),
         ClientMessage::Presence(Presence { timestamp: t(), status: PresenceStatus::Away, text: None }),
         ClientMessage::VoiceSignal(VoiceSignal {
@@ -343,6 +441,14 @@ fn client_samples() -> Vec<ClientMessage> {
             position: 1034.5,
             state: DeviceState::Playing,
             error: Some(-2.4),
+        }),
+        ClientMessage::Rename(partyline_protocol::client::Rename { timestamp: t(), name: "Sara B.".into() }),
+        ClientMessage::LibraryQuery(partyline_protocol::client::LibraryQuery {
+            timestamp: t(),
+            q: Some("abba".into()),
+            offset: 100,
+            limit: Some(50),
+            ids: None,
         }),
     ]
 }
@@ -377,6 +483,7 @@ fn absent_optional_fields_round_trip() {
             client_id: "m-1".into(),
             session_info: SessionInfo { id: "s".into(), name: "n".into(), host_id: "h".into() },
             resume_secret: None,
+            photos: None,
         },
         ServerMessage::Broadcast { timestamp: 1, from: "m".into(), id: "b".into(), topic: None, payload: Value::Null },
         ServerMessage::SessionClosed { timestamp: 1, reason: Some("Host ended the session".into()) },
@@ -450,8 +557,14 @@ fn same(a: &Value, b: &Value) -> bool {
 fn check_example(example: &Value) -> Result<(), String> {
     let text = example.to_string();
     let mut got = Vec::new();
-    match decode(&text) {
-        Ok(client) => got.push(serde_json::from_str(&client.to_text()).unwrap()),
+    match partyline_protocol::client::decode_with_cid(&text) {
+        Ok((client, cid)) => {
+            let mut back: Value = serde_json::from_str(&client.to_text()).unwrap();
+            if let Some(cid) = cid {
+                back["cid"] = Value::String(cid); // the envelope's, not the message's
+            }
+            got.push(back);
+        }
         Err(err) => got.push(Value::String(format!("as a client message: {err}"))),
     }
     match Received::decode(&text) {

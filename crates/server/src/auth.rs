@@ -51,6 +51,17 @@ impl Keys {
         Keys { join_key, room_code, retired: Default::default() }
     }
 
+    /// The join keys it replaced, oldest first (for the party's store).
+    pub fn retired(&self) -> Vec<String> {
+        self.retired.iter().cloned().collect()
+    }
+
+    /// The keys a restarted host had: the key and code in force and the retired keys, as stored.
+    pub fn restored(join_key: Option<String>, room_code: Option<String>, retired: Vec<String>) -> Keys {
+        let skip = retired.len().saturating_sub(RETIRED_KEYS);
+        Keys { join_key, room_code, retired: retired.into_iter().skip(skip).collect() }
+    }
+
     /// Replaces the join key and room code; the old key is kept for resuming.
     pub fn rotate(&mut self, join_key: String, room_code: String) {
         if let Some(old) = self.join_key.replace(join_key) {

@@ -9,7 +9,7 @@ use partyline_protocol::{ClientMessage, DecodeError, Frame, SessionState, Wire};
 use partyline_session::{Arrival, ConnId, Event, Peer, Session, Time, Transmit};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::clock::Clock;
 
@@ -28,6 +28,8 @@ pub(crate) enum Inbound {
     Message {
         conn: ConnId,
         message: ClientMessage,
+        /// partyline/1's outbox id for it, if it came with one.
+        cid: Option<String>,
     },
     Invalid {
         conn: ConnId,
@@ -115,7 +117,47 @@ pub(crate) struct Driver {
     /// rather than making the session wait for it.
     pub(crate) events: broadcast::Sender<Event>,
     pub(crate) state: watch::Sender<SessionState>,
+    /// The party's store, when it outlives the process: each pass's durable changes are
+    /// committed before its transmits are routed.
+    pub(crate) store: Option<Persist>,
+    /// Connections whose outbound queue was found [`DEEP`], and since when: the session holds
+    /// roster news back from them ([`Session::handle_congested`]) until their queue is empty
+    /// and [`HOLD`] has passed, so that the fresh `member_list` goes out right after what was
+    /// queued, is current when read, and says a while's news at once.
+    pub(crate) congested: HashMap<ConnId, tokio::time::Instant>,
+    /// When the congested connections' queues are looked at next.
+    pub(crate) drain_check: Option<tokio::time::Instant>,
 }
+
+/// Messages waiting in a connection's queue at which it counts as congested: roster news to it
+/// is then held back and said again by one fresh `member_list`. Half the queue's 256: a list of
+/// the party costs as much as hundreds of `member_joined` (130 B a member), so it is for a
+/// member that would otherwise be closed with 4008, not for one that is a little behind (at 32,
+/// a thousand joining at the bench's pace got a list each, again and again).
+const DEEP: usize = 128;
+
+/// How long news is held back at least once a connection is congested. 250 ms: in a storm of
+/// a thousand joins (about a second) a member gets a few lists, not one per drain of its queue,
+/// and the last one comes within a quarter of a second of the last join.
+const HOLD: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// How often congested queues are looked at. 5 ms: a list is at most that late after its queue
+/// drains, and a storm of passes does not look at every congested queue each time.
+const DRAIN_CHECK: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// The session task's side of the party's store.
+pub(crate) struct Persist {
+    /// Shared with the handle, which stores the keys and the media folder.
+    pub(crate) store: crate::store::SharedStore,
+    /// A commit failed: that pass is not in the file, so the next write is the whole party.
+    pub(crate) broken: bool,
+    /// When the last whole write after a failure was tried.
+    pub(crate) last_try: Time,
+}
+
+/// How often a store that failed is tried again (a whole write): a disk that filled up may
+/// have room again, and trying on every pass would spend the party's time on a dead disk.
+const STORE_RETRY: Time = partyline_session::SECOND;
 
 impl Driver {
     /// Yields to the runtime after this many turns: in a join storm the session task always has
@@ -149,6 +191,7 @@ impl Driver {
                     None => break,
                 },
                 () = sleep_until(deadline), if deadline.is_some() => self.session.handle_timeout(self.clock.now()),
+                () = sleep_until(self.drain_check), if self.drain_check.is_some() => {}
             }
             self.flush();
             if self.session.is_closed() && self.outboxes.is_empty() {
@@ -166,7 +209,7 @@ impl Driver {
                 let peer = Peer { addr, device: device.map(str::to_string), may_join, arrival };
                 self.session.handle_connect(now, conn, peer);
             }
-            Inbound::Message { conn, message } => self.session.handle_message(now, conn, message),
+            Inbound::Message { conn, message, cid } => self.session.handle_sent(now, conn, message, cid),
             Inbound::Invalid { conn, error } => self.session.handle_invalid(now, conn, &error),
             Inbound::RateLimited { conn, retry_after_ms, abusive } => {
                 self.session.handle_rate_limited(now, conn, retry_after_ms, abusive);
@@ -174,6 +217,7 @@ impl Driver {
             Inbound::ProbeReply { conn, sent_at } => self.session.handle_probe_reply(now, conn, sent_at),
             Inbound::Disconnected { conn, clean } => {
                 self.outboxes.remove(&conn);
+                self.congested.remove(&conn);
                 self.session.handle_disconnect(now, conn, clean);
             }
         }
@@ -188,6 +232,48 @@ impl Driver {
     /// Routes everything the session wants done. A full outbox means that member cannot keep
     /// up: the session is told, and closes it, in this same pass.
     fn flush(&mut self) {
+        self.persist();
+        self.route_transmits();
+        if self.drain_check.is_some_and(|at| at <= tokio::time::Instant::now()) {
+            self.drain_check = None;
+            self.drained();
+            self.route_transmits();
+        }
+        let mut changed = false;
+        while let Some(event) = self.session.poll_event() {
+            changed |= matches!(
+                event,
+                Event::MemberJoined(_) | Event::MemberLeft { .. } | Event::SessionUpdated(_) | Event::Closed
+            );
+            // No receiver (no UI attached) is fine.
+            let _ = self.events.send(event);
+        }
+        if changed {
+            self.state.send_replace(self.session.state());
+        }
+    }
+
+    /// Tells the session of each congested connection whose queue has drained.
+    fn drained(&mut self) {
+        let now = self.clock.now();
+        let instant = tokio::time::Instant::now();
+        let outboxes = &self.outboxes;
+        let session = &mut self.session;
+        self.congested.retain(|conn, since| {
+            let drained = outboxes.get(conn).is_none_or(|outbox| depth(outbox) == 0);
+            let due = drained && instant >= *since + HOLD;
+            if due {
+                session.handle_drained(now, *conn);
+            }
+            !due
+        });
+        if !self.congested.is_empty() {
+            self.drain_check = Some(tokio::time::Instant::now() + DRAIN_CHECK);
+        }
+    }
+
+    /// Routes what the session wants sent, in order.
+    fn route_transmits(&mut self) {
         while let Some(transmit) = self.session.poll_transmit() {
             let (conn, out) = match transmit {
                 // One slot for the whole replay, written at the connection's pace.
@@ -204,6 +290,7 @@ impl Driver {
                 Transmit::Send { conn, frame, seq } => (conn, Out::Text(frame, seq)),
                 Transmit::Probe { conn, sent_at } => (conn, Out::Probe(sent_at)),
                 Transmit::Close { conn, code, reason } => {
+                    self.congested.remove(&conn);
                     if let Some(outbox) = self.outboxes.remove(&conn) {
                         let code = outbox.format.close_code(code);
                         match outbox.tx.try_send(Out::Close(code, reason)) {
@@ -216,28 +303,64 @@ impl Driver {
             };
             self.route(conn, out);
         }
-        let mut changed = false;
-        while let Some(event) = self.session.poll_event() {
-            changed |= matches!(
-                event,
-                Event::MemberJoined(_) | Event::MemberLeft { .. } | Event::SessionUpdated(_) | Event::Closed
-            );
-            // No receiver (no UI attached) is fine.
-            let _ = self.events.send(event);
-        }
-        if changed {
-            self.state.send_replace(self.session.state());
-        }
     }
 }
 
 impl Driver {
+    /// Commits this pass's durable changes, in one transaction, before anything of the pass is
+    /// sent: an `ack`, a `direct_ack` or a chat echo never goes out for what is not on disk.
+    /// A failed write is logged loudly and the party goes on in memory (guests keep their
+    /// party; only its copy is behind), and the whole party is written again once a second
+    /// until a write succeeds.
+    fn persist(&mut self) {
+        let Some(persist) = &mut self.store else { return };
+        let changes: Vec<_> = std::iter::from_fn(|| self.session.poll_durable()).collect();
+        if changes.is_empty() && !persist.broken {
+            return; // most passes (pings, progress reports) change nothing durable
+        }
+        let now = self.clock.now();
+        let mut store = match persist.store.lock() {
+            Ok(store) => store,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        // Let go at shutdown: nothing more is written.
+        let Some(store) = store.as_mut() else { return };
+        if persist.broken {
+            if now < persist.last_try + STORE_RETRY {
+                return;
+            }
+            persist.last_try = now;
+            match store.write_all(&self.session.record(now)) {
+                Ok(()) => {
+                    persist.broken = false;
+                    info!(path = %store.path().display(), "the party's store is written again");
+                }
+                Err(err) => error!(cause = %err, "the party's store still cannot be written"),
+            }
+            return;
+        }
+        if let Err(err) = store.commit(&changes, now) {
+            error!(
+                cause = %err,
+                "could not write the party's store: the party goes on in memory, and a restart now would lose what changed since"
+            );
+            persist.broken = true;
+            persist.last_try = now;
+        }
+    }
+
     /// Queues one write for a connection. A full queue means it cannot keep up: the session is
     /// told, and closes it, in this same pass.
     fn route(&mut self, conn: ConnId, out: Out) {
         let Some(outbox) = self.outboxes.get(&conn) else { return };
         match outbox.tx.try_send(out) {
-            Ok(()) => {}
+            Ok(()) => {
+                if depth(outbox) >= DEEP && !self.congested.contains_key(&conn) {
+                    self.congested.insert(conn, tokio::time::Instant::now());
+                    self.session.handle_congested(self.clock.now(), conn);
+                    self.drain_check.get_or_insert_with(|| tokio::time::Instant::now() + DRAIN_CHECK);
+                }
+            }
             Err(mpsc::error::TrySendError::Full(_)) => {
                 warn!(%conn, "outbound queue full; closing the connection");
                 self.session.handle_overflow(self.clock.now(), conn);
@@ -248,9 +371,195 @@ impl Driver {
     }
 }
 
+/// Messages waiting in a connection's queue.
+fn depth(outbox: &Outbox) -> usize {
+    outbox.tx.max_capacity() - outbox.tx.capacity()
+}
+
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! A store that cannot be written does not end the party: the pass goes out, the failure is
+    //! the host's to read in its log, and the whole party is written again once there is room.
+    use super::*;
+    use crate::store::Store;
+    use partyline_protocol::{PARTYLINE_V1, Received, ServerMessage};
+    use partyline_session::Config as SessionConfig;
+
+    /// A driver around `session`, with no connections yet and `store` (or none).
+    fn test_driver(session: Session, clock: Clock, store: Option<Persist>) -> Driver {
+        let (events, _) = broadcast::channel(16);
+        let (state, _) = watch::channel(session.state());
+        Driver {
+            session,
+            clock,
+            outboxes: HashMap::new(),
+            events,
+            state,
+            store,
+            congested: HashMap::new(),
+            drain_check: None,
+        }
+    }
+
+    fn outbox() -> (Outbox, mpsc::Receiver<Out>) {
+        let (tx, rx) = mpsc::channel(1024);
+        let outbox = Outbox { tx, kill: Default::default(), extended: Default::default(), format: Wire::Partyline };
+        (outbox, rx)
+    }
+
+    /// Everything queued for a connection, as text (`seq` spliced in), closes as `close <code>`.
+    fn queued(rx: &mut mpsc::Receiver<Out>) -> Vec<String> {
+        let mut texts = Vec::new();
+        while let Ok(out) = rx.try_recv() {
+            match out {
+                Out::Text(frame, seq) => {
+                    texts.push(seq.map_or_else(|| frame.as_str().to_string(), |seq| frame.with_seq(seq)));
+                }
+                Out::Batch(frames) => texts.extend(frames.iter().map(|(frame, seq)| match seq {
+                    Some(seq) => frame.with_seq(*seq),
+                    None => frame.as_str().to_string(),
+                })),
+                Out::Probe(_) => {}
+                Out::Close(code, _) => texts.push(format!("close {code}")),
+            }
+        }
+        texts
+    }
+
+    /// A join storm does not close a member that reads slowly: once its queue is deep the
+    /// `member_joined`s for it are held back, and when it has read what was queued it gets one
+    /// fresh `member_list` with everyone, numbered right after what it had. (Without this, the
+    /// 257th message of the storm closed it with 4008.)
+    #[tokio::test(start_paused = true)]
+    async fn a_join_storm_is_one_fresh_list_for_a_slow_member() {
+        let clock = Clock::new();
+        let config = SessionConfig {
+            session_id: Some("party1".into()),
+            max_members: 1000,
+            max_members_per_addr: 1000,
+            ..SessionConfig::default()
+        };
+        let session = Session::new(config, clock.now(), 1);
+        let mut driver = test_driver(session, clock, None);
+        let addr = std::net::Ipv4Addr::LOCALHOST.into();
+        let join = |driver: &mut Driver, conn: ConnId, outbox: Outbox| {
+            let connected = Inbound::Connected { conn, outbox, addr, device: None, may_join: true, arrival: None };
+            driver.inbound(connected);
+            driver.flush();
+            let device = format!("dev-{}", conn.0);
+            let message = ClientMessage::join(1, "party1", &device, &device, Some(PARTYLINE_V1));
+            driver.inbound(Inbound::Message { conn, message, cid: None });
+            driver.flush();
+        };
+        let (tx, mut slow_rx) = mpsc::channel(256);
+        let slow = Outbox { tx, kill: Default::default(), extended: Default::default(), format: Wire::Partyline };
+        let kill = slow.kill.clone();
+        join(&mut driver, ConnId(1), slow);
+        let mut others = Vec::new();
+        for n in 2..=400 {
+            let (outbox, rx) = outbox();
+            join(&mut driver, ConnId(n), outbox);
+            others.push(rx);
+            for rx in &mut others {
+                while rx.try_recv().is_ok() {} // the others read at once
+            }
+        }
+        assert!(!kill.token.is_cancelled(), "the slow member was closed with {:?}", kill.code());
+        let before = queued(&mut slow_rx);
+        assert!(!before.iter().any(|text| text.starts_with("close")), "closed: {:?}", before.last());
+        let joined = before.iter().filter(|text| text.contains(r#""type":"member_joined""#)).count();
+        assert!(joined <= DEEP, "expected the member_joineds to stop once the queue was deep, got {joined} of 399");
+        tokio::time::advance(DRAIN_CHECK).await;
+        driver.flush();
+        assert!(queued(&mut slow_rx).is_empty(), "nothing before the hold has passed");
+        tokio::time::advance(HOLD).await;
+        driver.flush();
+        let after = queued(&mut slow_rx);
+        assert_eq!(after.len(), 1, "expected one fresh list, got {after:?}");
+        let Received { message: ServerMessage::MemberList { members, .. }, seq } = Received::decode(&after[0]).unwrap()
+        else {
+            panic!("expected a member_list, got {}", after[0]);
+        };
+        assert_eq!(members.len(), 401, "the host and 400 members");
+        let seqs: Vec<u64> =
+            before.iter().filter_map(|text| Received::decode(text).ok()).filter_map(|received| received.seq).collect();
+        assert_eq!(seq, Some(seqs.len() as u64 + 1), "numbered right after the {} it had", seqs.len());
+        assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "no gaps before it");
+    }
+
+    /// The acks among what a connection was sent: (cid, ok).
+    fn acks(rx: &mut mpsc::Receiver<Out>) -> Vec<String> {
+        let mut acks = Vec::new();
+        while let Ok(out) = rx.try_recv() {
+            if let Out::Text(frame, seq) = out {
+                let text = seq.map_or_else(|| frame.as_str().to_string(), |seq| frame.with_seq(seq));
+                if let Ok(Received { message: ServerMessage::Ack { cid, ok: true, .. }, .. }) = Received::decode(&text)
+                {
+                    acks.push(cid);
+                }
+            }
+        }
+        acks
+    }
+
+    /// A full disk mid-party: the pass that cannot be committed is still sent (its `ack` goes
+    /// out), the store is marked broken, and once there is room again the whole party is written
+    /// within a second, lines said meanwhile included.
+    #[tokio::test(start_paused = true)]
+    async fn a_full_disk_is_logged_and_the_party_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("party.db");
+        let mut store = Store::open(&path).unwrap();
+        let clock = Clock::new();
+        let config = SessionConfig { durable: true, session_id: Some("party1".into()), ..SessionConfig::default() };
+        let mut session = Session::new(config, clock.now(), 1);
+        store.write_all(&session.record(clock.now())).unwrap();
+        session.clear_durable();
+        let shared: crate::store::SharedStore = Arc::new(std::sync::Mutex::new(Some(store)));
+        let persist = Persist { store: shared.clone(), broken: false, last_try: 0 };
+        let mut driver = test_driver(session, clock, Some(persist));
+        let conn = ConnId(1);
+        let (outbox, mut rx) = outbox();
+        let addr = std::net::Ipv4Addr::LOCALHOST.into();
+        let connected = Inbound::Connected { conn, outbox, addr, device: None, may_join: true, arrival: None };
+        driver.inbound(connected);
+        driver.flush();
+        let join = ClientMessage::join(1, "party1", "dev-a", "Sara", Some(PARTYLINE_V1));
+        driver.inbound(Inbound::Message { conn, message: join, cid: None });
+        driver.flush();
+        acks(&mut rx);
+
+        shared.lock().unwrap().as_ref().unwrap().fill_disk(true);
+        let long = "x".repeat(900);
+        let mut sent = Vec::new();
+        while !driver.store.as_ref().unwrap().broken {
+            assert!(sent.len() < 100, "a full file never refused a commit");
+            let cid = format!("c-{}", sent.len());
+            let chat = ClientMessage::Chat(partyline_protocol::client::Chat {
+                timestamp: 1.into(),
+                text: format!("{} {long}", sent.len()),
+                room: None,
+            });
+            driver.inbound(Inbound::Message { conn, message: chat, cid: Some(cid.clone()) });
+            driver.flush();
+            sent.push(cid);
+        }
+        assert_eq!(acks(&mut rx), sent, "every line was acked, the one the disk refused too");
+
+        shared.lock().unwrap().as_ref().unwrap().fill_disk(false);
+        driver.flush();
+        assert!(driver.store.as_ref().unwrap().broken, "not tried again within the second");
+        tokio::time::advance(std::time::Duration::from_secs(1)).await;
+        driver.flush();
+        assert!(!driver.store.as_ref().unwrap().broken, "written whole once there was room");
+        let stored = shared.lock().unwrap().as_ref().unwrap().load().unwrap().expect("a party");
+        assert_eq!(stored.record.chat.len(), sent.len(), "every line is in the file");
     }
 }

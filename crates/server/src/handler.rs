@@ -23,6 +23,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{Sink, SinkExt, StreamExt};
+use partyline_protocol::binary::BinaryKind;
 use partyline_protocol::{ClientMessage, DecodeError, Frame, MAX_MESSAGE_BYTES, Wire, close};
 use partyline_session::{Arrival, ConnId, SECOND, Time, TokenBucket, session::pong};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -32,7 +33,8 @@ use tokio_tungstenite::WebSocketStream;
 use tracing::{Instrument, debug, info_span};
 use tungstenite::error::ProtocolError;
 use tungstenite::protocol::CloseFrame;
-use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::frame::Frame as WsFrame;
+use tungstenite::protocol::frame::coding::{CloseCode, Data as OpData, OpCode};
 use tungstenite::{Message, Utf8Bytes};
 
 use crate::Shared;
@@ -41,6 +43,15 @@ use crate::driver::{Inbound, Kill, Out, Outbox};
 /// Most messages written before one flush. Each flush is a system call that costs 10–17 µs
 /// here; 64 small messages fill a few KiB, and a larger batch would delay the first of them.
 const MAX_BATCH: usize = 64;
+
+/// The largest frame written: a longer message goes out as a text (or binary) frame and
+/// continuation frames of at most this many bytes. tungstenite keeps a write buffer the size of
+/// the largest frame it ever wrote (`FrameCodec::buffer_frame` reserves a whole frame and never
+/// shrinks: snapview/tungstenite-rs#500), so without this every member that ever got a
+/// `member_list` of a thousand members kept 130 KB for good. 1 KiB: what a member keeps is then
+/// at most 1 KiB, every message of the session's but the lists and a long chat line fits in
+/// one frame, and a list of 1,000 members is 130 frames whose 4-byte headers cost nothing.
+pub(crate) const MAX_FRAME: usize = 1024;
 
 /// How long a close frame (with whatever is queued before it) may take to go out before the
 /// socket is simply dropped: a peer that stopped reading will never take it.
@@ -109,6 +120,7 @@ pub(crate) async fn serve<S: Io>(
             wake_at: Instant::now(),
             framing_lost: false,
             close_by: None,
+            transfer: None,
         };
         let clean = connection.run().await;
         debug!(clean, "connection ended");
@@ -145,7 +157,7 @@ pub(crate) async fn refuse<S: Io>(socket: WebSocketStream<S>, now: Time, format:
         ))),
     };
     if let Some(error) = error {
-        let sent = tokio::time::timeout(CLOSE_GRACE, sink.send(text(&error, None))).await;
+        let sent = tokio::time::timeout(CLOSE_GRACE, send_frame(&mut sink, &error)).await;
         if !matches!(sent, Ok(Ok(()))) {
             return;
         }
@@ -183,6 +195,9 @@ struct Connection<S> {
     framing_lost: bool,
     /// When a close was queued: the time by which everything ahead of it must be written.
     close_by: Option<Instant>,
+    /// Seed 001's file transfer on its way, if one was announced ([`crate::transfer`]); dropped
+    /// (with its temp file) when the connection ends.
+    transfer: Option<crate::transfer::Transfer>,
 }
 
 /// How the connection's task ends.
@@ -370,8 +385,13 @@ impl<S: Io> Connection<S> {
     }
 
     async fn received(&mut self, message: Message, received_at: Time) -> Step {
-        let decoded = match &message {
-            Message::Text(text) => self.format.decode(text.as_str()),
+        let decoded = match message {
+            Message::Text(text) => self.format.decode_with_cid(text.as_str()),
+            // Seed 001's binary frames, read (and their checksum taken) here; every other
+            // format is JSON text only.
+            Message::Binary(bytes) if self.format == Wire::Rt => {
+                partyline_protocol::rt::decode_binary(bytes).map(|message| (message, None))
+            }
             _ => Err(DecodeError::Binary),
         };
         match decoded {
@@ -379,7 +399,7 @@ impl<S: Io> Connection<S> {
             // are taken next to the socket: every hop between them would count as network
             // delay in the client's clock estimate.
             // At `/ws`; seed 001's `Ping` is answered by the session, in its format.
-            Ok(ClientMessage::Ping(ping)) if self.format == Wire::Partyline => {
+            Ok((ClientMessage::Ping(ping), _)) if self.format == Wire::Partyline => {
                 let extended = self.extended.load(std::sync::atomic::Ordering::Relaxed);
                 let clock = extended.then(|| (received_at, self.shared.clock.now()));
                 let frame = Frame::encode(&pong(ping.timestamp, clock));
@@ -390,15 +410,42 @@ impl<S: Io> Connection<S> {
                     biased;
                     () = kill.cancelled() => Step::Continue,
                     () = closing.cancelled() => Step::Continue,
-                    sent = self.sink.send(text(&frame, None)) => match sent {
+                    sent = send_frame(&mut self.sink, &frame) => match sent {
                         Ok(()) => Step::Continue,
                         Err(_) => Step::Done(Ending::Drop),
                     },
                 }
             }
-            Ok(message) => self.forward(Inbound::Message { conn: self.conn, message }).await,
+            // Seed 001's files go to the host's upload store from here, not through the session.
+            Ok((ClientMessage::FileTransfer(file), _)) if self.format == Wire::Rt => {
+                let answers = crate::transfer::announce(&self.shared, self.conn, &mut self.transfer, file).await;
+                self.send_now(answers).await
+            }
+            Ok((ClientMessage::Binary(frame), _)) if frame.kind == BinaryKind::FileTransfer => {
+                let answers = crate::transfer::piece(&self.shared, self.conn, &mut self.transfer, frame).await;
+                self.send_now(answers).await
+            }
+            Ok((message, cid)) => self.forward(Inbound::Message { conn: self.conn, message, cid }).await,
             Err(error) => self.forward(Inbound::Invalid { conn: self.conn, error }).await,
         }
+    }
+
+    /// Writes answers of this connection's own at once (a file transfer's), unsequenced. A peer
+    /// that sends but does not read must not hold this task here: a queued close or a kill
+    /// takes over.
+    async fn send_now(&mut self, frames: Vec<Frame>) -> Step {
+        for frame in frames {
+            let (kill, closing) = (self.kill.token.clone(), self.kill.closing.clone());
+            tokio::select! {
+                biased;
+                () = kill.cancelled() => return Step::Continue,
+                () = closing.cancelled() => return Step::Continue,
+                sent = send_frame(&mut self.sink, &frame) => if sent.is_err() {
+                    return Step::Done(Ending::Drop);
+                },
+            }
+        }
+        Step::Continue
     }
 
     async fn forward(&self, message: Inbound) -> Step {
@@ -411,24 +458,33 @@ impl<S: Io> Connection<S> {
 
 /// Ends a connection: writes the close if one is due (within [`CLOSE_GRACE`]), waits for the
 /// peer's answer (within [`CLOSE_WAIT`]), and drops the socket.
-async fn end<S: Io>(mut sink: WsSink<S>, mut stream: WsStream<S>, ending: Ending) {
+async fn end<S: Io>(mut sink: WsSink<S>, stream: WsStream<S>, ending: Ending) {
     let linger = match ending {
-        Ending::Peer(_) | Ending::Drop => return,
-        Ending::Closed(linger) => linger,
+        Ending::Peer(false) | Ending::Drop => return,
+        // Its Close was answered: the answer is in our buffer.
+        Ending::Peer(true) => None,
+        Ending::Closed(linger) => Some(linger),
         Ending::Close(code, reason, linger) => {
             match tokio::time::timeout(CLOSE_GRACE, sink.send(close_frame(code, reason))).await {
-                Ok(Ok(())) => linger,
-                _ => return,
+                Ok(Ok(())) => Some(linger),
+                Ok(Err(_)) => None,
+                Err(_) => return,
             }
         }
     };
+    let Ok(mut socket) = sink.reunite(stream) else { return };
+    // tungstenite hands a close (ours, or its answer to the peer's) to the connection's buffer
+    // and, once the connection is closing, does not flush the stream: write it out first.
+    if !matches!(tokio::time::timeout(CLOSE_GRACE, socket.get_mut().flush()).await, Ok(Ok(()))) {
+        return;
+    }
     match linger {
+        None => {}
         // tungstenite returns the peer's Close, then ends the stream.
-        Linger::Frames => {
-            let _ = tokio::time::timeout(CLOSE_WAIT, async { while let Some(Ok(_)) = stream.next().await {} }).await;
+        Some(Linger::Frames) => {
+            let _ = tokio::time::timeout(CLOSE_WAIT, async { while let Some(Ok(_)) = socket.next().await {} }).await;
         }
-        Linger::Bytes => {
-            let Ok(mut socket) = sink.reunite(stream) else { return };
+        Some(Linger::Bytes) => {
             let io = socket.get_mut();
             let _ = tokio::time::timeout(CLOSE_WAIT, async {
                 let _ = io.shutdown().await;
@@ -442,16 +498,47 @@ async fn end<S: Io>(mut sink: WsSink<S>, mut stream: WsStream<S>, ending: Ending
 
 /// A client's byte stream that counts the WebSocket frames in it as they are read, before
 /// tungstenite joins fragments into one message: so that each frame, continuation frames
-/// included, can cost a token.
+/// included, can cost a token. It is also the connection's write buffer: tungstenite writes
+/// each frame through to it at once (its own buffer is set to nothing, see
+/// [`crate::upgrade`]), a flush writes it to the socket, and once the socket has taken all of
+/// it the buffer is given back. An idle connection holds no write buffer at all.
 pub(crate) struct Counted<S> {
     inner: S,
     parser: FrameParser,
     frames: Arc<AtomicU64>,
+    /// Bytes written to us that the socket has not taken yet, from `sent` on.
+    pending: Vec<u8>,
+    sent: usize,
+    /// Bytes gathered before they are offered to the socket without a flush
+    /// ([`crate::Limits::write_buffer`]).
+    chunk: usize,
 }
 
 impl<S> Counted<S> {
-    pub(crate) fn new(inner: S) -> Counted<S> {
-        Counted { inner, parser: FrameParser::default(), frames: Arc::default() }
+    pub(crate) fn new(inner: S, chunk: usize) -> Counted<S> {
+        Counted { inner, parser: FrameParser::default(), frames: Arc::default(), pending: Vec::new(), sent: 0, chunk }
+    }
+
+    /// Bytes of the write buffer held now (allocated), for the tests.
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        self.pending.capacity()
+    }
+}
+
+impl<S: AsyncWrite + Unpin> Counted<S> {
+    /// Writes the buffer to the socket; when it has all gone, gives the buffer back.
+    fn push(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        while self.sent < self.pending.len() {
+            let n = std::task::ready!(Pin::new(&mut self.inner).poll_write(cx, &self.pending[self.sent..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+            }
+            self.sent += n;
+        }
+        self.pending = Vec::new();
+        self.sent = 0;
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -471,28 +558,35 @@ impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+    /// Always takes everything: what is written is bounded by what the connection's task
+    /// writes between flushes (a batch, or one message), never by the peer.
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+        let this = self.get_mut();
+        if this.sent >= this.chunk {
+            // The socket took part of a long message: drop what it took.
+            this.pending.drain(..this.sent);
+            this.sent = 0;
+        }
+        this.pending.extend_from_slice(buf);
+        if this.pending.len() - this.sent >= this.chunk {
+            // Offer what we have; a socket that is full takes it at the flush.
+            if let Poll::Ready(Err(err)) = this.push(cx) {
+                return Poll::Ready(Err(err));
+            }
+        }
+        Poll::Ready(Ok(buf.len()))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+        let this = self.get_mut();
+        std::task::ready!(this.push(cx))?;
+        Pin::new(&mut this.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        let this = self.get_mut();
+        std::task::ready!(this.push(cx))?;
+        Pin::new(&mut this.inner).poll_shutdown(cx)
     }
 }
 
@@ -579,7 +673,8 @@ enum Written {
 }
 
 /// Writes `first` and whatever else is queued (up to [`MAX_BATCH`] frames), flushing after
-/// every [`MAX_BATCH`] frames and at the end.
+/// every [`MAX_BATCH`] frames and at the end. A long message counts a frame for each of its
+/// fragments ([`frames`]).
 async fn write_batch<K>(sink: &mut K, rx: &mut mpsc::Receiver<Out>, first: Out) -> Result<Written, tungstenite::Error>
 where
     K: Sink<Message, Error = tungstenite::Error> + Unpin,
@@ -588,23 +683,34 @@ where
     let mut fed = 0;
     let mut unflushed = 0;
     while let Some(out) = next.take() {
-        let frames = match out {
-            Out::Text(frame, seq) => vec![text(&frame, seq)],
-            Out::Batch(frames) => frames.iter().map(|(frame, seq)| text(frame, *seq)).collect(),
-            Out::Probe(sent_at) => vec![Message::Ping(Bytes::copy_from_slice(&sent_at.to_be_bytes()))],
-            Out::Close(code, reason) => {
-                sink.feed(close_frame(code, reason)).await?;
-                sink.flush().await?;
-                return Ok(Written::Closed);
-            }
-        };
-        for frame in frames {
-            sink.feed(frame).await?;
+        let mut feed = async |message: Message| -> Result<(), tungstenite::Error> {
+            sink.feed(message).await?;
             fed += 1;
             unflushed += 1;
             if unflushed == MAX_BATCH {
                 sink.flush().await?;
                 unflushed = 0;
+            }
+            Ok(())
+        };
+        match out {
+            Out::Text(frame, seq) => {
+                for message in frames(&frame, seq) {
+                    feed(message).await?;
+                }
+            }
+            Out::Batch(batch) => {
+                for (frame, seq) in &batch {
+                    for message in frames(frame, *seq) {
+                        feed(message).await?;
+                    }
+                }
+            }
+            Out::Probe(sent_at) => feed(Message::Ping(Bytes::copy_from_slice(&sent_at.to_be_bytes()))).await?,
+            Out::Close(code, reason) => {
+                sink.feed(close_frame(code, reason)).await?;
+                sink.flush().await?;
+                return Ok(Written::Closed);
             }
         }
         if fed < MAX_BATCH {
@@ -617,10 +723,70 @@ where
     Ok(Written::Open)
 }
 
-fn text(frame: &Frame, seq: Option<u64>) -> Message {
-    match seq {
-        None => Message::Text(Utf8Bytes::try_from(frame.bytes().clone()).expect("frames are UTF-8")),
-        Some(seq) => Message::Text(frame.with_seq(seq).into()),
+/// Writes one message of ours (a pong, an answer of the connection's own) and flushes it.
+async fn send_frame<K>(sink: &mut K, frame: &Frame) -> Result<(), tungstenite::Error>
+where
+    K: Sink<Message, Error = tungstenite::Error> + Unpin,
+{
+    for message in frames(frame, None) {
+        sink.feed(message).await?;
+    }
+    sink.flush().await
+}
+
+/// The WebSocket frames of one message, `seq` spliced in for a partyline/1 member: the message
+/// whole when it is at most [`MAX_FRAME`] bytes, else a first frame and continuation frames of
+/// at most [`MAX_FRAME`] bytes each (RFC 6455 §5.4), sharing the message's bytes. A text
+/// message is cut at UTF-8 character boundaries: the RFC allows any cut, but this way every
+/// fragment is valid text for a client that checks each one.
+fn frames(frame: &Frame, seq: Option<u64>) -> Frames {
+    let binary = frame.is_binary();
+    let data = match seq {
+        // Seed 001's binary frames are never numbered: only partyline/1 members are.
+        Some(seq) if !binary => Bytes::from(frame.with_seq(seq)),
+        _ => frame.bytes().clone(),
+    };
+    if data.len() <= MAX_FRAME {
+        let message = if binary {
+            Message::Binary(data)
+        } else {
+            Message::Text(Utf8Bytes::try_from(data).expect("text frames are UTF-8"))
+        };
+        return Frames::One(Some(message));
+    }
+    Frames::Many { data, at: 0, binary }
+}
+
+/// The frames of one message ([`frames`]).
+enum Frames {
+    One(Option<Message>),
+    Many { data: Bytes, at: usize, binary: bool },
+}
+
+impl Iterator for Frames {
+    type Item = Message;
+
+    fn next(&mut self) -> Option<Message> {
+        let (data, at, binary) = match self {
+            Frames::One(message) => return message.take(),
+            Frames::Many { data, at, binary } => (data, at, *binary),
+        };
+        if *at >= data.len() {
+            return None;
+        }
+        let mut end = (*at + MAX_FRAME).min(data.len());
+        // Back to the start of a character (a UTF-8 continuation byte is 0b10xx_xxxx).
+        while !binary && end < data.len() && data[end] & 0xc0 == 0x80 {
+            end -= 1;
+        }
+        let opcode = match (*at, binary) {
+            (0, true) => OpCode::Data(OpData::Binary),
+            (0, false) => OpCode::Data(OpData::Text),
+            _ => OpCode::Data(OpData::Continue),
+        };
+        let piece = data.slice(*at..end);
+        *at = end;
+        Some(Message::Frame(WsFrame::message(piece, opcode, end == data.len())))
     }
 }
 
@@ -756,6 +922,77 @@ mod tests {
         assert_eq!(written, Written::Closed);
         assert_eq!(sink.0[153..], [Op::Close(close::KICKED), Op::Flush], "the close, flushed at once");
         assert!(matches!(rx.try_recv(), Ok(Out::Text(..))), "nothing is written after a close");
+    }
+
+    /// The frames a server wrote, parsed from the raw bytes: (FIN, opcode, payload).
+    fn server_frames(mut bytes: &[u8]) -> Vec<(bool, u8, Vec<u8>)> {
+        let mut frames = Vec::new();
+        while !bytes.is_empty() {
+            let header = header_len(bytes);
+            let len = payload_len(&bytes[..header]) as usize;
+            assert_eq!(bytes[1] & 0x80, 0, "a server's frames are not masked");
+            frames.push((bytes[0] & 0x80 != 0, bytes[0] & 0x0f, bytes[header..header + len].to_vec()));
+            bytes = &bytes[header + len..];
+        }
+        frames
+    }
+
+    /// A member list of a thousand members (130 KB) goes out in frames of at most
+    /// [`MAX_FRAME`] bytes that join into exactly the message, `seq` spliced in, each a whole
+    /// UTF-8 text; and once the socket has taken them, the connection holds no write buffer.
+    #[tokio::test]
+    async fn long_messages_go_out_in_bounded_frames_and_nothing_is_kept() {
+        let members: Vec<partyline_protocol::MemberInfo> = (0..1000)
+            .map(|n| partyline_protocol::MemberInfo {
+                id: format!("m-{n:08x}"),
+                name: format!("Guest nº {n} ✨"),
+                is_host: false,
+                connection_status: partyline_protocol::ConnectionStatus::Connected,
+                joined_at: 1_706_889_600_000,
+                latency: Some(23),
+                device: Some("iPhone".into()),
+            })
+            .collect();
+        let list = Frame::encode(&partyline_protocol::ServerMessage::MemberList { timestamp: 1, members });
+        assert!(list.len() > 100_000, "a list of 1,000 is {} bytes", list.len());
+        let (server, mut client) = tokio::io::duplex(1 << 20);
+        let config = tungstenite::protocol::WebSocketConfig::default().write_buffer_size(0);
+        let socket = WebSocketStream::from_raw_socket(
+            Counted::new(server, 16 * 1024),
+            tungstenite::protocol::Role::Server,
+            Some(config),
+        )
+        .await;
+        let (mut sink, stream) = socket.split();
+        let (_tx, mut rx) = mpsc::channel(8);
+        let written = write_batch(&mut sink, &mut rx, Out::Text(list.clone(), Some(7))).await.unwrap();
+        assert_eq!(written, Written::Open);
+        let socket = sink.reunite(stream).unwrap();
+        assert_eq!(socket.get_ref().held(), 0, "the write buffer is given back once written");
+        drop(socket);
+        let mut raw = Vec::new();
+        client.read_to_end(&mut raw).await.unwrap();
+        let frames = server_frames(&raw);
+        let largest = frames.iter().map(|(_, _, payload)| payload.len()).max().unwrap();
+        assert!(largest <= MAX_FRAME, "largest frame: {largest} bytes, expected at most {MAX_FRAME}");
+        let opcodes: Vec<u8> = frames.iter().map(|(_, opcode, _)| *opcode).collect();
+        assert_eq!(opcodes[0], 1, "a text frame first");
+        assert!(opcodes[1..].iter().all(|opcode| *opcode == 0), "then continuation frames: {opcodes:?}");
+        let fins: Vec<bool> = frames.iter().map(|(fin, _, _)| *fin).collect();
+        assert_eq!(fins.iter().filter(|fin| **fin).count(), 1, "one FIN");
+        assert!(fins[fins.len() - 1], "on the last frame");
+        for (_, _, payload) in &frames {
+            assert!(std::str::from_utf8(payload).is_ok(), "every fragment is whole UTF-8");
+        }
+        let joined: Vec<u8> = frames.into_iter().flat_map(|(_, _, payload)| payload).collect();
+        assert_eq!(String::from_utf8(joined).unwrap(), list.with_seq(7), "the fragments join into the message");
+    }
+
+    /// A message that fits in one frame is written as it is.
+    #[test]
+    fn short_messages_are_one_frame() {
+        let short: Vec<Message> = frames(&frame(1), Some(3)).collect();
+        assert!(matches!(&short[..], [Message::Text(text)] if text.contains(r#""seq":3"#)), "{short:?}");
     }
 
     /// Small items are gathered into one flush, up to a batch.

@@ -18,12 +18,16 @@ use crate::Shared;
 use crate::auth::{self, CodeBudget, CodeTry, KeyCheck};
 
 mod assets;
+#[cfg(test)]
+mod imports;
 mod rest;
+mod uploads;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .merge(assets::routes())
         .merge(rest::routes())
+        .merge(uploads::routes(shared.uploads.max_file_bytes()))
         .route("/api/info", get(info))
         .route("/api/join", get(room_code))
         .route("/ws", get(crate::upgrade::upgrade))
@@ -39,11 +43,15 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 }
 
 /// The phone page and its assets: scripts, styles and sockets from this host only, no inline
-/// script or style, media and images also from `data:`/`blob:` (the player unlocks audio with
-/// a generated `data:` WAV), never framed. An injected `<script>` has nowhere to load from.
-const PAGE_CSP: &str = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; \
-    media-src 'self' data: blob:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; \
-    frame-ancestors 'none'; form-action 'self'";
+/// script or style but the page's import map (allowed by its SHA-256, which `build.rs` writes),
+/// media and images also from `data:`/`blob:` (the player unlocks audio with a generated `data:`
+/// WAV), never framed. An injected `<script>` has nowhere to load from.
+const PAGE_CSP: &str = concat!(
+    "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; \
+    media-src 'self' data: blob:; style-src 'self'; script-src 'self' ",
+    include_str!(concat!(env!("OUT_DIR"), "/page_script_hashes.txt")),
+    "; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+);
 
 /// Media: a file a browser would render as a document (opened directly, or mislabelled)
 /// runs sandboxed, in an opaque origin that cannot read the phone page's `sessionStorage` (the
@@ -90,14 +98,26 @@ fn media_router(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
     Router::new().fallback(serve_media).layer(axum::middleware::from_fn_with_state(shared.clone(), media_key))
 }
 
-/// Serves `/media/<path>` only when `<path>` is exactly a library item's scanned path, and only
+/// Serves `/media/<path>` only when `<path>` is exactly a guest's kept upload (`guests/…`) or a
+/// library item's scanned path, and, for the folder's, only
 /// while that file is still where the scan found it (a file swapped for a link since is
 /// refused). Everything else is a plain 404: no directory listing, no redirect.
 async fn serve_media(State(shared): State<Arc<Shared>>, request: axum::extract::Request) -> Response {
+    // Guests' songs and photos first: their paths (`guests/u-….ext`) are the store's own.
+    if let Some(file) = shared.uploads.resolve(request.uri().path()) {
+        let serve = tower_http::services::ServeFile::new_with_mime(&file.path, &file.mime);
+        return match tower::ServiceExt::oneshot(serve, request).await {
+            Ok(response) => response.into_response(),
+            Err(never) => match never {},
+        };
+    }
     let library = shared.media.read().ok().and_then(|library| library.clone());
     let Some(library) = library else {
         return (StatusCode::NOT_FOUND, "This host shares no media\n").into_response();
     };
+    if request.uri().path().starts_with("/.cover/") {
+        return serve_cover(library, request).await;
+    }
     let Some(file) = library.resolve(request.uri().path()).cloned() else {
         return not_in_library();
     };
@@ -112,6 +132,30 @@ async fn serve_media(State(shared): State<Arc<Shared>>, request: axum::extract::
         Ok(response) => response.into_response(),
         Err(never) => match never {},
     }
+}
+
+/// How long a phone may keep a cover without asking again: a cover is its file's picture, and
+/// a party plays a song a few minutes; a changed file is a new scan (and its ETag changes).
+const COVER_MAX_AGE: &str = "private, max-age=3600";
+
+/// `/media/.cover/<item id>`: the picture the item's tags hold ([`crate::media::Library::cover`]:
+/// only an item the scan listed, only image bytes), with an ETag from its bytes, so a phone
+/// that has it gets a 304.
+async fn serve_cover(library: Arc<crate::media::Library>, request: axum::extract::Request) -> Response {
+    let path = request.uri().path().to_string();
+    let cover = tokio::task::spawn_blocking(move || library.cover(&path)).await.ok().flatten();
+    let Some(cover) = cover else { return not_in_library() };
+    let tag = format!("\"{:016x}\"", crate::media::fingerprint(&cover.bytes));
+    let fresh = request.headers().get(header::IF_NONE_MATCH).is_some_and(|value| value.as_bytes() == tag.as_bytes());
+    let headers = [
+        (header::CONTENT_TYPE, cover.mime.to_string()),
+        (header::CACHE_CONTROL, COVER_MAX_AGE.to_string()),
+        (header::ETAG, tag),
+    ];
+    if fresh {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    (headers, cover.bytes).into_response()
 }
 
 fn not_in_library() -> Response {
@@ -152,6 +196,16 @@ struct PublicInfo {
     endpoints: std::collections::BTreeMap<&'static str, String>,
     /// The party's chat rooms and voice channels.
     rooms: Vec<partyline_protocol::Room>,
+    /// Whether guests may share songs and photos now, and the largest file taken: the phone
+    /// hides or limits its buttons by it.
+    uploads: UploadsInfo,
+}
+
+/// `/api/info`'s `uploads` (snake_case, as `POST /api/uploads`'s `limit_bytes`).
+#[derive(Serialize)]
+struct UploadsInfo {
+    allowed: bool,
+    max_file_bytes: u64,
 }
 
 async fn info(State(shared): State<Arc<Shared>>, headers: axum::http::HeaderMap) -> Response {
@@ -174,6 +228,7 @@ async fn info(State(shared): State<Arc<Shared>>, headers: axum::http::HeaderMap)
         open: shared.keys().join_key.is_none(),
         protocol_versions: SUPPORTED_VERSIONS,
         room_code_wait_ms: auth::MAX_WAIT / MILLISECOND,
+        uploads: UploadsInfo { allowed: shared.uploads.allowed(), max_file_bytes: shared.uploads.max_file_bytes() },
     })
     .into_response()
 }

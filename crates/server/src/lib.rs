@@ -11,11 +11,16 @@
 //! - `handler`: one task per WebSocket: rate limit on every frame, decode, pings, batched
 //!   writes, and the close handshake within bounded times.
 //! - `driver`: the session task, and the bounded queues between it and the connections.
+//! - `transfer`: seed 001's file transfer (0x03 frames) on one connection, into [`uploads`].
 //! - [`auth`]: key and Origin checks, and the room-code budget.
 //! - [`device`]: the member's device label ("iPhone", "Windows PC") from the upgrade request.
 //! - [`media`]: the shared media folder: the SyncPlay library, and the only files `/media/`
 //!   serves (by lookup, with Range requests).
 //! - [`clock`]: the host's one clock.
+//! - [`store`]: the party's SQLite file, so a party outlives the process: what the session
+//!   journals, committed before each pass's messages go out, and read back at start.
+//! - [`uploads`]: songs and photos guests share: the host's policy, and the store that checks
+//!   each file (size, checksum, type from its bytes) before it is renamed into place and added.
 //!
 //! # Backpressure
 //! Connection → session: bounded, and readers wait (what a client sends must arrive).
@@ -31,7 +36,10 @@ mod handler;
 mod http;
 mod listener;
 pub mod media;
+pub mod store;
+mod transfer;
 mod upgrade;
+pub mod uploads;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -50,6 +58,7 @@ use tracing::info;
 
 pub use clock::Clock;
 pub use partyline_session::Event as HostEvent;
+pub use uploads::UploadPolicy;
 
 use driver::{Driver, Inbound};
 
@@ -69,11 +78,15 @@ pub struct Limits {
     /// Live WebSocket connections from one address. 32: a household behind one NAT with
     /// every phone and tablet, with room for reconnect overlap.
     pub max_conns_per_addr: usize,
-    /// WebSocket read buffer per connection. tungstenite's default (128 KiB) was measured at
-    /// 137 KB of RSS per idle connection; messages are small, so 4 KiB.
+    /// WebSocket read buffer per connection, all of it resident (tungstenite zero-fills it).
+    /// tungstenite's default (128 KiB) was measured at 137 KB of RSS per idle connection. A
+    /// client's messages are ~60 B (a heartbeat, a ping; a `join` ~250 B), so 512 B: a larger
+    /// message grows the buffer to its size when it comes (tungstenite keeps that size).
     pub read_buffer: usize,
-    /// Bytes buffered before a write goes to the socket even without a flush. We flush after
-    /// every batch, so this only bounds a batch; 16 KiB.
+    /// Bytes gathered in a connection's write buffer before they go to the socket even without
+    /// a flush. We flush after every batch, so this only bounds a batch or a long message (a
+    /// `member_list` of thousands), which goes out as it is framed; 16 KiB, so that a batch of
+    /// 64 small messages is still one system call. The buffer is given back once written.
     pub write_buffer: usize,
     /// How long a connection may take to send a request's head, and stay idle between
     /// requests on a keep-alive connection, before it is closed. 10 s: a phone on poor Wi-Fi
@@ -100,7 +113,7 @@ impl Default for Limits {
             burst: partyline_session::limit::DEFAULT_BURST,
             per_second: partyline_session::limit::DEFAULT_PER_SECOND,
             max_conns_per_addr: 32,
-            read_buffer: 4 * 1024,
+            read_buffer: 512,
             write_buffer: 16 * 1024,
             header_read_timeout: Duration::from_secs(10),
             max_http_per_addr: 16,
@@ -125,6 +138,14 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// A folder whose playable files become the SyncPlay library, served at `/media/`.
     pub media: Option<std::path::PathBuf>,
+    /// What guests may share (`POST /api/uploads`), and where it is kept.
+    pub uploads: UploadPolicy,
+    /// The party's file: with one, the party outlives the process (a start with a stored party
+    /// picks it up: its session, keys, port and folder; else a new party is written to it).
+    /// `None`: in memory only.
+    pub store: Option<std::path::PathBuf>,
+    /// End the stored party for good and start a new one in the same file.
+    pub new_party: bool,
 }
 
 impl Default for ServerConfig {
@@ -136,6 +157,9 @@ impl Default for ServerConfig {
             session: SessionConfig::default(),
             limits: Limits::default(),
             media: None,
+            uploads: UploadPolicy::default(),
+            store: None,
+            new_party: false,
         }
     }
 }
@@ -163,6 +187,12 @@ pub enum ServerError {
     /// The media folder cannot be shared.
     #[error(transparent)]
     Media(#[from] media::MediaError),
+    /// The uploads folder cannot be made or written.
+    #[error("cannot use the uploads folder: {0}")]
+    Uploads(std::io::Error),
+    /// The party's file cannot be opened, read or written.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
 }
 
 /// State the HTTP handlers and connection tasks share.
@@ -182,6 +212,19 @@ pub(crate) struct Shared {
     pub(crate) tracker: TaskTracker,
     /// The library `/media/` serves; replaced by [`ServerHandle::set_media`].
     pub(crate) media: MediaDir,
+    /// Guests' songs and photos, served under `/media/guests/`.
+    pub(crate) uploads: Arc<uploads::Store>,
+    /// The party's file, if it has one (the session task commits to it; the handle stores the
+    /// keys and the folder).
+    pub(crate) store: Option<store::SharedStore>,
+}
+
+/// The library members see: the shared folder's items, then guests' songs (`guests/…`).
+pub(crate) fn library_items(media: &MediaDir, uploads: &uploads::Store) -> Vec<LibraryItem> {
+    let folder = media.read().ok().and_then(|library| library.clone());
+    let mut items = folder.map(|library| library.items().to_vec()).unwrap_or_default();
+    items.extend(uploads.songs());
+    items
 }
 
 /// The scanned library `/media/` serves now (`None`: nothing shared), shared by the HTTP routes
@@ -225,15 +268,30 @@ fn base64url(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// SyncPlay as the host sees it.
+/// SyncPlay as the host sees it: cheap to ask for often (the desktop reads it every 3 s), so
+/// it names the library by its size and revision and carries none of its items; a reader pages
+/// through them ([`ServerHandle::library_page`]) when the revision moves.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Playback {
     /// The group's state.
     pub state: PlayState,
-    /// The shared media.
-    pub library: Vec<LibraryItem>,
+    /// How many items the shared library has.
+    pub library_total: usize,
+    /// The library's revision (it changes with the library).
+    pub library_revision: u64,
     /// Each member's last report: how in sync the room is.
     pub members: Vec<MemberSync>,
+}
+
+/// A page of the library (or of a search of it), as a member's `library.page` has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LibraryPage {
+    /// The library's revision (it changes with the library).
+    pub revision: u64,
+    /// How many items match in all.
+    pub total: usize,
+    /// The page's items, in the library's order.
+    pub items: Vec<LibraryItem>,
 }
 
 /// Bounded inbound queue into the session task: a burst of a thousand joins fits; past it,
@@ -255,11 +313,49 @@ pub struct Server;
 impl Server {
     /// Binds, starts the session and the HTTP server, and returns a handle. A bind failure is
     /// an error, never a silent port 0.
-    pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServerError> {
+    pub async fn start(mut config: ServerConfig) -> Result<ServerHandle, ServerError> {
+        let (party, stored) = match &config.store {
+            Some(path) => {
+                let mut party = store::Store::open(path)?;
+                if config.new_party {
+                    party.end_party()?;
+                    info!(path = %path.display(), "the stored party is ended; a new one starts");
+                }
+                let stored = party.load()?;
+                (Some(party), stored)
+            }
+            None => (None, None),
+        };
+        if let Some(stored) = &stored {
+            // The same QR code, port and folder as before the restart.
+            config.join_key = stored.keys.join_key.clone();
+            config.room_code = stored.keys.room_code.clone();
+            if config.bind.port() == 0 {
+                config.bind.set_port(stored.port);
+            }
+            if config.media.is_none() {
+                config.media = stored.media.clone();
+            }
+        }
+        if let Some(path) = &config.store
+            && config.uploads.dir.is_none()
+        {
+            // A party that outlives the process keeps its guests' files where they outlive it
+            // too: the folder it had (if it is still there: one that was removed holds nothing
+            // to pick up, say a temp folder an older desktop app named), or one beside its file.
+            let kept = stored.as_ref().and_then(|stored| stored.uploads_dir.clone()).filter(|dir| dir.is_dir());
+            let dir = kept.unwrap_or_else(|| path.with_extension("uploads"));
+            if stored.is_none() {
+                // A new party in this file: an ended one's files are no one's now.
+                let _ = std::fs::remove_dir_all(dir.join("guests"));
+            }
+            config.uploads.dir = Some(dir);
+        }
         let library = match &config.media {
             Some(dir) => Some(Arc::new(media::scan(dir)?)),
             None => None,
         };
+        let store = Arc::new(uploads::Store::open(&config.uploads).map_err(ServerError::Uploads)?);
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
             .map_err(|source| ServerError::Bind { addr: config.bind, source })?;
@@ -271,9 +367,48 @@ impl Server {
         let clock = Clock::new();
         // One figure for one address: as many members as WebSocket connections (a load test that
         // raises the connection cap raises this with it).
-        let session_config = SessionConfig { max_members_per_addr: config.limits.max_conns_per_addr, ..config.session };
-        let mut session = Session::new(session_config, clock.now(), rand::rng().random());
-        session.set_library(clock.now(), library.as_ref().map(|l| l.items().to_vec()).unwrap_or_default())?;
+        let session_config = SessionConfig {
+            max_members_per_addr: config.limits.max_conns_per_addr,
+            durable: party.is_some(),
+            ..config.session
+        };
+        let restored = stored.is_some();
+        let keys = match &stored {
+            Some(stored) => stored.keys.clone(),
+            None => auth::Keys::new(config.join_key, config.room_code),
+        };
+        let (mut session, uploaded) = match stored {
+            Some(stored) => {
+                let session = Session::restore(session_config, stored.record, clock.now(), rand::rng().random());
+                (session, stored.uploads)
+            }
+            None => (Session::new(session_config, clock.now(), rand::rng().random()), Vec::new()),
+        };
+        let gone = restore_uploads(&store, &mut session, uploaded).await;
+        let mut items = library.as_ref().map(|l| l.items().to_vec()).unwrap_or_default();
+        items.extend(store.songs());
+        session.set_library(clock.now(), items)?;
+        let party = match party {
+            Some(mut party) => {
+                for id in &gone {
+                    party.remove_upload(id)?;
+                }
+                if let Some(dir) = &config.uploads.dir {
+                    party.set_uploads_dir(dir)?;
+                }
+                if !restored {
+                    party.write_all(&session.record(clock.now()))?;
+                    session.clear_durable();
+                }
+                party.set_keys(&keys)?;
+                party.set_port(local_addr.port())?;
+                party.set_media(config.media.as_deref())?;
+                let path = party.path().display().to_string();
+                info!(%path, restored, members = session.member_count(), "the party's store");
+                Some(Arc::new(std::sync::Mutex::new(Some(party))))
+            }
+            None => None,
+        };
         let session_id = session.id().to_string();
         let (state_tx, state_rx) = watch::channel(session.state());
         let (events, _) = broadcast::channel(EVENT_QUEUE);
@@ -282,9 +417,9 @@ impl Server {
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
         let media: MediaDir = Arc::new(std::sync::RwLock::new(library));
-        let keys: SharedKeys = Arc::new(std::sync::RwLock::new(auth::Keys::new(config.join_key, config.room_code)));
+        let keys: SharedKeys = Arc::new(std::sync::RwLock::new(keys));
         let shared = Arc::new(Shared {
-            clock,
+            clock: clock.clone(),
             limits: config.limits,
             keys: keys.clone(),
             inbound: inbound_tx,
@@ -295,13 +430,25 @@ impl Server {
             code_tries: Default::default(),
             tracker: tracker.clone(),
             media: media.clone(),
+            uploads: store.clone(),
+            store: party.clone(),
         });
-        let driver = Driver { session, clock, outboxes: HashMap::new(), events: events.clone(), state: state_tx };
+        let persist = party.map(|store| driver::Persist { store, broken: false, last_try: 0 });
+        let driver = Driver {
+            session,
+            clock: clock.clone(),
+            outboxes: HashMap::new(),
+            events: events.clone(),
+            state: state_tx,
+            store: persist,
+            congested: Default::default(),
+            drain_check: None,
+        };
         let session_done = tokio::spawn(driver.run(inbound_rx, commands_rx, shutdown.clone()));
         let accept = listener::Listener {
             listener,
             admission: listener::Admission::new(caps),
-            router: http::router(shared),
+            router: http::router(shared.clone()),
             header_read_timeout,
             shutdown: shutdown.clone(),
             tracker: tracker.clone(),
@@ -320,8 +467,47 @@ impl Server {
             tasks: Arc::new(tokio::sync::Mutex::new(Some((session_done, http_done)))),
             clock,
             media,
+            shared,
+            restored,
+            store_path: config.store,
         })
     }
+}
+
+/// Takes back the uploads a store kept whose files are still as they were kept (photos into the
+/// session's gallery, songs into the uploads store's list); returns the ids of the others, each
+/// dropped with a warning.
+async fn restore_uploads(
+    uploads: &Arc<uploads::Store>,
+    session: &mut Session,
+    kept: Vec<store::StoredUpload>,
+) -> Vec<String> {
+    if kept.is_empty() {
+        return Vec::new();
+    }
+    let uploads = uploads.clone();
+    let checked = tokio::task::spawn_blocking(move || {
+        kept.into_iter().map(|upload| (upload.id.clone(), uploads.restore(&upload))).collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_else(|_| {
+        tracing::warn!("the check of the guests' uploads stopped; none is restored");
+        Vec::new()
+    });
+    let (mut photos, mut songs, mut gone) = (Vec::new(), 0, Vec::new());
+    for (id, result) in checked {
+        match result {
+            Ok(uploads::Restored::Photo(photo)) => photos.push(photo),
+            Ok(uploads::Restored::Song) => songs += 1,
+            Err(why) => {
+                tracing::warn!(%id, %why, "a guest's upload kept before the restart is gone; dropped");
+                gone.push(id);
+            }
+        }
+    }
+    info!(photos = photos.len(), songs, dropped = gone.len(), "guests' uploads restored");
+    session.restore_photos(photos);
+    gone
 }
 
 type Tasks = Option<(tokio::task::JoinHandle<()>, tokio::task::JoinHandle<()>)>;
@@ -340,6 +526,12 @@ pub struct ServerHandle {
     tasks: Arc<tokio::sync::Mutex<Tasks>>,
     clock: Clock,
     media: MediaDir,
+    /// What the routes share: the uploads store, for the handle's own uploads actions.
+    shared: Arc<Shared>,
+    /// Whether the party was picked up from its store.
+    restored: bool,
+    /// The party's file, if it has one.
+    store_path: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for ServerHandle {
@@ -362,9 +554,24 @@ impl ServerHandle {
         &self.session_id
     }
 
+    /// Whether this party was picked up from its store (the host restarted), rather than new.
+    pub fn restored(&self) -> bool {
+        self.restored
+    }
+
     /// The host's clock: what `serverTime` and the pong timestamps are measured on.
     pub fn clock(&self) -> Clock {
-        self.clock
+        self.clock.clone()
+    }
+
+    /// Test hook: the host's clock jumps `by` forward, as if that long had passed at once (see
+    /// [`Clock::skip`]); returns once the session has run every timer that is now due (members
+    /// whose heartbeats now look late lose their connections and resume, as after a host whose
+    /// clock jumped). For tests of long absences on a real host; never called in production.
+    pub async fn skip_time(&self, by: std::time::Duration) -> Result<(), ServerError> {
+        self.clock.skip(by);
+        // An action wakes the session task: its next turn sees the timers that are now due.
+        self.act(|session, now| session.handle_timeout(now)).await
     }
 
     /// The join key in force, `None` for an open host.
@@ -391,6 +598,7 @@ impl ServerHandle {
         }
         let (key, code) = (generate_join_key(), generate_room_code());
         keys.rotate(key.clone(), code.clone());
+        self.store_with(|store| store.set_keys(&keys));
         info!("a new join key and room code; the old ones no longer let anyone join");
         Ok((key, code))
     }
@@ -419,6 +627,23 @@ impl ServerHandle {
     pub async fn kick(&self, member_id: &str, reason: &str) -> Result<MemberInfo, ServerError> {
         let (member_id, reason) = (member_id.to_string(), reason.to_string());
         Ok(self.act(move |session, now| session.kick(now, &member_id, &reason)).await??)
+    }
+
+    /// Kicks a member and bans its device until [`ServerHandle::unban`].
+    pub async fn ban(&self, member_id: &str, reason: &str) -> Result<MemberInfo, ServerError> {
+        let (member_id, reason) = (member_id.to_string(), reason.to_string());
+        Ok(self.act(move |session, now| session.ban(now, &member_id, &reason)).await??)
+    }
+
+    /// Lifts a device's ban.
+    pub async fn unban(&self, device_id: &str) -> Result<partyline_session::Ban, ServerError> {
+        let device_id = device_id.to_string();
+        Ok(self.act(move |session, _| session.unban(&device_id)).await??)
+    }
+
+    /// The devices the host turned away, oldest first.
+    pub async fn bans(&self) -> Result<Vec<partyline_session::Ban>, ServerError> {
+        self.act(|session, _| session.bans()).await
     }
 
     /// Locks (no new joins; resumes still work) or unlocks. Like the other actions that change
@@ -456,8 +681,20 @@ impl ServerHandle {
         body: &str,
         level: partyline_protocol::NotificationLevel,
     ) -> Result<String, ServerError> {
+        self.notify_with_actions(title, body, level, Vec::new()).await
+    }
+
+    /// A notification with links attached (at most three, http(s) only: seed 001's `actions`,
+    /// partyline/1's `actions`); returns its id.
+    pub async fn notify_with_actions(
+        &self,
+        title: &str,
+        body: &str,
+        level: partyline_protocol::NotificationLevel,
+        actions: Vec<partyline_protocol::NotificationAction>,
+    ) -> Result<String, ServerError> {
         let (title, body) = (title.to_string(), body.to_string());
-        Ok(self.act(move |session, now| session.notify(now, &title, &body, level)).await??)
+        Ok(self.act(move |session, now| session.notify_with_actions(now, &title, &body, level, actions)).await??)
     }
 
     /// The party's chat rooms and voice channels.
@@ -496,10 +733,59 @@ impl ServerHandle {
     pub async fn playback(&self) -> Result<Playback, ServerError> {
         self.act(|session, _| Playback {
             state: session.play_state(),
-            library: session.library().to_vec(),
+            library_total: session.catalog().items().len(),
+            library_revision: session.catalog().revision(),
             members: session.sync_report(),
         })
         .await
+    }
+
+    /// The whole shared library, in its order: a copy of every item (up to 10,000), for a
+    /// reader that wants them all at once (the CLI's `library`); a screen pages instead.
+    pub async fn library(&self) -> Result<Vec<LibraryItem>, ServerError> {
+        self.act(|session, _| session.library().to_vec()).await
+    }
+
+    /// A page of the library as members read it: the items matching `q` (every word, in the
+    /// title, artist or album; none: all) from `offset`, at most `limit` (and
+    /// [`partyline_protocol::LIBRARY_PAGE_ITEMS`]), in the library's order.
+    pub async fn library_page(
+        &self,
+        q: Option<String>,
+        offset: usize,
+        limit: Option<usize>,
+    ) -> Result<LibraryPage, ServerError> {
+        self.act(move |session, _| {
+            let library = session.catalog();
+            let page = library.page(q.as_deref(), offset, limit);
+            LibraryPage { revision: library.revision(), total: page.total, items: page.items }
+        })
+        .await
+    }
+
+    /// The shared items among `ids` (a queue's), in the library's order.
+    pub async fn library_items(&self, ids: Vec<String>) -> Result<LibraryPage, ServerError> {
+        self.act(move |session, _| {
+            let library = session.catalog();
+            let page = library.by_ids(&ids);
+            LibraryPage { revision: library.revision(), total: page.total, items: page.items }
+        })
+        .await
+    }
+
+    /// The cover picture of library item `id`, as `/media/.cover/<id>` serves it to phones:
+    /// only for an item of the shared folder whose tags hold a picture, and only image bytes
+    /// (kept in the library's small cache, so a screen showing it again reads no file).
+    pub async fn cover(&self, id: &str) -> Option<media::Cover> {
+        let library = self.media.read().ok().and_then(|library| library.clone())?;
+        let path = format!("/.cover/{id}");
+        tokio::task::spawn_blocking(move || library.cover(&path)).await.ok().flatten()
+    }
+
+    /// What the scan of the shared folder left out, in a line for the host ("Skipped 1 folder
+    /// it could not read: …"), if it left anything out.
+    pub fn media_note(&self) -> Option<String> {
+        self.media.read().ok().and_then(|library| library.as_ref().and_then(|l| l.note()))
     }
 
     /// The folder shared now, if any.
@@ -509,8 +795,9 @@ impl ServerHandle {
 
     /// Shares another folder (or none) while the party goes on: it is scanned, `/media/` serves
     /// its library from now on, and every extension member gets the new library
-    /// (`library.update`). Queue entries of items no longer shared stay until removed. A folder
-    /// that cannot be read is an error and changes nothing. Returns the new library.
+    /// (`library.update`; guests' songs stay in it). Queue entries of items no longer shared
+    /// stay until removed. A folder that cannot be read is an error and changes nothing.
+    /// Returns the new library.
     pub async fn set_media(&self, dir: Option<std::path::PathBuf>) -> Result<Vec<LibraryItem>, ServerError> {
         let library = match dir {
             Some(dir) => Some(Arc::new(
@@ -518,16 +805,48 @@ impl ServerHandle {
             )),
             None => None,
         };
-        let items = library.as_ref().map(|l| l.items().to_vec()).unwrap_or_default();
         // The files first, so a member that fetches as soon as the library arrives finds them.
         let previous = self.replace_media(library);
-        let shared = items.clone();
-        let answer = self.act(move |session, now| session.set_library(now, shared)).await;
-        if !matches!(answer, Ok(Ok(()))) {
+        // Composed in the session task, so that a guest's song added meanwhile is not lost.
+        let (media, store) = (self.media.clone(), self.shared.uploads.clone());
+        let answer = self
+            .act(move |session, now| {
+                let items = library_items(&media, &store);
+                session.set_library(now, items.clone()).map(|()| items)
+            })
+            .await;
+        if !matches!(answer, Ok(Ok(_))) {
             self.replace_media(previous);
+        } else {
+            let dir = self.media_dir();
+            self.store_with(|store| store.set_media(dir.as_deref()));
         }
-        answer??;
-        Ok(items)
+        Ok(answer??)
+    }
+
+    /// Lets guests share songs and photos, or stops them (what they shared stays). A change
+    /// shows in `/api/info` at once.
+    pub fn set_uploads(&self, allowed: bool) {
+        self.shared.uploads.set_allowed(allowed);
+        info!(allowed, "guest uploads");
+    }
+
+    /// The folder guests' songs and photos are kept in (the files are in its `guests/`, as the
+    /// photos' `/media/guests/…` URLs say): the one the policy named, the one beside the party's
+    /// file, or (a party without a file that named none) the temp folder made on the first
+    /// upload; `None` before that.
+    pub fn uploads_dir(&self) -> Option<std::path::PathBuf> {
+        self.shared.uploads.root()
+    }
+
+    /// Whether guests may share songs and photos now.
+    pub fn uploads_allowed(&self) -> bool {
+        self.shared.uploads.allowed()
+    }
+
+    /// The photos guests shared, oldest first (the newest [`partyline_protocol::WELCOME_PHOTOS`]).
+    pub async fn photos(&self) -> Result<Vec<partyline_protocol::Photo>, ServerError> {
+        self.act(|session, _| session.photos()).await
     }
 
     fn replace_media(&self, library: Option<Arc<media::Library>>) -> Option<Arc<media::Library>> {
@@ -551,6 +870,40 @@ impl ServerHandle {
             self.tracker.wait().await;
         })
         .await;
+        self.shared.uploads.remove_temp();
+        // Let the party's file go (its lock with it): the same process may start it again.
+        if let Some(store) = &self.shared.store {
+            let store = match store.lock() {
+                Ok(mut store) => store.take(),
+                Err(poisoned) => poisoned.into_inner().take(),
+            };
+            drop(store);
+        }
+    }
+
+    /// Ends the party for good: closes it (as [`ServerHandle::shutdown`]) and empties its store,
+    /// so the next start with the same file makes a new party (a new session id, key and port;
+    /// the old members' resumes fail). Without a store it is a shutdown.
+    pub async fn end_party(&self, reason: Option<&str>) -> Result<(), ServerError> {
+        self.shutdown(reason).await;
+        let Some(path) = &self.store_path else { return Ok(()) };
+        // The file was let go at shutdown: opened again to end its party, then let go again.
+        store::Store::open(path)?.end_party()?;
+        info!(path = %path.display(), "the party is ended for good");
+        Ok(())
+    }
+
+    /// Writes to the store, if there is one; a failure is logged loudly (the party goes on).
+    fn store_with(&self, write: impl FnOnce(&mut store::Store) -> Result<(), store::StoreError>) {
+        let Some(store) = &self.shared.store else { return };
+        let mut store = match store.lock() {
+            Ok(store) => store,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let Some(store) = store.as_mut() else { return };
+        if let Err(err) = write(store) {
+            tracing::error!(cause = %err, "could not write the party's store");
+        }
     }
 
     /// Runs `action` on the session in the session task, and answers once its effect is out

@@ -167,11 +167,14 @@ async fn open(
         conn_slot.upgraded();
     }
     let limits = &shared.limits;
+    // tungstenite writes each frame through at once (a write buffer of 0): the connection's
+    // write buffer is `Counted`'s, which gives its memory back once the socket has taken it.
     let config = WebSocketConfig::default()
         .read_buffer_size(limits.read_buffer)
-        .write_buffer_size(limits.write_buffer)
+        .write_buffer_size(0)
         .max_message_size(Some(MAX_MESSAGE_BYTES))
         .max_frame_size(Some(MAX_MESSAGE_BYTES));
+    let write_chunk = limits.write_buffer;
     let tracker = shared.tracker.clone();
     tracker.spawn(async move {
         let _slots = (slot, conn_slot);
@@ -182,7 +185,7 @@ async fn open(
                 return;
             }
         };
-        let io = handler::Counted::new(TokioIo::new(upgraded));
+        let io = handler::Counted::new(TokioIo::new(upgraded), write_chunk);
         let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
         if check == KeyCheck::Refused {
             handler::refuse(socket, shared.clock.now(), format.unwrap_or(Wire::Partyline)).await;

@@ -21,15 +21,17 @@ pub struct Config {
     /// How long a new connection may take to send `join`. The heartbeat timeout again: a client
     /// that cannot join in that long is not going to.
     pub join_timeout: Time,
-    /// How long a dropped extension member keeps its place. Two minutes covers a phone that
-    /// locks its screen for a song, or walks out of Wi-Fi range to the kitchen and back.
+    /// How long a dropped extension member keeps its place (and a full party still gives that
+    /// place to a new guest first). Fifteen minutes: a phone locked in a pocket through a few
+    /// songs, a walk to the shop, comes back as the same member with what it missed.
     pub resume_window: Time,
     /// How often the server measures each member's round trip with a WebSocket ping. The
     /// heartbeat interval: fresh enough to show, cheap enough for thousands of members.
     pub probe_interval: Time,
     /// How many sequenced messages the party's log keeps for resume, shared by every member
     /// (each message is kept once, whoever its recipients). 4,096: at a busy party's ten
-    /// broadcasts a second, more than the two-minute resume window.
+    /// broadcasts a second, seven minutes; a longer absence gets a fresh `welcome` with the
+    /// chat's history instead.
     pub replay_capacity: usize,
     /// The most bytes of messages the party's log keeps: 16 MiB whatever the number of members,
     /// the bound on what resume costs the host.
@@ -51,6 +53,9 @@ pub struct Config {
     /// Chat lines kept for editing and deleting: a few hours of a lively party's chat (a line a
     /// few hundred bytes: under a megabyte).
     pub chat_lines: usize,
+    /// Whether the session journals its durable changes for a store (`Session::poll_durable`).
+    /// Off for a party kept in memory only: nothing would drain the journal.
+    pub durable: bool,
 }
 
 /// The highest capacity a host may set: the benchmarks carry 10,000 members on two cores.
@@ -69,7 +74,7 @@ impl Default for Config {
             heartbeat_interval: 5 * SECOND,
             heartbeat_timeout: 15 * SECOND,
             join_timeout: 15 * SECOND,
-            resume_window: 120 * SECOND,
+            resume_window: 15 * 60 * SECOND,
             probe_interval: 5 * SECOND,
             replay_capacity: 4096,
             replay_log_bytes: 16 * 1024 * 1024,
@@ -78,6 +83,7 @@ impl Default for Config {
             silence_timeout: 90 * SECOND,
             server_heartbeat_interval: 30 * SECOND,
             chat_lines: 2000,
+            durable: false,
         }
     }
 }

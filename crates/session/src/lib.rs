@@ -13,17 +13,26 @@
 //!   probes), messaging, playback (the glue to `syncplay`) and the fan-out.
 //! - [`member`]: one member's state.
 //! - [`chat`]: the party's kept chat lines, for edits and deletions.
+//! - [`direct`]: the party's kept direct messages, per member, for a member back from an
+//!   absence or a restart.
 //! - [`log`]: the party's log of sequenced messages, appended once each, from which a resume's
 //!   replay is derived.
+//! - [`durable`]: what of a party outlives the host's process: the changes the session
+//!   journals ([`Durable`], `Session::poll_durable`) and the [`Record`] `Session::restore`
+//!   rebuilds it from.
 //! - [`config`]: [`Config`], every tunable with its default and the reason for it.
 //! - [`limit`]: [`TokenBucket`], the per-connection rate limiter the I/O layer applies.
 //! - [`ids`]: random ids and secrets.
+//! - [`library`]: [`Library`], the shared items as members page and search them.
 //! - [`syncplay`]: [`SyncPlay`], the group's playback state (play, pause, seek, queue, the
 //!   ready barrier), scheduled ahead on the host's clock.
 
 pub mod chat;
 pub mod config;
+pub mod direct;
+pub mod durable;
 pub mod ids;
+pub mod library;
 pub mod limit;
 pub mod log;
 pub mod member;
@@ -32,8 +41,13 @@ pub mod syncplay;
 
 pub use chat::ChatLine;
 pub use config::Config;
+pub use direct::KeptDirect;
+pub use durable::{Durable, MemberRecord, PartyRecord, PlayRecord, Record};
+pub use library::Library;
 pub use limit::TokenBucket;
-pub use session::{Arrival, Author, ConnId, Event, MemberSync, Peer, Session, SessionError, Transmit, VoiceChange};
+pub use session::{
+    Arrival, Author, Ban, ConnId, Event, MemberSync, Peer, Session, SessionError, Transmit, VoiceChange,
+};
 pub use syncplay::{Actor, Change, PlayError, QueueChange, SyncPlay};
 
 /// The host's one clock: microseconds since the Unix epoch. The I/O layer derives it from a

@@ -63,12 +63,23 @@ pub struct Cursor {
     pub lost_through: u64,
     /// Bytes of the entries addressed to it alone that the log holds (its quota).
     pub own_bytes: usize,
+    /// Roster news for it is held back while its connection's queue is deep: `Some(true)` once
+    /// some was, so a fresh `member_list` is due when the queue has drained.
+    pub coalescing: Option<bool>,
 }
 
 impl Cursor {
     /// A stream that starts now: its first number will be 1.
     pub fn new(log: &Log) -> Cursor {
-        Cursor { start: log.end(), next_seq: 1, lost_through: 0, own_bytes: 0 }
+        Cursor { start: log.end(), next_seq: 1, lost_through: 0, own_bytes: 0, coalescing: None }
+    }
+
+    /// Starts counting afresh from the log's end: every number given so far is from before a
+    /// snapshot (a `welcome` bundle, a fresh `member_list`, or news it was not sent), so a resume
+    /// from any of them gets a new snapshot.
+    pub fn restart(&mut self, log: &Log) {
+        self.start = log.end();
+        self.lost_through = self.last_seq();
     }
 
     /// The highest number given so far (0 before the first).

@@ -10,9 +10,24 @@ use crate::Time;
 use crate::log::Cursor;
 use crate::session::ConnId;
 
+/// How far the party's talk had got, by number: where a member's history counts from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Marks {
+    /// The number of the party's last chat line (`c-<n>`).
+    pub chat: u64,
+    /// The member's count of direct messages ([`crate::direct`]).
+    pub directs: u64,
+    /// The number of the party's last host notification (`n-<n>`).
+    pub notifications: u64,
+}
+
 /// Messages held for a reconnecting member of a format without resume: a few minutes of
 /// direct messages; older ones go first.
 pub const HELD_MESSAGES: usize = 64;
+
+/// How many of a member's `cid`s the host remembers: a phone's outbox holds a few messages at a
+/// time (what was typed during a drop), so 64 covers any resend by a wide margin.
+pub const TAKEN_CIDS: usize = 64;
 
 /// How the device id of a member that named none begins: such a member is new each time.
 pub const ANONYMOUS_DEVICE: &str = "anon-";
@@ -81,10 +96,44 @@ pub struct Member {
     pub voice: Voice,
     /// What waits for it while it is reconnecting, for a format with no resume of its own (seed
     /// 001's direct messages "queued" for a member that is not connected): written when it is
-    /// back, oldest first, at most [`HELD_MESSAGES`].
-    pub held: std::collections::VecDeque<partyline_protocol::Frame>,
+    /// back, oldest first, at most [`HELD_MESSAGES`], each with the time it expires (seed 001's
+    /// `metadata.ttl`) if it has one: an expired one is not written.
+    pub held: std::collections::VecDeque<(partyline_protocol::Frame, Option<Time>)>,
     /// The host notifications it has read (`mark_read`, in any format), of those still kept.
     pub read: BTreeSet<String>,
+    /// The `cid`s of its last [`TAKEN_CIDS`] messages (a hash of each), and whether each was
+    /// applied: one sent again is answered, not applied again.
+    pub taken: std::collections::VecDeque<(u64, bool)>,
+    /// The number of the party's last chat line when its connection went (`c-<n>`), until it is
+    /// back: a fresh `welcome` then brings the lines said since, and says how many are gone.
+    pub chat_mark: Option<u64>,
+    /// How many direct messages it had taken part in when its connection went
+    /// ([`crate::direct`]), until it is back: a fresh `welcome` then brings those since.
+    pub direct_mark: Option<u64>,
+    /// The number of the party's last host notification when its connection went (`n-<n>`),
+    /// until it is back: a fresh `welcome` then brings those sent since, and says how many are
+    /// gone.
+    pub notification_mark: Option<u64>,
+    /// How far the party's talk had got when the latency probe in flight was sent, and as of
+    /// its last answered probe: a pong comes after every frame written before its ping, so what
+    /// was said up to `seen` has reached the phone. A connection that dies silently takes its
+    /// marks from there, not from when the host noticed (what was written into the dead socket
+    /// in between comes again in the history).
+    pub probe_marks: Marks,
+    /// See `probe_marks`: what is known to have reached it.
+    pub seen: Marks,
+    /// Picked up from a store after the host restarted, and not back yet: its resume says
+    /// `restarted` (and is a snapshot: the log of sequenced messages is not kept).
+    pub restored: bool,
+    /// It plays SyncPlay's media (its `join` said `player`, or it reported playback): a start
+    /// waits for it to be ready. Others (a terminal, a remote) are not waited for.
+    pub player: bool,
+    /// For a format that is sent the whole library ([`Wire::pushes_library`]): where in the
+    /// library of this revision the next page it is sent starts, until it has every page.
+    pub library_next: Option<usize>,
+    /// Its connection's outbound queue is deep (the I/O layer said so,
+    /// `Session::handle_congested`), until it drained: the library's pages wait for it.
+    pub deep: bool,
 }
 
 /// What a Pavilion member subscribed to besides topics: `user`, the party's `zone:{id}`, and
@@ -111,7 +160,12 @@ impl Member {
     /// connection broke rather than closed (their formats have no `leave`: a close is one).
     /// The others are gone with their connection.
     pub fn keeps_place(&self, closed: bool) -> bool {
-        self.ext() || (self.wire.joins_at_connect() && !closed && !self.device_id.starts_with(ANONYMOUS_DEVICE))
+        Member::keeps_place_for(self.wire, &self.device_id, closed)
+    }
+
+    /// [`Member::keeps_place`] for a member speaking `wire` with this device id.
+    pub fn keeps_place_for(wire: Wire, device_id: &str, closed: bool) -> bool {
+        wire.extended() || (wire.joins_at_connect() && !closed && !device_id.starts_with(ANONYMOUS_DEVICE))
     }
 
     /// Whether one of its subscriptions takes `topic` (a name, or a pattern such as `updates.*`).
@@ -130,6 +184,19 @@ impl Member {
             Channel::Topic(topic) => self.subscribes_to(topic),
             Channel::Unknown(_) => false,
         }
+    }
+
+    /// Whether a message with this `cid` hash was taken already, and if so whether it was applied.
+    pub fn taken(&self, cid: u64) -> Option<bool> {
+        self.taken.iter().find(|(taken, _)| *taken == cid).map(|(_, ok)| *ok)
+    }
+
+    /// Remembers a taken `cid` hash (forgetting the oldest past [`TAKEN_CIDS`]).
+    pub fn take(&mut self, cid: u64, ok: bool) {
+        if self.taken.len() == TAKEN_CIDS {
+            self.taken.pop_front();
+        }
+        self.taken.push_back((cid, ok));
     }
 
     /// Whether its presence is other than the default (online, no text).

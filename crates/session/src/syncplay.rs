@@ -12,6 +12,8 @@ use std::collections::HashSet;
 use partyline_protocol::client::PlayCommand;
 use partyline_protocol::{GroupState, LibraryItem, Permissions, PlayState, QueueEntry};
 
+use crate::durable::PlayRecord;
+use crate::library::Library;
 use crate::{MILLISECOND, SECOND, Time};
 
 /// How long a start waits for every device to be ready. Long enough for a phone on a busy
@@ -102,7 +104,7 @@ pub struct SyncPlay {
     revision: u64,
     next_entry: u64,
     permissions: Permissions,
-    library: Vec<LibraryItem>,
+    library: Library,
     /// While waiting: the members that reported ready, and when to start regardless.
     ready: HashSet<u64>,
     ready_deadline: Option<Time>,
@@ -120,7 +122,7 @@ impl Default for SyncPlay {
             revision: 0,
             next_entry: 0,
             permissions: Permissions::default(),
-            library: Vec::new(),
+            library: Library::default(),
             ready: HashSet::new(),
             ready_deadline: None,
         }
@@ -145,8 +147,67 @@ impl SyncPlay {
         }
     }
 
+    /// The queue and where playback is, for the store.
+    pub fn record(&self) -> PlayRecord {
+        PlayRecord {
+            state: self.state,
+            queue: self.queue.clone(),
+            current: self.current,
+            position: self.position,
+            anchor: self.anchor,
+            rate: self.rate,
+            revision: self.revision,
+            next_entry: self.next_entry,
+            permissions: self.permissions,
+        }
+    }
+
+    /// SyncPlay as a restarted host picks it up at `now`. A group that was playing (or waiting
+    /// to start) continues from where it had got to at `saved_at` (the store's last write): it
+    /// waits for the devices again, at that position, as a start does (its ready barrier, at most
+    /// [`READY_TIMEOUT`]), because every phone has to reconnect and load the item first. A paused
+    /// group stays paused where it was; an idle one idle. The library is the caller's to set.
+    pub fn restore(record: PlayRecord, now: Time, saved_at: Time) -> SyncPlay {
+        let mut play = SyncPlay {
+            state: record.state,
+            queue: record.queue,
+            current: record.current,
+            position: record.position,
+            anchor: record.anchor,
+            rate: record.rate,
+            revision: record.revision,
+            next_entry: record.next_entry,
+            permissions: record.permissions,
+            ..SyncPlay::default()
+        };
+        if play.current.is_none_or(|current| current >= play.queue.len()) {
+            play.stop();
+            return play;
+        }
+        match play.state {
+            GroupState::Playing => {
+                let reached = play.position_at(saved_at);
+                let index = play.current.expect("checked above");
+                play.begin(now, index, reached);
+                play.revision += 1;
+            }
+            GroupState::Waiting => {
+                let index = play.current.expect("checked above");
+                play.begin(now, index, play.position);
+                play.revision += 1;
+            }
+            GroupState::Paused | GroupState::Idle => {}
+        }
+        play
+    }
+
     /// The shared library.
     pub fn library(&self) -> &[LibraryItem] {
+        self.library.items()
+    }
+
+    /// The shared library, with its pages and search.
+    pub fn catalog(&self) -> &Library {
         &self.library
     }
 
@@ -175,7 +236,7 @@ impl SyncPlay {
 
     /// Replaces the library. Queue entries of items no longer shared stay until removed.
     pub fn set_library(&mut self, items: Vec<LibraryItem>) {
-        self.library = items;
+        self.library.set(items);
     }
 
     /// Sets what members may do.
@@ -349,7 +410,7 @@ impl SyncPlay {
     }
 
     fn enqueue(&mut self, item_id: &str) -> Result<usize, PlayError> {
-        if !self.library.iter().any(|item| item.id == item_id) {
+        if !self.library.contains(item_id) {
             return Err(PlayError::UnknownItem(item_id.to_string()));
         }
         if self.queue.len() >= MAX_QUEUE {
@@ -403,6 +464,7 @@ mod tests {
                 mime: "audio/mpeg".into(),
                 url: format!("/media/t-{n}"),
                 size: 1000,
+                ..LibraryItem::default()
             })
             .collect()
     }

@@ -98,3 +98,67 @@ fn a_post_by_device_id() {
     sim.flush();
     assert!(sim.messages(b).is_empty(), "refused posts send nothing");
 }
+
+/// The `chat.history` a member's welcome brings, its lines' texts and its `missed`.
+fn history_of(messages: &[serde_json::Value]) -> Option<(Vec<String>, u64)> {
+    let history = messages.iter().find(|m| m["type"] == "chat.history")?;
+    let texts = history["lines"].as_array().unwrap().iter().map(|l| l["text"].as_str().unwrap().to_string()).collect();
+    Some((texts, history["missed"].as_u64().unwrap_or(0)))
+}
+
+/// A guest who joins late is welcomed with the chat so far (`chat.history`, oldest first, not
+/// sequenced), edited words and without deleted lines; a 1.0 member gets none.
+#[test]
+fn a_late_joiner_gets_the_chat_so_far() {
+    let mut sim = Sim::new(Config::default());
+    let (a, _) = sim.join("a", true);
+    for text in ["one", "two", "three"] {
+        sim.send(a, &say(text));
+    }
+    let two = sim.messages(a).iter().find(|m| m["text"] == "two").unwrap()["id"].as_str().unwrap().to_string();
+    sim.send(a, &json!({"type": "chat.delete", "timestamp": 1, "id": two}).to_string());
+    let late = sim.connect();
+    sim.send(late, &sim::join_text("late", true));
+    let seen = sim.messages(late);
+    assert_eq!(history_of(&seen), Some((vec!["one".into(), "three".into()], 0)), "{seen:?}");
+    let history = seen.iter().find(|m| m["type"] == "chat.history").unwrap();
+    assert!(history.get("seq").is_none(), "the history is not sequenced: {history}");
+    let old = sim.connect();
+    sim.send(old, &sim::join_text("old", false));
+    assert_eq!(history_of(&sim.messages(old)), None, "no chat for a LOUDSYNC 1.0 member");
+}
+
+/// A member away for long enough that the log lost its messages is resumed with a fresh
+/// welcome, and the history brings every line said while it was away; when the host kept fewer
+/// lines than were said, `missed` says how many are gone.
+#[test]
+fn back_from_an_absence_with_what_was_said() {
+    let config = Config { replay_capacity: 4, chat_lines: 6, ..Config::default() };
+    let mut sim = Sim::new(config);
+    let (away, id, secret) = sim.join_resumable("away");
+    let (b, _) = sim.join("b", true);
+    sim.send(b, &say("before"));
+    let last_seq = sim.received(away).iter().filter_map(|r| r.seq).max().unwrap();
+    sim.session.handle_disconnect(sim.now, away, false);
+    for n in 1..=5 {
+        sim.send(b, &say(&format!("while away {n}")));
+    }
+    let back = sim.connect();
+    sim.send_msg(back, sim::resume_msg(&id, &secret, last_seq));
+    let seen = sim.messages(back);
+    assert_eq!(seen[0]["snapshot"], true, "the log lost what it missed: {}", seen[0]);
+    let (texts, missed) = history_of(&seen).expect("a history");
+    let said = ["while away 1", "while away 2", "while away 3", "while away 4", "while away 5"].map(String::from);
+    assert!(texts.ends_with(&said), "{texts:?}");
+    assert_eq!(missed, 0);
+
+    sim.session.handle_disconnect(sim.now, back, false);
+    for n in 6..=13 {
+        sim.send(b, &say(&format!("while away {n}")));
+    }
+    let again = sim.connect();
+    sim.send_msg(again, sim::resume_msg(&id, &secret, 0));
+    let (texts, missed) = history_of(&sim.messages(again)).expect("a history");
+    assert_eq!(texts.len(), 6, "the six lines the host keeps: {texts:?}");
+    assert_eq!(missed, 2, "8 lines said while away, 6 kept: {texts:?}");
+}

@@ -167,7 +167,8 @@ fn replay_is_bounded_per_member() {
     sim.flush();
     let payload = serde_json::Value::String("x".repeat(8000));
     for n in 0..100 {
-        let direct = Direct { timestamp: 1.into(), to: a_id.clone(), id: format!("d-{n}"), payload: payload.clone() };
+        let direct =
+            Direct { timestamp: 1.into(), to: a_id.clone(), id: format!("d-{n}"), payload: payload.clone(), ttl: None };
         sim.send(b, &ClientMessage::Direct(direct).to_text());
         if n % 20 == 0 {
             sim.heartbeat(b);
@@ -221,6 +222,7 @@ fn queue_changes_are_steps_and_the_queue_is_bounded() {
         mime: "audio/mpeg".into(),
         url: "/media/song.mp3".into(),
         size: 10,
+        ..LibraryItem::default()
     };
     sim.session.set_library(sim.now, vec![item]).unwrap();
     sim.session.set_permissions(sim.now, Permissions { playback: false, queue: true }).unwrap();

@@ -20,7 +20,7 @@ use sim::{Sim, T0, join_msg, resume_msg};
 // as it reads a client's frames, so a message the decoder refuses is refused here too.
 
 fn direct(to: &str, id: &str, payload: Value) -> String {
-    ClientMessage::Direct(Direct { timestamp: 1.into(), to: to.into(), id: id.into(), payload }).to_text()
+    ClientMessage::Direct(Direct { timestamp: 1.into(), to: to.into(), id: id.into(), payload, ttl: None }).to_text()
 }
 
 /// The code, message and details of an `error`; any other message fails the test.
@@ -222,8 +222,15 @@ fn topics_msg(kind: &str, topics: &[&str]) -> String {
 
 fn broadcast(id: &str, topic: Option<&str>, ack: bool) -> String {
     let topic = topic.map(str::to_string);
-    ClientMessage::Broadcast(Broadcast { timestamp: 1.into(), id: id.into(), topic, payload: json!({"n": id}), ack })
-        .to_text()
+    ClientMessage::Broadcast(Broadcast {
+        timestamp: 1.into(),
+        id: id.into(),
+        topic,
+        payload: json!({"n": id}),
+        ack,
+        ttl: None,
+    })
+    .to_text()
 }
 
 /// subscribe / unsubscribe answer with the member's whole list, sorted, without duplicates.
@@ -585,6 +592,7 @@ fn notifications_and_mark_read() {
         level: NotificationLevel::Info,
         from: sim.session.state().host_id,
         name: "Host".into(),
+        actions: vec![],
         read: None,
     };
     for conn in [a.0, b.0] {
@@ -667,4 +675,44 @@ fn loudsync_member_sees_none_of_it() {
     let l2 = sim.connect();
     sim.send_msg(l2, join_msg("dev-l2", false));
     assert_eq!(sim.types(l2), ["welcome", "member_list"]);
+}
+
+/// A shared photo reaches every extension member as `photo.shared` with the sharer's id and
+/// name, and the host as `Event::PhotoShared`; a later partyline/1 joiner's `welcome` lists it
+/// (the newest `WELCOME_PHOTOS` only), a 1.0 member and a 1.0 joiner see none of it, and a
+/// device that is not in the party shares nothing.
+#[test]
+fn photos_are_announced_and_listed() {
+    let Party { mut sim, a, b, legacy, .. } = party();
+    sim.events();
+    let now = sim.now;
+    let photo = sim.session.share_photo(now, "dev-a", "u-1", "/media/guests/u-1.jpg", "Sunset.jpg").unwrap();
+    let name_a = sim.session.member_by_device("dev-a").expect("dev-a is a member").name;
+    assert_eq!((photo.from.as_str(), photo.from_name.as_str()), (a.1.as_str(), name_a.as_str()));
+    sim.flush();
+    let to_b = only(sim.received(b.0));
+    assert_eq!(to_b.message, ServerMessage::PhotoShared { photo: photo.clone() }, "b hears of it");
+    assert!(to_b.seq.is_some(), "sequenced, so a resume replays it");
+    assert_eq!(only(sim.received(a.0)).message, ServerMessage::PhotoShared { photo: photo.clone() }, "so does a");
+    assert_eq!(sim.received(legacy.0), [], "nothing for a 1.0 member");
+    assert!(sim.events().contains(&Event::PhotoShared(photo.clone())), "the host's UI hears of it");
+    assert_eq!(
+        sim.session.share_photo(now, "dev-nobody", "u-2", "/media/guests/u-2.jpg", "x.jpg"),
+        Err(SessionError::NoSuchDevice("dev-nobody".into()))
+    );
+    for i in 0..partyline_protocol::WELCOME_PHOTOS {
+        sim.session.share_photo(now, "dev-b", &format!("u-b{i}"), "/media/guests/x.png", "x.png").unwrap();
+    }
+    let photos = sim.session.photos();
+    assert_eq!(photos.len(), partyline_protocol::WELCOME_PHOTOS, "the newest are kept");
+    assert_eq!((photos[0].id.as_str(), photos.last().unwrap().id.as_str()), ("u-b0", "u-b49"), "oldest first");
+    let late = sim.connect();
+    sim.send_msg(late, sim::join_msg("dev-late", true));
+    let welcome = sim.received(late).into_iter().next().expect("a welcome");
+    let listed = expect_message!(welcome.message, ServerMessage::Welcome { photos, .. } => photos);
+    assert_eq!(listed, Some(photos), "the late joiner's welcome lists them");
+    let l2 = sim.connect();
+    sim.send_msg(l2, join_msg("dev-l2", false));
+    let welcome = sim.messages(l2).into_iter().next().expect("a welcome");
+    assert_eq!(welcome.get("photos"), None, "a 1.0 welcome is LOUDSYNC's: {welcome}");
 }

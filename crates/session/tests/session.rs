@@ -240,6 +240,46 @@ fn kick_revokes_resume() {
     assert!(sim.session.kick(sim.now, &id, "again").is_err());
 }
 
+/// Ban: the member is kicked (close 4010), and its device's joins are refused (`unauthorized`,
+/// `banned`, close 4010) from any address until the host lifts the ban; another device joins.
+#[test]
+fn ban_holds_until_lifted() {
+    let mut sim = Sim::new(Config::default());
+    let (conn, id, _) = sim.join_resumable("dev-x");
+    sim.session.ban(sim.now, &id, "spam").unwrap();
+    sim.flush();
+    assert_eq!(closed(&sim.take(conn)), Some(4010));
+    let bans = sim.session.bans();
+    assert_eq!(
+        bans.iter().map(|ban| (ban.device_id.as_str(), ban.reason.as_str())).collect::<Vec<_>>(),
+        [("dev-x", "spam")]
+    );
+    for _ in 0..2 {
+        let again = sim.connect();
+        sim.send_msg(again, join_msg("dev-x", true));
+        let seen = sim.take(again);
+        let reply = seen.iter().find_map(|seen| match seen {
+            Seen::Msg(m) if m["type"] == "error" => Some(m.clone()),
+            _ => None,
+        });
+        let reply = reply.expect("an error answers a banned join");
+        assert_eq!(
+            (reply["code"].as_str(), &reply["details"]),
+            (Some("unauthorized"), &json!({"reason": reason::BANNED}))
+        );
+        assert_eq!(closed(&seen), Some(4010), "a banned join is closed as a kick: {seen:?}");
+    }
+    assert_eq!(sim.session.member_count(), 0, "no banned member got in");
+    let other = sim.connect();
+    sim.send_msg(other, join_msg("dev-y", true));
+    assert_eq!(sim.types(other)[0], "welcome", "another device still joins");
+    assert!(sim.session.unban("dev-nobody").is_err());
+    assert_eq!(sim.session.unban("dev-x").unwrap().device_id, "dev-x");
+    let back = sim.connect();
+    sim.send_msg(back, join_msg("dev-x", true));
+    assert_eq!(sim.types(back)[0], "welcome", "the ban is lifted");
+}
+
 /// Lock refuses new joins (unauthorized, reason locked) and still lets a member resume.
 #[test]
 fn lock() {
@@ -273,7 +313,7 @@ fn resume_replays_everything_missed() {
     assert_eq!(seqs, [Some(1), None, Some(2), Some(3), Some(4)]);
     let timing = expect_message!(&first[1].message,
         ServerMessage::Hello { heartbeat_timeout, resume_window, .. } => (*heartbeat_timeout, *resume_window));
-    assert_eq!(timing, (15000, 120000));
+    assert_eq!(timing, (15000, 900000));
     let (id, secret) = expect_message!(&first[0].message,
         ServerMessage::Welcome { client_id, resume_secret: Some(secret), .. } => (client_id.clone(), secret.clone()));
     let (legacy, _) = sim.join("dev-l", false);
@@ -318,10 +358,10 @@ fn resume_replays_everything_missed() {
 }
 
 /// A member that does not resume within the window leaves with reason timeout, at exactly
-/// 120 s after its connection dropped.
+/// the window (here 120 s) after its connection dropped.
 #[test]
 fn resume_window_expires() {
-    let mut sim = Sim::new(Config::default());
+    let mut sim = Sim::new(Config { resume_window: 120 * SECOND, ..Config::default() });
     let (w, _) = sim.join("dev-w", false);
     let x = sim.connect();
     sim.send_msg(x, join_msg("dev-x", true));

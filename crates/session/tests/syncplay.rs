@@ -22,6 +22,7 @@ fn library() -> Vec<LibraryItem> {
             mime: "audio/mpeg".into(),
             url: format!("/media/t-{n}"),
             size: 1,
+            ..LibraryItem::default()
         })
         .collect()
 }
@@ -129,6 +130,22 @@ fn ready_barrier_and_timeout() {
     let started = states(&mut sim, conns[1]);
     assert_eq!(started.len(), 1, "the timeout starts playback");
     assert_eq!(started[0].state, GroupState::Playing);
+}
+
+/// A start waits only for the members that play: a partyline/1 client whose `join` did not say
+/// `player` (a terminal, a remote) does not hold it, and a phone that is ready starts it at once.
+#[test]
+fn the_barrier_waits_only_for_players() {
+    let (mut sim, conns) = party(&[10]);
+    let terminal = sim.connect();
+    let join = ClientMessage::join(1, "party1", "dev-terminal", "terminal", Some(partyline_protocol::PARTYLINE_V1));
+    sim.send_msg(terminal, join);
+    sim.take(terminal);
+    host_play(&mut sim, "t-1");
+    let entry = states(&mut sim, conns[0])[0].entry_id.clone().unwrap();
+    ready(&mut sim, conns[0], &entry);
+    let started = states(&mut sim, conns[0]);
+    assert_eq!(started.last().map(|s| s.state), Some(GroupState::Playing), "the phone's ready is enough: {started:?}");
 }
 
 /// A member that drops while the others wait for it no longer holds the start.
@@ -319,4 +336,85 @@ fn end_of_entry_advances_the_queue() {
     sim.take(conns[0]);
     sim.send(conns[1], &ended);
     assert!(states(&mut sim, conns[0]).is_empty(), "a second report of the same end changes nothing");
+}
+
+/// `n` items with ids `t-0000`, `t-0001`, ...
+fn many(n: usize) -> Vec<LibraryItem> {
+    (0..n)
+        .map(|n| LibraryItem {
+            id: format!("t-{n:04}"),
+            title: format!("Song {n:04}"),
+            mime: "audio/mpeg".into(),
+            url: format!("/media/Song%20{n:04}.mp3"),
+            size: 1,
+            ..LibraryItem::default()
+        })
+        .collect()
+}
+
+/// The `library.update`s a Revenge connection got: (revision, offset, total, item ids).
+fn revenge_parts(sim: &mut Sim, conn: ConnId) -> Vec<(u64, usize, usize, Vec<String>)> {
+    sim.messages(conn)
+        .into_iter()
+        .filter(|m| m["type"] == "library.update")
+        .map(|m| {
+            let d = &m["data"];
+            let ids = d["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_string()).collect();
+            (
+                d["revision"].as_u64().unwrap(),
+                d["offset"].as_u64().unwrap() as usize,
+                d["total"].as_u64().unwrap() as usize,
+                ids,
+            )
+        })
+        .collect()
+}
+
+/// A Revenge member, whose format has no `library.query`, is sent the whole library: the first
+/// page as it connects, the rest a few pages a step on the session's timer, in order, so it has
+/// every item once; while its queue is deep the pages wait, and go on once it drained. A
+/// partyline/1 member in the same party gets the first page only (it asks for the rest).
+#[test]
+fn a_revenge_member_is_sent_the_whole_library_in_paced_steps() {
+    let mut sim = Sim::new(Config::default());
+    sim.session.set_library(sim.now, many(2_000)).unwrap();
+    let (phone, _) = sim.join("phone", true);
+    sim.take(phone);
+    let rev = sim.connect_as(partyline_protocol::Wire::Revenge, "tv", Some("tv-1"));
+    let first = revenge_parts(&mut sim, rev);
+    assert_eq!(first.len(), 1, "the first page as it connects: {:?}", first.iter().map(|p| p.1).collect::<Vec<_>>());
+    let (revision, offset, total, mut ids) = first[0].clone();
+    assert_eq!((offset, total, ids.len()), (0, 2_000, 100), "the first page of 2,000");
+
+    // A step at a time: the first at once, then every 20 ms.
+    sim.advance(0);
+    let step = revenge_parts(&mut sim, rev);
+    assert_eq!(step.len(), 8, "one step's pages: {:?}", step.iter().map(|p| p.1).collect::<Vec<_>>());
+    for (r, offset, total, part) in step {
+        assert_eq!((r, offset, total), (revision, ids.len(), 2_000), "each page continues where the last ended");
+        ids.extend(part);
+    }
+    // Its queue is deep: nothing more until it drained.
+    sim.session.handle_congested(sim.now, rev);
+    sim.advance(200 * MILLISECOND);
+    assert_eq!(revenge_parts(&mut sim, rev).len(), 0, "no pages into a deep queue");
+    sim.session.handle_drained(sim.now, rev);
+    sim.advance(SECOND);
+    for (r, offset, _, part) in revenge_parts(&mut sim, rev) {
+        assert_eq!((r, offset), (revision, ids.len()), "in order, after the pause");
+        ids.extend(part);
+    }
+    let all: Vec<String> = many(2_000).into_iter().map(|i| i.id).collect();
+    assert_eq!(ids, all, "every item once, in the library's order");
+
+    // A new library starts again from its first page, under its new revision.
+    sim.session.set_library(sim.now, many(150)).unwrap();
+    sim.flush();
+    sim.advance(SECOND);
+    let parts = revenge_parts(&mut sim, rev);
+    let offsets: Vec<(usize, usize)> = parts.iter().map(|p| (p.1, p.3.len())).collect();
+    assert_eq!(offsets, [(0, 100), (100, 50)], "the new library whole");
+    assert!(parts.iter().all(|p| p.0 > revision), "under its new revision");
+    let pages = sim.types(phone).into_iter().filter(|t| t.starts_with("library.")).collect::<Vec<_>>();
+    assert_eq!(pages, ["library.update"], "the phone got the first page only");
 }

@@ -26,7 +26,7 @@ const CLOSE_CODES: [(&str, u16); 10] = [
 
 /// The limits, in the unit their Rust name says (characters are Unicode scalar values: JS
 /// counts them with `[...text].length`).
-const LIMITS: [(&str, usize); 12] = [
+const LIMITS: [(&str, usize); 14] = [
     ("maxMessageBytes", protocol::MAX_MESSAGE_BYTES),
     ("maxChatChars", protocol::MAX_CHAT_CHARS),
     ("maxPayloadBytes", protocol::MAX_PAYLOAD_BYTES),
@@ -39,13 +39,16 @@ const LIMITS: [(&str, usize); 12] = [
     ("maxMarkReadIds", protocol::MAX_MARK_READ_IDS),
     ("maxNameChars", protocol::MAX_NAME_CHARS),
     ("maxCapacity", partyline_session::config::MAX_CAPACITY as usize),
+    ("libraryPageItems", protocol::LIBRARY_PAGE_ITEMS),
+    ("maxLibraryQueryChars", protocol::MAX_LIBRARY_QUERY_CHARS),
 ];
 
 /// Every `details.reason` the host sends, and the default `leave` reason, by the name JS uses
 /// (the Rust constant's).
-const REASONS: [(&str, &str); 22] = [
+const REASONS: [(&str, &str); 23] = [
     ("LOCKED", reason::LOCKED),
     ("OLD_KEY", reason::OLD_KEY),
+    ("BANNED", reason::BANNED),
     ("BAD_KEY", reason::BAD_KEY),
     ("SYNCPLAY", reason::SYNCPLAY),
     ("ADDRESS_LIMIT", reason::ADDRESS_LIMIT),
@@ -101,7 +104,7 @@ fn error_code_is_listed(code: ErrorCode) -> bool {
 }
 
 /// Every `type` a client may send, in `ClientMessage`'s order.
-const CLIENT_TYPES: [&str; 17] = [
+const CLIENT_TYPES: [&str; 19] = [
     "join",
     "leave",
     "heartbeat",
@@ -117,8 +120,10 @@ const CLIENT_TYPES: [&str; 17] = [
     "presence",
     "voice.signal",
     "mark_read",
+    "rename",
     "syncplay.command",
     "playback.progress",
+    "library.query",
 ];
 
 /// A new client message breaks this match, so that its type is added to [`CLIENT_TYPES`] too.
@@ -139,12 +144,18 @@ fn client_type_is_listed(message: &ClientMessage) -> bool {
         | ClientMessage::Presence(_)
         | ClientMessage::VoiceSignal(_)
         | ClientMessage::MarkRead(_)
+        | ClientMessage::Rename(_)
         | ClientMessage::SyncplayCommand(_)
-        | ClientMessage::PlaybackProgress(_) => CLIENT_TYPES.contains(&message.kind()),
-        // Pavilion's subscriptions and Revenge's remote control: no `/ws` client sends them.
-        ClientMessage::Feed(_) | ClientMessage::Remote(_) | ClientMessage::History(_) | ClientMessage::Custom(_) => {
-            true
-        }
+        | ClientMessage::PlaybackProgress(_)
+        | ClientMessage::LibraryQuery(_) => CLIENT_TYPES.contains(&message.kind()),
+        // Pavilion's subscriptions, Revenge's remote control, seed 001's own: no `/ws` client
+        // sends them.
+        ClientMessage::Feed(_)
+        | ClientMessage::Remote(_)
+        | ClientMessage::History(_)
+        | ClientMessage::Custom(_)
+        | ClientMessage::Binary(_)
+        | ClientMessage::FileTransfer(_) => true,
     }
 }
 
@@ -273,6 +284,7 @@ fn the_lists_match_the_protocol() {
         name: "Ana".into(),
         text: "hi".into(),
         room: "general".into(),
+        cid: None,
     };
     assert!(ServerMessage::KINDS.contains(&chat.kind()), "expected chat listed");
     let unknown = protocol::decode(r#"{"type":"dance","timestamp":1}"#);

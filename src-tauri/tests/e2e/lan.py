@@ -14,6 +14,10 @@ as a laptop on both Wi-Fi and Ethernet would: eth0 10.231.0.0/24 and eth1 10.232
 3. The app joins Kitchen as a member with its room code (B's event stream shows it).
 4. Kitchen ends: it leaves the list (mDNS goodbye) and the joined view says the party is over.
 5. The app launched again puts the remembered address in its QR code.
+6. The QR code follows the network (a namespace of its own, host C, mDNS off): launched with
+   only loopback, the app says what to do in words (no flag named) and its QR code holds
+   127.0.0.1; an address added to C's link after launch is in the QR code within seconds, and so
+   is the one that replaces it.
 
 Run through run.sh (it builds first); screenshots go to --out (tests/output/desktop-lan/).
 """
@@ -37,6 +41,10 @@ from selenium.webdriver.common.by import By  # noqa: E402
 
 A_ETH0, B_ETH0 = "10.231.0.1", "10.231.0.2"
 A_ETH1, B_ETH1 = "10.232.0.1", "10.232.0.2"
+C_FIRST, C_LEASE = "10.233.0.5", "10.233.0.77"
+# The QR code follows the network within NETWORK_POLL (2 s, crates/host/src/network.rs) plus a
+# repaint; what the test allows, on a machine shared with builds.
+FOLLOW_WAIT = 15
 
 
 def ip(*args):
@@ -231,6 +239,91 @@ def inside(args):
         e2e.quit_all(procs, phone, desktop)
 
 
+def inside_follow(args):
+    """Host C: only loopback at launch, then an address on its link, then another."""
+    app = args.app
+    out = Path(args.out)
+    logs = out / "logs"
+    tmp = Path(args.tmp)
+    procs = Procs()
+    desktop = display = None
+    try:
+        display = start_xvfb(procs, logs)
+        env = dict(os.environ)
+        for k in ("WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "PARTYLINE_BIND", "WEBKIT_DISABLE_DMABUF_RENDERER"):
+            env.pop(k, None)
+        env.update({
+            "DISPLAY": display, "GDK_BACKEND": "x11", "NO_AT_BRIDGE": "1", "PARTYLINE_NO_MDNS": "1",
+            "PARTYLINE_DATA_DIR": str(tmp / "follow-data"),
+            "XDG_CONFIG_HOME": str(tmp / "follow-config"), "XDG_DATA_HOME": str(tmp / "follow-data"),
+            "XDG_CACHE_HOME": str(tmp / "cache"), "RUST_LOG": "warn,partyline_desktop=debug,partyline_host=info",
+        })
+        desktop = e2e.launch_app(e2e.start_tauri_driver(procs, logs, env), app, logs)
+        until(desktop, "hosting", lambda d: by_testid(d, "join-url").text)
+        lonely = by_testid(desktop, "join-url").text
+        assert lonely.startswith("http://127.0.0.1:"), f"with only loopback the URL is {lonely}"
+        until(desktop, "the no-network advice", lambda d: visible(d, "host-warnings"))
+        advice = by_testid(desktop, "host-warnings").text
+        assert "Connect this computer to the Wi-Fi your guests use; the code will update by itself" in advice, advice
+        assert "--" not in advice and "interface" not in advice.lower(), f"the advice names a flag: {advice!r}"
+        wait_for_qr(display, out / "08-follow-no-network.png", expect=lonely)
+        step(f"host C with only loopback: the QR code holds {lonely}; the screen says {advice!r}")
+
+        ip("addr", "add", f"{C_FIRST}/24", "dev", "eth0")
+        t0 = time.monotonic()
+        until(desktop, "the URL on the new address", lambda d: f"//{C_FIRST}:" in by_testid(d, "join-url").text,
+              timeout=FOLLOW_WAIT)
+        joined = by_testid(desktop, "join-url").text
+        shown = time.monotonic() - t0
+        wait_for_qr(display, out / "09-follow-address-added.png", expect=joined, timeout=FOLLOW_WAIT)
+        took = time.monotonic() - t0
+        assert joined.split("#k=")[1] == lonely.split("#k=")[1] and joined.split(":")[2] == lonely.split(":")[2], \
+            f"the same party (key and port): {joined} vs {lonely}"
+        assert not visible(desktop, "host-warnings"), by_testid(desktop, "host-warnings").text
+        info = e2e.api_info_at(joined)
+        step(f"{C_FIRST} added to eth0 after launch: the page shows it after {shown:.1f} s, the QR code on screen "
+             f"decodes to {joined} after {took:.1f} s "
+             f"(the same key and port; the advice gone; /api/info answers there: {info['name']!r})")
+
+        ip("addr", "del", f"{C_FIRST}/24", "dev", "eth0")
+        ip("addr", "add", f"{C_LEASE}/24", "dev", "eth0")
+        until(desktop, "the URL on the new lease", lambda d: f"//{C_LEASE}:" in by_testid(d, "join-url").text,
+              timeout=FOLLOW_WAIT)
+        leased = by_testid(desktop, "join-url").text
+        wait_for_qr(display, out / "10-follow-new-lease.png", expect=leased, timeout=FOLLOW_WAIT)
+        step(f"the address replaced by {C_LEASE}: the QR code decodes to {leased}")
+        print("lan follow: PASS", flush=True)
+    except Exception:
+        e2e.failure_screenshots(display, None, out)
+        raise
+    finally:
+        e2e.quit_all(procs, desktop)
+
+
+def outside_follow(args, tmp):
+    """Host C: a namespace whose one link (eth0, a veth to a peer namespace) has no address."""
+    tag = f"plf{os.getpid() % 100000}"
+    c, peer = tag + "c", tag + "p"
+    made = []
+    try:
+        for ns in (c, peer):
+            ip("netns", "add", ns)
+            made.append(ns)
+        ip("link", "add", tag + "vc", "type", "veth", "peer", "name", tag + "vp")
+        ip("link", "set", tag + "vc", "netns", c)
+        ip("link", "set", tag + "vp", "netns", peer)
+        ip("-n", c, "link", "set", tag + "vc", "name", "eth0")
+        ip("-n", c, "link", "set", "eth0", "up")
+        ip("-n", c, "link", "set", "lo", "up")
+        ip("-n", peer, "link", "set", tag + "vp", "up")
+        child = [sys.executable, __file__, "--inside-follow", "--app", args.app, "--cli", args.cli, "--out", str(args.out),
+                 "--tmp", str(tmp)]
+        return subprocess.run(["ip", "netns", "exec", c, *child]).returncode
+    finally:
+        for ns in made:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
 def outside(args):
     """Builds the LAN, starts Kitchen on host B, runs `inside` on host A, cleans up."""
     if os.geteuid() != 0:
@@ -247,7 +340,7 @@ def outside(args):
     kitchen = None
     try:
         kitchen = subprocess.Popen(
-            ["ip", "netns", "exec", lan.b, args.cli, "host", "--name", "Kitchen", "--json", "--no-qr"],
+            ["ip", "netns", "exec", lan.b, args.cli, "host", "--no-store", "--name", "Kitchen", "--json", "--no-qr"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(out / "logs" / "kitchen.log", "w"), text=True,
         )
         first = kitchen.stdout.readline()
@@ -282,7 +375,7 @@ def outside(args):
                  "--tmp", str(tmp), "--sync", str(sync)]
         rc = subprocess.run(["ip", "netns", "exec", lan.a, *child]).returncode
         stop.set()
-        return rc
+        return rc or outside_follow(args, tmp)
     finally:
         if kitchen is not None and kitchen.poll() is None:
             kitchen.terminate()
@@ -302,6 +395,7 @@ def main():
     ap.add_argument("--out", required=True, help="directory for screenshots and logs")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--inside-follow", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--tmp", help=argparse.SUPPRESS)
     ap.add_argument("--sync", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -309,6 +403,9 @@ def main():
     args.cli = str(Path(args.cli).resolve())
     if args.inside:
         inside(args)
+        return 0
+    if args.inside_follow:
+        inside_follow(args)
         return 0
     return outside(args)
 

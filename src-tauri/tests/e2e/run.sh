@@ -3,9 +3,12 @@
 # WebKitWebDriver for the app, chromedriver for a headless Chromium "phone"):
 #   e2e.py  on loopback, mDNS off: launch, screenshot, decode the QR code, join from the phone,
 #           see the member, kick it, lock, rename, capacity, Browse-join, SyncPlay, announce,
-#           chat (the host deletes a line), new key, stop.
+#           chat (the host deletes a line), new key, stop. First, as a user expects a desktop
+#           app: one instance (a private D-Bus), the window's size and title, Choose…, the close
+#           that asks, the party across a kill -9 (restored notice, the phone resumes), New party.
 #   lan.py  on a simulated LAN of two hosts (private network namespaces it makes; needs root):
-#           address picker, Browse finding another host live, joining it, its goodbye.
+#           address picker, Browse finding another host live, joining it, its goodbye; then a
+#           host with only loopback whose QR code follows an address added after launch.
 # Screenshots: tests/output/desktop/ and tests/output/desktop-lan/. Installs nothing: run
 # scripts/desktop-deps first.
 #   src-tauri/tests/e2e/run.sh [--keep]

@@ -15,7 +15,7 @@ pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStre
 /// `partyline host ARGS`, stdin, stdout and stderr piped, ready to spawn.
 pub fn host(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_partyline"));
-    command.arg("host").args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    command.args(["host", "--no-store"]).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     command
 }
 

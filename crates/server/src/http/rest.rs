@@ -58,8 +58,8 @@ fn refusal(status: StatusCode, message: impl Into<String>) -> Refusal {
     Refusal(status, message.into())
 }
 
-/// The caller's device id, once its key is checked.
-fn device(shared: &Shared, caller: &Caller, headers: &HeaderMap) -> Result<String, Refusal> {
+/// The caller's device id, once its key is checked (the uploads route checks so too).
+pub(crate) fn device(shared: &Shared, caller: &Caller, headers: &HeaderMap) -> Result<String, Refusal> {
     // A retired key lets a member resume its socket, not act: it is refused here.
     if !matches!(
         shared.keys().check(caller.token.as_deref(), headers),

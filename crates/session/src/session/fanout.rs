@@ -17,20 +17,41 @@ pub(super) struct Outgoing {
     message: ServerMessage,
     /// It carries `seq` and is kept for resume.
     sequenced: bool,
+    /// News of who is in the party (`member_joined`, `member_left`, `member_updated`,
+    /// `member_list`): what a fresh `member_list` says again, so a member whose queue is deep
+    /// can be sent that list instead ([`Session::handle_congested`]). Not `latency_update`: it is
+    /// small (`MAX_LATENCIES`) and one per 5 s, and a list for a latency is not worth its size.
+    roster: bool,
     /// One slot per wire format ([`Wire::index`]): `None` inside when the format has no such
     /// message.
     frames: [std::sync::OnceLock<Option<Frame>>; Wire::ALL.len()],
     /// The Pavilion channel it arrives on (`None`: no channel's), worked out once.
     channel: std::sync::OnceLock<Option<Channel>>,
+    /// When it stops being worth delivering to a member that is away (seed 001's
+    /// `metadata.ttl`): a held copy that has expired is not written.
+    expires: Option<Time>,
 }
 
 impl Outgoing {
     pub(super) fn new(message: &ServerMessage) -> Arc<Outgoing> {
+        Outgoing::expiring(message, None)
+    }
+
+    /// A message that a member who is away should get only before `expires`.
+    pub(super) fn expiring(message: &ServerMessage, expires: Option<Time>) -> Arc<Outgoing> {
         Arc::new(Outgoing {
             message: message.clone(),
             sequenced: message.is_sequenced(),
+            roster: matches!(
+                message,
+                ServerMessage::MemberJoined { .. }
+                    | ServerMessage::MemberLeft { .. }
+                    | ServerMessage::MemberUpdated { .. }
+                    | ServerMessage::MemberList { .. }
+            ),
             frames: Default::default(),
             channel: Default::default(),
+            expires,
         })
     }
 
@@ -74,6 +95,9 @@ impl Session {
     /// Sends a message to every member that may receive it (see [`Session::deliver`]) but
     /// `except`: one entry in the party's log, whatever the number of members.
     pub(super) fn broadcast(&mut self, out: &Arc<Outgoing>, except: Option<u64>) {
+        if out.roster {
+            self.drained_list = None; // the party changed
+        }
         self.log_append(out, Audience::All { except });
         for i in 0..self.order.len() {
             let key = self.order[i];
@@ -85,6 +109,9 @@ impl Session {
 
     /// Sends a message to these members only (a topic's subscribers): one entry in the log.
     pub(super) fn broadcast_to(&mut self, keys: Vec<u64>, out: &Arc<Outgoing>) {
+        if out.roster {
+            self.drained_list = None; // the party changed
+        }
         if keys.iter().any(|key| self.members[key].ext()) {
             self.log_append(out, Audience::Some(keys.clone()));
         }
@@ -109,15 +136,23 @@ impl Session {
         let member = self.members.get_mut(&key).expect("deliver to a member");
         if member.conn.is_none() && !member.ext() && member.wire.has_direct() && out.sequenced {
             // A seed-001 member that is reconnecting: its direct messages wait for it.
-            if let Some(frame) = out.frame(member.wire) {
-                if member.held.len() == crate::member::HELD_MESSAGES {
-                    member.held.pop_front();
-                }
-                member.held.push_back(frame.clone());
+            if let Some(frame) = out.frame(member.wire).cloned() {
+                self.hold(key, frame, out.expires);
             }
             return;
         }
         self.number_and_send(key, out);
+    }
+
+    /// Keeps a frame for a seed-001 member that is reconnecting, the oldest dropped past
+    /// [`crate::member::HELD_MESSAGES`]; written when it is back unless `expires` has passed.
+    pub(super) fn hold(&mut self, key: u64, frame: Frame, expires: Option<Time>) {
+        let member = self.members.get_mut(&key).expect("hold for a member");
+        if member.held.len() == crate::member::HELD_MESSAGES {
+            member.held.pop_front();
+        }
+        member.held.push_back((frame.clone(), expires));
+        self.journal(Durable::Held { key, frame, expires });
     }
 
     /// A message of a member's snapshot (the welcome bundle): numbered and written, not logged,
@@ -151,6 +186,13 @@ impl Session {
             return;
         }
         let Some(frame) = out.frame(member.wire) else { return };
+        if out.roster && member.stream.coalescing.is_some() {
+            // Its queue is deep: a fresh list will say this, once it has drained. Its numbers
+            // no longer follow the log's entries for it, so a resume until then gets a snapshot.
+            member.stream.coalescing = Some(true);
+            member.stream.restart(&self.log);
+            return;
+        }
         let seq = (member.ext() && out.sequenced).then(|| {
             let seq = member.stream.next_seq;
             member.stream.next_seq += 1;
@@ -187,6 +229,7 @@ impl Session {
         message: impl Into<String>,
         details: serde_json::Value,
     ) {
+        self.refused = Some(conn);
         self.reply(conn, ServerMessage::error(now / MILLISECOND, code, message, Some(details)));
     }
 

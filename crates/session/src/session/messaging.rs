@@ -44,8 +44,13 @@ impl Session {
             name: line.name.clone(),
             text: line.text.clone(),
             room: line.room.clone(),
+            cid: self.sending.clone(),
         };
-        self.chat.push(line.clone());
+        for dropped in self.chat.push(line.clone()) {
+            self.journal(Durable::ChatGone { id: dropped, deleted: false });
+        }
+        self.journal(Durable::Chat(line.clone()));
+        self.history_frame = None;
         self.broadcast(&Outgoing::new(&message), None);
         self.events.push_back(Event::Chat {
             id: line.id.clone(),
@@ -81,10 +86,12 @@ impl Session {
                 if text.trim().is_empty() || text.chars().count() > MAX_CHAT_CHARS {
                     return Err(SessionError::BadChat);
                 }
+                self.history_frame = None;
                 let line = self.chat.get_mut(id).expect("found above");
                 line.text = text;
                 line.edited_at = Some(timestamp);
                 let line = line.clone();
+                self.journal(Durable::Chat(line.clone()));
                 let message = ServerMessage::ChatEdited {
                     timestamp,
                     id: line.id.clone(),
@@ -99,7 +106,9 @@ impl Session {
                 Ok(line)
             }
             None => {
+                self.history_frame = None;
                 let line = self.chat.remove(id).expect("found above");
+                self.journal(Durable::ChatGone { id: line.id.clone(), deleted: true });
                 let message = ServerMessage::ChatDeleted { timestamp, id: line.id.clone(), room: line.room.clone() };
                 self.broadcast(&Outgoing::new(&message), None);
                 self.events.push_back(Event::ChatDeleted { id: line.id.clone() });
@@ -150,6 +159,60 @@ impl Session {
         self.change_line(now, by, id, None)
     }
 
+    /// The member with this device id, if it is in the party (a guest's upload is checked so
+    /// before its bytes are kept).
+    pub fn member_by_device(&self, device_id: &str) -> Option<MemberInfo> {
+        let key = self.by_device_id(device_id).ok()?;
+        Some(self.members[&key].info())
+    }
+
+    /// A photo the member with this device id shared (its upload stored, at `url`):
+    /// `photo.shared` to every member, [`Event::PhotoShared`] to the host, and kept for the
+    /// `welcome` of those who join later (the newest [`WELCOME_PHOTOS`]). Returns it.
+    pub fn share_photo(
+        &mut self,
+        now: Time,
+        device_id: &str,
+        id: &str,
+        url: &str,
+        name: &str,
+    ) -> Result<Photo, SessionError> {
+        self.check_open()?;
+        let key = self.by_device_id(device_id)?;
+        let member = &self.members[&key];
+        let photo = Photo {
+            id: id.to_string(),
+            url: url.to_string(),
+            name: name.to_string(),
+            from: member.id.clone(),
+            from_name: member.name.clone(),
+            timestamp: now / MILLISECOND,
+        };
+        if self.photos.len() == WELCOME_PHOTOS {
+            self.photos.pop_front();
+        }
+        self.photos.push_back(photo.clone());
+        self.broadcast(&Outgoing::new(&ServerMessage::PhotoShared { photo: photo.clone() }), None);
+        self.events.push_back(Event::PhotoShared(photo.clone()));
+        Ok(photo)
+    }
+
+    /// Puts back the photos guests shared before a restart (the server keeps their files and
+    /// checks them), oldest first: for later `welcome`s, announced to no one.
+    pub fn restore_photos(&mut self, photos: Vec<Photo>) {
+        for photo in photos {
+            if self.photos.len() == WELCOME_PHOTOS {
+                self.photos.pop_front();
+            }
+            self.photos.push_back(photo);
+        }
+    }
+
+    /// The photos guests shared, oldest first (the newest [`WELCOME_PHOTOS`]).
+    pub fn photos(&self) -> Vec<Photo> {
+        self.photos.iter().cloned().collect()
+    }
+
     /// A kept host notification.
     pub(super) fn notification(&self, id: &str) -> Option<&ServerMessage> {
         self.notifications
@@ -182,7 +245,26 @@ impl Session {
             id: direct.id.clone(),
             payload: direct.payload,
         };
-        self.deliver(to, &Outgoing::new(&message));
+        let expires = direct.ttl.map(|ttl| now + u64::from(ttl) * crate::SECOND);
+        if expires.is_none() {
+            // Kept for both members' histories (one with a `ttl` is not worth it later).
+            let line = partyline_protocol::DirectLine {
+                id: direct.id.clone(),
+                from: self.members[&key].id.clone(),
+                to: self.members[&to].id.clone(),
+                payload: match &message {
+                    ServerMessage::Direct { payload, .. } => payload.clone(),
+                    _ => unreachable!("built above"),
+                },
+                timestamp: now / MILLISECOND,
+            };
+            let (kept, gone) = self.directs.push(line);
+            self.journal(Durable::Direct(kept));
+            for n in gone {
+                self.journal(Durable::DirectGone(n));
+            }
+        }
+        self.deliver(to, &Outgoing::expiring(&message, expires));
         let recipient = &self.members[&to];
         let ack = ServerMessage::DirectAck {
             timestamp: now / MILLISECOND,
@@ -217,6 +299,7 @@ impl Session {
         }
         let topics = member.topics.iter().cloned().collect();
         let active = member.topics.len();
+        self.touch(key);
         let reply = ServerMessage::Subscriptions { timestamp: now / MILLISECOND, topics };
         self.deliver(key, &Outgoing::new(&reply));
         // Seed 001 answers with the topics asked for and the count (partyline/1 has the list).
@@ -262,7 +345,8 @@ impl Session {
         self.broadcast_to(to, &out);
         if let Some(topic) = &broadcast.topic {
             let size = out.frame(Wire::Partyline).map_or(0, Frame::len);
-            self.history.keep(topic, message, size);
+            let expires = broadcast.ttl.map(|ttl| now + u64::from(ttl) * crate::SECOND);
+            self.history.keep(topic, message, size, expires);
         }
         if broadcast.ack {
             let ack = ServerMessage::BroadcastAck { timestamp: now / MILLISECOND, id: broadcast.id, recipients };
@@ -298,6 +382,65 @@ impl Session {
             let message = ServerMessage::Broadcast { timestamp, from, id: custom.kind, topic, payload: custom.data };
             self.broadcast_to(subscribed, &Outgoing::new(&message));
         }
+    }
+
+    /// One of seed 001's binary frames (only a seed-001 member sends them; docs/protocol.md has
+    /// the payloads). A broadcast (0x01) or stream (0x04) goes as it came to the connected
+    /// seed-001 members whose subscriptions take its topic, never kept (no history, no queue:
+    /// other formats have no binary frames, and history is JSON); a direct message (0x02) goes
+    /// to one seed-001 member as `[sender][data]`, held like a text `DirectMessage` while that
+    /// member is reconnecting. Each is acknowledged with `Status` `binary_received` (size, type,
+    /// checksum, and who got it). A file (0x03) is the I/O layer's, which hands it to the
+    /// host's upload store; one that reaches the session is refused.
+    pub(super) fn binary(&mut self, now: Time, conn: ConnId, key: u64, binary: BinaryMessage) {
+        let from = self.members[&key].id.clone();
+        let extra = match binary.kind {
+            BinaryKind::Broadcast | BinaryKind::StreamData => {
+                let frame = Frame::binary(binary.frame.clone());
+                let to: Vec<ConnId> = self
+                    .order
+                    .iter()
+                    .filter(|other| **other != key)
+                    .map(|other| &self.members[other])
+                    .filter(|member| member.wire == Wire::Rt && member.subscribes_to(&binary.address))
+                    .filter_map(|member| member.conn)
+                    .collect();
+                let recipients = to.len();
+                for to in to {
+                    self.transmits.push_back(Transmit::Send { conn: to, frame: frame.clone(), seq: None });
+                }
+                json!({"recipients": recipients})
+            }
+            BinaryKind::Direct => {
+                let target = self.by_id.get(&binary.address).copied();
+                let Some(to) = target.filter(|to| self.members[to].wire == Wire::Rt) else {
+                    let why = if target.is_some() { "does not use a seed-001 client" } else { "is not in the party" };
+                    let reason = if target.is_some() { reason::OTHER_FORMAT } else { reason::UNKNOWN_MEMBER };
+                    let message = format!("binary direct message: member {} {why}", binary.address);
+                    let details = json!({"to": binary.address, "reason": reason});
+                    return self.reply_error(now, conn, ErrorCode::RecipientUnavailable, message, details);
+                };
+                let frame = partyline_protocol::rt::direct_frame(&from, &binary.data);
+                let recipient = &self.members[&to];
+                match recipient.conn {
+                    Some(to_conn) => {
+                        let id = recipient.id.clone();
+                        self.transmits.push_back(Transmit::Send { conn: to_conn, frame, seq: None });
+                        json!({"delivered_to": [id]})
+                    }
+                    None => {
+                        self.hold(to, frame, None);
+                        json!({"delivered_to": [], "queued": true})
+                    }
+                }
+            }
+            BinaryKind::FileTransfer => {
+                let message = "binary file transfer: this host takes no files here";
+                return self.reply_error(now, conn, ErrorCode::InvalidMessage, message, json!({}));
+            }
+        };
+        let ack = partyline_protocol::rt::binary_received(&binary, extra);
+        self.transmits.push_back(Transmit::Send { conn, frame: ack, seq: None });
     }
 
     /// `voice.signal`: relayed to `to` if it is a connected extension member, unsequenced (see
@@ -336,6 +479,7 @@ impl Session {
         member.presence = status;
         member.presence_text = text.clone();
         let (member_id, name) = (member.id.clone(), member.name.clone());
+        self.touch(key);
         let message = ServerMessage::PresenceUpdate {
             timestamp: now / MILLISECOND,
             member_id: member_id.clone(),
@@ -400,11 +544,29 @@ impl Session {
         body: &str,
         level: NotificationLevel,
     ) -> Result<String, SessionError> {
+        self.notify_with_actions(now, title, body, level, Vec::new())
+    }
+
+    /// A notification with links the host attaches (seed 001's `actions`: at most three, each
+    /// `{label, url}` with an http(s) URL, [`NotificationAction::check`]).
+    pub fn notify_with_actions(
+        &mut self,
+        now: Time,
+        title: &str,
+        body: &str,
+        level: NotificationLevel,
+        actions: Vec<NotificationAction>,
+    ) -> Result<String, SessionError> {
         self.check_open()?;
         let title = title.trim();
         if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS || body.chars().count() > MAX_CHAT_CHARS {
             return Err(SessionError::BadNotification);
         }
+        NotificationAction::check(&actions).map_err(SessionError::BadActions)?;
+        let actions = actions
+            .into_iter()
+            .map(|action| NotificationAction { label: action.label.trim().to_string(), url: action.url })
+            .collect();
         self.next_notification += 1;
         let id = format!("n-{}", self.next_notification);
         let message = ServerMessage::Notification {
@@ -415,6 +577,7 @@ impl Session {
             level,
             from: self.host.id.clone(),
             name: self.host.name.clone(),
+            actions,
             read: None,
         };
         self.broadcast(&Outgoing::new(&message), None);
@@ -425,6 +588,7 @@ impl Session {
                 member.read.remove(&old);
             });
         }
+        self.journal(Durable::Notification(message.clone()));
         self.notifications.push_back(message);
         Ok(id)
     }

@@ -10,28 +10,32 @@ mod fanout;
 
 use fanout::Outgoing;
 mod messaging;
+mod persist;
 mod playback;
 mod roster;
 mod types;
 
-pub use types::{Arrival, Author, ConnId, Event, MemberSync, Peer, SessionError, Transmit, VoiceChange};
+pub use roster::MAX_LATENCIES;
+pub use types::{Arrival, Author, Ban, ConnId, Event, MemberSync, Peer, SessionError, Transmit, VoiceChange};
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 
+use partyline_protocol::binary::BinaryKind;
 use partyline_protocol::client::{
-    Broadcast, Channel, Custom, DeviceState, Direct, Feed, Join, MarkRead, PlayCommand, PlaybackProgress, Remote,
-    Resume, Topics, VoiceSignal,
+    BinaryMessage, Broadcast, Channel, Custom, DeviceState, Direct, Feed, Join, LibraryQuery, MarkRead, PlayCommand,
+    PlaybackProgress, Remote, Resume, Topics, VoiceSignal,
 };
 use partyline_protocol::{
     ClientMessage, ConnectionStatus, DecodeError, DeviceInfo, DeviceType, ErrorCode, Frame, LeaveReason,
     MAX_NAME_CHARS, MAX_TOPICS, MemberInfo, PARTYLINE_V1, SUPPORTED_VERSIONS, ServerMessage, SessionInfo, SessionState,
-    Wire, close, reason,
+    Wire, close, names, reason,
 };
 use partyline_protocol::{
     DEFAULT_ROOM, DEFAULT_VOICE, HISTORY_BYTES, HISTORY_PER_TOPIC, LibraryItem, MAX_CHAT_CHARS, MAX_TITLE_CHARS,
-    NotificationLevel, Permissions, PlayState, PresenceStatus, Room, RoomKind,
+    NotificationAction, NotificationLevel, Permissions, Photo, PlayState, PresenceStatus, Room, RoomKind,
+    WELCOME_PHOTOS,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -39,8 +43,10 @@ use serde_json::json;
 
 use crate::chat::{ChatLine, ChatStore};
 use crate::config::MAX_CAPACITY;
+use crate::direct::DirectStore;
+use crate::durable::{Durable, MemberRecord, PartyRecord, Record};
 use crate::log::{Cursor, Log, Replay};
-use crate::member::{ANONYMOUS_DEVICE, Member};
+use crate::member::{ANONYMOUS_DEVICE, Marks, Member};
 use crate::syncplay::{Actor, Change, PlayError, QueueChange, SyncPlay};
 use crate::{Config, MILLISECOND, Time, ids};
 
@@ -48,16 +54,17 @@ use crate::{Config, MILLISECOND, Time, ids};
 /// (as partyline/1 frames), the oldest dropped first.
 #[derive(Debug, Default)]
 struct History {
-    topics: HashMap<String, VecDeque<(ServerMessage, usize)>>,
+    /// Each topic's broadcasts with their size and when they expire (seed 001's `ttl`), if ever.
+    topics: HashMap<String, VecDeque<(ServerMessage, usize, Option<Time>)>>,
     /// Every kept broadcast's topic, oldest first, to drop by age across topics.
     order: VecDeque<String>,
     bytes: usize,
 }
 
 impl History {
-    fn keep(&mut self, topic: &str, message: ServerMessage, size: usize) {
+    fn keep(&mut self, topic: &str, message: ServerMessage, size: usize, expires: Option<Time>) {
         let kept = self.topics.entry(topic.to_string()).or_default();
-        kept.push_back((message, size));
+        kept.push_back((message, size, expires));
         self.bytes += size;
         self.order.push_back(topic.to_string());
         if kept.len() > HISTORY_PER_TOPIC {
@@ -71,7 +78,7 @@ impl History {
 
     fn drop_oldest_of(&mut self, topic: &str) {
         let Some(kept) = self.topics.get_mut(topic) else { return };
-        if let Some((_, size)) = kept.pop_front() {
+        if let Some((_, size, _)) = kept.pop_front() {
             self.bytes -= size;
             if let Some(at) = self.order.iter().position(|t| t == topic) {
                 self.order.remove(at);
@@ -82,15 +89,39 @@ impl History {
         }
     }
 
-    /// The newest `limit` of a topic's broadcasts, oldest first.
-    fn recent(&self, topic: &str, limit: usize) -> Vec<ServerMessage> {
+    /// The newest `limit` of a topic's broadcasts that have not expired by `now`, oldest first.
+    /// (An expired one stays counted in the bounds until it is pushed out: the bounds hold
+    /// either way, and dropping it from the middle would cost a search.)
+    fn recent(&self, topic: &str, limit: usize, now: Time) -> Vec<ServerMessage> {
         let Some(kept) = self.topics.get(topic) else { return Vec::new() };
-        kept.iter().skip(kept.len().saturating_sub(limit)).map(|(message, _)| message.clone()).collect()
+        let live: Vec<&ServerMessage> = kept
+            .iter()
+            .filter(|(_, _, expires)| expires.is_none_or(|expires| now < expires))
+            .map(|(message, _, _)| message)
+            .collect();
+        live[live.len().saturating_sub(limit)..].iter().map(|message| (*message).clone()).collect()
     }
 }
 
 /// Host notifications kept for read state: a party sees a few dozen announcements in a night.
-const KEPT_NOTIFICATIONS: usize = 100;
+pub const KEPT_NOTIFICATIONS: usize = 100;
+
+/// The most devices the host keeps turned away; past it the oldest ban is lifted. A party bans
+/// a handful; the bound only keeps a script that bans in a loop from growing the set forever.
+const MAX_BANS: usize = 1000;
+
+/// How many of the newest chat lines a member gets with its `welcome` (`chat.history`): the
+/// screenful or two a guest scrolls back through on arrival, and a reloaded page's chat.
+const HISTORY_NEWEST: usize = 100;
+
+/// The most lines a member back from an absence gets: the lines said since it left, up to what
+/// a phone reads through (about 75 KB of JSON); what is beyond is counted as missed.
+const HISTORY_MOST: usize = 500;
+
+/// The most bytes of direct messages (payloads) a member's `chat.history` carries, the newest
+/// first: the same 256 KiB a member's own share of the replay log holds
+/// (`Config::replay_bytes`), so a history costs no more than the replay it stands in for.
+const DIRECT_HISTORY_BYTES: usize = 256 * 1024;
 
 /// The session's timers. Each is armed at most once at a time (see `Session::arm`): a deadline
 /// only ever moves later (a heartbeat, a new drop, a new start), so a timer that fires re-checks
@@ -105,6 +136,8 @@ enum Timer {
     Ready,
     /// Pavilion's server heartbeat, to every Pavilion member.
     ServerHeartbeat,
+    /// The next pages of the library to the members sent it whole ([`Wire::pushes_library`]).
+    Library,
 }
 
 #[derive(Debug, Clone)]
@@ -129,6 +162,9 @@ pub struct Session {
     members: HashMap<u64, Member>,
     by_id: HashMap<String, u64>,
     by_device: HashMap<String, u64>,
+    /// How each member's name looks ([`partyline_protocol::names::skeleton`]), with how many
+    /// members hold that look: a new name that looks taken is marked (`claim_name`).
+    looks: HashMap<String, usize>,
     /// Member keys in order of joining.
     order: Vec<u64>,
     next_key: u64,
@@ -139,6 +175,10 @@ pub struct Session {
     next_chat: u64,
     /// The chat lines kept for edits and deletions.
     chat: ChatStore,
+    /// A fresh join's `chat.history`, encoded once; cleared whenever the chat changes.
+    history_frame: Option<Frame>,
+    /// The direct messages kept, per member.
+    directs: DirectStore,
     /// The party's chat rooms and voice channels, the default ones first.
     rooms: Vec<Room>,
     /// Each topic's recent broadcasts, for seed 001's `History` (see [`History`]).
@@ -147,14 +187,37 @@ pub struct Session {
     /// The last [`KEPT_NOTIFICATIONS`] host notifications, oldest first: a member's read state
     /// refers to them, and a Pavilion client subscribing to `user` gets them with it.
     notifications: VecDeque<ServerMessage>,
+    /// The devices the host turned away (kicked and banned), by device id.
+    bans: BTreeMap<String, Ban>,
+    /// The photos guests shared, oldest first: the newest [`WELCOME_PHOTOS`], for a late
+    /// joiner's `welcome` and the host's UI.
+    photos: VecDeque<Photo>,
     timers: BinaryHeap<Reverse<(Time, Timer)>>,
     /// The timers in `timers` now: one entry each.
     armed: HashSet<Timer>,
     /// The party's log of sequenced messages, for resume.
     log: Log,
     transmits: VecDeque<Transmit>,
+    /// The fresh `member_list` made for the congested members that drained at this instant
+    /// ([`Session::handle_drained`]; the driver looks at every congested queue at once), until
+    /// the party changes: one list serves them all.
+    drained_list: Option<(Time, std::sync::Arc<Outgoing>)>,
+    /// The connection the last `error` went to, for [`Session::handle_sent`]'s `ack`.
+    refused: Option<ConnId>,
+    /// The `cid` of the message being handled, for the `chat` it says ([`Session::handle_sent`]).
+    sending: Option<String>,
     events: VecDeque<Event>,
     syncplay: SyncPlay,
+    /// Durable changes not yet drained by [`Session::poll_durable`], in order (only with
+    /// `Config::durable`).
+    durable: VecDeque<Durable>,
+    /// Members whose durable fields changed since the last drain: their records are built
+    /// when drained, once however often they changed.
+    dirty: BTreeSet<u64>,
+    /// SyncPlay changed since the last drain.
+    play_dirty: bool,
+    /// The party record last drained: a new one is journaled only when it differs.
+    party_saved: Option<PartyRecord>,
 }
 
 impl Session {
@@ -186,12 +249,15 @@ impl Session {
             members: HashMap::new(),
             by_id: HashMap::new(),
             by_device: HashMap::new(),
+            looks: HashMap::new(),
             order: Vec::new(),
             next_key: 0,
             next_guest: 0,
             started_ms: now / MILLISECOND,
             next_chat: 0,
             chat,
+            history_frame: None,
+            directs: DirectStore::default(),
             history: History::default(),
             rooms: vec![
                 Room { id: DEFAULT_ROOM.to_string(), name: "General".to_string(), kind: RoomKind::Text },
@@ -199,12 +265,21 @@ impl Session {
             ],
             next_notification: 0,
             notifications: VecDeque::new(),
+            bans: BTreeMap::new(),
+            photos: VecDeque::new(),
             timers: BinaryHeap::new(),
             armed: HashSet::new(),
             log,
             transmits: VecDeque::new(),
+            drained_list: None,
+            refused: None,
+            sending: None,
             events: VecDeque::new(),
             syncplay: SyncPlay::default(),
+            durable: VecDeque::new(),
+            dirty: BTreeSet::new(),
+            play_dirty: false,
+            party_saved: None,
         };
         session.arm(now + session.config.probe_interval, Timer::Probe);
         session.arm(now + session.config.server_heartbeat_interval, Timer::ServerHeartbeat);
@@ -261,6 +336,11 @@ impl Session {
         self.syncplay.library()
     }
 
+    /// The shared library with its pages and search, as members read it (`library.query`).
+    pub fn catalog(&self) -> &crate::Library {
+        self.syncplay.catalog()
+    }
+
     /// Each extension member's last playback report: how in sync the room is.
     pub fn sync_report(&self) -> Vec<MemberSync> {
         self.order
@@ -281,6 +361,14 @@ impl Session {
     /// Whether [`Session::close`] was called.
     pub fn is_closed(&self) -> bool {
         self.closed
+    }
+
+    /// The device id of the member a connection belongs to (the one an upload names).
+    pub fn device_of(&self, conn: ConnId) -> Option<String> {
+        match self.conns.get(&conn) {
+            Some(Conn::Member(key)) => Some(self.members[key].device_id.clone()),
+            _ => None,
+        }
     }
 
     /// Whether the connection joined with the Partyline extensions.
@@ -317,8 +405,9 @@ impl Session {
 
     /// The `join` a connection's URL amounts to.
     fn join_from_url(&mut self, arrival: Arrival) -> Join {
-        let name = arrival.name.map(|name| name.trim().chars().take(MAX_NAME_CHARS).collect::<String>());
-        let name = match name.filter(|name| !name.is_empty()) {
+        // A name another format's client gave in its URL; one a person could not read is none.
+        let name = arrival.name.and_then(|name| names::clean(&name).ok());
+        let name = match name {
             Some(name) => name,
             None => {
                 self.next_guest += 1;
@@ -333,6 +422,53 @@ impl Session {
             session_id: self.id.clone(),
             device_info: DeviceInfo { id, name, kind: DeviceType::Client },
             protocol_version: None,
+            player: None,
+        }
+    }
+
+    /// A message that came with a `cid` (partyline/1's outbox id) or without one. With one,
+    /// from a partyline/1 member, the message is applied at most once: the member's last
+    /// [`crate::member::TAKEN_CIDS`] `cid`s are remembered, and each is answered with `ack`
+    /// (`ok` false when the message was refused with an `error`, `duplicate` when it had been
+    /// taken before and nothing was done again). Without one, or from a member of another
+    /// format, this is [`Session::handle_message`].
+    pub fn handle_sent(&mut self, now: Time, conn: ConnId, message: ClientMessage, cid: Option<String>) {
+        let handshake = matches!(
+            message,
+            ClientMessage::Join(_)
+                | ClientMessage::Resume(_)
+                | ClientMessage::Leave(_)
+                | ClientMessage::Ping(_)
+                | ClientMessage::Heartbeat(_)
+        );
+        let key = match self.conns.get(&conn) {
+            Some(Conn::Member(key)) if self.members[key].wire == Wire::Partyline => Some(*key),
+            _ => None,
+        };
+        let (Some(cid), Some(key), false) = (cid, key, handshake) else {
+            return self.handle_message(now, conn, message);
+        };
+        let hash = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            cid.hash(&mut hasher);
+            hasher.finish()
+        };
+        let ack = |ok, duplicate| ServerMessage::Ack { timestamp: now / MILLISECOND, cid: cid.clone(), ok, duplicate };
+        if let Some(ok) = self.members[&key].taken(hash) {
+            return self.reply(conn, ack(ok, true));
+        }
+        self.refused = None;
+        self.sending = Some(cid.clone());
+        self.handle_message(now, conn, message);
+        self.sending = None;
+        let ok = self.refused != Some(conn);
+        if let Some(member) = self.members.get_mut(&key) {
+            member.take(hash, ok);
+            self.touch(key);
+        }
+        if self.conns.contains_key(&conn) {
+            self.reply(conn, ack(ok, false));
         }
     }
 
@@ -405,6 +541,7 @@ impl Session {
                     let kept: Vec<String> = ids.iter().filter(|id| self.notification(id).is_some()).cloned().collect();
                     let member = self.members.get_mut(&key).expect("a member");
                     member.read.extend(kept);
+                    self.touch(key);
                     let member = &self.members[&key];
                     let (member_id, name) = (member.id.clone(), member.name.clone());
                     self.events.push_back(Event::NotificationsRead { member_id, name, ids });
@@ -412,6 +549,11 @@ impl Session {
             }
             (Conn::Member(key), ClientMessage::Broadcast(broadcast)) => {
                 self.broadcast_message(now, conn, key, broadcast)
+            }
+            (Conn::Member(key), ClientMessage::Rename(rename)) => {
+                if self.require_ext(now, conn, key, "rename") {
+                    self.rename_member(now, key, &rename.name);
+                }
             }
             (Conn::Member(key), ClientMessage::SyncplayCommand(command)) => {
                 if let Err(err) = self.play(now, Actor::Member(key), command.command) {
@@ -423,10 +565,22 @@ impl Session {
                 }
             }
             (Conn::Member(key), ClientMessage::PlaybackProgress(progress)) => self.progress(now, key, progress),
+            (Conn::Member(key), ClientMessage::LibraryQuery(query)) => {
+                if self.require_ext(now, conn, key, "library.query") {
+                    self.library_query(now, conn, query);
+                }
+            }
             (Conn::Member(_), ClientMessage::Remote(remote)) => self.remote_from(now, conn, remote),
             (Conn::Member(key), ClientMessage::Custom(custom)) => self.custom(now, key, custom),
+            (Conn::Member(key), ClientMessage::Binary(binary)) => self.binary(now, conn, key, binary),
+            (Conn::Member(_), ClientMessage::FileTransfer(_)) => {
+                // The I/O layer takes files (it hands them to the host's upload store); without
+                // one, there is nowhere to put them.
+                let message = "FileTransfer: this host takes no files here";
+                self.reply_error(now, conn, ErrorCode::InvalidMessage, message, json!({}));
+            }
             (Conn::Member(_), ClientMessage::History(request)) => {
-                let messages = self.history.recent(&request.topic, request.limit);
+                let messages = self.history.recent(&request.topic, request.limit, now);
                 let topic = request.topic;
                 self.reply(conn, ServerMessage::History { timestamp: now / MILLISECOND, topic, messages });
             }
@@ -543,6 +697,7 @@ impl Session {
                         self.arm(deadline, Timer::Ready); // a later start moved it
                     }
                 }
+                Timer::Library => self.push_library(now),
                 Timer::Resume(key) => {
                     let Some(member) = self.members.get(&key) else { continue };
                     let Some(lost_at) = member.lost_at else { continue };
@@ -609,6 +764,16 @@ impl Session {
         for conn in conns {
             self.close_conn(conn, close::SESSION_CLOSED, "session closed");
         }
+        // Every member was told the party is over (or, away, will be when it tries to come
+        // back): none is kept for a later start of the same party, which begins with no guests.
+        let mut gone: Vec<(u64, String)> = self.members.iter().map(|(key, m)| (*key, m.id.clone())).collect();
+        gone.sort();
+        for (key, id) in gone {
+            self.journal(Durable::MemberGone(key));
+            for n in self.directs.forget(&id) {
+                self.journal(Durable::DirectGone(n));
+            }
+        }
         self.members.clear();
         self.by_id.clear();
         self.by_device.clear();
@@ -626,6 +791,33 @@ impl Session {
     /// The next event for the host's user interface.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
+    }
+
+    /// The next durable change to store, in the order they were made (only with
+    /// `Config::durable`): the journaled ones first (chat lines, bans, members gone...), then the
+    /// party, SyncPlay and each changed member as they are now. Drain it to `None` and commit
+    /// before writing that pass's transmits, so nothing is acknowledged that is not stored.
+    pub fn poll_durable(&mut self) -> Option<Durable> {
+        if !self.config.durable {
+            return None;
+        }
+        if let Some(change) = self.durable.pop_front() {
+            return Some(change);
+        }
+        if self.party_saved.as_ref().is_none_or(|saved| !self.party_is(saved)) {
+            let party = self.party_record();
+            self.party_saved = Some(party.clone());
+            return Some(Durable::Party(party));
+        }
+        if std::mem::take(&mut self.play_dirty) {
+            return Some(Durable::Play(self.syncplay.record()));
+        }
+        while let Some(key) = self.dirty.pop_first() {
+            if let Some(record) = self.member_record(key) {
+                return Some(Durable::Member(record));
+            }
+        }
+        None
     }
 
     /// When to call [`Session::handle_timeout`] next (it may find nothing due: a deadline
@@ -688,16 +880,29 @@ mod tests {
     #[test]
     fn history_is_bounded() {
         let mut history = History::default();
-        (0..HISTORY_PER_TOPIC + 10).for_each(|n| history.keep("a", cast(n), 10));
-        let kept = history.recent("a", usize::MAX);
+        (0..HISTORY_PER_TOPIC + 10).for_each(|n| history.keep("a", cast(n), 10, None));
+        let kept = history.recent("a", usize::MAX, 0);
         assert_eq!(kept.len(), HISTORY_PER_TOPIC, "per topic");
         assert_eq!(kept[0], cast(10), "the oldest went first");
-        assert_eq!(history.recent("a", 2), vec![cast(HISTORY_PER_TOPIC + 8), cast(HISTORY_PER_TOPIC + 9)]);
+        assert_eq!(history.recent("a", 2, 0), vec![cast(HISTORY_PER_TOPIC + 8), cast(HISTORY_PER_TOPIC + 9)]);
         let big = HISTORY_BYTES / 4;
-        (0..6).for_each(|n| history.keep(&format!("big{n}"), cast(n), big));
+        (0..6).for_each(|n| history.keep(&format!("big{n}"), cast(n), big, None));
         assert!(history.bytes <= HISTORY_BYTES, "{} bytes kept", history.bytes);
-        assert!(history.recent("a", 1).is_empty(), "the oldest topic's went first");
-        assert_eq!(history.recent("big5", 1).len(), 1, "the newest stays");
+        assert!(history.recent("a", 1, 0).is_empty(), "the oldest topic's went first");
+        assert_eq!(history.recent("big5", 1, 0).len(), 1, "the newest stays");
         assert_eq!(history.order.len(), history.topics.values().map(VecDeque::len).sum::<usize>());
+    }
+
+    /// A broadcast with a `ttl` leaves its topic's history when it expires; the others stay,
+    /// and `limit` counts only the live ones.
+    #[test]
+    fn history_expires() {
+        let mut history = History::default();
+        history.keep("t", cast(1), 10, None);
+        history.keep("t", cast(2), 10, Some(100));
+        history.keep("t", cast(3), 10, None);
+        assert_eq!(history.recent("t", 3, 99), vec![cast(1), cast(2), cast(3)], "before it expires");
+        assert_eq!(history.recent("t", 3, 100), vec![cast(1), cast(3)], "at its expiry");
+        assert_eq!(history.recent("t", 2, 100), vec![cast(1), cast(3)], "the newest two live ones");
     }
 }

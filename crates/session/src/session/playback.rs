@@ -3,6 +3,17 @@
 
 use super::*;
 
+/// Pages of the library a member sent it whole gets in one step: 8 pages are at most ~400 KB
+/// (48 KiB each), a few milliseconds of a LAN's bandwidth, and a small share of the 256
+/// messages its connection may have queued.
+const LIBRARY_PUSH_PAGES: usize = 8;
+
+/// The time between two steps: 20 ms, so that the largest library (10,000 items, 100 pages)
+/// arrives in a quarter of a second, in steps a reader that keeps up never sees queue up; one
+/// that falls behind is paused when its queue is deep (128 messages, half the limit at which it
+/// would be closed) and goes on when it drained.
+const LIBRARY_PUSH_INTERVAL: Time = 20 * MILLISECOND;
+
 impl Session {
     pub(super) fn play(&mut self, now: Time, actor: Actor, command: PlayCommand) -> Result<(), PlayError> {
         let lead = self.lead_time();
@@ -32,6 +43,7 @@ impl Session {
             }
         }
         let Some(member) = self.members.get_mut(&key) else { return };
+        member.player |= member.ext(); // it reports playback: it plays
         let report = MemberSync {
             member_id: member.id.clone(),
             state: progress.state,
@@ -61,7 +73,16 @@ impl Session {
 
     /// The members a start waits for: connected extension members.
     pub(super) fn syncplay_members(&self) -> Vec<u64> {
-        self.order.iter().copied().filter(|key| self.members[key].ext() && self.members[key].conn.is_some()).collect()
+        // Only the members that play: a terminal or a remote in the party must not hold every
+        // start for the whole ready timeout.
+        self.order
+            .iter()
+            .copied()
+            .filter(|key| {
+                let member = &self.members[key];
+                member.ext() && member.player && member.conn.is_some()
+            })
+            .collect()
     }
 
     pub(super) fn barrier_check(&mut self, now: Time) {
@@ -101,6 +122,7 @@ impl Session {
         };
         self.broadcast(&Outgoing::new(&message), None);
         self.events.push_back(Event::SyncPlay(state));
+        self.touch_play();
     }
 
     pub(super) fn play_changed(&mut self, now: Time) {
@@ -108,6 +130,7 @@ impl Session {
         let message = ServerMessage::SyncplayState { timestamp: now / MILLISECOND, state: state.clone() };
         self.broadcast(&Outgoing::new(&message), None);
         self.events.push_back(Event::SyncPlay(state));
+        self.touch_play();
     }
 
     /// A SyncPlay command from the host.
@@ -116,14 +139,120 @@ impl Session {
         Ok(self.play(now, Actor::Host, command)?)
     }
 
-    /// Shares a library: `library.update` to every extension member.
+    /// Shares a library: `library.update` (its first page and total) to every extension member,
+    /// and the rest of it, a page at a time, to the members whose format cannot ask for it.
     pub fn set_library(&mut self, now: Time, items: Vec<LibraryItem>) -> Result<(), SessionError> {
         self.check_open()?;
         self.syncplay.set_library(items);
-        let message =
-            ServerMessage::LibraryUpdate { timestamp: now / MILLISECOND, items: self.syncplay.library().to_vec() };
+        let message = self.library_update(now);
         self.broadcast(&Outgoing::new(&message), None);
+        for i in 0..self.order.len() {
+            let key = self.order[i];
+            self.push_library_from(now, key, &message);
+        }
         Ok(())
+    }
+
+    /// After `update` reached member `key`: when its format is sent the whole library
+    /// ([`Wire::pushes_library`]), the pages after the first follow from the next
+    /// [`Timer::Library`] on (a new library starts them again from there).
+    pub(super) fn push_library_from(&mut self, now: Time, key: u64, update: &ServerMessage) {
+        let ServerMessage::LibraryUpdate { total, items, .. } = update else { return };
+        let Some(member) = self.members.get_mut(&key) else { return };
+        if !member.wire.pushes_library() || member.conn.is_none() {
+            return;
+        }
+        member.library_next = (items.len() < *total).then_some(items.len());
+        if member.library_next.is_some() {
+            self.arm(now, Timer::Library);
+        }
+    }
+
+    /// One step of the library's pages to the members sent it whole: up to
+    /// [`LIBRARY_PUSH_PAGES`] each, one frame a page shared by the members at the same place,
+    /// none to a member whose queue is deep (it goes on once it drained); again after
+    /// [`LIBRARY_PUSH_INTERVAL`] while pages are left.
+    pub(super) fn push_library(&mut self, now: Time) {
+        let mut at: std::collections::BTreeMap<usize, Vec<u64>> = Default::default();
+        let mut waiting = false;
+        for key in &self.order {
+            let member = &self.members[key];
+            let Some(next) = member.library_next.filter(|_| member.conn.is_some()) else { continue };
+            if member.deep {
+                waiting = true;
+            } else {
+                at.entry(next).or_default().push(*key);
+            }
+        }
+        for (mut offset, keys) in at {
+            let library = self.syncplay.catalog();
+            let (revision, mut pages) = (library.revision(), Vec::new());
+            let mut next = Some(offset);
+            for _ in 0..LIBRARY_PUSH_PAGES {
+                let page = library.page(None, offset, None);
+                if page.items.is_empty() {
+                    next = None;
+                    break;
+                }
+                let sent = page.items.len();
+                pages.push(ServerMessage::LibraryPage {
+                    timestamp: now / MILLISECOND,
+                    revision,
+                    q: None,
+                    offset,
+                    total: page.total,
+                    items: page.items,
+                });
+                offset += sent;
+                next = (offset < page.total).then_some(offset);
+                if next.is_none() {
+                    break;
+                }
+            }
+            for page in pages {
+                self.broadcast_to(keys.clone(), &Outgoing::new(&page));
+            }
+            for key in &keys {
+                if let Some(member) = self.members.get_mut(key) {
+                    member.library_next = next;
+                }
+            }
+            waiting |= next.is_some();
+        }
+        if waiting {
+            self.arm(now + LIBRARY_PUSH_INTERVAL, Timer::Library);
+        }
+    }
+
+    /// The library's `library.update`: its revision, its total, its first page.
+    pub(super) fn library_update(&self, now: Time) -> ServerMessage {
+        let library = self.syncplay.catalog();
+        let page = library.page(None, 0, None);
+        ServerMessage::LibraryUpdate {
+            timestamp: now / MILLISECOND,
+            revision: library.revision(),
+            total: page.total,
+            items: page.items,
+        }
+    }
+
+    /// A member's `library.query`: one `library.page` back, to its connection only.
+    pub(super) fn library_query(&mut self, now: Time, conn: ConnId, query: LibraryQuery) {
+        let library = self.syncplay.catalog();
+        let page = match &query.ids {
+            Some(ids) => library.by_ids(ids),
+            None => library.page(query.q.as_deref(), query.offset, query.limit),
+        };
+        let (q, offset) = if query.ids.is_some() { (None, 0) } else { (query.q, query.offset) };
+        let message = ServerMessage::LibraryPage {
+            timestamp: now / MILLISECOND,
+            revision: library.revision(),
+            q,
+            offset,
+            total: page.total,
+            items: page.items,
+        };
+        self.reply(conn, message);
     }
 
     /// Lets members control playback and/or the queue.

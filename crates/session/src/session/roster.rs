@@ -3,6 +3,12 @@
 
 use super::*;
 
+/// Most latencies in one `latency_update`. Every member whose latency moved was announced to
+/// every extension member every 5 s: at 10,000 members up to ~180 KB to each, 1.8 GB a round.
+/// 64 entries are ~1.3 KB; the largest changes go first and the rest stay due, so every change
+/// is told within a few rounds, and each member's latency is in every fresh `member_list`.
+pub const MAX_LATENCIES: usize = 64;
+
 impl Session {
     pub(super) fn join(&mut self, now: Time, conn: ConnId, join: Join, peer: Peer) {
         let wire = match join.protocol_version.as_deref() {
@@ -36,6 +42,13 @@ impl Session {
                 message,
                 json!({"sessionId": join.session_id}),
             );
+        }
+        if self.bans.contains_key(&join.device_info.id) {
+            // The host turned this device away: neither a join nor a rejoin brings it back.
+            let message = "The host removed this device from the party";
+            self.reply_error(now, conn, ErrorCode::Unauthorized, message, json!({"reason": reason::BANNED}));
+            self.conns.remove(&conn);
+            return self.close_conn(conn, close::KICKED, "banned");
         }
         if let Some(&key) = self.by_device.get(&join.device_info.id) {
             // A device id is a name, not a credential (anyone can send another's): it takes over
@@ -100,9 +113,10 @@ impl Session {
                 break id;
             }
         };
+        let name = self.claim_name(&join.device_info.name);
         let member = Member {
             id: id.clone(),
-            name: join.device_info.name.trim().to_string(),
+            name,
             device_id: join.device_info.id.clone(),
             joined_at_ms: now / MILLISECOND,
             conn: Some(conn),
@@ -124,6 +138,16 @@ impl Session {
             voice: Default::default(),
             read: BTreeSet::new(),
             held: Default::default(),
+            taken: Default::default(),
+            chat_mark: None,
+            direct_mark: None,
+            notification_mark: None,
+            probe_marks: Marks { chat: self.next_chat, directs: 0, notifications: self.next_notification },
+            seen: Marks { chat: self.next_chat, directs: 0, notifications: self.next_notification },
+            restored: false,
+            player: wire.extended() && join.player == Some(true),
+            library_next: None,
+            deep: false,
         };
         self.members.insert(key, member);
         self.by_id.insert(id, key);
@@ -133,6 +157,7 @@ impl Session {
         let wire = self.members[&key].wire;
         self.transmits.push_back(Transmit::Attach { conn, wire });
         self.arm_heartbeat(now, key);
+        self.touch(key);
 
         self.welcome(now, key);
         let info = self.members[&key].info();
@@ -148,18 +173,23 @@ impl Session {
     pub(super) fn rejoin(&mut self, now: Time, conn: ConnId, key: u64, join: Join, wire: Wire, peer: Peer) {
         let ext = wire.extended();
         let stream = Cursor::new(&self.log);
+        let old_name = self.members[&key].name.clone();
+        self.release_name(&old_name);
+        let name = self.claim_name(&join.device_info.name);
         let member = self.members.get_mut(&key).expect("by_device points at a member");
         let device = peer.device;
         let old_conn = member.conn.replace(conn);
+        member.deep = false; // a new connection's queue is empty
         let was_reconnecting = member.lost_at.take().is_some();
-        let name = join.device_info.name.trim().to_string();
         let changed = member.name != name || member.device != device;
         member.name = name;
         member.device = device;
         member.wire = wire;
+        member.player = ext && join.player == Some(true);
         member.secret = ext.then(|| ids::secret(&mut self.rng));
         member.last_heartbeat = now;
         member.probe = None;
+        member.restored = false;
         member.stream = stream;
         member.topics.clear();
         member.feeds = Default::default();
@@ -178,9 +208,15 @@ impl Session {
         self.transmits.push_back(Transmit::Attach { conn, wire });
         self.arm_heartbeat(now, key);
         self.welcome(now, key);
+        self.touch(key);
         let held = std::mem::take(&mut self.members.get_mut(&key).expect("a member").held);
-        for frame in held {
-            self.transmits.push_back(Transmit::Send { conn, frame, seq: None });
+        if !held.is_empty() {
+            self.journal(Durable::HeldSent(key));
+        }
+        for (frame, expires) in held {
+            if expires.is_none_or(|expires| now < expires) {
+                self.transmits.push_back(Transmit::Send { conn, frame, seq: None });
+            }
         }
         if was_reconnecting || changed {
             self.member_changed(now, key);
@@ -200,6 +236,7 @@ impl Session {
             client_id: member.id.clone(),
             session_info: SessionInfo { id: self.id.clone(), name: self.name.clone(), host_id: self.host.id.clone() },
             resume_secret: member.secret.clone(),
+            photos: ext.then(|| self.photos.iter().cloned().collect()).filter(|photos: &Vec<Photo>| !photos.is_empty()),
         };
         let ready = ServerMessage::Ready {
             timestamp: now / MILLISECOND,
@@ -225,11 +262,17 @@ impl Session {
         let members = self.members();
         let list = ServerMessage::MemberList { timestamp: now / MILLISECOND, members };
         self.send_snapshot(key, &Outgoing::new(&list));
+        if ext {
+            let member = self.members.get_mut(&key).expect("a member");
+            let (since, directs_since) = (member.chat_mark.take(), member.direct_mark.take());
+            let notifications_since = member.notification_mark.take();
+            self.send_history(now, key, conn, since, directs_since, notifications_since);
+        }
         if ext || self.members[&key].wire == Wire::Revenge {
             // A late joiner learns the library and where playback is, and catches up on its own.
-            let library =
-                ServerMessage::LibraryUpdate { timestamp: now / MILLISECOND, items: self.syncplay.library().to_vec() };
+            let library = self.library_update(now);
             self.send_snapshot(key, &Outgoing::new(&library));
+            self.push_library_from(now, key, &library);
             let state = ServerMessage::SyncplayState { timestamp: now / MILLISECOND, state: self.syncplay.state() };
             self.send_snapshot(key, &Outgoing::new(&state));
             // And who is away or busy (everyone else is online).
@@ -246,10 +289,14 @@ impl Session {
                 }
             }
         }
-        if let Some(member) = self.members.get_mut(&key) {
-            // A resume from before the snapshot gets a new one: count from here.
-            member.stream.start = self.log.end();
-            member.stream.lost_through = member.stream.last_seq();
+        let marks = self.members.get(&key).map(|member| self.marks(&member.id));
+        if let Some((member, marks)) = self.members.get_mut(&key).zip(marks) {
+            // The snapshot holds everything so far: a later drop counts from here at the least.
+            member.seen = marks;
+            // A resume from before the snapshot gets a new one: count from here. The list in it
+            // is current: nothing held back is due.
+            member.stream.restart(&self.log);
+            member.stream.coalescing = None;
         }
     }
 
@@ -269,11 +316,20 @@ impl Session {
             return fail(self, reason::WRONG_SECRET);
         }
         let old_conn = member.conn.replace(conn);
+        member.deep = false; // a new connection's queue is empty
         let was_reconnecting = member.lost_at.take().is_some();
         member.last_heartbeat = now;
         member.addr = addr;
         member.probe = None;
-        let replay = self.log.replay(key, member.wire, &member.stream, resume.last_seq);
+        // Back after a restart: nothing of its old stream is in this log, whatever it claims. Roster
+        // news held back from it: its list is out of date, whatever it last read.
+        let restarted = std::mem::take(&mut member.restored);
+        let coalesced = member.stream.coalescing.take() == Some(true);
+        let replay = if restarted || coalesced {
+            Replay::Snapshot
+        } else {
+            self.log.replay(key, member.wire, &member.stream, resume.last_seq)
+        };
         if let Some(old) = old_conn {
             self.conns.remove(&old);
             self.close_conn(old, close::REPLACED, "resumed on a new connection");
@@ -285,6 +341,12 @@ impl Session {
         let client_id = resume.member_id;
         match replay {
             Replay::Messages(messages) => {
+                // Everything it missed follows: no history needed.
+                if let Some(member) = self.members.get_mut(&key) {
+                    member.chat_mark = None;
+                    member.direct_mark = None;
+                    member.notification_mark = None;
+                }
                 let replayed = messages.len() as u64;
                 let resumed = ServerMessage::Resumed {
                     timestamp: now / MILLISECOND,
@@ -292,6 +354,7 @@ impl Session {
                     last_seq: resume.last_seq,
                     replayed,
                     snapshot: false,
+                    restarted: false,
                 };
                 self.reply(conn, resumed);
                 if !messages.is_empty() {
@@ -305,11 +368,13 @@ impl Session {
                     last_seq: resume.last_seq,
                     replayed: 0,
                     snapshot: true,
+                    restarted,
                 };
                 self.reply(conn, resumed);
                 self.welcome(now, key);
             }
         }
+        self.touch(key);
         if was_reconnecting {
             self.member_changed(now, key);
         }
@@ -321,8 +386,20 @@ impl Session {
     pub(super) fn lose_connection(&mut self, now: Time, key: u64, reason: LeaveReason) {
         let Some(member) = self.members.get_mut(&key) else { return };
         member.conn = None;
+        if member.stream.coalescing == Some(false) {
+            // Nothing was held back: news while it is away is logged for its resume as usual.
+            member.stream.coalescing = None;
+        }
         if member.keeps_place(reason == LeaveReason::Left) {
             member.lost_at = Some(now);
+            // Counted from what is known to have reached it (its last answered probe), not from
+            // now: a connection that died silently was written into until the host noticed, and
+            // what a socket that broke held on its way is gone too.
+            let seen = member.seen;
+            member.chat_mark.get_or_insert(seen.chat);
+            member.direct_mark.get_or_insert(seen.directs);
+            member.notification_mark.get_or_insert(seen.notifications);
+            self.touch(key);
             self.arm(now + self.config.resume_window, Timer::Resume(key));
             self.member_changed(now, key);
             self.barrier_check(now);
@@ -358,6 +435,11 @@ impl Session {
         close: Option<(u16, &'static str)>,
     ) {
         let Some(member) = self.members.remove(&key) else { return };
+        self.release_name(&member.name);
+        self.journal(Durable::MemberGone(key));
+        for n in self.directs.forget(&member.id) {
+            self.journal(Durable::DirectGone(n));
+        }
         self.by_id.remove(&member.id);
         self.by_device.remove(&member.device_id);
         self.order.retain(|other| *other != key);
@@ -397,24 +479,84 @@ impl Session {
         }
     }
 
-    /// Measures every connected member's round trip, and announces the latencies that moved.
+    /// The I/O layer says this connection's outbound queue is deep. Roster news to its member
+    /// (`member_joined`, `member_left`, `member_updated`, a 1.0 `member_list`)
+    /// is held back from now on, and said again by one fresh `member_list` once the queue has
+    /// drained ([`Session::handle_drained`]): in a join storm the session makes a
+    /// `member_joined` for every member at each join, faster than sockets take them, and a
+    /// queue that overflows closes its member with 4008 for messages the host itself made.
+    /// Only for the formats that have `member_list` (LOUDSYNC 1.0 and partyline/1).
+    pub fn handle_congested(&mut self, _now: Time, conn: ConnId) {
+        let Some(Conn::Member(key)) = self.conns.get(&conn) else { return };
+        let Some(member) = self.members.get_mut(key) else { return };
+        member.deep = true;
+        if matches!(member.wire, Wire::Loudsync | Wire::Partyline) && member.stream.coalescing.is_none() {
+            member.stream.coalescing = Some(false);
+        }
+    }
+
+    /// The connection's outbound queue has drained ([`Session::handle_congested`]): if roster
+    /// news was held back, its member gets one fresh `member_list`, numbered for an extension
+    /// member and a snapshot (a resume from before it gets a new one).
+    pub fn handle_drained(&mut self, now: Time, conn: ConnId) {
+        let Some(Conn::Member(key)) = self.conns.get(&conn) else { return };
+        let key = *key;
+        let Some(member) = self.members.get_mut(&key) else { return };
+        member.deep = false;
+        if member.stream.coalescing.take() != Some(true) {
+            return;
+        }
+        let list = match &self.drained_list {
+            // The same instant: the driver tells the session of every drained queue at once,
+            // with nothing in between that could change the party.
+            Some((at, list)) if *at == now => list.clone(),
+            _ => {
+                let members = ServerMessage::MemberList { timestamp: now / MILLISECOND, members: self.members() };
+                let list = Outgoing::new(&members);
+                self.drained_list = Some((now, list.clone()));
+                list
+            }
+        };
+        self.send_snapshot(key, &list);
+        if let Some(member) = self.members.get_mut(&key) {
+            member.stream.restart(&self.log);
+        }
+    }
+
+    /// Measures every connected member's round trip, and announces the latencies that moved:
+    /// at most [`MAX_LATENCIES`] of them in one `latency_update`, the largest changes first
+    /// (the others stay due, for the next round).
     pub(super) fn probe(&mut self, now: Time) {
-        let mut changed = BTreeMap::new();
-        let mut updated = Vec::new();
+        let mut moved = Vec::new();
         for key in &self.order {
             let member = self.members.get_mut(key).expect("order lists members");
             if let Some(conn) = member.conn {
                 member.probe = Some(now);
+                member.probe_marks = Marks {
+                    chat: self.next_chat,
+                    directs: self.directs.count(&member.id),
+                    notifications: self.next_notification,
+                };
                 self.transmits.push_back(Transmit::Probe { conn, sent_at: now });
             }
             let Some(latency) = member.latency_ms() else { continue };
             // 2 ms: below that a change is noise on a Wi-Fi link, not news.
-            let moved = member.announced_latency.is_none_or(|old| old.abs_diff(latency) >= 2);
-            if moved {
-                member.announced_latency = Some(latency);
-                changed.insert(member.id.clone(), latency);
-                updated.push(member.info());
+            let change = member.announced_latency.map_or(u32::MAX, |old| old.abs_diff(latency));
+            if change >= 2 {
+                moved.push((change, *key, latency));
             }
+        }
+        if moved.len() > MAX_LATENCIES {
+            moved.select_nth_unstable_by(MAX_LATENCIES - 1, |a, b| b.0.cmp(&a.0));
+            moved.truncate(MAX_LATENCIES);
+        }
+        let mut changed = BTreeMap::new();
+        let mut updated = Vec::new();
+        for (_, key, latency) in moved {
+            let member = self.members.get_mut(&key).expect("order lists members");
+            member.announced_latency = Some(latency);
+            changed.insert(member.id.clone(), latency);
+            updated.push(member.info());
         }
         if !changed.is_empty() {
             let message = ServerMessage::LatencyUpdate { timestamp: now / MILLISECOND, latencies: changed };
@@ -434,6 +576,7 @@ impl Session {
             return;
         }
         member.probe = None;
+        member.seen = member.probe_marks;
         let sample = now - sent_at;
         // Smooth like TCP's SRTT (RFC 6298, alpha = 1/8 would be slow to show a change on a
         // screen; 1/4 settles in a few samples and still hides a single hiccup).
@@ -454,11 +597,204 @@ impl Session {
         Ok(info)
     }
 
+    /// Kicks a member (as [`Session::kick`]) and bans its device: a join with that device id
+    /// is refused (`unauthorized`, `banned`, then close 4010) until [`Session::unban`]. A device
+    /// id is what the phone keeps in its storage; a guest who clears it comes back as a new
+    /// device, which is what "New key" is for.
+    pub fn ban(&mut self, now: Time, member_id: &str, reason: &str) -> Result<MemberInfo, SessionError> {
+        let key = *self.by_id.get(member_id).ok_or_else(|| SessionError::NoSuchMember(member_id.to_string()))?;
+        let member = &self.members[&key];
+        let ban = Ban {
+            device_id: member.device_id.clone(),
+            name: member.name.clone(),
+            reason: reason.to_string(),
+            at: now / MILLISECOND,
+        };
+        let info = self.kick(now, member_id, reason)?;
+        if self.bans.len() >= MAX_BANS && !self.bans.contains_key(&ban.device_id) {
+            let oldest = self.bans.values().min_by_key(|ban| ban.at).map(|ban| ban.device_id.clone());
+            if let Some(oldest) = oldest.and_then(|id| self.bans.remove(&id)) {
+                self.journal(Durable::Unban(oldest.device_id.clone()));
+                self.events.push_back(Event::Unbanned(oldest));
+            }
+        }
+        self.journal(Durable::Ban(ban.clone()));
+        self.bans.insert(ban.device_id.clone(), ban.clone());
+        self.events.push_back(Event::Banned(ban));
+        Ok(info)
+    }
+
+    /// Lifts the ban on a device: it may join again.
+    pub fn unban(&mut self, device_id: &str) -> Result<Ban, SessionError> {
+        let ban = self.bans.remove(device_id).ok_or_else(|| SessionError::NoSuchBan(device_id.to_string()))?;
+        self.journal(Durable::Unban(ban.device_id.clone()));
+        self.events.push_back(Event::Unbanned(ban.clone()));
+        Ok(ban)
+    }
+
+    /// The devices turned away, oldest ban first.
+    pub fn bans(&self) -> Vec<Ban> {
+        let mut bans: Vec<Ban> = self.bans.values().cloned().collect();
+        bans.sort_by_key(|ban| ban.at);
+        bans
+    }
+
+    /// How far the party's talk has got now, for the member with this id.
+    pub(super) fn marks(&self, member_id: &str) -> Marks {
+        Marks { chat: self.next_chat, directs: self.directs.count(member_id), notifications: self.next_notification }
+    }
+
+    /// `chat.history` to a member being welcomed: the newest [`HISTORY_NEWEST`] lines, and
+    /// (back from an absence, `since` its mark) the lines said since it left, at most
+    /// [`HISTORY_MOST`], with how many are gone; its direct messages (`directs_since` its
+    /// mark, or its newest), at most [`DIRECT_HISTORY_BYTES`], with how many of those are gone;
+    /// and (back from an absence, `notifications_since` its mark) the host notifications sent
+    /// since it left, with how many of those are gone. A fresh join's history without direct
+    /// messages is the same for everyone until the chat changes: encoded once.
+    fn send_history(
+        &mut self,
+        now: Time,
+        key: u64,
+        conn: ConnId,
+        since: Option<u64>,
+        directs_since: Option<u64>,
+        notifications_since: Option<u64>,
+    ) {
+        let member_id = self.members[&key].id.clone();
+        let (directs, directs_missed) = self.directs.history(&member_id, directs_since, DIRECT_HISTORY_BYTES);
+        let directs: Vec<partyline_protocol::DirectLine> = directs.into_iter().cloned().collect();
+        let (notifications, notifications_missed) = self.notifications_since(key, notifications_since);
+        let plain = directs.is_empty() && directs_missed == 0 && notifications.is_empty() && notifications_missed == 0;
+        if since.is_none()
+            && plain
+            && let Some(frame) = &self.history_frame
+        {
+            let frame = frame.clone();
+            return self.transmits.push_back(Transmit::Send { conn, frame, seq: None });
+        }
+        let (lines, missed) = self.chat.history(since, HISTORY_NEWEST, HISTORY_MOST);
+        if lines.is_empty() && missed == 0 && plain {
+            return;
+        }
+        let lines = lines
+            .into_iter()
+            .map(|line| partyline_protocol::HistoryLine {
+                id: line.id.clone(),
+                room: line.room.clone(),
+                from: line.from.clone(),
+                name: line.name.clone(),
+                text: line.text.clone(),
+                created_at: line.created_at,
+                edited_at: line.edited_at,
+            })
+            .collect();
+        let history = ServerMessage::ChatHistory {
+            timestamp: now / MILLISECOND,
+            lines,
+            missed,
+            directs,
+            directs_missed,
+            notifications,
+            notifications_missed,
+        };
+        let frame = Frame::encode(&history);
+        if since.is_none() && plain {
+            self.history_frame = Some(frame.clone());
+        }
+        self.transmits.push_back(Transmit::Send { conn, frame, seq: None });
+    }
+
+    /// The kept host notifications numbered above `since` (a member back from an absence: those
+    /// sent after it left), oldest first, each with whether the member has read it; and how many
+    /// numbered above `since` are no longer kept (the host keeps the newest
+    /// [`KEPT_NOTIFICATIONS`]; none is ever deleted, so every number up to the last was sent).
+    /// Nothing without a mark: a fresh join is not told of what was announced before it came.
+    fn notifications_since(&self, key: u64, since: Option<u64>) -> (Vec<partyline_protocol::HistoryNotification>, u64) {
+        let Some(since) = since else { return (Vec::new(), 0) };
+        let read = &self.members[&key].read;
+        let sent: Vec<partyline_protocol::HistoryNotification> = self
+            .notifications
+            .iter()
+            .filter_map(|note| match note {
+                ServerMessage::Notification { timestamp, id, title, body, level, from, name, actions, .. }
+                    if persist::notification_number(id) > since =>
+                {
+                    Some(partyline_protocol::HistoryNotification {
+                        id: id.clone(),
+                        title: title.clone(),
+                        body: body.clone(),
+                        level: *level,
+                        from: from.clone(),
+                        name: name.clone(),
+                        actions: actions.clone(),
+                        timestamp: *timestamp,
+                        read: read.contains(id),
+                    })
+                }
+                _ => None,
+            })
+            .collect();
+        let missed = self.next_notification.saturating_sub(since).saturating_sub(sent.len() as u64);
+        (sent, missed)
+    }
+
+    /// The name a member is shown by: cleaned ([`names::clean`]; a `join` was checked already,
+    /// so this only normalizes it), and marked with a number when it looks like the host's or
+    /// another member's name ("Sara (2)" beside "Sara" or "Ѕara"), so nobody can pass for
+    /// someone else. Each member's name holds its look ([`names::skeleton`]) until released.
+    pub(super) fn claim_name(&mut self, raw: &str) -> String {
+        let name = names::clean(raw).unwrap_or_else(|_| raw.trim().chars().take(MAX_NAME_CHARS).collect());
+        let host = names::skeleton(&self.host.name);
+        let taken = |session: &Session, candidate: &str| {
+            let look = names::skeleton(candidate);
+            look == host || session.looks.contains_key(&look)
+        };
+        let mut chosen = name.clone();
+        let mut n = 2;
+        while taken(self, &chosen) {
+            let mark = format!(" ({n})");
+            let room = MAX_NAME_CHARS - mark.chars().count();
+            chosen = format!("{}{mark}", name.chars().take(room).collect::<String>().trim_end());
+            n += 1;
+        }
+        *self.looks.entry(names::skeleton(&chosen)).or_default() += 1;
+        chosen
+    }
+
+    /// A member takes a new name (`rename`): marked like a joiner's if it looks taken; every
+    /// member hears of it (`member_updated`, to the member too: its name may have been marked).
+    pub(super) fn rename_member(&mut self, now: Time, key: u64, raw: &str) {
+        let old = self.members[&key].name.clone();
+        self.release_name(&old);
+        let name = self.claim_name(raw);
+        if name == old {
+            return;
+        }
+        self.members.get_mut(&key).expect("a member").name = name;
+        self.touch(key);
+        self.member_changed(now, key);
+        let updated = ServerMessage::MemberUpdated { timestamp: now / MILLISECOND, member: self.members[&key].info() };
+        self.send_snapshot(key, &Outgoing::new(&updated));
+    }
+
+    /// A member's name no longer holds its look (it left, or changed its name).
+    pub(super) fn release_name(&mut self, name: &str) {
+        let look = names::skeleton(name);
+        if let Some(count) = self.looks.get_mut(&look) {
+            *count -= 1;
+            if *count == 0 {
+                self.looks.remove(&look);
+            }
+        }
+    }
+
     /// Measures a member's round trip on its new connection at once (the list shows a latency
     /// within a round trip of joining), remembering the probe so only its pong counts.
     pub(super) fn send_probe(&mut self, now: Time, key: u64, conn: ConnId) {
-        if let Some(member) = self.members.get_mut(&key) {
+        let marks = self.members.get(&key).map(|member| self.marks(&member.id));
+        if let Some((member, marks)) = self.members.get_mut(&key).zip(marks) {
             member.probe = Some(now);
+            member.probe_marks = marks;
             self.transmits.push_back(Transmit::Probe { conn, sent_at: now });
         }
     }

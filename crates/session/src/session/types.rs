@@ -169,8 +169,28 @@ pub enum Event {
     SyncPlay(PlayState),
     /// A member reported its playback (about once a second while playing).
     PlaybackProgress(MemberSync),
+    /// The host banned a device (its member was kicked).
+    Banned(Ban),
+    /// The host lifted a ban.
+    Unbanned(Ban),
+    /// A guest shared a photo (`photo.shared`'s fields).
+    PhotoShared(partyline_protocol::Photo),
     /// The session is closed; nothing more will happen.
     Closed,
+}
+
+/// A device the host turned away: it cannot join the party again until the host lifts the ban.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ban {
+    /// The device id it joined with.
+    pub device_id: String,
+    /// The member's name when it was banned.
+    pub name: String,
+    /// The host's reason, as the member was told it.
+    pub reason: String,
+    /// When, ms since the Unix epoch.
+    pub at: u64,
 }
 
 /// How one member's playback is doing, from its last report.
@@ -244,9 +264,15 @@ pub enum SessionError {
     /// A notification's title is empty or over 100 characters, or its body over 1,000.
     #[error("a notification needs a title of 1 to {MAX_TITLE_CHARS} characters and a body of at most {MAX_CHAT_CHARS}")]
     BadNotification,
+    /// A notification's actions cannot go out (more than three, a bad label or URL).
+    #[error("{0}")]
+    BadActions(String),
     /// The member joined with a LOUDSYNC 1.0 client, which knows no `remote.command`.
     #[error("{0} uses a LOUDSYNC 1.0 client, which takes no remote commands")]
     NoRemote(String),
+    /// No ban is kept for that device id.
+    #[error("no ban for device {0}")]
+    NoSuchBan(String),
     /// No member has that device id (a REST call names its member by `?device=`).
     #[error("no member with device id {0}")]
     NoSuchDevice(String),

@@ -9,16 +9,19 @@ pub mod net;
 use std::collections::HashMap;
 
 use partyline_protocol::client::{Heartbeat, Resume};
-use partyline_protocol::{ClientMessage, PARTYLINE_V1, Received, ServerMessage, decode};
+use partyline_protocol::{ClientMessage, PARTYLINE_V1, Received, ServerMessage};
 use std::net::{IpAddr, Ipv4Addr};
 
-use partyline_session::{Config, ConnId, Event, Peer, SECOND, Session, Time, Transmit};
+use partyline_protocol::Wire;
+use partyline_session::{Arrival, Config, ConnId, Event, Peer, SECOND, Session, Time, Transmit};
 use serde_json::Value;
 
 /// What a connection saw, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Seen {
     Msg(Value),
+    /// A binary frame (seed 001's), as written.
+    Binary(Vec<u8>),
     Probe(Time),
     Closed(u16),
 }
@@ -29,6 +32,9 @@ pub struct Sim {
     pub now: Time,
     next_conn: u64,
     inbox: HashMap<ConnId, Vec<Seen>>,
+    /// Connections of another format than partyline/1 (seed 001's): their frames are kept as
+    /// JSON (or bytes) without being read as partyline/1 server messages.
+    foreign: std::collections::HashSet<ConnId>,
 }
 
 pub const T0: Time = 1_700_000_000 * SECOND;
@@ -39,7 +45,13 @@ pub const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 impl Sim {
     pub fn new(config: Config) -> Sim {
         let config = Config { session_id: Some("party1".into()), name: "Test Party".into(), ..config };
-        Sim { session: Session::new(config, T0, 7), now: T0, next_conn: 1, inbox: HashMap::new() }
+        Sim {
+            session: Session::new(config, T0, 7),
+            now: T0,
+            next_conn: 1,
+            inbox: HashMap::new(),
+            foreign: Default::default(),
+        }
     }
 
     pub fn connect(&mut self) -> ConnId {
@@ -56,6 +68,30 @@ impl Sim {
         self.connect_peer(Peer::from_addr(addr))
     }
 
+    /// Connects a seed-001 client (`/rt/ws?name=…&device=…`): a member as it opens. Its frames
+    /// are seed 001's ([`Sim::messages`] gives them as JSON; binary ones are [`Seen::Binary`]).
+    pub fn connect_rt(&mut self, name: &str, device: Option<&str>) -> ConnId {
+        self.connect_as(Wire::Rt, name, device)
+    }
+
+    /// Connects a client of a format that joins at connect (`wire`: Together, Pavilion, seed
+    /// 001, Revenge), a member as it opens; its frames are kept as JSON, as [`Sim::connect_rt`]'s.
+    pub fn connect_as(&mut self, wire: Wire, name: &str, device: Option<&str>) -> ConnId {
+        let conn = ConnId(self.next_conn);
+        self.foreign.insert(conn);
+        let arrival = Arrival { wire, name: Some(name.into()), device_id: device.map(str::to_string) };
+        self.connect_peer(Peer { addr: LOCAL, device: None, may_join: true, arrival: Some(arrival) })
+    }
+
+    /// Sends a seed-001 text frame, decoded as the host decodes it.
+    pub fn send_rt(&mut self, conn: ConnId, text: &str) {
+        match partyline_protocol::rt::decode(text) {
+            Ok(message) => self.session.handle_message(self.now, conn, message),
+            Err(err) => self.session.handle_invalid(self.now, conn, &err),
+        }
+        self.flush();
+    }
+
     fn connect_peer(&mut self, peer: Peer) -> ConnId {
         let conn = ConnId(self.next_conn);
         self.next_conn += 1;
@@ -65,8 +101,8 @@ impl Sim {
     }
 
     pub fn send(&mut self, conn: ConnId, text: &str) {
-        match decode(text) {
-            Ok(message) => self.session.handle_message(self.now, conn, message),
+        match partyline_protocol::client::decode_with_cid(text) {
+            Ok((message, cid)) => self.session.handle_sent(self.now, conn, message, cid),
             Err(err) => self.session.handle_invalid(self.now, conn, &err),
         }
         self.flush();
@@ -105,6 +141,10 @@ impl Sim {
     pub fn flush(&mut self) {
         while let Some(transmit) = self.session.poll_transmit() {
             let (conn, seen) = match transmit {
+                Transmit::Send { conn, frame, .. } if frame.is_binary() => (conn, Seen::Binary(frame.bytes().to_vec())),
+                Transmit::Send { conn, frame, .. } if self.foreign.contains(&conn) => {
+                    (conn, Seen::Msg(serde_json::from_str(frame.as_str()).expect("a frame is JSON")))
+                }
                 Transmit::Send { conn, frame, seq } => {
                     let text = match seq {
                         Some(seq) => frame.with_seq(seq),
@@ -190,7 +230,12 @@ fn typed_json(text: &str) -> Value {
 
 /// A join for `device` (named "`device` phone"), with partyline/1 when `ext`.
 pub fn join_msg(device: &str, ext: bool) -> ClientMessage {
-    ClientMessage::join(1706889600000u64, "party1", device, format!("{device} phone"), ext.then_some(PARTYLINE_V1))
+    let mut join =
+        ClientMessage::join(1706889600000u64, "party1", device, format!("{device} phone"), ext.then_some(PARTYLINE_V1));
+    if let ClientMessage::Join(join) = &mut join {
+        join.player = ext.then_some(true); // a phone: it plays
+    }
+    join
 }
 
 /// [`join_msg`] as text.

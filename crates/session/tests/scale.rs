@@ -1,0 +1,163 @@
+//! Roster news scales with the party: a member whose connection cannot keep up (the I/O layer
+//! says its queue is deep) gets one fresh `member_list` once it has drained, instead of a
+//! `member_joined` per joiner, with its numbers still without gaps and a resume from before the
+//! fresh list answered with a snapshot; and one `latency_update` carries at most
+//! `MAX_LATENCIES` changes however many members moved. All on virtual time.
+
+mod sim;
+
+use partyline_protocol::{Received, ServerMessage, expect_message};
+use partyline_session::session::MAX_LATENCIES;
+use partyline_session::{Config, SECOND};
+use sim::{Sim, T0, join_msg, resume_msg};
+
+fn big_party() -> Config {
+    Config { max_members: 1000, max_members_per_addr: 1000, ..Config::default() }
+}
+
+/// The `seq`s of what a connection received, in order (every message here is numbered).
+fn seqs(received: &[Received]) -> Vec<u64> {
+    received.iter().filter_map(|received| received.seq).collect()
+}
+
+/// While its queue is deep a member gets no `member_joined` but still its chat; once drained,
+/// one `member_list` with everyone, numbered right after what it had; then `member_joined`
+/// again.
+#[test]
+fn a_congested_member_gets_one_fresh_list() {
+    let mut sim = Sim::new(big_party());
+    let a = sim.connect();
+    sim.send_msg(a, join_msg("dev-a", true));
+    let mut last = *seqs(&sim.received(a)).last().expect("a numbered welcome bundle");
+    sim.session.handle_congested(sim.now, a);
+    let (b, _) = sim.join("dev-b", true);
+    for n in 0..20 {
+        let (other, _) = sim.join(&format!("dev-{n}"), true);
+        sim.take(other);
+    }
+    sim.send_msg(
+        b,
+        partyline_protocol::ClientMessage::Chat(partyline_protocol::client::Chat {
+            timestamp: 1.into(),
+            text: "hi".into(),
+            room: None,
+        }),
+    );
+    let during = sim.received(a);
+    let kinds: Vec<&str> = during.iter().map(Received::kind).collect();
+    assert_eq!(kinds, ["chat"], "only the chat while congested");
+    assert_eq!(seqs(&during), [last + 1], "numbered after the welcome bundle");
+    last += 1;
+
+    sim.session.handle_drained(sim.now, a);
+    sim.flush();
+    let after = sim.received(a);
+    assert_eq!(after.len(), 1, "one fresh list, got {after:?}");
+    let members = expect_message!(&after[0].message, ServerMessage::MemberList { members, .. } => members);
+    assert_eq!(members.len(), 23, "the host, a, b and 20 more");
+    assert_eq!(after[0].seq, Some(last + 1), "numbered right after the chat");
+
+    let (late, _) = sim.join("dev-late", true);
+    sim.take(late);
+    let kinds: Vec<String> = sim.received(a).iter().map(|r| r.kind().to_string()).collect();
+    assert_eq!(kinds, ["member_joined"], "news flows again once drained");
+}
+
+/// A congested member that drops and resumes from its last number gets a snapshot, not a
+/// replay without the roster news it was never sent.
+#[test]
+fn a_resume_after_held_back_news_is_a_snapshot() {
+    let mut sim = Sim::new(big_party());
+    let (a, id, secret) = sim.join_resumable("dev-a");
+    let last = *seqs(&sim.received(a)).last().unwrap_or(&0);
+    sim.session.handle_congested(sim.now, a);
+    let (b, _) = sim.join("dev-b", true);
+    sim.take(b);
+    assert!(sim.received(a).is_empty(), "the member_joined was held back");
+    sim.session.handle_disconnect(sim.now, a, false);
+    sim.flush();
+    let again = sim.connect();
+    sim.send_msg(again, resume_msg(&id, &secret, last.max(1)));
+    let seen = sim.received(again);
+    let resumed = seen.iter().find(|r| r.kind() == "resumed").expect("resumed");
+    let snapshot = expect_message!(&resumed.message, ServerMessage::Resumed { snapshot, .. } => *snapshot);
+    assert!(snapshot, "expected a snapshot, got {seen:?}");
+    let list = seen.iter().find(|r| r.kind() == "member_list").expect("a member_list in the snapshot");
+    let members = expect_message!(&list.message, ServerMessage::MemberList { members, .. } => members);
+    assert_eq!(members.len(), 3, "the host, a and b");
+}
+
+/// A member that is congested but misses nothing gets no list when it drains.
+#[test]
+fn nothing_missed_is_no_list() {
+    let mut sim = Sim::new(big_party());
+    let (a, _) = sim.join("dev-a", true);
+    sim.session.handle_congested(sim.now, a);
+    sim.session.handle_drained(sim.now, a);
+    sim.flush();
+    assert!(sim.received(a).is_empty());
+}
+
+/// With more members moving than `MAX_LATENCIES`, one update carries that many, and the rest
+/// are told in the next round.
+#[test]
+fn latency_updates_are_bounded() {
+    let mut sim = Sim::new(big_party());
+    let members = MAX_LATENCIES + 36;
+    let conns: Vec<_> = (0..members).map(|n| sim.join(&format!("dev-{n}"), true).0).collect();
+    for (n, conn) in conns.iter().enumerate() {
+        // Each member's probe went at T0; a round trip of 10 ms + n.
+        sim.session.handle_probe_reply(T0 + (10 + n as u64) * 1000, *conn, T0);
+    }
+    for conn in &conns {
+        sim.take(*conn);
+    }
+    let watcher = conns[0];
+    let updates = |sim: &mut Sim| -> Vec<usize> {
+        sim.received(watcher)
+            .iter()
+            .filter_map(|r| match &r.message {
+                ServerMessage::LatencyUpdate { latencies, .. } => Some(latencies.len()),
+                _ => None,
+            })
+            .collect()
+    };
+    sim.advance_to(T0 + 5 * SECOND);
+    assert_eq!(updates(&mut sim), [MAX_LATENCIES], "the first round");
+    sim.advance_to(T0 + 10 * SECOND);
+    assert_eq!(updates(&mut sim), [36], "the rest, the next round");
+}
+
+/// Members drained at the same instant share one fresh list, and a list made after the party
+/// changed has the change in it.
+#[test]
+fn lists_drained_together_are_current() {
+    let mut sim = Sim::new(big_party());
+    let (a, _) = sim.join("dev-a", true);
+    let (b, _) = sim.join("dev-b", true);
+    sim.take(a);
+    for conn in [a, b] {
+        sim.session.handle_congested(sim.now, conn);
+    }
+    let (c, _) = sim.join("dev-c", true);
+    sim.take(c);
+    sim.session.handle_drained(sim.now, a);
+    sim.session.handle_drained(sim.now, b);
+    sim.flush();
+    let count = |received: Vec<Received>| -> Vec<usize> {
+        received
+            .iter()
+            .filter_map(|r| match &r.message {
+                ServerMessage::MemberList { members, .. } => Some(members.len()),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!((count(sim.received(a)), count(sim.received(b))), (vec![4], vec![4]), "the host, a, b and c");
+    sim.session.handle_congested(sim.now, a);
+    let (d, _) = sim.join("dev-d", true);
+    sim.take(d);
+    sim.session.handle_drained(sim.now, a);
+    sim.flush();
+    assert_eq!(count(sim.received(a)), [5], "d is in the list made after it joined");
+}
