@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use partyline_server::{Limits, ServerHandle};
-use partyline_support::{SessionConfig, default_host, start_host_with_media};
+use partyline_support::{Client, SessionConfig, default_host, start_host_with_media};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -285,6 +285,40 @@ async fn the_page_is_gzipped_and_revalidated() {
     assert_eq!(again.header("etag"), Some(etag.as_str()));
     let icon = get(addr, "/favicon.ico").await;
     assert_eq!((icon.status, icon.header("content-type")), (200, Some("image/svg+xml")), "{}", icon.text());
+    host.shutdown(None).await;
+}
+
+/// The page carries this party's facts (what `/api/info` says of it that stays put, under the
+/// same names), so a phone draws the join screen from the page alone; it is the same page, a
+/// 304, until the host renames or locks the party, and then the new facts under a new ETag.
+#[tokio::test]
+async fn the_page_carries_the_partys_facts() {
+    let host = default_host().await;
+    let addr = host.local_addr();
+    let facts = |page: &Answer| {
+        let text = String::from_utf8_lossy(&page.body).into_owned();
+        let open = "<script type=\"application/json\" id=\"party-facts\">";
+        let start = text.find(open).expect("the facts in the page") + open.len();
+        serde_json::from_str::<Value>(&text[start..start + text[start..].find("</script>").unwrap()]).unwrap()
+    };
+    let page = get(addr, "/").await;
+    let info = get(addr, "/api/info").await.json();
+    let written = facts(&page);
+    for name in ["sessionId", "name", "maxMembers", "locked", "open", "protocolVersions", "roomCodeWaitMs", "uploads"] {
+        assert_eq!(written[name], info[name], "{name}: the page and /api/info agree");
+    }
+    assert!(written.get("memberCount").is_none(), "the head count changes at every join: not in the page");
+    let etag = page.header("etag").unwrap().to_string();
+    let again = request(addr, Ipv4Addr::LOCALHOST, "GET", "/", &[("If-None-Match", &etag)]).await;
+    assert_eq!(again.status, 304, "unchanged facts: the same page");
+    let (_phone, _) = Client::join_in(&host, "dev-a", true).await;
+    let again = request(addr, Ipv4Addr::LOCALHOST, "GET", "/", &[("If-None-Match", &etag)]).await;
+    assert_eq!(again.status, 304, "a guest more: still the same page");
+    host.rename("Rooftop </script> party").await.unwrap();
+    let renamed = request(addr, Ipv4Addr::LOCALHOST, "GET", "/", &[("If-None-Match", &etag)]).await;
+    assert_eq!(renamed.status, 200, "renamed: the page again");
+    assert_ne!(renamed.header("etag"), Some(etag.as_str()), "under a new ETag");
+    assert_eq!(facts(&renamed)["name"], "Rooftop </script> party", "the new name, whole (its `<` escaped in the page)");
     host.shutdown(None).await;
 }
 

@@ -352,6 +352,47 @@ async fn resume_after_drop_loses_nothing() {
     assert_eq!((member.connection_status, member.id), (ConnectionStatus::Connected, welcome.client_id));
 }
 
+/// A resume in the upgrade URL (`?resume=&secret=&session=&lastSeq=`) is answered at once,
+/// with nothing sent after the 101: `resumed` and the missed messages, as a `resume` frame
+/// would have been. A wrong secret in the URL is `resume_failed`, after which the same
+/// connection can join afresh; a `lastSeq` that is no number is `invalid_message`.
+#[tokio::test]
+async fn resume_in_the_upgrade_url() {
+    let host = default_host().await;
+    let (mut x, welcome) = Client::join(&host, "dev-x", true).await;
+    let (mut talker, _) = Client::join_in(&host, "dev-t", true).await;
+    let (joined, _) = x.recv_until("member_joined").await;
+    let last_seq = joined.seq.unwrap();
+    drop(x);
+    talker.recv_until("member_updated").await;
+    talker.send(chat_msg("while you were away")).await;
+    talker.recv_until("chat").await;
+
+    let secret = welcome.resume_secret.clone().unwrap();
+    let url = |secret: &str, last_seq: &str| {
+        format!("{}&resume={}&secret={secret}&session=party1&lastSeq={last_seq}", ws_url(&host), welcome.client_id)
+    };
+    let mut back = Client::connect(&url(&secret, &last_seq.to_string())).await;
+    let resumed = expect_message!(back.recv().await.message,
+        ServerMessage::Resumed { client_id, replayed, snapshot, .. } => (client_id, replayed, snapshot));
+    assert_eq!(resumed, (welcome.client_id.clone(), 1, false), "resumed before the client sent anything");
+    let chat = back.recv().await;
+    assert_eq!(chat.seq, Some(last_seq + 1), "the missed line, with its number");
+    assert_eq!(expect_message!(chat.message, ServerMessage::Chat { text, .. } => text), "while you were away");
+    let (update, _) = talker.recv_until("member_updated").await;
+    assert_eq!(member_of(update.message).connection_status, ConnectionStatus::Connected);
+
+    let mut wrong = Client::connect(&url("00000000000000000000000000000000", "0")).await;
+    let error = error_of(wrong.recv().await.message);
+    assert_eq!(error.0, ErrorCode::ResumeFailed, "a wrong secret: {error:?}");
+    wrong.send(join_msg("dev-w", true)).await;
+    let (_, _) = wrong.recv_until("welcome").await;
+
+    let mut garbled = Client::connect(&url(&secret, "soon")).await;
+    let error = error_of(garbled.recv().await.message);
+    assert_eq!(error.0, ErrorCode::InvalidMessage, "a lastSeq that is no number: {error:?}");
+}
+
 /// Host actions through the handle: kick (kicked, 4010, member_left kicked), lock (joins
 /// refused), rename (session_updated), and shutdown (session_closed, 4011).
 #[tokio::test]

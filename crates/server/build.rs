@@ -19,9 +19,16 @@
 //! (then served as written, for reading them in a browser's debugger).
 //!
 //! They go where the comments `<!-- build.rs: import map -->` and `<!-- build.rs: preloads -->`
-//! are (the map before any module script, as browsers require). The import map is an inline
-//! script: its SHA-256 goes into the page's Content-Security-Policy
-//! (`OUT_DIR/page_script_hashes.txt`), which allows no other inline script.
+//! are (the map before any module script, as browsers require).
+//!
+//! Two files are written into the page rather than linked from it, so that the join screen
+//! waits for no request but the page (docs/performance.md, "The phone page on a slow Wi-Fi"):
+//! the style (`<link rel="stylesheet" href="/style.css">` becomes a `<style>`), and `boot.js`
+//! (`<script src="/boot.js"></script>`, a classic script that draws the join screen and opens a
+//! reload's socket before any module has arrived). They are not served as files. The import
+//! map, `boot.js` and the style are inline: their SHA-256s go into the page's
+//! Content-Security-Policy (`OUT_DIR/page_script_hashes.txt`, `OUT_DIR/page_style_hashes.txt`),
+//! which allows no other inline script or style.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -46,6 +53,13 @@ const TARGETS: &str = "chrome89,safari16.4,firefox108";
 /// Where in `index.html` the import map goes, and where the preloads.
 const MAP_MARKER: &str = "<!-- build.rs: import map -->";
 const PRELOAD_MARKER: &str = "<!-- build.rs: preloads -->";
+
+/// What is written into the page in place of a link to it: (the link as `index.html` has it,
+/// the file's route, the element it becomes).
+const INLINED: [(&str, &str, &str); 2] = [
+    ("<link rel=\"stylesheet\" href=\"/style.css\">", "/style.css", "style"),
+    ("<script src=\"/boot.js\"></script>", "/boot.js", "script"),
+];
 
 fn content_type(path: &Path) -> Option<&'static str> {
     Some(match path.extension()?.to_str()? {
@@ -92,18 +106,42 @@ fn main() {
             let name = path.file_name().and_then(|n| n.to_str()).expect("a UTF-8 file name");
             let route = if prefix == "/" && name == "index.html" { "/".to_owned() } else { format!("{prefix}{name}") };
             let source = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("read {}: {err}", path.display()));
-            let served = if minify && name.ends_with(".js") { minify_js(&source, &path) } else { source.clone() };
+            let served = if minify && name.ends_with(".js") {
+                minify_js(&source, &path, name == "boot.js")
+            } else {
+                source.clone()
+            };
             files.push(File { route, content_type, served, source });
         }
     }
 
+    // Inlined first, and then no longer files: the page's other links are versioned after
+    // (nothing inlined has a `src="` or `href="` of its own).
+    let page = files.iter().position(|f| f.route == "/").expect("ui/phone/index.html");
+    let (html, inlined) = inline(files[page].source.clone(), &files);
+    // The page's `x-partyline-source` covers what is written into it: index.html, then each
+    // inlined file as written, in [`INLINED`]'s order (the browser tests' harness checks it).
+    let page_sources: String = std::iter::once(files[page].source.as_str())
+        .chain(
+            INLINED
+                .iter()
+                .map(|(_, route, _)| files.iter().find(|f| f.route == *route).expect("inlined").source.as_str()),
+        )
+        .collect();
+    files.retain(|file| !INLINED.iter().any(|(_, route, _)| file.route == *route));
     let versions: BTreeMap<String, String> =
         files.iter().filter(|f| f.route != "/").map(|f| (f.route.clone(), short_hash(&f.served))).collect();
     let page = files.iter().position(|f| f.route == "/").expect("ui/phone/index.html");
-    let (served, script_hash) = write_page(&files[page].source, &files, &versions);
+    let (served, mut script_hashes) = write_page(&html, &files, &versions);
+    let mut style_hashes = Vec::new();
+    for (element, hash) in inlined {
+        if element == "style" { style_hashes.push(hash) } else { script_hashes.push(hash) }
+    }
     files[page].served = served;
-    let csp = out_dir.join("page_script_hashes.txt");
-    std::fs::write(&csp, script_hash).unwrap_or_else(|err| panic!("write {}: {err}", csp.display()));
+    for (name, hashes) in [("page_script_hashes.txt", script_hashes), ("page_style_hashes.txt", style_hashes)] {
+        let csp = out_dir.join(name);
+        std::fs::write(&csp, hashes.join(" ")).unwrap_or_else(|err| panic!("write {}: {err}", csp.display()));
+    }
 
     let mut table = String::from("&[\n");
     for file in &files {
@@ -121,7 +159,7 @@ fn main() {
         std::fs::write(&gzipped, gz.finish().expect("gzip into memory"))
             .unwrap_or_else(|err| panic!("write {}: {err}", gzipped.display()));
         let version = short_hash(&file.served);
-        let source_digest = short_hash(&file.source);
+        let source_digest = short_hash(if file.route == "/" { &page_sources } else { &file.source });
         writeln!(
             table,
             "    Asset {{ route: {route:?}, content_type: {content_type:?}, body: include_str!({served_path:?}), \
@@ -138,10 +176,36 @@ fn main() {
     std::fs::write(&out, table).unwrap_or_else(|err| panic!("write {}: {err}", out.display()));
 }
 
+/// The CSP source that allows an inline element of this text (`'sha256-…'`).
+fn csp_hash(text: &str) -> String {
+    format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(text.as_bytes())))
+}
+
+/// `page` with each of [`INLINED`]'s links replaced by its file's text in a `<style>` or a
+/// `<script>`; and, for each, the element's name and its CSP hash. A link the page lacks is a
+/// build error (the CSP would allow a script that is not there).
+fn inline(page: String, files: &[File]) -> (String, Vec<(&'static str, String)>) {
+    let mut page = page;
+    let mut hashes = Vec::new();
+    for (link, route, element) in INLINED {
+        let text =
+            &files.iter().find(|f| f.route == route).unwrap_or_else(|| panic!("{route} is inlined but missing")).served;
+        assert!(!text.contains(&format!("</{element}")), "{route} must not contain </{element}");
+        assert!(
+            !text.contains("src=\"") && !text.contains("href=\""),
+            "{route}: no src=\" or href=\" (the page's are versioned)"
+        );
+        assert!(page.contains(link), "ui/phone/index.html: expected {link} (it is written into the page)");
+        page = page.replacen(link, &format!("<{element}>{text}</{element}>"), 1);
+        hashes.push((element, csp_hash(text)));
+    }
+    (page, hashes)
+}
+
 /// The page as served: its `src`/`href` attributes that name a served file versioned, and the
 /// import map and preloads in place of [`MAP_MARKER`] and [`PRELOAD_MARKER`]. Also the CSP source of the import map
 /// (`'sha256-…'`).
-fn write_page(html: &str, files: &[File], versions: &BTreeMap<String, String>) -> (String, String) {
+fn write_page(html: &str, files: &[File], versions: &BTreeMap<String, String>) -> (String, Vec<String>) {
     for marker in [MAP_MARKER, PRELOAD_MARKER] {
         assert!(html.contains(marker), "ui/phone/index.html: expected the comment {marker}");
     }
@@ -177,15 +241,14 @@ fn write_page(html: &str, files: &[File], versions: &BTreeMap<String, String>) -
         let url = versioned(route).unwrap_or_else(|| panic!("{route} is imported but not served"));
         writeln!(block, "<link rel=\"modulepreload\" href=\"{url}\">").expect("writing to a String");
     }
-    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(map.as_bytes()));
     let page = page.replacen(MAP_MARKER, &format!("<script type=\"importmap\">{map}</script>"), 1);
-    (page.replacen(PRELOAD_MARKER, block.trim_end(), 1), format!("'sha256-{hash}'"))
+    (page.replacen(PRELOAD_MARKER, block.trim_end(), 1), vec![csp_hash(&map)])
 }
 
-/// `source`, an ES module, minified: comments and whitespace out, local names shortened,
-/// expressions folded. Exports and import specifiers stay as written (the import map and the
-/// other modules name them).
-fn minify_js(source: &str, path: &Path) -> String {
+/// `source`, an ES module (or a classic `script`), minified: comments and whitespace out, local
+/// names shortened, expressions folded. Exports and import specifiers stay as written (the
+/// import map and the other modules name them).
+fn minify_js(source: &str, path: &Path, script: bool) -> String {
     use oxc::allocator::Allocator;
     use oxc::codegen::{Codegen, CodegenOptions};
     use oxc::minifier::{CompressOptions, MangleOptions, Minifier, MinifierOptions};
@@ -193,7 +256,8 @@ fn minify_js(source: &str, path: &Path) -> String {
     use oxc::span::SourceType;
 
     let allocator = Allocator::default();
-    let parsed = Parser::new(&allocator, source, SourceType::mjs()).parse();
+    let kind = if script { SourceType::script() } else { SourceType::mjs() };
+    let parsed = Parser::new(&allocator, source, kind).parse();
     assert!(parsed.diagnostics.is_empty(), "{}: {:?}", path.display(), parsed.diagnostics);
     let mut program = parsed.program;
     // The browsers that run the page at all (import maps: Chromium 89, Safari 16.4, Firefox

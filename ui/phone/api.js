@@ -5,7 +5,7 @@ const REQUEST_TIMEOUT_MS = 8000;
 
 /** GET `url` → { status, body } (body: the parsed JSON, or null). Throws when unreachable or
  * after `ms` (default REQUEST_TIMEOUT_MS). `sent`: the Response of a fetch of `url` already
- * sent (info.js's), read instead of asking again. */
+ * sent (boot.js's), read instead of asking again. */
 export async function fetchJSON(url, ms = REQUEST_TIMEOUT_MS, sent = null) {
   const ctl = typeof AbortController === 'function' ? new AbortController() : null;
   const timer = setTimeout(() => ctl && ctl.abort(), ms);

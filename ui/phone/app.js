@@ -1,8 +1,9 @@
 // Partyline phone page, the entry module: it loads the screens' modules and boots. DOM
 // rendering and browser glue only; the protocol is ../shared/client.js.
 //
-//   info.js        GET /api/info, sent as soon as the page has this module (its own script too)
-//   connection.js  /api/info at boot, the party's modules fetched behind the join screen, waking up
+//   boot.js        (a classic script written into the page, not a module) the join screen from
+//                  the facts the host writes into the page, a reload's socket, /api/info at once
+//   connection.js  takes over from boot.js, the party's modules fetched behind the join screen, waking up
 //   join.js        the join screen and the room code (with connection.js, all the join screen needs)
 //   live.js        the PartylineClient, what it persists (imported later, by connection.js)
 //   party.js       the party screen's header and the guest's card; draws the parts below

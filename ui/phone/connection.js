@@ -1,10 +1,9 @@
-// The connection: /api/info at boot, and the party's modules loaded behind the join screen
+// The connection: what boot.js found, /api/info at boot, and the party's modules loaded behind the join screen
 // (live.js: the PartylineClient and the party screen; imported later, so that a phone on a slow
 // Wi-Fi sees the join screen without waiting for them), and waking the client when the phone
 // comes back.
 import { fetchJSON } from './api.js';
-import { firstInfo } from './info.js';
-import { haveAccess, showJoin } from './join.js';
+import { haveAccess, refreshJoin, showJoin } from './join.js';
 import { $, page, show } from './page.js';
 import { KEYS, readJSON, session } from './store.js';
 
@@ -66,35 +65,55 @@ function canResume(saved, info) {
   return !!(saved && info && saved.sessionId === info.sessionId && saved.memberId && saved.resumeSecret && haveAccess());
 }
 
-/**
- * The first screen: a reload with the party's credentials goes straight back in (on the
- * /api/info of the last load, checked against a fresh one when it comes, so the socket does not
- * wait a round trip for it); otherwise the join screen, once /api/info says what party this is,
- * with the party's modules fetched behind it.
- */
-let first = true;
+/** What the page's boot.js found and started (`window.partylineBoot`: the party's facts, its
+ * GET /api/info, a reload's socket, a tap on Join), taken by the first boot alone. */
+function takeBoot() {
+  const found = window.partylineBoot || {};
+  window.partylineBoot = null;
+  return found;
+}
 
+/**
+ * The first screen. A reload with the party's credentials goes straight back in, on the socket
+ * boot.js opened (or on the facts of the last load, checked against fresh ones when they come:
+ * the socket does not wait a round trip for them). Otherwise the join screen, at once from the
+ * facts the host wrote into the page (boot.js drew it already; a tap it held is taken now), then
+ * again when /api/info adds the head count; the party's modules are fetched behind it.
+ */
 export async function boot() {
-  show('screen-loading');
+  const pre = takeBoot();
   const saved = readJSON(session, KEYS.resume);
-  const lastInfo = readJSON(session, KEYS.info);
-  const early = canResume(saved, (page.info = page.info || lastInfo));
+  page.info = pre.facts || page.info || readJSON(session, KEYS.info);
+  const early = canResume(saved, page.info);
+  let joinShown = false;
   if (early) {
+    show('screen-loading');
     preloadAll();
     withLive((l) => {
-      if (!page.client && canResume(readJSON(session, KEYS.resume), page.info)) l.start(saved);
+      if (!page.client && canResume(readJSON(session, KEYS.resume), page.info)) l.start(saved, pre.socket);
+      else if (pre.socket) pre.socket.ws.close();
     });
+  } else {
+    if (pre.socket) pre.socket.ws.close();
+    if (pre.facts) {
+      joinShown = true;
+      showJoin();
+      if (pre.take && pre.take()) $('join-form').requestSubmit(); // tapped before the modules came
+      preloadAll(); // while the guest types their name
+      live().catch(() => {});
+    } else {
+      show('screen-loading');
+    }
   }
   let info;
   try {
-    const r = await (first ? fetchJSON('/api/info', undefined, firstInfo) : fetchJSON('/api/info')); // a boot again asks again
-    first = false;
+    const r = await fetchJSON('/api/info', undefined, pre.info || null);
     if (r.status !== 200 || !r.body) throw new Error('bad info');
     info = r.body;
   } catch (e) {
     const c = page.client;
-    if (early && c && c.state.connection === 'connected') return; // in already: the socket says enough
-    if (early && c) c.destroy();
+    if (c && (!early || c.state.connection === 'connected')) return; // on its way in, or in: the socket says enough
+    if (c) c.destroy();
     page.info = null; // no party known: a pending resume does not start
     failed();
     return;
@@ -108,6 +127,7 @@ export async function boot() {
   }
   if (early && page.client) page.client.destroy(); // another party now: this one's credentials are void
   if (saved) session.del(KEYS.resume);
+  if (joinShown) return refreshJoin(); // with the head count
   showJoin();
   preloadAll(); // while the guest types their name
   live().catch(() => {});

@@ -16,9 +16,8 @@ function needsCode() {
   return !haveAccess();
 }
 
-export function showJoin(error) {
-  const info = page.info;
-  page.client = null;
+/** The join screen's facts: the party's name, head count, locked or full, the room-code field. */
+function drawJoin(info) {
   $('join-title').textContent = info.name || 'the party';
   const n = info.memberCount;
   $('join-meta').textContent = typeof n !== 'number' ? '' : n === 0 ? 'Nobody here yet: be the first!' : n === 1 ? '1 guest is here' : n + ' guests are here';
@@ -28,10 +27,21 @@ export function showJoin(error) {
   $('join-notice').textContent = notice;
   $('join-notice').hidden = !notice;
   $('code-field').hidden = !needsCode();
+}
+
+export function showJoin(error) {
+  page.client = null;
+  drawJoin(page.info);
   $('name-input').value = $('name-input').value || local.get(KEYS.name) || '';
   setJoinError(error || '');
   setJoinBusy(false);
   show('screen-join');
+}
+
+/** The join screen drawn again with fresher facts (GET /api/info's head count), if it is shown
+ * and no join is on its way. */
+export function refreshJoin() {
+  if (document.body.dataset.screen === 'screen-join' && !$('join-button').disabled && !page.client) drawJoin(page.info);
 }
 
 function setJoinError(text) {

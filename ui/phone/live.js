@@ -25,7 +25,8 @@ function wsUrl() {
   return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws' + (key ? '?token=' + encodeURIComponent(key) : '');
 }
 
-export function start(resume) {
+/** Joins, or resumes with `resume`; `socket`: the one boot.js opened at a reload, to take over. */
+export function start(resume, socket) {
   const info = page.info;
   if (page.client) page.client.destroy();
   const versions = (info && info.protocolVersions) || [VERSIONS.partyline];
@@ -35,6 +36,8 @@ export function start(resume) {
     sessionName: info.name,
     device: { id: deviceId(local, KEYS.device, 'web'), name: local.get(KEYS.name) || 'Guest' },
     resume: resume || undefined,
+    resumeInUrl: true, // this host reads a resume in the socket's URL: a round trip sooner
+    socket: (resume && socket) || undefined,
     protocolVersion: versions.indexOf(VERSIONS.partyline) >= 0 ? VERSIONS.partyline : null,
     clock: createSyncClock(), // SyncPlay's clock filter (player.js)
     readNotes: readNoteIds(), // dismissed before a reload: a resume replays them, they stay dismissed

@@ -117,6 +117,16 @@ export class SeqTracker {
   }
 }
 
+/** Closes a socket nobody will listen to (its late events go nowhere). */
+function closeQuietly(ws) {
+  try {
+    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    ws.close();
+  } catch (e) {
+    /* already closed */
+  }
+}
+
 function median(list) {
   if (!list.length) return null;
   const s = list.slice().sort((a, b) => a - b);
@@ -154,6 +164,13 @@ function cleanPhoto(p) {
  *   sessionId      session id for join/resume (from /api/info)
  *   device         { id, name } → deviceInfo (type is always "client")
  *   resume         { memberId, resumeSecret } to resume with at the first connect (page reload)
+ *   resumeInUrl    true: a resume rides in the socket's URL (resumeUrl), answered right after the
+ *                  upgrade, a round trip sooner than a `resume` sent once it is open (the host's
+ *                  own page; docs/protocol.md, "resume")
+ *   socket         { url, ws, events } a socket already opened at `url` (the page's boot.js, at
+ *                  a reload), with what it received so far ([{ type: 'open' | 'message' |
+ *                  'close', data, code, reason }]): the first connect takes it over when it was
+ *                  opened at the URL that connect would use, and closes it otherwise
  *   protocolVersion "partyline/1" (default) or null for plain LOUDSYNC 1.0
  *   WebSocket      constructor (default: globalThis.WebSocket)
  *   setTimeout, clearTimeout   timer functions (default: global ones)
@@ -193,6 +210,16 @@ function cleanPhoto(p) {
  *               first: the welcome's `photos`, then each `photo.shared` (deduped by id)
  * Option `readNotes`: ids already read (e.g. before a page reload): they arrive read.
  */
+/**
+ * `url` with a resume in its query (`resume`, `secret`, `session`, `lastSeq`): the host reads it
+ * as the connection's first frame. The page's boot.js writes the same URL.
+ */
+export function resumeUrl(url, creds, lastSeq) {
+  const q = (k, v) => k + '=' + encodeURIComponent(v);
+  return url + (url.indexOf('?') >= 0 ? '&' : '?') + [q('resume', creds.memberId), q('secret', creds.resumeSecret),
+    q('session', creds.sessionId), 'lastSeq=' + (lastSeq || 0)].join('&');
+}
+
 export class PartylineClient {
   constructor(options) {
     const o = options || {};
@@ -216,6 +243,9 @@ export class PartylineClient {
       ? { memberId: o.resume.memberId, resumeSecret: o.resume.resumeSecret, sessionId: o.resume.sessionId || this.sessionId }
       : null;
     this._ws = null;
+    this._early = o.socket && o.socket.ws ? o.socket : null;
+    this._resumeInUrl = !!o.resumeInUrl;
+    this._urlResumed = false; // this socket's URL carried the resume
     this._phase = 'idle'; // idle | opening | joining | resuming | live | closing
     this._timers = {};
     this._attempt = 0;
@@ -644,6 +674,8 @@ export class PartylineClient {
 
   /** Stops everything without leaving (the server keeps the member as reconnecting). */
   destroy() {
+    if (this._early) closeQuietly(this._early.ws);
+    this._early = null;
     this._teardown();
     this._phase = 'idle';
   }
@@ -653,14 +685,23 @@ export class PartylineClient {
   _open() {
     this._clear('retry');
     this.state.nextRetryAt = null;
+    const inUrl = !!(this._resumeInUrl && this._creds && this.protocolVersion);
+    const url = inUrl ? resumeUrl(this.url, this._creds, this.seq.last) : this.url;
+    const early = this._early;
+    this._early = null;
     let ws;
-    try {
-      ws = new this._WS(this.url);
-    } catch (e) {
-      this._phase = 'idle';
-      this._scheduleReconnect();
-      return;
+    if (early && early.url === url) ws = early.ws;
+    else {
+      if (early) closeQuietly(early.ws);
+      try {
+        ws = new this._WS(url);
+      } catch (e) {
+        this._phase = 'idle';
+        this._scheduleReconnect();
+        return;
+      }
     }
+    this._urlResumed = inUrl;
     this._ws = ws;
     this._phase = 'opening';
     ws.onopen = () => {
@@ -678,11 +719,22 @@ export class PartylineClient {
     this._timers.handshake = this._setTimeout(() => {
       if (this._ws === ws && this._phase !== 'live') this._drop('handshake timeout');
     }, this.opts.handshakeTimeout);
+    if (ws === (early && early.ws)) {
+      // What the early socket heard before it was ours, in order, as if it had just happened.
+      for (const ev of early.events) {
+        if (this._ws !== ws) break;
+        if (ev.type === 'open') ws.onopen();
+        else if (ev.type === 'message') ws.onmessage({ data: ev.data });
+        else if (ev.type === 'close') ws.onclose({ code: ev.code, reason: ev.reason });
+      }
+      early.events = [];
+    }
   }
 
   _onOpen() {
     this._lastRecvAt = this.now();
-    if (this._creds && this.protocolVersion) this._sendResume();
+    if (this._urlResumed) this._phase = 'resuming'; // the host has the resume already
+    else if (this._creds && this.protocolVersion) this._sendResume();
     else this._sendJoin();
   }
 

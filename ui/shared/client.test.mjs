@@ -618,3 +618,52 @@ test('session_updated merges; garbage frames are ignored', () => {
   eq(client.state.session.hostId, 'host-7c01', 'hostId kept');
   eq(client.state.connection, 'connected', 'still connected');
 });
+
+test('resumeInUrl: the resume rides in the socket URL and no resume frame is sent; a failure joins afresh', async () => {
+  const { resumeUrl } = await import('./client.js');
+  const { client, last, clock } = setup({ options: { resumeInUrl: true } });
+  client.connect();
+  let seq = serveJoin(last(), { members: [HOST, ME, SARA] });
+  last().receive(chat(seq++, 'c-1', 'hi')); // seq 3
+  last().serverClose(1006);
+  clock.advance(10_000);
+  const ws2 = last();
+  const creds = { memberId: 'm-1', resumeSecret: 'a'.repeat(32), sessionId: 'k7m2qx' };
+  eq(ws2.url, resumeUrl('ws://127.0.0.1:1/ws?token=abc', creds, 3), 'the resume in the URL, from the last seq');
+  eq(ws2.url, 'ws://127.0.0.1:1/ws?token=abc&resume=m-1&secret=' + 'a'.repeat(32) + '&session=k7m2qx&lastSeq=3', 'its spelling');
+  ws2.open();
+  eq(ws2.sent.length, 0, 'nothing sent: the host has the resume');
+  ws2.receive({ type: 'resumed', timestamp: 9, clientId: 'm-1', lastSeq: 3, replayed: 0, snapshot: false });
+  eq(client.state.connection, 'connected', 'connected on the resumed that follows the upgrade');
+
+  last().serverClose(1006);
+  clock.advance(10_000);
+  const ws3 = last();
+  ws3.open();
+  ws3.receive({ type: 'error', timestamp: 9, code: 'resume_failed', message: 'no', details: { reason: 'unknown member' } });
+  eq(ws3.sent.map((m) => m.type), ['join'], 'a failed resume joins afresh on the same socket');
+});
+
+test('socket: an early socket opened at the same URL is taken over with what it heard; another URL is closed', async () => {
+  const { resumeUrl } = await import('./client.js');
+  const creds = { memberId: 'm-1', resumeSecret: 'a'.repeat(32), sessionId: 'k7m2qx' };
+  const url = resumeUrl('ws://127.0.0.1:1/ws?token=abc', creds, 0);
+  const early = { url, ws: { url, sent: [], closed: false, send(t) { this.sent.push(JSON.parse(t)); }, close() { this.closed = true; } },
+    events: [{ type: 'open' }, { type: 'message', data: JSON.stringify({ type: 'resumed', timestamp: 9, clientId: 'm-1', lastSeq: 0, replayed: 1, snapshot: false }) },
+      { type: 'message', data: JSON.stringify(chat(3, 'c-1', 'while the modules loaded')) }] };
+  const { client, WS } = setup({ options: { resumeInUrl: true, resume: creds, socket: early } });
+  client.connect();
+  eq(WS.instances.length, 0, 'no socket of its own');
+  eq(early.ws.sent.filter((m) => m.type === 'resume'), [], 'no resume frame: it was in the URL');
+  eq(client.state.connection, 'connected', 'connected from the early socket’s resumed');
+  eq(client.state.chat.map((c) => c.text), ['while the modules loaded'], 'what it heard before it was taken over');
+  early.ws.onmessage({ data: JSON.stringify(chat(4, 'c-2', 'and after')) });
+  eq(client.state.chat.length, 2, 'its later frames reach the client');
+
+  const stale = { url: 'ws://elsewhere/ws', ws: { closed: false, close() { this.closed = true; } }, events: [] };
+  const other = setup({ options: { resumeInUrl: true, resume: creds, socket: stale } });
+  other.client.connect();
+  eq(stale.ws.closed, true, 'a socket at another URL is closed');
+  eq(other.WS.instances.length, 1, 'and one of its own opened');
+  eq(other.last().url, url, 'at the resume URL');
+});

@@ -74,7 +74,9 @@ type WsSink<S> = SplitSink<WebSocketStream<S>, Message>;
 type WsStream<S> = SplitStream<WebSocketStream<S>>;
 
 /// Serves one authorized connection until it ends. `device`: its device label
-/// ([`crate::device`]).
+/// ([`crate::device`]); `first`: a message its URL stood for (a resume at `/ws`), handled as
+/// the connection's first frame, before anything is read.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn serve<S: Io>(
     socket: WebSocketStream<Counted<S>>,
     conn: ConnId,
@@ -83,6 +85,7 @@ pub(crate) async fn serve<S: Io>(
     device: Option<&'static str>,
     may_join: bool,
     arrival: Option<Arrival>,
+    first: Option<String>,
 ) {
     let span = info_span!("conn", %conn, %peer);
     async move {
@@ -99,6 +102,14 @@ pub(crate) async fn serve<S: Io>(
             let code = format.close_code(close::SESSION_CLOSED);
             end(sink, stream, Ending::Close(code, "session closed", Linger::Frames)).await;
             return;
+        }
+        if let Some(text) = first {
+            let first = match format.decode_with_cid(&text) {
+                Ok((message, cid)) => Inbound::Message { conn, message, cid },
+                Err(error) => Inbound::Invalid { conn, error },
+            };
+            // The session task is gone: the connection's run finds out and ends.
+            let _ = shared.inbound.send(first).await;
         }
         let limits = &shared.limits;
         let bucket = TokenBucket::new(shared.clock.now(), limits.burst, limits.per_second);

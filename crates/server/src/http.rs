@@ -28,6 +28,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .merge(assets::routes())
         .merge(rest::routes())
         .merge(uploads::routes(shared.uploads.max_file_bytes()))
+        .route("/", get(page))
         .route("/api/info", get(info))
         .route("/api/join", get(room_code))
         .route("/ws", get(crate::upgrade::upgrade))
@@ -43,12 +44,15 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 }
 
 /// The phone page and its assets: scripts, styles and sockets from this host only, no inline
-/// script or style but the page's import map (allowed by its SHA-256, which `build.rs` writes),
+/// script or style but the page's import map, its `boot.js` and its style (allowed by their
+/// SHA-256s, which `build.rs` writes),
 /// media and images also from `data:`/`blob:` (the player unlocks audio with a generated `data:`
 /// WAV), never framed. An injected `<script>` has nowhere to load from.
 const PAGE_CSP: &str = concat!(
     "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; \
-    media-src 'self' data: blob:; style-src 'self'; script-src 'self' ",
+    media-src 'self' data: blob:; style-src 'self' ",
+    include_str!(concat!(env!("OUT_DIR"), "/page_style_hashes.txt")),
+    "; script-src 'self' ",
     include_str!(concat!(env!("OUT_DIR"), "/page_script_hashes.txt")),
     "; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 );
@@ -206,6 +210,39 @@ struct PublicInfo {
 struct UploadsInfo {
     allowed: bool,
     max_file_bytes: u64,
+}
+
+/// What the host writes into the phone page (`#party-facts`): the part of `/api/info` that
+/// stays put while a party goes on, under the same names (the head count and the rooms change
+/// at every join, and would make every reload download the page again). The join screen is
+/// drawn from it before any other request.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PageFacts {
+    session_id: String,
+    name: String,
+    max_members: u32,
+    locked: bool,
+    open: bool,
+    protocol_versions: [&'static str; SUPPORTED_VERSIONS.len()],
+    room_code_wait_ms: Time,
+    uploads: UploadsInfo,
+}
+
+async fn page(State(shared): State<Arc<Shared>>, headers: axum::http::HeaderMap) -> Response {
+    let state = shared.state.borrow().clone();
+    let facts = PageFacts {
+        session_id: state.id,
+        name: state.name,
+        max_members: state.max_members,
+        locked: state.locked,
+        open: shared.keys().join_key.is_none(),
+        protocol_versions: SUPPORTED_VERSIONS,
+        room_code_wait_ms: auth::MAX_WAIT / MILLISECOND,
+        uploads: UploadsInfo { allowed: shared.uploads.allowed(), max_file_bytes: shared.uploads.max_file_bytes() },
+    };
+    let facts = serde_json::to_string(&facts).expect("the facts serialize");
+    assets::page(&facts, &headers)
 }
 
 async fn info(State(shared): State<Arc<Shared>>, headers: axum::http::HeaderMap) -> Response {

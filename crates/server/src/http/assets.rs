@@ -48,7 +48,8 @@ const IMMUTABLE: &str = "max-age=31536000, immutable";
 /// browser that takes it. And `/favicon.ico`, the page's icon, for the browsers that ask for it
 /// whatever the page says.
 pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    let router = ASSETS.iter().fold(Router::new(), |router, asset| {
+    // The page itself is [`page`]'s, with the party's facts written in (`http.rs` routes it).
+    let router = ASSETS.iter().filter(|asset| asset.route != "/").fold(Router::new(), |router, asset| {
         router
             .route(asset.route, get(move |uri: Uri, headers: HeaderMap| async move { asset.response(&uri, &headers) }))
     });
@@ -63,15 +64,7 @@ pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
 
 impl Asset {
     fn response(&self, uri: &Uri, request: &HeaderMap) -> Response {
-        let cached = request
-            .get_all(header::IF_NONE_MATCH)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .any(|tag| {
-                let tag = tag.trim().trim_start_matches("W/");
-                tag == self.etag || tag == "*"
-            });
+        let cached = matches_etag(request, self.etag);
         let versioned =
             uri.query().is_some_and(|query| query.split('&').any(|pair| pair.strip_prefix("v=") == Some(self.version)));
         let cache = if versioned { IMMUTABLE } else { "no-cache" };
@@ -90,6 +83,81 @@ impl Asset {
         }
         (common, [(header::CONTENT_TYPE, self.content_type)], self.body).into_response()
     }
+}
+
+/// Where the host writes the party's facts into the page (`ui/phone/index.html`).
+const FACTS_MARKER: &str = "<!-- host: party facts -->";
+
+/// The page with a party's facts written in: its text, gzipped, and its ETag.
+struct Rendered {
+    body: String,
+    gzip: Vec<u8>,
+    etag: String,
+}
+
+/// The last page rendered, by the facts it carries: the facts change when the host renames,
+/// locks or reopens the party, not at every request, so a join storm renders it once.
+static RENDERED: std::sync::Mutex<Option<(String, std::sync::Arc<Rendered>)>> = std::sync::Mutex::new(None);
+
+/// The page (`/`) with `facts` (JSON: the stable part of `/api/info`) written in as a
+/// `<script type="application/json" id="party-facts">`, read by `boot.js`, so the join screen
+/// needs no request of its own. `no-cache` with an ETag over what is sent: a reload is a 304
+/// until the facts or the page change. Gzipped for a browser that takes it.
+pub(crate) fn page(facts: &str, request: &HeaderMap) -> Response {
+    let rendered = {
+        let mut last = RENDERED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &*last {
+            Some((key, rendered)) if key == facts => rendered.clone(),
+            _ => {
+                let rendered = std::sync::Arc::new(render(facts));
+                *last = Some((facts.to_owned(), rendered.clone()));
+                rendered
+            }
+        }
+    };
+    let template = ASSETS.iter().find(|asset| asset.route == "/").expect("the page is in the table");
+    let common = [
+        (header::CACHE_CONTROL, "no-cache"),
+        (header::ETAG, rendered.etag.as_str()),
+        (header::VARY, "Accept-Encoding"),
+        (SOURCE, template.source_digest),
+    ];
+    if matches_etag(request, &rendered.etag) {
+        return (StatusCode::NOT_MODIFIED, common).into_response();
+    }
+    if accepts_gzip(request) {
+        let headers = [(header::CONTENT_TYPE, template.content_type), (header::CONTENT_ENCODING, "gzip")];
+        return (common, headers, rendered.gzip.clone()).into_response();
+    }
+    (common, [(header::CONTENT_TYPE, template.content_type)], rendered.body.clone()).into_response()
+}
+
+fn render(facts: &str) -> Rendered {
+    use sha2::Digest as _;
+    use std::io::Write as _;
+    let template = ASSETS.iter().find(|asset| asset.route == "/").expect("the page is in the table").body;
+    // `<` escaped: a party named "</script>" stays inside the element.
+    let facts = facts.replace('<', "\\u003c");
+    let element = format!("<script type=\"application/json\" id=\"party-facts\">{facts}</script>");
+    let body = template.replacen(FACTS_MARKER, &element, 1);
+    let digest = sha2::Sha256::digest(body.as_bytes());
+    let etag = format!("\"{}\"", digest[..8].iter().map(|byte| format!("{byte:02x}")).collect::<String>());
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(body.as_bytes()).expect("gzip into memory");
+    Rendered { body, gzip: gz.finish().expect("gzip into memory"), etag }
+}
+
+/// Whether `If-None-Match` names `etag` (or `*`).
+fn matches_etag(request: &HeaderMap, etag: &str) -> bool {
+    request
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|tag| {
+            let tag = tag.trim().trim_start_matches("W/");
+            tag == etag || tag == "*"
+        })
 }
 
 /// Whether `Accept-Encoding` takes gzip (and does not refuse it with `q=0`).
@@ -184,8 +252,9 @@ mod tests {
         assert_eq!(page.content_type, "text/html; charset=utf-8", "expected / to be HTML");
         let client = find("/shared/client.js");
         assert_eq!(client.content_type, "text/javascript; charset=utf-8", "expected a JS module type");
-        let css = find("/style.css");
-        assert_eq!(css.content_type, "text/css; charset=utf-8", "expected CSS");
+        for inlined in ["/style.css", "/boot.js"] {
+            assert!(ASSETS.iter().all(|a| a.route != inlined), "{inlined} is written into the page, not served");
+        }
         let tests: Vec<&str> = ASSETS.iter().map(|a| a.route).filter(|r| r.ends_with(".mjs")).collect();
         assert!(tests.is_empty(), "expected no .mjs (Node tests, fakes) served, got {tests:?}");
     }
@@ -286,16 +355,77 @@ mod tests {
         const JOIN_SCREEN_BUDGET: usize = 16 * 1024;
         let all: usize = ASSETS.iter().map(|a| a.gzip.len()).sum();
         let page = find("/");
-        let entries: Vec<String> = page_references(page.source).into_iter().filter(|r| r.ends_with(".js")).collect();
+        // The module scripts (boot.js is in the page).
+        let entries: Vec<String> = page_references(page.source)
+            .into_iter()
+            .filter(|r| r.ends_with(".js") && ASSETS.iter().any(|a| a.route == r))
+            .collect();
         let entries: Vec<&str> = entries.iter().map(String::as_str).collect();
         let graph = static_graph(&entries, |route| ASSETS.iter().find(|a| a.route == route).map(|a| a.source));
-        let join: usize =
-            page.gzip.len() + find("/style.css").gzip.len() + graph.iter().map(|r| find(r).gzip.len()).sum::<usize>();
+        let join: usize = page.gzip.len() + graph.iter().map(|r| find(r).gzip.len()).sum::<usize>();
         assert!(all <= PAGE_BUDGET, "expected the page within {PAGE_BUDGET} bytes gzipped, got {all}");
         assert!(
             join <= JOIN_SCREEN_BUDGET,
             "expected the join screen within {JOIN_SCREEN_BUDGET} bytes gzipped, got {join}"
         );
+    }
+
+    /// The page carries its style and `boot.js` inline, each allowed by the CSP's hash of it
+    /// and nothing else inline is; the party's facts are written where the page marks them, a
+    /// `<` in them escaped; the ETag is over what is sent, so a phone holding the page gets a
+    /// 304 until the facts change, and then the new page.
+    #[tokio::test]
+    async fn the_page_carries_its_style_its_boot_script_and_the_facts() {
+        use super::super::PAGE_CSP;
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let hash = |text: &str| {
+            format!(
+                "'sha256-{}'",
+                base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(text.as_bytes()))
+            )
+        };
+        let body = find("/").body;
+        let inner = |open: &str, close: &str| {
+            let start = body.find(open).unwrap_or_else(|| panic!("expected {open} in the page")) + open.len();
+            &body[start..start + body[start..].find(close).expect("closed")]
+        };
+        let style = inner("<style>", "</style>");
+        assert!(style.contains(".screen"), "expected the page's style inline");
+        let style_src = PAGE_CSP.split("style-src ").nth(1).unwrap().split(';').next().unwrap();
+        assert_eq!(style_src, format!("'self' {}", hash(style)), "the CSP allows that style alone");
+        let boot = inner("<script>", "</script>");
+        assert!(boot.contains("partylineBoot"), "expected boot.js inline");
+        let script_src = PAGE_CSP.split("script-src ").nth(1).unwrap().split(';').next().unwrap();
+        let (map, _) = import_map();
+        assert_eq!(script_src, format!("'self' {} {}", hash(&map), hash(boot)), "the import map and boot.js alone");
+        assert!(!body.contains("/style.css") && !body.contains("/boot.js"), "no link to what is inline");
+
+        let facts = r#"{"name":"</script><b>","sessionId":"p1"}"#;
+        let mut headers = HeaderMap::new();
+        let first = super::page(facts, &headers);
+        assert_eq!(first.status(), StatusCode::OK);
+        assert_eq!(first.headers()[header::CACHE_CONTROL], "no-cache");
+        let etag = first.headers()[header::ETAG].clone();
+        let text = body_text(first).await;
+        let element = r#"<script type="application/json" id="party-facts">{"name":"\u003c/script>\u003cb>","sessionId":"p1"}</script>"#;
+        assert!(text.contains(element), "expected the facts, escaped, in the page: {}", &text[text.len() - 400..]);
+        assert!(!text.contains("<!-- host: party facts -->"), "the marker is replaced");
+        headers.insert(header::IF_NONE_MATCH, etag.clone());
+        assert_eq!(super::page(facts, &headers).status(), StatusCode::NOT_MODIFIED, "the same facts: a 304");
+        let renamed = super::page(r#"{"name":"Rooftop","sessionId":"p1"}"#, &headers);
+        assert_eq!(renamed.status(), StatusCode::OK, "other facts: the page again");
+        assert_ne!(renamed.headers()[header::ETAG], etag, "under another ETag");
+        headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        headers.remove(header::IF_NONE_MATCH);
+        let gz = super::page(facts, &headers);
+        assert_eq!(gz.headers()[header::CONTENT_ENCODING], "gzip");
+    }
+
+    /// A response's body as text (gunzipped when it is gzip).
+    async fn body_text(response: axum::response::Response) -> String {
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
     }
 
     /// The import readers and the resolver read what the page writes.

@@ -1,0 +1,120 @@
+// The page's first script. The host's build writes it into the page (crates/server/build.rs),
+// so it runs the moment the page has arrived, before any module: on a slow Wi-Fi the modules
+// are still on their way. A classic script without imports: what it shares with the modules it
+// spells out itself (store.js's storage keys, live.js's socket URL and client.js's resume in it),
+// and ui/phone/boot.test.mjs checks that they agree.
+//
+// - The party's facts, which the host writes into the page (`#party-facts`, the stable part of
+//   GET /api/info): the join screen is drawn from them at once, with the party's name, and with
+//   the room-code field when the page has no join key.
+// - A tap on "Join" before the modules are here is held ("Joining…"); connection.js takes it
+//   when they arrive (`take()`).
+// - A reload holding this party's resume credentials opens its socket at once, the resume in
+//   its URL, so that the host answers right after the upgrade; live.js hands the socket, and
+//   what it has received meanwhile, to the PartylineClient.
+// - GET /api/info (the head count) goes out at once.
+//
+// Everything it finds is `window.partylineBoot`: { facts, info, socket, tapped, take }.
+(function () {
+  'use strict';
+  var KEYS = { name: 'partyline.name', key: 'partyline.joinKey', resume: 'partyline.resume' };
+  var boot = { facts: null, info: null, socket: null, tapped: false, take: null };
+  window.partylineBoot = boot;
+
+  function get(storage, key) {
+    try {
+      return window[storage].getItem(key);
+    } catch (e) {
+      return null; // storage refused (a private window, a setting): as if empty
+    }
+  }
+  function byId(id) {
+    return document.getElementById(id);
+  }
+
+  try {
+    boot.facts = JSON.parse(byId('party-facts').textContent);
+  } catch (e) {
+    return; // a page without facts: the modules find their way as before
+  }
+  var facts = boot.facts;
+  try {
+    boot.info = fetch('/api/info', { cache: 'no-store' });
+    boot.info.catch(function () {}); // handled where it is used
+  } catch (e) {
+    boot.info = null;
+  }
+
+  var hashKey = new URLSearchParams(location.hash.replace(/^#/, '')).get('k');
+  var key = hashKey || get('sessionStorage', KEYS.key);
+  var access = !!facts.open || !!key;
+  var saved = null;
+  try {
+    saved = JSON.parse(get('sessionStorage', KEYS.resume) || 'null');
+  } catch (e) {
+    saved = null;
+  }
+
+  if (saved && saved.sessionId === facts.sessionId && saved.memberId && saved.resumeSecret && access) {
+    // A reload: straight back in. The page stays on "Finding the party…" until the client draws.
+    var url = resumeUrl(socketUrl(facts.open ? null : key), saved, 0);
+    var record = { url: url, ws: null, events: [] };
+    try {
+      record.ws = new WebSocket(url);
+    } catch (e) {
+      return;
+    }
+    record.ws.onopen = function () {
+      record.events.push({ type: 'open' });
+    };
+    record.ws.onmessage = function (e) {
+      record.events.push({ type: 'message', data: e.data });
+    };
+    record.ws.onclose = function (e) {
+      record.events.push({ type: 'close', code: e.code, reason: e.reason });
+    };
+    record.ws.onerror = function () {};
+    boot.socket = record;
+    return;
+  }
+
+  // The join screen, at once. join.js's showJoin draws it again, whole, when it arrives.
+  byId('join-title').textContent = facts.name || 'the party';
+  if (facts.locked) {
+    byId('join-notice').textContent = "The host has locked the party: new guests can't join right now.";
+    byId('join-notice').hidden = false;
+  }
+  byId('code-field').hidden = access;
+  var input = byId('name-input');
+  if (!input.value) input.value = get('localStorage', KEYS.name) || '';
+  byId('screen-loading').hidden = true;
+  byId('screen-join').hidden = false;
+  document.body.dataset.screen = 'screen-join';
+
+  var form = byId('join-form');
+  var button = byId('join-button');
+  function hold(e) {
+    e.preventDefault();
+    boot.tapped = true;
+    button.disabled = true;
+    button.textContent = 'Joining…';
+  }
+  form.addEventListener('submit', hold);
+  boot.take = function () {
+    form.removeEventListener('submit', hold);
+    boot.take = null;
+    var tapped = boot.tapped;
+    boot.tapped = false;
+    return tapped;
+  };
+
+  /** live.js's wsUrl: `/ws` on this host, with the join key unless the party is open. */
+  function socketUrl(joinKey) {
+    return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws' + (joinKey ? '?token=' + encodeURIComponent(joinKey) : '');
+  }
+
+  /** client.js's resumeUrl: `url` with the resume in its query. */
+  function resumeUrl(base, creds, lastSeq) {
+    return base + (base.indexOf('?') >= 0 ? '&' : '?') + 'resume=' + encodeURIComponent(creds.memberId) + '&secret=' + encodeURIComponent(creds.resumeSecret) + '&session=' + encodeURIComponent(creds.sessionId) + '&lastSeq=' + lastSeq;
+  }
+})();

@@ -1,0 +1,106 @@
+// Rule protected: the page's first script (boot.js, a classic script the host's build writes into
+// the page) does what the modules would, before they arrive, and agrees with them. Run here in a
+// VM with a fake document, storage and WebSocket:
+// - with no resume credentials it draws the join screen from the facts in the page (the name; the
+//   room-code field only without a join key; the last name used), holds a tap on Join until
+//   connection.js takes it, and asks for /api/info at once;
+// - on a reload with credentials for this party it opens the socket at once, at the URL the
+//   PartylineClient would open (live.js's socket URL with client.js's resumeUrl), and records what
+//   the socket hears for the client to take over;
+// - credentials for another party, or a page without facts, open nothing.
+// Its storage keys are store.js's.
+import test from 'node:test';
+import { readFileSync } from 'node:fs';
+import vm from 'node:vm';
+import { eq, ok } from '../shared/fakes.mjs';
+import { resumeUrl } from '../shared/client.js';
+import { KEYS } from './store.js';
+
+const source = readFileSync(new URL('./boot.js', import.meta.url), 'utf8');
+const FACTS = { sessionId: 'k7m2qx', name: 'Rooftop', open: false, locked: false, maxMembers: 50, protocolVersions: ['partyline/1'] };
+
+function element(id) {
+  const listeners = {};
+  return {
+    id, hidden: id !== 'screen-loading' && id !== 'join-form', textContent: '', value: '', disabled: false, dataset: {},
+    addEventListener(type, f) { (listeners[type] = listeners[type] || []).push(f); },
+    removeEventListener(type, f) { listeners[type] = (listeners[type] || []).filter((g) => g !== f); },
+    fire(type) { const e = { defaultPrevented: false, preventDefault() { this.defaultPrevented = true; } }; for (const f of listeners[type] || []) f(e); return e; },
+  };
+}
+
+function run({ facts = FACTS, session = {}, local = {}, hash = '' } = {}) {
+  const els = new Map();
+  const byId = (id) => {
+    if (id === 'party-facts') return facts ? { textContent: JSON.stringify(facts) } : null;
+    if (!els.has(id)) els.set(id, element(id));
+    return els.get(id);
+  };
+  const sockets = [];
+  const fetched = [];
+  const storage = (data) => ({ getItem: (k) => (k in data ? data[k] : null) });
+  const window = {
+    sessionStorage: storage(session),
+    localStorage: storage(local),
+  };
+  const context = vm.createContext({
+    window, URLSearchParams, JSON,
+    document: { getElementById: byId, body: { dataset: {} } },
+    location: { protocol: 'http:', host: '192.168.1.20:7878', hash },
+    fetch: (url) => { fetched.push(url); return Promise.resolve({}); },
+    WebSocket: function (url) { this.url = url; sockets.push(this); },
+  });
+  vm.runInContext(source, context);
+  return { boot: window.partylineBoot, els: byId, sockets, fetched, body: context.document.body };
+}
+
+test('no credentials: the join screen at once, from the facts; a tap is held until taken', () => {
+  const { boot, els, sockets, fetched, body } = run({ hash: '#k=KEY1', local: { [KEYS.name]: 'Dana' } });
+  eq(boot.facts, FACTS, 'the facts, read from the page');
+  eq(fetched, ['/api/info'], 'the head count asked for at once');
+  eq(sockets.length, 0, 'no socket before a join');
+  eq(els('join-title').textContent, 'Rooftop', 'the party’s name');
+  eq([els('screen-loading').hidden, els('screen-join').hidden, body.dataset.screen], [true, false, 'screen-join'], 'the join screen shown');
+  eq(els('code-field').hidden, true, 'a join key in the link: no room code asked');
+  eq(els('name-input').value, 'Dana', 'the last name used');
+  const e = els('join-form').fire('submit');
+  ok(e.defaultPrevented, 'the tap does not submit the form');
+  eq([boot.tapped, els('join-button').disabled, els('join-button').textContent], [true, true, 'Joining…'], 'held, and said so');
+  eq(boot.take(), true, 'connection.js takes the tap');
+  eq(els('join-form').fire('submit').defaultPrevented, false, 'after which the modules’ handler alone has the form');
+  eq(boot.take, null, 'taken once');
+});
+
+test('no key and a party that needs one: the room-code field; a locked party says so', () => {
+  const { els } = run({ facts: Object.assign({}, FACTS, { locked: true }) });
+  eq(els('code-field').hidden, false, 'the room code asked for');
+  eq(els('join-notice').hidden, false, 'the locked notice shown');
+  const open = run({ facts: Object.assign({}, FACTS, { open: true }) });
+  eq(open.els('code-field').hidden, true, 'an open party needs no code');
+});
+
+test('a reload with this party’s credentials: the socket at once, at the URL the client would open', () => {
+  const creds = { sessionId: 'k7m2qx', memberId: 'm-3f9a2c1b', resumeSecret: 'f'.repeat(32) };
+  const { boot, els, sockets } = run({ session: { [KEYS.key]: 'K E/Y', [KEYS.resume]: JSON.stringify(creds) } });
+  eq(sockets.length, 1, 'one socket');
+  // live.js's wsUrl, then client.js's resumeUrl from seq 0 (a reloaded page has processed nothing).
+  const expected = resumeUrl('ws://192.168.1.20:7878/ws?token=' + encodeURIComponent('K E/Y'), creds, 0);
+  eq(sockets[0].url, expected, 'the resume in the URL');
+  eq(boot.socket.url, expected, 'recorded with its URL');
+  eq(els('screen-join').hidden, true, 'no join screen on the way back in');
+  sockets[0].onopen();
+  sockets[0].onmessage({ data: '{"type":"resumed"}' });
+  sockets[0].onclose({ code: 1006, reason: '' });
+  eq(JSON.parse(JSON.stringify(boot.socket.events)), [{ type: 'open' }, { type: 'message', data: '{"type":"resumed"}' }, { type: 'close', code: 1006, reason: '' }], 'what it heard, in order');
+  const open = run({ facts: Object.assign({}, FACTS, { open: true }), session: { [KEYS.resume]: JSON.stringify(creds) } });
+  eq(open.sockets[0].url, resumeUrl('ws://192.168.1.20:7878/ws', creds, 0), 'an open party: no token');
+});
+
+test('credentials of another party, no access, or no facts: no early socket', () => {
+  const other = { sessionId: 'old', memberId: 'm-1', resumeSecret: 'a'.repeat(32) };
+  eq(run({ session: { [KEYS.key]: 'K', [KEYS.resume]: JSON.stringify(other) } }).sockets.length, 0, 'another party');
+  const mine = { sessionId: 'k7m2qx', memberId: 'm-1', resumeSecret: 'a'.repeat(32) };
+  eq(run({ session: { [KEYS.resume]: JSON.stringify(mine) } }).sockets.length, 0, 'no key for a party that needs one');
+  const bare = run({ facts: null, session: { [KEYS.key]: 'K', [KEYS.resume]: JSON.stringify(mine) } });
+  eq([bare.sockets.length, bare.fetched.length, bare.boot.facts], [0, 0, null], 'no facts: nothing started');
+});
