@@ -11,8 +11,9 @@
 //!   `immutable` (a phone keeps it until the page names another version), and its
 //!   `src`/`href` attributes that name a served file versioned the same way: a reload asks for
 //!   the page alone (a 304) and takes every other file from the cache;
-//! - a `modulepreload` for every module its scripts import, directly or not, so the browser
-//!   fetches them all at once (a request chain two deep), not one import level per round trip.
+//! - a `modulepreload` for every module, those its scripts import (directly or not) first, so
+//!   the browser fetches them all at once (a request chain two deep), not one import level per
+//!   round trip, nor the party's modules only once `connection.js` has run.
 //!
 //! The modules are minified with oxc's minifier and code generator (comments, whitespace, local
 //! names: a third of the bytes gzipped), unless `PARTYLINE_UI_SOURCES=1` is set for the build
@@ -25,10 +26,10 @@
 //! waits for no request but the page (docs/performance.md, "The phone page on a slow Wi-Fi"):
 //! the style (`<link rel="stylesheet" href="/style.css">` becomes a `<style>`), and `boot.js`
 //! (`<script src="/boot.js"></script>`, a classic script that draws the join screen and opens a
-//! reload's socket before any module has arrived). They are not served as files. The import
-//! map, `boot.js` and the style are inline: their SHA-256s go into the page's
-//! Content-Security-Policy (`OUT_DIR/page_script_hashes.txt`, `OUT_DIR/page_style_hashes.txt`),
-//! which allows no other inline script or style.
+//! reload's socket before any module has arrived). They are not served as files. The page's
+//! inline scripts (the import map, `boot.js`, the line after the join screen that calls it) and
+//! its style are allowed by their SHA-256s in its Content-Security-Policy
+//! (`OUT_DIR/page_script_hashes.txt`, `OUT_DIR/page_style_hashes.txt`), and nothing else inline is.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -118,7 +119,7 @@ fn main() {
     // Inlined first, and then no longer files: the page's other links are versioned after
     // (nothing inlined has a `src="` or `href="` of its own).
     let page = files.iter().position(|f| f.route == "/").expect("ui/phone/index.html");
-    let (html, inlined) = inline(files[page].source.clone(), &files);
+    let html = inline(files[page].source.clone(), &files);
     // The page's `x-partyline-source` covers what is written into it: index.html, then each
     // inlined file as written, in [`INLINED`]'s order (the browser tests' harness checks it).
     let page_sources: String = std::iter::once(files[page].source.as_str())
@@ -132,11 +133,8 @@ fn main() {
     let versions: BTreeMap<String, String> =
         files.iter().filter(|f| f.route != "/").map(|f| (f.route.clone(), short_hash(&f.served))).collect();
     let page = files.iter().position(|f| f.route == "/").expect("ui/phone/index.html");
-    let (served, mut script_hashes) = write_page(&html, &files, &versions);
-    let mut style_hashes = Vec::new();
-    for (element, hash) in inlined {
-        if element == "style" { style_hashes.push(hash) } else { script_hashes.push(hash) }
-    }
+    let served = write_page(&html, &files, &versions);
+    let (script_hashes, style_hashes) = inline_hashes(&served);
     files[page].served = served;
     for (name, hashes) in [("page_script_hashes.txt", script_hashes), ("page_style_hashes.txt", style_hashes)] {
         let csp = out_dir.join(name);
@@ -181,12 +179,31 @@ fn csp_hash(text: &str) -> String {
     format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(text.as_bytes())))
 }
 
+/// The CSP sources that allow the page's inline scripts (the import map, `boot.js`, the line
+/// that calls it; not a data block such as the facts) and its inline styles, in page order.
+fn inline_hashes(page: &str) -> (Vec<String>, Vec<String>) {
+    let mut scripts = Vec::new();
+    let mut styles = Vec::new();
+    for (element, hashes) in [("script", &mut scripts), ("style", &mut styles)] {
+        let (open, close) = (format!("<{element}"), format!("</{element}>"));
+        let mut rest = page;
+        while let Some(at) = rest.find(&open) {
+            let tag_end = at + rest[at..].find('>').expect("a closed tag") + 1;
+            let tag = &rest[at..tag_end];
+            let end = tag_end + rest[tag_end..].find(&close).expect("a closed element");
+            if !tag.contains("src=") && !tag.contains("application/json") {
+                hashes.push(csp_hash(&rest[tag_end..end]));
+            }
+            rest = &rest[end + close.len()..];
+        }
+    }
+    (scripts, styles)
+}
+
 /// `page` with each of [`INLINED`]'s links replaced by its file's text in a `<style>` or a
-/// `<script>`; and, for each, the element's name and its CSP hash. A link the page lacks is a
-/// build error (the CSP would allow a script that is not there).
-fn inline(page: String, files: &[File]) -> (String, Vec<(&'static str, String)>) {
+/// `<script>`. A link the page lacks is a build error.
+fn inline(page: String, files: &[File]) -> String {
     let mut page = page;
-    let mut hashes = Vec::new();
     for (link, route, element) in INLINED {
         let text =
             &files.iter().find(|f| f.route == route).unwrap_or_else(|| panic!("{route} is inlined but missing")).served;
@@ -197,15 +214,13 @@ fn inline(page: String, files: &[File]) -> (String, Vec<(&'static str, String)>)
         );
         assert!(page.contains(link), "ui/phone/index.html: expected {link} (it is written into the page)");
         page = page.replacen(link, &format!("<{element}>{text}</{element}>"), 1);
-        hashes.push((element, csp_hash(text)));
     }
-    (page, hashes)
+    page
 }
 
 /// The page as served: its `src`/`href` attributes that name a served file versioned, and the
-/// import map and preloads in place of [`MAP_MARKER`] and [`PRELOAD_MARKER`]. Also the CSP source of the import map
-/// (`'sha256-…'`).
-fn write_page(html: &str, files: &[File], versions: &BTreeMap<String, String>) -> (String, Vec<String>) {
+/// import map and preloads in place of [`MAP_MARKER`] and [`PRELOAD_MARKER`].
+fn write_page(html: &str, files: &[File], versions: &BTreeMap<String, String>) -> String {
     for marker in [MAP_MARKER, PRELOAD_MARKER] {
         assert!(html.contains(marker), "ui/phone/index.html: expected the comment {marker}");
     }
@@ -235,14 +250,19 @@ fn write_page(html: &str, files: &[File], versions: &BTreeMap<String, String>) -
     let entries: Vec<String> = imports::page_references(html).into_iter().filter(|r| r.ends_with(".js")).collect();
     let entries: Vec<&str> = entries.iter().map(String::as_str).collect();
     let text_of = |route: &str| files.iter().find(|f| f.route == route).map(|f| f.source.as_str());
+    // The scripts' static imports first (what the page's module scripts run on), then every other
+    // module: the join screen needs none of them (boot.js draws it), and the party's modules are
+    // on their way while the guest types their name, not from when `connection.js` has run.
     let graph = imports::static_graph(&entries, text_of);
+    let rest = imports.keys().filter(|route| !graph.iter().any(|g| g == *route)).map(|route| (*route).to_owned());
+    let graph: Vec<String> = graph.iter().cloned().chain(rest).collect();
     let mut block = String::new();
     for route in graph.iter().filter(|r| !entries.contains(&r.as_str())) {
         let url = versioned(route).unwrap_or_else(|| panic!("{route} is imported but not served"));
         writeln!(block, "<link rel=\"modulepreload\" href=\"{url}\">").expect("writing to a String");
     }
     let page = page.replacen(MAP_MARKER, &format!("<script type=\"importmap\">{map}</script>"), 1);
-    (page.replacen(PRELOAD_MARKER, block.trim_end(), 1), vec![csp_hash(&map)])
+    page.replacen(PRELOAD_MARKER, block.trim_end(), 1)
 }
 
 /// `source`, an ES module (or a classic `script`), minified: comments and whitespace out, local

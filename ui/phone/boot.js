@@ -14,11 +14,13 @@
 //   what it has received meanwhile, to the PartylineClient.
 // - GET /api/info (the head count) goes out at once.
 //
-// Everything it finds is `window.partylineBoot`: { facts, info, socket, tapped, take }.
+// It runs in the page's head (the socket and the request leave before the rest of the page is
+// read); `draw()`, called by a one-line script after the join screen's elements, draws it.
+// Everything it finds is `window.partylineBoot`: { facts, info, socket, tapped, take, draw }.
 (function () {
   'use strict';
   var KEYS = { name: 'partyline.name', key: 'partyline.joinKey', resume: 'partyline.resume' };
-  var boot = { facts: null, info: null, socket: null, tapped: false, take: null };
+  var boot = { facts: null, info: null, socket: null, tapped: false, take: null, draw: function () {} };
   window.partylineBoot = boot;
 
   function get(storage, key) {
@@ -78,34 +80,38 @@
     return;
   }
 
-  // The join screen, at once. join.js's showJoin draws it again, whole, when it arrives.
-  byId('join-title').textContent = facts.name || 'the party';
-  if (facts.locked) {
-    byId('join-notice').textContent = "The host has locked the party: new guests can't join right now.";
-    byId('join-notice').hidden = false;
-  }
-  byId('code-field').hidden = access;
-  var input = byId('name-input');
-  if (!input.value) input.value = get('localStorage', KEYS.name) || '';
-  byId('screen-loading').hidden = true;
-  byId('screen-join').hidden = false;
-  document.body.dataset.screen = 'screen-join';
+  // The join screen, at once (`draw`, once its elements are parsed). join.js's showJoin draws it
+  // again, whole, when it arrives.
+  boot.draw = function () {
+    boot.draw = function () {};
+    byId('join-title').textContent = facts.name || 'the party';
+    if (facts.locked) {
+      byId('join-notice').textContent = "The host has locked the party: new guests can't join right now.";
+      byId('join-notice').hidden = false;
+    }
+    byId('code-field').hidden = access;
+    var input = byId('name-input');
+    if (!input.value) input.value = get('localStorage', KEYS.name) || '';
+    byId('screen-loading').hidden = true;
+    byId('screen-join').hidden = false;
+    document.body.dataset.screen = 'screen-join';
 
-  var form = byId('join-form');
-  var button = byId('join-button');
-  function hold(e) {
-    e.preventDefault();
-    boot.tapped = true;
-    button.disabled = true;
-    button.textContent = 'Joining…';
-  }
-  form.addEventListener('submit', hold);
-  boot.take = function () {
-    form.removeEventListener('submit', hold);
-    boot.take = null;
-    var tapped = boot.tapped;
-    boot.tapped = false;
-    return tapped;
+    var form = byId('join-form');
+    var button = byId('join-button');
+    function hold(e) {
+      e.preventDefault();
+      boot.tapped = true;
+      button.disabled = true;
+      button.textContent = 'Joining…';
+    }
+    form.addEventListener('submit', hold);
+    boot.take = function () {
+      form.removeEventListener('submit', hold);
+      boot.take = null;
+      var tapped = boot.tapped;
+      boot.tapped = false;
+      return tapped;
+    };
   };
 
   /** live.js's wsUrl: `/ws` on this host, with the join key unless the party is open. */

@@ -51,6 +51,7 @@ function run({ facts = FACTS, session = {}, local = {}, hash = '' } = {}) {
     WebSocket: function (url) { this.url = url; sockets.push(this); },
   });
   vm.runInContext(source, context);
+  window.partylineBoot.draw(); // the page's one-line script after the join screen's elements
   return { boot: window.partylineBoot, els: byId, sockets, fetched, body: context.document.body };
 }
 

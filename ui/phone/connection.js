@@ -26,28 +26,6 @@ function live() {
   return import('./live.js');
 }
 
-/**
- * Fetches every module of the page that is not loaded yet, all at once: the import map (written
- * by the host's build) names them all, and `import('./live.js')` alone would find them one
- * import level per round trip.
- */
-function preloadAll() {
-  const map = document.querySelector('script[type="importmap"]');
-  let urls = [];
-  try {
-    urls = Object.values(JSON.parse(map.textContent).imports);
-  } catch (e) {
-    return; // no map (a page served as written): the import finds them itself
-  }
-  for (const href of urls) {
-    if (document.querySelector(`link[rel="modulepreload"][href="${href}"]`)) continue;
-    const link = document.createElement('link');
-    link.rel = 'modulepreload';
-    link.href = href;
-    document.head.appendChild(link);
-  }
-}
-
 /** Runs `use` on the party's modules, or, when they cannot be fetched, shows "can't reach". */
 function withLive(use) {
   return live().then(use, () => failed());
@@ -88,7 +66,6 @@ export async function boot() {
   let joinShown = false;
   if (early) {
     show('screen-loading');
-    preloadAll();
     withLive((l) => {
       if (!page.client && canResume(readJSON(session, KEYS.resume), page.info)) l.start(saved, pre.socket);
       else if (pre.socket) pre.socket.ws.close();
@@ -99,7 +76,6 @@ export async function boot() {
       joinShown = true;
       showJoin();
       if (pre.take && pre.take()) $('join-form').requestSubmit(); // tapped before the modules came
-      preloadAll(); // while the guest types their name
       live().catch(() => {});
     } else {
       show('screen-loading');
@@ -129,7 +105,6 @@ export async function boot() {
   if (saved) session.del(KEYS.resume);
   if (joinShown) return refreshJoin(); // with the head count
   showJoin();
-  preloadAll(); // while the guest types their name
   live().catch(() => {});
 }
 

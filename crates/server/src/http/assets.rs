@@ -276,34 +276,51 @@ mod tests {
         use sha2::Digest as _;
         let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(text.as_bytes()));
         assert!(
-            super::super::PAGE_CSP.contains(&format!("script-src 'self' 'sha256-{hash}'")),
+            super::super::PAGE_CSP
+                .split("script-src ")
+                .nth(1)
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .contains(&format!("'sha256-{hash}'")),
             "expected the CSP to allow the import map ('sha256-{hash}'), got {}",
             super::super::PAGE_CSP
         );
     }
 
-    /// The page preloads every module its scripts import, directly or not, and nothing else:
-    /// the browser fetches them all at once (a request chain two deep) instead of one import
-    /// level per round trip; each at the URL the import map gives it.
+    /// The page preloads every module, those its scripts import (directly or not) first: the
+    /// browser fetches them all at once (a request chain two deep) instead of one import level
+    /// per round trip, and the party's modules without waiting for `connection.js` to ask; each
+    /// at the URL the import map gives it, each once.
     #[test]
-    fn the_page_preloads_every_module_it_imports() {
+    fn the_page_preloads_every_module_its_imports_first() {
         let page = find("/");
-        let entries: Vec<String> = page_references(page.source).into_iter().filter(|r| r.ends_with(".js")).collect();
+        let entries: Vec<String> = page_references(page.source)
+            .into_iter()
+            .filter(|r| r.ends_with(".js") && ASSETS.iter().any(|a| a.route == r))
+            .collect();
         assert!(!entries.is_empty(), "expected a module script in the page");
         let entries: Vec<&str> = entries.iter().map(String::as_str).collect();
         let graph = static_graph(&entries, |route| ASSETS.iter().find(|a| a.route == route).map(|a| a.source));
-        let expected: std::collections::BTreeSet<String> = graph
-            .iter()
-            .filter(|r| !entries.contains(&r.as_str()))
-            .map(|r| format!("{r}?v={}", find(r).version))
-            .collect();
-        let preloaded: std::collections::BTreeSet<String> = page
+        let url = |r: &str| format!("{r}?v={}", find(r).version);
+        let first: Vec<String> = graph.iter().filter(|r| !entries.contains(&r.as_str())).map(|r| url(r)).collect();
+        let preloaded: Vec<String> = page
             .body
             .split("<link rel=\"modulepreload\" href=\"")
             .skip(1)
             .map(|rest| rest.split('"').next().unwrap_or("").to_owned())
             .collect();
-        assert_eq!(preloaded, expected, "expected index.html to modulepreload exactly its scripts' imports");
+        assert_eq!(preloaded[..first.len()], first[..], "expected the scripts' imports preloaded first");
+        let mut all: Vec<String> = ASSETS
+            .iter()
+            .filter(|a| a.route.ends_with(".js") && !entries.contains(&a.route))
+            .map(|a| url(a.route))
+            .collect();
+        all.sort();
+        let mut got = preloaded.clone();
+        got.sort();
+        assert_eq!(got, all, "expected every other module preloaded, once");
     }
 
     /// A file the phone has is a 304 (its ETag); a browser that takes gzip gets the gzipped
@@ -395,10 +412,16 @@ mod tests {
         let style_src = PAGE_CSP.split("style-src ").nth(1).unwrap().split(';').next().unwrap();
         assert_eq!(style_src, format!("'self' {}", hash(style)), "the CSP allows that style alone");
         let boot = inner("<script>", "</script>");
-        assert!(boot.contains("partylineBoot"), "expected boot.js inline");
+        assert!(boot.contains("partylineBoot") && boot.len() > 1000, "expected boot.js inline, first");
         let script_src = PAGE_CSP.split("script-src ").nth(1).unwrap().split(';').next().unwrap();
         let (map, _) = import_map();
-        assert_eq!(script_src, format!("'self' {} {}", hash(&map), hash(boot)), "the import map and boot.js alone");
+        let draw = "partylineBoot.draw()";
+        assert!(body.contains(&format!("<script>{draw}</script>")), "expected the join screen's draw after it");
+        assert_eq!(
+            script_src,
+            format!("'self' {} {} {}", hash(boot), hash(&map), hash(draw)),
+            "boot.js, the import map and the draw alone, in page order"
+        );
         assert!(!body.contains("/style.css") && !body.contains("/boot.js"), "no link to what is inline");
 
         let facts = r#"{"name":"</script><b>","sessionId":"p1"}"#;
