@@ -37,10 +37,18 @@ impl Outgoing {
         Outgoing::expiring(message, None)
     }
 
+    /// A message built for sending alone (a list of everyone, say): taken, not copied.
+    pub(super) fn owned(message: ServerMessage) -> Arc<Outgoing> {
+        Outgoing::build(message, None)
+    }
+
     /// A message that a member who is away should get only before `expires`.
     pub(super) fn expiring(message: &ServerMessage, expires: Option<Time>) -> Arc<Outgoing> {
+        Outgoing::build(message.clone(), expires)
+    }
+
+    fn build(message: ServerMessage, expires: Option<Time>) -> Arc<Outgoing> {
         Arc::new(Outgoing {
-            message: message.clone(),
             sequenced: message.is_sequenced(),
             roster: matches!(
                 message,
@@ -52,6 +60,7 @@ impl Outgoing {
             frames: Default::default(),
             channel: Default::default(),
             expires,
+            message,
         })
     }
 

@@ -261,7 +261,7 @@ impl Session {
         }
         let members = self.members();
         let list = ServerMessage::MemberList { timestamp: now / MILLISECOND, members };
-        self.send_snapshot(key, &Outgoing::new(&list));
+        self.send_snapshot(key, &Outgoing::owned(list));
         if ext {
             let member = self.members.get_mut(&key).expect("a member");
             let (since, directs_since) = (member.chat_mark.take(), member.direct_mark.take());
@@ -421,7 +421,7 @@ impl Session {
         self.broadcast(&updated, Some(key));
         if !loudsync.is_empty() {
             let list =
-                Outgoing::new(&ServerMessage::MemberList { timestamp: now / MILLISECOND, members: self.members() });
+                Outgoing::owned(ServerMessage::MemberList { timestamp: now / MILLISECOND, members: self.members() });
             self.broadcast_to(loudsync, &list);
         }
         self.events.push_back(Event::MemberUpdated(info));
@@ -512,7 +512,7 @@ impl Session {
             Some((at, list)) if *at == now => list.clone(),
             _ => {
                 let members = ServerMessage::MemberList { timestamp: now / MILLISECOND, members: self.members() };
-                let list = Outgoing::new(&members);
+                let list = Outgoing::owned(members);
                 self.drained_list = Some((now, list.clone()));
                 list
             }
