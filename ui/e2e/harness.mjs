@@ -507,6 +507,10 @@ export class SlowLink {
       this.connections++;
       const established = performance.now() + rttMs; // SYN, SYN-ACK: then the first byte may leave
       const upstream = net.connect(targetPort, '127.0.0.1');
+      // The link's delays are the ones modelled above: no Nagle of the proxy's own on top (a
+      // small write waiting for the ACK of the one before it).
+      client.setNoDelay(true);
+      upstream.setNoDelay(true);
       this.sockets.add(client);
       this.sockets.add(upstream);
       const drop = () => {

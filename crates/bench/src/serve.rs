@@ -56,7 +56,8 @@ pub struct ServeArgs {
     #[arg(long)]
     pub host_limits: bool,
     /// Bare server only: leave Nagle's algorithm on (no TCP_NODELAY), as Partyline's server
-    /// does today. By default the bare server sets TCP_NODELAY, as Node's ws does.
+    /// did before it set TCP_NODELAY. By default the bare server sets it, as Node's ws and
+    /// Partyline's server do.
     #[arg(long)]
     pub no_nodelay: bool,
 }
