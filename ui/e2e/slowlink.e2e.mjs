@@ -2,7 +2,8 @@
 // Chromium reaches the host through `SlowLink` (harness.mjs): a 300 ms round trip (150 ms each way),
 // 400 kbit/s each way shared by all the phone's connections, a round trip more for each new TCP
 // connection. With a fresh cache the page opens the join link: the join screen must appear with the
-// party's name; the guest joins; then a reload must bring the page back into the party as the SAME
+// party's name, drawn before any module has run (boot.js, from the page alone); the guest joins
+// (at once: a tap before the modules are here is held); then a reload must bring the page back into the party as the SAME
 // member (resumed, not joined again). What is asserted is only what must work; the times, the bytes
 // each way, the TCP connections and the requests (over the network or from the cache) are printed,
 // never asserted (a timed assertion on a shared machine fails for the wrong reasons). The issue's
@@ -31,7 +32,7 @@ const RECORDER = `(() => {
   const shown = (id) => { const e = document.querySelector('[data-testid="' + id + '"]'); return !!e && !e.closest('[hidden]') && e.getClientRects().length > 0; };
   const check = () => {
     if (!marks.join && shown('name-input') && shown('join-button')
-      && (document.querySelector('[data-testid="join-session-name"]') || {}).textContent === ${JSON.stringify(NAME)}) marks.join = performance.now();
+      && (document.querySelector('[data-testid="join-session-name"]') || {}).textContent === ${JSON.stringify(NAME)}) { marks.join = performance.now(); marks.beforeModules = !!window.partylineBoot; }
     if (!marks.party && shown('screen-party') && shown('member-list')
       && (document.querySelector('[data-testid="connection-state"]') || { dataset: {} }).dataset.state === 'connected'
       && document.querySelector('[data-testid="member"][data-self]')) marks.party = performance.now();
@@ -96,8 +97,11 @@ test('on a 300 ms, 400 kbit/s link: the join screen, a join, a reload back in as
   figures.joinScreenMs = await waitMark(page, 'join');
   await page.waitScreen('screen-join');
   assert.equal(await page.text('join-session-name'), NAME, "the join screen's party name");
+  // boot.js drew it from the page alone: connection.js, once it runs, takes `partylineBoot`.
+  assert.equal(await page.eval('window.__slow.beforeModules'), true, 'expected the join screen before any module ran');
   const fresh = { up: link.up, down: link.down, connections: link.connections, requests: requests.take() };
   link.reset();
+  await page.shot('slowlink-join');
 
   // 2. Join.
   await page.type('name-input', 'Dana');
