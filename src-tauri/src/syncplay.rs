@@ -16,7 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use partyline_host::{LibraryItem, MemberSync, Permissions, PlayCommand, PlayState};
 use serde::Serialize;
-use tauri::http::{Request, Response, StatusCode, header};
+use tauri::http::Request;
 use tauri::{Manager, Runtime, State, UriSchemeContext, UriSchemeResponder};
 
 use crate::error::CommandError;
@@ -257,20 +257,8 @@ pub fn serve_cover<R: Runtime>(ctx: UriSchemeContext<'_, R>, request: Request<Ve
     let app = ctx.app_handle().clone();
     let id = request.uri().path().trim_start_matches('/').to_string();
     tauri::async_runtime::spawn(async move {
-        let answer = match app.state::<AppState>().cover(&id).await {
-            Ok((bytes, mime)) => Response::builder()
-                .header(header::CONTENT_TYPE, mime)
-                .header(header::CACHE_CONTROL, COVER_CACHE)
-                .body(bytes),
-            Err(err) => Response::builder()
-                .status(StatusCode::NOT_FOUND)
-                .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-                .body(err.message.into_bytes()),
-        };
-        match answer {
-            Ok(answer) => responder.respond(answer),
-            Err(err) => tracing::warn!(%err, "cannot answer a cover request"),
-        }
+        let cover = app.state::<AppState>().cover(&id).await;
+        crate::uploads::answer_image(responder, cover, Some(COVER_CACHE), "cover");
     });
 }
 

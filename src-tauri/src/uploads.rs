@@ -122,18 +122,37 @@ pub fn serve_photo<R: Runtime>(ctx: UriSchemeContext<'_, R>, request: Request<Ve
     let app = ctx.app_handle().clone();
     let id = request.uri().path().trim_start_matches('/').to_string();
     tauri::async_runtime::spawn(async move {
-        let answer = match app.state::<AppState>().photo(&id).await {
-            Ok((bytes, mime)) => Response::builder().header(header::CONTENT_TYPE, mime).body(bytes),
-            Err(err) => Response::builder()
-                .status(StatusCode::NOT_FOUND)
-                .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-                .body(err.message.into_bytes()),
-        };
-        match answer {
-            Ok(answer) => responder.respond(answer),
-            Err(err) => tracing::warn!(%err, "cannot answer a photo request"),
-        }
+        let photo = app.state::<AppState>().photo(&id).await;
+        answer_image(responder, photo, None, "photo");
     });
+}
+
+/// Answers an image scheme's request (the desktop's `photo:` and `cover:`): the image with its
+/// type (and `cache`, a `Cache-Control`, if any), or a plain 404 saying why.
+pub(crate) fn answer_image(
+    responder: UriSchemeResponder,
+    image: Result<(Vec<u8>, &'static str), CommandError>,
+    cache: Option<&'static str>,
+    what: &str,
+) {
+    let answer = match image {
+        Ok((bytes, mime)) => {
+            let builder = Response::builder().header(header::CONTENT_TYPE, mime);
+            match cache {
+                Some(cache) => builder.header(header::CACHE_CONTROL, cache),
+                None => builder,
+            }
+            .body(bytes)
+        }
+        Err(err) => Response::builder()
+            .status(StatusCode::NOT_FOUND)
+            .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .body(err.message.into_bytes()),
+    };
+    match answer {
+        Ok(answer) => responder.respond(answer),
+        Err(err) => tracing::warn!(%err, what, "cannot answer an image request"),
+    }
 }
 
 /// Turns guests' uploads on or off: `{allowed}`; answers `{allowed}` as the host has it.

@@ -213,9 +213,16 @@ pub fn goals(records: &[Record]) -> String {
         "10,000 held, every list complete, ping p99 < 20 ms, RSS per member ≤ 8 KB",
         held.map(|h| {
             let lists = lists.map_or("lists incomplete".into(), |t| format!("lists complete in {} ms", num(t)));
-            format!("{} held, {lists}, p99 {} ms, {} B", num(h), p99.map_or("–".into(), num), rss.map_or("–".into(), num))
+            format!(
+                "{} held, {lists}, p99 {} ms, {} B",
+                num(h),
+                p99.map_or("–".into(), num),
+                rss.map_or("–".into(), num)
+            )
         }),
-        held.map(|h| h >= 10_000.0 && lists.is_some() && p99.is_some_and(|p| p < 20.0) && rss.is_some_and(|r| r <= 8192.0)),
+        held.map(|h| {
+            h >= 10_000.0 && lists.is_some() && p99.is_some_and(|p| p < 20.0) && rss.is_some_and(|r| r <= 8192.0)
+        }),
     );
     let t = median_of(records, "join-storm-1k", Kind::Partyline, "all_views_ms");
     let views = median_of(records, "join-storm-1k", Kind::Partyline, "views_complete");
@@ -226,7 +233,9 @@ pub fn goals(records: &[Record]) -> String {
     );
     line(
         "10,000 at the bench's join concurrency, every list complete in < 15 s",
-        held.map(|h| format!("{} held, {}", num(h), lists.map_or("lists incomplete".into(), |t| format!("{} ms", num(t))))),
+        held.map(|h| {
+            format!("{} held, {}", num(h), lists.map_or("lists incomplete".into(), |t| format!("{} ms", num(t))))
+        }),
         held.map(|h| h >= 10_000.0 && lists.is_some_and(|t| t < 15_000.0)),
     );
     let burst = "burst-1kx1k-128B";
