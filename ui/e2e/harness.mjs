@@ -332,9 +332,15 @@ export class WsMember {
 /**
  * Fills the party's replay log past its 16 MiB: 2,210 broadcasts of 8 KB (the most a payload
  * holds) from 13 `senders` on a topic only `sink` takes (a phone gets none, so its page is not the
- * bottleneck). A member away across it gets a snapshot when it resumes, not a replay.
+ * bottleneck). A member away across it gets a snapshot when it resumes, not a replay. The sink is
+ * subscribed here, and the filling starts once the host has said so (`subscriptions`): a
+ * broadcast the host took before the sink's subscribe would never reach it.
  */
 export async function fillReplayLog(senders, sink) {
+  const asked = sink.messages.length;
+  sink.send({ type: 'subscribe', topics: ['filler'] });
+  await waitUntil(() => sink.messages.slice(asked).some((m) => m.type === 'subscriptions' && (m.topics || []).includes('filler')),
+    'the sink subscribed to the filler', 10000);
   const payload = { pad: 'x'.repeat(7900) };
   const each = Math.ceil(2210 / senders.length);
   const before = sink.messages.filter((m) => m.type === 'broadcast').length;
@@ -351,7 +357,13 @@ export async function fillReplayLog(senders, sink) {
     }
   }));
   const want = senders.length * each;
-  await waitUntil(() => through() >= want, 'the filler through', 30000);
+  try {
+    await waitUntil(() => through() >= want, 'the filler through', 30000);
+  } catch (e) {
+    const closed = [sink, ...senders].filter((m) => m.closed).map((m) => `${m.id} ${m.closed.code}`);
+    const errors = [sink, ...senders].flatMap((m) => m.messages.filter((x) => x.type === 'error').map((x) => x.code));
+    throw new Error(`${e.message}: ${through()} of ${want} through; closed: [${closed}]; errors: [${errors}]`);
+  }
 }
 
 // ---- a TCP proxy that can cut connections ------------------------------------------------------
