@@ -760,14 +760,28 @@ enum Kind {
 impl Frame {
     /// Serializes any value as a frame (another format's envelope).
     pub fn json<T: Serialize + ?Sized>(value: &T) -> Frame {
-        let text = serde_json::to_string(value).expect("wire envelopes always serialize");
-        Frame(Bytes::from(text), Kind::Text)
+        Frame::written(value, 256)
     }
 
     /// Serializes a message.
     pub fn encode(message: &ServerMessage) -> Frame {
-        // Serializing these types cannot fail: every map key is a string and no value is a float.
-        let text = serde_json::to_string(message).expect("server messages always serialize");
+        // A list of everyone is the large one (130 B a member and more): written into room
+        // made for it, not grown by doubling from 128 B (ten reallocations for a party of a
+        // thousand, each leaving a hole the allocator keeps).
+        let room = match message {
+            ServerMessage::MemberList { members, .. } => 96 + 192 * members.len(),
+            _ => 256,
+        };
+        Frame::written(message, room)
+    }
+
+    /// `value` as JSON written into a buffer of `room` bytes, then trimmed to its length: a frame
+    /// kept (in the party's log, a member's history) holds its text and nothing more. Serializing
+    /// the wire's types cannot fail: every map key is a string and no value is a non-finite float.
+    fn written<T: Serialize + ?Sized>(value: &T, room: usize) -> Frame {
+        let mut text = Vec::with_capacity(room);
+        serde_json::to_writer(&mut text, value).expect("wire messages always serialize");
+        text.shrink_to_fit();
         Frame(Bytes::from(text), Kind::Text)
     }
 
