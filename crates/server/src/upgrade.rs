@@ -47,7 +47,8 @@ impl TokenQuery {
     /// number stays a string, which the decoder refuses with `invalid_message`.
     fn resume_text(&self, now: partyline_session::Time) -> Option<String> {
         let member = self.resume.as_ref()?;
-        let mut resume = serde_json::json!({ "type": "resume", "timestamp": now, "memberId": member });
+        let timestamp = now / partyline_session::MILLISECOND; // a client's would be its clock, in ms
+        let mut resume = serde_json::json!({ "type": "resume", "timestamp": timestamp, "memberId": member });
         if let Some(secret) = &self.secret {
             resume["resumeSecret"] = secret.as_str().into();
         }
