@@ -180,29 +180,20 @@ async fn media_key(
     }
 }
 
-/// `/api/info`: what anyone may know before holding the key (it carries no key). The facts it
-/// shares with `partyline_host::HostInfo` (`sessionId`, `name`) and with `SessionState`
-/// (`memberCount`, `maxMembers`, `locked`) have the same names there.
+/// `/api/info`: what anyone may know before holding the key (it carries no key): the facts the
+/// page carries too, and what changes while the party goes on. The facts it shares with
+/// `partyline_host::HostInfo` (`sessionId`, `name`) and with `SessionState` (`memberCount`,
+/// `maxMembers`, `locked`) have the same names there.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct PublicInfo {
-    session_id: String,
-    name: String,
+    #[serde(flatten)]
+    facts: PageFacts,
     member_count: u32,
-    max_members: u32,
-    locked: bool,
-    /// No join key is needed.
-    open: bool,
-    protocol_versions: [&'static str; SUPPORTED_VERSIONS.len()],
-    /// The longest a room-code try may wait for its answer.
-    room_code_wait_ms: Time,
     /// Each wire format's WebSocket URL on the address asked (no key), by format.
     endpoints: std::collections::BTreeMap<&'static str, String>,
     /// The party's chat rooms and voice channels.
     rooms: Vec<partyline_protocol::Room>,
-    /// Whether guests may share songs and photos now, and the largest file taken: the phone
-    /// hides or limits its buttons by it.
-    uploads: UploadsInfo,
 }
 
 /// `/api/info`'s `uploads` (snake_case, as `POST /api/uploads`'s `limit_bytes`).
@@ -223,24 +214,33 @@ struct PageFacts {
     name: String,
     max_members: u32,
     locked: bool,
+    /// No join key is needed.
     open: bool,
     protocol_versions: [&'static str; SUPPORTED_VERSIONS.len()],
+    /// The longest a room-code try may wait for its answer.
     room_code_wait_ms: Time,
+    /// Whether guests may share songs and photos now, and the largest file taken: the phone
+    /// hides or limits its buttons by it.
     uploads: UploadsInfo,
 }
 
+impl PageFacts {
+    fn of(shared: &Shared, state: partyline_protocol::SessionState) -> PageFacts {
+        PageFacts {
+            session_id: state.id,
+            name: state.name,
+            max_members: state.max_members,
+            locked: state.locked,
+            open: shared.keys().join_key.is_none(),
+            protocol_versions: SUPPORTED_VERSIONS,
+            room_code_wait_ms: auth::MAX_WAIT / MILLISECOND,
+            uploads: UploadsInfo { allowed: shared.uploads.allowed(), max_file_bytes: shared.uploads.max_file_bytes() },
+        }
+    }
+}
+
 async fn page(State(shared): State<Arc<Shared>>, headers: axum::http::HeaderMap) -> Response {
-    let state = shared.state.borrow().clone();
-    let facts = PageFacts {
-        session_id: state.id,
-        name: state.name,
-        max_members: state.max_members,
-        locked: state.locked,
-        open: shared.keys().join_key.is_none(),
-        protocol_versions: SUPPORTED_VERSIONS,
-        room_code_wait_ms: auth::MAX_WAIT / MILLISECOND,
-        uploads: UploadsInfo { allowed: shared.uploads.allowed(), max_file_bytes: shared.uploads.max_file_bytes() },
-    };
+    let facts = PageFacts::of(&shared, shared.state.borrow().clone());
     let facts = serde_json::to_string(&facts).expect("the facts serialize");
     assets::page(&facts, &headers)
 }
@@ -254,20 +254,8 @@ async fn info(State(shared): State<Arc<Shared>>, headers: axum::http::HeaderMap)
         .map(|(format, path)| (*format, format!("ws://{authority}{path}")))
         .collect();
     let rooms = crate::act(&shared.commands, |session, _| session.rooms()).await.unwrap_or_default();
-    axum::Json(PublicInfo {
-        endpoints,
-        rooms,
-        session_id: state.id,
-        name: state.name,
-        member_count: state.member_count,
-        max_members: state.max_members,
-        locked: state.locked,
-        open: shared.keys().join_key.is_none(),
-        protocol_versions: SUPPORTED_VERSIONS,
-        room_code_wait_ms: auth::MAX_WAIT / MILLISECOND,
-        uploads: UploadsInfo { allowed: shared.uploads.allowed(), max_file_bytes: shared.uploads.max_file_bytes() },
-    })
-    .into_response()
+    let member_count = state.member_count;
+    axum::Json(PublicInfo { facts: PageFacts::of(&shared, state), member_count, endpoints, rooms }).into_response()
 }
 
 #[derive(Deserialize)]
