@@ -55,6 +55,9 @@ test('banned: the host bans the guest; "Join again" is refused → screen-banned
   const page = await browser.newPage();
   await joinFromPage(page, host.info.joinUrl, 'Bo');
   const me = await joined(page, 'Bo');
+  // The host's own report of this join can come after the page shows it: wait for it, so that
+  // only a join after the ban counts below.
+  await host.waitEvent((e) => e.event === 'member_joined' && e.id === me, 'Bo’s join reported', 3000);
   const mark = host.events.length;
   host.command(`ban ${me} Spamming the chat`);
   await page.waitScreen('screen-kicked');
