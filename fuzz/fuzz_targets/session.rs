@@ -557,6 +557,15 @@ impl Run {
                         state.last_probe = Some(sent_at);
                     }
                 }
+                Transmit::Backlog { conn, frames } => {
+                    for frame in frames {
+                        let text = frame.as_str().to_string();
+                        let value: Value = serde_json::from_str(&text)
+                            .unwrap_or_else(|err| panic!("a held-back frame to {conn} is not JSON ({err}): {text}"));
+                        let kind = value["type"].as_str().unwrap_or_else(|| panic!("a frame without a type: {text}"));
+                        self.seen(conn, kind, &value);
+                    }
+                }
                 Transmit::Replay { conn, frames } => {
                     for (seq, frame) in frames {
                         let text = frame.with_seq(seq);

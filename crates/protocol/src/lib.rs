@@ -99,6 +99,12 @@ impl Wire {
         matches!(self, Wire::Together | Wire::Pavilion | Wire::Rt | Wire::Revenge)
     }
 
+    /// Whether it has a list of everyone (`member_list`): LOUDSYNC 1.0 and partyline/1. The
+    /// others say who is there one arrival or departure at a time.
+    pub fn has_member_list(self) -> bool {
+        matches!(self, Wire::Loudsync | Wire::Partyline)
+    }
+
     /// Whether it carries direct messages to a member (partyline/1 `direct`, seed 001's
     /// `DirectMessage`).
     pub fn has_direct(self) -> bool {

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use crate::clock::Clock;
+use crate::queue::QueueTx;
 
 /// What a connection task tells the session task. Sent with `send().await`: these must
 /// arrive, so a busy session slows the readers (and, through TCP, the clients) down.
@@ -54,19 +55,32 @@ pub(crate) enum Inbound {
 #[derive(Debug)]
 pub(crate) enum Out {
     Text(Frame, Option<u64>),
-    /// Many frames in one outbox slot (a resume replay, a welcome bundle): written in flushes
-    /// of at most `MAX_BATCH`, so a long replay neither overflows the queue nor goes out as one
-    /// huge write.
+    /// What one pass of the session task had for the connection, in one slot: it counts as
+    /// many frames as it holds ([`crate::queue`]).
     Batch(Vec<(Frame, Option<u64>)>),
+    /// A resume's replay, in one slot that counts as one frame: written at the connection's
+    /// pace, in flushes of at most `MAX_BATCH`, so a long replay neither overflows the queue
+    /// nor goes out as one huge write.
+    Replay(Vec<(Frame, Option<u64>)>),
     Probe(Time),
     Close(u16, &'static str),
+}
+
+impl Out {
+    /// How many frames it counts as against the queue's limit.
+    pub(crate) fn weight(&self) -> usize {
+        match self {
+            Out::Batch(frames) => frames.len().max(1),
+            Out::Text(..) | Out::Replay(_) | Out::Probe(_) | Out::Close(..) => 1,
+        }
+    }
 }
 
 /// The session task's handle on one connection: a bounded queue, and a way to stop the
 /// connection when the queue is full.
 #[derive(Debug, Clone)]
 pub(crate) struct Outbox {
-    pub(crate) tx: mpsc::Sender<Out>,
+    pub(crate) tx: QueueTx,
     pub(crate) kill: Arc<Kill>,
     /// Whether the connection speaks the Partyline extensions (its pongs carry server times):
     /// set by the session task when the session attaches the connection to a member, read by
@@ -112,7 +126,9 @@ pub(crate) type Answer = Box<dyn FnOnce() + Send>;
 pub(crate) struct Driver {
     pub(crate) session: Session,
     pub(crate) clock: Clock,
-    pub(crate) outboxes: HashMap<ConnId, Outbox>,
+    pub(crate) outboxes: HashMap<ConnId, Route>,
+    /// Connections with something in [`Route::pending`], each once.
+    pub(crate) dirty: Vec<ConnId>,
     /// Informational: a UI that falls behind gets `Lagged` and re-reads the member list,
     /// rather than making the session wait for it.
     pub(crate) events: broadcast::Sender<Event>,
@@ -145,6 +161,26 @@ const HOLD: std::time::Duration = std::time::Duration::from_millis(250);
 /// drains, and a storm of passes does not look at every congested queue each time.
 const DRAIN_CHECK: std::time::Duration = std::time::Duration::from_millis(5);
 
+/// A connection as the session task routes to it: its outbox, and what this pass has for it.
+pub(crate) struct Route {
+    pub(crate) outbox: Outbox,
+    /// Sent when the pass's transmits have all been gathered: consecutive frames as one
+    /// [`Out::Batch`].
+    pending: Vec<Out>,
+}
+
+impl Route {
+    pub(crate) fn new(outbox: Outbox) -> Route {
+        Route { outbox, pending: Vec::new() }
+    }
+}
+
+/// Most inbound messages one pass of the session task handles before it routes what they
+/// produced. A pass that handled many sends each connection its frames in one slot of its
+/// queue: one send and one wake-up for all of them. 32: a burst's sender has a few dozen
+/// broadcasts in flight, and a pass of 32 is still well under a millisecond.
+const PASS: usize = 32;
+
 /// The session task's side of the party's store.
 pub(crate) struct Persist {
     /// Shared with the handle, which stores the keys and the media folder.
@@ -160,10 +196,10 @@ pub(crate) struct Persist {
 const STORE_RETRY: Time = partyline_session::SECOND;
 
 impl Driver {
-    /// Yields to the runtime after this many turns: in a join storm the session task always has
-    /// another message, and without yielding the connection tasks on its thread could not write
-    /// what it queued for them, so their queues overflowed (measured: 40–60% of a thousand joiners
-    /// closed with 4008).
+    /// Yields to the runtime after this many messages (a turn counts one at least): in a join
+    /// storm the session task always has another message, and without yielding the connection
+    /// tasks on its thread could not write what it queued for them, so their queues overflowed
+    /// (measured: 40–60% of a thousand joiners closed with 4008).
     const YIELD_EVERY: u32 = 32;
 
     pub(crate) async fn run(
@@ -174,11 +210,11 @@ impl Driver {
     ) {
         let mut since_yield = 0;
         loop {
-            since_yield += 1;
-            if since_yield == Self::YIELD_EVERY {
+            if since_yield >= Self::YIELD_EVERY {
                 since_yield = 0;
                 tokio::task::yield_now().await;
             }
+            since_yield += 1;
             let deadline = self.session.poll_timeout().map(|at| self.clock.instant(at));
             tokio::select! {
                 biased;
@@ -187,7 +223,15 @@ impl Driver {
                 }
                 Some(action) = commands.recv() => self.act(action),
                 message = inbound.recv() => match message {
-                    Some(message) => self.inbound(message),
+                    Some(message) => {
+                        self.inbound(message);
+                        // What else has arrived joins this pass, up to a pass's worth.
+                        for _ in 1..PASS {
+                            let Ok(message) = inbound.try_recv() else { break };
+                            self.inbound(message);
+                            since_yield += 1;
+                        }
+                    }
                     None => break,
                 },
                 () = sleep_until(deadline), if deadline.is_some() => self.session.handle_timeout(self.clock.now()),
@@ -205,7 +249,7 @@ impl Driver {
         let now = self.clock.now();
         match message {
             Inbound::Connected { conn, outbox, addr, device, may_join, arrival } => {
-                self.outboxes.insert(conn, outbox);
+                self.outboxes.insert(conn, Route::new(outbox));
                 let peer = Peer { addr, device: device.map(str::to_string), may_join, arrival };
                 self.session.handle_connect(now, conn, peer);
             }
@@ -260,7 +304,7 @@ impl Driver {
         let outboxes = &self.outboxes;
         let session = &mut self.session;
         self.congested.retain(|conn, since| {
-            let drained = outboxes.get(conn).is_none_or(|outbox| depth(outbox) == 0);
+            let drained = outboxes.get(conn).is_none_or(|route| route.outbox.tx.depth() == 0);
             let due = drained && instant >= *since + HOLD;
             if due {
                 session.handle_drained(now, *conn);
@@ -272,36 +316,116 @@ impl Driver {
         }
     }
 
-    /// Routes what the session wants sent, in order.
+    /// Routes what the session wants sent, in order: gathered per connection, then sent, one
+    /// slot per run of frames. Sending can close a connection that cannot keep up, which the
+    /// session answers with more transmits: those are routed the same way.
     fn route_transmits(&mut self) {
-        while let Some(transmit) = self.session.poll_transmit() {
-            let (conn, out) = match transmit {
-                // One slot for the whole replay, written at the connection's pace.
-                Transmit::Replay { conn, frames } => {
-                    let frames = frames.into_iter().map(|(seq, frame)| (frame, Some(seq))).collect();
-                    (conn, Out::Batch(frames))
-                }
-                Transmit::Attach { conn, wire } => {
-                    if let Some(outbox) = self.outboxes.get(&conn) {
-                        outbox.extended.store(wire.extended(), std::sync::atomic::Ordering::Relaxed);
+        loop {
+            while let Some(transmit) = self.session.poll_transmit() {
+                let (conn, out) = match transmit {
+                    // One slot for the whole replay, written at the connection's pace.
+                    Transmit::Replay { conn, frames } => {
+                        let frames = frames.into_iter().map(|(seq, frame)| (frame, Some(seq))).collect();
+                        (conn, Out::Replay(frames))
                     }
-                    continue;
-                }
-                Transmit::Send { conn, frame, seq } => (conn, Out::Text(frame, seq)),
-                Transmit::Probe { conn, sent_at } => (conn, Out::Probe(sent_at)),
-                Transmit::Close { conn, code, reason } => {
-                    self.congested.remove(&conn);
-                    if let Some(outbox) = self.outboxes.remove(&conn) {
-                        let code = outbox.format.close_code(code);
-                        match outbox.tx.try_send(Out::Close(code, reason)) {
-                            Ok(()) => outbox.kill.closing.cancel(),
-                            Err(_) => outbox.kill.fire(code, reason),
+                    // Roster news held back while its queue was deep: one slot, like a replay.
+                    Transmit::Backlog { conn, frames } => {
+                        (conn, Out::Replay(frames.into_iter().map(|frame| (frame, None)).collect()))
+                    }
+                    Transmit::Attach { conn, wire } => {
+                        if let Some(route) = self.outboxes.get(&conn) {
+                            route.outbox.extended.store(wire.extended(), std::sync::atomic::Ordering::Relaxed);
                         }
+                        continue;
                     }
-                    continue;
+                    Transmit::Send { conn, frame, seq } => (conn, Out::Text(frame, seq)),
+                    Transmit::Probe { conn, sent_at } => (conn, Out::Probe(sent_at)),
+                    Transmit::Close { conn, code, reason } => {
+                        self.congested.remove(&conn);
+                        if let Some(route) = self.outboxes.remove(&conn) {
+                            let outbox = route.outbox;
+                            let code = outbox.format.close_code(code);
+                            // What the pass had for it goes first, then the close.
+                            let mut sent = route.pending.into_iter().all(|out| outbox.tx.try_send(out).is_ok());
+                            sent = sent && outbox.tx.try_send(Out::Close(code, reason)).is_ok();
+                            if sent {
+                                outbox.kill.closing.cancel();
+                            } else {
+                                outbox.kill.fire(code, reason);
+                            }
+                        }
+                        continue;
+                    }
+                };
+                self.gather(conn, out);
+            }
+            if self.dirty.is_empty() {
+                break;
+            }
+            self.send_gathered();
+        }
+    }
+
+    /// Adds `out` to what this pass has for `conn`, frames after frames in one batch.
+    fn gather(&mut self, conn: ConnId, out: Out) {
+        let Some(route) = self.outboxes.get_mut(&conn) else { return };
+        if route.pending.is_empty() {
+            self.dirty.push(conn);
+        }
+        let Out::Text(frame, seq) = out else {
+            route.pending.push(out);
+            return;
+        };
+        match route.pending.last_mut() {
+            Some(Out::Batch(frames)) => frames.push((frame, seq)),
+            Some(last @ Out::Text(..)) => {
+                let Out::Text(first, first_seq) = std::mem::replace(last, Out::Batch(Vec::new())) else {
+                    unreachable!("matched as text")
+                };
+                *last = Out::Batch(vec![(first, first_seq), (frame, seq)]);
+            }
+            _ => route.pending.push(Out::Text(frame, seq)),
+        }
+    }
+
+    /// Sends what was gathered. A full queue means that member cannot keep up: the session is
+    /// told, and closes it, in this same pass; a queue found deep holds roster news back.
+    fn send_gathered(&mut self) {
+        let mut dirty = std::mem::take(&mut self.dirty);
+        let mut overflowed = Vec::new();
+        let mut deep = Vec::new();
+        for conn in dirty.drain(..) {
+            let Some(route) = self.outboxes.get_mut(&conn) else { continue };
+            for out in route.pending.drain(..) {
+                match route.outbox.tx.try_send(out) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        overflowed.push(conn);
+                        break;
+                    }
+                    // The connection task has ended; its Disconnected is on its way.
+                    Err(mpsc::error::TrySendError::Closed(_)) => break,
                 }
-            };
-            self.route(conn, out);
+            }
+            route.pending.clear();
+            // Give back the room of a pass that had much for it (a replay and a probe and …).
+            route.pending.shrink_to(2);
+            if route.outbox.tx.depth() >= DEEP && !self.congested.contains_key(&conn) {
+                deep.push(conn);
+            }
+        }
+        self.dirty = dirty;
+        let now = self.clock.now();
+        for conn in overflowed {
+            warn!(%conn, "outbound queue full; closing the connection");
+            self.session.handle_overflow(now, conn);
+        }
+        for conn in deep {
+            if self.outboxes.contains_key(&conn) && !self.congested.contains_key(&conn) {
+                self.congested.insert(conn, tokio::time::Instant::now());
+                self.session.handle_congested(now, conn);
+                self.drain_check.get_or_insert_with(|| tokio::time::Instant::now() + DRAIN_CHECK);
+            }
         }
     }
 }
@@ -348,32 +472,6 @@ impl Driver {
             persist.last_try = now;
         }
     }
-
-    /// Queues one write for a connection. A full queue means it cannot keep up: the session is
-    /// told, and closes it, in this same pass.
-    fn route(&mut self, conn: ConnId, out: Out) {
-        let Some(outbox) = self.outboxes.get(&conn) else { return };
-        match outbox.tx.try_send(out) {
-            Ok(()) => {
-                if depth(outbox) >= DEEP && !self.congested.contains_key(&conn) {
-                    self.congested.insert(conn, tokio::time::Instant::now());
-                    self.session.handle_congested(self.clock.now(), conn);
-                    self.drain_check.get_or_insert_with(|| tokio::time::Instant::now() + DRAIN_CHECK);
-                }
-            }
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                warn!(%conn, "outbound queue full; closing the connection");
-                self.session.handle_overflow(self.clock.now(), conn);
-            }
-            // The connection task has ended; its Disconnected is on its way.
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
-        }
-    }
-}
-
-/// Messages waiting in a connection's queue.
-fn depth(outbox: &Outbox) -> usize {
-    outbox.tx.max_capacity() - outbox.tx.capacity()
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
@@ -388,9 +486,10 @@ mod tests {
     //! A store that cannot be written does not end the party: the pass goes out, the failure is
     //! the host's to read in its log, and the whole party is written again once there is room.
     use super::*;
+    use crate::queue::QueueRx;
     use crate::store::Store;
     use partyline_protocol::{PARTYLINE_V1, Received, ServerMessage};
-    use partyline_session::Config as SessionConfig;
+    use partyline_session::{Arrival, Config as SessionConfig};
 
     /// A driver around `session`, with no connections yet and `store` (or none).
     fn test_driver(session: Session, clock: Clock, store: Option<Persist>) -> Driver {
@@ -400,6 +499,7 @@ mod tests {
             session,
             clock,
             outboxes: HashMap::new(),
+            dirty: Vec::new(),
             events,
             state,
             store,
@@ -408,24 +508,23 @@ mod tests {
         }
     }
 
-    fn outbox() -> (Outbox, mpsc::Receiver<Out>) {
-        let (tx, rx) = mpsc::channel(1024);
+    fn outbox() -> (Outbox, QueueRx) {
+        let (tx, rx) = crate::queue::queue(1024);
         let outbox = Outbox { tx, kill: Default::default(), extended: Default::default(), format: Wire::Partyline };
         (outbox, rx)
     }
 
     /// Everything queued for a connection, as text (`seq` spliced in), closes as `close <code>`.
-    fn queued(rx: &mut mpsc::Receiver<Out>) -> Vec<String> {
+    fn queued(rx: &mut QueueRx) -> Vec<String> {
+        let text = |(frame, seq): &(Frame, Option<u64>)| match seq {
+            Some(seq) => frame.with_seq(*seq),
+            None => frame.as_str().to_string(),
+        };
         let mut texts = Vec::new();
-        while let Ok(out) = rx.try_recv() {
+        while let Some(out) = rx.try_recv() {
             match out {
-                Out::Text(frame, seq) => {
-                    texts.push(seq.map_or_else(|| frame.as_str().to_string(), |seq| frame.with_seq(seq)));
-                }
-                Out::Batch(frames) => texts.extend(frames.iter().map(|(frame, seq)| match seq {
-                    Some(seq) => frame.with_seq(*seq),
-                    None => frame.as_str().to_string(),
-                })),
+                Out::Text(frame, seq) => texts.push(text(&(frame, seq))),
+                Out::Batch(frames) | Out::Replay(frames) => texts.extend(frames.iter().map(text)),
                 Out::Probe(_) => {}
                 Out::Close(code, _) => texts.push(format!("close {code}")),
             }
@@ -458,7 +557,7 @@ mod tests {
             driver.inbound(Inbound::Message { conn, message, cid: None });
             driver.flush();
         };
-        let (tx, mut slow_rx) = mpsc::channel(256);
+        let (tx, mut slow_rx) = crate::queue::queue(256);
         let slow = Outbox { tx, kill: Default::default(), extended: Default::default(), format: Wire::Partyline };
         let kill = slow.kill.clone();
         join(&mut driver, ConnId(1), slow);
@@ -468,7 +567,7 @@ mod tests {
             join(&mut driver, ConnId(n), outbox);
             others.push(rx);
             for rx in &mut others {
-                while rx.try_recv().is_ok() {} // the others read at once
+                while rx.try_recv().is_some() {} // the others read at once
             }
         }
         assert!(!kill.token.is_cancelled(), "the slow member was closed with {:?}", kill.code());
@@ -494,16 +593,86 @@ mod tests {
         assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "no gaps before it");
     }
 
+    /// The same for a format with no `member_list` (seed 001): once its queue is deep the news
+    /// of arrivals is held back, and when it has read what was queued it gets the rest in one
+    /// slot, each arrival once: nobody is closed for the host's own roster news.
+    #[tokio::test(start_paused = true)]
+    async fn a_join_storm_is_one_backlog_for_a_slow_member_without_lists() {
+        let clock = Clock::new();
+        let config = SessionConfig {
+            session_id: Some("party1".into()),
+            max_members: 1000,
+            max_members_per_addr: 1000,
+            ..SessionConfig::default()
+        };
+        let session = Session::new(config, clock.now(), 1);
+        let mut driver = test_driver(session, clock, None);
+        let addr = std::net::Ipv4Addr::LOCALHOST.into();
+        let (tx, mut slow_rx) = crate::queue::queue(256);
+        let slow = Outbox { tx, kill: Default::default(), extended: Default::default(), format: Wire::Rt };
+        let kill = slow.kill.clone();
+        let arrival = Arrival { wire: Wire::Rt, name: Some("Slow".into()), device_id: Some("dev-slow".into()) };
+        let connected = Inbound::Connected {
+            conn: ConnId(1),
+            outbox: slow,
+            addr,
+            device: None,
+            may_join: true,
+            arrival: Some(arrival),
+        };
+        driver.inbound(connected);
+        driver.flush();
+        let mut others = Vec::new();
+        for n in 2..=400u64 {
+            let conn = ConnId(n);
+            let (outbox, rx) = outbox();
+            let connected = Inbound::Connected { conn, outbox, addr, device: None, may_join: true, arrival: None };
+            driver.inbound(connected);
+            let device = format!("dev-{n}");
+            let message = ClientMessage::join(1, "party1", &device, &device, Some(PARTYLINE_V1));
+            driver.inbound(Inbound::Message { conn, message, cid: None });
+            driver.flush();
+            others.push(rx);
+            for rx in &mut others {
+                while rx.try_recv().is_some() {} // the others read at once
+            }
+        }
+        assert!(!kill.token.is_cancelled(), "the slow member was closed with {:?}", kill.code());
+        let presence = |texts: &[String]| -> Vec<String> {
+            texts
+                .iter()
+                .filter_map(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+                .filter(|value| value["type"] == "Presence" && value["data"]["status"] == "online")
+                .map(|value| value["data"]["user_id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let before = presence(&queued(&mut slow_rx));
+        assert!(before.len() <= DEEP, "expected the arrivals to stop once the queue was deep, got {}", before.len());
+        tokio::time::advance(HOLD + DRAIN_CHECK).await;
+        driver.flush();
+        let Some(Out::Replay(backlog)) = slow_rx.try_recv() else { panic!("expected the backlog in one slot") };
+        let texts: Vec<String> = backlog.iter().map(|(frame, _)| frame.as_str().to_string()).collect();
+        let after = presence(&texts);
+        let mut everyone: Vec<String> = before.iter().chain(&after).cloned().collect();
+        assert_eq!(
+            everyone.len(),
+            399,
+            "each of the 399 arrivals once: {} before, {} after",
+            before.len(),
+            after.len()
+        );
+        everyone.sort();
+        everyone.dedup();
+        assert_eq!(everyone.len(), 399, "no arrival twice");
+        assert!(slow_rx.try_recv().is_none(), "nothing more");
+    }
+
     /// The acks among what a connection was sent: (cid, ok).
-    fn acks(rx: &mut mpsc::Receiver<Out>) -> Vec<String> {
+    fn acks(rx: &mut QueueRx) -> Vec<String> {
         let mut acks = Vec::new();
-        while let Ok(out) = rx.try_recv() {
-            if let Out::Text(frame, seq) = out {
-                let text = seq.map_or_else(|| frame.as_str().to_string(), |seq| frame.with_seq(seq));
-                if let Ok(Received { message: ServerMessage::Ack { cid, ok: true, .. }, .. }) = Received::decode(&text)
-                {
-                    acks.push(cid);
-                }
+        for text in queued(rx) {
+            if let Ok(Received { message: ServerMessage::Ack { cid, ok: true, .. }, .. }) = Received::decode(&text) {
+                acks.push(cid);
             }
         }
         acks

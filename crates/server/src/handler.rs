@@ -27,7 +27,6 @@ use partyline_protocol::binary::BinaryKind;
 use partyline_protocol::{ClientMessage, DecodeError, Frame, MAX_MESSAGE_BYTES, Wire, close};
 use partyline_session::{Arrival, ConnId, SECOND, Time, TokenBucket, session::pong};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tracing::{Instrument, debug, info_span};
@@ -39,6 +38,7 @@ use tungstenite::{Message, Utf8Bytes};
 
 use crate::Shared;
 use crate::driver::{Inbound, Kill, Out, Outbox};
+use crate::queue::QueueRx;
 
 /// Most messages written before one flush. Each flush is a system call that costs 10–17 µs
 /// here; 64 small messages fill a few KiB, and a larger batch would delay the first of them.
@@ -89,7 +89,7 @@ pub(crate) async fn serve<S: Io>(
 ) {
     let span = info_span!("conn", %conn, %peer);
     async move {
-        let (tx, rx) = mpsc::channel(shared.limits.outbound_queue);
+        let (tx, rx) = crate::queue::queue(shared.limits.outbound_queue);
         let kill = Arc::new(Kill::default());
         let frames = socket.get_ref().frames.clone();
         let (sink, stream) = socket.split();
@@ -182,7 +182,7 @@ struct Connection<S> {
     shared: Arc<Shared>,
     sink: WsSink<Counted<S>>,
     stream: WsStream<Counted<S>>,
-    rx: mpsc::Receiver<Out>,
+    rx: QueueRx,
     kill: Arc<Kill>,
     /// Speaks the Partyline extensions (its pongs carry server times): the session says so
     /// when it attaches the connection to a member ([`Outbox::extended`]).
@@ -686,7 +686,7 @@ enum Written {
 /// Writes `first` and whatever else is queued (up to [`MAX_BATCH`] frames), flushing after
 /// every [`MAX_BATCH`] frames and at the end. A long message counts a frame for each of its
 /// fragments ([`frames`]).
-async fn write_batch<K>(sink: &mut K, rx: &mut mpsc::Receiver<Out>, first: Out) -> Result<Written, tungstenite::Error>
+async fn write_batch<K>(sink: &mut K, rx: &mut QueueRx, first: Out) -> Result<Written, tungstenite::Error>
 where
     K: Sink<Message, Error = tungstenite::Error> + Unpin,
 {
@@ -710,7 +710,7 @@ where
                     feed(message).await?;
                 }
             }
-            Out::Batch(batch) => {
+            Out::Batch(batch) | Out::Replay(batch) => {
                 for (frame, seq) in &batch {
                     for message in frames(frame, *seq) {
                         feed(message).await?;
@@ -725,7 +725,7 @@ where
             }
         }
         if fed < MAX_BATCH {
-            next = rx.try_recv().ok();
+            next = rx.try_recv();
         }
     }
     if unflushed > 0 {
@@ -752,19 +752,19 @@ where
 /// fragment is valid text for a client that checks each one.
 fn frames(frame: &Frame, seq: Option<u64>) -> Frames {
     let binary = frame.is_binary();
-    let data = match seq {
-        // Seed 001's binary frames are never numbered: only partyline/1 members are.
-        Some(seq) if !binary => Bytes::from(frame.with_seq(seq)),
-        _ => frame.bytes().clone(),
-    };
-    if data.len() <= MAX_FRAME {
-        let message = if binary {
-            Message::Binary(data)
-        } else {
-            Message::Text(Utf8Bytes::try_from(data).expect("text frames are UTF-8"))
+    // Seed 001's binary frames are never numbered: only partyline/1 members are.
+    let numbered = seq.filter(|_| !binary).map(|seq| frame.with_seq(seq));
+    let len = numbered.as_ref().map_or(frame.len(), String::len);
+    if len <= MAX_FRAME {
+        let message = match numbered {
+            // A `String` is text already: no second UTF-8 check.
+            Some(text) => Message::Text(Utf8Bytes::from(text)),
+            None if binary => Message::Binary(frame.bytes().clone()),
+            None => Message::Text(Utf8Bytes::try_from(frame.bytes().clone()).expect("text frames are UTF-8")),
         };
         return Frames::One(Some(message));
     }
+    let data = numbered.map_or_else(|| frame.bytes().clone(), Bytes::from);
     Frames::Many { data, at: 0, binary }
 }
 
@@ -909,7 +909,7 @@ mod tests {
     /// seq, and the close queued behind it is written after all of them, then nothing more.
     #[tokio::test]
     async fn batches_flush_every_max_batch_frames() {
-        let (tx, mut rx) = mpsc::channel(8);
+        let (tx, mut rx) = crate::queue::queue(8);
         tx.try_send(Out::Close(close::KICKED, "kicked")).unwrap();
         tx.try_send(Out::Text(frame(999), None)).unwrap();
         let batch: Vec<(Frame, Option<u64>)> = (0..150).map(|n| (frame(n), Some(n as u64 + 1))).collect();
@@ -932,7 +932,7 @@ mod tests {
         let written = write_batch(&mut sink, &mut rx, first).await.unwrap();
         assert_eq!(written, Written::Closed);
         assert_eq!(sink.0[153..], [Op::Close(close::KICKED), Op::Flush], "the close, flushed at once");
-        assert!(matches!(rx.try_recv(), Ok(Out::Text(..))), "nothing is written after a close");
+        assert!(matches!(rx.try_recv(), Some(Out::Text(..))), "nothing is written after a close");
     }
 
     /// The frames a server wrote, parsed from the raw bytes: (FIN, opcode, payload).
@@ -975,7 +975,7 @@ mod tests {
         )
         .await;
         let (mut sink, stream) = socket.split();
-        let (_tx, mut rx) = mpsc::channel(8);
+        let (_tx, mut rx) = crate::queue::queue(8);
         let written = write_batch(&mut sink, &mut rx, Out::Text(list.clone(), Some(7))).await.unwrap();
         assert_eq!(written, Written::Open);
         let socket = sink.reunite(stream).unwrap();
@@ -1009,7 +1009,7 @@ mod tests {
     /// Small items are gathered into one flush, up to a batch.
     #[tokio::test]
     async fn small_items_share_a_flush() {
-        let (tx, mut rx) = mpsc::channel(8);
+        let (tx, mut rx) = crate::queue::queue(8);
         tx.try_send(Out::Batch(vec![(frame(1), None), (frame(2), None)])).unwrap();
         tx.try_send(Out::Text(frame(3), None)).unwrap();
         let mut sink = Recorder::default();

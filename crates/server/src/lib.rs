@@ -36,6 +36,7 @@ mod handler;
 mod http;
 mod listener;
 pub mod media;
+mod queue;
 pub mod store;
 mod transfer;
 mod upgrade;
@@ -438,6 +439,7 @@ impl Server {
             session,
             clock: clock.clone(),
             outboxes: HashMap::new(),
+            dirty: Vec::new(),
             events: events.clone(),
             state: state_tx,
             store: persist,

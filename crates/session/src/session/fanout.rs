@@ -64,6 +64,17 @@ impl Outgoing {
         })
     }
 
+    /// The member a piece of roster news is about (`None` for a list, or for other news).
+    fn subject(&self) -> Option<&str> {
+        match &self.message {
+            ServerMessage::MemberJoined { member, .. } | ServerMessage::MemberUpdated { member, .. } => {
+                Some(&member.id)
+            }
+            ServerMessage::MemberLeft { member_id, .. } => Some(member_id),
+            _ => None,
+        }
+    }
+
     /// The message as `wire` writes it (the [`Encoded`] view, for the session's own parts).
     pub(super) fn frame(&self, wire: Wire) -> Option<&Frame> {
         Encoded::frame(self, wire)
@@ -91,6 +102,30 @@ impl Encoded for Outgoing {
     fn size(&self) -> usize {
         self.frame(Wire::Partyline).map_or(0, Frame::len)
     }
+}
+
+/// The roster news held back from a member whose format has no `member_list`, said once its
+/// queue has drained: the last news of each member, in the order it came, and nothing of a
+/// member that came and went meanwhile.
+pub(super) fn backlog(held: Vec<Arc<Outgoing>>, wire: Wire) -> Vec<Frame> {
+    let mut last: HashMap<&str, usize> = HashMap::new();
+    let mut first_joined: HashSet<&str> = HashSet::new();
+    for (i, out) in held.iter().enumerate() {
+        let Some(id) = out.subject() else { continue };
+        if !last.contains_key(id) && matches!(out.message, ServerMessage::MemberJoined { .. }) {
+            first_joined.insert(id);
+        }
+        last.insert(id, i);
+    }
+    held.iter()
+        .enumerate()
+        .filter(|(i, out)| {
+            let Some(id) = out.subject() else { return true };
+            let came_and_went = first_joined.contains(id) && matches!(out.message, ServerMessage::MemberLeft { .. });
+            last.get(id) == Some(i) && !came_and_went
+        })
+        .filter_map(|(_, out)| out.frame(wire).cloned())
+        .collect()
 }
 
 impl Session {
@@ -189,17 +224,21 @@ impl Session {
     /// is sequenced. The one place that decides who gets what: a member whose format has no
     /// such message gets nothing (a LOUDSYNC 1.0 member never sees a type outside LOUDSYNC), and
     /// the number it takes is the one the log's replay derives for it.
-    fn number_and_send(&mut self, key: u64, out: &Outgoing) {
+    fn number_and_send(&mut self, key: u64, out: &Arc<Outgoing>) {
         let member = self.members.get_mut(&key).expect("deliver to a member");
         if !out.wanted_by(member) {
             return;
         }
         let Some(frame) = out.frame(member.wire) else { return };
         if out.roster && member.stream.coalescing.is_some() {
-            // Its queue is deep: a fresh list will say this, once it has drained. Its numbers
-            // no longer follow the log's entries for it, so a resume until then gets a snapshot.
+            // Its queue is deep: once it has drained, a fresh list will say this (a format
+            // with no list: the news itself, in the backlog). Its numbers no longer follow the
+            // log's entries for it, so a resume until then gets a snapshot.
             member.stream.coalescing = Some(true);
             member.stream.restart(&self.log);
+            if !member.wire.has_member_list() {
+                self.backlogs.entry(key).or_default().push(out.clone());
+            }
             return;
         }
         let seq = (member.ext() && out.sequenced).then(|| {

@@ -202,6 +202,10 @@ pub struct Session {
     /// ([`Session::handle_drained`]; the driver looks at every congested queue at once), until
     /// the party changes: one list serves them all.
     drained_list: Option<(Time, std::sync::Arc<Outgoing>)>,
+    /// Roster news held back from members whose queue is deep and whose format has no
+    /// `member_list` (Together, Pavilion, seed 001, Revenge), by member key: written as one
+    /// backlog once the queue has drained ([`Session::handle_drained`]).
+    backlogs: HashMap<u64, Vec<std::sync::Arc<Outgoing>>>,
     /// The connection the last `error` went to, for [`Session::handle_sent`]'s `ack`.
     refused: Option<ConnId>,
     /// The `cid` of the message being handled, for the `chat` it says ([`Session::handle_sent`]).
@@ -272,6 +276,7 @@ impl Session {
             log,
             transmits: VecDeque::new(),
             drained_list: None,
+            backlogs: HashMap::new(),
             refused: None,
             sending: None,
             events: VecDeque::new(),

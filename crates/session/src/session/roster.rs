@@ -298,6 +298,7 @@ impl Session {
             member.stream.restart(&self.log);
             member.stream.coalescing = None;
         }
+        self.backlogs.remove(&key);
     }
 
     pub(super) fn resume(&mut self, now: Time, conn: ConnId, resume: Resume, addr: IpAddr) {
@@ -386,9 +387,11 @@ impl Session {
     pub(super) fn lose_connection(&mut self, now: Time, key: u64, reason: LeaveReason) {
         let Some(member) = self.members.get_mut(&key) else { return };
         member.conn = None;
-        if member.stream.coalescing == Some(false) {
-            // Nothing was held back: news while it is away is logged for its resume as usual.
+        if member.stream.coalescing == Some(false) || !member.wire.has_member_list() {
+            // Nothing was held back (or a format without resume): news while it is away is
+            // logged for its resume as usual.
             member.stream.coalescing = None;
+            self.backlogs.remove(&key);
         }
         if member.keeps_place(reason == LeaveReason::Left) {
             member.lost_at = Some(now);
@@ -435,6 +438,7 @@ impl Session {
         close: Option<(u16, &'static str)>,
     ) {
         let Some(member) = self.members.remove(&key) else { return };
+        self.backlogs.remove(&key);
         self.release_name(&member.name);
         self.journal(Durable::MemberGone(key));
         for n in self.directs.forget(&member.id) {
@@ -485,12 +489,13 @@ impl Session {
     /// drained ([`Session::handle_drained`]): in a join storm the session makes a
     /// `member_joined` for every member at each join, faster than sockets take them, and a
     /// queue that overflows closes its member with 4008 for messages the host itself made.
-    /// Only for the formats that have `member_list` (LOUDSYNC 1.0 and partyline/1).
+    /// A format with no `member_list` (Together, Pavilion, seed 001, Revenge) gets the news
+    /// held back instead, the last of each member's, in one backlog.
     pub fn handle_congested(&mut self, _now: Time, conn: ConnId) {
         let Some(Conn::Member(key)) = self.conns.get(&conn) else { return };
         let Some(member) = self.members.get_mut(key) else { return };
         member.deep = true;
-        if matches!(member.wire, Wire::Loudsync | Wire::Partyline) && member.stream.coalescing.is_none() {
+        if member.stream.coalescing.is_none() {
             member.stream.coalescing = Some(false);
         }
     }
@@ -504,6 +509,16 @@ impl Session {
         let Some(member) = self.members.get_mut(&key) else { return };
         member.deep = false;
         if member.stream.coalescing.take() != Some(true) {
+            return;
+        }
+        if !member.wire.has_member_list() {
+            let wire = member.wire;
+            let held = self.backlogs.remove(&key).unwrap_or_default();
+            let frames = super::fanout::backlog(held, wire);
+            if !frames.is_empty() {
+                // One slot of the queue, written at the connection's pace, like a replay.
+                self.transmits.push_back(Transmit::Backlog { conn, frames });
+            }
             return;
         }
         let list = match &self.drained_list {

@@ -159,6 +159,13 @@ impl Sim {
                     }
                     continue;
                 }
+                Transmit::Backlog { conn, frames } => {
+                    let inbox = self.inbox.entry(conn).or_default();
+                    for frame in frames {
+                        inbox.push(Seen::Msg(typed_json(frame.as_str())));
+                    }
+                    continue;
+                }
                 Transmit::Probe { conn, sent_at } => (conn, Seen::Probe(sent_at)),
                 Transmit::Attach { .. } => continue,
                 Transmit::Close { conn, code, .. } => (conn, Seen::Closed(code)),

@@ -174,6 +174,11 @@ impl NetSim {
                         self.send_to_client(conn, frame.with_seq(seq));
                     }
                 }
+                Transmit::Backlog { conn, frames } => {
+                    for frame in frames {
+                        self.send_to_client(conn, frame.as_str().to_string());
+                    }
+                }
                 Transmit::Close { conn, code, .. } => {
                     if self.owner.get(&conn).is_some_and(|&client| self.clients[client].conn == Some(conn)) {
                         self.send_over(conn, false, Flight::CloseToClient { conn, code });
