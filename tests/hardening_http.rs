@@ -283,8 +283,46 @@ async fn the_page_is_gzipped_and_revalidated() {
     let again = request(addr, Ipv4Addr::LOCALHOST, "GET", "/", &[("If-None-Match", &etag)]).await;
     assert_eq!((again.status, again.body.len()), (304, 0), "a reload revalidates");
     assert_eq!(again.header("etag"), Some(etag.as_str()));
+    // Only what the 200's validators need (RFC 9111, 4.3.4: the browser keeps the 200's other
+    // headers, its policy among them): on a slow Wi-Fi a reload waits for these bytes.
+    // (`connection: close` answers this test's own `Connection: close`.)
+    let mut names: Vec<&str> =
+        again.headers.iter().map(|(name, _)| name.as_str()).filter(|name| *name != "connection").collect();
+    names.sort_unstable();
+    assert_eq!(names, ["cache-control", "date", "etag", "vary"], "the 304's headers: {:?}", again.headers);
+    let module = get(addr, "/app.js").await;
+    let tag = module.header("etag").expect("a module's ETag").to_string();
+    let kept = request(addr, Ipv4Addr::LOCALHOST, "GET", "/app.js", &[("If-None-Match", &tag)]).await;
+    assert_eq!((kept.status, kept.header("content-security-policy")), (304, None), "{:?}", kept.headers);
     let icon = get(addr, "/favicon.ico").await;
     assert_eq!((icon.status, icon.header("content-type")), (200, Some("image/svg+xml")), "{}", icon.text());
+    host.shutdown(None).await;
+}
+
+/// A WebSocket's 101 carries the handshake and nothing a document needs (no policy, no
+/// `nosniff`): on a slow Wi-Fi a reload's socket waits for these bytes before its first message.
+#[tokio::test]
+async fn a_sockets_101_is_only_the_handshake() {
+    let host = default_host().await;
+    let key = host.join_key().unwrap().to_string();
+    let mut socket = tokio::net::TcpStream::connect(host.local_addr()).await.unwrap();
+    let ask = format!(
+        "GET /ws?token={key} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    socket.write_all(ask.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !raw.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(10), socket.read(&mut buf)).await.unwrap().unwrap();
+        assert!(n > 0, "the host closed before its answer: {:?}", String::from_utf8_lossy(&raw));
+        raw.extend_from_slice(&buf[..n]);
+    }
+    let answer = parse(&raw, true);
+    assert_eq!(answer.status, 101, "{:?}", answer.headers);
+    let mut names: Vec<&str> = answer.headers.iter().map(|(name, _)| name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["connection", "date", "sec-websocket-accept", "upgrade"], "{:?}", answer.headers);
     host.shutdown(None).await;
 }
 

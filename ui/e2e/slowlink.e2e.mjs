@@ -124,6 +124,9 @@ test('on a 300 ms, 400 kbit/s link: the join screen, a join, a reload back in as
   assert.deepEqual(joinedAgain, [], 'expected no member_joined after the reload (a resume, not a new join)');
   const reload = { up: link.up, down: link.down, connections: link.connections, requests: requests.take() };
   page.assertNoErrors();
+  // The reload's 304 carries only its validators: the policy the 200 came with still holds.
+  const refused = await page.eval(`(() => { const s = document.createElement('script'); s.textContent = 'window.__inline = 1'; document.head.append(s); return window.__inline === undefined; })()`);
+  assert.equal(refused, true, "expected the page's Content-Security-Policy to refuse an inline script after the reload");
 
   const kb = (n) => (n / 1000).toFixed(1) + ' KB';
   console.log(`slowlink: 300 ms round trip, 400 kbit/s each way, Chromium, ${fresh.requests.length} requests for the page`);

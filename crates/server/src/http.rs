@@ -65,7 +65,7 @@ const MEDIA_CSP: &str = "sandbox; default-src 'none'";
 /// JSON answers and everything else: nothing to run, nothing to load.
 const NONE_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 
-/// One layer over every route, 404s included: `nosniff` (a browser never guesses a type from
+/// One layer over every route, 404s included (but 304s and 101s, below): `nosniff` (a browser never guesses a type from
 /// the bytes, so a file is only ever what its `Content-Type` says), no `Referer` (URLs carry the
 /// key in `?token=`), and a Content-Security-Policy by what is answered.
 async fn security_headers(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
@@ -80,6 +80,13 @@ async fn security_headers(request: axum::extract::Request, next: axum::middlewar
         PAGE_CSP
     };
     let mut response = next.run(request).await;
+    // A 304 only refreshes what the browser stored with the 200 (RFC 9111, 4.3.4): a header it
+    // does not carry keeps the 200's value, so the policy stays and the 304 carries only its
+    // validators. A 101 hands the socket to the WebSocket: there is no document to protect. On
+    // a slow Wi-Fi these bytes are on a reload's path: 550 fewer, 11 ms at 400 kbit/s.
+    if matches!(response.status(), StatusCode::NOT_MODIFIED | StatusCode::SWITCHING_PROTOCOLS) {
+        return response;
+    }
     let headers = response.headers_mut();
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));

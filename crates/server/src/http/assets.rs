@@ -68,15 +68,11 @@ impl Asset {
         let versioned =
             uri.query().is_some_and(|query| query.split('&').any(|pair| pair.strip_prefix("v=") == Some(self.version)));
         let cache = if versioned { IMMUTABLE } else { "no-cache" };
-        let common = [
-            (header::CACHE_CONTROL, cache),
-            (header::ETAG, self.etag),
-            (header::VARY, "Accept-Encoding"),
-            (SOURCE, self.source_digest),
-        ];
+        let validators = [(header::CACHE_CONTROL, cache), (header::ETAG, self.etag), (header::VARY, "Accept-Encoding")];
         if cached {
-            return (StatusCode::NOT_MODIFIED, common).into_response();
+            return (StatusCode::NOT_MODIFIED, validators).into_response();
         }
+        let common = (validators, [(SOURCE, self.source_digest)]);
         if accepts_gzip(request) {
             let headers = [(header::CONTENT_TYPE, self.content_type), (header::CONTENT_ENCODING, "gzip")];
             return (common, headers, self.gzip).into_response();
@@ -116,15 +112,16 @@ pub(crate) fn page(facts: &str, request: &HeaderMap) -> Response {
         }
     };
     let template = ASSETS.iter().find(|asset| asset.route == "/").expect("the page is in the table");
-    let common = [
+    let validators = [
         (header::CACHE_CONTROL, "no-cache"),
         (header::ETAG, rendered.etag.as_str()),
         (header::VARY, "Accept-Encoding"),
-        (SOURCE, template.source_digest),
     ];
     if matches_etag(request, &rendered.etag) {
-        return (StatusCode::NOT_MODIFIED, common).into_response();
+        // Only the validators: the browser keeps the rest of the 200's headers (see `security_headers`).
+        return (StatusCode::NOT_MODIFIED, validators).into_response();
     }
+    let common = (validators, [(SOURCE, template.source_digest)]);
     if accepts_gzip(request) {
         let headers = [(header::CONTENT_TYPE, template.content_type), (header::CONTENT_ENCODING, "gzip")];
         return (common, headers, rendered.gzip.clone()).into_response();
