@@ -775,6 +775,30 @@ impl Frame {
         Frame::written(message, room)
     }
 
+    /// A `member_list` written from each member's entry already in JSON ([`MemberInfo::json`],
+    /// or the 1.0 entry, [`MemberInfo::loudsync`]'s): the same bytes as [`Frame::encode`] of
+    /// [`ServerMessage::MemberList`] with those members, without serializing the party again
+    /// (a joiner's list of a thousand is then a copy of a thousand entries the host keeps).
+    pub fn member_list<'a, I>(timestamp: u64, members: I) -> Frame
+    where
+        I: IntoIterator<Item = &'a [u8]>,
+        I::IntoIter: Clone,
+    {
+        let members = members.into_iter();
+        let head = format!("{{\"type\":\"member_list\",\"timestamp\":{timestamp},\"members\":[");
+        let entries: usize = members.clone().map(|entry| entry.len() + 1).sum();
+        let mut text = Vec::with_capacity(head.len() + entries + 2);
+        text.extend_from_slice(head.as_bytes());
+        for (i, entry) in members.enumerate() {
+            if i > 0 {
+                text.push(b',');
+            }
+            text.extend_from_slice(entry);
+        }
+        text.extend_from_slice(b"]}");
+        Frame(Bytes::from(text), Kind::Text)
+    }
+
     /// `value` as JSON written into a buffer of `room` bytes, then trimmed to its length: a frame
     /// kept (in the party's log, a member's history) holds its text and nothing more. Serializing
     /// the wire's types cannot fail: every map key is a string and no value is a non-finite float.
@@ -826,6 +850,21 @@ impl Frame {
         out
     }
 
+    /// [`Frame::with_seq`] in two pieces, `seq` and the rest: `{"seq":N,` and the frame's own
+    /// bytes after its `{` (shared, not copied), which joined are exactly `with_seq(seq)`. A long
+    /// message then goes to each member as a small piece of its own and the bytes everyone shares
+    /// (written as fragments of one WebSocket message).
+    pub fn seq_parts(&self, seq: u64) -> (String, Bytes) {
+        let rest = self.0.slice(1..);
+        let mut head = String::with_capacity(24);
+        head.push_str("{\"seq\":");
+        head.push_str(itoa(seq).as_str());
+        if &rest[..] != b"}" {
+            head.push(',');
+        }
+        (head, rest)
+    }
+
     /// Size in bytes.
     pub fn len(&self) -> usize {
         self.0.len()
@@ -869,6 +908,61 @@ mod tests {
             "sessionInfo": {"id": "abc123", "name": "Rishad's Party", "hostId": "host-001"}
         });
         assert_eq!(json(&message), expected);
+    }
+
+    /// A list written from its members' JSON entries is the list serialized whole, byte for
+    /// byte, for partyline/1 (every field) and for 1.0 (the 1.0 entries), with names that need
+    /// escaping; and no other format has a `member_list` (so a list built from entries needs
+    /// no frame but those two).
+    #[test]
+    fn a_list_from_entries_is_the_list_serialized() {
+        let member = |i: u64, name: &str, device: Option<&str>, latency: Option<u32>| MemberInfo {
+            id: format!("m-{i:08x}"),
+            name: name.into(),
+            is_host: i == 0,
+            connection_status: if i.is_multiple_of(2) {
+                ConnectionStatus::Connected
+            } else {
+                ConnectionStatus::Reconnecting
+            },
+            joined_at: 1_706_889_600_000 + i,
+            latency,
+            device: device.map(Into::into),
+        };
+        let parties = [
+            vec![],
+            vec![member(0, "vm", Some("Partyline desktop"), None)],
+            vec![
+                member(0, "Host \"quoted\"", None, None),
+                member(1, "Sara </script>", Some("iPhone"), Some(23)),
+                member(2, "Ünïcödé 🎉 \\ back\u{7}slash", None, Some(0)),
+                member(3, "עברית", Some("Android phone"), None),
+            ],
+        ];
+        for members in parties {
+            let whole = ServerMessage::MemberList { timestamp: 17, members: members.clone() };
+            let entries: Vec<Bytes> = members.iter().map(MemberInfo::json).collect();
+            let built = Frame::member_list(17, entries.iter().map(|entry| &entry[..]));
+            assert_eq!(built.as_str(), crate::Wire::Partyline.encode(&whole).unwrap().as_str());
+            let plain: Vec<Bytes> = members.iter().map(|member| member.loudsync().json()).collect();
+            let built = Frame::member_list(17, plain.iter().map(|entry| &entry[..]));
+            assert_eq!(built.as_str(), crate::Wire::Loudsync.encode(&whole).unwrap().as_str());
+            for wire in crate::Wire::ALL {
+                if !wire.has_member_list() {
+                    assert_eq!(wire.encode(&whole), None, "{wire:?} has no member_list");
+                }
+            }
+        }
+    }
+
+    /// `seq_parts` joined is `with_seq`, for a message with fields and for one without.
+    #[test]
+    fn seq_parts_join_into_with_seq() {
+        for frame in [Frame::text("{\"type\":\"x\",\"a\":\"é\"}".into()), Frame::text("{}".into())] {
+            let (head, rest) = frame.seq_parts(42);
+            let joined = [head.as_bytes(), &rest[..]].concat();
+            assert_eq!(String::from_utf8(joined).unwrap(), frame.with_seq(42));
+        }
     }
 
     /// `member_list` and `error` match the document's examples.

@@ -41,6 +41,12 @@ impl MemberInfo {
         self.device = None;
     }
 
+    /// The member as JSON, as a `member_list` writes each of its entries
+    /// ([`crate::Frame::member_list`]).
+    pub fn json(&self) -> bytes::Bytes {
+        bytes::Bytes::from(serde_json::to_vec(self).expect("a member always serializes"))
+    }
+
     /// Whether [`MemberInfo::loudsync`] would drop anything.
     pub fn has_extensions(&self) -> bool {
         self.device.is_some()

@@ -750,38 +750,62 @@ where
 /// at most [`MAX_FRAME`] bytes each (RFC 6455 §5.4), sharing the message's bytes. A text
 /// message is cut at UTF-8 character boundaries: the RFC allows any cut, but this way every
 /// fragment is valid text for a client that checks each one.
+///
+/// A long numbered message is not copied to splice its `seq` in: `seq` goes as the first
+/// fragment of its own (`{"seq":N,`, [`Frame::seq_parts`]) and the rest are slices of the bytes
+/// every member shares, so a list of a thousand costs each member a 12-byte piece, not a copy of
+/// 130 KB and a UTF-8 check of it.
 fn frames(frame: &Frame, seq: Option<u64>) -> Frames {
     let binary = frame.is_binary();
     // Seed 001's binary frames are never numbered: only partyline/1 members are.
-    let numbered = seq.filter(|_| !binary).map(|seq| frame.with_seq(seq));
-    let len = numbered.as_ref().map_or(frame.len(), String::len);
-    if len <= MAX_FRAME {
-        let message = match numbered {
-            // A `String` is text already: no second UTF-8 check.
-            Some(text) => Message::Text(Utf8Bytes::from(text)),
-            None if binary => Message::Binary(frame.bytes().clone()),
-            None => Message::Text(Utf8Bytes::try_from(frame.bytes().clone()).expect("text frames are UTF-8")),
+    let seq = seq.filter(|_| !binary);
+    // `{"seq":` and a `u64` and a comma: at most 28 bytes more once numbered.
+    if frame.len() + seq.map_or(0, |_| 28) > MAX_FRAME {
+        let (head, data) = match seq {
+            Some(seq) => {
+                let (head, rest) = frame.seq_parts(seq);
+                (Some(Bytes::from(head)), rest)
+            }
+            None => (None, frame.bytes().clone()),
         };
-        return Frames::One(Some(message));
+        return Frames::Many { head, data, at: 0, binary, started: false };
     }
-    let data = numbered.map_or_else(|| frame.bytes().clone(), Bytes::from);
-    Frames::Many { data, at: 0, binary }
+    let message = match seq {
+        // A `String` is text already: no second UTF-8 check.
+        Some(seq) => Message::Text(Utf8Bytes::from(frame.with_seq(seq))),
+        None if binary => Message::Binary(frame.bytes().clone()),
+        None => Message::Text(Utf8Bytes::try_from(frame.bytes().clone()).expect("text frames are UTF-8")),
+    };
+    Frames::One(Some(message))
 }
 
 /// The frames of one message ([`frames`]).
 enum Frames {
     One(Option<Message>),
-    Many { data: Bytes, at: usize, binary: bool },
+    /// `head` (a numbered message's `seq`, a fragment of its own) and then `data` in fragments
+    /// of at most [`MAX_FRAME`] bytes from `at`; `started` once the first fragment is out.
+    Many {
+        head: Option<Bytes>,
+        data: Bytes,
+        at: usize,
+        binary: bool,
+        started: bool,
+    },
 }
 
 impl Iterator for Frames {
     type Item = Message;
 
     fn next(&mut self) -> Option<Message> {
-        let (data, at, binary) = match self {
+        let (head, data, at, binary, started) = match self {
             Frames::One(message) => return message.take(),
-            Frames::Many { data, at, binary } => (data, at, *binary),
+            Frames::Many { head, data, at, binary, started } => (head, data, at, *binary, started),
         };
+        let first = if binary { OpCode::Data(OpData::Binary) } else { OpCode::Data(OpData::Text) };
+        if let Some(head) = head.take() {
+            *started = true;
+            return Some(Message::Frame(WsFrame::message(head, first, data.is_empty())));
+        }
         if *at >= data.len() {
             return None;
         }
@@ -790,11 +814,7 @@ impl Iterator for Frames {
         while !binary && end < data.len() && data[end] & 0xc0 == 0x80 {
             end -= 1;
         }
-        let opcode = match (*at, binary) {
-            (0, true) => OpCode::Data(OpData::Binary),
-            (0, false) => OpCode::Data(OpData::Text),
-            _ => OpCode::Data(OpData::Continue),
-        };
+        let opcode = if std::mem::replace(started, true) { OpCode::Data(OpData::Continue) } else { first };
         let piece = data.slice(*at..end);
         *at = end;
         Some(Message::Frame(WsFrame::message(piece, opcode, end == data.len())))
@@ -986,6 +1006,10 @@ mod tests {
         let frames = server_frames(&raw);
         let largest = frames.iter().map(|(_, _, payload)| payload.len()).max().unwrap();
         assert!(largest <= MAX_FRAME, "largest frame: {largest} bytes, expected at most {MAX_FRAME}");
+        assert_eq!(
+            frames[0].2, br#"{"seq":7,"#,
+            "`seq` first, a piece of its own: the list's bytes are shared, not copied"
+        );
         let opcodes: Vec<u8> = frames.iter().map(|(_, opcode, _)| *opcode).collect();
         assert_eq!(opcodes[0], 1, "a text frame first");
         assert!(opcodes[1..].iter().all(|opcode| *opcode == 0), "then continuation frames: {opcodes:?}");

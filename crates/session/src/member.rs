@@ -134,6 +134,18 @@ pub struct Member {
     /// Its connection's outbound queue is deep (the I/O layer said so,
     /// `Session::handle_congested`), until it drained: the library's pages wait for it.
     pub deep: bool,
+    /// Its entry in a `member_list`, in JSON, kept from one list to the next ([`Member::listed`]).
+    pub listed: Option<Listed>,
+}
+
+/// A member's entry in a `member_list` as each format writes it, and what it was written from:
+/// a list of a thousand is then a copy of a thousand entries, not a thousand serialized again.
+/// An entry whose member has changed since (its name, its connection, its latency) is written again.
+#[derive(Debug)]
+pub struct Listed {
+    from: MemberInfo,
+    partyline: bytes::Bytes,
+    loudsync: bytes::Bytes,
 }
 
 /// What a Pavilion member subscribed to besides topics: `user`, the party's `zone:{id}`, and
@@ -207,6 +219,28 @@ impl Member {
     /// Round-trip latency in whole milliseconds, if measured.
     pub fn latency_ms(&self) -> Option<u32> {
         self.rtt.map(|rtt| ((rtt + 500) / 1000) as u32)
+    }
+
+    /// Its entry in a `member_list`: partyline/1's (every field) and 1.0's (the document's fields),
+    /// each the JSON of [`Member::info`]; written again only when the member changed since.
+    pub fn listed(&mut self) -> (bytes::Bytes, bytes::Bytes) {
+        let fresh = self.listed.as_ref().is_some_and(|listed| {
+            let from = &listed.from;
+            from.name == self.name
+                && from.device == self.device
+                && from.latency == self.latency_ms()
+                && (from.connection_status == ConnectionStatus::Connected) == self.conn.is_some()
+                && from.id == self.id
+                && from.joined_at == self.joined_at_ms
+        });
+        if !fresh {
+            let from = self.info();
+            let partyline = from.json();
+            let loudsync = if from.has_extensions() { from.loudsync().json() } else { partyline.clone() };
+            self.listed = Some(Listed { from, partyline, loudsync });
+        }
+        let listed = self.listed.as_ref().expect("written above");
+        (listed.partyline.clone(), listed.loudsync.clone())
     }
 
     /// The member as the wire describes it.

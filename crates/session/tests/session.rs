@@ -683,3 +683,47 @@ fn rejoins_hold_one_heartbeat_deadline() {
     let after = sim.session.timers_pending();
     assert!(after <= baseline + 1, "timers grew with the rejoins: {baseline} before, {after} after");
 }
+
+/// Every `member_list` says the party as it is at that moment, though the host keeps each
+/// member's entry from one list to the next: after a rename, a measured latency and a dropped
+/// connection, the list a 1.0 member is sent and the list a new member gets are the party's
+/// members as the session describes them then (1.0's without the extension fields).
+#[test]
+fn every_list_is_the_party_as_it_is_then() {
+    let mut sim = Sim::new(Config::default());
+    let (plain, _) = sim.join("plain", false);
+    let (ana, ana_id) = sim.join("ana", true);
+    let (_bo, _) = sim.join("bo", true);
+    let now_plain = |sim: &Sim| -> Vec<MemberInfo> { sim.session.members().iter().map(MemberInfo::loudsync).collect() };
+    let last_list = |seen: &[Received]| -> Vec<MemberInfo> {
+        members_of(seen.iter().rev().find(|m| m.kind() == "member_list").expect("a member_list")).to_vec()
+    };
+    sim.received(plain); // the joins: `member_joined`, no list
+
+    sim.send(ana, &json!({"type": "rename", "timestamp": 1, "name": "DJ Ana"}).to_string());
+    let list = last_list(&sim.received(plain));
+    assert_eq!(list, now_plain(&sim), "after the rename");
+    assert!(list.iter().any(|m| m.id == ana_id && m.name == "DJ Ana"), "{list:?}");
+
+    // Ana answers her latency probe 40 ms late: a newcomer's list carries it, extension fields too.
+    sim.advance(5 * SECOND);
+    for seen in sim.take(ana) {
+        if let Seen::Probe(sent_at) = seen {
+            sim.session.handle_probe_reply(sim.now + 40 * partyline_session::MILLISECOND, ana, sent_at);
+        }
+    }
+    sim.flush();
+    let late = sim.connect();
+    sim.send_msg(late, join_msg("late", true));
+    let seen = sim.received(late);
+    let list = last_list(&seen);
+    assert_eq!(list, sim.session.members(), "a newcomer's list");
+    assert!(list.iter().any(|m| m.id == ana_id && m.latency.is_some()), "Ana's latency: {list:?}");
+
+    sim.session.handle_disconnect(sim.now, ana, false);
+    sim.flush();
+    let list = last_list(&sim.received(plain));
+    assert_eq!(list, now_plain(&sim), "after Ana's connection dropped");
+    let ana_now = list.iter().find(|m| m.id == ana_id).expect("Ana, reconnecting");
+    assert_eq!(ana_now.connection_status, ConnectionStatus::Reconnecting);
+}

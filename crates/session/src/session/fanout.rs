@@ -30,16 +30,37 @@ pub(super) struct Outgoing {
     /// When it stops being worth delivering to a member that is away (seed 001's
     /// `metadata.ttl`): a held copy that has expired is not written.
     expires: Option<Time>,
+    /// A list of everyone kept as its members' entries ([`Session::member_list`]): its frames
+    /// are written from them, and `message` is a `member_list` with no members, for what it
+    /// says of itself (sequenced, roster news about no one member).
+    list: Option<List>,
+}
+
+/// A `member_list`'s entries in JSON, the host's first, each format's own
+/// ([`crate::member::Member::listed`]).
+#[derive(Debug)]
+struct List {
+    timestamp: u64,
+    partyline: Vec<bytes::Bytes>,
+    loudsync: Vec<bytes::Bytes>,
+}
+
+impl List {
+    /// The list as `wire` writes it: only partyline/1 and 1.0 have one (the protocol crate's
+    /// `a_list_from_entries_is_the_list_serialized` holds both to `Wire::encode`).
+    fn frame(&self, wire: Wire) -> Option<Frame> {
+        let entries = match wire {
+            Wire::Partyline => &self.partyline,
+            Wire::Loudsync => &self.loudsync,
+            _ => return None,
+        };
+        Some(Frame::member_list(self.timestamp, entries.iter().map(|entry| &entry[..])))
+    }
 }
 
 impl Outgoing {
     pub(super) fn new(message: &ServerMessage) -> Arc<Outgoing> {
         Outgoing::expiring(message, None)
-    }
-
-    /// A message built for sending alone (a list of everyone, say): taken, not copied.
-    pub(super) fn owned(message: ServerMessage) -> Arc<Outgoing> {
-        Outgoing::build(message, None)
     }
 
     /// A message that a member who is away should get only before `expires`.
@@ -61,6 +82,21 @@ impl Outgoing {
             channel: Default::default(),
             expires,
             message,
+            list: None,
+        })
+    }
+
+    /// A list of everyone at `timestamp` (ms), from its members' entries.
+    fn list(timestamp: u64, partyline: Vec<bytes::Bytes>, loudsync: Vec<bytes::Bytes>) -> Arc<Outgoing> {
+        let message = ServerMessage::MemberList { timestamp, members: Vec::new() };
+        Arc::new(Outgoing {
+            sequenced: message.is_sequenced(),
+            roster: true,
+            frames: Default::default(),
+            channel: Default::default(),
+            expires: None,
+            message,
+            list: Some(List { timestamp, partyline, loudsync }),
         })
     }
 
@@ -96,7 +132,12 @@ impl Outgoing {
 impl Encoded for Outgoing {
     /// The message as `wire` writes it, or `None` when that format has no such message.
     fn frame(&self, wire: Wire) -> Option<&Frame> {
-        self.frames[wire.index()].get_or_init(|| wire.encode(&self.message)).as_ref()
+        self.frames[wire.index()]
+            .get_or_init(|| match &self.list {
+                Some(list) => list.frame(wire),
+                None => wire.encode(&self.message),
+            })
+            .as_ref()
     }
 
     fn size(&self) -> usize {
@@ -129,6 +170,23 @@ pub(super) fn backlog(held: Vec<Arc<Outgoing>>, wire: Wire) -> Vec<Frame> {
 }
 
 impl Session {
+    /// A `member_list` of everyone now: the host, then the members in the order they joined,
+    /// written from each member's kept entry ([`crate::member::Member::listed`]), so a list
+    /// costs a copy of each entry and a serialization of only those that changed.
+    pub(super) fn member_list(&mut self, now: Time) -> Arc<Outgoing> {
+        let mut partyline = Vec::with_capacity(self.order.len() + 1);
+        let mut loudsync = Vec::with_capacity(self.order.len() + 1);
+        let host = self.host.json();
+        loudsync.push(if self.host.has_extensions() { self.host.loudsync().json() } else { host.clone() });
+        partyline.push(host);
+        for key in &self.order {
+            let (full, plain) = self.members.get_mut(key).expect("every member in order is a member").listed();
+            partyline.push(full);
+            loudsync.push(plain);
+        }
+        Outgoing::list(now / MILLISECOND, partyline, loudsync)
+    }
+
     pub(super) fn session_updated(&mut self, now: Time) {
         let state = self.state();
         let message = ServerMessage::SessionUpdated { timestamp: now / MILLISECOND, session: state.clone() };

@@ -118,6 +118,7 @@ impl Session {
                 player: record.wire == Wire::Partyline,
                 library_next: None,
                 deep: false,
+                listed: None,
             };
             *session.looks.entry(partyline_protocol::names::skeleton(&member.name)).or_default() += 1;
             session.by_id.insert(record.id, key);

@@ -148,6 +148,7 @@ impl Session {
             player: wire.extended() && join.player == Some(true),
             library_next: None,
             deep: false,
+            listed: None,
         };
         self.members.insert(key, member);
         self.by_id.insert(id, key);
@@ -259,9 +260,8 @@ impl Session {
             };
             self.reply(conn, hello);
         }
-        let members = self.members();
-        let list = ServerMessage::MemberList { timestamp: now / MILLISECOND, members };
-        self.send_snapshot(key, &Outgoing::owned(list));
+        let list = self.member_list(now);
+        self.send_snapshot(key, &list);
         if ext {
             let member = self.members.get_mut(&key).expect("a member");
             let (since, directs_since) = (member.chat_mark.take(), member.direct_mark.take());
@@ -423,8 +423,7 @@ impl Session {
             self.order.iter().copied().filter(|other| *other != key && !self.members[other].ext()).collect();
         self.broadcast(&updated, Some(key));
         if !loudsync.is_empty() {
-            let list =
-                Outgoing::owned(ServerMessage::MemberList { timestamp: now / MILLISECOND, members: self.members() });
+            let list = self.member_list(now);
             self.broadcast_to(loudsync, &list);
         }
         self.events.push_back(Event::MemberUpdated(info));
@@ -526,8 +525,7 @@ impl Session {
             // with nothing in between that could change the party.
             Some((at, list)) if *at == now => list.clone(),
             _ => {
-                let members = ServerMessage::MemberList { timestamp: now / MILLISECOND, members: self.members() };
-                let list = Outgoing::owned(members);
+                let list = self.member_list(now);
                 self.drained_list = Some((now, list.clone()));
                 list
             }
