@@ -2,7 +2,7 @@
 //! connections read and what the host commands, sleeps until the session's next deadline, and
 //! routes what the session wants sent to each connection's bounded outbox.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::{Arc, OnceLock};
 
 use partyline_protocol::{ClientMessage, DecodeError, Frame, SessionState, Wire};
@@ -126,7 +126,7 @@ pub(crate) type Answer = Box<dyn FnOnce() + Send>;
 pub(crate) struct Driver {
     pub(crate) session: Session,
     pub(crate) clock: Clock,
-    pub(crate) outboxes: HashMap<ConnId, Route>,
+    pub(crate) outboxes: FxHashMap<ConnId, Route>,
     /// Connections with something in [`Route::pending`], each once.
     pub(crate) dirty: Vec<ConnId>,
     /// Informational: a UI that falls behind gets `Lagged` and re-reads the member list,
@@ -140,7 +140,7 @@ pub(crate) struct Driver {
     /// roster news back from them ([`Session::handle_congested`]) until their queue is empty
     /// and [`HOLD`] has passed, so that the fresh `member_list` goes out right after what was
     /// queued, is current when read, and says a while's news at once.
-    pub(crate) congested: HashMap<ConnId, tokio::time::Instant>,
+    pub(crate) congested: FxHashMap<ConnId, tokio::time::Instant>,
     /// When the congested connections' queues are looked at next.
     pub(crate) drain_check: Option<tokio::time::Instant>,
 }
@@ -497,12 +497,12 @@ mod tests {
         Driver {
             session,
             clock,
-            outboxes: HashMap::new(),
+            outboxes: FxHashMap::default(),
             dirty: Vec::new(),
             events,
             state,
             store,
-            congested: HashMap::new(),
+            congested: FxHashMap::default(),
             drain_check: None,
         }
     }

@@ -42,7 +42,6 @@ mod transfer;
 mod upgrade;
 pub mod uploads;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -438,7 +437,7 @@ impl Server {
         let driver = Driver {
             session,
             clock: clock.clone(),
-            outboxes: HashMap::new(),
+            outboxes: Default::default(),
             dirty: Vec::new(),
             events: events.clone(),
             state: state_tx,

@@ -39,6 +39,7 @@ use partyline_protocol::{
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::json;
 
 use crate::chat::{ChatLine, ChatStore};
@@ -158,8 +159,8 @@ pub struct Session {
     host: MemberInfo,
     locked: bool,
     closed: bool,
-    conns: HashMap<ConnId, Conn>,
-    members: HashMap<u64, Member>,
+    conns: FxHashMap<ConnId, Conn>,
+    members: FxHashMap<u64, Member>,
     by_id: HashMap<String, u64>,
     by_device: HashMap<String, u64>,
     /// How each member's name looks ([`partyline_protocol::names::skeleton`]), with how many
@@ -194,7 +195,7 @@ pub struct Session {
     photos: VecDeque<Photo>,
     timers: BinaryHeap<Reverse<(Time, Timer)>>,
     /// The timers in `timers` now: one entry each.
-    armed: HashSet<Timer>,
+    armed: FxHashSet<Timer>,
     /// The party's log of sequenced messages, for resume.
     log: Log,
     transmits: VecDeque<Transmit>,
@@ -205,7 +206,7 @@ pub struct Session {
     /// Roster news held back from members whose queue is deep and whose format has no
     /// `member_list` (Together, Pavilion, seed 001, Revenge), by member key: written as one
     /// backlog once the queue has drained ([`Session::handle_drained`]).
-    backlogs: HashMap<u64, Vec<std::sync::Arc<Outgoing>>>,
+    backlogs: FxHashMap<u64, Vec<std::sync::Arc<Outgoing>>>,
     /// The connection the last `error` went to, for [`Session::handle_sent`]'s `ack`.
     refused: Option<ConnId>,
     /// The `cid` of the message being handled, for the `chat` it says ([`Session::handle_sent`]).
@@ -249,8 +250,8 @@ impl Session {
             host,
             locked: false,
             closed: false,
-            conns: HashMap::new(),
-            members: HashMap::new(),
+            conns: FxHashMap::default(),
+            members: FxHashMap::default(),
             by_id: HashMap::new(),
             by_device: HashMap::new(),
             looks: HashMap::new(),
@@ -272,11 +273,11 @@ impl Session {
             bans: BTreeMap::new(),
             photos: VecDeque::new(),
             timers: BinaryHeap::new(),
-            armed: HashSet::new(),
+            armed: FxHashSet::default(),
             log,
             transmits: VecDeque::new(),
             drained_list: None,
-            backlogs: HashMap::new(),
+            backlogs: FxHashMap::default(),
             refused: None,
             sending: None,
             events: VecDeque::new(),
