@@ -593,3 +593,32 @@ async fn ping_frame_flood_is_rate_limited() {
     assert!(pongs as f64 <= allowed, "{pongs} pongs in {elapsed:?}; its tokens allow {allowed:.0}");
     assert!(answered >= 10, "the other member's pings were answered throughout: {answered}");
 }
+
+/// The port holds a hall of phones arriving at once: the listening socket's backlog is the
+/// kernel's largest (`net.core.somaxconn`, up to 4,096), not the standard library's 128, past
+/// which each connection is dropped and waits a SYN retransmit (a second or more) to try again.
+/// Read from the kernel with `ss` (iproute2). And the port is still the host's alone: a second
+/// listener on it fails.
+#[tokio::test]
+async fn the_listener_holds_a_hall_of_phones_at_once() {
+    let host = default_host().await;
+    let port = host.local_addr().port();
+    let somaxconn: u32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn").unwrap().trim().parse().unwrap();
+    let out = std::process::Command::new("ss")
+        .args(["-Hltn", &format!("sport = :{port}")])
+        .output()
+        .expect("ss (iproute2) runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().next().unwrap_or_else(|| panic!("ss lists no listener on port {port}: {text:?}"));
+    // State, Recv-Q, Send-Q (a listener's backlog), local address, peer.
+    let backlog: u32 =
+        line.split_whitespace().nth(2).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{line:?}"));
+    assert_eq!(backlog, somaxconn.min(4096), "the listening socket's backlog: {line:?}");
+    let second = std::net::TcpListener::bind(host.local_addr());
+    assert_eq!(
+        second.map_err(|e| e.kind()).err(),
+        Some(std::io::ErrorKind::AddrInUse),
+        "a second listener on the port"
+    );
+    host.shutdown(None).await;
+}

@@ -18,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
@@ -95,7 +95,14 @@ fn quote(text: &str) -> String {
 pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let listener = TcpListener::bind(SocketAddr::new(args.bind, args.port)).await?;
+        // The same listen backlog as Partyline's (`listener::bind`, 4,096): the standard
+        // library's 128 drops most of a join storm's connections into a SYN retransmit, and the
+        // storm would then compare backlogs, not servers.
+        let addr = SocketAddr::new(args.bind, args.port);
+        let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        let listener = socket.listen(4096)?;
         let addr = listener.local_addr()?;
         let limits = limits(&args);
         let hub = Arc::new(Hub {

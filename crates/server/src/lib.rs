@@ -356,9 +356,7 @@ impl Server {
             None => None,
         };
         let store = Arc::new(uploads::Store::open(&config.uploads).map_err(ServerError::Uploads)?);
-        let listener = tokio::net::TcpListener::bind(config.bind)
-            .await
-            .map_err(|source| ServerError::Bind { addr: config.bind, source })?;
+        let listener = listener::bind(config.bind).map_err(|source| ServerError::Bind { addr: config.bind, source })?;
         let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.bind, source })?;
         let descriptors = listener::raise_descriptor_limit();
         let caps = listener::Caps::derive(&config.limits, descriptors);
