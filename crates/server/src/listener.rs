@@ -59,11 +59,13 @@ const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// a thousand joins at once took 1.5 s, about half of them after a retransmit).
 const ACCEPT_BACKLOG: u32 = 4096;
 
-/// Binds the host's listening socket as `std` would (`SO_REUSEADDR`, so a restart need not wait
-/// for the old connections' `TIME_WAIT`; a second host on the same port still fails), with room
-/// for [`ACCEPT_BACKLOG`] connections waiting to be accepted.
+/// Binds the host's listening socket as `std` would, with room for [`ACCEPT_BACKLOG`]
+/// connections waiting to be accepted. Like `std`, `SO_REUSEADDR` on Unix only (a restart need
+/// not wait for the old connections' `TIME_WAIT`, and a second host on the port still fails);
+/// on Windows that option would let a second host take the port, so it is left off there.
 pub(crate) fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    #[cfg(unix)]
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(ACCEPT_BACKLOG)
