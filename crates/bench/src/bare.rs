@@ -95,14 +95,10 @@ fn quote(text: &str) -> String {
 pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        // The same listen backlog as Partyline's (`listener::bind`, 4,096): the standard
-        // library's 128 drops most of a join storm's connections into a SYN retransmit, and the
-        // storm would then compare backlogs, not servers.
-        let addr = SocketAddr::new(args.bind, args.port);
-        let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
-        socket.set_reuseaddr(true)?;
-        socket.bind(addr)?;
-        let listener = socket.listen(4096)?;
+        // Partyline's own listening socket (its backlog of 4,096): with the standard library's
+        // 128 a join storm's connections wait a SYN retransmit, and the storm would compare
+        // backlogs, not servers.
+        let listener = partyline_server::bind_listener(SocketAddr::new(args.bind, args.port))?;
         let addr = listener.local_addr()?;
         let limits = limits(&args);
         let hub = Arc::new(Hub {

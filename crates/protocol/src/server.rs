@@ -840,12 +840,7 @@ impl Frame {
     /// numbers. Splicing the number into the shared text costs one copy, not a serialization.
     pub fn with_seq(&self, seq: u64) -> String {
         let body = &self.as_str()[1..];
-        let mut out = String::with_capacity(body.len() + 24);
-        out.push_str("{\"seq\":");
-        out.push_str(itoa(seq).as_str());
-        if body != "}" {
-            out.push(',');
-        }
+        let mut out = self.seq_head(seq, body.len() + 28);
         out.push_str(body);
         out
     }
@@ -855,14 +850,19 @@ impl Frame {
     /// message then goes to each member as a small piece of its own and the bytes everyone shares
     /// (written as fragments of one WebSocket message).
     pub fn seq_parts(&self, seq: u64) -> (String, Bytes) {
-        let rest = self.0.slice(1..);
-        let mut head = String::with_capacity(24);
+        (self.seq_head(seq, 28), self.0.slice(1..))
+    }
+
+    /// `{"seq":N` and the comma before the frame's own fields (none for `{}`), in a `String` of
+    /// `room` bytes.
+    fn seq_head(&self, seq: u64, room: usize) -> String {
+        let mut head = String::with_capacity(room);
         head.push_str("{\"seq\":");
         head.push_str(itoa(seq).as_str());
-        if &rest[..] != b"}" {
+        if &self.0[1..] != b"}" {
             head.push(',');
         }
-        (head, rest)
+        head
     }
 
     /// Size in bytes.
@@ -955,13 +955,54 @@ mod tests {
         }
     }
 
+    /// A list written from entries is LOUDSYNC 1.0's own example of `member_list` (seed 003,
+    /// lines 279–299), field for field: the host without a latency, the phone with one.
+    #[test]
+    fn a_list_from_entries_is_the_documents_example() {
+        let host = MemberInfo {
+            id: "host-001".into(),
+            name: "Rishad's MacBook".into(),
+            is_host: true,
+            connection_status: ConnectionStatus::Connected,
+            joined_at: 1706889500000,
+            latency: None,
+            device: Some("Partyline desktop".into()),
+        };
+        let phone = MemberInfo {
+            id: "client-789".into(),
+            name: "Rishad's iPhone".into(),
+            is_host: false,
+            connection_status: ConnectionStatus::Connected,
+            joined_at: 1706889600000,
+            latency: Some(23),
+            device: None,
+        };
+        let entries = [host.loudsync().json(), phone.loudsync().json()];
+        let built = Frame::member_list(1706889600200, entries.iter().map(|entry| &entry[..]));
+        let expected = serde_json::json!({
+          "type": "member_list",
+          "timestamp": 1706889600200u64,
+          "members": [
+            {"id": "host-001", "name": "Rishad's MacBook", "isHost": true, "connectionStatus": "connected",
+             "joinedAt": 1706889500000u64},
+            {"id": "client-789", "name": "Rishad's iPhone", "isHost": false, "connectionStatus": "connected",
+             "joinedAt": 1706889600000u64, "latency": 23}
+          ]
+        });
+        assert_eq!(serde_json::from_str::<Value>(built.as_str()).unwrap(), expected);
+    }
+
     /// `seq_parts` joined is `with_seq`, for a message with fields and for one without.
     #[test]
     fn seq_parts_join_into_with_seq() {
-        for frame in [Frame::text("{\"type\":\"x\",\"a\":\"é\"}".into()), Frame::text("{}".into())] {
+        let cases =
+            [("{\"type\":\"x\",\"a\":\"é\"}", "{\"seq\":42,\"type\":\"x\",\"a\":\"é\"}"), ("{}", "{\"seq\":42}")];
+        for (text, numbered) in cases {
+            let frame = Frame::text(text.into());
             let (head, rest) = frame.seq_parts(42);
             let joined = [head.as_bytes(), &rest[..]].concat();
             assert_eq!(String::from_utf8(joined).unwrap(), frame.with_seq(42));
+            assert_eq!(frame.with_seq(42), numbered);
         }
     }
 

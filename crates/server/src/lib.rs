@@ -57,6 +57,7 @@ use tokio_util::task::TaskTracker;
 use tracing::info;
 
 pub use clock::Clock;
+pub use listener::bind as bind_listener;
 pub use partyline_session::Event as HostEvent;
 pub use uploads::UploadPolicy;
 

@@ -63,7 +63,7 @@ const ACCEPT_BACKLOG: u32 = 4096;
 /// connections waiting to be accepted. Like `std`, `SO_REUSEADDR` on Unix only (a restart need
 /// not wait for the old connections' `TIME_WAIT`, and a second host on the port still fails);
 /// on Windows that option would let a second host take the port, so it is left off there.
-pub(crate) fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
     #[cfg(unix)]
     socket.set_reuseaddr(true)?;

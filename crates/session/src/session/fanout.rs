@@ -65,10 +65,10 @@ impl Outgoing {
 
     /// A message that a member who is away should get only before `expires`.
     pub(super) fn expiring(message: &ServerMessage, expires: Option<Time>) -> Arc<Outgoing> {
-        Outgoing::build(message.clone(), expires)
+        Outgoing::build(message.clone(), expires, None)
     }
 
-    fn build(message: ServerMessage, expires: Option<Time>) -> Arc<Outgoing> {
+    fn build(message: ServerMessage, expires: Option<Time>, list: Option<List>) -> Arc<Outgoing> {
         Arc::new(Outgoing {
             sequenced: message.is_sequenced(),
             roster: matches!(
@@ -82,22 +82,14 @@ impl Outgoing {
             channel: Default::default(),
             expires,
             message,
-            list: None,
+            list,
         })
     }
 
     /// A list of everyone at `timestamp` (ms), from its members' entries.
     fn list(timestamp: u64, partyline: Vec<bytes::Bytes>, loudsync: Vec<bytes::Bytes>) -> Arc<Outgoing> {
         let message = ServerMessage::MemberList { timestamp, members: Vec::new() };
-        Arc::new(Outgoing {
-            sequenced: message.is_sequenced(),
-            roster: true,
-            frames: Default::default(),
-            channel: Default::default(),
-            expires: None,
-            message,
-            list: Some(List { timestamp, partyline, loudsync }),
-        })
+        Outgoing::build(message, None, Some(List { timestamp, partyline, loudsync }))
     }
 
     /// The member a piece of roster news is about (`None` for a list, or for other news).
