@@ -558,8 +558,8 @@ impl Run {
                     }
                 }
                 Transmit::Backlog { conn, frames } => {
-                    for frame in frames {
-                        let text = frame.as_str().to_string();
+                    for (frame, seq) in frames {
+                        let text = seq.map_or_else(|| frame.as_str().to_string(), |seq| frame.with_seq(seq));
                         let value: Value = serde_json::from_str(&text)
                             .unwrap_or_else(|err| panic!("a held-back frame to {conn} is not JSON ({err}): {text}"));
                         let kind = value["type"].as_str().unwrap_or_else(|| panic!("a frame without a type: {text}"));

@@ -146,7 +146,8 @@ pub(crate) struct Driver {
 }
 
 /// Messages waiting in a connection's queue at which it counts as congested: roster news to it
-/// is then held back and said again by one fresh `member_list`. Half the queue's 256: a list of
+/// is then held back and said once the queue drains, in one backlog slot, or by one fresh
+/// `member_list` when the news held back would cost as much as the list. Half the queue's 256: a list of
 /// the party costs as much as hundreds of `member_joined` (130 B a member), so it is for a
 /// member that would otherwise be closed with 4008, not for one that is a little behind (at 32,
 /// a thousand joining at the bench's pace got a list each, again and again).
@@ -329,9 +330,7 @@ impl Driver {
                         (conn, Out::Replay(frames))
                     }
                     // Roster news held back while its queue was deep: one slot, like a replay.
-                    Transmit::Backlog { conn, frames } => {
-                        (conn, Out::Replay(frames.into_iter().map(|frame| (frame, None)).collect()))
-                    }
+                    Transmit::Backlog { conn, frames } => (conn, Out::Replay(frames)),
                     Transmit::Attach { conn, wire } => {
                         if let Some(route) = self.outboxes.get(&conn) {
                             route.outbox.extended.store(wire.extended(), std::sync::atomic::Ordering::Relaxed);

@@ -155,9 +155,61 @@ fn lists_drained_together_are_current() {
     };
     assert_eq!((count(sim.received(a)), count(sim.received(b))), (vec![4], vec![4]), "the host, a, b and c");
     sim.session.handle_congested(sim.now, a);
-    let (d, _) = sim.join("dev-d", true);
-    sim.take(d);
+    // Two joins in a party of six: more news than a quarter of a list, so a list again.
+    for device in ["dev-d", "dev-e"] {
+        let (conn, _) = sim.join(device, true);
+        sim.take(conn);
+    }
     sim.session.handle_drained(sim.now, a);
     sim.flush();
-    assert_eq!(count(sim.received(a)), [5], "d is in the list made after it joined");
+    assert_eq!(count(sim.received(a)), [6], "d and e are in the list made after they joined");
+}
+
+/// In a party where a list is large, a member whose queue was deep for a few joins gets those
+/// joins, not a list of everyone: a list of N members costs as much as N `member_joined`s.
+/// The news comes numbered after what it had, without gaps, and a resume from before the news
+/// is a snapshot.
+#[test]
+fn a_congested_member_of_a_large_party_gets_the_news_not_a_list() {
+    let mut sim = Sim::new(big_party());
+    let (a, id, secret) = sim.join_resumable("dev-a");
+    for n in 0..40 {
+        let (other, _) = sim.join(&format!("dev-{n}"), true);
+        sim.take(other);
+    }
+    sim.take(a);
+    let (probe, _) = sim.join("dev-probe", true);
+    let last = *seqs(&sim.received(a)).last().expect("a's member_joined of dev-probe");
+    sim.take(probe);
+
+    sim.session.handle_congested(sim.now, a);
+    let mut joined = Vec::new();
+    for n in 0..5 {
+        let (other, _) = sim.join(&format!("late-{n}"), true);
+        sim.take(other);
+        joined.push(other);
+    }
+    // One of them loses its connection before a's queue drains: it is told of as joined, then
+    // as reconnecting (never a change to a member it has not heard of).
+    sim.session.handle_disconnect(sim.now, joined[4], false);
+    sim.flush();
+    assert!(sim.received(a).is_empty(), "held back while congested");
+
+    sim.session.handle_drained(sim.now, a);
+    sim.flush();
+    let after = sim.received(a);
+    let kinds: Vec<&str> = after.iter().map(Received::kind).collect();
+    let mut expected = vec!["member_joined"; 5];
+    expected.push("member_updated");
+    assert_eq!(kinds, expected, "the five joins and the change, no list: {after:?}");
+    assert_eq!(seqs(&after), (last + 1..last + 7).collect::<Vec<_>>(), "numbered after what it had");
+
+    sim.session.handle_disconnect(sim.now, a, false);
+    sim.flush();
+    let again = sim.connect();
+    sim.send_msg(again, resume_msg(&id, &secret, last));
+    let seen = sim.received(again);
+    let resumed = seen.iter().find(|r| r.kind() == "resumed").expect("resumed");
+    let snapshot = expect_message!(&resumed.message, ServerMessage::Resumed { snapshot, .. } => *snapshot);
+    assert!(snapshot, "a resume from before the held-back news is a snapshot: {seen:?}");
 }

@@ -92,6 +92,11 @@ impl Outgoing {
         Outgoing::build(message, None, Some(List { timestamp, partyline, loudsync }))
     }
 
+    /// It carries `seq` and is kept for resume.
+    pub(super) fn is_sequenced(&self) -> bool {
+        self.sequenced
+    }
+
     /// The member a piece of roster news is about (`None` for a list, or for other news).
     fn subject(&self) -> Option<&str> {
         match &self.message {
@@ -137,10 +142,19 @@ impl Encoded for Outgoing {
     }
 }
 
-/// The roster news held back from a member whose format has no `member_list`, said once its
-/// queue has drained: the last news of each member, in the order it came, and nothing of a
-/// member that came and went meanwhile.
-pub(super) fn backlog(held: Vec<Arc<Outgoing>>, wire: Wire) -> Vec<Frame> {
+/// Roster news held back from a member with a `member_list` before a fresh list is sent
+/// instead: 512 pointers a congested member at most, and a list of a party of 2,048 or more
+/// costs as much as this much news (130 B an entry, about as much as a `member_joined`). In a
+/// storm of 10,000 joins a member whose queue was deep for a quarter of a second was held back
+/// a few dozen `member_joined`s, and a list of up to 10,000 entries (1.3 MB) in their place
+/// made every deep queue deeper.
+const MAX_HELD: usize = 512;
+
+/// The roster news held back from a member whose queue was deep, said once its queue has
+/// drained: the last news of each member, in the order it came, and nothing of a member that
+/// came and went meanwhile; a member that came and then changed gets its `member_joined` and
+/// then the change, so that nobody hears of a change to a member it never heard of.
+pub(super) fn backlog(held: Vec<Arc<Outgoing>>) -> Vec<Arc<Outgoing>> {
     let mut last: HashMap<&str, usize> = HashMap::new();
     let mut first_joined: HashSet<&str> = HashSet::new();
     for (i, out) in held.iter().enumerate() {
@@ -150,15 +164,26 @@ pub(super) fn backlog(held: Vec<Arc<Outgoing>>, wire: Wire) -> Vec<Frame> {
         }
         last.insert(id, i);
     }
-    held.iter()
+    let mut joined_seen: HashSet<&str> = HashSet::new();
+    let keep: Vec<bool> = held
+        .iter()
         .enumerate()
-        .filter(|(i, out)| {
+        .map(|(i, out)| {
             let Some(id) = out.subject() else { return true };
-            let came_and_went = first_joined.contains(id) && matches!(out.message, ServerMessage::MemberLeft { .. });
-            last.get(id) == Some(i) && !came_and_went
+            let left = |j: usize| matches!(held[j].message, ServerMessage::MemberLeft { .. });
+            let last_i = last[id];
+            if first_joined.contains(id) {
+                if left(last_i) {
+                    return false; // came and went
+                }
+                // Its first `member_joined`, and its last news if that is a later change.
+                let first = matches!(out.message, ServerMessage::MemberJoined { .. }) && joined_seen.insert(id);
+                return first || (last_i == i && !matches!(out.message, ServerMessage::MemberJoined { .. }));
+            }
+            last_i == i
         })
-        .filter_map(|(_, out)| out.frame(wire).cloned())
-        .collect()
+        .collect();
+    held.into_iter().zip(keep).filter_map(|(out, keep)| keep.then_some(out)).collect()
 }
 
 impl Session {
@@ -281,13 +306,24 @@ impl Session {
         }
         let Some(frame) = out.frame(member.wire) else { return };
         if out.roster && member.stream.coalescing.is_some() {
-            // Its queue is deep: once it has drained, a fresh list will say this (a format
-            // with no list: the news itself, in the backlog). Its numbers no longer follow the
-            // log's entries for it, so a resume until then gets a snapshot.
+            // Its queue is deep: once it has drained, the news held back is said in one
+            // backlog, or by a fresh list when the backlog would cost as much. Its numbers no
+            // longer follow the log's entries for it, so a resume until then gets a snapshot.
+            let first = member.stream.coalescing == Some(false);
             member.stream.coalescing = Some(true);
             member.stream.restart(&self.log);
             if !member.wire.has_member_list() {
                 self.backlogs.entry(key).or_default().push(out.clone());
+            } else if first || self.backlogs.contains_key(&key) {
+                // A list of N members is N entries: past a quarter of that (or past
+                // `MAX_HELD`), or for news that is itself a list, the list is due instead.
+                let cap = (self.order.len() / 4).min(MAX_HELD);
+                let held = self.backlogs.entry(key).or_default();
+                if held.len() < cap && out.list.is_none() && out.subject().is_some() {
+                    held.push(out.clone());
+                } else {
+                    self.backlogs.remove(&key);
+                }
             }
             return;
         }

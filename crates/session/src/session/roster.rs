@@ -391,8 +391,9 @@ impl Session {
             // Nothing was held back (or a format without resume): news while it is away is
             // logged for its resume as usual.
             member.stream.coalescing = None;
-            self.backlogs.remove(&key);
         }
+        // A list format's resume after news was held back gets a snapshot, which says it all.
+        self.backlogs.remove(&key);
         if member.keeps_place(reason == LeaveReason::Left) {
             member.lost_at = Some(now);
             // Counted from what is known to have reached it (its last answered probe), not from
@@ -484,8 +485,9 @@ impl Session {
 
     /// The I/O layer says this connection's outbound queue is deep. Roster news to its member
     /// (`member_joined`, `member_left`, `member_updated`, a 1.0 `member_list`)
-    /// is held back from now on, and said again by one fresh `member_list` once the queue has
-    /// drained ([`Session::handle_drained`]): in a join storm the session makes a
+    /// is held back from now on, and said once the queue has drained ([`Session::handle_drained`]):
+    /// the news itself in one backlog when it is less than a quarter of a list of everyone
+    /// (at most 512 items), else one fresh `member_list`: in a join storm the session makes a
     /// `member_joined` for every member at each join, faster than sockets take them, and a
     /// queue that overflows closes its member with 4008 for messages the host itself made.
     /// A format with no `member_list` (Together, Pavilion, seed 001, Revenge) gets the news
@@ -510,14 +512,30 @@ impl Session {
         if member.stream.coalescing.take() != Some(true) {
             return;
         }
-        if !member.wire.has_member_list() {
-            let wire = member.wire;
-            let held = self.backlogs.remove(&key).unwrap_or_default();
-            let frames = super::fanout::backlog(held, wire);
+        if let Some(held) = self.backlogs.remove(&key) {
+            // The news itself (a format with no list, or less news than a list would be): one
+            // slot of the queue, written at the connection's pace, like a replay; numbered for
+            // an extension member, and a resume from before it gets a snapshot.
+            let (wire, ext) = (member.wire, member.ext());
+            let mut frames = Vec::new();
+            for out in super::fanout::backlog(held) {
+                let Some(frame) = out.frame(wire).cloned() else { continue };
+                let seq = (ext && out.is_sequenced()).then(|| {
+                    let seq = member.stream.next_seq;
+                    member.stream.next_seq += 1;
+                    seq
+                });
+                frames.push((frame, seq));
+            }
+            if ext {
+                member.stream.restart(&self.log);
+            }
             if !frames.is_empty() {
-                // One slot of the queue, written at the connection's pace, like a replay.
                 self.transmits.push_back(Transmit::Backlog { conn, frames });
             }
+            return;
+        }
+        if !member.wire.has_member_list() {
             return;
         }
         let list = match &self.drained_list {

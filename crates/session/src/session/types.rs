@@ -81,14 +81,13 @@ pub enum Transmit {
         /// The messages with their sequence numbers.
         frames: Vec<(u64, Frame)>,
     },
-    /// Write these unsequenced frames, in order, paced by the connection's own writer, like a
-    /// replay: the roster news held back from a member whose queue was deep and whose format
-    /// has no `member_list` ([`Session::handle_congested`]).
+    /// Write these frames, in order, paced by the connection's own writer, like a replay: the
+    /// roster news held back from a member whose queue was deep ([`Session::handle_congested`]).
     Backlog {
         /// To whom.
         conn: ConnId,
-        /// The messages.
-        frames: Vec<Frame>,
+        /// The messages, with their sequence numbers for an extension member.
+        frames: Vec<(Frame, Option<u64>)>,
     },
     /// Send a WebSocket ping whose payload is `sent_at` (8 bytes, big-endian), and hand the
     /// pong's payload back to [`Session::handle_probe_reply`].

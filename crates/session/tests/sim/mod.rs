@@ -161,8 +161,9 @@ impl Sim {
                 }
                 Transmit::Backlog { conn, frames } => {
                     let inbox = self.inbox.entry(conn).or_default();
-                    for frame in frames {
-                        inbox.push(Seen::Msg(typed_json(frame.as_str())));
+                    for (frame, seq) in frames {
+                        let text = seq.map_or_else(|| frame.as_str().to_string(), |seq| frame.with_seq(seq));
+                        inbox.push(Seen::Msg(typed_json(&text)));
                     }
                     continue;
                 }

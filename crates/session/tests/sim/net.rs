@@ -175,8 +175,11 @@ impl NetSim {
                     }
                 }
                 Transmit::Backlog { conn, frames } => {
-                    for frame in frames {
-                        self.send_to_client(conn, frame.as_str().to_string());
+                    for (frame, seq) in frames {
+                        self.send_to_client(
+                            conn,
+                            seq.map_or_else(|| frame.as_str().to_string(), |seq| frame.with_seq(seq)),
+                        );
                     }
                 }
                 Transmit::Close { conn, code, .. } => {
