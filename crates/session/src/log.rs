@@ -64,7 +64,7 @@ pub struct Cursor {
     /// Bytes of the entries addressed to it alone that the log holds (its quota).
     pub own_bytes: usize,
     /// Roster news for it is held back while its connection's queue is deep: `Some(true)` once
-    /// some was, so a fresh `member_list` is due when the queue has drained.
+    /// some was, so that news (or a fresh `member_list`) is due when the queue has drained.
     pub coalescing: Option<bool>,
 }
 
@@ -80,6 +80,12 @@ impl Cursor {
     pub fn restart(&mut self, log: &Log) {
         self.start = log.end();
         self.lost_through = self.last_seq();
+    }
+
+    /// The next number, taken.
+    pub fn number(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq - 1
     }
 
     /// The highest number given so far (0 before the first).

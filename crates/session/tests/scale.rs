@@ -213,3 +213,46 @@ fn a_congested_member_of_a_large_party_gets_the_news_not_a_list() {
     let snapshot = expect_message!(&resumed.message, ServerMessage::Resumed { snapshot, .. } => *snapshot);
     assert!(snapshot, "a resume from before the held-back news is a snapshot: {seen:?}");
 }
+
+/// A LOUDSYNC 1.0 member held back from in a large party gets the news as LOUDSYNC 1.0 writes
+/// it (seed 003, "MEMBER_JOINED": `type`, `timestamp`, `member`, and `MemberInfo`'s `id`,
+/// `name`, `isHost`, `connectionStatus`, `joinedAt`, `latency?`), field by field and with no
+/// `seq`, which 1.0 does not have.
+#[test]
+fn a_congested_loudsync_member_gets_the_news_in_loudsync_words() {
+    let mut sim = Sim::new(big_party());
+    let (a, _) = sim.join("dev-a", false);
+    for n in 0..40 {
+        let (other, _) = sim.join(&format!("dev-{n}"), true);
+        sim.take(other);
+    }
+    sim.take(a);
+    sim.session.handle_congested(sim.now, a);
+    let mut names = Vec::new();
+    for n in 0..3 {
+        let (other, _) = sim.join(&format!("late-{n}"), true);
+        sim.take(other);
+        names.push(format!("late-{n} phone"));
+    }
+    assert!(sim.messages(a).is_empty(), "held back while congested");
+    sim.session.handle_drained(sim.now, a);
+    sim.flush();
+    let after = sim.messages(a);
+    assert_eq!(after.len(), 3, "three member_joined, no list: {after:?}");
+    for (message, name) in after.iter().zip(&names) {
+        let mut keys: Vec<&str> = message.as_object().expect("an object").keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["member", "timestamp", "type"], "{message}");
+        assert_eq!(message["type"], "member_joined");
+        assert!(message["timestamp"].is_u64(), "{message}");
+        let member = message["member"].as_object().expect("member is an object");
+        let mut keys: Vec<&str> = member.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        keys.retain(|key| *key != "latency");
+        assert_eq!(keys, ["connectionStatus", "id", "isHost", "joinedAt", "name"], "{message}");
+        assert!(member["id"].is_string() && member["joinedAt"].is_u64(), "{message}");
+        assert_eq!(member["name"], name.as_str());
+        assert_eq!(member["isHost"], false);
+        assert_eq!(member["connectionStatus"], "connected");
+    }
+}

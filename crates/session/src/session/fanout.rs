@@ -170,17 +170,18 @@ pub(super) fn backlog(held: Vec<Arc<Outgoing>>) -> Vec<Arc<Outgoing>> {
         .enumerate()
         .map(|(i, out)| {
             let Some(id) = out.subject() else { return true };
-            let left = |j: usize| matches!(held[j].message, ServerMessage::MemberLeft { .. });
-            let last_i = last[id];
-            if first_joined.contains(id) {
-                if left(last_i) {
-                    return false; // came and went
-                }
-                // Its first `member_joined`, and its last news if that is a later change.
-                let first = matches!(out.message, ServerMessage::MemberJoined { .. }) && joined_seen.insert(id);
-                return first || (last_i == i && !matches!(out.message, ServerMessage::MemberJoined { .. }));
+            let is_last = last[id] == i;
+            if !first_joined.contains(id) {
+                return is_last;
             }
-            last_i == i
+            if matches!(held[last[id]].message, ServerMessage::MemberLeft { .. }) {
+                return false; // came and went
+            }
+            // Its first `member_joined`, and its last news if that is a later change.
+            match out.message {
+                ServerMessage::MemberJoined { .. } => joined_seen.insert(id),
+                _ => is_last,
+            }
         })
         .collect();
     held.into_iter().zip(keep).filter_map(|(out, keep)| keep.then_some(out)).collect()
@@ -319,7 +320,7 @@ impl Session {
                 // `MAX_HELD`), or for news that is itself a list, the list is due instead.
                 let cap = (self.order.len() / 4).min(MAX_HELD);
                 let held = self.backlogs.entry(key).or_default();
-                if held.len() < cap && out.list.is_none() && out.subject().is_some() {
+                if held.len() < cap && out.subject().is_some() {
                     held.push(out.clone());
                 } else {
                     self.backlogs.remove(&key);
@@ -327,11 +328,7 @@ impl Session {
             }
             return;
         }
-        let seq = (member.ext() && out.sequenced).then(|| {
-            let seq = member.stream.next_seq;
-            member.stream.next_seq += 1;
-            seq
-        });
+        let seq = (member.ext() && out.sequenced).then(|| member.stream.number());
         if let Some(conn) = member.conn {
             self.transmits.push_back(Transmit::Send { conn, frame: frame.clone(), seq });
         }

@@ -520,11 +520,7 @@ impl Session {
             let mut frames = Vec::new();
             for out in super::fanout::backlog(held) {
                 let Some(frame) = out.frame(wire).cloned() else { continue };
-                let seq = (ext && out.is_sequenced()).then(|| {
-                    let seq = member.stream.next_seq;
-                    member.stream.next_seq += 1;
-                    seq
-                });
+                let seq = (ext && out.is_sequenced()).then(|| member.stream.number());
                 frames.push((frame, seq));
             }
             if ext {
