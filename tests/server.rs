@@ -393,6 +393,153 @@ async fn resume_in_the_upgrade_url() {
     assert_eq!(error.0, ErrorCode::InvalidMessage, "a lastSeq that is no number: {error:?}");
 }
 
+/// A reload's resume over HTTP (`GET /api/resume`, `attach=`): the member is back before any
+/// socket, the answer is what its new connection was sent (`resumed`, the snapshot, numbered),
+/// and the socket with the same nonce is that connection: it carries on from the answer's last
+/// `seq`, with what was said meanwhile and no second `resumed`. The same nonce again is 409; a
+/// wrong secret is 404 and parks nothing (the socket then resumes from its URL and is told).
+#[tokio::test]
+async fn a_reloads_resume_over_http_hands_its_connection_to_the_socket() {
+    let host = default_host().await;
+    let (mut x, welcome) = Client::join(&host, "dev-x", true).await;
+    let (mut talker, _) = Client::join_in(&host, "dev-t", true).await;
+    x.recv_until("member_joined").await;
+    drop(x);
+    let (update, _) = talker.recv_until("member_updated").await;
+    assert_eq!(member_of(update.message).connection_status, ConnectionStatus::Reconnecting);
+
+    let secret = welcome.resume_secret.clone().unwrap();
+    let query = |secret: &str, nonce: &str| {
+        format!(
+            "token={}&resume={}&secret={secret}&session=party1&lastSeq=0&attach={nonce}",
+            host.join_key().unwrap_or_default(),
+            welcome.client_id
+        )
+    };
+    let nonce = "reload-nonce-0123456789";
+    let http = format!("http://{}/api/resume?{}", host.local_addr(), query(&secret, nonce));
+    let (status, body) = partyline_support::curl(&[&http]).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let lines: Vec<Value> = String::from_utf8(body)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one frame a line"))
+        .collect();
+    let kinds: Vec<&str> = lines.iter().map(|line| line["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds[..2], ["resumed", "welcome"], "{kinds:?}");
+    assert!(kinds.contains(&"member_list"), "the snapshot: {kinds:?}");
+    assert_eq!(
+        (lines[0]["clientId"].as_str(), lines[0]["snapshot"].as_bool()),
+        (Some(welcome.client_id.as_str()), Some(true))
+    );
+    let seqs: Vec<u64> = lines.iter().filter_map(|line| line["seq"].as_u64()).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1) && !seqs.is_empty(), "numbered without gaps: {seqs:?}");
+    let (update, _) = talker.recv_until("member_updated").await;
+    let member = member_of(update.message);
+    assert_eq!(
+        (member.id, member.connection_status),
+        (welcome.client_id.clone(), ConnectionStatus::Connected),
+        "back before any socket"
+    );
+
+    talker.send(chat_msg("said before the socket came")).await;
+    talker.recv_until("chat").await;
+    let socket_url = format!("ws://{}/ws?{}", host.local_addr(), query(&secret, nonce));
+    let mut back = Client::connect(&socket_url).await;
+    let chat = back.recv().await;
+    assert_eq!(chat.seq, Some(seqs.last().unwrap() + 1), "the same connection, carried on: {chat:?}");
+    assert_eq!(expect_message!(chat.message, ServerMessage::Chat { text, .. } => text), "said before the socket came");
+    back.send(chat_msg("and after")).await;
+    let (chat, skipped) = talker.recv_until("chat").await;
+    assert_eq!(expect_message!(chat.message, ServerMessage::Chat { text, .. } => text), "and after");
+    assert!(skipped.iter().all(|r| r.kind() != "member_updated"), "no second resume: {skipped:?}");
+
+    let (status, _) = partyline_support::curl(&[&http]).await;
+    assert_eq!(status, 409, "a nonce is used once");
+
+    let wrong_nonce = "wrong-secret-0123456789";
+    let wrong =
+        format!("http://{}/api/resume?{}", host.local_addr(), query("00000000000000000000000000000000", wrong_nonce));
+    assert_eq!(partyline_support::curl(&[&wrong]).await.0, 404, "a wrong secret resumes nothing");
+    let mut refused = Client::connect(&format!(
+        "ws://{}/ws?{}",
+        host.local_addr(),
+        query("00000000000000000000000000000000", wrong_nonce)
+    ))
+    .await;
+    assert_eq!(
+        error_of(refused.recv().await.message).0,
+        ErrorCode::ResumeFailed,
+        "nothing parked: the URL's resume, refused"
+    );
+
+    let bad = format!("http://{}/api/resume?{}", host.local_addr(), query(&secret, "short"));
+    assert_eq!(partyline_support::curl(&[&bad]).await.0, 400, "a nonce of 16 to 64 characters");
+    let keyless = format!(
+        "http://{}/api/resume?resume={}&secret={secret}&session=party1&attach={nonce}x",
+        host.local_addr(),
+        welcome.client_id
+    );
+    assert_eq!(partyline_support::curl(&[&keyless]).await.0, 401, "the join key is checked as at /ws");
+}
+
+/// A socket that comes first with its nonce resumes from its URL, and the resume over HTTP
+/// that comes after it is refused (409) without touching the member: the socket stays.
+#[tokio::test]
+async fn a_socket_that_comes_first_keeps_its_resume() {
+    let host = default_host().await;
+    let (x, welcome) = Client::join(&host, "dev-x", true).await;
+    let (mut talker, _) = Client::join_in(&host, "dev-t", true).await;
+    drop(x);
+    talker.recv_until("member_updated").await;
+    let query = format!(
+        "token={}&resume={}&secret={}&session=party1&lastSeq=0&attach=socket-first-0123456789",
+        host.join_key().unwrap_or_default(),
+        welcome.client_id,
+        welcome.resume_secret.clone().unwrap()
+    );
+    let mut back = Client::connect(&format!("ws://{}/ws?{query}", host.local_addr())).await;
+    let (resumed, _) = back.recv_until("resumed").await;
+    assert_eq!(resumed.kind(), "resumed");
+    let (status, _) = partyline_support::curl(&[&format!("http://{}/api/resume?{query}", host.local_addr())]).await;
+    assert_eq!(status, 409);
+    talker.send(chat_msg("still here?")).await;
+    let (chat, _) = back.recv_until("chat").await;
+    assert_eq!(
+        expect_message!(chat.message, ServerMessage::Chat { text, .. } => text),
+        "still here?",
+        "the socket was not replaced"
+    );
+}
+
+/// A resume over HTTP that no socket takes is dropped after its wait (10 s), as a socket that
+/// broke would be: the others see the member reconnecting again.
+#[tokio::test]
+async fn a_parked_resume_no_socket_takes_is_dropped() {
+    let host = default_host().await;
+    let (x, welcome) = Client::join(&host, "dev-x", true).await;
+    let (mut talker, _) = Client::join_in(&host, "dev-t", true).await;
+    drop(x);
+    talker.recv_until("member_updated").await;
+    let http = format!(
+        "http://{}/api/resume?token={}&resume={}&secret={}&session=party1&attach=never-taken-0123456789",
+        host.local_addr(),
+        host.join_key().unwrap_or_default(),
+        welcome.client_id,
+        welcome.resume_secret.clone().unwrap()
+    );
+    assert_eq!(partyline_support::curl(&[&http]).await.0, 200);
+    let (update, _) = talker.recv_until("member_updated").await;
+    assert_eq!(member_of(update.message).connection_status, ConnectionStatus::Connected);
+    let started = std::time::Instant::now();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    talker.send(heartbeat_msg()).await;
+    let (update, _) = talker.recv_until("member_updated").await;
+    assert_eq!(member_of(update.message).connection_status, ConnectionStatus::Reconnecting);
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(9), "dropped after its wait, not before: {waited:?}");
+}
+
 /// Host actions through the handle: kick (kicked, 4010, member_left kicked), lock (joins
 /// refused), rename (session_updated), and shutdown (session_closed, 4011).
 #[tokio::test]

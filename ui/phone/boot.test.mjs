@@ -6,7 +6,8 @@
 //   connection.js takes it, and asks for /api/info at once;
 // - on a reload with credentials for this party it opens the socket at once, at the URL the
 //   PartylineClient would open (live.js's socket URL with client.js's resumeUrl), and records what
-//   the socket hears for the client to take over;
+//   the socket hears for the client to take over; with a nonce it asks for the same resume over
+//   HTTP first and hands the client that answer before the socket's own frames;
 // - credentials for another party, or a page without facts, open nothing.
 // Its storage keys are store.js's.
 import test from 'node:test';
@@ -29,7 +30,7 @@ function element(id) {
   };
 }
 
-function run({ facts = FACTS, session = {}, local = {}, hash = '' } = {}) {
+function run({ facts = FACTS, session = {}, local = {}, hash = '', crypto = null, answer = null } = {}) {
   const els = new Map();
   const byId = (id) => {
     if (id === 'party-facts') return facts ? { textContent: JSON.stringify(facts) } : null;
@@ -42,13 +43,18 @@ function run({ facts = FACTS, session = {}, local = {}, hash = '' } = {}) {
   const window = {
     sessionStorage: storage(session),
     localStorage: storage(local),
+    crypto: crypto || undefined,
   };
+  // `answer(url)`: what GET /api/resume answers ({ status, text }, or a promise of it).
+  const fetchAnswer = (url) => (url.startsWith('/api/resume') && answer ? Promise.resolve(answer(url)).then((a) => ({ status: a.status, text: () => Promise.resolve(a.text) })) : Promise.resolve({}));
   const context = vm.createContext({
     window, URLSearchParams, JSON,
     document: { getElementById: byId, body: { dataset: {} } },
     location: { protocol: 'http:', host: '192.168.1.20:7878', hash },
-    fetch: (url) => { fetched.push(url); return Promise.resolve({}); },
-    WebSocket: function (url) { this.url = url; sockets.push(this); },
+    fetch: (url) => { fetched.push(url); return fetchAnswer(url); },
+    setTimeout: () => 0,
+    Uint8Array,
+    WebSocket: function (url) { this.url = url; this.readyState = 0; this.sent = []; this.send = (t) => this.sent.push(t); sockets.push(this); },
   });
   vm.runInContext(source, context);
   window.partylineBoot.draw(); // the page's one-line script after the join screen's elements
@@ -95,6 +101,47 @@ test('a reload with this party’s credentials: the socket at once, at the URL t
   eq(JSON.parse(JSON.stringify(boot.socket.events)), [{ type: 'open' }, { type: 'message', data: '{"type":"resumed"}' }, { type: 'close', code: 1006, reason: '' }], 'what it heard, in order');
   const open = run({ facts: Object.assign({}, FACTS, { open: true }), session: { [KEYS.resume]: JSON.stringify(creds) } });
   eq(open.sockets[0].url, resumeUrl('ws://192.168.1.20:7878/ws', creds, 0), 'an open party: no token');
+});
+
+test('a reload asks for its resume over the page’s connection too: its answer first, then the socket’s own', async () => {
+  const creds = { sessionId: 'k7m2qx', memberId: 'm-3f9a2c1b', resumeSecret: 'f'.repeat(32) };
+  const crypto = { getRandomValues: (bytes) => bytes.fill(171) };
+  let release;
+  const answered = new Promise((r) => (release = r));
+  const { boot, sockets, fetched } = run({
+    session: { [KEYS.key]: 'KEY', [KEYS.resume]: JSON.stringify(creds) },
+    crypto,
+    answer: () => answered,
+  });
+  const base = resumeUrl('ws://192.168.1.20:7878/ws?token=KEY', creds, 0);
+  const nonce = 'ab'.repeat(16);
+  eq(sockets[0].url, base + '&attach=' + nonce, 'the socket carries the nonce');
+  eq(boot.socket.url, base, 'recorded with the URL the client would open (it takes the socket over)');
+  eq(fetched, ['/api/resume' + base.slice(base.indexOf('?')) + '&attach=' + nonce, '/api/info'], 'the resume first, over the page’s connection, then the head count');
+  // The socket is faster here: what it hears waits for the answer.
+  sockets[0].readyState = 1;
+  sockets[0].onopen();
+  sockets[0].onmessage({ data: '{"type":"chat","seq":7}' });
+  eq(boot.socket.events.length, 0, 'nothing before the answer');
+  release({ status: 200, text: '{"type":"resumed","seq":5}\n{"type":"welcome","seq":6}\n' });
+  await new Promise((r) => setImmediate(r));
+  eq(JSON.parse(JSON.stringify(boot.socket.events)), [
+    { type: 'open' },
+    { type: 'message', data: '{"type":"resumed","seq":5}' },
+    { type: 'message', data: '{"type":"welcome","seq":6}' },
+    { type: 'message', data: '{"type":"chat","seq":7}' },
+  ], 'one open, the answer, then the socket’s frames, in order');
+
+  // Sent before the socket is open: it waits for it. 409 (the socket came first): the socket alone.
+  const late = run({ session: { [KEYS.key]: 'KEY', [KEYS.resume]: JSON.stringify(creds) }, crypto, answer: () => ({ status: 409, text: '' }) });
+  late.boot.socket.ws.send('{"type":"heartbeat"}');
+  eq(late.sockets[0].sent.length, 0, 'not sent into a socket still opening');
+  await new Promise((r) => setImmediate(r));
+  late.sockets[0].readyState = 1;
+  late.sockets[0].onopen();
+  late.sockets[0].onmessage({ data: '{"type":"resumed"}' });
+  eq(JSON.parse(JSON.stringify(late.sockets[0].sent)), ['{"type":"heartbeat"}'], 'sent once it opened');
+  eq(JSON.parse(JSON.stringify(late.boot.socket.events)), [{ type: 'open' }, { type: 'message', data: '{"type":"resumed"}' }], 'the socket’s own resume');
 });
 
 test('credentials of another party, no access, or no facts: no early socket', () => {

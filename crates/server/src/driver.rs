@@ -49,6 +49,12 @@ pub(crate) enum Inbound {
         conn: ConnId,
         clean: bool,
     },
+    /// Answered once everything sent before it has been handled and what it produced is in
+    /// the connections' queues: a reload's resume over HTTP ([`crate::attach`]) reads its
+    /// answer from the queue then.
+    Flushed {
+        done: tokio::sync::oneshot::Sender<()>,
+    },
 }
 
 /// What the session task asks a connection task to write.
@@ -143,6 +149,8 @@ pub(crate) struct Driver {
     pub(crate) congested: FxHashMap<ConnId, tokio::time::Instant>,
     /// When the congested connections' queues are looked at next.
     pub(crate) drain_check: Option<tokio::time::Instant>,
+    /// [`Inbound::Flushed`]s of this pass, answered after its flush.
+    pub(crate) flushed: Vec<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// Messages waiting in a connection's queue at which it counts as congested: roster news to it
@@ -239,6 +247,9 @@ impl Driver {
                 () = sleep_until(self.drain_check), if self.drain_check.is_some() => {}
             }
             self.flush();
+            for done in self.flushed.drain(..) {
+                let _ = done.send(()); // one that stopped waiting is no error of ours
+            }
             if self.session.is_closed() && self.outboxes.is_empty() {
                 break;
             }
@@ -265,6 +276,7 @@ impl Driver {
                 self.congested.remove(&conn);
                 self.session.handle_disconnect(now, conn, clean);
             }
+            Inbound::Flushed { done } => self.flushed.push(done),
         }
     }
 
@@ -503,6 +515,7 @@ mod tests {
             store,
             congested: FxHashMap::default(),
             drain_check: None,
+            flushed: Vec::new(),
         }
     }
 

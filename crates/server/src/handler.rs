@@ -73,6 +73,44 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
 type WsSink<S> = SplitSink<WebSocketStream<S>, Message>;
 type WsStream<S> = SplitStream<WebSocketStream<S>>;
 
+/// A connection the session task knows of: its id, and the queue the session task writes to.
+pub(crate) struct Registered {
+    pub(crate) conn: ConnId,
+    pub(crate) rx: QueueRx,
+    pub(crate) kill: Arc<Kill>,
+    pub(crate) extended: Arc<std::sync::atomic::AtomicBool>,
+    pub(crate) format: Wire,
+}
+
+/// Tells the session task of a connection (`Inbound::Connected`) and, if it stands for one,
+/// of its first message; `None` when the session task is gone (the session is closed).
+pub(crate) async fn register(
+    shared: &Shared,
+    conn: ConnId,
+    addr: std::net::IpAddr,
+    device: Option<&'static str>,
+    may_join: bool,
+    arrival: Option<Arrival>,
+    first: Option<String>,
+) -> Option<Registered> {
+    let (tx, rx) = crate::queue::queue(shared.limits.outbound_queue);
+    let kill = Arc::new(Kill::default());
+    let extended = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let format = arrival.as_ref().map_or(Wire::Partyline, |arrival| arrival.wire);
+    let outbox = Outbox { tx, kill: kill.clone(), extended: extended.clone(), format };
+    let connected = Inbound::Connected { conn, outbox, addr, device, may_join, arrival };
+    shared.inbound.send(connected).await.ok()?;
+    if let Some(text) = first {
+        let first = match format.decode_with_cid(&text) {
+            Ok((message, cid)) => Inbound::Message { conn, message, cid },
+            Err(error) => Inbound::Invalid { conn, error },
+        };
+        // The session task is gone: the connection's run finds out and ends.
+        let _ = shared.inbound.send(first).await;
+    }
+    Some(Registered { conn, rx, kill, extended, format })
+}
+
 /// Serves one authorized connection until it ends. `device`: its device label
 /// ([`crate::device`]); `first`: a message its URL stood for (a resume at `/ws`), handled as
 /// the connection's first frame, before anything is read.
@@ -87,30 +125,31 @@ pub(crate) async fn serve<S: Io>(
     arrival: Option<Arrival>,
     first: Option<String>,
 ) {
+    let format = arrival.as_ref().map_or(Wire::Partyline, |arrival| arrival.wire);
+    let Some(registered) = register(&shared, conn, peer.ip(), device, may_join, arrival, first).await else {
+        // The session task is gone: the session is closed.
+        let (sink, stream) = socket.split();
+        let code = format.close_code(close::SESSION_CLOSED);
+        end(sink, stream, Ending::Close(code, "session closed", Linger::Frames)).await;
+        return;
+    };
+    serve_registered(socket, registered, shared, peer).await;
+}
+
+/// Serves a connection the session task knows of already until it ends: one just registered,
+/// or a reload's resume made over HTTP that this socket takes over ([`crate::attach`]), with
+/// what was queued for it meanwhile.
+pub(crate) async fn serve_registered<S: Io>(
+    socket: WebSocketStream<Counted<S>>,
+    registered: Registered,
+    shared: Arc<Shared>,
+    peer: std::net::SocketAddr,
+) {
+    let Registered { conn, rx, kill, extended, format } = registered;
     let span = info_span!("conn", %conn, %peer);
     async move {
-        let (tx, rx) = crate::queue::queue(shared.limits.outbound_queue);
-        let kill = Arc::new(Kill::default());
         let frames = socket.get_ref().frames.clone();
         let (sink, stream) = socket.split();
-        let extended = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let format = arrival.as_ref().map_or(Wire::Partyline, |arrival| arrival.wire);
-        let outbox = Outbox { tx, kill: kill.clone(), extended: extended.clone(), format };
-        let connected = Inbound::Connected { conn, outbox, addr: peer.ip(), device, may_join, arrival };
-        if shared.inbound.send(connected).await.is_err() {
-            // The session task is gone: the session is closed.
-            let code = format.close_code(close::SESSION_CLOSED);
-            end(sink, stream, Ending::Close(code, "session closed", Linger::Frames)).await;
-            return;
-        }
-        if let Some(text) = first {
-            let first = match format.decode_with_cid(&text) {
-                Ok((message, cid)) => Inbound::Message { conn, message, cid },
-                Err(error) => Inbound::Invalid { conn, error },
-            };
-            // The session task is gone: the connection's run finds out and ends.
-            let _ = shared.inbound.send(first).await;
-        }
         let limits = &shared.limits;
         let bucket = TokenBucket::new(shared.clock.now(), limits.burst, limits.per_second);
         let connection = Connection {
@@ -743,6 +782,33 @@ where
         sink.feed(message).await?;
     }
     sink.flush().await
+}
+
+/// What `out` says as text, one frame a line (a resume over HTTP, [`crate::attach`]), with
+/// `seq` spliced in as on the socket; a probe is left out (the next one is the socket's).
+/// Whether it was a close.
+pub(crate) fn lines(out: Out, into: &mut String) -> bool {
+    let mut line = |frame: &Frame, seq: Option<u64>| {
+        if frame.is_binary() {
+            return; // seed 001's alone, never a partyline/1 member's
+        }
+        match seq {
+            Some(seq) => into.push_str(&frame.with_seq(seq)),
+            None => into.push_str(frame.as_str()),
+        }
+        into.push('\n');
+    };
+    match out {
+        Out::Text(frame, seq) => line(&frame, seq),
+        Out::Batch(frames) | Out::Replay(frames) => {
+            for (frame, seq) in &frames {
+                line(frame, *seq);
+            }
+        }
+        Out::Probe(_) => {}
+        Out::Close(..) => return true,
+    }
+    false
 }
 
 /// The WebSocket frames of one message, `seq` spliced in for a partyline/1 member: the message

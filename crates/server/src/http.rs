@@ -31,6 +31,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/", get(page))
         .route("/api/info", get(info))
         .route("/api/join", get(room_code))
+        .route("/api/resume", get(crate::attach::resume))
         .route("/ws", get(crate::upgrade::upgrade))
         .route("/together/ws", get(crate::upgrade::together))
         .route("/pavilion/ws", get(crate::upgrade::pavilion))

@@ -28,6 +28,7 @@
 //! closes that connection with 4008 and nobody else waits. Session → UI events: a broadcast
 //! channel; a UI that lags loses events and re-reads the member list.
 
+mod attach;
 pub mod auth;
 pub mod clock;
 pub mod device;
@@ -218,6 +219,8 @@ pub(crate) struct Shared {
     /// The party's file, if it has one (the session task commits to it; the handle stores the
     /// keys and the folder).
     pub(crate) store: Option<store::SharedStore>,
+    /// Reloads' resumes made over HTTP, waiting for their sockets ([`attach`]).
+    pub(crate) attachments: attach::Attachments,
 }
 
 /// The library members see: the shared folder's items, then guests' songs (`guests/…`).
@@ -431,6 +434,7 @@ impl Server {
             media: media.clone(),
             uploads: store.clone(),
             store: party.clone(),
+            attachments: Default::default(),
         });
         let persist = party.map(|store| driver::Persist { store, broken: false, last_try: 0 });
         let driver = Driver {
@@ -443,6 +447,7 @@ impl Server {
             store: persist,
             congested: Default::default(),
             drain_check: None,
+            flushed: Vec::new(),
         };
         let session_done = tokio::spawn(driver.run(inbound_rx, commands_rx, shutdown.clone()));
         let accept = listener::Listener {

@@ -31,21 +31,24 @@ use crate::listener::ConnSlot;
 /// round trip sooner than a `resume` sent after it.
 #[derive(Deserialize)]
 pub(crate) struct TokenQuery {
-    token: Option<String>,
+    pub(crate) token: Option<String>,
     name: Option<String>,
     device: Option<String>,
-    resume: Option<String>,
+    pub(crate) resume: Option<String>,
     secret: Option<String>,
     session: Option<String>,
     #[serde(rename = "lastSeq")]
     last_seq: Option<String>,
+    /// A reload's nonce: the socket takes over the connection a resume over HTTP with the same
+    /// nonce made ([`crate::attach`]).
+    pub(crate) attach: Option<String>,
 }
 
 impl TokenQuery {
     /// The `resume` message the URL stands for, as the text a client would have sent (so it is
     /// checked as any first frame is), or `None` when it names no resume. A `lastSeq` that is no
     /// number stays a string, which the decoder refuses with `invalid_message`.
-    fn resume_text(&self, now: partyline_session::Time) -> Option<String> {
+    pub(crate) fn resume_text(&self, now: partyline_session::Time) -> Option<String> {
         let member = self.resume.as_ref()?;
         let timestamp = now / partyline_session::MILLISECOND; // a client's would be its clock, in ms
         let mut resume = serde_json::json!({ "type": "resume", "timestamp": timestamp, "memberId": member });
@@ -220,6 +223,14 @@ async fn open(
         if check == KeyCheck::Refused {
             handler::refuse(socket, shared.clock.now(), format.unwrap_or(Wire::Partyline)).await;
             return;
+        }
+        // A reload whose resume was made over HTTP: this socket is that connection now.
+        if let (None, Some(nonce)) = (format, query.attach.as_deref()) {
+            let member = query.resume.as_deref();
+            if let crate::attach::Claim::Parked(registered) = shared.attachments.claim(nonce, member).await {
+                handler::serve_registered(socket, registered, shared, peer).await;
+                return;
+            }
         }
         // At `/ws` only: the other formats' URLs join, they do not resume.
         let first = if format.is_none() { query.resume_text(shared.clock.now()) } else { None };

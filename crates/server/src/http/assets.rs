@@ -360,13 +360,14 @@ mod tests {
     }
 
     /// What a phone downloads, each file gzipped as served: 52 KB for the whole page (78 KB
-    /// before the modules were minified), 16 KB for what the join screen waits for (the page,
-    /// its style and the modules of its scripts' static graph). A new library or a large module
+    /// before the modules were minified), 17 KB for what the join screen waits for (the page,
+    /// its style and the modules of its scripts' static graph; 16 KB until `boot.js` learnt the
+    /// reload's resume over HTTP, which took it 35 bytes past). A new library or a large module
     /// has to raise it here, on purpose.
     #[test]
     fn the_page_is_within_its_budget() {
         const PAGE_BUDGET: usize = 52 * 1024;
-        const JOIN_SCREEN_BUDGET: usize = 16 * 1024;
+        const JOIN_SCREEN_BUDGET: usize = 17 * 1024;
         let all: usize = ASSETS.iter().map(|a| a.gzip.len()).sum();
         let page = find("/");
         // The module scripts (boot.js is in the page).
