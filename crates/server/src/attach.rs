@@ -75,15 +75,14 @@ impl Attachments {
 
     /// A resume over HTTP starts: the nonce is reserved, unless a socket (or another resume)
     /// has it.
-    fn reserve(&self, nonce: &str) -> Option<Arc<Notify>> {
+    fn reserve(&self, nonce: &str) -> bool {
         let mut map = self.lock();
         map.retain(|_, entry| !matches!(entry, Entry::Socket(at) if at.elapsed() > REMEMBER));
         if map.contains_key(nonce) {
-            return None;
+            return false;
         }
-        let notify = Arc::new(Notify::new());
-        map.insert(nonce.to_string(), Entry::Pending(notify.clone()));
-        Some(notify)
+        map.insert(nonce.to_string(), Entry::Pending(Arc::new(Notify::new())));
+        true
     }
 
     /// The resume over HTTP ended: parked (`Some`), or not made (the nonce is free again).
@@ -188,9 +187,9 @@ pub(crate) async fn resume(
     let Some(resume) = query.resume_text(shared.clock.now()) else {
         return refusal(StatusCode::BAD_REQUEST, "resume= (the member id) is missing");
     };
-    let Some(_) = shared.attachments.reserve(&nonce) else {
+    if !shared.attachments.reserve(&nonce) {
         return refusal(StatusCode::CONFLICT, "A socket came with this attach= first: it resumes");
-    };
+    }
     let device = crate::device::device_label(&headers);
     // Made in a task of its own: a page that stops waiting does not leave it half made.
     let task = shared.tracker.spawn(make(shared.clone(), peer, device, nonce, member, resume));
