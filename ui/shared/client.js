@@ -247,6 +247,8 @@ export class PartylineClient {
     this._resumeInUrl = !!o.resumeInUrl;
     this._urlResumed = false; // this socket's URL carried the resume
     this._phase = 'idle'; // idle | opening | joining | resuming | live | closing
+    // a snapshot's time, until its chat.history says what is missing
+    this._snapshotAt = null;
     this._timers = {};
     this._attempt = 0;
     this._troubleSince = null;
@@ -786,6 +788,7 @@ export class PartylineClient {
 
   _onClose(code, reason) {
     const wasLive = this._phase === 'live';
+    if (this._snapshotAt != null) this._snapshotNotice(); // cut before its history came
     this._detach();
     if (this._leaving) return;
     const kind = ENDING_CLOSE_CODES[code];
@@ -980,10 +983,17 @@ export class PartylineClient {
     }
     if (!msg || typeof msg !== 'object' || typeof msg.type !== 'string') return;
     if (!this.seq.accept(msg.seq)) return; // replayed duplicate
+    if (this._snapshotAt != null && !SNAPSHOT_BUNDLE.has(msg.type)) this._snapshotNotice();
     this._emit('message', msg);
     const handle = MESSAGE_HANDLERS.get(msg.type);
     if (handle) handle.call(this, msg);
     this._changed();
+  }
+
+  /** A snapshot with no chat.history (cut, or none came): some messages may be missing. */
+  _snapshotNotice() {
+    this.state.notice = { kind: 'snapshot', at: this._snapshotAt };
+    this._snapshotAt = null;
   }
 
   _upsert(member) {
@@ -998,6 +1008,9 @@ export class PartylineClient {
     }
   }
 }
+
+/** What follows a snapshot `resumed` up to its `chat.history` (roster.rs welcome). */
+const SNAPSHOT_BUNDLE = new Set(['welcome', 'ready', 'hello', 'member_list', 'chat.history']);
 
 /** Nothing more to do: the message reaches whoever listens to `message` (SyncPlay's player, ...). */
 function passOn() {}
@@ -1049,7 +1062,8 @@ export const MESSAGE_HANDLERS = new Map(Object.entries({
       // A fresh welcome + member_list follow: accept them whatever their seq, and replace state.
       this.seq.reset();
       this.state.members = [];
-      this.state.notice = { kind: 'snapshot', at: this.now() };
+      // What is missing, the chat.history that follows says: no notice drawn before it.
+      this._snapshotAt = this.now();
     }
     if (m.restarted) this._emit('restarted', (this.state.restarted = { at: this.now() }));
     this.state.extensions = true;
@@ -1186,6 +1200,7 @@ export const MESSAGE_HANDLERS = new Map(Object.entries({
       if (n && typeof n === 'object') notification.call(this, n);
     }
     const missed = (m.missed || 0) + (m.directsMissed || 0) + (m.notificationsMissed || 0);
+    this._snapshotAt = null;
     if (missed > 0) this.state.notice = { kind: 'missed', count: missed, at: this.now() };
     else if (this.state.notice && this.state.notice.kind === 'snapshot') this.state.notice = null; // nothing is missing
   },
