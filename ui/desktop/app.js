@@ -9,9 +9,9 @@ import { createMessaging, presenceLabel } from './messaging.js';
 import { createChat } from './chat.js';
 import { createPhotos } from './photos.js';
 import { createScreen, parseCapacity } from './screen.js';
-import { plain, startError, warningWords } from './words.js';
+import { browseWords, plain, startError, warningWords } from './words.js';
 import './native.js';
-import { el, fmtMs, hue, initial } from '../shared/dom.js';
+import { el, fmtMs, hue, initial, said } from '../shared/dom.js';
 import { deviceId, store } from '../shared/storage.js';
 import { CONNECTION_TEXT, ENDING_TEXT } from '../shared/texts.js';
 
@@ -203,8 +203,7 @@ function renderBans(bans) {
   for (const b of bans) {
     const li = el('li', 'ban', 'ban');
     li.dataset.deviceId = b.deviceId;
-    const who = el('span', 'ban-who', 'ban-name', b.name);
-    who.dir = 'auto';
+    const who = said('span', 'ban-who', 'ban-name', b.name);
     const back = el('button', 'small', 'unban-button', 'Let back in');
     back.type = 'button';
     back.title = 'Let ' + b.name + "'s phone join again";
@@ -245,10 +244,10 @@ function memberEl(id) {
   av.style.setProperty('--h', String(hue(id)));
   const who = el('div', 'who');
   const name = el('p', 'name');
-  const nameText = el('span', null, 'member-name');
+  const nameText = said('span', null, 'member-name');
   const badge = el('span', 'badge', 'host-badge', 'Host');
   // Away or busy, with the guest's words (nothing while online).
-  const presence = el('span', 'presence', 'member-presence');
+  const presence = said('span', 'presence', 'member-presence');
   name.append(nameText, badge, presence);
   const meta = el('p', 'meta');
   const status = el('span', 'status', 'member-status');
@@ -542,7 +541,7 @@ function renderBrowse(b) {
     const li = el('li', 'session', 'browse-item');
     li.dataset.session = s.sessionId;
     const who = el('div');
-    const name = el('strong', null, 'browse-item-name', s.name);
+    const name = said('strong', null, 'browse-item-name', s.name);
     const meta = [s.members + ' of ' + s.capacity];
     if (s.locked) meta.push('locked');
     meta.push(s.address);
@@ -567,7 +566,7 @@ function renderBrowse(b) {
   const empty = $('browse-empty');
   empty.hidden = b.sessions.length > 0;
   empty.textContent = !b.enabled
-    ? (b.error ? plain(b.error) + '. ' : 'Finding parties on this network is off. ') +
+    ? (b.error ? browseWords(b.error) + ' ' : 'Finding parties on this network is off. ') +
       'Join one by its address below.'
     : 'Looking for parties on your network… They appear here as they start.';
 }
@@ -650,7 +649,7 @@ function renderJoined() {
     const av = el('span', 'avatar', null, initial(m.name));
     av.style.setProperty('--h', String(hue(m.id)));
     const who = el('div');
-    const n = el('p', 'name', null, m.name);
+    const n = said('p', 'name', null, m.name);
     if (m.isHost) n.append(el('span', 'badge', null, 'Host'));
     if (m.id === s.selfId) n.append(el('span', 'badge', null, 'You'));
     who.append(n, el('p', 'meta', null, [m.connectionStatus, m.device].filter(Boolean).join(' · ')));

@@ -3,7 +3,7 @@
 // delete any line (moderation): a trash button, then one confirmation, then the `delete_chat`
 // command; a refusal is shown on the card. The page never lists the chat by asking: it shows
 // what it heard since it opened (a `lagged` subscriber may miss lines; they stay on phones).
-import { el, hue, initial } from '../shared/dom.js';
+import { el, hue, initial, said } from '../shared/dom.js';
 
 /** Lines the card keeps (oldest dropped first): a long evening's worth on a party screen, few
  *  enough that the page never holds thousands of rows. The host keeps more, for phones' edits. */
@@ -113,11 +113,11 @@ export function createChat({ invoke, onLayout = () => {} }) {
     av.style.setProperty('--h', String(hue(line.from || line.id)));
     const main = el('div', 'chat-main');
     const head = el('p', 'chat-head');
-    const name = el('span', 'chat-name', 'chat-name');
+    const name = said('span', 'chat-name', 'chat-name');
     const room = el('span', 'chat-room', 'chat-room');
     head.append(name, room);
     const body = el('p', 'chat-body');
-    const text = el('span', 'chat-text', 'chat-text');
+    const text = said('span', 'chat-text', 'chat-text');
     const edited = el('span', 'chat-edited', 'chat-edited', '(edited)');
     const gone = el('span', 'chat-gone', 'chat-deleted', 'Message deleted');
     body.append(text, edited, gone);

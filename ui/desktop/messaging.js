@@ -2,7 +2,7 @@
 // message and a level, to every guest's phone), the last few announcements with how many guests
 // have read each (from `notificationsRead` host events: distinct members per announcement), and
 // each guest's presence (from `presence` host events) for the guest list.
-import { el } from '../shared/dom.js';
+import { el, said } from '../shared/dom.js';
 
 /** How many sent announcements the card lists (newest first). */
 export const SHOWN = 5;
@@ -73,7 +73,7 @@ export function createMessaging({ invoke, onPresence }) {
       li.dataset.id = a.id;
       const head = el('p', 'an-head');
       head.append(el('span', 'an-level', 'announcement-level', LEVEL_TEXT[a.level] || a.level),
-        el('span', 'an-title', 'announcement-title', a.title));
+        said('span', 'an-title', 'announcement-title', a.title));
       const n = reads.count(a.id);
       const meta = el('p', 'an-meta');
       const read = el('span', 'an-reads', 'announcement-reads', readText(n));
@@ -82,7 +82,7 @@ export function createMessaging({ invoke, onPresence }) {
       const when = new Date(a.sentAt).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
       meta.append(document.createTextNode(when + ' · '), read);
       li.append(head);
-      if (a.body) li.append(el('p', 'an-body', 'announcement-body', a.body));
+      if (a.body) li.append(said('p', 'an-body', 'announcement-body', a.body));
       li.append(meta);
       ul.append(li);
     }

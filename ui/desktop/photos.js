@@ -3,7 +3,7 @@
 // read across a room; and the switch "Guests share songs and photos" (`set_uploads`). The web
 // view loads a photo from the app's `photo:` scheme (src-tauri/src/uploads.rs): the party's own
 // `/media/` answers same-origin pages only, and this page's origin is the app's.
-import { el } from '../shared/dom.js';
+import { el, said } from '../shared/dom.js';
 
 /** Photos the card shows (oldest dropped first): as many as the host lists in a welcome. */
 export const SHOWN_PHOTOS = 50;
@@ -58,7 +58,7 @@ export function createPhotos({ invoke, fail, onLayout = () => {} }) {
       img.src = photoSrc(p, navigator.userAgent);
       img.alt = (p.fromName ? 'Photo from ' + p.fromName : 'A guest\u2019s photo') + (p.name ? ': ' + p.name : '');
       img.loading = 'lazy';
-      const from = el('p', 'photo-from', 'photo-from', p.fromName || '');
+      const from = said('p', 'photo-from', 'photo-from', p.fromName || '');
       li.append(img, from);
       list.append(li);
     }

@@ -5,7 +5,7 @@
 // playing. "Host controls" swaps the party's side for the host's forms while the QR card stays;
 // F or F11 toggles full screen through the page's Fullscreen API. The pure parts (capacity,
 // the card's state, the guest wall's cut, initials) are exported for the node tests.
-import { el, hue } from '../shared/dom.js';
+import { el, hue, said } from '../shared/dom.js';
 
 /** The most guests a host may allow (the host's own limit, `LIMITS.maxCapacity`). */
 const DEFAULT_MAX = 10000;
@@ -117,8 +117,7 @@ export function createScreen() {
       li.dataset.memberId = m.id;
       const av = el('span', 'avatar guest-avatar');
       av.style.setProperty('--h', String(hue(m.id)));
-      const name = el('span', 'guest-name', 'guest-name');
-      name.dir = 'auto';
+      const name = said('span', 'guest-name', 'guest-name');
       li.append(av, name);
       li._r = { av, name };
       tiles.set(m.id, li);

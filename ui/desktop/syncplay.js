@@ -3,7 +3,7 @@
 // how in sync each phone is. The party's SyncPlay runs in Rust (src-tauri/src/syncplay.rs); this
 // calls its commands and follows its `syncPlay` / `playbackProgress` host events.
 import { SYNC_DEFAULTS, formatTime, targetPosition } from '../shared/syncplay.js';
-import { el } from '../shared/dom.js';
+import { el, said } from '../shared/dom.js';
 import { plain } from './words.js';
 
 /** A phone within this many ms of the group counts as in sync (the phone's own badge agrees). */
@@ -105,6 +105,17 @@ function button(text, testid, title, onClick, cls = 'small') {
  * `cover` is the picture's URL or `null`).
  * Returns the hooks app.js calls.
  */
+/**
+ * The position slider and the times for a song at `posMs` of `durMs` (0: its length is unknown,
+ * as an MP3 with no tags can be): with no length the slider is empty and disabled, not full,
+ * and the end reads "–:––"; the time played still counts up.
+ */
+export function seekView(active, posMs, durMs) {
+  const pos = Math.max(0, active ? (durMs ? Math.min(posMs, durMs) : posMs) : 0);
+  if (!durMs) return { max: 1, value: 0, disabled: true, unknown: true, pos: formatTime(pos), dur: '–:––' };
+  return { max: durMs, value: Math.round(pos), disabled: !active, unknown: false, pos: formatTime(pos), dur: formatTime(durMs) };
+}
+
 export function createSyncPlay({ invoke, fail, toast, onNow = () => {} }) {
   const $ = (id) => document.getElementById(id);
   let generation = null; // the host this panel shows
@@ -309,16 +320,16 @@ export function createSyncPlay({ invoke, fail, toast, onNow = () => {} }) {
     const s = data.state;
     const active = s.state !== 'idle' && !!s.entryId;
     const it = item(s.itemId);
-    const dur = it && it.durationMs;
-    let pos = active ? position() : 0;
-    if (dur) pos = Math.min(pos, dur);
+    const view = seekView(active, active ? position() : 0, (it && it.durationMs) || 0);
     if (!seeking) {
-      $('sp-pos').textContent = formatTime(pos);
-      seek.max = String(dur || Math.max(pos, 1));
-      seek.value = String(Math.round(pos));
+      $('sp-pos').textContent = view.pos;
+      seek.max = String(view.max);
+      seek.value = String(view.value);
     }
-    seek.disabled = !active || !dur;
-    $('sp-dur').textContent = dur ? formatTime(dur) : '–:––';
+    seek.disabled = view.disabled;
+    seek.dataset.unknown = String(view.unknown);
+    seek.title = view.unknown ? 'This file does not say how long it is: it cannot be skipped through' : '';
+    $('sp-dur').textContent = view.dur;
     // Reports age between refreshes: the summary says who went quiet.
     renderSummary();
   }
@@ -348,7 +359,7 @@ export function createSyncPlay({ invoke, fail, toast, onNow = () => {} }) {
     if (r) return r;
     const li = el('li', 'sp-member', 'sp-member');
     li.dataset.memberId = m.memberId;
-    const name = el('span', 'sp-name', 'sp-member-name');
+    const name = said('span', 'sp-name', 'sp-member-name');
     const state = el('span', 'sp-dstate', 'sp-member-state');
     const meter = el('span', 'sp-meter');
     meter.title = 'Error against the group: the middle is exact; each side is 50 ms';
@@ -425,7 +436,7 @@ export function createSyncPlay({ invoke, fail, toast, onNow = () => {} }) {
       const li = el('li', 'sp-row', 'sp-queue-entry');
       const now = entry.entryId === s.entryId;
       li.toggleAttribute('data-current', now);
-      const title = el('span', 'sp-row-title', null, (i + 1) + '. ' + (it ? it.title : 'A file no longer shared'));
+      const title = said('span', 'sp-row-title', null, (i + 1) + '. ' + (it ? it.title : 'A file no longer shared'));
       const meta = el('span', 'sp-row-meta', null, now ? (s.state === 'playing' ? 'now playing' : STATE_TEXT[s.state].toLowerCase()) : it && it.durationMs ? formatTime(it.durationMs) : '');
       const remove = button('Remove', 'sp-queue-remove', 'Remove from the queue', () => play({ command: 'queue.remove', entryId: entry.entryId }), 'small quiet');
       li.append(title, meta, remove);
@@ -443,10 +454,10 @@ export function createSyncPlay({ invoke, fail, toast, onNow = () => {} }) {
       const li = el('li', 'sp-row', 'sp-library-item');
       li.dataset.itemId = it.id;
       li.toggleAttribute('data-current', it.id === data.state.itemId && data.state.state !== 'idle');
-      const title = el('span', 'sp-row-title', 'sp-item-title', it.title);
+      const title = said('span', 'sp-row-title', 'sp-item-title', it.title);
       title.title = it.title + ' (' + it.mime + ')';
       if (it.artist || it.album) title.title = it.title + ' — ' + [it.artist, it.album].filter(Boolean).join(', ') + ' (' + it.mime + ')';
-      const artist = el('span', 'sp-row-meta sp-row-artist', 'sp-item-artist', it.artist || '');
+      const artist = said('span', 'sp-row-meta sp-row-artist', 'sp-item-artist', it.artist || '');
       const meta = el('span', 'sp-row-meta', 'sp-item-duration', it.durationMs ? formatTime(it.durationMs) : (it.size / 1e6).toFixed(1) + ' MB');
       const now = button('Play', 'sp-item-play', 'Play ' + it.title + ' on every phone now', () => play({ command: 'play', itemId: it.id }), 'small primary');
       const add = button('Queue', 'sp-item-queue', 'Add ' + it.title + ' to the queue', () => play({ command: 'queue.add', itemId: it.id }), 'small');

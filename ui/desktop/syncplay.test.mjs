@@ -3,7 +3,7 @@
 //   node --test ui/desktop/syncplay.test.mjs
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { IN_SYNC_MS, STALE_US, classify, coverSrc, errorText, formatError, summarize } from './syncplay.js';
+import { IN_SYNC_MS, STALE_US, classify, coverSrc, errorText, formatError, seekView, summarize } from './syncplay.js';
 
 const NOW = 1_700_000_000_000_000;
 const report = (state, errorMs, ageUs = 0) => ({ memberId: 'm', name: 'x', state, errorMs, position: 0, at: NOW - ageUs });
@@ -51,4 +51,18 @@ test('covers come from the app\'s cover: scheme, only for items that have one', 
   assert.equal(coverSrc({ id: 't-1', cover: false }, linux), null, 'no picture in its tags');
   assert.equal(coverSrc({ id: 't-1' }, linux), null);
   assert.equal(coverSrc(null, linux), null, 'a file no longer shared');
+});
+
+/** A song whose length is unknown (an MP3 without tags): the slider empty and disabled, never full. */
+test('a song of unknown length: the slider is empty, the end unknown, the time counts up', () => {
+  const v = seekView(true, 95_000, 0);
+  assert.equal(v.value, 0);
+  assert.ok(v.value < v.max, 'the slider must not look full');
+  assert.equal(v.disabled, true);
+  assert.equal(v.unknown, true);
+  assert.equal(v.pos, '1:35');
+  assert.equal(v.dur, '–:––');
+  const known = seekView(true, 95_000, 60_000);
+  assert.deepEqual([known.max, known.value, known.disabled, known.pos, known.dur], [60_000, 60_000, false, '1:00', '1:00']);
+  assert.deepEqual([seekView(false, 5_000, 60_000).value, seekView(false, 5_000, 60_000).disabled], [0, true]);
 });

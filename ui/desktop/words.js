@@ -34,3 +34,14 @@ export function warningWords(w) {
   }
   return plain(t);
 }
+
+/** Why the Browse tab cannot look for parties (`BrowseView.error`: discovery's "mDNS: …"), in
+ *  words a host acts on; other errors keep their own words, without system numbers. */
+export function browseWords(error) {
+  const t = String(error || '');
+  if (!t) return '';
+  if (/mDNS|multicast|zeroconf|daemon/i.test(t)) {
+    return 'This computer cannot look for parties on its network right now (the network may not allow it).';
+  }
+  return plain(t) + (/[.!?]$/.test(plain(t)) ? '' : '.');
+}

@@ -3,7 +3,7 @@
 //   node --test ui/desktop/words.test.mjs
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { plain, startError, warningWords } from './words.js';
+import { browseWords, plain, startError, warningWords } from './words.js';
 
 /** The system's error numbers go; the sentence starts with a capital. */
 test('plain drops the system error numbers', () => {
@@ -25,4 +25,13 @@ test('warnings in words', () => {
   const adv = warningWords('not advertised on the LAN (mDNS daemon failed: os error 98); the QR code and URL still work');
   assert.match(adv, /^Not visible on this network/);
   for (const t of [none, adv]) assert.doesNotMatch(t, /mDNS|LAN|os error/);
+});
+
+/** Browse's error (discovery's "mDNS: …") in words, never the daemon's. */
+test('browse errors in words', () => {
+  const said = browseWords('mDNS: Failed to create a socket: Address family not supported (os error 97)');
+  assert.equal(said, 'This computer cannot look for parties on its network right now (the network may not allow it).');
+  assert.doesNotMatch(said, /mDNS|os error|socket/);
+  assert.equal(browseWords('cannot spawn the browse thread: out of memory'), 'Cannot spawn the browse thread: out of memory.');
+  assert.equal(browseWords(null), '');
 });

@@ -6,7 +6,8 @@
 // others see it, a lookalike, a taken name and an invisible character told in words (at a join
 // too, on the join screen); each chat line shows its time, and "New messages" stands where the
 // lines the guest did not see begin (the page hidden, then a reload); a phone that cannot play
-// says so on its sync badge, never a sync figure. Real host, real Chromium; screenshots in
+// says so on its sync badge, never a sync figure; Arabic and Hebrew names, notes and lines read
+// right to left. Real host, real Chromium; screenshots in
 // tests/output/phone/guest-*.png.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -281,6 +282,49 @@ test('chat times, and "New messages" after the page was hidden and after a reloa
   await page.eval(`document.querySelector('[data-testid="chat"]').scrollIntoView(); true`);
   await page.shot('guest-new-messages-reload', { scroll: false });
   await page.shot('guest-new-messages-reload-dark', { scroll: false, dark: true });
+  page.assertNoErrors();
+  await page.close();
+});
+
+/** Every shown text holding Arabic or Hebrew whose element takes no direction of its own (neither
+ *  dir="auto"/"rtl" nor `unicode-bidi: plaintext` on it, or on an ancestor it begins), as
+ *  [element's test id or tag, the text]: such a line is laid out left to right. */
+const RTL_UNDIRECTED = `(() => {
+  const RTL = /[\u0590-\u08FF\uFB1D-\uFDFF\uFE70-\uFEFF]/, out = [];
+  const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = w.nextNode(); n; n = w.nextNode()) {
+    const t = n.data.trim(), e = n.parentElement;
+    if (!RTL.test(t) || [...t].length < 2 || !e.getClientRects().length) continue; // one letter (an avatar) has no order
+    let ok = false;
+    for (let a = e; a && a !== document.body && a.textContent.trim().startsWith(t.slice(0, 1)); a = a.parentElement) {
+      const d = a.getAttribute('dir');
+      if (d === 'auto' || d === 'rtl' || getComputedStyle(a).unicodeBidi === 'plaintext') { ok = true; break; }
+    }
+    if (!ok) out.push([e.closest('[data-testid]') ? e.closest('[data-testid]').dataset.testid : e.tagName, t]);
+  }
+  return out;
+})()`;
+
+/// Arabic and Hebrew (a name, a chat line, a presence note) read right to left in the English page.
+test('Arabic and Hebrew names and lines are laid out right to left', async () => {
+  const party = await ownHost('Bidi');
+  const noa = await WsMember.join(party, { name: 'נועה' });
+  cleanup.add('noa', () => noa.close());
+  const line = 'مرحبا بالجميع!';
+  const page = await phone('Ana', { on: party });
+  noa.send({ type: 'presence', status: 'away', text: 'חוזרת עוד מעט' });
+  noa.chat(line);
+  await page.waitFor(`[...document.querySelectorAll('[data-testid="chat-text"]')].some((e) => e.textContent === ${JSON.stringify(line)})
+    && [...document.querySelectorAll('[data-testid="member-presence"]')].some((e) => !e.hidden && e.textContent.includes('חוזרת'))`, 'the line and the note');
+  assert.deepEqual(await page.eval(RTL_UNDIRECTED), [], 'Arabic or Hebrew text shown with no direction of its own');
+  // As laid out: the "!" that ends the Arabic line is at its left end, not after it on the right.
+  const ends = await page.eval(`(() => {
+    const t = [...document.querySelectorAll('[data-testid="chat-text"]')].find((e) => e.textContent === ${JSON.stringify(line)}).firstChild;
+    const at = (i) => { const r = document.createRange(); r.setStart(t, i); r.setEnd(t, i + 1); return r.getBoundingClientRect(); };
+    return { first: at(0).left, bang: at(t.data.length - 1).right };
+  })()`);
+  assert.ok(ends.bang <= ends.first + 1, `expected the line's "!" left of its first letter (right to left), got ${JSON.stringify(ends)}`);
+  await page.shot('guest-rtl');
   page.assertNoErrors();
   await page.close();
 });

@@ -9,6 +9,14 @@ export function el(tag, cls, testid, text) {
   return e;
 }
 
+/** Words someone wrote (a name, a chat line, a title, a note): `el` with dir="auto", so that an
+ *  Arabic or Hebrew one takes its direction from its own first letter and reads right to left. */
+export function said(tag, cls, testid, text) {
+  const e = el(tag, cls, testid, text);
+  e.dir = 'auto';
+  return e;
+}
+
 /** A member's avatar hue (0–359), the same on every screen for the same id. */
 export function hue(id) {
   let h = 0;

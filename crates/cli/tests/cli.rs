@@ -134,7 +134,7 @@ async fn stdin_commands_and_event_lines() {
     assert!(stderr.contains("kicked Kickee"), "{stderr}");
     assert!(stderr.contains("no member with id nobody"), "volume for an unknown member: {stderr}");
     assert!(stderr.contains("rate must be between 0.5 and 2"), "the host's check of a rate: {stderr}");
-    assert!(stderr.contains("Kickee uses a LOUDSYNC 1.0 client, which takes no remote commands"), "{stderr}");
+    assert!(stderr.contains("Kickee joined from an app that cannot be controlled from here"), "{stderr}");
     assert!(stderr.contains(&format!("{id}  Kickee (Connected, iPhone")), "members shows the device: {stderr}");
 }
 

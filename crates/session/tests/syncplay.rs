@@ -299,7 +299,7 @@ fn remote_command_and_library() {
     }
     let legacy_id = sim.session.members().last().unwrap().id.clone();
     let err = sim.session.remote_command(sim.now, &legacy_id, "volume", Some(json!(0.5))).unwrap_err();
-    assert_eq!(err.to_string(), "old-phone phone uses a LOUDSYNC 1.0 client, which takes no remote commands");
+    assert_eq!(err.to_string(), "old-phone phone joined from an app that cannot be controlled from here");
     sim.flush();
     assert!(sim.received(legacy).is_empty(), "a 1.0 client got a message it does not know");
     assert!(matches!(

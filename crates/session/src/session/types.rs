@@ -275,8 +275,9 @@ pub enum SessionError {
     /// A notification's actions cannot go out (more than three, a bad label or URL).
     #[error("{0}")]
     BadActions(String),
-    /// The member joined with a LOUDSYNC 1.0 client, which knows no `remote.command`.
-    #[error("{0} uses a LOUDSYNC 1.0 client, which takes no remote commands")]
+    /// The member joined with a LOUDSYNC 1.0 client, which knows no `remote.command` (said in a
+    /// host's words: the desktop shows it as it is).
+    #[error("{0} joined from an app that cannot be controlled from here")]
     NoRemote(String),
     /// No ban is kept for that device id.
     #[error("no ban for device {0}")]
